@@ -1,0 +1,56 @@
+// Command nook runs commands in rootless sandboxes. Which face answers
+// depends on the name it is called by: nook's own command line, or (later)
+// the bwrap and schroot personalities.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/nook-project/nook/internal/face/native"
+)
+
+func init() {
+	// Keep main on the process's main thread: --die-with-parent's
+	// PR_SET_PDEATHSIG must be set by the thread group leader.
+	runtime.LockOSThread()
+}
+
+func main() {
+	// Before anything opens a file: which fds did the caller pass on?
+	inherited := native.InheritedFds()
+	name := filepath.Base(os.Args[0])
+	args := os.Args[1:]
+	switch name {
+	case "bwrap", "schroot":
+		fmt.Fprintf(os.Stderr, "nook: the %s personality is not built yet\n", name)
+		os.Exit(1)
+	}
+	if len(args) == 0 {
+		usage()
+		os.Exit(2)
+	}
+	switch args[0] {
+	case "run":
+		os.Exit(native.Run(args[1:], inherited))
+	case "help", "--help", "-h":
+		usage()
+	case "version", "--version":
+		fmt.Println("nook", native.Version)
+	default:
+		fmt.Fprintf(os.Stderr, "nook: unknown command %q\n", args[0])
+		usage()
+		os.Exit(2)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: nook COMMAND [ARGS...]
+
+Commands:
+  run [OPTIONS] [--] [CMD...]   run CMD in a new sandbox (nook run --help)
+  version                       show the version
+`)
+}

@@ -1,0 +1,11 @@
+module github.com/nook-project/nook
+
+go 1.26.0
+
+require (
+	github.com/cyphar/filepath-securejoin v0.7.0
+	github.com/google/go-cmp v0.7.0
+	golang.org/x/sys v0.49.0
+)
+
+require cyphar.com/go-pathrs v0.2.5 // indirect

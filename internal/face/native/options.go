@@ -1,0 +1,334 @@
+package native
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/nook-project/nook/sandbox"
+)
+
+// option is one `nook run` option. Filesystem operations take one or two
+// arguments and keep their relative order, which a flag library that groups
+// values per flag would lose; hence this small table instead of pflag.
+type option struct {
+	name  string
+	args  []string // metavariables, one per argument
+	help  string
+	group string
+	apply func(r *runOptions, a []string) error
+}
+
+// runOptions collects what the options say, before defaults are filled in.
+type runOptions struct {
+	spec          sandbox.Spec
+	fsOps         int  // filesystem operations given
+	rootGiven     bool // an operation on "/" replaces the host root
+	noDefaultFS   bool
+	share         map[string]bool
+	unshare       map[string]bool
+	closeFds      bool
+	clearEnv      bool
+	envEdits      [][2]string // {key, value}; value "\x00" unsets
+	perms         *uint32
+	size          int64
+	overlaySrc    []string
+	help, version bool
+}
+
+func (r *runOptions) addOp(m sandbox.Mount) {
+	if r.perms != nil && m.Mode == nil {
+		m.Mode = r.perms
+	}
+	if r.size != 0 && m.Op == sandbox.OpTmpfs {
+		m.Size = r.size
+	}
+	r.perms, r.size = nil, 0
+	r.fsOps++
+	if sandbox.Clean(m.Dest) == "/" && m.Op != sandbox.OpChmod && m.Op != sandbox.OpRemountRO {
+		r.rootGiven = true
+	}
+	r.spec.Mounts = append(r.spec.Mounts, m)
+}
+
+func parseMode(s string) (*uint32, error) {
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o7777 {
+		return nil, fmt.Errorf("%q is not an octal file mode", s)
+	}
+	m := uint32(v)
+	return &m, nil
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "m"), strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "g"), strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("%q is not a size (bytes, or with k, m or g)", s)
+	}
+	return v * mult, nil
+}
+
+func parseInt(s string) (int, error) {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	return v, nil
+}
+
+func bindOp(op sandbox.Op, ro, try bool) func(r *runOptions, a []string) error {
+	return func(r *runOptions, a []string) error {
+		r.addOp(sandbox.Mount{Op: op, Source: a[0], Dest: a[1], ReadOnly: ro, Try: try})
+		return nil
+	}
+}
+
+func destOp(op sandbox.Op) func(r *runOptions, a []string) error {
+	return func(r *runOptions, a []string) error {
+		r.addOp(sandbox.Mount{Op: op, Dest: a[0]})
+		return nil
+	}
+}
+
+func flag(f func(r *runOptions)) func(r *runOptions, a []string) error {
+	return func(r *runOptions, _ []string) error { f(r); return nil }
+}
+
+func intPtr(v int) *int { return &v }
+
+var options = []option{
+	{name: "unshare-pid", group: "Namespaces", help: "new pid namespace (default; a small pid 1 reaps and forwards)", apply: flag(func(r *runOptions) { r.unshare["pid"] = true })},
+	{name: "unshare-net", group: "Namespaces", help: "new network namespace with only lo, up", apply: flag(func(r *runOptions) { r.unshare["net"] = true })},
+	{name: "unshare-ipc", group: "Namespaces", help: "new IPC namespace (default)", apply: flag(func(r *runOptions) { r.unshare["ipc"] = true })},
+	{name: "unshare-uts", group: "Namespaces", help: "new UTS namespace (default)", apply: flag(func(r *runOptions) { r.unshare["uts"] = true })},
+	{name: "unshare-cgroup", group: "Namespaces", help: "new cgroup namespace", apply: flag(func(r *runOptions) { r.unshare["cgroup"] = true })},
+	{name: "unshare-all", group: "Namespaces", help: "all of the above", apply: flag(func(r *runOptions) {
+		for _, n := range []string{"pid", "net", "ipc", "uts", "cgroup"} {
+			r.unshare[n] = true
+		}
+	})},
+	{name: "share-net", group: "Namespaces", help: "keep the host's network (default; undoes --unshare-all's)", apply: flag(func(r *runOptions) { r.share["net"] = true })},
+	{name: "share-pid", group: "Namespaces", help: "keep the host's pid namespace (then /proc is the host's)", apply: flag(func(r *runOptions) { r.share["pid"] = true })},
+	{name: "share-ipc", group: "Namespaces", help: "keep the host's IPC namespace", apply: flag(func(r *runOptions) { r.share["ipc"] = true })},
+	{name: "share-uts", group: "Namespaces", help: "keep the host's UTS namespace", apply: flag(func(r *runOptions) { r.share["uts"] = true })},
+	{name: "hostname", args: []string{"NAME"}, group: "Namespaces", help: "hostname inside (implies a new UTS namespace)", apply: func(r *runOptions, a []string) error {
+		r.spec.Hostname = a[0]
+		r.unshare["uts"] = true
+		return nil
+	}},
+
+	{name: "become-root", group: "Identity", help: "map the caller to root (uid and gid 0) inside", apply: flag(func(r *runOptions) { r.spec.Identity.Mode = "root" })},
+	{name: "identity", args: []string{"MODE"}, group: "Identity", help: "self (default), root, subids-root or subids-self (the last two use /etc/subuid, /etc/subgid and newuidmap)", apply: func(r *runOptions, a []string) error {
+		r.spec.Identity.Mode = a[0]
+		return nil
+	}},
+	{name: "uid", args: []string{"UID"}, group: "Identity", help: "the uid the command runs as inside", apply: func(r *runOptions, a []string) error {
+		v, err := parseInt(a[0])
+		r.spec.Identity.UID = intPtr(v)
+		return err
+	}},
+	{name: "gid", args: []string{"GID"}, group: "Identity", help: "the gid the command runs as inside", apply: func(r *runOptions, a []string) error {
+		v, err := parseInt(a[0])
+		r.spec.Identity.GID = intPtr(v)
+		return err
+	}},
+	{name: "userns", args: []string{"WHEN"}, group: "Identity", help: "auto (default: unless real root), always or never", apply: func(r *runOptions, a []string) error {
+		switch a[0] {
+		case "auto":
+			r.spec.Identity.UserNS = sandbox.UserNSAuto
+		case "always":
+			r.spec.Identity.UserNS = sandbox.UserNSAlways
+		case "never":
+			r.spec.Identity.UserNS = sandbox.UserNSNever
+		default:
+			return fmt.Errorf("--userns takes auto, always or never, not %q", a[0])
+		}
+		return nil
+	}},
+
+	{name: "bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind host SRC onto DEST, read-write", apply: bindOp(sandbox.OpBind, false, false)},
+	{name: "bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --bind, ignored when SRC is missing", apply: bindOp(sandbox.OpBind, false, true)},
+	{name: "ro-bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind read-only (recursively)", apply: bindOp(sandbox.OpBind, true, false)},
+	{name: "ro-bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --ro-bind, ignored when SRC is missing", apply: bindOp(sandbox.OpBind, true, true)},
+	{name: "dev-bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind, keeping device nodes usable", apply: bindOp(sandbox.OpDevBind, false, false)},
+	{name: "dev-bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --dev-bind, ignored when SRC is missing", apply: bindOp(sandbox.OpDevBind, false, true)},
+	{name: "tmpfs", args: []string{"DEST"}, group: "Filesystem", help: "new tmpfs (--size, --perms apply)", apply: destOp(sandbox.OpTmpfs)},
+	{name: "proc", args: []string{"DEST"}, group: "Filesystem", help: "new procfs (needs the pid namespace)", apply: destOp(sandbox.OpProc)},
+	{name: "dev", args: []string{"DEST"}, group: "Filesystem", help: "new minimal /dev: null zero full random urandom tty, devpts, ptmx, shm, fd links, console on a tty", apply: destOp(sandbox.OpDev)},
+	{name: "mqueue", args: []string{"DEST"}, group: "Filesystem", help: "new mqueue filesystem (needs --unshare-ipc)", apply: destOp(sandbox.OpMqueue)},
+	{name: "dir", args: []string{"DEST"}, group: "Filesystem", help: "create a directory (0755, --perms applies)", apply: destOp(sandbox.OpDir)},
+	{name: "symlink", args: []string{"TARGET", "DEST"}, group: "Filesystem", help: "create a symlink DEST pointing to TARGET", apply: func(r *runOptions, a []string) error {
+		r.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1]})
+		return nil
+	}},
+	{name: "write", args: []string{"DATA", "DEST"}, group: "Filesystem", help: "create a file holding DATA (0644, --perms applies); never writes a host file", apply: func(r *runOptions, a []string) error {
+		r.addOp(sandbox.Mount{Op: sandbox.OpWrite, Data: []byte(a[0]), Dest: a[1]})
+		return nil
+	}},
+	{name: "file", args: []string{"FD", "DEST"}, group: "Filesystem", help: "create a file with the contents read from FD", apply: func(r *runOptions, a []string) error {
+		fd, err := parseInt(a[0])
+		r.addOp(sandbox.Mount{Op: sandbox.OpFile, FD: fd, Dest: a[1]})
+		return err
+	}},
+	{name: "chmod", args: []string{"OCTAL", "PATH"}, group: "Filesystem", help: "change the mode of PATH", apply: func(r *runOptions, a []string) error {
+		m, err := parseMode(a[0])
+		r.addOp(sandbox.Mount{Op: sandbox.OpChmod, Mode: m, Dest: a[1]})
+		return err
+	}},
+	{name: "remount-ro", args: []string{"DEST"}, group: "Filesystem", help: "make the mount at DEST read-only (applied last)", apply: destOp(sandbox.OpRemountRO)},
+	{name: "overlay-src", args: []string{"DIR"}, group: "Filesystem", help: "a lower directory for the next overlay (repeat; uppermost last)", apply: func(r *runOptions, a []string) error {
+		r.overlaySrc = append(r.overlaySrc, a[0])
+		return nil
+	}},
+	{name: "overlay", args: []string{"UPPER", "WORK", "DEST"}, group: "Filesystem", help: "overlay of the --overlay-src dirs with host UPPER and WORK", apply: func(r *runOptions, a []string) error {
+		return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Upper: a[0], Work: a[1], Dest: a[2]})
+	}},
+	{name: "tmp-overlay", args: []string{"DEST"}, group: "Filesystem", help: "overlay with a throwaway tmpfs upper", apply: func(r *runOptions, a []string) error {
+		return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, TmpfsUpper: true, Dest: a[0]})
+	}},
+	{name: "ro-overlay", args: []string{"DEST"}, group: "Filesystem", help: "read-only overlay of the --overlay-src dirs", apply: func(r *runOptions, a []string) error {
+		return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Dest: a[0]})
+	}},
+	{name: "perms", args: []string{"OCTAL"}, group: "Filesystem", help: "mode for the next --tmpfs, --dir, --write or --file", apply: func(r *runOptions, a []string) error {
+		m, err := parseMode(a[0])
+		r.perms = m
+		return err
+	}},
+	{name: "size", args: []string{"BYTES"}, group: "Filesystem", help: "size limit for the next --tmpfs (k, m, g suffixes)", apply: func(r *runOptions, a []string) error {
+		v, err := parseSize(a[0])
+		r.size = v
+		return err
+	}},
+	{name: "no-default-fs", group: "Filesystem", help: "start from an empty root even when no option places /", apply: flag(func(r *runOptions) { r.noDefaultFS = true })},
+	{name: "no-sort", group: "Filesystem", help: "run filesystem operations in the order given (bwrap semantics)", apply: flag(func(r *runOptions) { r.spec.SortMounts = false })},
+	{name: "no-pivot-root", group: "Filesystem", help: "switch root with MS_MOVE + chroot, as done anyway when / is not a mount point", apply: flag(func(r *runOptions) { r.spec.NoPivotRoot = true })},
+
+	{name: "suppress-chown", group: "Security", help: "chown and friends succeed without doing anything (seccomp)", apply: flag(func(r *runOptions) { r.spec.SuppressChown = true })},
+	{name: "suppress-sync", group: "Security", help: "sync, fsync and friends succeed without doing anything (seccomp)", apply: flag(func(r *runOptions) { r.spec.SuppressSync = true })},
+	{name: "cap-add", args: []string{"CAP"}, group: "Security", help: "keep capability CAP (or ALL)", apply: func(r *runOptions, a []string) error {
+		if _, err := checkCap(a[0]); err != nil {
+			return err
+		}
+		r.spec.Caps.Add = append(r.spec.Caps.Add, a[0])
+		return nil
+	}},
+	{name: "cap-drop", args: []string{"CAP"}, group: "Security", help: "drop capability CAP (or ALL)", apply: func(r *runOptions, a []string) error {
+		if _, err := checkCap(a[0]); err != nil {
+			return err
+		}
+		r.spec.Caps.Drop = append(r.spec.Caps.Drop, a[0])
+		return nil
+	}},
+	{name: "no-new-privs", group: "Security", help: "set no_new_privs: setuid binaries and file capabilities do nothing", apply: flag(func(r *runOptions) { r.spec.NoNewPrivs = true })},
+
+	{name: "chdir", args: []string{"DIR"}, group: "Process", help: "working directory inside (default: the current one if it exists inside, else /)", apply: func(r *runOptions, a []string) error {
+		r.spec.Dir = a[0]
+		return nil
+	}},
+	{name: "setenv", args: []string{"VAR", "VALUE"}, group: "Process", help: "set an environment variable", apply: func(r *runOptions, a []string) error {
+		if a[0] == "" || strings.Contains(a[0], "=") {
+			return fmt.Errorf("%q is not a variable name", a[0])
+		}
+		r.envEdits = append(r.envEdits, [2]string{a[0], a[1]})
+		return nil
+	}},
+	{name: "unsetenv", args: []string{"VAR"}, group: "Process", help: "remove an environment variable", apply: func(r *runOptions, a []string) error {
+		r.envEdits = append(r.envEdits, [2]string{a[0], "\x00"})
+		return nil
+	}},
+	{name: "clearenv", group: "Process", help: "start from an empty environment (--setenv still applies)", apply: flag(func(r *runOptions) { r.clearEnv = true })},
+	{name: "argv0", args: []string{"NAME"}, group: "Process", help: "argv[0] the command sees", apply: func(r *runOptions, a []string) error {
+		r.spec.Argv0 = a[0]
+		return nil
+	}},
+	{name: "die-with-parent", group: "Process", help: "kill the sandbox when nook's parent dies", apply: flag(func(r *runOptions) { r.spec.DieWithParent = true })},
+	{name: "new-session", group: "Process", help: "run the command in a new session (no controlling terminal)", apply: flag(func(r *runOptions) { r.spec.NewSession = true })},
+	{name: "as-pid-1", group: "Process", help: "run the command itself as pid 1 (no reaper)", apply: flag(func(r *runOptions) { r.spec.AsPID1 = true })},
+	{name: "pack-fds", group: "Process", help: "pass inherited fds as 3, 4, ... with LISTEN_FDS and LISTEN_PID", apply: flag(func(r *runOptions) { r.spec.PackFds = true })},
+	{name: "close-fds", group: "Process", help: "pass no inherited fds above 2", apply: flag(func(r *runOptions) { r.closeFds = true })},
+
+	{name: "help", group: "Other", help: "show this help", apply: flag(func(r *runOptions) { r.help = true })},
+	{name: "version", group: "Other", help: "show the version", apply: flag(func(r *runOptions) { r.version = true })},
+}
+
+func checkCap(name string) (int, error) {
+	if strings.EqualFold(name, "ALL") {
+		return -1, nil
+	}
+	return sandbox.ParseCap(name)
+}
+
+func (r *runOptions) overlay(m sandbox.Mount) error {
+	if len(r.overlaySrc) == 0 {
+		return fmt.Errorf("an overlay needs at least one --overlay-src before it")
+	}
+	// --overlay-src lists lowest first (as bwrap); the spec wants the
+	// uppermost first.
+	for i := len(r.overlaySrc) - 1; i >= 0; i-- {
+		m.Lower = append(m.Lower, r.overlaySrc[i])
+	}
+	r.overlaySrc = nil
+	r.addOp(m)
+	return nil
+}
+
+// parseRun reads `nook run` arguments: options (in any order, "--opt value"
+// or "--opt=value" for one-argument options), then the command, after "--"
+// or at the first word that is not an option.
+func parseRun(args []string) (*runOptions, []string, error) {
+	r := &runOptions{share: map[string]bool{}, unshare: map[string]bool{}}
+	r.spec.SortMounts = true
+	byName := map[string]*option{}
+	for i := range options {
+		byName[options[i].name] = &options[i]
+	}
+	i := 0
+	for i < len(args) {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if !strings.HasPrefix(a, "--") {
+			break
+		}
+		name, inline, hasInline := strings.Cut(a[2:], "=")
+		o := byName[name]
+		if o == nil {
+			return nil, nil, fmt.Errorf("unknown option --%s (see nook run --help)", name)
+		}
+		var vals []string
+		switch {
+		case hasInline && len(o.args) == 1:
+			vals = []string{inline}
+			i++
+		case hasInline:
+			return nil, nil, fmt.Errorf("--%s takes %d arguments; write them after it, separated by spaces", name, len(o.args))
+		default:
+			if i+1+len(o.args) > len(args) {
+				return nil, nil, fmt.Errorf("--%s needs %s", name, strings.Join(o.args, " "))
+			}
+			vals = args[i+1 : i+1+len(o.args)]
+			i += 1 + len(o.args)
+		}
+		if err := o.apply(r, vals); err != nil {
+			return nil, nil, fmt.Errorf("--%s: %w", name, err)
+		}
+	}
+	if r.perms != nil || r.size != 0 {
+		return nil, nil, fmt.Errorf("--perms or --size must come before the operation they change")
+	}
+	if len(r.overlaySrc) > 0 {
+		return nil, nil, fmt.Errorf("--overlay-src without a following --overlay, --tmp-overlay or --ro-overlay")
+	}
+	return r, args[i:], nil
+}

@@ -1,0 +1,222 @@
+// Package native is nook's own command line: `nook run` and friends.
+package native
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/nook-project/nook/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// Version is set by the build.
+var Version = "dev"
+
+// Run is `nook run ARGS…`; it returns the exit status for the process.
+func Run(args []string, inherited []int) int {
+	r, cmd, err := parseRun(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nook run: %v\n", err)
+		return 2
+	}
+	if r.help {
+		printRunHelp(os.Stdout)
+		return 0
+	}
+	if r.version {
+		fmt.Println("nook", Version)
+		return 0
+	}
+	spec, err := r.build(cmd, inherited)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nook run: %v\n", err)
+		return 2
+	}
+	p, err := sandbox.Start(spec)
+	if err != nil {
+		var se *sandbox.StartError
+		if errors.As(err, &se) {
+			fmt.Fprintf(os.Stderr, "nook: %s\n", se.Msg)
+			return se.Code
+		}
+		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
+		return sandbox.ExitSetupFailed
+	}
+	// Nothing inside the sandbox may read nook's memory or fds through
+	// /proc/PID (it runs as the same uid; see CVE-2016-8659). Not earlier:
+	// the sandbox's first process inherits the flag until it execs, and
+	// its id maps could then not be written.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	stop := forwardSignals(p)
+	st, err := p.Wait()
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
+		return sandbox.ExitSetupFailed
+	}
+	return st.ExitCode()
+}
+
+// forwardedSignals reach the command when nook receives them.
+var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
+
+func forwardSignals(p *sandbox.Process) func() {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, forwardedSignals...)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				p.Signal(s.(syscall.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// build fills in the defaults: the zero-setup layout when no option says
+// what / is, the namespaces, the environment and the fds.
+func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
+	s := r.spec
+	if len(cmd) == 0 {
+		sh := os.Getenv("SHELL")
+		if sh == "" {
+			sh = "/bin/sh"
+		}
+		cmd = []string{sh}
+	}
+	s.Args = cmd
+
+	ns := map[string]bool{"pid": true, "ipc": true, "uts": true}
+	for n := range r.unshare {
+		ns[n] = true
+	}
+	for n := range r.share {
+		ns[n] = false
+	}
+	s.Namespaces = sandbox.Namespaces{PID: ns["pid"], Net: ns["net"], IPC: ns["ipc"], UTS: ns["uts"], Cgroup: ns["cgroup"]}
+	if s.Hostname != "" && !s.Namespaces.UTS {
+		return nil, fmt.Errorf("--hostname needs a UTS namespace, but --share-uts was given")
+	}
+
+	if !r.rootGiven && !r.noDefaultFS {
+		s.Mounts = append(defaultLayout(s.Namespaces.PID), s.Mounts...)
+	}
+
+	env := os.Environ()
+	if r.clearEnv {
+		env = nil
+	}
+	for _, e := range r.envEdits {
+		env = editEnv(env, e[0], e[1])
+	}
+	s.Env = env
+
+	if !r.closeFds {
+		for _, fd := range inherited {
+			s.Fds = append(s.Fds, sandbox.FD{Inside: fd, Outside: fd})
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// defaultLayout is the zero-setup sandbox: the host root read-only, fresh
+// /dev, /proc and /tmp, and the current directory writable.
+func defaultLayout(pidNS bool) []sandbox.Mount {
+	ms := []sandbox.Mount{
+		{Op: sandbox.OpBind, Source: "/", Dest: "/", ReadOnly: true},
+		{Op: sandbox.OpDev, Dest: "/dev"},
+		{Op: sandbox.OpTmpfs, Dest: "/tmp"},
+	}
+	if pidNS {
+		ms = append(ms, sandbox.Mount{Op: sandbox.OpProc, Dest: "/proc"})
+	} else {
+		// A new procfs needs a pid namespace it owns; show the host's.
+		ms = append(ms, sandbox.Mount{Op: sandbox.OpBind, Source: "/proc", Dest: "/proc"})
+	}
+	if wd, err := os.Getwd(); err == nil && wd != "/" {
+		ms = append(ms, sandbox.Mount{Op: sandbox.OpBind, Source: wd, Dest: wd})
+	}
+	return ms
+}
+
+func editEnv(env []string, key, value string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	if value != "\x00" {
+		out = append(out, key+"="+value)
+	}
+	return out
+}
+
+// InheritedFds lists the fds above 2 that nook's caller left open without
+// close-on-exec: the ones a plain exec would pass on (make's jobserver
+// pipes, systemd's sockets). Call it before anything else opens files.
+func InheritedFds() []int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC != 0 {
+			continue
+		}
+		out = append(out, fd)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func printRunHelp(w io.Writer) {
+	fmt.Fprint(w, `usage: nook run [OPTIONS] [--] [COMMAND [ARGS...]]
+
+Run COMMAND (default: $SHELL) in a new sandbox. With no filesystem option
+that places /, the sandbox sees the host root read-only, a fresh /dev, /proc
+and /tmp, and the current directory read-write; its own pid, IPC and UTS
+namespaces; the host's network. Options may come in any order: filesystem
+operations are sorted so parents come before children.
+
+Exit status: the command's; 128+N when it was killed by signal N; 127 when it
+was not found; 126 when it could not be executed; 125 when the sandbox could
+not be set up; 2 for a usage error.
+`)
+	group := ""
+	for _, o := range options {
+		if o.group != group {
+			group = o.group
+			fmt.Fprintf(w, "\n%s:\n", group)
+		}
+		left := "  --" + o.name
+		if len(o.args) > 0 {
+			left += " " + strings.Join(o.args, " ")
+		}
+		if len(left) < 30 {
+			fmt.Fprintf(w, "%-30s %s\n", left, o.help)
+		} else {
+			fmt.Fprintf(w, "%s\n%-30s %s\n", left, "", o.help)
+		}
+	}
+}

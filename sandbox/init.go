@@ -1,0 +1,258 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/nook-project/nook/sandbox/seccomp"
+	"golang.org/x/sys/unix"
+)
+
+// The sandbox init is this same binary, re-executed through /proc/self/exe
+// with these two words as argv[0] and argv[1]. Importing package sandbox is
+// enough to make a program able to act as it: the package's init function
+// takes over before main runs.
+const (
+	initArg0 = "nook-init"
+	initArg1 = "--nook-sandbox-init"
+)
+
+func init() {
+	if len(os.Args) == 4 && os.Args[0] == initArg0 && os.Args[1] == initArg1 {
+		runInit()
+	}
+}
+
+// initConfig is what the parent sends the init over the spec pipe.
+type initConfig struct {
+	Spec     Spec `json:"spec"`
+	InUserNS bool `json:"in_userns"`
+	// FileFds maps the caller's fd numbers used by OpFile to where the init
+	// received them.
+	FileFds map[int]int `json:"file_fds,omitempty"`
+	// PassFds are the fd numbers the command gets (already in place in the
+	// init, renumbered when packing).
+	PassFds []int `json:"pass_fds,omitempty"`
+	// UID and GID, when not -1, are what the command switches to.
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+	// Umask is the caller's, restored before exec.
+	Umask int `json:"umask"`
+}
+
+// statusMsg is one line from the init to the parent on the status pipe.
+type statusMsg struct {
+	Error   string `json:"error,omitempty"`
+	Exit    int    `json:"exit,omitempty"`
+	Started bool   `json:"started,omitempty"`
+	// Stopped is the signal that stopped the command (pid-1 mode).
+	Stopped int `json:"stopped,omitempty"`
+	// Done carries the command's status from the pid-1 reaper.
+	Done   bool `json:"done,omitempty"`
+	Code   int  `json:"code,omitempty"`
+	Signal int  `json:"signal,omitempty"`
+}
+
+func runInit() {
+	// Every per-thread setting (capabilities, seccomp without TSYNC,
+	// no_new_privs) must be made on the thread that execs.
+	runtime.LockOSThread()
+	specFd, err1 := strconv.Atoi(os.Args[2])
+	statusFd, err2 := strconv.Atoi(os.Args[3])
+	if err1 != nil || err2 != nil {
+		fmt.Fprintln(os.Stderr, "nook: bad sandbox init arguments")
+		os.Exit(ExitSetupFailed)
+	}
+	unix.CloseOnExec(specFd)
+	unix.CloseOnExec(statusFd)
+	status := os.NewFile(uintptr(statusFd), "status")
+	fail := func(code int, err error) {
+		b, _ := json.Marshal(statusMsg{Error: err.Error(), Exit: code})
+		status.Write(append(b, '\n'))
+		os.Exit(code)
+	}
+	var cfg initConfig
+	specFile := os.NewFile(uintptr(specFd), "spec")
+	if err := json.NewDecoder(specFile).Decode(&cfg); err != nil {
+		fail(ExitSetupFailed, fmt.Errorf("read sandbox spec: %w", err))
+	}
+	specFile.Close()
+	if err := setupSandbox(&cfg); err != nil {
+		fail(ExitSetupFailed, err)
+	}
+	s := &cfg.Spec
+	argv := append([]string(nil), s.Args...)
+	if s.Argv0 != "" {
+		argv[0] = s.Argv0
+	}
+	env := s.Env
+	if s.PackFds && len(cfg.PassFds) > 0 {
+		env = withEnv(env, "LISTEN_FDS", strconv.Itoa(len(cfg.PassFds)))
+	}
+	if s.Namespaces.PID && !s.AsPID1 {
+		runPID1(status, s.Args[0], argv, env, cfg.PassFds, s.PackFds)
+		return
+	}
+	if s.PackFds && len(cfg.PassFds) > 0 {
+		env = withEnv(env, "LISTEN_PID", strconv.Itoa(os.Getpid()))
+	}
+	err := execCommand(s.Args[0], argv, env)
+	var ee *execError
+	if errors.As(err, &ee) {
+		fail(ee.code, err)
+	}
+	fail(ExitCannotExecute, err)
+}
+
+func withEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
+}
+
+// setupSandbox does everything between the namespaces being made and the
+// command being started, in the order that keeps each step possible: mounts
+// while all capabilities are held, then the process's own identity, then
+// dropping what the command must not keep, seccomp last.
+func setupSandbox(cfg *initConfig) error {
+	s := &cfg.Spec
+	unix.Umask(0)
+	files := map[int]*os.File{}
+	for callerFd, fd := range cfg.FileFds {
+		unix.CloseOnExec(fd)
+		files[callerFd] = os.NewFile(uintptr(fd), fmt.Sprintf("fd%d", callerFd))
+	}
+	t, err := newTree(cfg.InUserNS)
+	if err != nil {
+		return fmt.Errorf("prepare the new root: %w", err)
+	}
+	for _, m := range Plan(s.Mounts, s.SortMounts) {
+		if err := t.apply(m, files); err != nil {
+			return fmt.Errorf("%s %s: %w", m.Op, m.Dest, err)
+		}
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	if err := t.finish(s.NoPivotRoot); err != nil {
+		return err
+	}
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return os.NewSyscallError("sethostname", err)
+		}
+	}
+	if s.Namespaces.Net {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	if err := enterDir(s); err != nil {
+		return err
+	}
+	if err := switchIDs(cfg.UID, cfg.GID); err != nil {
+		return err
+	}
+	keep, err := keptCaps(s.Caps)
+	if err != nil {
+		return err
+	}
+	filter, err := seccomp.Program(runtime.GOARCH, seccomp.Options{SuppressChown: s.SuppressChown, SuppressSync: s.SuppressSync})
+	if err != nil {
+		return fmt.Errorf("build seccomp filter: %w", err)
+	}
+	// Installing a filter needs CAP_SYS_ADMIN or no_new_privs; do it while
+	// the capability is still held, whatever the command keeps.
+	if err := seccomp.Install(filter); err != nil {
+		return fmt.Errorf("install seccomp filter: %w", err)
+	}
+	if err := applyCaps(keep, os.Geteuid() != 0); err != nil {
+		return err
+	}
+	if s.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return os.NewSyscallError("prctl PR_SET_NO_NEW_PRIVS", err)
+		}
+	}
+	unix.Umask(cfg.Umask)
+	return nil
+}
+
+// enterDir changes to the command's working directory: the one asked for,
+// or the caller's own when it exists inside, else /.
+func enterDir(s *Spec) error {
+	if s.Dir != "" {
+		if err := unix.Chdir(s.Dir); err != nil {
+			return &os.PathError{Op: "change to working directory", Path: s.Dir, Err: err}
+		}
+		return nil
+	}
+	if s.CallerDir != "" && unix.Chdir(s.CallerDir) == nil {
+		return nil
+	}
+	return chdirRoot()
+}
+
+// switchIDs moves the process to the command's uid and gid, keeping its
+// capabilities across the change so applyCaps can decide what stays.
+func switchIDs(uid, gid int) error {
+	if uid < 0 && gid < 0 {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return os.NewSyscallError("prctl PR_SET_KEEPCAPS", err)
+	}
+	if gid >= 0 && gid != os.Getgid() {
+		if err := unix.Setresgid(gid, gid, gid); err != nil {
+			return fmt.Errorf("switch to gid %d: %w", gid, err)
+		}
+	}
+	if uid >= 0 && uid != os.Getuid() {
+		if err := unix.Setresuid(uid, uid, uid); err != nil {
+			return fmt.Errorf("switch to uid %d: %w", uid, err)
+		}
+	}
+	// A uid change from 0 clears the effective set; permitted survives
+	// thanks to KEEPCAPS, so raise effective again for what follows.
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return os.NewSyscallError("capget", err)
+	}
+	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return os.NewSyscallError("capset", err)
+	}
+	return nil
+}
+
+// loopbackUp brings up lo in a new network namespace, as every program that
+// talks to localhost expects.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("read flags of lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	return nil
+}

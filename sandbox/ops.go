@@ -1,0 +1,392 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// apply runs one filesystem operation on the new root.
+func (t *tree) apply(m Mount, fds map[int]*os.File) error {
+	switch m.Op {
+	case OpBind, OpDevBind:
+		return t.bind(m)
+	case OpTmpfs:
+		mode := defaultDirMode(m.Dest)
+		if m.Mode != nil {
+			mode = *m.Mode
+		}
+		mfd, err := newTmpfs(mode, m.Size, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+		if err != nil {
+			return err
+		}
+		return t.mountOn(mfd, m.Dest, true)
+	case OpProc:
+		return t.proc(m.Dest)
+	case OpDev:
+		return t.dev(m.Dest)
+	case OpMqueue:
+		fs, err := unix.Fsopen("mqueue", unix.FSOPEN_CLOEXEC)
+		if err != nil {
+			return os.NewSyscallError("fsopen mqueue", err)
+		}
+		defer unix.Close(fs)
+		mfd, err := createMount(fs, "mqueue", unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+		if err != nil {
+			return fmt.Errorf("%w (a new mqueue needs a new IPC namespace: --unshare-ipc)", err)
+		}
+		return t.mountOn(mfd, m.Dest, false)
+	case OpDir:
+		mode := defaultDirMode(m.Dest)
+		if m.Mode != nil {
+			mode = *m.Mode
+		}
+		f, err := t.ensureDir(m.Dest, mode)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case OpSymlink:
+		return t.symlink(m.Source, m.Dest)
+	case OpWrite:
+		return t.writeFile(m.Dest, bytes.NewReader(m.Data), modeOr(m.Mode, 0o644))
+	case OpFile:
+		f := fds[m.FD]
+		if f == nil {
+			return fmt.Errorf("file descriptor %d for %s was not passed", m.FD, m.Dest)
+		}
+		return t.writeFile(m.Dest, f, modeOr(m.Mode, 0o644))
+	case OpChmod:
+		f, err := t.openIn(m.Dest)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		// O_PATH handles cannot be fchmod'ed; the /proc link reaches the
+		// same inode without resolving the path again.
+		if err := unix.Fchmodat(unix.AT_FDCWD, fdPath(f), *m.Mode, 0); err != nil {
+			return &os.PathError{Op: "chmod", Path: m.Dest, Err: err}
+		}
+		return nil
+	case OpRemountRO:
+		f, err := t.openIn(m.Dest)
+		if err != nil {
+			return err
+		}
+		t.roLast = append(t.roLast, f)
+		return nil
+	case OpOverlay:
+		return t.overlay(m)
+	}
+	return fmt.Errorf("unknown operation %q", m.Op)
+}
+
+func modeOr(m *uint32, def uint32) uint32 {
+	if m != nil {
+		return *m
+	}
+	return def
+}
+
+// mountOn attaches a new nook-made mount at dest.
+func (t *tree) mountOn(mfd int, dest string, owned bool) error {
+	target, err := t.mountPoint(dest, true)
+	if err != nil {
+		unix.Close(mfd)
+		return err
+	}
+	defer target.Close()
+	_, err = t.attach(mfd, target, dest, owned)
+	return err
+}
+
+func (t *tree) bind(m Mount) error {
+	src, err := t.openHost(m.Source)
+	if err != nil {
+		if m.Try && errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return err
+	}
+	defer src.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
+		return &os.PathError{Op: "stat", Path: m.Source, Err: err}
+	}
+	tr, err := unix.OpenTree(int(src.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
+	if err != nil {
+		return &os.PathError{Op: "open_tree", Path: m.Source, Err: err}
+	}
+	var set uint64
+	if m.ReadOnly {
+		set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if m.Op == OpBind {
+		set |= unix.MOUNT_ATTR_NODEV
+	}
+	if set != 0 {
+		// Applied to the detached clone, so it covers the host's submounts
+		// and none of the mounts nook adds below it later.
+		if err := setattr(tr, set, 0); err != nil {
+			unix.Close(tr)
+			return fmt.Errorf("make bind of %s read-only: %w", m.Source, err)
+		}
+	}
+	target, err := t.mountPoint(m.Dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	if err != nil {
+		unix.Close(tr)
+		return err
+	}
+	defer target.Close()
+	_, err = t.attach(tr, target, m.Dest, false)
+	return err
+}
+
+func (t *tree) proc(dest string) error {
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("fsopen proc", err)
+	}
+	defer unix.Close(fs)
+	mfd, err := createMount(fs, "proc", unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("%w: a new /proc inside a user namespace needs a new pid namespace too (--unshare-pid)", err)
+		}
+		return err
+	}
+	return t.mountOn(mfd, dest, false)
+}
+
+// devNodes are bound from the host into a new /dev: a user namespace cannot
+// mknod them.
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+func (t *tree) dev(dest string) error {
+	mfd, err := newTmpfs(0o755, 0, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return err
+	}
+	if err := t.mountOn(mfd, dest, true); err != nil {
+		return err
+	}
+	for _, n := range devNodes {
+		if err := t.bind(Mount{Op: OpDevBind, Source: "/dev/" + n, Dest: path.Join(dest, n)}); err != nil {
+			return err
+		}
+	}
+	for _, l := range [][2]string{
+		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"}, {"pts/ptmx", "ptmx"},
+	} {
+		if err := t.symlink(l[0], path.Join(dest, l[1])); err != nil {
+			return err
+		}
+	}
+	if f, err := t.ensureDir(path.Join(dest, "shm"), 0o1777); err != nil {
+		return err
+	} else {
+		f.Close()
+	}
+	if err := t.devpts(path.Join(dest, "pts")); err != nil {
+		return err
+	}
+	// A command on a terminal expects /dev/console to be that terminal.
+	for fd := 0; fd <= 2; fd++ {
+		if !isTerminal(fd) {
+			continue
+		}
+		tty, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		if err != nil || !strings.HasPrefix(tty, "/dev/") {
+			continue
+		}
+		return t.bind(Mount{Op: OpDevBind, Source: tty, Dest: path.Join(dest, "console")})
+	}
+	return nil
+}
+
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+func (t *tree) devpts(dest string) error {
+	mount := func(withGID bool) (int, error) {
+		fs, err := unix.Fsopen("devpts", unix.FSOPEN_CLOEXEC)
+		if err != nil {
+			return -1, os.NewSyscallError("fsopen devpts", err)
+		}
+		defer unix.Close(fs)
+		opts := [][2]string{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}}
+		if withGID {
+			// gid 5 is "tty" on Debian; it exists only when mapped.
+			opts = append(opts, [2]string{"gid", "5"})
+		}
+		for _, o := range opts {
+			if o[1] == "" {
+				err = unix.FsconfigSetFlag(fs, o[0])
+			} else {
+				err = unix.FsconfigSetString(fs, o[0], o[1])
+			}
+			if err != nil {
+				return -1, os.NewSyscallError("fsconfig devpts "+o[0], err)
+			}
+		}
+		return createMount(fs, "devpts", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	}
+	mfd, err := mount(true)
+	if err != nil {
+		mfd, err = mount(false)
+	}
+	if err != nil {
+		return err
+	}
+	return t.mountOn(mfd, dest, false)
+}
+
+func (t *tree) symlink(target, dest string) error {
+	parent, err := t.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	name := path.Base(dest)
+	err = t.create(parent, path.Dir(dest), name, func(d int) error { return unix.Symlinkat(target, d, name) })
+	if errors.Is(err, unix.EEXIST) {
+		// Idempotent for the same target, as bwrap's --symlink.
+		got, rerr := readlinkat(int(parent.Fd()), name)
+		if rerr == nil && got == target {
+			return nil
+		}
+		if t.spliced[Clean(path.Dir(dest))] {
+			if f, oerr := t.openIn(path.Dir(dest)); oerr == nil {
+				got, rerr = readlinkat(int(f.Fd()), name)
+				f.Close()
+				if rerr == nil && got == target {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("create symlink %s: something else is there already", dest)
+	}
+	if err != nil {
+		return fmt.Errorf("create symlink %s -> %s: %w", dest, target, err)
+	}
+	return nil
+}
+
+func (t *tree) overlay(m Mount) error {
+	var handles []*os.File
+	defer func() {
+		for _, h := range handles {
+			h.Close()
+		}
+	}()
+	hostPath := func(p string) (string, error) {
+		h, err := t.openHost(p)
+		if err != nil {
+			return "", err
+		}
+		handles = append(handles, h)
+		return fdPath(h), nil
+	}
+	var lowers []string
+	for _, l := range m.Lower {
+		p, err := hostPath(l)
+		if err != nil {
+			return err
+		}
+		lowers = append(lowers, p)
+	}
+	var upper, work string
+	switch {
+	case m.Upper != "":
+		var err error
+		if upper, err = hostPath(m.Upper); err != nil {
+			return err
+		}
+		if work, err = hostPath(m.Work); err != nil {
+			return err
+		}
+	case m.TmpfsUpper:
+		t.nData++
+		dir := path.Join(t.staging, fmt.Sprintf("overlay%d", t.nData))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("create overlay staging %s: %w", dir, err)
+		}
+		mfd, err := newTmpfs(0o755, 0, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.MoveMount(mfd, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		unix.Close(mfd)
+		if err != nil {
+			return &os.PathError{Op: "move_mount", Path: dir, Err: err}
+		}
+		upper, work = path.Join(dir, "upper"), path.Join(dir, "work")
+		for _, d := range []string{upper, work} {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				return fmt.Errorf("create overlay staging %s: %w", d, err)
+			}
+		}
+	}
+	mfd, err := t.overlayMount(lowers, upper, work, true)
+	if err != nil && t.inUserNS {
+		mfd, err = t.overlayMount(lowers, upper, work, false)
+	}
+	if err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", m.Dest, err)
+	}
+	if m.ReadOnly {
+		if err := setattr(mfd, unix.MOUNT_ATTR_RDONLY, 0); err != nil {
+			unix.Close(mfd)
+			return err
+		}
+	}
+	return t.mountOn(mfd, m.Dest, m.TmpfsUpper)
+}
+
+func (t *tree) overlayMount(lowers []string, upper, work string, userxattr bool) (int, error) {
+	fs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("fsopen overlay", err)
+	}
+	defer unix.Close(fs)
+	// "lowerdir+" (Linux 6.8) takes one directory at a time, so no path
+	// needs escaping; older kernels get the escaped list.
+	plus := true
+	for _, l := range lowers {
+		if err := unix.FsconfigSetString(fs, "lowerdir+", l); err != nil {
+			plus = false
+			break
+		}
+	}
+	if !plus {
+		esc := make([]string, len(lowers))
+		for i, l := range lowers {
+			esc[i] = escapeOverlayPath(l)
+		}
+		if err := unix.FsconfigSetString(fs, "lowerdir", strings.Join(esc, ":")); err != nil {
+			return -1, os.NewSyscallError("fsconfig overlay lowerdir", err)
+		}
+	}
+	if upper != "" {
+		if err := unix.FsconfigSetString(fs, "upperdir", upper); err != nil {
+			return -1, os.NewSyscallError("fsconfig overlay upperdir", err)
+		}
+		if err := unix.FsconfigSetString(fs, "workdir", work); err != nil {
+			return -1, os.NewSyscallError("fsconfig overlay workdir", err)
+		}
+	}
+	if userxattr && t.inUserNS {
+		if err := unix.FsconfigSetFlag(fs, "userxattr"); err != nil {
+			return -1, os.NewSyscallError("fsconfig overlay userxattr", err)
+		}
+	}
+	return createMount(fs, "overlay", 0)
+}

@@ -1,0 +1,87 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// runPID1 is the init's life as pid 1 of a new pid namespace: start the
+// command, reap every process that is reparented here, report the
+// command's stops (so the parent can do job control) and its end, then exit
+// — which makes the kernel kill whatever is left in the namespace before the
+// parent's wait returns.
+//
+// Signals: the parent sends forwarded signals to the whole process group,
+// which holds this process and the command, so the command gets exactly one
+// copy whether a signal came from the terminal or from kill(1). This process
+// must only not die of them: a handled signal is reset to the default in the
+// command at exec, an ignored one would stay ignored.
+func runPID1(status *os.File, name string, argv, env []string, passFds []int, pack bool) {
+	report := func(m statusMsg) {
+		b, _ := json.Marshal(m)
+		status.Write(append(b, '\n'))
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
+		unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGALRM)
+
+	path, err := resolveCommand(name, env)
+	if err != nil {
+		var ee *execError
+		code := ExitCannotExecute
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		report(statusMsg{Error: err.Error(), Exit: code})
+		os.Exit(code)
+	}
+	files := []uintptr{0, 1, 2}
+	for _, fd := range passFds {
+		for len(files) <= fd {
+			files = append(files, ^uintptr(0))
+		}
+		files[fd] = uintptr(fd)
+	}
+	if pack && len(passFds) > 0 {
+		// The command is the first process this namespace forks: pid 2.
+		env = withEnv(env, "LISTEN_PID", "2")
+	}
+	wd, _ := os.Getwd()
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
+	if err != nil {
+		code := ExitCannotExecute
+		if errors.Is(err, unix.ENOENT) {
+			code = ExitNotFound
+		}
+		report(statusMsg{Error: "execute " + path + ": " + err.Error(), Exit: code})
+		os.Exit(code)
+	}
+	report(statusMsg{Started: true})
+	for range sigs {
+		for {
+			var ws unix.WaitStatus
+			got, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WUNTRACED, nil)
+			if err != nil || got <= 0 {
+				break
+			}
+			if got != pid {
+				continue
+			}
+			switch {
+			case ws.Stopped():
+				report(statusMsg{Stopped: int(ws.StopSignal())})
+			case ws.Exited():
+				report(statusMsg{Done: true, Code: ws.ExitStatus()})
+				os.Exit(ws.ExitStatus())
+			case ws.Signaled():
+				report(statusMsg{Done: true, Signal: int(ws.Signal())})
+				os.Exit(128 + int(ws.Signal()))
+			}
+		}
+	}
+}

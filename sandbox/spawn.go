@@ -1,0 +1,545 @@
+package sandbox
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"github.com/nook-project/nook/sandbox/idmap"
+	"golang.org/x/sys/unix"
+)
+
+// Process is a running sandbox.
+type Process struct {
+	// Pid is the sandbox's first process as the caller sees it: the command
+	// itself, or nook's pid 1 when the command runs under a reaper.
+	Pid int
+	// Identity is the id mapping mode that was used ("host" when no user
+	// namespace was made).
+	Identity string
+
+	pgid   int
+	pid1   bool
+	msgs   chan statusMsg
+	tty    int // the terminal whose foreground nook hands over, or -1
+	waited bool
+}
+
+// Status is how the command ended.
+type Status struct {
+	// Code is the exit status when the command exited.
+	Code int
+	// Signal is the signal that killed the command, or 0.
+	Signal syscall.Signal
+}
+
+// ExitCode is the status a shell would report: Code, or 128+Signal.
+func (s Status) ExitCode() int {
+	if s.Signal != 0 {
+		return 128 + int(s.Signal)
+	}
+	return s.Code
+}
+
+// StartError is a sandbox that could not be set up, or a command that could
+// not be started (ExitCode 126 or 127).
+type StartError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StartError) Error() string { return e.Msg }
+
+// Run starts the sandbox, waits for it and returns the command's status.
+func Run(s *Spec) (Status, error) {
+	p, err := Start(s)
+	if err != nil {
+		return Status{}, err
+	}
+	return p.Wait()
+}
+
+// Start sets the sandbox up and starts the command. It returns once the
+// command runs, or with a *StartError when setup or exec failed.
+func Start(s *Spec) (*Process, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	spec := *s
+	if spec.CallerDir == "" {
+		spec.CallerDir, _ = os.Getwd()
+	}
+	id, err := resolveIdentity(&spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.DieWithParent {
+		if err := dieWithParent(); err != nil {
+			return nil, err
+		}
+	}
+
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create spec pipe: %w", err)
+	}
+	defer specR.Close()
+	defer specW.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create status pipe: %w", err)
+	}
+	defer statusW.Close()
+
+	cfg := initConfig{Spec: spec, InUserNS: id.userns, UID: id.switchUID, GID: id.switchGID, Umask: currentUmask()}
+	files, err := childFiles(&spec, &cfg)
+	if err != nil {
+		statusR.Close()
+		return nil, err
+	}
+	specFd, statusFd := len(files), len(files)+1
+	files = append(files, specR, statusW)
+	for _, fd := range spec.fileOpFds() {
+		cfg.FileFds[fd] = len(files)
+		files = append(files, os.NewFile(uintptr(fd), "fd"))
+	}
+
+	attr := &syscall.SysProcAttr{
+		Cloneflags: spec.cloneFlags(id.userns),
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	p := &Process{Identity: id.mode, pid1: spec.Namespaces.PID && !spec.AsPID1, tty: -1}
+	if spec.NewSession {
+		attr.Setsid = true
+	} else {
+		attr.Setpgid = true
+		if tty := foregroundTTY(files[0]); tty >= 0 {
+			attr.Foreground, attr.Ctty = true, 0
+			p.tty = tty
+		}
+	}
+	if id.userns {
+		attr.AmbientCaps = allCaps()
+		if !id.helper {
+			attr.UidMappings, attr.GidMappings = id.uidMap, id.gidMap
+			attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		statusR.Close()
+		return nil, fmt.Errorf("find nook's own binary: %w", err)
+	}
+	_ = exe
+	// Pdeathsig follows the thread that forks, so fork from a locked
+	// thread (Go never ends a thread that was unlocked again).
+	runtime.LockOSThread()
+	proc, err := os.StartProcess("/proc/self/exe", []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)},
+		&os.ProcAttr{Files: files, Sys: attr})
+	runtime.UnlockOSThread()
+	specR.Close()
+	statusW.Close()
+	if err != nil {
+		statusR.Close()
+		return nil, userNSError(fmt.Errorf("start the sandbox: %w", err), id.userns)
+	}
+	p.Pid, p.pgid = proc.Pid, proc.Pid
+	proc.Release()
+	if id.helper {
+		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, true); err != nil {
+			p.abort(statusR)
+			return nil, fmt.Errorf("write the id maps of the sandbox: %w", err)
+		}
+	}
+	if err := json.NewEncoder(specW).Encode(&cfg); err != nil {
+		p.abort(statusR)
+		return nil, fmt.Errorf("send the spec to the sandbox init: %w", err)
+	}
+	specW.Close()
+
+	p.msgs = make(chan statusMsg, 4)
+	go readStatus(statusR, p.msgs)
+	first, ok := <-p.msgs
+	switch {
+	case !ok && !p.pid1:
+		return p, nil // the status pipe closed at exec: the command runs
+	case ok && first.Started:
+		return p, nil
+	case ok && first.Error != "":
+		p.reap()
+		return nil, &StartError{Code: first.Exit, Msg: first.Error}
+	}
+	st, _ := p.reap()
+	return nil, &StartError{Code: ExitSetupFailed, Msg: fmt.Sprintf("the sandbox init ended before starting the command (%s)", describe(st))}
+}
+
+func describe(st Status) string {
+	if st.Signal != 0 {
+		return "killed by " + unix.SignalName(st.Signal)
+	}
+	return fmt.Sprintf("exit status %d", st.Code)
+}
+
+func readStatus(r *os.File, out chan<- statusMsg) {
+	defer r.Close()
+	defer close(out)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var m statusMsg
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			out <- m
+		}
+	}
+}
+
+func (p *Process) abort(statusR *os.File) {
+	unix.Kill(p.Pid, unix.SIGKILL)
+	statusR.Close()
+	p.reap()
+}
+
+// reap waits for the first process without job control.
+func (p *Process) reap() (Status, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.Pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return Status{}, os.NewSyscallError("wait4", err)
+		}
+		break
+	}
+	p.waited = true
+	p.restoreTTY()
+	if ws.Signaled() {
+		return Status{Signal: ws.Signal()}, nil
+	}
+	return Status{Code: ws.ExitStatus()}, nil
+}
+
+// Signal sends sig to the sandbox's process group: the command and, with a
+// pid namespace, nook's pid 1, which ignores it. So the command gets one
+// copy, as it would from the terminal.
+func (p *Process) Signal(sig syscall.Signal) error {
+	if err := unix.Kill(-p.pgid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return os.NewSyscallError("kill", err)
+	}
+	return nil
+}
+
+// Wait waits for the command to end and returns its status. When the
+// command is stopped (Ctrl-Z), nook stops itself the same way and, once
+// continued, hands the terminal back and continues the command, so job
+// control in the caller's shell works as if nook were not there.
+func (p *Process) Wait() (Status, error) {
+	if p.waited {
+		return Status{}, errors.New("sandbox already waited for")
+	}
+	type waitResult struct {
+		ws  unix.WaitStatus
+		err error
+	}
+	waits := make(chan waitResult)
+	go func() {
+		for {
+			var ws unix.WaitStatus
+			_, err := unix.Wait4(p.Pid, &ws, unix.WUNTRACED, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			waits <- waitResult{ws, err}
+			if err != nil || !ws.Stopped() {
+				return
+			}
+		}
+	}()
+	var done *statusMsg
+	msgs := p.msgs
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			if m.Stopped != 0 {
+				p.jobStop()
+			}
+			if m.Done {
+				mm := m
+				done = &mm
+			}
+		case r := <-waits:
+			if r.err != nil {
+				return Status{}, os.NewSyscallError("wait4", r.err)
+			}
+			if r.ws.Stopped() {
+				p.jobStop()
+				continue
+			}
+			p.waited = true
+			p.restoreTTY()
+			if p.pid1 {
+				// Messages written before pid 1 exited are all in the pipe.
+				for m := range drain(msgs) {
+					if m.Done {
+						mm := m
+						done = &mm
+					}
+				}
+				if done != nil {
+					return Status{Code: done.Code, Signal: syscall.Signal(done.Signal)}, nil
+				}
+			}
+			if r.ws.Signaled() {
+				return Status{Signal: r.ws.Signal()}, nil
+			}
+			return Status{Code: r.ws.ExitStatus()}, nil
+		}
+	}
+}
+
+// drain returns c, or a closed channel when c is nil.
+func drain(c chan statusMsg) chan statusMsg {
+	if c == nil {
+		c = make(chan statusMsg)
+		close(c)
+	}
+	return c
+}
+
+// jobStop mirrors a stopped command: take the terminal back, stop nook
+// itself so the shell sees the job stop, and once continued give the
+// terminal back and continue the command.
+func (p *Process) jobStop() {
+	p.restoreTTY()
+	unix.Kill(os.Getpid(), unix.SIGSTOP)
+	if p.tty >= 0 {
+		if fg, err := unix.IoctlGetInt(p.tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
+			setForeground(p.tty, p.pgid)
+		}
+	}
+	unix.Kill(-p.pgid, unix.SIGCONT)
+}
+
+// restoreTTY gives the terminal's foreground back to nook's own group.
+func (p *Process) restoreTTY() {
+	if p.tty >= 0 {
+		setForeground(p.tty, unix.Getpgrp())
+	}
+}
+
+// setForeground makes pgrp the terminal's foreground group. nook may be in
+// the background at that moment, so SIGTTOU is blocked on this thread
+// (tcsetpgrp from the background is allowed when it is blocked).
+func setForeground(tty, pgrp int) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	set.Val[(unix.SIGTTOU-1)/64] |= 1 << ((uint(unix.SIGTTOU) - 1) % 64)
+	unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old)
+	unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, pgrp)
+	unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+}
+
+// foregroundTTY returns f's fd when f is a terminal whose foreground group
+// is nook's own, i.e. nook was started in the foreground of an interactive
+// shell; otherwise -1.
+func foregroundTTY(f *os.File) int {
+	if f == nil {
+		return -1
+	}
+	fd := int(f.Fd())
+	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	if err != nil || fg != unix.Getpgrp() {
+		return -1
+	}
+	return fd
+}
+
+func currentUmask() int {
+	m := unix.Umask(0o022)
+	unix.Umask(m)
+	return m
+}
+
+func dieWithParent() error {
+	if unix.Gettid() != unix.Getpid() {
+		return errors.New("DieWithParent must be set up from the main thread (call runtime.LockOSThread in an init function)")
+	}
+	ppid := unix.Getppid()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return os.NewSyscallError("prctl PR_SET_PDEATHSIG", err)
+	}
+	if ppid == 1 {
+		return errors.New("the parent process is already gone")
+	}
+	return nil
+}
+
+func allCaps() []uintptr {
+	var out []uintptr
+	for c := 0; c <= lastCap(); c++ {
+		out = append(out, uintptr(c))
+	}
+	return out
+}
+
+func (s *Spec) cloneFlags(userns bool) uintptr {
+	f := uintptr(unix.CLONE_NEWNS)
+	if userns {
+		f |= unix.CLONE_NEWUSER
+	}
+	ns := s.Namespaces
+	for _, x := range []struct {
+		on   bool
+		flag uintptr
+	}{{ns.PID, unix.CLONE_NEWPID}, {ns.Net, unix.CLONE_NEWNET}, {ns.IPC, unix.CLONE_NEWIPC},
+		{ns.UTS, unix.CLONE_NEWUTS}, {ns.Cgroup, unix.CLONE_NEWCGROUP}} {
+		if x.on {
+			f |= x.flag
+		}
+	}
+	return f
+}
+
+// fileOpFds are the caller's fds that OpFile operations read.
+func (s *Spec) fileOpFds() []int {
+	var out []int
+	seen := map[int]bool{}
+	for _, m := range s.Mounts {
+		if m.Op == OpFile && !seen[m.FD] {
+			seen[m.FD] = true
+			out = append(out, m.FD)
+		}
+	}
+	return out
+}
+
+// childFiles lays out the init's fd table: stdio, then every passed fd at
+// the number the command gets, holes closed.
+func childFiles(s *Spec, cfg *initConfig) ([]*os.File, error) {
+	files := []*os.File{orDefault(s.Stdin, os.Stdin), orDefault(s.Stdout, os.Stdout), orDefault(s.Stderr, os.Stderr)}
+	cfg.FileFds = map[int]int{}
+	for i, fd := range s.Fds {
+		inside := fd.Inside
+		if s.PackFds {
+			inside = 3 + i
+		}
+		if _, err := unix.FcntlInt(uintptr(fd.Outside), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("file descriptor %d to pass is not open: %w", fd.Outside, err)
+		}
+		for len(files) <= inside {
+			files = append(files, nil)
+		}
+		files[inside] = os.NewFile(uintptr(fd.Outside), "fd")
+		cfg.PassFds = append(cfg.PassFds, inside)
+	}
+	return files, nil
+}
+
+func orDefault(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+// identity is the resolved user namespace set-up.
+type identity struct {
+	userns               bool
+	mode                 string
+	uidMap, gidMap       []syscall.SysProcIDMap
+	helper               bool
+	switchUID, switchGID int
+}
+
+func resolveIdentity(s *Spec) (*identity, error) {
+	root := os.Geteuid() == 0
+	id := &identity{switchUID: -1, switchGID: -1}
+	switch s.Identity.UserNS {
+	case UserNSAlways:
+		id.userns = true
+	case UserNSNever:
+		if !root {
+			return nil, errors.New("without a user namespace only root can build a sandbox")
+		}
+	case UserNSAuto:
+		id.userns = !root
+	default:
+		return nil, fmt.Errorf("unknown user namespace choice %q", s.Identity.UserNS)
+	}
+	if !id.userns {
+		id.mode = "host"
+		if s.Identity.UID != nil {
+			id.switchUID = *s.Identity.UID
+		}
+		if s.Identity.GID != nil {
+			id.switchGID = *s.Identity.GID
+		}
+		return id, nil
+	}
+	modeName := s.Identity.Mode
+	if modeName == "" {
+		modeName = "self"
+	}
+	mode, err := idmap.ParseMode(modeName)
+	if err != nil {
+		return nil, err
+	}
+	id.mode = mode.String()
+	uid, gid := os.Getuid(), os.Getgid()
+	innerUID, innerGID := idmap.DefaultInner, idmap.DefaultInner
+	var subU, subG []idmap.Range
+	switch mode {
+	case idmap.Self, idmap.Root:
+		if s.Identity.UID != nil {
+			innerUID = *s.Identity.UID
+		}
+		if s.Identity.GID != nil {
+			innerGID = *s.Identity.GID
+		}
+	default:
+		name := strconv.Itoa(uid)
+		if u, err := user.LookupId(name); err == nil {
+			name = u.Username
+		}
+		if subU, err = idmap.LookupSubIDs("/etc/subuid", name, uid); err != nil {
+			return nil, err
+		}
+		if subG, err = idmap.LookupSubIDs("/etc/subgid", name, uid); err != nil {
+			return nil, err
+		}
+		if s.Identity.UID != nil {
+			id.switchUID = *s.Identity.UID
+		}
+		if s.Identity.GID != nil {
+			id.switchGID = *s.Identity.GID
+		}
+	}
+	id.uidMap, id.gidMap, err = idmap.PlanInner(mode, uid, gid, innerUID, innerGID, subU, subG)
+	if err != nil {
+		return nil, err
+	}
+	id.helper = idmap.NeedsHelper(id.uidMap, uid, root) || idmap.NeedsHelper(id.gidMap, gid, root)
+	return id, nil
+}
+
+// userNSError explains a refused user namespace: the kernel says only EPERM
+// or ENOSPC, and the fix is a sysctl the caller has to find.
+func userNSError(err error, userns bool) error {
+	if !userns || !(errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EACCES)) {
+		return err
+	}
+	return fmt.Errorf("%w\nnook: the kernel refused to create a user namespace; check user.max_user_namespaces (must be > 0), "+
+		"kernel.unprivileged_userns_clone (Debian, must be 1) and kernel.apparmor_restrict_unprivileged_userns (Ubuntu, must be 0)", err)
+}

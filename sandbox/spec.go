@@ -1,0 +1,252 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strings"
+)
+
+// Spec is everything a sandbox needs, as plain data. Faces (the nook CLI, the
+// bwrap and schroot personalities, embedders) build a Spec; Start runs it. It is
+// serialised as JSON to the sandbox init, so it holds no behaviour and no
+// process-local handles except the fields marked `json:"-"`.
+type Spec struct {
+	// Args is the command and its arguments. Args[0] is looked up in PATH
+	// (from Env) inside the sandbox unless it contains a slash.
+	Args []string `json:"args"`
+	// Argv0, when set, replaces Args[0] in the argv the command sees.
+	Argv0 string `json:"argv0,omitempty"`
+	// Env is the command's whole environment ("KEY=value").
+	Env []string `json:"env"`
+	// Dir is the working directory inside. Empty means the caller's own
+	// directory when it exists inside the sandbox, else "/".
+	Dir string `json:"dir,omitempty"`
+	// CallerDir is filled in by Start: the caller's working directory, used
+	// when Dir is empty.
+	CallerDir string `json:"caller_dir,omitempty"`
+
+	Namespaces Namespaces `json:"namespaces"`
+	// Hostname is set inside a new UTS namespace.
+	Hostname string `json:"hostname,omitempty"`
+
+	// Identity chooses the id mapping of the user namespace.
+	Identity Identity `json:"identity"`
+
+	// Mounts are the filesystem operations that build the new root, which
+	// starts as an empty tmpfs. With SortMounts they are ordered by the
+	// mount plan (parents first); otherwise they run in the order given.
+	Mounts     []Mount `json:"mounts,omitempty"`
+	SortMounts bool    `json:"sort_mounts,omitempty"`
+	// NoPivotRoot forces the MS_MOVE + chroot fallback that is otherwise used
+	// only when pivot_root(2) fails (the root is not a mount point, as in an
+	// initramfs). It exists so the fallback can be exercised deliberately.
+	NoPivotRoot bool `json:"no_pivot_root,omitempty"`
+
+	// SuppressChown makes the chown family succeed without effect.
+	SuppressChown bool `json:"suppress_chown,omitempty"`
+	// SuppressSync makes the sync family succeed without effect.
+	SuppressSync bool `json:"suppress_sync,omitempty"`
+
+	// Caps is what happens to capabilities; see Capabilities.
+	Caps Capabilities `json:"caps"`
+	// NoNewPrivs sets PR_SET_NO_NEW_PRIVS before exec, so setuid binaries
+	// and file capabilities inside cannot raise privileges. Off by default:
+	// inside a user namespace they cannot gain more than the namespace
+	// holds, and package managers run setuid helpers.
+	NoNewPrivs bool `json:"no_new_privs,omitempty"`
+
+	// DieWithParent kills the sandbox when the process that started it dies.
+	DieWithParent bool `json:"die_with_parent,omitempty"`
+	// NewSession calls setsid(2) for the command, detaching it from the
+	// terminal (and from terminal job control).
+	NewSession bool `json:"new_session,omitempty"`
+	// AsPID1 runs the command itself as pid 1 of a new pid namespace instead
+	// of under nook's small reaper.
+	AsPID1 bool `json:"as_pid1,omitempty"`
+
+	// Fds are the caller's files the command receives, at the given numbers.
+	Fds []FD `json:"fds,omitempty"`
+	// PackFds renumbers Fds to 3, 4, ... and sets LISTEN_FDS and LISTEN_PID.
+	PackFds bool `json:"pack_fds,omitempty"`
+
+	// Stdin, Stdout and Stderr default to the caller's own 0, 1 and 2.
+	Stdin  *os.File `json:"-"`
+	Stdout *os.File `json:"-"`
+	Stderr *os.File `json:"-"`
+}
+
+// Namespaces lists the namespaces to create. A mount namespace is always
+// created. The user namespace follows Identity.
+type Namespaces struct {
+	PID    bool `json:"pid,omitempty"`
+	Net    bool `json:"net,omitempty"`
+	IPC    bool `json:"ipc,omitempty"`
+	UTS    bool `json:"uts,omitempty"`
+	Cgroup bool `json:"cgroup,omitempty"`
+}
+
+// UserNS says whether a user namespace is made.
+type UserNS string
+
+const (
+	// UserNSAuto makes one unless the caller is real root.
+	UserNSAuto UserNS = ""
+	// UserNSAlways makes one even for real root.
+	UserNSAlways UserNS = "always"
+	// UserNSNever makes none; only real root can then mount.
+	UserNSNever UserNS = "never"
+)
+
+// Identity is how the caller appears inside.
+type Identity struct {
+	UserNS UserNS `json:"userns,omitempty"`
+	// Mode is one of "self" (default), "root", "subids-root", "subids-self";
+	// see package idmap.
+	Mode string `json:"mode,omitempty"`
+	// UID and GID, when set, are the ids the command runs as inside. In the
+	// single-id modes they also choose what the caller is mapped to.
+	UID *int `json:"uid,omitempty"`
+	GID *int `json:"gid,omitempty"`
+}
+
+// Capabilities says which capabilities the command keeps. By default the
+// command keeps every capability its user namespace grants (raised into the
+// ambient set when it runs as a non-root uid, so it can still mount), or, for
+// real root without a user namespace, root's usual set.
+type Capabilities struct {
+	// Add and Drop are capability names ("CAP_SYS_ADMIN" or "sys_admin") or
+	// "ALL", applied in order: Drop first, then Add.
+	Add  []string `json:"add,omitempty"`
+	Drop []string `json:"drop,omitempty"`
+}
+
+// FD passes the caller's file Outside to the command as fd Inside.
+type FD struct {
+	Inside  int `json:"inside"`
+	Outside int `json:"outside"`
+}
+
+// Op is a kind of filesystem operation.
+type Op string
+
+// The filesystem operations. Sources of bind-like operations are host paths;
+// destinations are paths inside the new root.
+const (
+	OpBind      Op = "bind"       // Source onto Dest (ReadOnly for ro-bind); Try ignores a missing source
+	OpDevBind   Op = "dev-bind"   // like bind, but device nodes stay usable
+	OpTmpfs     Op = "tmpfs"      // a new tmpfs (Size, Mode)
+	OpProc      Op = "proc"       // a new procfs
+	OpDev       Op = "dev"        // a minimal /dev on a tmpfs
+	OpMqueue    Op = "mqueue"     // a new mqueue filesystem
+	OpDir       Op = "dir"        // a directory (Mode, default 0755)
+	OpSymlink   Op = "symlink"    // a symlink at Dest pointing to Source
+	OpWrite     Op = "write"      // a file at Dest holding Data (Mode, default 0644)
+	OpFile      Op = "file"       // a file at Dest with the contents read from fd FD
+	OpChmod     Op = "chmod"      // chmod Dest to Mode
+	OpRemountRO Op = "remount-ro" // make the mount at Dest read-only
+	OpOverlay   Op = "overlay"    // overlayfs: Lower (top first), Upper+Work or a tmpfs upper
+)
+
+// Mount is one filesystem operation.
+type Mount struct {
+	Op     Op     `json:"op"`
+	Source string `json:"source,omitempty"`
+	Dest   string `json:"dest"`
+	// ReadOnly makes a bind or overlay read-only (applied last).
+	ReadOnly bool `json:"ro,omitempty"`
+	// Try skips a bind whose source does not exist.
+	Try bool `json:"try,omitempty"`
+	// Mode is the permission bits for tmpfs, dir, write, file and chmod;
+	// nil means the operation's default.
+	Mode *uint32 `json:"mode,omitempty"`
+	// Size limits a tmpfs, in bytes (0: the kernel default).
+	Size int64 `json:"size,omitempty"`
+	// Data is the content of OpWrite.
+	Data []byte `json:"data,omitempty"`
+	// FD is the caller's fd that OpFile reads its content from.
+	FD int `json:"fd,omitempty"`
+	// Lower are the overlay's lower directories, uppermost first.
+	Lower []string `json:"lower,omitempty"`
+	// Upper and Work are the overlay's host directories; both empty with
+	// TmpfsUpper means a throwaway tmpfs upper; both empty without it means a
+	// read-only overlay.
+	Upper      string `json:"upper,omitempty"`
+	Work       string `json:"work,omitempty"`
+	TmpfsUpper bool   `json:"tmpfs_upper,omitempty"`
+}
+
+// Validate checks the spec for mistakes a face can report before any process
+// is started.
+func (s *Spec) Validate() error {
+	if len(s.Args) == 0 || s.Args[0] == "" {
+		return fmt.Errorf("no command given")
+	}
+	for i, m := range s.Mounts {
+		if err := m.validate(); err != nil {
+			return fmt.Errorf("filesystem operation %d (%s %s): %w", i+1, m.Op, m.Dest, err)
+		}
+	}
+	if s.Hostname != "" && !s.Namespaces.UTS {
+		return fmt.Errorf("setting the hostname needs a new UTS namespace (--unshare-uts)")
+	}
+	if s.AsPID1 && !s.Namespaces.PID {
+		return fmt.Errorf("running the command as pid 1 needs a new pid namespace (--unshare-pid)")
+	}
+	seen := map[int]bool{}
+	for _, fd := range s.Fds {
+		if fd.Inside < 0 || fd.Outside < 0 {
+			return fmt.Errorf("invalid file descriptor %d->%d", fd.Outside, fd.Inside)
+		}
+		if seen[fd.Inside] {
+			return fmt.Errorf("file descriptor %d passed twice", fd.Inside)
+		}
+		seen[fd.Inside] = true
+	}
+	return nil
+}
+
+func (m *Mount) validate() error {
+	if !path.IsAbs(m.Dest) {
+		return fmt.Errorf("destination %q is not an absolute path", m.Dest)
+	}
+	switch m.Op {
+	case OpBind, OpDevBind:
+		if m.Source == "" {
+			return fmt.Errorf("no source")
+		}
+	case OpSymlink:
+		if m.Source == "" {
+			return fmt.Errorf("no link target")
+		}
+	case OpChmod:
+		if m.Mode == nil {
+			return fmt.Errorf("no mode")
+		}
+	case OpOverlay:
+		if len(m.Lower) == 0 {
+			return fmt.Errorf("no lower directory")
+		}
+		if (m.Upper == "") != (m.Work == "") {
+			return fmt.Errorf("an overlay needs both an upper and a work directory, or neither")
+		}
+		if m.Upper != "" && m.TmpfsUpper {
+			return fmt.Errorf("an overlay has either a host upper directory or a tmpfs upper, not both")
+		}
+		for _, l := range m.Lower {
+			if strings.ContainsAny(l, "\n") {
+				return fmt.Errorf("lower directory %q holds a newline", l)
+			}
+		}
+	case OpTmpfs, OpProc, OpDev, OpMqueue, OpDir, OpWrite, OpFile, OpRemountRO:
+	default:
+		return fmt.Errorf("unknown operation %q", m.Op)
+	}
+	return nil
+}
+
+// Clean returns p made absolute and lexically cleaned: the form the mount
+// plan compares.
+func Clean(p string) string {
+	return path.Clean("/" + p)
+}

@@ -1,0 +1,424 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// tree builds the new root. Every destination is resolved inside the new
+// root (openat2 RESOLVE_IN_ROOT through pathrs-lite) and every mount lands on
+// an O_PATH handle with move_mount(2), so a symlink planted in a chroot can
+// never redirect an operation onto the host. Sources are host paths,
+// resolved inside an attached clone of the host's mount tree, so that the
+// staging tmpfs (over /tmp) hides nothing from them.
+type tree struct {
+	staging string   // where the staging tmpfs is mounted
+	host    *os.File // O_PATH: staging/host, a recursive clone of the host's "/"
+	root    *os.File // O_PATH: staging/root, the new root's tmpfs
+	// owned holds the ids of mounts nook made itself (tmpfs and friends):
+	// entries may be created there freely. Anything else is the host's.
+	owned map[uint64]bool
+	// roLast are mounts to make read-only once every operation has run, so
+	// mount points could still be created inside them.
+	roLast []*os.File
+	// keep holds mount handles until setup ends.
+	keep  []*os.File
+	nData int
+	// inUserNS tells overlayfs to use user.* xattrs.
+	inUserNS bool
+	// spliced records directories already replaced by a tmpfs copy.
+	spliced map[string]bool
+}
+
+func (t *tree) close() {
+	for _, f := range t.keep {
+		f.Close()
+	}
+	for _, f := range t.roLast {
+		f.Close()
+	}
+	t.keep, t.roLast = nil, nil
+}
+
+func mountID(f *os.File) (uint64, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st); err != nil {
+		return 0, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
+	}
+	return st.Mnt_id, nil
+}
+
+// openIn resolves p inside the new root and returns an O_PATH handle.
+func (t *tree) openIn(p string) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(t.root, p)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s inside the new root: %w", p, err)
+	}
+	return f, nil
+}
+
+// openHost resolves a host path inside the host clone.
+func (t *tree) openHost(p string) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(t.host, p)
+	if err != nil {
+		return nil, fmt.Errorf("resolve host path %s: %w", p, err)
+	}
+	return f, nil
+}
+
+func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
+
+// attach mounts the detached mount mfd onto target and remembers mfd.
+func (t *tree) attach(mfd int, target *os.File, dest string, owned bool) (*os.File, error) {
+	m := os.NewFile(uintptr(mfd), "mount:"+dest)
+	if err := unix.MoveMount(mfd, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		m.Close()
+		return nil, &os.PathError{Op: "move_mount", Path: dest, Err: err}
+	}
+	if owned {
+		id, err := mountID(m)
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+		t.owned[id] = true
+	}
+	t.keep = append(t.keep, m)
+	if Clean(dest) == "/" {
+		// A handle does not follow mounts stacked on the directory it
+		// names; only a path lookup does. Re-open the root so later
+		// lookups start at the topmost mount.
+		if err := t.reopenRoot(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (t *tree) reopenRoot() error {
+	f, err := os.OpenFile(path.Join(t.staging, "root"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open new root: %w", err)
+	}
+	t.root.Close()
+	t.root = f
+	return nil
+}
+
+func (t *tree) isOwned(dir *os.File) bool {
+	id, err := mountID(dir)
+	return err == nil && t.owned[id]
+}
+
+// newTmpfs makes a detached tmpfs.
+func newTmpfs(mode uint32, size int64, attrs int) (int, error) {
+	fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("fsopen tmpfs", err)
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetString(fs, "mode", fmt.Sprintf("%o", mode)); err != nil {
+		return -1, os.NewSyscallError("fsconfig tmpfs mode", err)
+	}
+	if size > 0 {
+		if err := unix.FsconfigSetString(fs, "size", fmt.Sprint(size)); err != nil {
+			return -1, os.NewSyscallError("fsconfig tmpfs size", err)
+		}
+	}
+	return createMount(fs, "tmpfs", attrs)
+}
+
+func createMount(fs int, what string, attrs int) (int, error) {
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, os.NewSyscallError("create "+what+" superblock", err)
+	}
+	m, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, os.NewSyscallError("fsmount "+what, err)
+	}
+	return m, nil
+}
+
+// defaultDirMode is 1777 for directories named tmp (as /tmp and /var/tmp
+// are everywhere), 0755 for the rest.
+func defaultDirMode(p string) uint32 {
+	if path.Base(p) == "tmp" {
+		return 0o1777
+	}
+	return 0o755
+}
+
+// ensureDir returns a handle on directory p inside the new root, creating
+// missing components: mode for the last, 0755 (1777 for tmp) for parents.
+func (t *tree) ensureDir(p string, mode uint32) (*os.File, error) {
+	p = Clean(p)
+	if f, err := pathrs.OpenatInRoot(t.root, p); err == nil {
+		return f, nil
+	} else if !errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("resolve %s inside the new root: %w", p, err)
+	}
+	parent, err := t.ensureDir(path.Dir(p), defaultDirMode(path.Dir(p)))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	name := path.Base(p)
+	err = t.create(parent, path.Dir(p), name, func(dir int) error {
+		if err := unix.Mkdirat(dir, name, mode&0o777); err != nil {
+			return err
+		}
+		if mode&^0o777 != 0 {
+			// mkdir(2) ignores the sticky and set-id bits.
+			return unix.Fchmodat(dir, name, mode, 0)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create directory %s inside the new root: %w", p, err)
+	}
+	return t.openIn(p)
+}
+
+// create runs mk (an *at call relative to a real fd on dir) and, when the
+// directory sits on a read-only mount of host files, first replaces the
+// directory by a tmpfs copy of itself (a splice) so the new entry never
+// touches the host.
+func (t *tree) create(dir *os.File, dirPath, name string, mk func(dirfd int) error) error {
+	err := mk(int(dir.Fd()))
+	if err == nil || errors.Is(err, unix.EEXIST) || t.isOwned(dir) {
+		return err
+	}
+	if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	spliced, serr := t.splice(dir, dirPath)
+	if serr != nil {
+		return fmt.Errorf("%w (and making %s writable failed: %w)", err, dirPath, serr)
+	}
+	defer spliced.Close()
+	return mk(int(spliced.Fd()))
+}
+
+// splice covers directory dir (at dirPath inside the new root) with a new
+// tmpfs holding the same entries: subdirectories and files are bind mounts
+// of the originals, symlinks are copied. The tmpfs becomes read-only once
+// setup ends when the original was read-only. This is how a mount point can
+// appear under a read-only bind ("--ro-bind / / --tmpfs /new") without
+// writing to the host. It returns a handle on the new directory.
+func (t *tree) splice(dir *os.File, dirPath string) (*os.File, error) {
+	if t.spliced[dirPath] {
+		return nil, fmt.Errorf("directory already replaced once")
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return nil, &os.PathError{Op: "fstat", Path: dirPath, Err: err}
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(int(dir.Fd()), &sfs); err != nil {
+		return nil, &os.PathError{Op: "fstatfs", Path: dirPath, Err: err}
+	}
+	readonly := sfs.Flags&unix.ST_RDONLY != 0
+	rd, err := pathrs.Reopen(dir, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, fmt.Errorf("open %s to list it: %w", dirPath, err)
+	}
+	names, err := rd.Readdirnames(-1)
+	rd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dirPath, err)
+	}
+	mfd, err := newTmpfs(st.Mode&0o7777, 0, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := t.attach(mfd, dir, dirPath, true)
+	if err != nil {
+		return nil, err
+	}
+	t.spliced[dirPath] = true
+	top, err := t.openIn(dirPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := t.spliceEntry(dir, top, dirPath, n, readonly); err != nil {
+			top.Close()
+			return nil, err
+		}
+	}
+	if readonly {
+		t.roLast = append(t.roLast, m)
+		t.keep = t.keep[:len(t.keep)-1]
+	}
+	return top, nil
+}
+
+func (t *tree) spliceEntry(from, to *os.File, dirPath, name string, readonly bool) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(from.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "lstat", Path: path.Join(dirPath, name), Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		target, err := readlinkat(int(from.Fd()), name)
+		if err != nil {
+			return &os.PathError{Op: "readlink", Path: path.Join(dirPath, name), Err: err}
+		}
+		return unix.Symlinkat(target, int(to.Fd()), name)
+	case unix.S_IFDIR:
+		if err := unix.Mkdirat(int(to.Fd()), name, 0o755); err != nil {
+			return &os.PathError{Op: "mkdir", Path: path.Join(dirPath, name), Err: err}
+		}
+	default:
+		fd, err := unix.Openat(int(to.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444)
+		if err != nil {
+			return &os.PathError{Op: "create", Path: path.Join(dirPath, name), Err: err}
+		}
+		unix.Close(fd)
+	}
+	tr, err := unix.OpenTree(int(from.Fd()), name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return &os.PathError{Op: "open_tree", Path: path.Join(dirPath, name), Err: err}
+	}
+	if readonly {
+		if err := setattr(tr, unix.MOUNT_ATTR_RDONLY, 0); err != nil {
+			unix.Close(tr)
+			return err
+		}
+	}
+	target, err := pathrs.OpenatInRoot(t.root, path.Join(dirPath, name))
+	if err != nil {
+		unix.Close(tr)
+		return err
+	}
+	defer target.Close()
+	_, err = t.attach(tr, target, path.Join(dirPath, name), false)
+	return err
+}
+
+func readlinkat(dirfd int, name string) (string, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// setattr changes the attributes of a whole mount tree.
+func setattr(mfd int, set, clr uint64) error {
+	attr := unix.MountAttr{Attr_set: set, Attr_clr: clr}
+	if err := unix.MountSetattr(mfd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return os.NewSyscallError("mount_setattr", err)
+	}
+	return nil
+}
+
+// mountPoint returns a handle on dest, creating it as a directory or an
+// empty file when it is missing.
+func (t *tree) mountPoint(dest string, dir bool) (*os.File, error) {
+	if dir {
+		return t.ensureDir(dest, defaultDirMode(dest))
+	}
+	if f, err := pathrs.OpenatInRoot(t.root, dest); err == nil {
+		return f, nil
+	}
+	parent, err := t.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	name := path.Base(dest)
+	err = t.create(parent, path.Dir(dest), name, func(d int) error {
+		fd, err := unix.Openat(d, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create mount point %s: %w", dest, err)
+	}
+	return t.openIn(dest)
+}
+
+// writeFile puts data at dest: a plain file when dest's directory is nook's
+// own, otherwise a file on the staging tmpfs bind-mounted over dest, so host
+// files are never written.
+func (t *tree) writeFile(dest string, data io.Reader, mode uint32) error {
+	parent, err := t.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	name := path.Base(dest)
+	if t.isOwned(parent) {
+		fd, err := unix.Openat(int(parent.Fd()), name, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, mode)
+		if err != nil {
+			return &os.PathError{Op: "create", Path: dest, Err: err}
+		}
+		return fillFile(fd, dest, data, mode)
+	}
+	t.nData++
+	staged := path.Join(t.staging, fmt.Sprintf("data%d", t.nData))
+	fd, err := unix.Open(staged, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, mode)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: staged, Err: err}
+	}
+	if err := fillFile(fd, dest, data, mode); err != nil {
+		return err
+	}
+	tr, err := unix.OpenTree(unix.AT_FDCWD, staged, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return &os.PathError{Op: "open_tree", Path: staged, Err: err}
+	}
+	target, err := t.mountPoint(dest, false)
+	if err != nil {
+		unix.Close(tr)
+		return err
+	}
+	defer target.Close()
+	_, err = t.attach(tr, target, dest, false)
+	return err
+}
+
+func fillFile(fd int, dest string, data io.Reader, mode uint32) error {
+	f := os.NewFile(uintptr(fd), dest)
+	defer f.Close()
+	if _, err := io.Copy(f, data); err != nil {
+		return fmt.Errorf("write %s: %w", dest, err)
+	}
+	// The umask is 0 during setup, but an existing file keeps its mode.
+	if err := f.Chmod(os.FileMode(mode&0o777) | modeBits(mode)); err != nil {
+		return fmt.Errorf("chmod %s: %w", dest, err)
+	}
+	return nil
+}
+
+func modeBits(m uint32) os.FileMode {
+	var out os.FileMode
+	if m&unix.S_ISUID != 0 {
+		out |= os.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		out |= os.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		out |= os.ModeSticky
+	}
+	return out
+}
+
+// escapeOverlayPath escapes the characters the legacy "lowerdir=" option
+// string gives meaning to.
+func escapeOverlayPath(p string) string {
+	r := strings.NewReplacer(`\`, `\\`, `:`, `\:`, `,`, `\,`)
+	return r.Replace(p)
+}
