@@ -66,9 +66,11 @@ func execCommand(name string, argv, env []string) error {
 		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ENAMETOOLONG), errors.Is(err, unix.ELOOP):
 			continue
 		case errors.Is(err, unix.EACCES):
-			// Was it the directory or the file?
+			// A PATH directory that cannot be searched, or a directory
+			// found in PATH, is "not there"; a file that cannot be run,
+			// or an explicit path, is "cannot execute".
 			var st unix.Stat_t
-			if unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if unix.Stat(p, &st) == nil && (st.Mode&unix.S_IFMT != unix.S_IFDIR || strings.Contains(name, "/")) {
 				denied = fmt.Errorf("%s: %w", p, err)
 			}
 			continue
@@ -92,7 +94,9 @@ func resolveCommand(name string, env []string) (string, error) {
 			continue
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			denied = fmt.Errorf("%s: is a directory", p)
+			if strings.Contains(name, "/") {
+				denied = fmt.Errorf("%s: is a directory", p)
+			}
 			continue
 		}
 		if err := unix.Access(p, unix.X_OK); err != nil {

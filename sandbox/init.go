@@ -20,11 +20,21 @@ import (
 const (
 	initArg0 = "nook-init"
 	initArg1 = "--nook-sandbox-init"
+	// listenArg1 marks the small exec helper that pid 1 starts the command
+	// through when fds are packed: only the started process knows its own
+	// pid for LISTEN_PID.
+	listenArg1 = "--nook-listen-exec"
 )
 
 func init() {
 	if len(os.Args) == 4 && os.Args[0] == initArg0 && os.Args[1] == initArg1 {
 		runInit()
+	}
+	if len(os.Args) >= 4 && os.Args[0] == initArg0 && os.Args[1] == listenArg1 {
+		env := withEnv(os.Environ(), "LISTEN_PID", strconv.Itoa(os.Getpid()))
+		err := unix.Exec(os.Args[2], os.Args[3:], env)
+		fmt.Fprintf(os.Stderr, "nook: execute %s: %v\n", os.Args[2], err)
+		os.Exit(ExitCannotExecute)
 	}
 }
 
@@ -93,6 +103,9 @@ func runInit() {
 	env := s.Env
 	if s.PackFds && len(cfg.PassFds) > 0 {
 		env = withEnv(env, "LISTEN_FDS", strconv.Itoa(len(cfg.PassFds)))
+	}
+	if err := closeOnExecExcept(cfg.PassFds); err != nil {
+		fail(ExitSetupFailed, err)
 	}
 	if s.Namespaces.PID && !s.AsPID1 {
 		runPID1(status, s.Args[0], argv, env, cfg.PassFds, s.PackFds)

@@ -47,12 +47,17 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 		}
 		files[fd] = uintptr(fd)
 	}
+	exe := path
 	if pack && len(passFds) > 0 {
-		// The command is the first process this namespace forks: pid 2.
-		env = withEnv(env, "LISTEN_PID", "2")
+		// Only the command's own process knows its pid for LISTEN_PID:
+		// start it through the exec helper (needs /proc inside).
+		exe = "/proc/self/exe"
+		argv = append([]string{initArg0, listenArg1, path}, argv...)
 	}
+	// pid 1 itself must not be readable or traceable from the command.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	wd, _ := os.Getwd()
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
+	pid, err := syscall.ForkExec(exe, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
 	if err != nil {
 		code := ExitCannotExecute
 		if errors.Is(err, unix.ENOENT) {

@@ -15,9 +15,11 @@ import (
 //   - parents before children: a mount on /usr runs before one on /usr/lib,
 //     so the child is not hidden by the parent;
 //   - on the same destination, operations that make something (dir, tmpfs,
-//     proc, overlay, ...) run first, then binds, then operations that modify
-//     what is there (chmod, remount-ro), so a bind always wins over a mount
-//     point made for it and a chmod applies to what the command will see;
+//     proc, overlay, ...) run before binds, so a bind always wins over a
+//     mount point made for it;
+//   - operations that modify what is there (chmod, remount-ro) run after all
+//     others, so they find what deeper operations created and apply to
+//     what the command will see;
 //   - exact duplicates are dropped;
 //   - a bind that is already visible through a covering bind (same relative
 //     place, same read-only-ness, same try-ness) is dropped, but only when no
@@ -37,6 +39,11 @@ func Plan(ops []Mount, sorted bool) []Mount {
 	out = dropDuplicates(out)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
+		// Modifiers run after everything else: a chmod must find the
+		// directory that a deeper operation creates.
+		if ma, mb := opClass(a.Op) == 2, opClass(b.Op) == 2; ma != mb {
+			return mb
+		}
 		if c := comparePaths(a.Dest, b.Dest); c != 0 {
 			return c < 0
 		}
@@ -83,9 +90,9 @@ func splitPath(p string) []string {
 
 func dropDuplicates(ops []Mount) []Mount {
 	out := ops[:0:0]
-	for _, m := range ops {
+	for i, m := range ops {
 		dup := false
-		for _, k := range out {
+		for _, k := range ops[i+1:] {
 			if reflect.DeepEqual(k, m) {
 				dup = true
 				break
@@ -122,7 +129,7 @@ func dropCoveredBinds(ops []Mount) []Mount {
 			if !okS || !okD || rs != rd {
 				continue
 			}
-			if interposed(ops, j, i) {
+			if interposed(ops, keep, j, i) || remountedBelow(ops, m.Dest) {
 				continue
 			}
 			keep[i] = false
@@ -141,8 +148,11 @@ func dropCoveredBinds(ops []Mount) []Mount {
 // interposed reports whether an operation other than outer and inner, running
 // between them, touches a path on the way from outer's destination to
 // inner's (inclusive), so it could hide or change what outer shows there.
-func interposed(ops []Mount, outer, inner int) bool {
+func interposed(ops []Mount, keep []bool, outer, inner int) bool {
 	for k := outer + 1; k < inner; k++ {
+		if !keep[k] {
+			continue
+		}
 		d := ops[k].Dest
 		if _, under := relative(ops[outer].Dest, d); !under {
 			continue
@@ -169,4 +179,17 @@ func relative(base, p string) (string, bool) {
 		return p[len(base)+1:], true
 	}
 	return "", false
+}
+
+// remountedBelow reports whether a remount-ro applies at or below dest: it
+// acts on the mount its path is on, which must stay the bind at dest.
+func remountedBelow(ops []Mount, dest string) bool {
+	for _, o := range ops {
+		if o.Op == OpRemountRO {
+			if _, ok := relative(dest, o.Dest); ok {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -74,7 +74,10 @@ func newTree(inUserNS bool) (*tree, error) {
 // makes the new root the process's root.
 func (t *tree) finish(noPivot bool) error {
 	for _, f := range t.roLast {
-		if err := setattr(int(f.Fd()), unix.MOUNT_ATTR_RDONLY, 0); err != nil {
+		// Not recursive: mounts nook placed below stay as they were made
+		// (a bind that was asked read-only is read-only already).
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH, &attr); err != nil {
 			return fmt.Errorf("make %s read-only: %w", f.Name(), err)
 		}
 	}

@@ -98,7 +98,8 @@ func Start(s *Spec) (*Process, error) {
 	defer statusW.Close()
 
 	cfg := initConfig{Spec: spec, InUserNS: id.userns, UID: id.switchUID, GID: id.switchGID, Umask: currentUmask()}
-	files, err := childFiles(&spec, &cfg)
+	files, borrowed, err := childFiles(&spec, &cfg)
+	defer closeAll(borrowed)
 	if err != nil {
 		statusR.Close()
 		return nil, err
@@ -106,8 +107,14 @@ func Start(s *Spec) (*Process, error) {
 	specFd, statusFd := len(files), len(files)+1
 	files = append(files, specR, statusW)
 	for _, fd := range spec.fileOpFds() {
+		f, err := borrow(fd)
+		if err != nil {
+			statusR.Close()
+			return nil, err
+		}
+		borrowed = append(borrowed, f)
 		cfg.FileFds[fd] = len(files)
-		files = append(files, os.NewFile(uintptr(fd), "fd"))
+		files = append(files, f)
 	}
 
 	attr := &syscall.SysProcAttr{
@@ -426,25 +433,44 @@ func (s *Spec) fileOpFds() []int {
 }
 
 // childFiles lays out the init's fd table: stdio, then every passed fd at
-// the number the command gets, holes closed.
-func childFiles(s *Spec, cfg *initConfig) ([]*os.File, error) {
-	files := []*os.File{orDefault(s.Stdin, os.Stdin), orDefault(s.Stdout, os.Stdout), orDefault(s.Stderr, os.Stderr)}
+// the number the command gets, holes closed. The caller's fds are passed as
+// duplicates (borrowed, to be closed after the start): an *os.File made
+// straight from a caller's fd number would close it when collected.
+func childFiles(s *Spec, cfg *initConfig) (files, borrowed []*os.File, err error) {
+	files = []*os.File{orDefault(s.Stdin, os.Stdin), orDefault(s.Stdout, os.Stdout), orDefault(s.Stderr, os.Stderr)}
 	cfg.FileFds = map[int]int{}
 	for i, fd := range s.Fds {
 		inside := fd.Inside
 		if s.PackFds {
 			inside = 3 + i
 		}
-		if _, err := unix.FcntlInt(uintptr(fd.Outside), unix.F_GETFD, 0); err != nil {
-			return nil, fmt.Errorf("file descriptor %d to pass is not open: %w", fd.Outside, err)
+		f, err := borrow(fd.Outside)
+		if err != nil {
+			return nil, borrowed, err
 		}
+		borrowed = append(borrowed, f)
 		for len(files) <= inside {
 			files = append(files, nil)
 		}
-		files[inside] = os.NewFile(uintptr(fd.Outside), "fd")
+		files[inside] = f
 		cfg.PassFds = append(cfg.PassFds, inside)
 	}
-	return files, nil
+	return files, borrowed, nil
+}
+
+// borrow duplicates a caller's fd into a file nook owns.
+func borrow(fd int) (*os.File, error) {
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, fmt.Errorf("file descriptor %d to pass is not open: %w", fd, err)
+	}
+	return os.NewFile(uintptr(d), fmt.Sprintf("fd%d", fd)), nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
 }
 
 func orDefault(f, def *os.File) *os.File {
@@ -499,6 +525,9 @@ func resolveIdentity(s *Spec) (*identity, error) {
 	id.mode = mode.String()
 	uid, gid := os.Getuid(), os.Getgid()
 	innerUID, innerGID := idmap.DefaultInner, idmap.DefaultInner
+	// Real root needs no subordinate ranges: without any it maps the low
+	// 65536 ids onto themselves, which is what root sees anyway.
+	rootRange := []idmap.Range{{Start: 1, Count: idmap.SpanIDs - 1}}
 	var subU, subG []idmap.Range
 	switch mode {
 	case idmap.Self, idmap.Root:
@@ -518,6 +547,12 @@ func resolveIdentity(s *Spec) (*identity, error) {
 		}
 		if subG, err = idmap.LookupSubIDs("/etc/subgid", name, uid); err != nil {
 			return nil, err
+		}
+		if root && len(subU) == 0 {
+			subU = rootRange
+		}
+		if root && len(subG) == 0 {
+			subG = rootRange
 		}
 		if s.Identity.UID != nil {
 			id.switchUID = *s.Identity.UID

@@ -36,11 +36,19 @@ type runOptions struct {
 	help, version bool
 }
 
-func (r *runOptions) addOp(m sandbox.Mount) {
-	if r.perms != nil && m.Mode == nil {
-		m.Mode = r.perms
+func (r *runOptions) addOp(m sandbox.Mount) error {
+	if r.perms != nil {
+		switch m.Op {
+		case sandbox.OpTmpfs, sandbox.OpDir, sandbox.OpWrite, sandbox.OpFile:
+			m.Mode = r.perms
+		default:
+			return fmt.Errorf("--perms applies only to the next --tmpfs, --dir, --write or --file")
+		}
 	}
-	if r.size != 0 && m.Op == sandbox.OpTmpfs {
+	if r.size != 0 {
+		if m.Op != sandbox.OpTmpfs {
+			return fmt.Errorf("--size applies only to the next --tmpfs")
+		}
 		m.Size = r.size
 	}
 	r.perms, r.size = nil, 0
@@ -49,6 +57,7 @@ func (r *runOptions) addOp(m sandbox.Mount) {
 		r.rootGiven = true
 	}
 	r.spec.Mounts = append(r.spec.Mounts, m)
+	return nil
 }
 
 func parseMode(s string) (*uint32, error) {
@@ -87,15 +96,13 @@ func parseInt(s string) (int, error) {
 
 func bindOp(op sandbox.Op, ro, try bool) func(r *runOptions, a []string) error {
 	return func(r *runOptions, a []string) error {
-		r.addOp(sandbox.Mount{Op: op, Source: a[0], Dest: a[1], ReadOnly: ro, Try: try})
-		return nil
+		return r.addOp(sandbox.Mount{Op: op, Source: a[0], Dest: a[1], ReadOnly: ro, Try: try})
 	}
 }
 
 func destOp(op sandbox.Op) func(r *runOptions, a []string) error {
 	return func(r *runOptions, a []string) error {
-		r.addOp(sandbox.Mount{Op: op, Dest: a[0]})
-		return nil
+		return r.addOp(sandbox.Mount{Op: op, Dest: a[0]})
 	}
 }
 
@@ -167,22 +174,24 @@ var options = []option{
 	{name: "mqueue", args: []string{"DEST"}, group: "Filesystem", help: "new mqueue filesystem (needs --unshare-ipc)", apply: destOp(sandbox.OpMqueue)},
 	{name: "dir", args: []string{"DEST"}, group: "Filesystem", help: "create a directory (0755, --perms applies)", apply: destOp(sandbox.OpDir)},
 	{name: "symlink", args: []string{"TARGET", "DEST"}, group: "Filesystem", help: "create a symlink DEST pointing to TARGET", apply: func(r *runOptions, a []string) error {
-		r.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1]})
-		return nil
+		return r.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1]})
 	}},
 	{name: "write", args: []string{"DATA", "DEST"}, group: "Filesystem", help: "create a file holding DATA (0644, --perms applies); never writes a host file", apply: func(r *runOptions, a []string) error {
-		r.addOp(sandbox.Mount{Op: sandbox.OpWrite, Data: []byte(a[0]), Dest: a[1]})
-		return nil
+		return r.addOp(sandbox.Mount{Op: sandbox.OpWrite, Data: []byte(a[0]), Dest: a[1]})
 	}},
 	{name: "file", args: []string{"FD", "DEST"}, group: "Filesystem", help: "create a file with the contents read from FD", apply: func(r *runOptions, a []string) error {
 		fd, err := parseInt(a[0])
-		r.addOp(sandbox.Mount{Op: sandbox.OpFile, FD: fd, Dest: a[1]})
-		return err
+		if err != nil {
+			return err
+		}
+		return r.addOp(sandbox.Mount{Op: sandbox.OpFile, FD: fd, Dest: a[1]})
 	}},
 	{name: "chmod", args: []string{"OCTAL", "PATH"}, group: "Filesystem", help: "change the mode of PATH", apply: func(r *runOptions, a []string) error {
 		m, err := parseMode(a[0])
-		r.addOp(sandbox.Mount{Op: sandbox.OpChmod, Mode: m, Dest: a[1]})
-		return err
+		if err != nil {
+			return err
+		}
+		return r.addOp(sandbox.Mount{Op: sandbox.OpChmod, Mode: m, Dest: a[1]})
 	}},
 	{name: "remount-ro", args: []string{"DEST"}, group: "Filesystem", help: "make the mount at DEST read-only (applied last)", apply: destOp(sandbox.OpRemountRO)},
 	{name: "overlay-src", args: []string{"DIR"}, group: "Filesystem", help: "a lower directory for the next overlay (repeat; uppermost last)", apply: func(r *runOptions, a []string) error {
@@ -277,8 +286,7 @@ func (r *runOptions) overlay(m sandbox.Mount) error {
 		m.Lower = append(m.Lower, r.overlaySrc[i])
 	}
 	r.overlaySrc = nil
-	r.addOp(m)
-	return nil
+	return r.addOp(m)
 }
 
 // parseRun reads `nook run` arguments: options (in any order, "--opt value"

@@ -1,0 +1,61 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+// closeOnExecExcept marks every fd above 2 close-on-exec except keep, so the
+// command receives exactly stdio and the fds the spec passes: nothing the
+// init inherited by accident (its parent's stray fds) or opened itself
+// (CVE-2024-21626 was a runtime's own fd reaching the container). Marking,
+// not closing: the Go runtime may hold fds of its own until exec.
+func closeOnExecExcept(keep []int) error {
+	ks := append([]int(nil), keep...)
+	sort.Ints(ks)
+	from := 3
+	for _, k := range append(ks, -1) {
+		to := k - 1
+		if k < 0 {
+			to = int(^uint(0) >> 1)
+		}
+		if k >= 0 && k < from {
+			continue
+		}
+		if to >= from {
+			if err := cloexecRange(from, to); err != nil {
+				return err
+			}
+		}
+		if k >= 0 {
+			from = k + 1
+		}
+	}
+	return nil
+}
+
+func cloexecRange(from, to int) error {
+	last := uint(to)
+	if to == int(^uint(0)>>1) {
+		last = ^uint(0)
+	}
+	err := unix.CloseRange(uint(from), last, unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+		return os.NewSyscallError("close_range", err)
+	}
+	// Before Linux 5.11: walk up to the fd limit.
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return os.NewSyscallError("getrlimit", err)
+	}
+	for fd := from; fd <= to && uint64(fd) < lim.Cur; fd++ {
+		unix.CloseOnExec(fd)
+	}
+	return nil
+}

@@ -1,0 +1,358 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func u32(v uint32) *uint32 { return &v }
+
+// hostDir makes a directory the test users can read (t.TempDir may sit in a
+// directory only the caller can enter, which is fine: the sandbox runs as
+// the caller).
+func hostDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	d := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(d, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if strings.HasPrefix(content, "->") {
+			if err := os.Symlink(strings.TrimPrefix(content, "->"), p); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if content == "/" {
+			os.MkdirAll(p, 0o755)
+			continue
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+func TestBinds(t *testing.T) {
+	src := hostDir(t, map[string]string{"a.txt": "hello", "sub/b.txt": "b"})
+	s := baseSpec()
+	s.Mounts = append(s.Mounts,
+		Mount{Op: OpBind, Source: src, Dest: "/srv/rw"},
+		Mount{Op: OpBind, Source: src, Dest: "/srv/ro", ReadOnly: true},
+		Mount{Op: OpBind, Source: filepath.Join(src, "a.txt"), Dest: "/srv/file", ReadOnly: true},
+		Mount{Op: OpBind, Source: "/nonexistent-nook-src", Dest: "/srv/try", Try: true},
+		Mount{Op: OpDevBind, Source: "/dev/null", Dest: "/srv/null"},
+	)
+	r, _ := runReport(t, s, reportOpts{
+		do:   []string{"write:/srv/rw/new.txt", "write:/srv/ro/new2.txt", "read:/srv/null"},
+		stat: []string{"/srv/rw/a.txt", "/srv/ro/sub/b.txt", "/srv/file", "/srv/try", "/srv/null"},
+	})
+	if f := r.Files["/srv/rw/a.txt"]; f == nil || f.Content != "hello" {
+		t.Errorf("bind content: %+v", f)
+	}
+	if f := r.Files["/srv/ro/sub/b.txt"]; f == nil || f.Content != "b" {
+		t.Errorf("ro-bind content: %+v", f)
+	}
+	if f := r.Files["/srv/file"]; f == nil || f.Type != "file" || f.Content != "hello" {
+		t.Errorf("file bind: %+v", f)
+	}
+	if r.Files["/srv/try"] != nil {
+		t.Errorf("bind-try of a missing source made %+v", r.Files["/srv/try"])
+	}
+	if r.Do["write:/srv/rw/new.txt"] != "ok" {
+		t.Errorf("write to rw bind: %s", r.Do["write:/srv/rw/new.txt"])
+	}
+	if b, err := os.ReadFile(filepath.Join(src, "new.txt")); err != nil || string(b) != "written inside\n" {
+		t.Errorf("write through rw bind did not reach the host: %v", err)
+	}
+	if !strings.Contains(r.Do["write:/srv/ro/new2.txt"], "read-only") {
+		t.Errorf("write to ro bind: %s", r.Do["write:/srv/ro/new2.txt"])
+	}
+	if r.Do["read:/srv/null"] != "ok" || r.Files["/srv/null"].Type != "char" {
+		t.Errorf("dev-bind of /dev/null: %s %+v", r.Do["read:/srv/null"], r.Files["/srv/null"])
+	}
+	if m := r.mount("/srv/ro"); m == nil || !strings.Contains(m.Opts, "ro") {
+		t.Errorf("mount of /srv/ro: %+v", m)
+	}
+	if _, err := os.Stat(filepath.Join(src, "new2.txt")); err == nil {
+		t.Errorf("write through ro bind reached the host")
+	}
+}
+
+func TestBindMissingSourceFails(t *testing.T) {
+	s := baseSpec()
+	s.Mounts = append(s.Mounts, Mount{Op: OpBind, Source: "/nonexistent-nook-src", Dest: "/x"})
+	_, _, err := tryReport(t, s, reportOpts{})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent-nook-src") {
+		t.Errorf("err = %v, want an error naming the source", err)
+	}
+}
+
+func TestTmpfsDirSymlinkWrite(t *testing.T) {
+	s := baseSpec()
+	s.Mounts = append(s.Mounts,
+		Mount{Op: OpTmpfs, Dest: "/scratch", Mode: u32(0o700), Size: 1 << 20},
+		Mount{Op: OpDir, Dest: "/scratch/a/b/c"},
+		Mount{Op: OpDir, Dest: "/scratch/perm", Mode: u32(0o750)},
+		Mount{Op: OpDir, Dest: "/scratch/x/tmp"},
+		Mount{Op: OpSymlink, Source: "a/b", Dest: "/scratch/link"},
+		Mount{Op: OpSymlink, Source: "a/b", Dest: "/scratch/link"}, // idempotent
+		Mount{Op: OpWrite, Dest: "/scratch/w.txt", Data: []byte("data\n"), Mode: u32(0o600)},
+		Mount{Op: OpWrite, Dest: "/etc/nook-written", Data: []byte("over ro\n")},
+		Mount{Op: OpChmod, Dest: "/scratch/a", Mode: u32(0o711)},
+	)
+	r, _ := runReport(t, s, reportOpts{stat: []string{"/scratch", "/scratch/a", "/scratch/a/b", "/scratch/a/b/c",
+		"/scratch/perm", "/scratch/x/tmp", "/scratch/link", "/scratch/w.txt", "/etc/nook-written"}})
+	m := r.mount("/scratch")
+	if m == nil || m.FSType != "tmpfs" || !strings.Contains(m.Opts, "nodev") {
+		t.Fatalf("tmpfs mount: %+v", m)
+	}
+	want := map[string]fileFact{
+		"/scratch":          {Type: "dir", Mode: 0o700},
+		"/scratch/a":        {Type: "dir", Mode: 0o711},
+		"/scratch/a/b":      {Type: "dir", Mode: 0o755},
+		"/scratch/a/b/c":    {Type: "dir", Mode: 0o755},
+		"/scratch/perm":     {Type: "dir", Mode: 0o750},
+		"/scratch/x/tmp":    {Type: "dir", Mode: 0o1777},
+		"/scratch/link":     {Type: "symlink", Mode: 0o777, Target: "a/b"},
+		"/scratch/w.txt":    {Type: "file", Mode: 0o600, Content: "data\n"},
+		"/etc/nook-written": {Type: "file", Mode: 0o644, Content: "over ro\n"},
+	}
+	for p, w := range want {
+		got := r.Files[p]
+		if got == nil || got.Type != w.Type || got.Mode != w.Mode || got.Target != w.Target || got.Content != w.Content {
+			t.Errorf("%s = %+v, want %+v", p, got, w)
+		}
+	}
+	if _, err := os.Stat("/etc/nook-written"); err == nil {
+		t.Errorf("--write over a read-only host directory created a host file")
+	}
+}
+
+func TestTmpfsSize(t *testing.T) {
+	s := baseSpec()
+	s.Mounts = append(s.Mounts, Mount{Op: OpTmpfs, Dest: "/small", Size: 64 << 10})
+	s.Args = []string{"/bin/sh", "-c", "head -c 200000 /dev/zero > /small/f"}
+	st, err := Run(withExe(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ExitCode() == 0 {
+		t.Errorf("writing 200 kB into a 64 kB tmpfs succeeded")
+	}
+}
+
+// withExe is for specs that run a host command instead of the reporter.
+func withExe(t *testing.T, s *Spec) *Spec {
+	s.Env = append(s.Env, "PATH=/usr/bin:/bin")
+	return s
+}
+
+func TestDev(t *testing.T) {
+	r, _ := runReport(t, baseSpec(), reportOpts{do: []string{"read:/dev/urandom", "write:/dev/null"},
+		stat: []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+			"/dev/ptmx", "/dev/pts", "/dev/pts/ptmx", "/dev/shm", "/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr"}})
+	for _, n := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		if f := r.Files["/dev/"+n]; f == nil || f.Type != "char" {
+			t.Errorf("/dev/%s = %+v", n, f)
+		}
+	}
+	if f := r.Files["/dev/ptmx"]; f == nil || f.Target != "pts/ptmx" {
+		t.Errorf("/dev/ptmx = %+v", f)
+	}
+	if f := r.Files["/dev/shm"]; f == nil || f.Mode != 0o1777 {
+		t.Errorf("/dev/shm = %+v", f)
+	}
+	if f := r.Files["/dev/fd"]; f == nil || f.Target != "/proc/self/fd" {
+		t.Errorf("/dev/fd = %+v", f)
+	}
+	if f := r.Files["/dev/stderr"]; f == nil || f.Target != "/proc/self/fd/2" {
+		t.Errorf("/dev/stderr = %+v", f)
+	}
+	if m := r.mount("/dev/pts"); m == nil || m.FSType != "devpts" {
+		t.Errorf("/dev/pts mount = %+v", m)
+	}
+	if r.Do["read:/dev/urandom"] != "ok" || r.Do["write:/dev/null"] != "ok" {
+		t.Errorf("device use: %v", r.Do)
+	}
+}
+
+func TestMqueueAndRemountRO(t *testing.T) {
+	s := baseSpec()
+	s.Namespaces.IPC = true
+	s.Mounts = append(s.Mounts,
+		Mount{Op: OpMqueue, Dest: "/dev/mqueue"},
+		Mount{Op: OpTmpfs, Dest: "/frozen"},
+		Mount{Op: OpDir, Dest: "/frozen/inside"},
+		Mount{Op: OpRemountRO, Dest: "/frozen"},
+	)
+	r, _ := runReport(t, s, reportOpts{do: []string{"write:/frozen/x"}, stat: []string{"/frozen/inside"}})
+	if m := r.mount("/dev/mqueue"); m == nil || m.FSType != "mqueue" {
+		t.Errorf("mqueue mount = %+v", m)
+	}
+	if r.Files["/frozen/inside"] == nil {
+		t.Errorf("directory made before remount-ro is missing")
+	}
+	if !strings.Contains(r.Do["write:/frozen/x"], "read-only") {
+		t.Errorf("write after remount-ro: %s", r.Do["write:/frozen/x"])
+	}
+}
+
+func TestProcNeedsPIDNamespace(t *testing.T) {
+	if isRoot() {
+		t.Skip("real root may mount the host's procfs; the unprivileged runs check the message")
+	}
+	s := baseSpec()
+	s.Namespaces.PID = false
+	_, _, err := tryReport(t, s, reportOpts{})
+	if err == nil || !strings.Contains(err.Error(), "--unshare-pid") {
+		t.Errorf("err = %v, want advice to add --unshare-pid", err)
+	}
+}
+
+func TestOverlay(t *testing.T) {
+	lower1 := hostDir(t, map[string]string{"l1.txt": "1", "both.txt": "from lower1"})
+	lower2 := hostDir(t, map[string]string{"l2.txt": "2", "both.txt": "from lower2"})
+	rw := hostDir(t, map[string]string{"upper/": "/", "work/": "/"})
+	upper, work := filepath.Join(rw, "upper"), filepath.Join(rw, "work")
+	s := baseSpec()
+	s.Mounts = append(s.Mounts,
+		Mount{Op: OpOverlay, Lower: []string{lower2, lower1}, Upper: upper, Work: work, Dest: "/ovl/host"},
+		Mount{Op: OpOverlay, Lower: []string{lower1}, TmpfsUpper: true, Dest: "/ovl/tmp"},
+		Mount{Op: OpOverlay, Lower: []string{lower2, lower1}, Dest: "/ovl/ro"},
+	)
+	r, _ := runReport(t, s, reportOpts{
+		do:   []string{"write:/ovl/host/new.txt", "write:/ovl/tmp/new.txt", "write:/ovl/ro/new.txt"},
+		stat: []string{"/ovl/host/both.txt", "/ovl/host/l1.txt", "/ovl/host/l2.txt", "/ovl/ro/both.txt", "/ovl/tmp/l1.txt"},
+	})
+	if f := r.Files["/ovl/host/both.txt"]; f == nil || f.Content != "from lower2" {
+		t.Errorf("uppermost lower must win: %+v", f)
+	}
+	for _, p := range []string{"/ovl/host/l1.txt", "/ovl/host/l2.txt", "/ovl/tmp/l1.txt", "/ovl/ro/both.txt"} {
+		if r.Files[p] == nil {
+			t.Errorf("%s missing", p)
+		}
+	}
+	if r.Do["write:/ovl/host/new.txt"] != "ok" || r.Do["write:/ovl/tmp/new.txt"] != "ok" {
+		t.Errorf("writes to overlays: %v", r.Do)
+	}
+	if r.Do["write:/ovl/ro/new.txt"] == "ok" {
+		t.Errorf("write to a read-only overlay succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(upper, "new.txt")); err != nil {
+		t.Errorf("write did not land in the host upper dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(lower1, "new.txt")); err == nil {
+		t.Errorf("write reached a lower dir")
+	}
+}
+
+func TestMountPointUnderReadOnlyBind(t *testing.T) {
+	name := "nook-test-mountpoint-" + filepath.Base(t.TempDir())
+	s := baseSpec()
+	s.Mounts = append(s.Mounts,
+		Mount{Op: OpTmpfs, Dest: "/" + name},
+		Mount{Op: OpDir, Dest: "/usr/share/" + name + "/deep"},
+		Mount{Op: OpSymlink, Source: "/etc", Dest: "/" + name + "-link"},
+	)
+	r, _ := runReport(t, s, reportOpts{do: []string{"write:/usr/x-" + name},
+		stat: []string{"/" + name, "/usr/share/" + name + "/deep", "/" + name + "-link", "/usr/bin", "/etc/passwd"}})
+	if m := r.mount("/" + name); m == nil || m.FSType != "tmpfs" {
+		t.Errorf("tmpfs under the read-only root: %+v", m)
+	}
+	if r.Files["/usr/share/"+name+"/deep"] == nil || r.Files["/"+name+"-link"] == nil {
+		t.Errorf("dir or symlink under read-only binds missing")
+	}
+	if r.Files["/usr/bin"] == nil || r.Files["/etc/passwd"] == nil {
+		t.Errorf("host files hidden by making the mount point")
+	}
+	if r.Do["write:/usr/x-"+name] == "ok" {
+		t.Errorf("the read-only root became writable")
+	}
+	for _, p := range []string{"/" + name, "/usr/share/" + name, "/" + name + "-link"} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("host path %s was created", p)
+		}
+	}
+}
+
+// TestSymlinkedDestinationsStayInside plants symlinks in a "chroot" that
+// point at host paths; every operation must land inside the new root.
+func TestSymlinkedDestinationsStayInside(t *testing.T) {
+	victim := t.TempDir()
+	root := hostDir(t, map[string]string{
+		"abs":         "->" + victim,
+		"rel":         "->../../../../../../../../" + victim,
+		"etc/":        "/",
+		"etc/passwd2": "->" + filepath.Join(victim, "passwd"),
+	})
+	s := &Spec{SortMounts: true, Namespaces: Namespaces{PID: true}}
+	s.Mounts = []Mount{
+		{Op: OpBind, Source: root, Dest: "/"},
+		{Op: OpBind, Source: "/usr", Dest: "/usr", ReadOnly: true},
+		{Op: OpSymlink, Source: "usr/bin", Dest: "/bin"},
+		{Op: OpSymlink, Source: "usr/lib", Dest: "/lib"},
+		{Op: OpSymlink, Source: "usr/lib64", Dest: "/lib64"},
+		{Op: OpProc, Dest: "/proc"},
+		{Op: OpTmpfs, Dest: "/abs/tmpfs"},
+		{Op: OpDir, Dest: "/rel/dir"},
+		{Op: OpWrite, Dest: "/abs/written", Data: []byte("x")},
+		{Op: OpSymlink, Source: "x", Dest: "/rel/link"},
+		{Op: OpBind, Source: "/etc/hostname", Dest: "/abs/bound"},
+		{Op: OpWrite, Dest: "/etc/passwd2", Data: []byte("x")},
+		{Op: OpOverlay, Lower: []string{"/usr/share"}, TmpfsUpper: true, Dest: "/rel/ovl"},
+		{Op: OpChmod, Dest: "/abs", Mode: u32(0o700)},
+	}
+	r, _, err := tryReport(t, s, reportOpts{})
+	if err != nil {
+		t.Logf("setup refused: %v", err)
+	} else if r == nil {
+		t.Fatal("no report")
+	}
+	ents, _ := os.ReadDir(victim)
+	if len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("operations escaped onto the host directory: %v", names)
+	}
+	if st, _ := os.Stat(victim); st.Mode().Perm() == 0o700 {
+		t.Errorf("chmod followed a symlink onto the host")
+	}
+	// The symlinks in the chroot itself are untouched on the host.
+	if l, _ := os.Readlink(filepath.Join(root, "abs")); l != victim {
+		t.Errorf("chroot symlink changed: %q", l)
+	}
+}
+
+func TestNoPivotRootFallback(t *testing.T) {
+	s := baseSpec()
+	s.NoPivotRoot = true
+	r, _ := runReport(t, s, reportOpts{do: []string{"write:/tmp/ok"}, stat: []string{"/etc/passwd"}})
+	if r.Files["/etc/passwd"] == nil || r.Do["write:/tmp/ok"] != "ok" {
+		t.Errorf("MS_MOVE fallback sandbox is not usable: %+v", r.Do)
+	}
+	if m := r.mount("/tmp"); m == nil || m.FSType != "tmpfs" {
+		t.Errorf("/tmp = %+v", m)
+	}
+}
+
+func TestSortedOrderIndependence(t *testing.T) {
+	src := hostDir(t, map[string]string{"f": "x"})
+	ops := []Mount{
+		{Op: OpBind, Source: src, Dest: "/tmp/deep/bound", ReadOnly: true},
+		{Op: OpDir, Dest: "/tmp/deep"},
+		{Op: OpTmpfs, Dest: "/tmp"},
+		{Op: OpProc, Dest: "/proc"},
+		{Op: OpDev, Dest: "/dev"},
+		{Op: OpBind, Source: "/", Dest: "/", ReadOnly: true},
+	}
+	s := &Spec{SortMounts: true, Namespaces: Namespaces{PID: true}, Mounts: ops}
+	r, _ := runReport(t, s, reportOpts{stat: []string{"/tmp/deep/bound/f"}})
+	if f := r.Files["/tmp/deep/bound/f"]; f == nil || f.Content != "x" {
+		t.Errorf("reverse-ordered options: %+v", f)
+	}
+}

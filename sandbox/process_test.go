@@ -1,0 +1,250 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("caller's when it exists inside", func(t *testing.T) {
+		s := baseSpec()
+		s.CallerDir = "/usr/share"
+		r, _ := runReport(t, s, reportOpts{})
+		if r.Cwd != "/usr/share" {
+			t.Errorf("cwd = %q", r.Cwd)
+		}
+	})
+	t.Run("root when the caller's is missing", func(t *testing.T) {
+		s := baseSpec()
+		s.CallerDir = filepath.Join(dir, "not-inside")
+		r, _ := runReport(t, s, reportOpts{})
+		if r.Cwd != "/" {
+			t.Errorf("cwd = %q, want /", r.Cwd)
+		}
+	})
+	t.Run("explicit", func(t *testing.T) {
+		s := baseSpec()
+		s.Dir = "/etc"
+		r, _ := runReport(t, s, reportOpts{})
+		if r.Cwd != "/etc" {
+			t.Errorf("cwd = %q", r.Cwd)
+		}
+	})
+	t.Run("explicit missing fails", func(t *testing.T) {
+		s := baseSpec()
+		s.Dir = "/no/such/dir"
+		_, _, err := tryReport(t, s, reportOpts{})
+		var se *StartError
+		if !errors.As(err, &se) || se.Code != ExitSetupFailed || !strings.Contains(se.Msg, "/no/such/dir") {
+			t.Errorf("err = %v, want a setup error naming the directory", err)
+		}
+	})
+}
+
+func TestEnvironmentIsExactlyTheSpecs(t *testing.T) {
+	s := baseSpec()
+	s.Env = []string{"A=1", "B=two words"}
+	r, _ := runReport(t, s, reportOpts{})
+	for _, kv := range []string{"A=1", "B=two words"} {
+		k, v, _ := strings.Cut(kv, "=")
+		if got, ok := r.env(k); !ok || got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	for _, kv := range r.Env {
+		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "NOOK_INIT") {
+			t.Errorf("unexpected variable inside: %s", kv)
+		}
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	_, st := runReport(t, baseSpec(), reportOpts{exit: 7})
+	if st.Code != 7 || st.Signal != 0 || st.ExitCode() != 7 {
+		t.Errorf("status = %+v, want exit 7", st)
+	}
+	for _, pid := range []bool{true, false} {
+		s := baseSpec()
+		s.Namespaces.PID = pid
+		if !pid {
+			s.Mounts[2] = Mount{Op: OpBind, Source: "/proc", Dest: "/proc"}
+		}
+		s.Args = []string{"/bin/sh", "-c", "kill -TERM $$"}
+		st, err := Run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Signal != unix.SIGTERM || st.ExitCode() != 143 {
+			t.Errorf("pid namespace %v: status = %+v, want killed by SIGTERM (143)", pid, st)
+		}
+	}
+}
+
+func TestCommandNotFound(t *testing.T) {
+	dir := t.TempDir()
+	locked := filepath.Join(dir, "locked")
+	os.Mkdir(locked, 0o000)
+	notExec := filepath.Join(dir, "plain")
+	os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644)
+	for _, pid := range []bool{true, false} {
+		for _, c := range []struct {
+			name string
+			arg  string
+			path string
+			code int
+		}{
+			{"missing", "nook-no-such-command", "/usr/bin:/bin", ExitNotFound},
+			{"missing with unreadable PATH entry", "nook-no-such-command", locked + ":/usr/bin", ExitNotFound},
+			{"found after unreadable PATH entry", "true", locked + ":/usr/bin:/bin", 0},
+			{"not executable", notExec, "/usr/bin", ExitCannotExecute},
+			{"directory", "/etc", "/usr/bin", ExitCannotExecute},
+		} {
+			t.Run(c.name+" pid="+strconv.FormatBool(pid), func(t *testing.T) {
+				s := baseSpec()
+				s.Namespaces.PID = pid
+				if !pid {
+					s.Mounts[2] = Mount{Op: OpBind, Source: "/proc", Dest: "/proc"}
+				}
+				s.Mounts = append(s.Mounts, Mount{Op: OpBind, Source: dir, Dest: dir})
+				s.Args = []string{c.arg}
+				s.Env = []string{"PATH=" + c.path}
+				st, err := Run(s)
+				code := st.ExitCode()
+				var se *StartError
+				if errors.As(err, &se) {
+					code = se.Code
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				if code != c.code {
+					t.Errorf("exit %d (%v), want %d", code, err, c.code)
+				}
+			})
+		}
+	}
+}
+
+func TestPassedFds(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	s := baseSpec()
+	s.Fds = []FD{{Inside: 7, Outside: int(pw.Fd())}}
+	r, _ := runReport(t, s, reportOpts{})
+	if !strings.HasPrefix(r.Fds[7], "pipe:") {
+		t.Errorf("fd 7 inside = %q, want the pipe", r.Fds[7])
+	}
+	for fd, what := range r.Fds {
+		if fd > 2 && fd != 7 {
+			t.Errorf("unexpected fd %d inside: %s (nook's own fds must not leak)", fd, what)
+		}
+	}
+	if _, ok := r.env("LISTEN_FDS"); ok {
+		t.Errorf("LISTEN_FDS set without PackFds")
+	}
+	for _, pid := range []bool{false, true} {
+		s = baseSpec()
+		s.Namespaces.PID = pid
+		if !pid {
+			s.Mounts[2] = Mount{Op: OpBind, Source: "/proc", Dest: "/proc"}
+		}
+		s.Fds = []FD{{Inside: 9, Outside: int(pw.Fd())}, {Inside: 12, Outside: int(pr.Fd())}}
+		s.PackFds = true
+		r, _ = runReport(t, s, reportOpts{})
+		if !strings.HasPrefix(r.Fds[3], "pipe:") || !strings.HasPrefix(r.Fds[4], "pipe:") || len(r.Fds) != 5 {
+			t.Errorf("packed fds = %v, want pipes at 3 and 4 only", r.Fds)
+		}
+		n, _ := r.env("LISTEN_FDS")
+		p, _ := r.env("LISTEN_PID")
+		if n != "2" || p != strconv.Itoa(r.Pid) {
+			t.Errorf("pid ns %v: LISTEN_FDS=%q LISTEN_PID=%q, want 2 and %d", pid, n, p, r.Pid)
+		}
+	}
+}
+
+func TestPID1(t *testing.T) {
+	r, _ := runReport(t, baseSpec(), reportOpts{})
+	if r.Pid == 1 || r.PPid != 1 {
+		t.Errorf("pid %d ppid %d, want the command under nook's pid 1", r.Pid, r.PPid)
+	}
+	s := baseSpec()
+	s.AsPID1 = true
+	r, _ = runReport(t, s, reportOpts{})
+	if r.Pid != 1 {
+		t.Errorf("pid %d with AsPID1, want 1", r.Pid)
+	}
+}
+
+func TestPIDNamespaceLeavesNothing(t *testing.T) {
+	marker := "nook-orphan-" + strconv.Itoa(os.Getpid())
+	s := baseSpec()
+	// The orphan holds no fd of ours (so nothing waits on it) and would
+	// sleep for ten minutes.
+	s.Args = []string{"/bin/sh", "-c", "exec 3>&- ; (exec -a " + marker + " sleep 600 </dev/null >/dev/null 2>&1 &) ; exit 5"}
+	start := time.Now()
+	st, err := Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ExitCode() != 5 {
+		t.Errorf("status %+v, want 5", st)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %v: something waited for the orphan", d)
+	}
+	if pids := findProcesses(marker); len(pids) > 0 {
+		t.Errorf("processes of the sandbox survived: %v", pids)
+	}
+}
+
+func findProcesses(marker string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.Contains(string(b), marker) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestSessionAndGroup(t *testing.T) {
+	r, _ := runReport(t, baseSpec(), reportOpts{})
+	mySid, _ := unix.Getsid(0)
+	if r.Sid == r.Pid {
+		t.Errorf("command is a session leader without NewSession")
+	}
+	_ = mySid
+	s := baseSpec()
+	s.NewSession = true
+	s.AsPID1 = true
+	r, _ = runReport(t, s, reportOpts{})
+	if r.Sid != r.Pid {
+		t.Errorf("sid %d pid %d: NewSession did not make a new session", r.Sid, r.Pid)
+	}
+}
+
+func TestUmaskKept(t *testing.T) {
+	old := unix.Umask(0o027)
+	defer unix.Umask(old)
+	r, _ := runReport(t, baseSpec(), reportOpts{})
+	if r.Umask != 0o027 {
+		t.Errorf("umask inside %o, want 027", r.Umask)
+	}
+}

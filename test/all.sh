@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Runs nook's whole test suite.
+#
+# As root (CI runs it so): installs the Debian packages the tests need,
+# creates two unprivileged users -- nook-ci-sub with a subordinate id range
+# and nook-ci-nosub without one -- and runs every test three times: as root
+# and as each user. Test binaries are built once into a directory everyone
+# can read, because the checkout itself may not be readable by the users.
+#
+# As an ordinary user: runs the suite once, as you, and says what that
+# leaves out.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+
+say() { printf '\n=== %s\n' "$*"; }
+
+work=/var/tmp/nook-ci
+[ "$(id -u)" -eq 0 ] || work="${TMPDIR:-/tmp}/nook-test-$(id -u)"
+bin="$work/bin"
+
+if [ "$(id -u)" -eq 0 ]; then
+	say "setup: packages and users"
+	"$top/test/setup-host.sh"
+fi
+
+say "lint: gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted"
+	exit 1
+fi
+go vet ./...
+if ! command -v staticcheck >/dev/null; then
+	go install honnef.co/go/tools/cmd/staticcheck@2026.2.2
+fi
+staticcheck ./...
+
+say "build: nook and the test binaries into $bin"
+rm -rf "$bin"
+mkdir -p "$bin"
+chmod 0755 "$work" "$bin"
+CGO_ENABLED=0 go build -o "$bin/nook" ./cmd/nook
+pkgs=$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
+for p in $pkgs; do
+	name=$(echo "${p#github.com/nook-project/nook/}" | tr / _)
+	CGO_ENABLED=0 go test -c -o "$bin/$name.test" "$p"
+done
+chmod -R a+rX "$work"
+
+failed=0
+declare -a summary
+
+# run_as USER LABEL EXTRA_ENV... : every test binary as USER.
+run_as() {
+	local user=$1 label=$2
+	shift 2
+	local home="$work/home-$label"
+	rm -rf "$home"
+	mkdir -p "$home"
+	[ "$user" = "-" ] || chown "$user:" "$home"
+	for t in "$bin"/*.test; do
+		local log="$work/$label-$(basename "$t" .test).log"
+		local cmd=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" TMPDIR="$home"
+			LANG=C.UTF-8 NOOK_BIN="$bin/nook" CI="${CI:-}" "$@" "$t" -test.v -test.count=1 -test.timeout=15m)
+		local rc=0
+		if [ "$user" = "-" ]; then
+			(cd "$home" && "${cmd[@]}") >"$log" 2>&1 </dev/null || rc=$?
+		else
+			(cd "$home" && runuser -u "$user" -- "${cmd[@]}") >"$log" 2>&1 </dev/null || rc=$?
+		fi
+		local pass skip fail
+		pass=$(grep -c -- '--- PASS' "$log" || true)
+		skip=$(grep -c -- '--- SKIP' "$log" || true)
+		fail=$(grep -c -- '--- FAIL' "$log" || true)
+		summary+=("$(printf '%-8s %-32s pass %4d  skip %3d  fail %3d  rc %d' "$label" "$(basename "$t")" "$pass" "$skip" "$fail" "$rc")")
+		if [ "$skip" -gt 0 ]; then
+			grep -A1 -- '--- SKIP' "$log" | grep -v -- '^--$' | sed "s/^/  [$label skip] /"
+		fi
+		if [ "$rc" -ne 0 ]; then
+			failed=1
+			echo "!!! $label: $(basename "$t") failed (rc $rc); its log:"
+			grep -v -- '^=== \(RUN\|PAUSE\|CONT\)' "$log" | tail -80
+		fi
+	done
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+	say "tests as root"
+	run_as - root
+	say "tests as nook-ci-sub (has subordinate ids)"
+	run_as nook-ci-sub sub NOOK_TEST_EXPECT_SUBIDS=1
+	say "tests as nook-ci-nosub (no subordinate ids)"
+	run_as nook-ci-nosub nosub
+else
+	say "tests as $(id -un) only"
+	echo "NOTE: not root, so the suite ran once, as you. CI runs it as root and as two"
+	echo "      unprivileged users (with and without /etc/subuid ranges): sudo $0"
+	run_as - self
+fi
+
+say "summary"
+printf '%s\n' "${summary[@]}"
+if [ "$failed" -ne 0 ]; then
+	echo "FAILED"
+	exit 1
+fi
+echo "all passed"

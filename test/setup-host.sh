@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Prepares a Debian machine for nook's tests, idempotently: the packages the
+# tests use and two unprivileged users, nook-ci-sub (with a subordinate id
+# range in /etc/subuid and /etc/subgid) and nook-ci-nosub (without one).
+set -euo pipefail
+[ "$(id -u)" -eq 0 ] || { echo "setup-host.sh: run as root" >&2; exit 1; }
+
+packages=(uidmap bubblewrap hyperfine strace procps util-linux iproute2 passwd)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+for u in nook-ci-sub nook-ci-nosub; do
+	id "$u" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$u"
+done
+# useradd may have given either user a range (SUB_UID_COUNT in login.defs):
+# the one without must have none; the one with gets its own.
+for f in /etc/subuid /etc/subgid; do
+	touch "$f"
+	sed -i '/^nook-ci-nosub:/d' "$f"
+	if ! grep -q '^nook-ci-sub:' "$f"; then
+		start=$(awk -F: 'BEGIN{m=100000} {e=$2+$3; if (e>m) m=e} END{print m}' "$f")
+		if [ "$f" = /etc/subuid ]; then
+			usermod --add-subuids "$start-$((start + 65535))" nook-ci-sub
+		else
+			usermod --add-subgids "$start-$((start + 65535))" nook-ci-sub
+		fi
+	fi
+done
+grep '^nook-ci-' /etc/subuid /etc/subgid || true
+
+# Unprivileged user namespaces must be allowed for the tests to mean anything.
+for s in user.max_user_namespaces kernel.unprivileged_userns_clone kernel.apparmor_restrict_unprivileged_userns; do
+	v=$(sysctl -n "$s" 2>/dev/null) || continue
+	echo "$s = $v"
+done
