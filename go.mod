@@ -3,6 +3,7 @@ module github.com/nook-project/nook
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/cyphar/filepath-securejoin v0.7.0
 	github.com/google/go-cmp v0.7.0
 	golang.org/x/sys v0.49.0

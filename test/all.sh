@@ -77,7 +77,7 @@ run_as() {
 		fail=$(grep -c -- '--- FAIL' "$log" || true)
 		summary+=("$(printf '%-8s %-32s pass %4d  skip %3d  fail %3d  rc %d' "$label" "$(basename "$t")" "$pass" "$skip" "$fail" "$rc")")
 		if [ "$skip" -gt 0 ]; then
-			grep -A1 -- '--- SKIP' "$log" | grep -v -- '^--$' | sed "s/^/  [$label skip] /"
+			grep -B1 -- '--- SKIP' "$log" | grep -v -- '^--$' | grep -v '^=== RUN' | sed "s/^/  [$label skip] /"
 		fi
 		if [ "$rc" -ne 0 ]; then
 			failed=1

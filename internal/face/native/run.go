@@ -39,6 +39,11 @@ func Run(args []string, inherited []int) int {
 		fmt.Fprintf(os.Stderr, "nook run: %v\n", err)
 		return 2
 	}
+	// Listen before the command can run: a signal that arrives while the
+	// sandbox starts is held and forwarded once it runs, not lost.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
 	p, err := sandbox.Start(spec)
 	if err != nil {
 		var se *sandbox.StartError
@@ -54,9 +59,19 @@ func Run(args []string, inherited []int) int {
 	// the sandbox's first process inherits the flag until it execs, and
 	// its id maps could then not be written.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	stop := forwardSignals(p)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				p.Signal(s.(syscall.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
 	st, err := p.Wait()
-	stop()
+	close(done)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
 		return sandbox.ExitSetupFailed
@@ -66,23 +81,6 @@ func Run(args []string, inherited []int) int {
 
 // forwardedSignals reach the command when nook receives them.
 var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
-
-func forwardSignals(p *sandbox.Process) func() {
-	ch := make(chan os.Signal, 8)
-	signal.Notify(ch, forwardedSignals...)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-ch:
-				p.Signal(s.(syscall.Signal))
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { signal.Stop(ch); close(done) }
-}
 
 // build fills in the defaults: the zero-setup layout when no option says
 // what / is, the namespaces, the environment and the fds.

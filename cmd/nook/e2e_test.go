@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// End-to-end tests drive the built binary. CI builds it once and names it
+// in NOOK_BIN (the test users may not be able to read the checkout);
+// otherwise the test builds it.
+var nookBin string
+
+func TestMain(m *testing.M) {
+	nookBin = os.Getenv("NOOK_BIN")
+	if nookBin == "" {
+		dir, err := os.MkdirTemp("", "nook-e2e")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		nookBin = filepath.Join(dir, "nook")
+		out, err := exec.Command("go", "build", "-o", nookBin, ".").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build nook: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// nook runs the binary and returns stdout, stderr and the exit status.
+func nook(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(nookBin, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run nook: %v", err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestZeroSetupDefault(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	marker := "/tmp/nook-e2e-host-tmp-" + strconv.Itoa(os.Getpid())
+	os.WriteFile(marker, nil, 0o644)
+	defer os.Remove(marker)
+	script := `echo pid=$$; echo uid=$(id -u)
+touch ./made-inside && echo cwd-writable
+touch /usr/nook-e2e-x 2>/dev/null || echo root-readonly
+test -e ` + marker + ` || echo tmp-fresh
+test -c /dev/null && echo dev-ok
+test -e /proc/self/status && echo proc-ok
+test "$(hostname)" = "` + hostname() + `" && echo uts-same-name`
+	out, errOut, code := nook(t, dir, "run", "--", "sh", "-c", script)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"pid=2", "uid=" + strconv.Itoa(os.Getuid()), "cwd-writable", "root-readonly", "tmp-fresh", "dev-ok", "proc-ok", "uts-same-name"} {
+		if !strings.Contains(out, want+"\n") && !(strings.HasPrefix(want, "pid=") && strings.Contains(out, "pid=")) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "made-inside")); err != nil {
+		t.Errorf("file made in the current directory did not reach the host: %v", err)
+	}
+	if _, err := os.Stat("/usr/nook-e2e-x"); err == nil {
+		t.Errorf("the read-only host root was written")
+	}
+}
+
+func hostname() string { h, _ := os.Hostname(); return h }
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"run", "--", "sh", "-c", "exit 3"}, 3, ""},
+		{[]string{"run", "--", "nook-no-such-command"}, 127, "command not found"},
+		{[]string{"run", "--", "/etc/passwd"}, 126, "permission denied"},
+		{[]string{"run", "--", "sh", "-c", "kill -KILL $$"}, 137, ""},
+		{[]string{"run", "--unshare-pid", "--", "sh", "-c", "kill -TERM $$"}, 143, ""},
+		{[]string{"run", "--chdir", "/nonexistent-nook", "--", "true"}, 125, "/nonexistent-nook"},
+		{[]string{"run", "--no-such-option", "true"}, 2, "unknown option --no-such-option"},
+		{[]string{"run", "--bind", "/only-one"}, 2, "needs SRC DEST"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			_, errOut, code := nook(t, dir, c.args...)
+			if code != c.code || !strings.Contains(errOut, c.msg) {
+				t.Errorf("exit %d stderr %q, want %d and %q", code, errOut, c.code, c.msg)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	out, _, code := nook(t, "/", "run", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, opt := range []string{"--bind SRC DEST", "--ro-bind", "--tmpfs", "--proc", "--dev", "--overlay", "--become-root",
+		"--suppress-chown", "--suppress-sync", "--unshare-net", "--cap-add", "--pack-fds", "--die-with-parent", "Exit status"} {
+		if !strings.Contains(out, opt) {
+			t.Errorf("help lacks %q", opt)
+		}
+	}
+}
+
+func TestNoCommandStartsShell(t *testing.T) {
+	cmd := exec.Command(nookBin, "run")
+	cmd.Env = append(os.Environ(), "SHELL=/bin/sh")
+	cmd.Stdin = strings.NewReader("echo from-the-shell; exit 4\n")
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 4 || !strings.Contains(string(out), "from-the-shell") {
+		t.Errorf("out %q err %v, want the shell's output and exit 4", out, err)
+	}
+}
+
+func TestInheritedFds(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Passed as fd 5 without close-on-exec, as make passes its jobserver.
+	run := func(extra ...string) (string, int) {
+		args := append([]string{"run"}, extra...)
+		args = append(args, "--", "sh", "-c", "echo through-fd5 >&5 && ls /proc/self/fd | tr '\\n' ' '")
+		cmd := exec.Command(nookBin, args...)
+		cmd.ExtraFiles = []*os.File{nil, nil, f}
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return out.String(), code
+	}
+	out, code := run()
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	b, _ := os.ReadFile(f.Name())
+	if string(b) != "through-fd5\n" {
+		t.Errorf("fd 5 content %q", b)
+	}
+	// ls sees 0 1 2, its directory fd 3, 5, and whatever this test process
+	// itself inherited without close-on-exec: nothing of nook's.
+	want := map[string]bool{"0": true, "1": true, "2": true, "3": true, "5": true}
+	for _, fd := range inheritedHere() {
+		want[strconv.Itoa(fd)] = true
+	}
+	got := map[string]bool{}
+	for _, f := range strings.Fields(out) {
+		got[f] = true
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("fds inside: %q, want %v", out, want)
+	}
+	if _, code := run("--close-fds"); code == 0 {
+		t.Errorf("--close-fds still passed fd 5")
+	}
+}
+
+// inheritedHere lists this process's fds above 2 without close-on-exec.
+func inheritedHere() []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		fd, _ := strconv.Atoi(e.Name())
+		if fd <= 2 {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err == nil && flags&unix.FD_CLOEXEC == 0 {
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+// startNook starts nook with the command and waits for it to print ready.
+func startNook(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reader) {
+	t.Helper()
+	cmd := exec.Command(nookBin, args...)
+	pr, pw, _ := os.Pipe()
+	cmd.Stdout = pw
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	r := bufio.NewReader(pr)
+	line, err := r.ReadString('\n')
+	if err != nil || line != "ready\n" {
+		cmd.Process.Kill()
+		t.Fatalf("sandbox did not get ready: %q %v", line, err)
+	}
+	return cmd, r
+}
+
+func TestSignalsForwarded(t *testing.T) {
+	for _, pidns := range []string{"--unshare-pid", "--share-pid"} {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH} {
+			name := strings.TrimPrefix(sigName(sig), "SIG")
+			t.Run(pidns+" "+name, func(t *testing.T) {
+				script := fmt.Sprintf(`trap 'echo got-%s; exit 0' %s; echo ready; while :; do sleep 0.05; done`, name, name)
+				cmd, r := startNook(t, "run", pidns, "--", "sh", "-c", script)
+				cmd.Process.Signal(sig)
+				rest, _ := io.ReadAll(r)
+				err := cmd.Wait()
+				if !strings.Contains(string(rest), "got-"+name) || err != nil {
+					t.Errorf("after %s: output %q, wait %v", name, rest, err)
+				}
+			})
+		}
+	}
+}
+
+func sigName(s syscall.Signal) string {
+	return map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM", syscall.SIGHUP: "SIGHUP",
+		syscall.SIGQUIT: "SIGQUIT", syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2", syscall.SIGWINCH: "SIGWINCH"}[s]
+}
+
+func processesWith(marker string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if strings.Contains(string(b), marker) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func waitGone(marker string) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := processesWith(marker)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestKillingNookKillsTheSandbox(t *testing.T) {
+	for _, pidns := range []string{"--unshare-pid", "--share-pid"} {
+		t.Run(pidns, func(t *testing.T) {
+			marker := fmt.Sprintf("nook-e2e-kill-%d-%s", os.Getpid(), pidns[2:])
+			cmd, _ := startNook(t, "run", pidns, "--", "bash", "-c", "echo ready; exec -a "+marker+" sleep 600")
+			time.Sleep(50 * time.Millisecond)
+			if len(processesWith(marker)) == 0 {
+				t.Fatalf("the command is not running")
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			if left := waitGone(marker); len(left) > 0 {
+				t.Errorf("sandbox processes survived nook's SIGKILL: %v", left)
+			}
+		})
+	}
+}
+
+func TestDieWithParent(t *testing.T) {
+	marker := fmt.Sprintf("nook-e2e-parent-%d", os.Getpid())
+	// A shell is nook's parent; killing it must end nook and the sandbox.
+	parent := exec.Command("sh", "-c", nookBin+" run --die-with-parent -- bash -c 'exec -a "+marker+" sleep 600'; echo nook-returned")
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(processesWith(marker)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(processesWith(marker)) == 0 {
+		t.Fatal("the command never started")
+	}
+	parent.Process.Kill()
+	parent.Wait()
+	if left := waitGone(marker); len(left) > 0 {
+		t.Errorf("sandbox survived its parent's death: %v", left)
+	}
+}
+
+// TestTerminalJobControl runs nook from an interactive bash on a pty: the
+// command must own the terminal's foreground, and Ctrl-Z, fg and Ctrl-C
+// must work as for any job.
+func TestTerminalJobControl(t *testing.T) {
+	bash := exec.Command("bash", "--norc", "--noprofile", "-i")
+	bash.Env = []string{"PATH=/usr/bin:/bin", "PS1=PROMPT> ", "TERM=dumb", "HOME=" + t.TempDir()}
+	ptmx, err := pty.Start(bash)
+	if err != nil {
+		t.Fatalf("start bash on a pty: %v", err)
+	}
+	defer func() { bash.Process.Kill(); bash.Wait(); ptmx.Close() }()
+	var buf safeBuffer
+	go io.Copy(&buf, ptmx)
+	expect := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(buf.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %q; terminal shows:\n%s", what, buf.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	expect("PROMPT> ")
+	fmt.Fprintf(ptmx, "%s run -- sh -c 'if [ \"$(ps -o tpgid= -p $$)\" = \"$(ps -o pgid= -p $$)\" ]; then echo FORE\"\"GROUND; fi; echo RUN\"\"NING; sleep 600'\n", nookBin)
+	expect("FOREGROUND")
+	expect("RUNNING")
+	ptmx.Write([]byte{0x1a}) // Ctrl-Z
+	expect("Stopped")
+	buf.Reset()
+	fmt.Fprintf(ptmx, "fg\n")
+	time.Sleep(300 * time.Millisecond)
+	ptmx.Write([]byte{0x03}) // Ctrl-C
+	expect("PROMPT> ")
+	buf.Reset()
+	fmt.Fprintf(ptmx, "echo STATUS=$?\n")
+	expect("STATUS=130")
+}
+
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *safeBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
