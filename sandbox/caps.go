@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,8 +20,8 @@ var capNames = []string{
 	"wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
 }
 
-// lastCap is the highest capability the running kernel knows.
-func lastCap() int {
+// lastCap is the highest capability the running kernel knows, read once.
+var lastCap = sync.OnceValue(func() int {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -28,7 +29,7 @@ func lastCap() int {
 		}
 	}
 	return len(capNames) - 1
-}
+})
 
 // ParseCap turns "CAP_SYS_ADMIN", "sys_admin" or a number into a capability
 // number.

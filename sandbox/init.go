@@ -72,6 +72,7 @@ func runInit() {
 	// Every per-thread setting (capabilities, seccomp without TSYNC,
 	// no_new_privs) must be made on the thread that execs.
 	runtime.LockOSThread()
+	Phase("init runs")
 	specFd, err1 := strconv.Atoi(os.Args[2])
 	statusFd, err2 := strconv.Atoi(os.Args[3])
 	if err1 != nil || err2 != nil {
@@ -92,9 +93,11 @@ func runInit() {
 		fail(ExitSetupFailed, fmt.Errorf("read sandbox spec: %w", err))
 	}
 	specFile.Close()
+	Phase("init has spec")
 	if err := setupSandbox(&cfg); err != nil {
 		fail(ExitSetupFailed, err)
 	}
+	Phase("init set up")
 	s := &cfg.Spec
 	argv := append([]string(nil), s.Args...)
 	if s.Argv0 != "" {
@@ -148,6 +151,7 @@ func setupSandbox(cfg *initConfig) error {
 	if err != nil {
 		return fmt.Errorf("prepare the new root: %w", err)
 	}
+	Phase("init staged")
 	for _, m := range Plan(s.Mounts, s.SortMounts) {
 		if err := t.apply(m, files); err != nil {
 			return fmt.Errorf("%s %s: %w", m.Op, m.Dest, err)
@@ -159,6 +163,7 @@ func setupSandbox(cfg *initConfig) error {
 	if err := t.finish(s.NoPivotRoot); err != nil {
 		return err
 	}
+	Phase("init pivoted")
 	if s.Hostname != "" {
 		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 			return os.NewSyscallError("sethostname", err)

@@ -57,6 +57,7 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 	// pid 1 itself must not be readable or traceable from the command.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	wd, _ := os.Getwd()
+	Phase("pid1 forks")
 	pid, err := syscall.ForkExec(exe, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
 	if err != nil {
 		code := ExitCannotExecute

@@ -68,6 +68,7 @@ func Run(s *Spec) (Status, error) {
 // Start sets the sandbox up and starts the command. It returns once the
 // command runs, or with a *StartError when setup or exec failed.
 func Start(s *Spec) (*Process, error) {
+	Phase("start")
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -138,15 +139,10 @@ func Start(s *Spec) (*Process, error) {
 			attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
 		}
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		statusR.Close()
-		return nil, fmt.Errorf("find nook's own binary: %w", err)
-	}
-	_ = exe
 	// Pdeathsig follows the thread that forks, so fork from a locked
 	// thread (Go never ends a thread that was unlocked again).
 	runtime.LockOSThread()
+	Phase("fork")
 	proc, err := os.StartProcess("/proc/self/exe", []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)},
 		&os.ProcAttr{Files: files, Sys: attr})
 	runtime.UnlockOSThread()
@@ -156,6 +152,7 @@ func Start(s *Spec) (*Process, error) {
 		statusR.Close()
 		return nil, userNSError(fmt.Errorf("start the sandbox: %w", err), id.userns)
 	}
+	Phase("forked")
 	p.Pid, p.pgid = proc.Pid, proc.Pid
 	proc.Release()
 	if id.helper {
@@ -169,10 +166,12 @@ func Start(s *Spec) (*Process, error) {
 		return nil, fmt.Errorf("send the spec to the sandbox init: %w", err)
 	}
 	specW.Close()
+	Phase("spec sent")
 
 	p.msgs = make(chan statusMsg, 4)
 	go readStatus(statusR, p.msgs)
 	first, ok := <-p.msgs
+	Phase("started")
 	switch {
 	case !ok && !p.pid1:
 		return p, nil // the status pipe closed at exec: the command runs

@@ -10,6 +10,7 @@ import (
 	"runtime"
 
 	"github.com/nook-project/nook/internal/face/native"
+	"github.com/nook-project/nook/sandbox"
 )
 
 func init() {
@@ -19,6 +20,7 @@ func init() {
 }
 
 func main() {
+	sandbox.Phase("main")
 	// Before anything opens a file: which fds did the caller pass on?
 	inherited := native.InheritedFds()
 	name := filepath.Base(os.Args[0])

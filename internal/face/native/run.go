@@ -71,6 +71,7 @@ func Run(args []string, inherited []int) int {
 		}
 	}()
 	st, err := p.Wait()
+	sandbox.Phase("waited")
 	close(done)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook: %v\n", err)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Start-up cost of nook beside bubblewrap and unshare(1), in one hyperfine
+# run, as an unprivileged user. Results go to docs/benchmarks.md by hand.
+#
+#   bench/run.sh [NOOK_BINARY]        # as an unprivileged user
+#   sudo bench/run.sh                 # builds nook, runs as nook-ci-nosub
+#
+# Needs hyperfine and bubblewrap (test/setup-host.sh installs both).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="/usr/local/go/bin:$PATH"
+nook=${1:-}
+if [ -z "$nook" ]; then
+	nook=/var/tmp/nook-bench/nook
+	mkdir -p /var/tmp/nook-bench
+	chmod 755 /var/tmp/nook-bench
+	(cd "$top" && CGO_ENABLED=0 go build -o "$nook" ./cmd/nook)
+	chmod 755 "$nook"
+fi
+runs=${RUNS:-300}
+as=()
+if [ "$(id -u)" -eq 0 ]; then
+	"$top/test/setup-host.sh" >/dev/null
+	as=(runuser -u nook-ci-nosub --)
+fi
+cd /
+echo "kernel $(uname -r); $(nproc) cpus; $(bwrap --version); $("$nook" version); runs=$runs"
+"${as[@]}" hyperfine -N --warmup 30 --runs "$runs" --export-markdown /tmp/nook-bench.md \
+	-n 'nook run --ro-bind / / true' "$nook run --ro-bind / / true" \
+	-n 'bwrap --ro-bind / / true' 'bwrap --ro-bind / / true' \
+	-n 'nook run --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp true' \
+	"$nook run --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp true" \
+	-n 'bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp true' \
+	'bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp true' \
+	-n 'nook run true (zero-setup default)' "$nook run true" \
+	-n 'nook version (Go start-up alone)' "$nook version" \
+	-n 'unshare -Ur true' 'unshare -Ur true' \
+	-n '/bin/true' '/bin/true'
+cat /tmp/nook-bench.md
