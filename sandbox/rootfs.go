@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,14 @@ func newTree(inUserNS bool) (*tree, error) {
 	// Nothing done here may propagate back to the host: as real root without
 	// a user namespace the host's mounts are usually shared.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-		return nil, &os.PathError{Op: "make / a slave mount", Path: "/", Err: err}
+		// EINVAL: "/" is not a mount point (a chroot into a plain
+		// directory). Inside a user namespace that is safe to go on with:
+		// every mount shared with a more privileged namespace was reduced
+		// to a slave when the user namespace's first mount namespace was
+		// made. In the initial user namespace nothing shields the host.
+		if !errors.Is(err, unix.EINVAL) || initialUserNS() {
+			return nil, &os.PathError{Op: "make / a slave mount", Path: "/", Err: err}
+		}
 	}
 	hostClone, err := unix.OpenTree(unix.AT_FDCWD, "/", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
@@ -97,6 +105,7 @@ func (t *tree) finish(noPivot bool) error {
 		// detaching "." then leaves only the new root.
 		err := unix.PivotRoot(".", ".")
 		if err == nil {
+			Phase("root switched by pivot_root")
 			if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 				return &os.PathError{Op: "detach the old root", Path: "/", Err: err}
 			}
@@ -108,6 +117,7 @@ func (t *tree) finish(noPivot bool) error {
 		// EINVAL: the current root is not a mount point (an initramfs, or
 		// a chroot into a plain directory). Fall back as switch_root does.
 	}
+	Phase("root switched by MS_MOVE and chroot")
 	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
 		return &os.PathError{Op: "move the new root onto /", Path: "/", Err: err}
 	}
@@ -115,6 +125,16 @@ func (t *tree) finish(noPivot bool) error {
 		return &os.PathError{Op: "chroot", Path: ".", Err: err}
 	}
 	return chdirRoot()
+}
+
+// initialUserNS reports whether this process is in the host's own user
+// namespace (its uid map is the identity over all ids).
+func initialUserNS() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return true
+	}
+	return strings.Join(strings.Fields(string(b)), " ") == "0 0 4294967295"
 }
 
 func chdirRoot() error {

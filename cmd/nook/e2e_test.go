@@ -342,8 +342,9 @@ func TestTerminalJobControl(t *testing.T) {
 		}
 	}
 	expect("PROMPT> ")
-	fmt.Fprintf(ptmx, "%s run -- sh -c 'if [ \"$(ps -o tpgid= -p $$)\" = \"$(ps -o pgid= -p $$)\" ]; then echo FORE\"\"GROUND; fi; echo RUN\"\"NING; sleep 600'\n", nookBin)
+	fmt.Fprintf(ptmx, "%s run -- sh -c 'if [ \"$(ps -o tpgid= -p $$)\" = \"$(ps -o pgid= -p $$)\" ]; then echo FORE\"\"GROUND; fi; test -c /dev/console && echo CON\"\"SOLE; echo RUN\"\"NING; sleep 600'\n", nookBin)
 	expect("FOREGROUND")
+	expect("CONSOLE")
 	expect("RUNNING")
 	ptmx.Write([]byte{0x1a}) // Ctrl-Z
 	expect("Stopped")
@@ -378,4 +379,68 @@ func (b *safeBuffer) Reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Reset()
+}
+
+// TestMoveMountFallbackInChroot runs nook where pivot_root must fail: inside
+// a chroot into a plain directory (the initramfs case: / is not a mount
+// point). The outer sandbox builds that directory; the inner nook must fall
+// back to MS_MOVE + chroot and still give a working sandbox.
+func TestMoveMountFallbackInChroot(t *testing.T) {
+	r := "/outer/root"
+	out, errOut, code := nook(t, "/", "run", "--become-root", "--userns", "always",
+		"--tmpfs", "/outer", "--dir", r,
+		"--ro-bind", "/usr", r+"/usr", "--symlink", "usr/bin", r+"/bin", "--symlink", "usr/lib", r+"/lib",
+		"--symlink", "usr/lib64", r+"/lib64", "--symlink", "usr/sbin", r+"/sbin",
+		"--proc", r+"/proc", "--dev", r+"/dev", "--tmpfs", r+"/tmp", "--ro-bind", nookBin, r+"/nook",
+		"--", "/usr/sbin/chroot", r, "/usr/bin/env", "NOOK_TIMING=1",
+		"/nook", "run", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",
+		"--", "sh", "-c", "touch /tmp/ok && test ! -w /usr && echo inner-sandbox-works")
+	if code != 0 || !strings.Contains(out, "inner-sandbox-works") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "root switched by MS_MOVE and chroot") {
+		t.Errorf("the inner sandbox did not take the MS_MOVE fallback; its trace:\n%s", errOut)
+	}
+}
+
+// TestUserNamespaceRefused lowers user.max_user_namespaces to 0 inside a
+// throwaway user namespace: nook must say which sysctls to check.
+func TestUserNamespaceRefused(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatal("unshare(1) from util-linux is needed")
+	}
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c",
+		"echo 0 > /proc/sys/user/max_user_namespaces && exec "+nookBin+" run --userns always true")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 125 {
+		t.Fatalf("err %v, stderr %q; want exit 125", err, errb.String())
+	}
+	for _, want := range []string{"user.max_user_namespaces", "kernel.unprivileged_userns_clone", "kernel.apparmor_restrict_unprivileged_userns"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("message lacks %q: %s", want, errb.String())
+		}
+	}
+}
+
+func TestFileFromFd(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw.WriteString("content from fd 3\n")
+	pw.Close()
+	defer pr.Close()
+	cmd := exec.Command(nookBin, "run", "--perms", "0640", "--file", "3", "/etc/nook-from-fd", "--",
+		"sh", "-c", "cat /etc/nook-from-fd; stat -c %a /etc/nook-from-fd")
+	cmd.ExtraFiles = []*os.File{pr}
+	out, err := cmd.Output()
+	if err != nil || string(out) != "content from fd 3\n640\n" {
+		t.Errorf("out %q err %v", out, err)
+	}
+	if _, err := os.Stat("/etc/nook-from-fd"); err == nil {
+		t.Errorf("--file wrote to the host's /etc")
+	}
 }
