@@ -141,6 +141,14 @@ func TestIdentitySubids(t *testing.T) {
 			if r.Do["chown:/tmp"] != "ok" || r.Files["/tmp"].UID != 12345 {
 				t.Errorf("chown inside a subid sandbox: %s, owner now %+v", r.Do["chown:/tmp"], r.Files["/tmp"])
 			}
+			// --uid/--gid switch to any mapped id, keeping capabilities.
+			s = baseSpec()
+			uid, gid := 1000, 1000
+			s.Identity = Identity{Mode: mode, UserNS: UserNSAlways, UID: &uid, GID: &gid}
+			r, _ = runReport(t, s, reportOpts{do: []string{"mount-tmpfs:/tmp/m"}})
+			if r.UID != 1000 || r.GID != 1000 || r.Do["mount-tmpfs:/tmp/m"] != "ok" {
+				t.Errorf("switch to 1000:1000: ids %d:%d, mount %s", r.UID, r.GID, r.Do["mount-tmpfs:/tmp/m"])
+			}
 		})
 	}
 }
