@@ -141,11 +141,26 @@ func Start(s *Spec) (*Process, error) {
 	}
 	// Pdeathsig follows the thread that forks, so fork from a locked
 	// thread (Go never ends a thread that was unlocked again).
+	// syscall.ForkExec rather than os.StartProcess: the latter probes for
+	// pidfd support with an extra fork the first time. The init gets an
+	// almost empty environment; the command's comes in the spec.
+	fds := make([]uintptr, len(files))
+	for i, f := range files {
+		fds[i] = ^uintptr(0)
+		if f != nil {
+			fds[i] = f.Fd()
+		}
+	}
+	var initEnv []string
+	if timing {
+		initEnv = []string{"NOOK_TIMING=1"}
+	}
 	runtime.LockOSThread()
 	Phase("fork")
-	proc, err := os.StartProcess("/proc/self/exe", []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)},
-		&os.ProcAttr{Files: files, Sys: attr})
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)},
+		&syscall.ProcAttr{Env: initEnv, Files: fds, Sys: attr})
 	runtime.UnlockOSThread()
+	runtime.KeepAlive(files)
 	specR.Close()
 	statusW.Close()
 	if err != nil {
@@ -153,8 +168,7 @@ func Start(s *Spec) (*Process, error) {
 		return nil, userNSError(fmt.Errorf("start the sandbox: %w", err), id.userns)
 	}
 	Phase("forked")
-	p.Pid, p.pgid = proc.Pid, proc.Pid
-	proc.Release()
+	p.Pid, p.pgid = pid, pid
 	if id.helper {
 		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, true); err != nil {
 			p.abort(statusR)
