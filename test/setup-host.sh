@@ -5,7 +5,7 @@
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "setup-host.sh: run as root" >&2; exit 1; }
 
-packages=(uidmap bubblewrap hyperfine strace procps util-linux iproute2 passwd)
+packages=(uidmap bubblewrap hyperfine strace procps util-linux iproute2 passwd mandoc)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

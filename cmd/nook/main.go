@@ -41,6 +41,8 @@ func main() {
 		usage()
 	case "version", "--version":
 		fmt.Println("nook", native.Version)
+	case "man": // hidden: regenerates docs/nook-run.1
+		native.ManPage(os.Stdout, native.ManDate)
 	default:
 		fmt.Fprintf(os.Stderr, "nook: unknown command %q\n", args[0])
 		usage()

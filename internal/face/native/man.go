@@ -1,0 +1,414 @@
+package native
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/nook-project/nook/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// ManDate is the date docs/nook-run.1 carries. It is fixed so that the
+// checked-in page is reproducible; change it when the page changes in
+// substance.
+const ManDate = "2026-11-23"
+
+// The zero-setup layout (defaultLayout) as options, without the bind of the
+// current directory. man_test.go checks these against defaultLayout.
+const (
+	manDefaultLayout      = "--ro-bind / / --dev /dev --tmpfs /tmp --proc /proc"
+	manDefaultLayoutNoPID = "--ro-bind / / --dev /dev --tmpfs /tmp --bind /proc /proc"
+)
+
+// optionNotes add man-page-only detail below an option's help text. Keys
+// must name options (man_test.go checks), and the text is inline markup as
+// for manText.
+var optionNotes = map[string]string{
+	"share-pid":  "Inside a user namespace --proc then fails; the default layout binds the host's /proc instead.",
+	"identity":   "See IDENTITY.",
+	"uid":        "In the modes self and root it chooses what the caller is mapped to; otherwise the command switches to it. See IDENTITY.",
+	"gid":        "As --uid, for the group.",
+	"bind":       "Binds are recursive: mounts below {SRC} come along. They are nodev: device nodes under {SRC} cannot be opened (see --dev-bind).",
+	"ro-bind":    "The read-only flag covers the host's mounts below {SRC}, not the mounts the sandbox adds below {DEST}.",
+	"tmpfs":      "Mode 0755, or 1777 when {DEST} is named tmp; nodev and nosuid.",
+	"proc":       "Inside a user namespace this needs a new pid namespace.",
+	"dev":        "The device nodes are binds of the host's; fd, stdin, stdout, stderr, core and ptmx are symlinks; shm is a directory with mode 1777; pts is a new devpts instance; console is a bind of the terminal that standard input, output or error is on, if any.",
+	"dir":        "A directory named tmp gets mode 1777.",
+	"symlink":    "{TARGET} is stored as given. A symlink that is already there with the same target is left alone.",
+	"write":      "Unless the directory of {DEST} is on a file system nook made for the sandbox (a tmpfs, or a --tmp-overlay), the file is made on a separate tmpfs and bind-mounted onto {DEST}.",
+	"file":       "{FD} is one of nook's file descriptors; it is read to its end while the sandbox is set up. The file is placed as with --write.",
+	"chmod":      "Unless --no-sort is given it runs after every other filesystem operation.",
+	"remount-ro": "Not recursive: mounts below {DEST} keep their own flags.",
+	"no-sort":    "See FILESYSTEM ORDER.",
+	"cap-add":    "{CAP} is a name as in capabilities(7), with or without CAP_, in any case, or a number. Every --cap-drop applies before every --cap-add.",
+	"cap-drop":   "As --cap-add.",
+	"clearenv":   "--setenv and --unsetenv apply in the order given, after --clearenv.",
+	"as-pid-1":   "Needs a pid namespace. The command must then reap its own orphans.",
+	"pack-fds":   "See FILE DESCRIPTORS.",
+}
+
+// ManPage writes the man(7) page for `nook run`, dated date. The options
+// come from the same table the parser and --help use, so the page cannot
+// list an option that does not exist or miss one that does.
+func ManPage(w io.Writer, date string) {
+	m := &manWriter{}
+	m.raw(`.\" Generated from internal/face/native (nook man); do not edit.`)
+	m.macro("TH", "NOOK-RUN", "1", date, "nook", "User Commands")
+	// No hyphenation: an option or a path broken at a hyphen reads wrong.
+	m.macro("nh")
+
+	m.macro("SH", "NAME")
+	m.text("nook-run - run a command in a rootless sandbox")
+
+	m.macro("SH", "SYNOPSIS")
+	m.raw(`\fBnook run\fR [\fIOPTION\fR]... [\fB\-\-\fR] [\fICOMMAND\fR [\fIARG\fR]...]`)
+
+	m.macro("SH", "DESCRIPTION")
+	m.text("`nook run` runs {COMMAND} with its {ARG}s in a new sandbox: new Linux namespaces, a root directory built from the filesystem options, a seccomp(2) filter and a chosen set of capabilities, without root and without a setuid helper. " +
+		"Without {COMMAND} it runs $SHELL, or /bin/sh when SHELL is unset or empty.")
+	m.para("Options come before the command, in any order. " +
+		"An option with one argument may be written `--chdir=/src` as well as `--chdir /src`; options with more arguments take them as separate words. " +
+		"The command starts after `--`, or at the first word that does not begin with `--`.")
+	m.para("When no filesystem option places / (that is, has / as its destination, --chmod and --remount-ro aside) and --no-default-fs is not given, the sandbox starts from this layout:")
+	m.example(manDefaultLayout)
+	m.para("To this comes a --bind of the current directory onto itself, unless that is /. " +
+		"So the sandbox sees the host root read-only, a fresh /dev, /tmp and /proc, and the current directory read-write. " +
+		"With --share-pid, /proc is a bind of the host's /proc instead. " +
+		"Filesystem options add to this layout. " +
+		"Without it, the root starts as an empty tmpfs (mode 0755, nodev, nosuid) that the filesystem options fill.")
+	m.para("The sandbox always has its own mount namespace. " +
+		"By default it also has its own pid, IPC and UTS namespaces, and a user namespace unless nook runs as root (see IDENTITY); it shares the host's network and cgroup namespaces. " +
+		"A --share-net, --share-pid, --share-ipc or --share-uts wins over an unshare option for the same namespace, whatever their order.")
+	m.para("{COMMAND} is looked up in the PATH of the command's environment, or in `" + manDefaultPath + "` when that has none; a name that holds a slash is used as it is. " +
+		"The environment is nook's own, or empty with --clearenv, edited by --setenv and --unsetenv. " +
+		"The command starts in the directory --chdir names; without it, in nook's current directory when that exists inside the sandbox, else in /. " +
+		"It gets the caller's umask.")
+
+	m.macro("SH", "OPTIONS")
+	group := ""
+	for _, o := range options {
+		if o.group != group {
+			group = o.group
+			m.macro("SS", group)
+		}
+		m.macro("TP")
+		m.raw(optionTag(o))
+		m.markup(o.help, o.args)
+		if note, ok := optionNotes[o.name]; ok {
+			m.macro("IP")
+			m.markup(note, o.args)
+		}
+	}
+
+	m.macro("SH", "FILESYSTEM ORDER")
+	m.text("Filesystem options may come in any order. Unless --no-sort is given, nook runs them in this order:")
+	m.bullet("parents before children: an operation on /usr runs before one on /usr/lib, so the parent does not hide the child (paths compare component by component);")
+	m.bullet("on the same destination, operations that make something (--tmpfs, --dir, --proc, --overlay and the like) before binds, so a bind wins over a mount point made for it;")
+	m.bullet("--chmod and --remount-ro after all others, so they find what deeper operations created and act on what the command sees;")
+	m.bullet("exact duplicates are dropped;")
+	m.bullet("a bind that an earlier bind already shows (the same kind, read-only or not and try or not alike, with source and destination at the same place relative to the earlier bind's) is dropped, unless another operation sits between the two on the way from one destination to the other, or a --remount-ro applies at or below it. " +
+		"In `--ro-bind /usr /usr --tmpfs /usr/lib --ro-bind /usr/lib/x /usr/lib/x` the tmpfs hides /usr/lib, so the last bind stays.")
+	m.para("With --no-sort the operations run in the order given, as in bwrap(1). --remount-ro takes effect after the last operation either way.")
+	m.para("Every destination is resolved inside the new root: a symlink met on the way is followed as if the new root were /, so a symlink in a chroot cannot send a mount, a directory or a file onto the host. " +
+		"Sources of binds and overlays are host paths.")
+	m.para("Missing directories on the way to a destination are made with mode 0755, or 1777 when named tmp. " +
+		"A missing bind destination is made as a directory when the source is one, else as an empty file.")
+	m.para("Where a directory or mount point has to be made inside a directory from the host that cannot be written, such as below a read-only bind (`--ro-bind / / --tmpfs /new`), the directory is replaced by a tmpfs copy of itself whose subdirectories and files are binds of the originals and whose symlinks are copies; " +
+		"the copy becomes read-only when setup ends if the original was. " +
+		"Inside a host directory that can be written (below --bind) they are made in that directory. " +
+		"--write and --file never write into a host file.")
+	m.para("When the operations are done, the new root becomes / by pivot_root(2); where that fails because the current root is not a mount point (an initramfs), nook moves the new root onto / and chroots into it, which --no-pivot-root does always.")
+
+	m.macro("SH", "IDENTITY")
+	m.text("nook makes a user namespace unless it runs as root (effective uid 0). " +
+		"--userns always makes one for root too; --userns never makes none, and then only root can build a sandbox. " +
+		"Without a user namespace the ids are the host's, and --uid and --gid switch the command to other ids. " +
+		"In a user namespace the caller's ids are mapped according to --identity:")
+	m.tag("`self`", "the caller's uid and gid are mapped to themselves, one id each (the default). --uid and --gid map the caller to other ids instead.")
+	m.tag("`root`", "the caller is mapped to uid and gid 0, one id each; --become-root is the same. --uid and --gid may only be 0.")
+	m.tag("`subids-root`", "0 is the caller, and 1 to 65535 come from the caller's subordinate ranges in /etc/subuid and /etc/subgid, written by newuidmap(1) and newgidmap(1) unless nook runs as root. --uid and --gid choose the ids the command switches to.")
+	m.tag("`subids-self`", "the caller keeps its own ids, and every other id from 0 to 65535 comes from the subordinate ranges. --uid and --gid choose the ids the command switches to.")
+	m.para("Run by root, the subids modes need no subordinate ranges: without any, they map ids 1 to 65535 onto themselves.")
+	m.para("The command keeps every capability nook holds in the sandbox (all of them in a new user namespace, root's usual set without one), less --cap-drop, plus --cap-add. " +
+		"When the command runs as a uid other than 0, its capabilities are raised into the ambient set, so it keeps them across execve(2) and can still, for example, mount.")
+	m.para("A seccomp(2) filter is always installed. " +
+		"It makes ioctl(2) TIOCSTI and TIOCLINUX fail with EPERM, so nothing in the sandbox can type into the caller's terminal (CVE-2017-5226). " +
+		"--suppress-chown makes the chown family (chown, fchown, lchown, fchownat) succeed without doing anything, for tools that chown to ids the namespace does not map; " +
+		"--suppress-sync does the same for sync, fsync, fdatasync, msync, sync_file_range and syncfs. " +
+		"The filter allows everything else and never kills a process. " +
+		"It is installed while nook still holds CAP_SYS_ADMIN in the namespace, so it does not need no_new_privs.")
+	m.para("no_new_privs is off unless --no-new-privs is given: inside a user namespace a setuid binary cannot gain more than the namespace holds, and package managers need setuid helpers.")
+	m.para("Once the sandbox runs, nook and its pid 1 make themselves non-dumpable, so nothing inside can read their memory or file descriptors through /proc (CVE-2016-8659).")
+
+	m.macro("SH", "EXIT STATUS")
+	m.text("nook exits with the command's status, so that a caller sees what it would see without nook:")
+	m.tag("{N}", "the command exited with status {N}.")
+	m.tag("128+{N}", "the command was killed by signal {N}.")
+	m.tag(fmt.Sprint(sandbox.ExitNotFound), "the command was not found (also when a PATH entry cannot be searched).")
+	m.tag(fmt.Sprint(sandbox.ExitCannotExecute), "the command was found but could not be executed.")
+	m.tag(fmt.Sprint(sandbox.ExitSetupFailed), "the sandbox could not be set up.")
+	m.tag("2", "a usage error found while reading the options.")
+	m.para("--help and --version exit with 0. " +
+		"A command that itself exits with one of these values cannot be told apart from nook's own failures, except by nook's message on standard error.")
+
+	m.macro("SH", "SIGNALS AND TERMINALS")
+	m.text(signalList() + " sent to nook are forwarded to the sandbox's process group, so the command gets one copy of each, as from a terminal. " +
+		"A signal that arrives while the sandbox starts is held and forwarded once the command runs.")
+	m.para("Started in the foreground of a terminal (its standard input is a terminal whose foreground process group is nook's), nook makes the command's process group the terminal's foreground group, so Ctrl-C and Ctrl-\\ reach the command directly. " +
+		"When the command stops (Ctrl-Z), nook takes the terminal back and stops itself, so the shell sees the job stop; once continued (fg, bg), nook gives the terminal back to the command if nook is in the foreground again, and continues it. " +
+		"When the command ends, nook takes the terminal back.")
+	m.para("--new-session runs the command in a new session (setsid(2)) with no controlling terminal; job control then does not apply.")
+
+	m.macro("SH", "PROCESSES")
+	m.text("With a pid namespace (the default), a small pid 1 from nook starts the command, reaps orphaned processes and, when the command ends, exits with its status; " +
+		"the kernel then kills whatever is left in the namespace, so nothing started in the sandbox outlives the command. " +
+		"--as-pid-1 runs the command itself as pid 1 instead. " +
+		"With --share-pid the command is the sandbox's first process, and processes it leaves behind keep running.")
+	m.para("If nook dies, the sandbox's first process (pid 1, or the command) is killed with SIGKILL; with a pid namespace that ends every process in it. " +
+		"--die-with-parent does the same one level up: nook is killed when the process that started it dies.")
+
+	m.macro("SH", "FILE DESCRIPTORS")
+	m.text("The command gets nook's standard input, output and error. " +
+		"File descriptors above 2 that nook's caller left open without close-on-exec reach the command at the same numbers, so that, for example, make's jobserver works; nook's own never do. " +
+		"--pack-fds renumbers them from 3 up, in order, and sets LISTEN_FDS to their number and LISTEN_PID to the command's pid (under nook's pid 1 this needs /proc inside the sandbox). " +
+		"--close-fds passes none.")
+
+	m.macro("SH", "ENVIRONMENT")
+	m.tag("`NOOK_TIMING`", "when 1, nook and the sandbox's init print a line `nook-timing` {PID} {MS} {STEP} to standard error at each step of start-up, {MS} being milliseconds of CLOCK_MONOTONIC.")
+	m.tag("`SHELL`", "the command to run when none is given (/bin/sh when unset or empty).")
+	m.tag("`PATH`", "the command is looked up in the PATH of its own environment (see DESCRIPTION).")
+	m.tag("`LISTEN_FDS`, `LISTEN_PID`", "set for the command by --pack-fds.")
+
+	m.macro("SH", "EXAMPLES")
+	m.text("Build in the current directory, with the rest of the host read-only:")
+	m.example("nook run make")
+	m.para("Run a test suite without network (only lo, up):")
+	m.example("nook run --unshare-net -- ./test-suite")
+	m.para("Unpack an archive as root, keeping going where it chowns files to ids that are not mapped:")
+	m.example("nook run --become-root --suppress-chown -- tar -xpf ../x.tar")
+	m.para("Hide the home directory except the project in the current directory (the bind of the current directory runs after the tmpfs on its parent):")
+	m.example(`cd ~/src/project && nook run --tmpfs "$HOME" -- make`)
+	m.para("Look at a full range of 65536 ids with the caller as root (needs ranges in /etc/subuid and /etc/subgid):")
+	m.example("nook run --identity subids-root -- cat /proc/self/uid_map")
+	m.para("Run a shell in a chroot:")
+	m.example("nook run --ro-bind /srv/chroot / --dev /dev --proc /proc \\", "    --tmpfs /tmp -- /bin/bash")
+
+	m.macro("SH", "SEE ALSO")
+	refs := []string{"bwrap(1)", "newuidmap(1)", "unshare(1)", "seccomp(2)", "subuid(5)", "capabilities(7)", "user_namespaces(7)"}
+	for i, r := range refs {
+		name, sec, _ := strings.Cut(strings.TrimSuffix(r, ")"), "(")
+		sep := ","
+		if i == len(refs)-1 {
+			sep = ""
+		}
+		m.macro("BR", name, "("+sec+")"+sep)
+	}
+	io.WriteString(w, m.b.String())
+}
+
+// manDefaultPath is the PATH the sandbox searches when the command's
+// environment has none (sandbox's execvp fallback).
+const manDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// signalList names forwardedSignals: "SIGINT, SIGTERM, ... and SIGWINCH".
+func signalList() string {
+	var names []string
+	for _, s := range forwardedSignals {
+		names = append(names, unix.SignalName(s.(unix.Signal)))
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// optionTag is an option as the page lists it:
+// \fB\-\-bind\fR \fISRC\fR \fIDEST\fR.
+func optionTag(o option) string {
+	s := `\fB` + manEscape("--"+o.name) + `\fR`
+	for _, a := range o.args {
+		s += ` \fI` + manEscape(a) + `\fR`
+	}
+	return s
+}
+
+// manWriter collects the page's lines.
+type manWriter struct{ b strings.Builder }
+
+// raw writes one line as it is (already troff).
+func (m *manWriter) raw(line string) {
+	m.b.WriteString(line)
+	m.b.WriteByte('\n')
+}
+
+// macro writes a request line, quoting arguments that need it.
+func (m *manWriter) macro(name string, args ...string) {
+	line := "." + name
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t") {
+			a = `"` + strings.ReplaceAll(a, `"`, `""`) + `"`
+		}
+		line += " " + a
+	}
+	m.raw(line)
+}
+
+// text writes inline markup (see manText).
+func (m *manWriter) text(s string) { m.markup(s, nil) }
+
+// markup writes inline markup in which the upper-case words metas are
+// metavariables: one sentence per line, lines kept within manWidth bytes
+// where spaces allow.
+func (m *manWriter) markup(s string, metas []string) {
+	for _, sentence := range splitSentences(manText(s, metas)) {
+		line := ""
+		for _, word := range strings.Fields(sentence) {
+			if line != "" && len(line)+1+len(word) > manWidth {
+				m.raw(manLine(line))
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += word
+		}
+		if line != "" {
+			m.raw(manLine(line))
+		}
+	}
+}
+
+// sentenceRE finds where one sentence ends and the next begins: a period
+// (not an ellipsis) and a space before a capital or a font change. A line
+// break there also gives troff's wider space between sentences.
+var sentenceRE = regexp.MustCompile(`[^.]\. +(?:[A-Z]|\\f)`)
+
+// splitSentences cuts s after each sentence's period.
+func splitSentences(s string) []string {
+	var out []string
+	last := 0
+	for _, loc := range sentenceRE.FindAllStringIndex(s, -1) {
+		end := loc[0] + 2 // past the period
+		out = append(out, s[last:end])
+		last = end
+	}
+	return append(out, s[last:])
+}
+
+// manWidth is the longest source line the page should have (mandoc's
+// style check).
+const manWidth = 80
+
+// para starts a paragraph.
+func (m *manWriter) para(s string) {
+	m.macro("PP")
+	m.text(s)
+}
+
+func (m *manWriter) bullet(s string) {
+	m.macro("IP", `\(bu`, "2")
+	m.text(s)
+}
+
+// tag writes a tagged paragraph; both parts are inline markup.
+func (m *manWriter) tag(tag, body string) {
+	m.macro("TP")
+	m.text(tag)
+	m.text(body)
+}
+
+// example writes literal lines, indented.
+func (m *manWriter) example(lines ...string) {
+	m.macro("PP")
+	m.macro("RS", "4")
+	// .nf, not .EX: groff's .EE turns hyphenation back on.
+	m.macro("nf")
+	for _, l := range lines {
+		m.raw(manLine(manEscape(l)))
+	}
+	m.macro("fi")
+	m.macro("RE")
+}
+
+// manEscape makes plain text safe inside a troff text line: backslashes,
+// hyphens (as \-, so options and paths copy and search as typed) and
+// anything outside ASCII. Line starts are manLine's job.
+func manEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\e`)
+		case r == '-':
+			b.WriteString(`\-`)
+		case r > 0x7e || (r < 0x20 && r != '\t'):
+			fmt.Fprintf(&b, `\[u%04X]`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// manLine keeps a text line from being read as a request: a line that
+// starts with the control characters . or ' gets a zero-width \& first.
+func manLine(s string) string {
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
+		return `\&` + s
+	}
+	return s
+}
+
+// inlineRE finds what manText formats: `literal`, {META}, --option,
+// name(N) page references, and upper-case words (metavariables when the
+// caller names them).
+var inlineRE = regexp.MustCompile("`[^`]*`|\\{[A-Za-z][A-Za-z0-9_]*\\}|--[a-z0-9][a-z0-9-]*|[a-z_][a-z_0-9]*\\([1-8]\\)|[A-Z][A-Z0-9_]*")
+
+// manText turns light markup into troff text: `x` is bold literal text,
+// {X} an italic metavariable, --option bold, name(N) a bold page name;
+// upper-case words listed in metas are italic. Everything else is escaped.
+// The result is one line; manLine must guard each line's start.
+func manText(s string, metas []string) string {
+	isMeta := map[string]bool{}
+	for _, a := range metas {
+		isMeta[a] = true
+	}
+	wordChar := func(i int) bool {
+		if i < 0 || i >= len(s) {
+			return false
+		}
+		c := s[i]
+		return c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	var b strings.Builder
+	last := 0
+	for _, loc := range inlineRE.FindAllStringIndex(s, -1) {
+		i, j := loc[0], loc[1]
+		tok := s[i:j]
+		var out string
+		switch {
+		case tok[0] == '`':
+			out = `\fB` + manEscape(tok[1:len(tok)-1]) + `\fR`
+		case tok[0] == '{':
+			out = `\fI` + manEscape(tok[1:len(tok)-1]) + `\fR`
+		case wordChar(i - 1):
+			continue
+		case strings.HasPrefix(tok, "--"):
+			out = `\fB` + manEscape(tok) + `\fR`
+		case strings.HasSuffix(tok, ")"):
+			name, sec, _ := strings.Cut(tok, "(")
+			out = `\fB` + manEscape(name) + `\fR(` + sec
+		case isMeta[tok] && !wordChar(j):
+			out = `\fI` + manEscape(tok) + `\fR`
+		default:
+			continue
+		}
+		b.WriteString(manEscape(s[last:i]))
+		b.WriteString(out)
+		last = j
+	}
+	b.WriteString(manEscape(s[last:]))
+	return b.String()
+}
