@@ -54,6 +54,16 @@ func CapName(c int) string {
 	return "CAP_" + strconv.Itoa(c)
 }
 
+const (
+	capSysChroot = 18
+	capSysAdmin  = 21
+)
+
+// addedCaps is only what Add names (for a process that starts from none).
+func addedCaps(c Capabilities) (capSet, error) {
+	return keptCaps(Capabilities{Drop: []string{"ALL"}, Add: c.Add})
+}
+
 // capSet is a set of capabilities as a bit mask.
 type capSet uint64
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"sort"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,4 +59,29 @@ func cloexecRange(from, to int) error {
 		unix.CloseOnExec(fd)
 	}
 	return nil
+}
+
+// closeStrayFds closes every fd above 2 that is neither in keep nor
+// close-on-exec: fds the init inherited without anyone asking (the caller
+// of an embedding program left them open). The Go runtime's own fds are all
+// close-on-exec, so they are left alone here and vanish at exec.
+func closeStrayFds(keep []int) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	kept := map[int]bool{}
+	for _, k := range keep {
+		kept[k] = true
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 || kept[fd] {
+			continue
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
 }

@@ -94,6 +94,11 @@ func runInit() {
 	}
 	specFile.Close()
 	Phase("init has spec")
+	keepFds := append([]int{statusFd}, cfg.PassFds...)
+	for _, fd := range cfg.FileFds {
+		keepFds = append(keepFds, fd)
+	}
+	closeStrayFds(keepFds)
 	if err := setupSandbox(&cfg); err != nil {
 		fail(ExitSetupFailed, err)
 	}
@@ -160,7 +165,8 @@ func setupSandbox(cfg *initConfig) error {
 	for _, f := range files {
 		f.Close()
 	}
-	if err := t.finish(s.NoPivotRoot); err != nil {
+	moved, err := t.finish(s.NoPivotRoot)
+	if err != nil {
 		return err
 	}
 	Phase("init pivoted")
@@ -183,6 +189,26 @@ func setupSandbox(cfg *initConfig) error {
 	keep, err := keptCaps(s.Caps)
 	if err != nil {
 		return err
+	}
+	if moved {
+		// After MS_MOVE + chroot the old tree still lies under the new
+		// root, not detached: with CAP_SYS_ADMIN (umount, setns) or
+		// CAP_SYS_CHROOT the command could climb back to it. Keep them
+		// only when asked for by name.
+		keep &^= 1<<capSysAdmin | 1<<capSysChroot
+		for _, a := range s.Caps.Add {
+			if c, err := ParseCap(a); err == nil && (c == capSysAdmin || c == capSysChroot) {
+				keep |= 1 << uint(c)
+			}
+		}
+	}
+	// Real root switching to another uid without a user namespace gets no
+	// capabilities unless asked: they would be the host's.
+	if !cfg.InUserNS && cfg.UID > 0 {
+		keep, err = addedCaps(s.Caps)
+		if err != nil {
+			return err
+		}
 	}
 	filter, err := seccomp.Program(runtime.GOARCH, seccomp.Options{SuppressChown: s.SuppressChown, SuppressSync: s.SuppressSync})
 	if err != nil {
@@ -234,10 +260,26 @@ func switchIDs(uid, gid int) error {
 			return fmt.Errorf("switch to gid %d: %w", gid, err)
 		}
 	}
+	{
+		// Supplementary groups go with the old identity. In a user
+		// namespace with setgroups denied this fails harmlessly.
+		g := gid
+		if g < 0 {
+			g = os.Getgid()
+		}
+		if err := unix.Setgroups([]int{g}); err != nil && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("set supplementary groups: %w", err)
+		}
+	}
 	if uid >= 0 && uid != os.Getuid() {
 		if err := unix.Setresuid(uid, uid, uid); err != nil {
 			return fmt.Errorf("switch to uid %d: %w", uid, err)
 		}
+	}
+	// Changing ids clears the parent-death signal; set it again so the
+	// sandbox still dies with nook.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return os.NewSyscallError("prctl PR_SET_PDEATHSIG", err)
 	}
 	// A uid change from 0 clears the effective set; permitted survives
 	// thanks to KEEPCAPS, so raise effective again for what follows.

@@ -356,3 +356,36 @@ func TestSortedOrderIndependence(t *testing.T) {
 		t.Errorf("reverse-ordered options: %+v", f)
 	}
 }
+
+// TestChmodRefusesSymlinksAndDevices: a chroot's symlink must not let a
+// chmod reach a host inode that is bound into the root.
+func TestChmodRefusesSymlinksAndDevices(t *testing.T) {
+	secret := hostDir(t, map[string]string{"secret": "s"})
+	os.Chmod(filepath.Join(secret, "secret"), 0o600)
+	for _, c := range []struct{ dest string }{{"/tmp/link"}, {"/dev/null"}} {
+		s := baseSpec()
+		s.Mounts = append(s.Mounts,
+			Mount{Op: OpBind, Source: secret, Dest: "/data"},
+			Mount{Op: OpSymlink, Source: "/data/secret", Dest: "/tmp/link"},
+			Mount{Op: OpChmod, Dest: c.dest, Mode: u32(0o666)},
+		)
+		_, _, err := tryReport(t, s, reportOpts{})
+		if err == nil {
+			t.Errorf("chmod %s was accepted", c.dest)
+		}
+	}
+	if st, _ := os.Stat(filepath.Join(secret, "secret")); st.Mode().Perm() != 0o600 {
+		t.Errorf("host file mode changed to %o", st.Mode().Perm())
+	}
+}
+
+// TestFallbackDropsChrootEscapes: after MS_MOVE + chroot the command must
+// not keep what would let it climb back to the old tree.
+func TestFallbackDropsChrootEscapes(t *testing.T) {
+	s := baseSpec()
+	s.NoPivotRoot = true
+	r, _ := runReport(t, s, reportOpts{do: []string{"mount-tmpfs:/tmp/m"}})
+	if r.Do["mount-tmpfs:/tmp/m"] == "ok" {
+		t.Errorf("mount still possible after the MS_MOVE fallback")
+	}
+}

@@ -82,6 +82,15 @@ func TestIdentityOverride(t *testing.T) {
 			t.Errorf("uid_map = %q, want %q", got, want)
 		}
 	}
+	if isRoot() {
+		// Real root switching uid without a user namespace: the host's
+		// capabilities must not come along.
+		if r.Status["CapEff"] != "0000000000000000" || r.Status["CapAmb"] != "0000000000000000" || r.Status["Groups"] != "4343" {
+			t.Errorf("real root as uid %d kept capabilities or groups: CapEff %s CapAmb %s Groups %q",
+				uid, r.Status["CapEff"], r.Status["CapAmb"], r.Status["Groups"])
+		}
+		return
+	}
 	// A non-root uid inside keeps its capabilities through the ambient set.
 	if r.Status["CapAmb"] == "0000000000000000" || r.Status["CapEff"] == "0000000000000000" {
 		t.Errorf("uid %d inside lost its capabilities: %v", uid, r.Status)

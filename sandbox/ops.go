@@ -62,17 +62,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		return t.writeFile(m.Dest, f, modeOr(m.Mode, 0o644))
 	case OpChmod:
-		f, err := t.openIn(m.Dest)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		// O_PATH handles cannot be fchmod'ed; the /proc link reaches the
-		// same inode without resolving the path again.
-		if err := unix.Fchmodat(unix.AT_FDCWD, fdPath(f), *m.Mode, 0); err != nil {
-			return &os.PathError{Op: "chmod", Path: m.Dest, Err: err}
-		}
-		return nil
+		return t.chmod(m.Dest, *m.Mode)
 	case OpRemountRO:
 		f, err := t.openIn(m.Dest)
 		if err != nil {
@@ -84,6 +74,45 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		return t.overlay(m)
 	}
 	return fmt.Errorf("unknown operation %q", m.Op)
+}
+
+// chmod changes the mode of dest itself: the parent is resolved inside the
+// new root, the last component is not followed when it is a symlink (the
+// root holds host inodes through binds; a chroot's symlink must not reach
+// them), and device nodes are refused.
+func (t *tree) chmod(dest string, mode uint32) error {
+	dest = Clean(dest)
+	parent, err := t.openIn(path.Dir(dest))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	name := path.Base(dest)
+	if dest == "/" {
+		name = "."
+	}
+	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dest, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), dest)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: dest, Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return fmt.Errorf("chmod %s: it is a symlink; name what it points to instead", dest)
+	case unix.S_IFCHR, unix.S_IFBLK:
+		return fmt.Errorf("chmod %s: refusing to change a device node", dest)
+	}
+	// O_PATH handles cannot be fchmod'ed; the /proc link reaches the same
+	// inode without resolving the path again.
+	if err := unix.Fchmodat(unix.AT_FDCWD, fdPath(f), mode, 0); err != nil {
+		return &os.PathError{Op: "chmod", Path: dest, Err: err}
+	}
+	return nil
 }
 
 func modeOr(m *uint32, def uint32) uint32 {

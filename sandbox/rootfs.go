@@ -79,8 +79,14 @@ func newTree(inUserNS bool) (*tree, error) {
 }
 
 // finish applies the deferred read-only flags, detaches the host clone and
-// makes the new root the process's root.
-func (t *tree) finish(noPivot bool) error {
+// makes the new root the process's root. It reports whether it had to fall
+// back to MS_MOVE + chroot.
+func (t *tree) finish(noPivot bool) (moved bool, err error) {
+	err = t.switchRoot(noPivot, &moved)
+	return moved, err
+}
+
+func (t *tree) switchRoot(noPivot bool, moved *bool) error {
 	for _, f := range t.roLast {
 		// Not recursive: mounts nook placed below stay as they were made
 		// (a bind that was asked read-only is read-only already).
@@ -118,6 +124,7 @@ func (t *tree) finish(noPivot bool) error {
 		// a chroot into a plain directory). Fall back as switch_root does.
 	}
 	Phase("root switched by MS_MOVE and chroot")
+	*moved = true
 	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
 		return &os.PathError{Op: "move the new root onto /", Path: "/", Err: err}
 	}

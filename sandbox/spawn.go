@@ -341,6 +341,11 @@ func drain(c chan statusMsg) chan statusMsg {
 // itself so the shell sees the job stop, and once continued give the
 // terminal back and continue the command.
 func (p *Process) jobStop() {
+	if p.tty < 0 {
+		// No terminal, no job control to mirror: whoever stopped the
+		// command continues it, and nook keeps waiting.
+		return
+	}
 	p.restoreTTY()
 	unix.Kill(os.Getpid(), unix.SIGSTOP)
 	if p.tty >= 0 {

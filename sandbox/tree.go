@@ -175,8 +175,15 @@ func (t *tree) ensureDir(p string, mode uint32) (*os.File, error) {
 			return err
 		}
 		if mode&^0o777 != 0 {
-			// mkdir(2) ignores the sticky and set-id bits.
-			return unix.Fchmodat(dir, name, mode, 0)
+			// mkdir(2) ignores the sticky and set-id bits. Chmod through
+			// a no-follow handle: by name, a racing rename could swap
+			// the new directory for a symlink to a host file.
+			fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			return unix.Fchmod(fd, mode)
 		}
 		return nil
 	})
