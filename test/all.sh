@@ -17,8 +17,10 @@ export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
 say() { printf '\n=== %s\n' "$*"; }
 
-work=/var/tmp/nook-ci
-[ "$(id -u)" -eq 0 ] || work="${TMPDIR:-/tmp}/nook-test-$(id -u)"
+# One work directory per checkout, so two clones can run the suite at once.
+tag=$(printf '%s' "$top" | sha1sum | cut -c1-8)
+work=/var/tmp/nook-ci-$tag
+[ "$(id -u)" -eq 0 ] || work="${TMPDIR:-/tmp}/nook-test-$(id -u)-$tag"
 bin="$work/bin"
 
 if [ "$(id -u)" -eq 0 ]; then
