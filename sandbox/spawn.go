@@ -23,6 +23,10 @@ type Process struct {
 	// Identity is the id mapping mode that was used ("host" when no user
 	// namespace was made).
 	Identity string
+	// Engine is what set the sandbox up: "raw" (a prepared list of system
+	// calls, no second Go runtime) or "init" (nook re-executed as the
+	// sandbox init, for what the raw engine cannot express).
+	Engine string
 
 	pgid   int
 	pid1   bool
@@ -85,6 +89,22 @@ func Start(s *Spec) (*Process, error) {
 			return nil, err
 		}
 	}
+	p, err := startRaw(&spec, id)
+	var fb *errRawFallback
+	switch {
+	case err == nil:
+		return p, nil
+	case errors.Is(err, errRawUnsupported), errors.As(err, &fb):
+		Phase("falling back to the Go init: " + err.Error())
+	default:
+		return nil, err
+	}
+	return startInit(&spec, id)
+}
+
+// startInit starts the sandbox through nook's own re-executed init.
+func startInit(sp *Spec, id *identity) (*Process, error) {
+	spec := *sp
 
 	specR, specW, err := os.Pipe()
 	if err != nil {
@@ -122,7 +142,7 @@ func Start(s *Spec) (*Process, error) {
 		Cloneflags: spec.cloneFlags(id.userns),
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	p := &Process{Identity: id.mode, pid1: spec.Namespaces.PID && !spec.AsPID1, tty: -1}
+	p := &Process{Identity: id.mode, pid1: spec.Namespaces.PID && !spec.AsPID1, tty: -1, Engine: "init"}
 	if spec.NewSession {
 		attr.Setsid = true
 	} else {

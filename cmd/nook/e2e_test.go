@@ -323,7 +323,7 @@ func TestDieWithParent(t *testing.T) {
 // must work as for any job.
 func TestTerminalJobControl(t *testing.T) {
 	bash := exec.Command("bash", "--norc", "--noprofile", "-i")
-	bash.Env = []string{"PATH=/usr/bin:/bin", "PS1=PROMPT> ", "TERM=dumb", "HOME=" + t.TempDir()}
+	bash.Env = []string{"PATH=/usr/bin:/bin", "PS1=PROMPT> ", "TERM=dumb", "HOME=" + t.TempDir(), "NOOK_ENGINE=" + os.Getenv("NOOK_ENGINE")}
 	ptmx, err := pty.Start(bash)
 	if err != nil {
 		t.Fatalf("start bash on a pty: %v", err)

@@ -1,0 +1,108 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// engineForced is set when the whole suite runs with the Go init only
+// (test/all.sh runs this package a second time so).
+var engineForced = os.Getenv("NOOK_ENGINE") == "init"
+
+// startTrue starts /bin/true (or a shell line) in s and returns the engine
+// that set it up and the exit code.
+func startEngine(t *testing.T, s *Spec, args ...string) (string, int) {
+	t.Helper()
+	if len(args) == 0 {
+		args = []string{"true"}
+	}
+	s.Args = args
+	s.Env = []string{"PATH=/usr/bin:/bin"}
+	p, err := Start(s)
+	if err != nil {
+		t.Fatalf("start %v: %v", args, err)
+	}
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return p.Engine, st.ExitCode()
+}
+
+func wantEngine(t *testing.T, got, want string) {
+	t.Helper()
+	if engineForced {
+		want = "init"
+	}
+	if got != want {
+		t.Errorf("engine %q, want %q", got, want)
+	}
+}
+
+// TestEngineChoice: the common specs run on the raw engine (no second Go
+// runtime); what it cannot express goes to the Go init, decided either up
+// front or by the child before anything of the command ran.
+func TestEngineChoice(t *testing.T) {
+	t.Run("base", func(t *testing.T) {
+		e, code := startEngine(t, baseSpec())
+		wantEngine(t, e, "raw")
+		if code != 0 {
+			t.Errorf("exit %d", code)
+		}
+	})
+	t.Run("full isolation with binds, symlinks, dirs, remount-ro", func(t *testing.T) {
+		s := baseSpec()
+		s.Namespaces = Namespaces{PID: true, Net: true, IPC: true, UTS: true, Cgroup: true}
+		s.Hostname = "engine"
+		dir := t.TempDir()
+		s.Mounts = append(s.Mounts,
+			Mount{Op: OpBind, Source: dir, Dest: "/work"},
+			Mount{Op: OpDir, Dest: "/tmp/a/b"},
+			Mount{Op: OpSymlink, Source: "a/b", Dest: "/tmp/link"},
+			Mount{Op: OpMqueue, Dest: "/dev/mqueue"},
+			Mount{Op: OpRemountRO, Dest: "/work"},
+		)
+		e, code := startEngine(t, s, "sh", "-c", `test "$(hostname)" = engine && test -d /tmp/link && ! touch /work/x 2>/dev/null`)
+		wantEngine(t, e, "raw")
+		if code != 0 {
+			t.Errorf("exit %d: hostname, symlink or read-only /work not as asked", code)
+		}
+	})
+	t.Run("write needs the Go init", func(t *testing.T) {
+		s := baseSpec()
+		s.Mounts = append(s.Mounts, Mount{Op: OpWrite, Dest: "/tmp/f", Data: []byte("x")})
+		e, code := startEngine(t, s, "grep", "-qx", "x", "/tmp/f")
+		wantEngine(t, e, "init")
+		if code != 0 {
+			t.Errorf("exit %d", code)
+		}
+	})
+	t.Run("mount point under a read-only bind falls back at run time", func(t *testing.T) {
+		name := "/nook-engine-" + filepath.Base(t.TempDir())
+		if _, err := os.Stat(name); err == nil {
+			t.Skipf("%s exists on the host", name)
+		}
+		s := baseSpec()
+		s.Mounts = append(s.Mounts, Mount{Op: OpTmpfs, Dest: name})
+		e, code := startEngine(t, s, "test", "-d", name)
+		wantEngine(t, e, "init")
+		if code != 0 {
+			t.Errorf("exit %d", code)
+		}
+		if _, err := os.Stat(name); err == nil {
+			t.Errorf("%s was created on the host", name)
+		}
+	})
+	t.Run("command not found", func(t *testing.T) {
+		s := baseSpec()
+		s.Args = []string{"nook-no-such-command"}
+		s.Env = []string{"PATH=/usr/bin:/bin"}
+		_, err := Start(s)
+		se, ok := err.(*StartError)
+		if !ok || se.Code != ExitNotFound || !strings.Contains(se.Msg, "nook-no-such-command: command not found") {
+			t.Errorf("got %v, want a 127 StartError", err)
+		}
+	})
+}

@@ -1,0 +1,383 @@
+package sandbox
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file is the only code that runs in the raw child between fork and
+// exec. The child is a copy of a multi-threaded Go process with one thread
+// left, so it must not enter the Go runtime: every function here is
+// nosplit (no stack growth, no preemption check), allocates nothing, writes
+// no pointers (no write barriers) and makes system calls only through
+// syscall.RawSyscall6. Signals stay blocked from before the fork until the
+// exec; the command's own mask is restored just before execve.
+
+// addrOf returns the address of b's first byte (b must stay reachable).
+func addrOf(b []byte) uintptr {
+	if len(b) == 0 {
+		return 0
+	}
+	return uintptr(unsafe.Pointer(&b[0]))
+}
+
+// addrOfPtrs returns the address of an array of pointers (argv, envp).
+func addrOfPtrs(p []uintptr) uintptr {
+	return uintptr(unsafe.Pointer(&p[0]))
+}
+
+// addrOfAny returns the address of a value the instructions point into.
+func addrOfAny[T any](v *T) uintptr { return uintptr(unsafe.Pointer(v)) }
+
+// rawFork forks the child that runs p. It returns the child's pid in the
+// parent. Must be called on a locked OS thread: the parent-death signal
+// follows the thread that forks.
+//
+//go:nosplit
+//go:norace
+func rawFork(p *rawProg) (pid uintptr, errno syscall.Errno) {
+	all := ^uint64(0)
+	var old uint64
+	// Block every signal on this thread, so none is delivered to the child
+	// before it has reset the Go handlers it inherited.
+	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK,
+		uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
+		return 0, e
+	}
+	p.sigmask = old
+	r, _, e := syscall.RawSyscall6(unix.SYS_CLONE, p.cloneFlags|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if e != 0 || r != 0 {
+		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+		return r, e
+	}
+	rawRun(p)
+	return 0, 0 // not reached: rawRun ends in exec or exit
+}
+
+//go:nosplit
+//go:norace
+func rawExit(code uintptr) {
+	for {
+		syscall.RawSyscall6(unix.SYS_EXIT_GROUP, code, 0, 0, 0, 0, 0)
+	}
+}
+
+// rawReport writes one record to fd (errors ignored: nobody may be
+// listening any more).
+//
+//go:nosplit
+//go:norace
+func rawReport(p *rawProg, fd uintptr, kind, a, b, c, d uint32) {
+	p.rec[0], p.rec[1], p.rec[2], p.rec[3], p.rec[4] = kind, a, b, c, d
+	syscall.RawSyscall6(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p.rec[0])), recSize, 0, 0, 0)
+}
+
+//go:nosplit
+//go:norace
+func rawArg(p *rawProg, in *rawInsn, i uint) uintptr {
+	a := in.args[i]
+	if in.argReg&(1<<i) != 0 {
+		return p.regs[a&(rawRegs-1)]
+	}
+	if in.argAddr&(1<<i) != 0 {
+		return uintptr(unsafe.Pointer(&p.regs[a&(rawRegs-1)]))
+	}
+	return a
+}
+
+// rawRun interprets p from its first instruction. It never returns.
+//
+//go:nosplit
+//go:norace
+func rawRun(p *rawProg) {
+	pc := 0
+	n := len(p.insns)
+	for pc >= 0 && pc < n {
+		in := &p.insns[pc]
+		next := pc + 1
+		var r uintptr
+		var e syscall.Errno
+		switch in.kind {
+		case rkSyscall:
+			r, _, e = syscall.RawSyscall6(in.nr, rawArg(p, in, 0), rawArg(p, in, 1), rawArg(p, in, 2),
+				rawArg(p, in, 3), rawArg(p, in, 4), rawArg(p, in, 5))
+		case rkExit:
+			rawExit(in.args[0])
+		case rkResetSignals:
+			rawResetSignals(p)
+		case rkCapsEffective:
+			e = rawCapsEffective(p)
+		case rkCapsApply:
+			e = rawCapsApply(p, in)
+		case rkIfUp:
+			// ifr_flags follows the 16-byte interface name.
+			p.ifr[16] |= byte(unix.IFF_UP)
+		case rkReadlinkEq:
+			e = rawReadlinkEq(p, in)
+		case rkFork:
+			r, _, e = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+			if e == 0 && r == 0 {
+				pc = next
+				continue // the child: go on with the command's steps
+			}
+		case rkWaitLoop:
+			rawWaitLoop(p, in)
+		case rkPidEnv:
+			rawPidEnv(p)
+		case rkExec:
+			rawExec(p, in)
+		}
+		if e == 0 {
+			if in.out >= 0 {
+				p.regs[in.out&(rawRegs-1)] = r
+			}
+			if (in.exitWhen == exitNonZero && r != 0) || (in.exitWhen == exitZero && r == 0) {
+				rawExit(uintptr(in.code))
+			}
+			if in.onOK >= 0 {
+				next = int(in.onOK)
+			}
+			pc = next
+			continue
+		}
+		if in.softAll || e == in.soft[0] || e == in.soft[1] || e == in.soft[2] {
+			if in.onSoft >= 0 {
+				next = int(in.onSoft)
+			}
+			pc = next
+			continue
+		}
+		if e < 64 && in.fallback&(1<<uint(e)) != 0 {
+			rawReport(p, p.errFd, recFallback, uint32(in.step), uint32(e), 0, 0)
+			rawExit(ExitSetupFailed)
+		}
+		rawReport(p, p.errFd, recError, uint32(in.step), uint32(e), uint32(in.code), 0)
+		rawExit(uintptr(in.code))
+	}
+	rawExit(ExitSetupFailed)
+}
+
+// rawResetSignals puts every signal with a handler (the Go runtime's,
+// inherited with the memory) back to SIG_DFL, as exec would; ignored
+// signals stay ignored, as across exec.
+//
+//go:nosplit
+//go:norace
+func rawResetSignals(p *rawProg) {
+	act := (*[4]uint64)(unsafe.Pointer(&p.scratch[0]))
+	dfl := (*[4]uint64)(unsafe.Pointer(&p.scratch[64]))
+	dfl[0], dfl[1], dfl[2], dfl[3] = 0, 0, 0, 0
+	for sig := uintptr(1); sig <= 64; sig++ {
+		act[0] = 0
+		if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, 0, uintptr(unsafe.Pointer(act)), 8, 0, 0); e != 0 {
+			continue
+		}
+		if act[0] > 1 { // neither SIG_DFL (0) nor SIG_IGN (1)
+			syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(dfl)), 0, 8, 0, 0)
+		}
+	}
+}
+
+// capability header and data live in scratch: header at 0 (2 uint32),
+// data at 16 (2 x {effective, permitted, inheritable}).
+//
+//go:nosplit
+//go:norace
+func rawCapGet(p *rawProg) (*[6]uint32, syscall.Errno) {
+	hdr := (*[2]uint32)(unsafe.Pointer(&p.scratch[0]))
+	data := (*[6]uint32)(unsafe.Pointer(&p.scratch[16]))
+	hdr[0], hdr[1] = unix.LINUX_CAPABILITY_VERSION_3, 0
+	_, _, e := syscall.RawSyscall6(unix.SYS_CAPGET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)), 0, 0, 0, 0)
+	return data, e
+}
+
+//go:nosplit
+//go:norace
+func rawCapSet(p *rawProg) syscall.Errno {
+	hdr := (*[2]uint32)(unsafe.Pointer(&p.scratch[0]))
+	hdr[0], hdr[1] = unix.LINUX_CAPABILITY_VERSION_3, 0
+	_, _, e := syscall.RawSyscall6(unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(&p.scratch[16])), 0, 0, 0, 0)
+	return e
+}
+
+//go:nosplit
+//go:norace
+func rawCapsEffective(p *rawProg) syscall.Errno {
+	d, e := rawCapGet(p)
+	if e != 0 {
+		return e
+	}
+	d[0], d[3] = d[1], d[4]
+	return rawCapSet(p)
+}
+
+// rawCapsApply leaves exactly the kept capabilities in the bounding,
+// permitted, effective and inheritable sets, and in the ambient set when
+// the command runs as a non-root uid (see applyCaps, its Go twin).
+//
+//go:nosplit
+//go:norace
+func rawCapsApply(p *rawProg, in *rawInsn) syscall.Errno {
+	keep, nonRoot, last := uint64(in.args[0]), in.args[1] != 0, in.args[2]
+	for c := uintptr(0); c <= last; c++ {
+		if keep&(1<<c) != 0 {
+			continue
+		}
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0, 0, 0, 0); e != 0 {
+			return e
+		}
+	}
+	d, e := rawCapGet(p)
+	if e != 0 {
+		return e
+	}
+	lo, hi := uint32(keep), uint32(keep>>32)
+	d[0] &= lo
+	d[1] &= lo
+	d[2] = d[1]
+	d[3] &= hi
+	d[4] &= hi
+	d[5] = d[4]
+	have := uint64(d[1]) | uint64(d[4])<<32
+	if e := rawCapSet(p); e != 0 {
+		return e
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	if !nonRoot {
+		return 0
+	}
+	for c := uintptr(0); c <= last; c++ {
+		if have&(1<<c) == 0 {
+			continue
+		}
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c, 0, 0, 0); e != 0 {
+			return e
+		}
+	}
+	return 0
+}
+
+// rawReadlinkEq succeeds when the symlink args[1] in directory args[0]
+// (a register) points to exactly in.text.
+//
+//go:nosplit
+//go:norace
+func rawReadlinkEq(p *rawProg, in *rawInsn) syscall.Errno {
+	dir := p.regs[in.args[0]&(rawRegs-1)]
+	n, _, e := syscall.RawSyscall6(unix.SYS_READLINKAT, dir, in.args[1], uintptr(unsafe.Pointer(&p.scratch[0])), uintptr(len(p.scratch)), 0, 0)
+	if e != 0 || n != uintptr(len(in.text)) {
+		return unix.EEXIST
+	}
+	for i := 0; i < len(in.text); i++ {
+		if p.scratch[i] != in.text[i] {
+			return unix.EEXIST
+		}
+	}
+	return 0
+}
+
+// rawPidEnv writes this process's pid as decimal digits and a NUL after
+// "LISTEN_PID=" in p.pidEnv.
+//
+//go:nosplit
+//go:norace
+func rawPidEnv(p *rawProg) {
+	buf := p.pidEnv
+	pid, _, _ := syscall.RawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+	var digits [10]byte
+	i := len(digits)
+	for {
+		i--
+		digits[i] = byte('0' + pid%10)
+		pid /= 10
+		if pid == 0 || i == 0 {
+			break
+		}
+	}
+	j := len(pidEnvPrefix)
+	for ; i < len(digits) && j < len(buf)-1; i++ {
+		buf[j] = digits[i]
+		j++
+	}
+	buf[j] = 0
+}
+
+// rawExec tries each candidate path in turn with execve, after restoring
+// the command's signal mask. See execCommand, its Go twin, for the rules:
+// a missing file, or a PATH entry that cannot be searched, is "not there";
+// a file found but not executable is 126; nothing found is 127.
+//
+//go:nosplit
+//go:norace
+func rawExec(p *rawProg, in *rawInsn) {
+	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&p.sigmask)), 0, 8, 0, 0)
+	explicit := in.args[3] != 0
+	denied := -1
+	var deniedErr syscall.Errno
+	for i := 0; i < len(p.cands); i++ {
+		path := p.cands[i]
+		_, _, e := syscall.RawSyscall6(unix.SYS_EXECVE, path, in.args[1], in.args[2], 0, 0, 0)
+		switch e {
+		case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG, unix.ELOOP:
+			continue
+		case unix.EACCES:
+			st := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
+			if _, _, se := syscall.RawSyscall6(unix.SYS_NEWFSTATAT, atFdcwd, path, uintptr(unsafe.Pointer(st)), 0, 0, 0); se == 0 &&
+				(st.Mode&unix.S_IFMT != unix.S_IFDIR || explicit) {
+				denied, deniedErr = i, e
+			}
+			continue
+		default:
+			rawReport(p, p.errFd, recError, uint32(in.step), uint32(e), ExitCannotExecute, uint32(i))
+			rawExit(ExitCannotExecute)
+		}
+	}
+	if denied >= 0 {
+		rawReport(p, p.errFd, recError, uint32(in.step), uint32(deniedErr), ExitCannotExecute, uint32(denied))
+		rawExit(ExitCannotExecute)
+	}
+	rawReport(p, p.errFd, recError, uint32(in.step), uint32(unix.ENOENT), ExitNotFound, 0)
+	rawExit(ExitNotFound)
+}
+
+// rawWaitLoop is pid 1's life: with every signal blocked (a signal sent to
+// the group is the command's; pid 1 of a namespace ignores the rest), reap
+// every child, report the command's stops, and when it ends, report its
+// status and exit with it — which makes the kernel kill whatever is left in
+// the namespace.
+//
+//go:nosplit
+//go:norace
+func rawWaitLoop(p *rawProg, in *rawInsn) {
+	cmd := p.regs[in.args[0]&(rawRegs-1)]
+	fd := in.args[1]
+	var ws uint32
+	for {
+		got, _, e := syscall.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), unix.WUNTRACED, 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			rawExit(ExitSetupFailed) // ECHILD: the command is gone unreported
+		}
+		if got != cmd {
+			continue
+		}
+		switch {
+		case ws&0xff == 0x7f: // stopped
+			rawReport(p, fd, recStopped, (ws>>8)&0xff, 0, 0, 0)
+		case ws&0x7f == 0: // exited
+			code := (ws >> 8) & 0xff
+			rawReport(p, fd, recDone, code, 0, 0, 0)
+			rawExit(uintptr(code))
+		default: // killed
+			sig := ws & 0x7f
+			rawReport(p, fd, recDone, 0, sig, 0, 0)
+			rawExit(uintptr(128 + sig))
+		}
+	}
+}

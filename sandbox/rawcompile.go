@@ -1,0 +1,666 @@
+package sandbox
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/nook-project/nook/sandbox/seccomp"
+	"golang.org/x/sys/unix"
+)
+
+// rawSetup is what the compiler needs besides the spec: the fds the parent
+// prepared and what it found out about the caller.
+type rawSetup struct {
+	spec *Spec
+	id   *identity
+	// errFd: the child's error records (close-on-exec, so EOF means the
+	// command runs). statusFd: pid 1's records, or -1. syncFd: read end the
+	// child waits on while the parent writes its id maps, or -1. pidFd:
+	// a pidfd of the parent, readable once the parent is gone, or -1.
+	errFd, statusFd, syncFd, pidFd int
+	// ttyFd is the terminal to hand the foreground to, or -1.
+	ttyFd int
+	// moves put the command's fds in place: parent fd → fd number inside.
+	moves []fdMove
+	umask int
+	// console is the host path of the terminal on the command's stdio, for
+	// /dev/console, or "".
+	console string
+	// selfMaps: the child writes its own one-id maps (uidMapLine, gidMapLine).
+	selfMaps               bool
+	uidMapLine, gidMapLine string
+	// innerUID and innerGID are the ids the child has once mapped.
+	innerUID, innerGID int
+}
+
+type fdMove struct{ from, to int }
+
+// ne writes the kernel's structs in the machine's byte order.
+var ne = binary.NativeEndian
+
+// compileRaw turns a spec into a raw program, or fails with
+// errRawUnsupported when part of it needs the Go init.
+func compileRaw(rs *rawSetup) (*rawProg, error) {
+	s := rs.spec
+	if runtime.GOARCH != "amd64" && runtime.GOARCH != "arm64" {
+		return nil, fmt.Errorf("%w: architecture %s", errRawUnsupported, runtime.GOARCH)
+	}
+	if s.NoPivotRoot {
+		return nil, fmt.Errorf("%w: no pivot_root asked for", errRawUnsupported)
+	}
+	if os.Getenv("NOOK_ENGINE") == "init" {
+		return nil, fmt.Errorf("%w: NOOK_ENGINE=init", errRawUnsupported)
+	}
+	b := newRawBuilder()
+	p := b.p
+	p.errFd = uintptr(rs.errFd)
+	p.cloneFlags = s.cloneFlags(rs.id.userns)
+
+	b.at("prepare the sandbox process")
+	b.emit(b.insn(rkResetSignals, 0))
+	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_PDEATHSIG), imm(uintptr(unix.SIGKILL)))
+	if rs.pidFd >= 0 {
+		// The parent may have died before the death signal was armed.
+		pollfd := make([]byte, 8) // struct pollfd {fd int32; events, revents int16}
+		ne.PutUint32(pollfd[0:], uint32(rs.pidFd))
+		ne.PutUint16(pollfd[4:], unix.POLLIN)
+		ts := b.bytes(make([]byte, 16)) // zero timeout
+		b.sys(unix.SYS_PPOLL, imm(b.bytes(pollfd)), imm(1), imm(ts), imm(0), imm(0))
+		b.last().exitWhen = exitNonZero
+	}
+
+	if rs.id.userns {
+		b.at("set up the user namespace")
+		if rs.selfMaps {
+			b.writeProc("/proc/self/setgroups", "deny", true)
+			b.writeProc("/proc/self/uid_map", rs.uidMapLine, false)
+			b.writeProc("/proc/self/gid_map", rs.gidMapLine, false)
+		} else {
+			// Wait for the parent (or newuidmap) to write the maps: one
+			// byte means done, EOF means the parent gave up.
+			buf := b.bytes(make([]byte, 1))
+			b.sys(unix.SYS_READ, immInt(rs.syncFd), imm(buf), imm(1))
+			b.last().exitWhen = exitZero
+			b.closeFd(rs.syncFd)
+		}
+	}
+
+	b.at("put the sandbox in its own process group")
+	switch {
+	case s.NewSession:
+		b.sys(unix.SYS_SETSID)
+	default:
+		b.sys(unix.SYS_SETPGID, imm(0), imm(0))
+		if rs.ttyFd >= 0 {
+			pg := b.sysOut(unix.SYS_GETPID)
+			b.sys(unix.SYS_IOCTL, immInt(rs.ttyFd), imm(unix.TIOCSPGRP), raddr(pg))
+		}
+	}
+	b.sys(unix.SYS_UMASK, imm(0))
+
+	c := &rawTree{b: b, inUserNS: rs.id.userns}
+	c.stage()
+	for _, m := range Plan(s.Mounts, s.SortMounts) {
+		c.apply(m, rs)
+		if b.err != nil {
+			return nil, b.err
+		}
+	}
+	c.finish()
+
+	if s.Hostname != "" {
+		b.at("set the host name")
+		b.sys(unix.SYS_SETHOSTNAME, imm(b.cstr(s.Hostname)), immInt(len(s.Hostname)))
+	}
+	if s.Namespaces.Net {
+		b.at("bring up lo")
+		copy(p.ifr[:], "lo")
+		ifrAddr := addrOfAny(&p.ifr)
+		sock := b.sysOut(unix.SYS_SOCKET, imm(unix.AF_INET), imm(unix.SOCK_DGRAM|unix.SOCK_CLOEXEC))
+		b.sys(unix.SYS_IOCTL, rval(sock), imm(unix.SIOCGIFFLAGS), imm(ifrAddr))
+		b.emit(b.insn(rkIfUp, 0))
+		b.sys(unix.SYS_IOCTL, rval(sock), imm(unix.SIOCSIFFLAGS), imm(ifrAddr))
+		b.closeReg(sock)
+	}
+
+	b.at("change to the working directory " + s.Dir)
+	if s.Dir != "" {
+		b.sys(unix.SYS_CHDIR, imm(b.cstr(s.Dir)))
+	} else {
+		if s.CallerDir != "" {
+			b.sys(unix.SYS_CHDIR, imm(b.cstr(s.CallerDir)))
+			in := b.last()
+			in.softAll = true
+			in.onOK = b.here() + 1
+		}
+		b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
+	}
+
+	uid, gid := rs.innerUID, rs.innerGID
+	if rs.id.switchUID >= 0 || rs.id.switchGID >= 0 {
+		b.at(fmt.Sprintf("switch to uid %d, gid %d", rs.id.switchUID, rs.id.switchGID))
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_KEEPCAPS), imm(1))
+		g := rs.id.switchGID
+		if g >= 0 && g != gid {
+			b.sys(unix.SYS_SETRESGID, immInt(g), immInt(g), immInt(g))
+			gid = g
+		}
+		groups := make([]byte, 4)
+		ne.PutUint32(groups, uint32(gid))
+		b.sys(unix.SYS_SETGROUPS, imm(1), imm(b.bytes(groups)))
+		b.last().soft[0] = unix.EPERM
+		if u := rs.id.switchUID; u >= 0 && u != uid {
+			b.sys(unix.SYS_SETRESUID, immInt(u), immInt(u), immInt(u))
+			uid = u
+		}
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_PDEATHSIG), imm(uintptr(unix.SIGKILL)))
+		b.emit(b.insn(rkCapsEffective, 0))
+	}
+
+	keep, err := keptCaps(s.Caps)
+	if err != nil {
+		return nil, err
+	}
+	if !rs.id.userns && rs.id.switchUID > 0 {
+		if keep, err = addedCaps(s.Caps); err != nil {
+			return nil, err
+		}
+	}
+	b.at("install the seccomp filter")
+	filter, err := seccomp.Program(runtime.GOARCH, seccomp.Options{SuppressChown: s.SuppressChown, SuppressSync: s.SuppressSync})
+	if err != nil {
+		return nil, fmt.Errorf("build seccomp filter: %w", err)
+	}
+	p.keep = append(p.keep, filter)
+	fprog := &unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	p.keep = append(p.keep, fprog)
+	b.sys(unix.SYS_SECCOMP, imm(1 /* SECCOMP_SET_MODE_FILTER */), imm(0), imm(addrOfAny(fprog)))
+	b.last().soft[0] = unix.ENOSYS
+	b.last().onOK = b.here() + 1
+	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_SECCOMP), imm(2 /* SECCOMP_MODE_FILTER */), imm(addrOfAny(fprog)))
+
+	b.at("set the capabilities")
+	b.emit(b.insn(rkCapsApply, 0, imm(uintptr(keep)), imm(boolArg(uid != 0)), immInt(lastCap())))
+	if s.NoNewPrivs {
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_NO_NEW_PRIVS), imm(1))
+	}
+	b.sys(unix.SYS_UMASK, immInt(rs.umask))
+
+	if s.Namespaces.PID && !s.AsPID1 {
+		b.at("start the command under pid 1")
+		fork := b.emit(b.insn(rkFork, 0))
+		cmd := b.reg()
+		b.p.insns[fork].out = cmd
+		// The child (the command) continues after the fork instruction;
+		// pid 1 jumps to its loop, placed after the command's part.
+		b.command(rs)
+		b.p.insns[fork].onOK = b.here()
+		b.at("pid 1")
+		// pid 1 must not be readable or traceable from the command: its
+		// memory is a copy of nook's. Its mm belongs to the host's user
+		// namespace, so the command cannot override this.
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
+		st := uintptr(rs.statusFd)
+		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
+		b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))
+		b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st)))
+	} else {
+		b.command(rs)
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	return p, nil
+}
+
+func boolArg(v bool) uintptr {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// closeFd emits close(fd) for a fixed fd number.
+func (b *rawBuilder) closeFd(fd int) { b.sys(unix.SYS_CLOSE, immInt(fd)) }
+
+// writeProc writes s to a /proc file in one write(2); tolerateMissing lets
+// an ENOENT pass (kernels before 3.19 have no setgroups file).
+func (b *rawBuilder) writeProc(file, s string, tolerateMissing bool) {
+	fd := b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr(file)), imm(unix.O_WRONLY|unix.O_CLOEXEC))
+	if tolerateMissing {
+		b.last().soft[0] = unix.ENOENT
+		b.last().onSoft = b.here() + 2
+	}
+	b.sys(unix.SYS_WRITE, rval(fd), imm(b.bytes([]byte(s))), immInt(len(s)))
+	b.closeReg(fd)
+}
+
+// command emits the command's own part: its fds, its environment, exec.
+func (b *rawBuilder) command(rs *rawSetup) {
+	s := rs.spec
+	b.at("pass the file descriptors")
+	// Two rounds, so no move overwrites a source another still needs: copy
+	// every source above all targets, then onto its target.
+	base := 3
+	for _, m := range rs.moves {
+		if m.to >= base {
+			base = m.to + 1
+		}
+	}
+	high := make([]int32, len(rs.moves))
+	for i, m := range rs.moves {
+		high[i] = b.sysOut(unix.SYS_FCNTL, immInt(m.from), imm(unix.F_DUPFD_CLOEXEC), immInt(base))
+	}
+	var targets []int
+	for i, m := range rs.moves {
+		b.sys(unix.SYS_DUP3, rval(high[i]), immInt(m.to), imm(0))
+		if m.to > 2 {
+			targets = append(targets, m.to)
+		}
+	}
+	// Everything else above 2 closes at exec.
+	from := 3
+	for _, t := range sortedInts(targets) {
+		if t > from {
+			b.sys(unix.SYS_CLOSE_RANGE, immInt(from), immInt(t-1), imm(unix.CLOSE_RANGE_CLOEXEC))
+			b.last().fallback = errnoBit(unix.EINVAL) | errnoBit(unix.ENOSYS)
+		}
+		if t+1 > from {
+			from = t + 1
+		}
+	}
+	b.sys(unix.SYS_CLOSE_RANGE, immInt(from), imm(^uintptr(0)), imm(unix.CLOSE_RANGE_CLOEXEC))
+	b.last().fallback = errnoBit(unix.EINVAL) | errnoBit(unix.ENOSYS)
+
+	argv := append([]string(nil), s.Args...)
+	if s.Argv0 != "" {
+		argv[0] = s.Argv0
+	}
+	env := s.Env
+	npass := len(s.Fds)
+	if s.PackFds && npass > 0 {
+		env = withEnv(env, "LISTEN_FDS", strconv.Itoa(npass))
+		env = withEnv(env, "LISTEN_PID", "")
+	}
+	envPtrs := make([]uintptr, 0, len(env)+1)
+	for _, kv := range env {
+		if kv == pidEnvPrefix {
+			b.p.pidEnv = make([]byte, len(kv)+11)
+			copy(b.p.pidEnv, kv)
+			envPtrs = append(envPtrs, addrOf(b.p.pidEnv))
+			continue
+		}
+		envPtrs = append(envPtrs, b.cstr(kv))
+	}
+	envPtrs = append(envPtrs, 0)
+	argvPtrs := make([]uintptr, 0, len(argv)+1)
+	for _, a := range argv {
+		argvPtrs = append(argvPtrs, b.cstr(a))
+	}
+	argvPtrs = append(argvPtrs, 0)
+	cands := candidates(s.Args[0], s.Env)
+	for _, c := range cands {
+		b.p.cands = append(b.p.cands, b.cstr(c))
+	}
+	b.p.keep = append(b.p.keep, envPtrs, argvPtrs)
+	if b.p.pidEnv != nil {
+		b.emit(b.insn(rkPidEnv, 0))
+	}
+	b.at("execute the command")
+	b.p.execName, b.p.execCands = s.Args[0], cands
+	b.emit(b.insn(rkExec, 0, imm(0), imm(addrOfPtrs(argvPtrs)), imm(addrOfPtrs(envPtrs)),
+		imm(boolArg(strings.Contains(s.Args[0], "/")))))
+}
+
+func sortedInts(v []int) []int {
+	out := append([]int(nil), v...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// rawTree compiles the mount operations; see tree, the Go init's twin,
+// for what each does and why.
+type rawTree struct {
+	b        *rawBuilder
+	inUserNS bool
+	host     int32 // O_PATH handle on the host clone
+	root     int32 // O_PATH handle on the new root
+	roLast   []int32
+	howPath  uintptr // struct open_how for O_PATH lookups inside a root
+}
+
+const rawStaging = stagingDir
+
+func (c *rawTree) stage() {
+	b := c.b
+	b.at("make / a slave mount")
+	b.sys(unix.SYS_MOUNT, imm(b.cstr("")), imm(b.cstr("/")), imm(b.cstr("")), imm(unix.MS_REC|unix.MS_SLAVE), imm(0))
+	if c.inUserNS || !initialUserNS() {
+		// "/" is not a mount point (a chroot into a plain directory); in a
+		// user namespace the host is shielded anyway (see newTree). The
+		// parent is in the child's user namespace when it makes none.
+		b.last().soft[0] = unix.EINVAL
+	}
+	how := make([]byte, 24) // struct open_how {flags, mode, resolve uint64}
+	ne.PutUint64(how[0:], unix.O_PATH|unix.O_CLOEXEC)
+	ne.PutUint64(how[16:], unix.RESOLVE_IN_ROOT|unix.RESOLVE_NO_MAGICLINKS)
+	c.howPath = b.bytes(how)
+
+	b.at("clone the host tree")
+	hostClone := b.sysOut(unix.SYS_OPEN_TREE, imm(atFdcwd), imm(b.cstr("/")), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE))
+	b.at("mount the staging tmpfs on " + rawStaging)
+	st := c.tmpfs(0o755, 0, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	b.sys(unix.SYS_MOVE_MOUNT, rval(st), imm(b.cstr("")), imm(atFdcwd), imm(b.cstr(rawStaging)), imm(unix.MOVE_MOUNT_F_EMPTY_PATH))
+	b.closeReg(st)
+	hostDir, rootDir := path.Join(rawStaging, "host"), path.Join(rawStaging, "root")
+	b.at("create the staging directories")
+	b.sys(unix.SYS_MKDIRAT, imm(atFdcwd), imm(b.cstr(hostDir)), imm(0o755))
+	b.sys(unix.SYS_MKDIRAT, imm(atFdcwd), imm(b.cstr(rootDir)), imm(0o755))
+	b.at("attach the host tree")
+	b.sys(unix.SYS_MOVE_MOUNT, rval(hostClone), imm(b.cstr("")), imm(atFdcwd), imm(b.cstr(hostDir)), imm(unix.MOVE_MOUNT_F_EMPTY_PATH))
+	b.closeReg(hostClone)
+	b.at("mount the new root")
+	rt := c.tmpfs(0o755, 0, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	b.sys(unix.SYS_MOVE_MOUNT, rval(rt), imm(b.cstr("")), imm(atFdcwd), imm(b.cstr(rootDir)), imm(unix.MOVE_MOUNT_F_EMPTY_PATH))
+	b.closeReg(rt)
+	c.host = b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr(hostDir)), imm(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
+	c.root = b.reg()
+	c.openRoot()
+}
+
+// openRoot (re)opens the new root by path, so it reaches the topmost
+// mount on it.
+func (c *rawTree) openRoot() {
+	b := c.b
+	b.sys(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr(path.Join(rawStaging, "root"))), imm(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
+	b.last().out = c.root
+}
+
+// tmpfs emits fsopen..fsmount of a tmpfs and returns the mount's register.
+func (c *rawTree) tmpfs(mode uint32, size int64, attrs uintptr) int32 {
+	b := c.b
+	fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("tmpfs")), imm(unix.FSOPEN_CLOEXEC))
+	c.fsconfig(fs, "mode", fmt.Sprintf("%o", mode))
+	if size > 0 {
+		c.fsconfig(fs, "size", fmt.Sprint(size))
+	}
+	return c.createMount(fs, attrs)
+}
+
+func (c *rawTree) fsconfig(fs int32, key, value string) {
+	b := c.b
+	if value == "" {
+		b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_SET_FLAG), imm(b.cstr(key)), imm(0), imm(0))
+		return
+	}
+	b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_SET_STRING), imm(b.cstr(key)), imm(b.cstr(value)), imm(0))
+}
+
+// createMount makes the superblock and a detached mount of it, closes the
+// context, and returns the mount's register.
+func (c *rawTree) createMount(fs int32, attrs uintptr) int32 {
+	b := c.b
+	b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_CMD_CREATE), imm(0), imm(0), imm(0))
+	m := b.sysOut(unix.SYS_FSMOUNT, rval(fs), imm(unix.FSMOUNT_CLOEXEC), imm(attrs))
+	b.closeReg(fs)
+	return m
+}
+
+// openIn resolves p inside the new root into a new register.
+func (c *rawTree) openIn(p string) int32 {
+	b := c.b
+	r := b.sysOut(unix.SYS_OPENAT2, rval(c.root), imm(b.cstr(p)), imm(c.howPath), imm(24))
+	// EAGAIN: a rename raced the lookup; ENOSYS: no openat2. The Go init
+	// handles both (it retries, or resolves in user space).
+	b.last().fallback = errnoBit(unix.EAGAIN) | errnoBit(unix.ENOSYS)
+	return r
+}
+
+// ensureDir makes every missing component of p (mode for the last, the
+// default for parents) and returns a handle on it.
+func (c *rawTree) ensureDir(p string, mode uint32) int32 {
+	b := c.b
+	p = Clean(p)
+	if p == "/" {
+		return c.openIn("/")
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	parent := c.root
+	owned := false // parent is a register this function opened
+	cur := ""
+	for i, name := range parts {
+		cur += "/" + name
+		m := defaultDirMode(cur)
+		if i == len(parts)-1 {
+			m = mode
+		}
+		b.sys(unix.SYS_MKDIRAT, rval(parent), imm(b.cstr(name)), imm(uintptr(m&0o777)))
+		mk := len(b.p.insns) - 1
+		b.p.insns[mk].soft[0] = unix.EEXIST
+		b.p.insns[mk].fallback = fbCreate
+		if m&^0o777 != 0 {
+			// mkdir ignores the sticky and set-id bits: set them through a
+			// no-follow handle on the new directory.
+			fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(b.cstr(name)), imm(unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC))
+			b.sys(unix.SYS_FCHMOD, rval(fd), imm(uintptr(m)))
+			b.closeReg(fd)
+		}
+		b.p.insns[mk].onSoft = b.here()
+		if owned {
+			b.closeReg(parent)
+		}
+		parent = c.openIn(cur)
+		owned = true
+	}
+	return parent
+}
+
+// mountPoint returns a handle on dest, made as a directory or an empty
+// file when missing.
+func (c *rawTree) mountPoint(dest string, dir bool) int32 {
+	b := c.b
+	if dir {
+		return c.ensureDir(dest, defaultDirMode(dest))
+	}
+	dest = Clean(dest)
+	parent := c.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(b.cstr(path.Base(dest))),
+		imm(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW), imm(0o444))
+	mk := len(b.p.insns) - 1
+	b.p.insns[mk].soft[0] = unix.EEXIST
+	b.p.insns[mk].fallback = fbCreate
+	b.closeReg(fd)
+	b.p.insns[mk].onSoft = b.here()
+	b.closeReg(parent)
+	return c.openIn(dest)
+}
+
+// attach moves mount m onto dest's handle and closes both.
+func (c *rawTree) attach(m, target int32, dest string) {
+	b := c.b
+	b.sys(unix.SYS_MOVE_MOUNT, rval(m), imm(b.cstr("")), rval(target), imm(b.cstr("")),
+		imm(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+	// The source's type changed between the parent's look and now.
+	b.last().fallback = errnoBit(unix.ENOTDIR) | errnoBit(unix.EISDIR)
+	b.closeReg(target)
+	b.closeReg(m)
+	if Clean(dest) == "/" {
+		b.sys(unix.SYS_CLOSE, rval(c.root))
+		c.openRoot()
+	}
+}
+
+func (c *rawTree) apply(m Mount, rs *rawSetup) {
+	b := c.b
+	b.at(fmt.Sprintf("%s %s", m.Op, m.Dest))
+	switch m.Op {
+	case OpBind, OpDevBind:
+		c.bind(m)
+	case OpTmpfs:
+		mt := c.tmpfs(modeOr(m.Mode, defaultDirMode(m.Dest)), m.Size, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
+	case OpProc:
+		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("proc")), imm(unix.FSOPEN_CLOEXEC))
+		b.hint(unix.EPERM, "a new /proc inside a user namespace needs a new pid namespace too (--unshare-pid)")
+		mt := c.createMount(fs, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
+	case OpDev:
+		c.dev(m.Dest, rs.console)
+	case OpMqueue:
+		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("mqueue")), imm(unix.FSOPEN_CLOEXEC))
+		b.hint(unix.EPERM, "a new mqueue needs a new IPC namespace: --unshare-ipc")
+		mt := c.createMount(fs, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
+	case OpDir:
+		b.closeReg(c.ensureDir(m.Dest, modeOr(m.Mode, defaultDirMode(m.Dest))))
+	case OpSymlink:
+		c.symlink(m.Source, m.Dest)
+	case OpRemountRO:
+		c.roLast = append(c.roLast, c.openIn(m.Dest))
+	default:
+		// write, file, chmod, overlay: left to the Go init for now.
+		b.fail("operation %s", m.Op)
+	}
+}
+
+func (c *rawTree) bind(m Mount) {
+	b := c.b
+	// The parent looks at the source to choose a directory or a file as
+	// the mount point; the child checks that it stayed so (attach).
+	var st unix.Stat_t
+	if err := unix.Stat(m.Source, &st); err != nil {
+		if m.Try && os.IsNotExist(err) {
+			return
+		}
+		// Let the Go init report it with its own resolution.
+		b.fail("bind source %s: %v", m.Source, err)
+		return
+	}
+	src := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(m.Source)), imm(c.howPath), imm(24))
+	b.last().fallback = errnoBit(unix.EAGAIN) | errnoBit(unix.ENOSYS) | errnoBit(unix.ENOENT)
+	tr := b.sysOut(unix.SYS_OPEN_TREE, rval(src), imm(b.cstr("")), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE))
+	b.closeReg(src)
+	var set uint64
+	if m.ReadOnly {
+		set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if m.Op == OpBind {
+		set |= unix.MOUNT_ATTR_NODEV
+	}
+	if set != 0 {
+		attr := make([]byte, 32) // struct mount_attr {set, clr, propagation, userns_fd uint64}
+		ne.PutUint64(attr[0:], set)
+		b.sys(unix.SYS_MOUNT_SETATTR, rval(tr), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), imm(b.bytes(attr)), imm(32))
+	}
+	c.attach(tr, c.mountPoint(m.Dest, st.Mode&unix.S_IFMT == unix.S_IFDIR), m.Dest)
+}
+
+func (c *rawTree) dev(dest, console string) {
+	b := c.b
+	mt := c.tmpfs(0o755, 0, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	c.attach(mt, c.mountPoint(dest, true), dest)
+	for _, n := range devNodes {
+		b.at("bind /dev/" + n + " into " + dest)
+		c.bind(Mount{Op: OpDevBind, Source: "/dev/" + n, Dest: path.Join(dest, n)})
+	}
+	for _, l := range [][2]string{
+		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"}, {"pts/ptmx", "ptmx"},
+	} {
+		c.symlink(l[0], path.Join(dest, l[1]))
+	}
+	b.at("create " + path.Join(dest, "shm"))
+	b.closeReg(c.ensureDir(path.Join(dest, "shm"), 0o1777))
+	b.at("mount devpts on " + path.Join(dest, "pts"))
+	// gid 5 ("tty" on Debian) exists only when mapped: try with it, then
+	// without, as the Go init does.
+	fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("devpts")), imm(unix.FSOPEN_CLOEXEC))
+	var withGID []int
+	for _, kv := range [][2]string{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"}} {
+		c.fsconfig(fs, kv[0], kv[1])
+		withGID = append(withGID, len(b.p.insns)-1)
+	}
+	b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_CMD_CREATE), imm(0), imm(0), imm(0))
+	withGID = append(withGID, len(b.p.insns)-1)
+	pts := b.reg()
+	b.sys(unix.SYS_FSMOUNT, rval(fs), imm(unix.FSMOUNT_CLOEXEC), imm(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC))
+	b.last().out = pts
+	withGID = append(withGID, len(b.p.insns)-1)
+	b.closeReg(fs)
+	jumpOver := len(b.p.insns)
+	b.sys(unix.SYS_GETPID) // a no-op whose success jumps past the retry
+	retry := b.here()
+	for _, i := range withGID {
+		b.p.insns[i].softAll = true
+		b.p.insns[i].onSoft = retry
+	}
+	b.closeReg(fs)
+	fs = b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("devpts")), imm(unix.FSOPEN_CLOEXEC))
+	for _, kv := range [][2]string{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}} {
+		c.fsconfig(fs, kv[0], kv[1])
+	}
+	b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_CMD_CREATE), imm(0), imm(0), imm(0))
+	b.sys(unix.SYS_FSMOUNT, rval(fs), imm(unix.FSMOUNT_CLOEXEC), imm(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC))
+	b.last().out = pts
+	b.closeReg(fs)
+	b.p.insns[jumpOver].onOK = b.here()
+	c.attach(pts, c.mountPoint(path.Join(dest, "pts"), true), path.Join(dest, "pts"))
+	if console != "" {
+		b.at("bind the terminal as " + path.Join(dest, "console"))
+		c.bind(Mount{Op: OpDevBind, Source: console, Dest: path.Join(dest, "console")})
+	}
+}
+
+func (c *rawTree) symlink(target, dest string) {
+	b := c.b
+	b.at(fmt.Sprintf("create symlink %s -> %s", dest, target))
+	dest = Clean(dest)
+	parent := c.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	name := b.cstr(path.Base(dest))
+	b.sys(unix.SYS_SYMLINKAT, imm(b.cstr(target)), rval(parent), imm(name))
+	mk := len(b.p.insns) - 1
+	b.p.insns[mk].soft[0] = unix.EEXIST
+	b.p.insns[mk].fallback = fbCreate
+	b.p.insns[mk].onOK = b.here() + 1
+	// Idempotent for the same target, as bwrap's --symlink.
+	b.at(fmt.Sprintf("create symlink %s: something else is there already", dest))
+	in := b.insn(rkReadlinkEq, 0, imm(uintptr(parent)), imm(name))
+	in.text = target
+	b.emit(in)
+	b.closeReg(parent)
+}
+
+// finish makes deferred mounts read-only, detaches the host clone and
+// switches to the new root with pivot_root; when "/" is not a mount point
+// (EINVAL) it asks for the Go init, which falls back to MS_MOVE + chroot.
+func (c *rawTree) finish() {
+	b := c.b
+	b.at("make mounts read-only")
+	for _, r := range c.roLast {
+		attr := make([]byte, 32)
+		ne.PutUint64(attr[0:], unix.MOUNT_ATTR_RDONLY)
+		b.sys(unix.SYS_MOUNT_SETATTR, rval(r), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH), imm(b.bytes(attr)), imm(32))
+		b.closeReg(r)
+	}
+	b.closeReg(c.host)
+	b.closeReg(c.root)
+	hostDir := path.Join(rawStaging, "host")
+	b.at("detach the host tree")
+	b.sys(unix.SYS_UMOUNT2, imm(b.cstr(hostDir)), imm(unix.MNT_DETACH))
+	b.at("switch to the new root")
+	b.sys(unix.SYS_CHDIR, imm(b.cstr(path.Join(rawStaging, "root"))))
+	dot := b.cstr(".")
+	b.sys(unix.SYS_PIVOT_ROOT, imm(dot), imm(dot))
+	b.last().fallback = errnoBit(unix.EINVAL)
+	b.sys(unix.SYS_UMOUNT2, imm(dot), imm(unix.MNT_DETACH))
+	b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
+}

@@ -1,0 +1,124 @@
+package sandbox
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// The raw engine: instead of re-executing nook as the sandbox init (a
+// second Go runtime start, 6+ ms here), the parent compiles the whole setup
+// into a list of system calls (a rawProg) and forks a child that runs that
+// list with no Go runtime: nosplit code, no allocation, all signals blocked,
+// as the standard library's own fork/exec child works. The child makes the
+// mounts, switches the root, drops what the command must not keep and
+// execs it; with a pid namespace it stays behind as a raw wait4 loop, pid 1.
+//
+// Everything that needs decisions the list cannot express (reading a
+// directory to splice a mount point under a read-only bind, the MS_MOVE
+// fallback, writing file contents, overlays) goes to the Go init instead:
+// either the compiler refuses a spec up front, or the child reports
+// "fallback" before anything of the command ran and the parent starts over
+// with the Go init.
+
+// rawKind is what an instruction does.
+type rawKind uint32
+
+const (
+	rkSyscall       rawKind = iota // nr(args...), see rawInsn for results
+	rkExit                         // exit_group(args[0]) without a report
+	rkResetSignals                 // every caught signal back to SIG_DFL (ignored ones stay)
+	rkCapsEffective                // effective := permitted (after a uid change)
+	rkCapsApply                    // args: keep (64-bit mask), nonRoot, last cap
+	rkIfUp                         // set IFF_UP in the flags of the interface request ifr
+	rkReadlinkEq                   // readlinkat(register args[0], args[1]) must equal text
+	rkFork                         // clone(SIGCHLD): the child goes on, the parent stores the pid in out and jumps to onOK
+	rkWaitLoop                     // pid 1: reap everything, report the command (pid in register args[0]) on fd args[1]
+	rkPidEnv                       // write getpid() in decimal and a NUL into pidEnv
+	rkExec                         // execve each path of cands with argv args[1], envp args[2]; args[3]: the name has a slash
+)
+
+// Record kinds the child writes to the error pipe and pid 1 to the status
+// pipe, as five native uint32s.
+const (
+	recError    = 1 // step, errno, exit code, candidate index (exec)
+	recFallback = 2 // step, errno: start over with the Go init
+	recStopped  = 3 // signal
+	recDone     = 4 // exit code, signal
+	recSize     = 20
+)
+
+// rawInsn is one step of the child's program.
+//
+// A system call succeeds when it returns no errno; then its result goes to
+// register out (when >= 0) and execution goes on at onOK (next when -1).
+// An errno in soft (or any errno with softAll) jumps to onSoft (next when
+// -1) instead; an errno with its bit in fallback (errnos below 64) makes the
+// child ask for the Go init; any other ends the child with an error record
+// naming step, and exit status code.
+type rawInsn struct {
+	kind rawKind
+	nr   uintptr
+	args [6]uintptr
+	// argReg: bit i means args[i] is a register number, replaced by the
+	// register's value. argAddr: bit i means the register's address.
+	argReg, argAddr uint8
+	softAll         bool
+	soft            [3]unix.Errno
+	out             int32
+	onOK, onSoft    int32
+	fallback        uint64
+	step            int32
+	code            int32
+	// text is what rkReadlinkEq compares with.
+	text string
+	// exitWhen ends the child silently (status code) on a successful
+	// call's result: exitNonZero for "the parent is already gone" (a
+	// readable pidfd), exitZero for "the parent gave up" (EOF).
+	exitWhen uint8
+}
+
+const (
+	exitNever = iota
+	exitNonZero
+	exitZero
+)
+
+const rawRegs = 64
+
+// rawProg is a compiled sandbox setup. The child reads it from its copy of
+// the parent's memory; pointers in args point into keep, which the parent
+// holds until the fork is done.
+type rawProg struct {
+	insns []rawInsn
+	regs  [rawRegs]uintptr
+	errFd uintptr
+	// sigmask is the parent thread's signal mask, restored before exec.
+	sigmask uint64
+	// cloneFlags for the fork (namespaces).
+	cloneFlags uintptr
+	rec        [5]uint32
+	scratch    [4096]byte // readlink, stat and capability buffers
+	ifr        [40]byte   // struct ifreq for bringing up lo
+	// pidEnv is the "LISTEN_PID=" entry of the command's environment,
+	// with room for the digits.
+	pidEnv []byte
+	// cands are the addresses of the paths to try executing.
+	cands []uintptr
+	// keep holds every byte slice and array the instructions point into.
+	keep []any
+	// steps describes each step for error messages; hints adds advice for
+	// a given errno.
+	steps []rawStep
+	// execName and execCands are for exec error messages.
+	execName  string
+	execCands []string
+}
+
+type rawStep struct {
+	what string
+	hint map[unix.Errno]string
+}
+
+const pidEnvPrefix = "LISTEN_PID="
+
+// atFdcwd is AT_FDCWD as a system call argument.
+const atFdcwd = ^uintptr(99) // -100

@@ -1,0 +1,294 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/nook-project/nook/sandbox/idmap"
+	"golang.org/x/sys/unix"
+)
+
+// errRawFallback is a raw child that stopped before the command ran and
+// asked for the Go init (see rawprog.go).
+type errRawFallback struct {
+	step  string
+	errno unix.Errno
+}
+
+func (e *errRawFallback) Error() string {
+	return fmt.Sprintf("raw engine: %s: %v: needs the Go init", e.step, e.errno)
+}
+
+// startRaw starts spec with the raw engine. An error wrapping
+// errRawUnsupported, or an *errRawFallback, means: use the Go init.
+func startRaw(spec *Spec, id *identity) (*Process, error) {
+	stdio := []*os.File{orDefault(spec.Stdin, os.Stdin), orDefault(spec.Stdout, os.Stdout), orDefault(spec.Stderr, os.Stderr)}
+	rs := &rawSetup{spec: spec, id: id, statusFd: -1, syncFd: -1, pidFd: -1, ttyFd: -1, umask: currentUmask()}
+	var borrowed []*os.File
+	var parentFds []int // fds only the child needs, closed here after the fork
+	defer func() {
+		closeAll(borrowed)
+		for _, fd := range parentFds {
+			unix.Close(fd)
+		}
+	}()
+	for i, f := range stdio {
+		rs.moves = append(rs.moves, fdMove{from: int(f.Fd()), to: i})
+	}
+	for i, fd := range spec.Fds {
+		f, err := borrow(fd.Outside)
+		if err != nil {
+			return nil, err
+		}
+		borrowed = append(borrowed, f)
+		inside := fd.Inside
+		if spec.PackFds {
+			inside = 3 + i
+		}
+		rs.moves = append(rs.moves, fdMove{from: int(f.Fd()), to: inside})
+	}
+	// The child's own fds sit above every fd the command gets, so putting
+	// those in place cannot overwrite them.
+	base := 3
+	for _, m := range rs.moves {
+		if m.to >= base {
+			base = m.to + 1
+		}
+	}
+	pipe := func() (r, w int, err error) {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return -1, -1, os.NewSyscallError("pipe2", err)
+		}
+		return p[0], p[1], nil
+	}
+	high := func(fd int) (int, error) {
+		h, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, base)
+		unix.Close(fd)
+		if err != nil {
+			return -1, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		}
+		parentFds = append(parentFds, h)
+		return h, nil
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	errFile := os.NewFile(uintptr(errR), "raw-errors")
+	defer errFile.Close()
+	if rs.errFd, err = high(errW); err != nil {
+		return nil, err
+	}
+	p := &Process{Identity: id.mode, pid1: spec.Namespaces.PID && !spec.AsPID1, tty: -1, Engine: "raw"}
+	var statusFile *os.File
+	if p.pid1 {
+		sr, sw, err := pipe()
+		if err != nil {
+			return nil, err
+		}
+		statusFile = os.NewFile(uintptr(sr), "raw-status")
+		if rs.statusFd, err = high(sw); err != nil {
+			statusFile.Close()
+			return nil, err
+		}
+	}
+	closeStatus := func() {
+		if statusFile != nil {
+			statusFile.Close()
+		}
+	}
+	var syncW *os.File
+	if id.userns {
+		if id.helper || os.Geteuid() == 0 {
+			sr, sw, err := pipe()
+			if err != nil {
+				closeStatus()
+				return nil, err
+			}
+			syncW = os.NewFile(uintptr(sw), "raw-sync")
+			defer syncW.Close()
+			if rs.syncFd, err = high(sr); err != nil {
+				closeStatus()
+				return nil, err
+			}
+		} else {
+			rs.selfMaps = true
+			rs.uidMapLine, rs.gidMapLine = idmap.Format(id.uidMap), idmap.Format(id.gidMap)
+		}
+		rs.innerUID = innerID(id.uidMap, os.Getuid())
+		rs.innerGID = innerID(id.gidMap, os.Getgid())
+	} else {
+		rs.innerUID, rs.innerGID = os.Getuid(), os.Getgid()
+	}
+	if pfd, err := unix.PidfdOpen(os.Getpid(), 0); err == nil {
+		parentFds = append(parentFds, pfd)
+		rs.pidFd = pfd
+	}
+	if !spec.NewSession {
+		rs.ttyFd = foregroundTTY(stdio[0])
+		p.tty = rs.ttyFd
+	}
+	rs.console = consoleOf(stdio)
+
+	prog, err := compileRaw(rs)
+	if err != nil {
+		closeStatus()
+		return nil, err
+	}
+	Phase("compiled")
+	runtime.LockOSThread()
+	syscall.ForkLock.Lock()
+	pid, errno := rawFork(prog)
+	syscall.ForkLock.Unlock()
+	runtime.UnlockOSThread()
+	runtime.KeepAlive(prog)
+	for _, fd := range parentFds {
+		unix.Close(fd)
+	}
+	parentFds = nil
+	if errno != 0 {
+		closeStatus()
+		return nil, userNSError(fmt.Errorf("start the sandbox: %w", os.NewSyscallError("clone", errno)), id.userns)
+	}
+	Phase("forked")
+	p.Pid, p.pgid = int(pid), int(pid)
+	if syncW != nil {
+		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, id.helper); err != nil {
+			unix.Kill(p.Pid, unix.SIGKILL)
+			p.reap()
+			closeStatus()
+			return nil, fmt.Errorf("write the id maps of the sandbox: %w", err)
+		}
+		if _, err := syncW.Write([]byte{1}); err != nil {
+			unix.Kill(p.Pid, unix.SIGKILL)
+			p.reap()
+			closeStatus()
+			return nil, fmt.Errorf("release the sandbox after writing its id maps: %w", err)
+		}
+		syncW.Close()
+	}
+	rec, n, err := readRecord(errFile)
+	Phase("started")
+	if err != nil || n != 0 {
+		p.reap()
+		closeStatus()
+		if err != nil {
+			return nil, fmt.Errorf("read the sandbox's start-up report: %w", err)
+		}
+		if n != recSize {
+			return nil, &StartError{Code: ExitSetupFailed, Msg: "the sandbox ended before starting the command"}
+		}
+		return nil, prog.recordError(rec)
+	}
+	p.msgs = make(chan statusMsg, 4)
+	if statusFile != nil {
+		go readRawStatus(statusFile, p.msgs)
+	} else {
+		close(p.msgs)
+	}
+	return p, nil
+}
+
+// innerID is what host id maps to inside, or -1 when unmapped.
+func innerID(m []syscall.SysProcIDMap, host int) int {
+	for _, e := range m {
+		if host >= e.HostID && host < e.HostID+e.Size {
+			return e.ContainerID + host - e.HostID
+		}
+	}
+	return -1
+}
+
+// consoleOf is the host path of the first terminal among the command's
+// stdio, for /dev/console, or "".
+func consoleOf(stdio []*os.File) string {
+	for _, f := range stdio {
+		if !isTerminal(int(f.Fd())) {
+			continue
+		}
+		tty, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+		if err == nil && strings.HasPrefix(tty, "/dev/") {
+			return tty
+		}
+	}
+	return ""
+}
+
+// readRecord reads one record, or nothing until EOF.
+func readRecord(f *os.File) ([5]uint32, int, error) {
+	var buf [recSize]byte
+	n := 0
+	for n < recSize {
+		k, err := f.Read(buf[n:])
+		n += k
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || k == 0 {
+				break
+			}
+			return [5]uint32{}, n, err
+		}
+	}
+	var rec [5]uint32
+	if n == recSize {
+		for i := range rec {
+			rec[i] = ne.Uint32(buf[4*i:])
+		}
+	}
+	return rec, n, nil
+}
+
+// recordError turns the child's error record into an error.
+func (p *rawProg) recordError(rec [5]uint32) error {
+	kind, step, errno, code := rec[0], int(rec[1]), unix.Errno(rec[2]), int(rec[3])
+	what := "set up the sandbox"
+	var hint string
+	if step >= 0 && step < len(p.steps) {
+		what = p.steps[step].what
+		hint = p.steps[step].hint[errno]
+	}
+	if kind == recFallback {
+		return &errRawFallback{step: what, errno: errno}
+	}
+	if what == "execute the command" {
+		cand := int(rec[4])
+		switch {
+		case code == ExitNotFound:
+			return &StartError{Code: code, Msg: fmt.Sprintf("%s: command not found", p.execName)}
+		case errno == unix.EACCES && cand < len(p.execCands):
+			return &StartError{Code: code, Msg: fmt.Sprintf("execute %s: %v", p.execCands[cand], errno)}
+		case cand < len(p.execCands):
+			return &StartError{Code: code, Msg: fmt.Sprintf("execute %s: %v", p.execCands[cand], errno)}
+		}
+	}
+	msg := fmt.Sprintf("%s: %v", what, errno)
+	if hint != "" {
+		msg += ": " + hint
+	}
+	if code == 0 {
+		code = ExitSetupFailed
+	}
+	return &StartError{Code: code, Msg: msg}
+}
+
+// readRawStatus turns pid 1's records into status messages.
+func readRawStatus(f *os.File, out chan<- statusMsg) {
+	defer f.Close()
+	defer close(out)
+	for {
+		rec, n, err := readRecord(f)
+		if err != nil || n != recSize {
+			return
+		}
+		switch rec[0] {
+		case recStopped:
+			out <- statusMsg{Stopped: int(rec[1])}
+		case recDone:
+			out <- statusMsg{Done: true, Code: int(rec[1]), Signal: int(rec[2])}
+		}
+	}
+}
