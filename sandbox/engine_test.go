@@ -70,6 +70,28 @@ func TestEngineChoice(t *testing.T) {
 			t.Errorf("exit %d: hostname, symlink or read-only /work not as asked", code)
 		}
 	})
+	t.Run("overlays", func(t *testing.T) {
+		lower, upper, work := t.TempDir(), t.TempDir(), t.TempDir()
+		if err := os.WriteFile(filepath.Join(lower, "l"), []byte("lower\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := baseSpec()
+		s.Mounts = append(s.Mounts,
+			Mount{Op: OpOverlay, Dest: "/tmp/t", Lower: []string{lower}, TmpfsUpper: true},
+			Mount{Op: OpOverlay, Dest: "/tmp/h", Lower: []string{lower}, Upper: upper, Work: work},
+		)
+		e, code := startEngine(t, s, "sh", "-c", "grep -qx lower /tmp/t/l && echo t > /tmp/t/new && echo h > /tmp/h/new")
+		wantEngine(t, e, "raw")
+		if code != 0 {
+			t.Errorf("exit %d", code)
+		}
+		if b, err := os.ReadFile(filepath.Join(upper, "new")); err != nil || string(b) != "h\n" {
+			t.Errorf("host upper has %q, %v; want the file written through the overlay", b, err)
+		}
+		if _, err := os.Stat(filepath.Join(lower, "new")); err == nil {
+			t.Errorf("the lower directory was written to")
+		}
+	})
 	t.Run("write needs the Go init", func(t *testing.T) {
 		s := baseSpec()
 		s.Mounts = append(s.Mounts, Mount{Op: OpWrite, Dest: "/tmp/f", Data: []byte("x")})

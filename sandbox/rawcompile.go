@@ -336,6 +336,7 @@ type rawTree struct {
 	root     int32 // O_PATH handle on the new root
 	roLast   []int32
 	howPath  uintptr // struct open_how for O_PATH lookups inside a root
+	nOverlay int
 }
 
 const rawStaging = stagingDir
@@ -526,8 +527,10 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		c.symlink(m.Source, m.Dest)
 	case OpRemountRO:
 		c.roLast = append(c.roLast, c.openIn(m.Dest))
+	case OpOverlay:
+		c.overlay(m)
 	default:
-		// write, file, chmod, overlay: left to the Go init for now.
+		// write, file, chmod: left to the Go init.
 		b.fail("operation %s", m.Op)
 	}
 }
@@ -562,6 +565,110 @@ func (c *rawTree) bind(m Mount) {
 		b.sys(unix.SYS_MOUNT_SETATTR, rval(tr), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), imm(b.bytes(attr)), imm(32))
 	}
 	c.attach(tr, c.mountPoint(m.Dest, st.Mode&unix.S_IFMT == unix.S_IFDIR), m.Dest)
+}
+
+// overlay mounts an overlayfs whose layers are given as fds
+// (FSCONFIG_SET_FD, Linux 6.13): every layer is resolved inside the host
+// clone first, so no path is parsed twice. Older kernels refuse fds for
+// the layers; then the Go init takes over, which passes /proc/self/fd paths.
+func (c *rawTree) overlay(m Mount) {
+	b := c.b
+	var layers []int32
+	hostDir := func(p string) int32 {
+		r := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(p)), imm(c.howPath), imm(24))
+		b.last().fallback = errnoBit(unix.EAGAIN) | errnoBit(unix.ENOSYS)
+		layers = append(layers, r)
+		return r
+	}
+	var lowers []int32
+	for _, l := range m.Lower {
+		lowers = append(lowers, hostDir(l))
+	}
+	var upper, work int32 = -1, -1
+	switch {
+	case m.Upper != "":
+		upper, work = hostDir(m.Upper), hostDir(m.Work)
+	case m.TmpfsUpper:
+		c.nOverlay++
+		dir := path.Join(rawStaging, fmt.Sprintf("overlay%d", c.nOverlay))
+		b.sys(unix.SYS_MKDIRAT, imm(atFdcwd), imm(b.cstr(dir)), imm(0o755))
+		mt := c.tmpfs(0o755, 0, 0)
+		b.sys(unix.SYS_MOVE_MOUNT, rval(mt), imm(b.cstr("")), imm(atFdcwd), imm(b.cstr(dir)), imm(unix.MOVE_MOUNT_F_EMPTY_PATH))
+		b.closeReg(mt)
+		for _, d := range []string{"upper", "work"} {
+			p := path.Join(dir, d)
+			b.sys(unix.SYS_MKDIRAT, imm(atFdcwd), imm(b.cstr(p)), imm(0o755))
+			r := b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr(p)), imm(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
+			layers = append(layers, r)
+			if d == "upper" {
+				upper = r
+			} else {
+				work = r
+			}
+		}
+	}
+	mt := b.reg()
+	// In a user namespace overlayfs keeps its metadata in user.* xattrs
+	// ("userxattr"); a kernel or filesystem that refuses it gets a second
+	// try without, as in the Go init.
+	var retry []int
+	attempt := func(userxattr bool) {
+		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("overlay")), imm(unix.FSOPEN_CLOEXEC))
+		var mine []int
+		setFD := func(key string, r int32, first bool) {
+			b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_SET_FD), imm(b.cstr(key)), imm(0), rval(r))
+			if first {
+				b.last().fallback = errnoBit(unix.EINVAL)
+			} else {
+				mine = append(mine, len(b.p.insns)-1)
+			}
+		}
+		for i, l := range lowers {
+			setFD("lowerdir+", l, i == 0)
+		}
+		if upper >= 0 {
+			setFD("upperdir", upper, false)
+			setFD("workdir", work, false)
+		}
+		if userxattr {
+			c.fsconfig(fs, "userxattr", "")
+			mine = append(mine, len(b.p.insns)-1)
+		}
+		b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_CMD_CREATE), imm(0), imm(0), imm(0))
+		mine = append(mine, len(b.p.insns)-1)
+		b.sys(unix.SYS_FSMOUNT, rval(fs), imm(unix.FSMOUNT_CLOEXEC), imm(0))
+		b.last().out = mt
+		mine = append(mine, len(b.p.insns)-1)
+		b.closeReg(fs)
+		if userxattr {
+			retry = mine
+		}
+	}
+	if c.inUserNS {
+		attempt(true)
+		skip := b.sys(unix.SYS_GETPID) // success: jump past the second try
+		again := b.here()
+		for _, i := range retry {
+			b.p.insns[i].softAll = true
+			b.p.insns[i].onSoft = again
+		}
+		// The failed context is still open; its register was released
+		// on the success path, so close it by the number it had.
+		b.sys(unix.SYS_CLOSE, rval(int32(b.p.insns[retry[0]].args[0])))
+		attempt(false)
+		b.p.insns[skip].onOK = b.here()
+	} else {
+		attempt(false)
+	}
+	for _, r := range layers {
+		b.closeReg(r)
+	}
+	if m.ReadOnly {
+		attr := make([]byte, 32)
+		ne.PutUint64(attr[0:], unix.MOUNT_ATTR_RDONLY)
+		b.sys(unix.SYS_MOUNT_SETATTR, rval(mt), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), imm(b.bytes(attr)), imm(32))
+	}
+	c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
 }
 
 func (c *rawTree) dev(dest, console string) {
