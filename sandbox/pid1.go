@@ -68,6 +68,7 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 		os.Exit(code)
 	}
 	report(statusMsg{Started: true})
+	dropAllCaps()
 	for range sigs {
 		for {
 			var ws unix.WaitStatus
@@ -91,3 +92,4 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 		}
 	}
 }
+

@@ -186,6 +186,32 @@ func TestPID1(t *testing.T) {
 	}
 }
 
+// TestPID1Unreachable: the command keeps every capability inside its user
+// namespace, and nook's pid 1 lives in the same namespaces. On the raw
+// engine pid 1's memory is its own, non-dumpable and owned by the host's
+// user namespace, so the command can neither trace it nor read it; on the
+// Go init (the fallback) pid 1 holds no capability on any thread, so
+// tracing it gains nothing. Killing it from inside is ignored (pid 1).
+func TestPID1Unreachable(t *testing.T) {
+	r, st := runReport(t, baseSpec(), reportOpts{do: []string{"ptrace:1", "read:/proc/1/environ", "kill:1", "nocaps:1"}})
+	if st.ExitCode() != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	if engineForced {
+		if r.Do["nocaps:1"] != "ok" {
+			t.Errorf("the Go init's pid 1 holds capabilities: %s", r.Do["nocaps:1"])
+		}
+	} else if !isRoot() {
+		// (Real root makes no user namespace: the command is the host's
+		// root with every capability, a sandbox only by convention.)
+		for _, a := range []string{"ptrace:1", "read:/proc/1/environ"} {
+			if r.Do[a] == "ok" {
+				t.Errorf("%s worked from inside the sandbox; pid 1 must be unreachable", a)
+			}
+		}
+	}
+}
+
 func TestPIDNamespaceLeavesNothing(t *testing.T) {
 	marker := "nook-orphan-" + strconv.Itoa(os.Getpid())
 	s := baseSpec()

@@ -47,13 +47,34 @@ func rawFork(p *rawProg) (pid uintptr, errno syscall.Errno) {
 		return 0, e
 	}
 	p.sigmask = old
+	if haveCloneVM && !p.pid1 {
+		// The child shares this process's memory and runs on its own
+		// stack until it execs: no page tables copied, no copy-on-write
+		// faults (and TLB shootdowns) in this multi-threaded parent
+		// afterwards. Not for a child that stays as pid 1: it must make
+		// its own memory non-dumpable (see compileRaw), and that flag
+		// belongs to the memory, shared or not.
+		p.entry = 0
+		r, e := rawCloneVM(p.cloneFlags|unix.CLONE_VM|uintptr(unix.SIGCHLD), p.stackTop[0], p)
+		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+		return r, syscall.Errno(e)
+	}
 	r, _, e := syscall.RawSyscall6(unix.SYS_CLONE, p.cloneFlags|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 	if e != 0 || r != 0 {
 		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 		return r, e
 	}
-	rawRun(p)
+	rawRun(p, 0)
 	return 0, 0 // not reached: rawRun ends in exec or exit
+}
+
+// rawChildEntry is where a child made by rawCloneVM starts, on its own
+// stack.
+//
+//go:nosplit
+//go:norace
+func rawChildEntry(p *rawProg) {
+	rawRun(p, int(p.entry))
 }
 
 //go:nosplit
@@ -87,12 +108,11 @@ func rawArg(p *rawProg, in *rawInsn, i uint) uintptr {
 	return a
 }
 
-// rawRun interprets p from its first instruction. It never returns.
+// rawRun interprets p from instruction pc. It never returns.
 //
 //go:nosplit
 //go:norace
-func rawRun(p *rawProg) {
-	pc := 0
+func rawRun(p *rawProg, pc int) {
 	n := len(p.insns)
 	for pc >= 0 && pc < n {
 		in := &p.insns[pc]
@@ -117,6 +137,16 @@ func rawRun(p *rawProg) {
 		case rkReadlinkEq:
 			e = rawReadlinkEq(p, in)
 		case rkFork:
+			if haveCloneVM {
+				// The command starts on the second stack at the next
+				// instruction; pid 1 waits (CLONE_VFORK) until it has
+				// exec'd, so they never run on shared memory together.
+				p.entry = uint32(next)
+				var ee uintptr
+				r, ee = rawCloneVM(unix.CLONE_VM|unix.CLONE_VFORK|uintptr(unix.SIGCHLD), p.stackTop[1], p)
+				e = syscall.Errno(ee)
+				break
+			}
 			r, _, e = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 			if e == 0 && r == 0 {
 				pc = next

@@ -59,6 +59,12 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	b := newRawBuilder()
 	p := b.p
 	p.errFd = uintptr(rs.errFd)
+	for i := range p.stacks {
+		// The raw code needs well under 2 KiB; signals stay blocked, so
+		// no signal frame lands here either.
+		p.stacks[i] = make([]byte, 16<<10)
+		p.stackTop[i] = (addrOf(p.stacks[i]) + uintptr(len(p.stacks[i]))) &^ 15
+	}
 	p.cloneFlags = s.cloneFlags(rs.id.userns)
 
 	b.at("prepare the sandbox process")
@@ -192,6 +198,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	b.sys(unix.SYS_UMASK, immInt(rs.umask))
 
 	if s.Namespaces.PID && !s.AsPID1 {
+		p.pid1 = true
 		b.at("start the command under pid 1")
 		fork := b.emit(b.insn(rkFork, 0))
 		cmd := b.reg()
@@ -201,9 +208,12 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.command(rs)
 		b.p.insns[fork].onOK = b.here()
 		b.at("pid 1")
-		// pid 1 must not be readable or traceable from the command: its
-		// memory is a copy of nook's. Its mm belongs to the host's user
-		// namespace, so the command cannot override this.
+		// pid 1 must not be readable or traceable from the command: the
+		// command keeps every capability of pid 1 by default, so only a
+		// non-dumpable mm stops ptrace and /proc/1/mem. The mm is pid 1's
+		// own (a fork's copy of nook's, never shared: see rawFork) and
+		// belongs to the host's user namespace, so the command cannot
+		// override this with its capabilities.
 		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
 		st := uintptr(rs.statusFd)
 		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))

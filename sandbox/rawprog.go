@@ -103,6 +103,13 @@ type rawProg struct {
 	pidEnv []byte
 	// cands are the addresses of the paths to try executing.
 	cands []uintptr
+	// entry is where a child made by rawCloneVM starts; stacks are the
+	// stacks of the sandbox's first process and of the command (when pid
+	// 1 starts it), stackTop their aligned tops.
+	entry    uint32
+	pid1     bool // the first child stays as pid 1 (never shares memory)
+	stacks   [2][]byte
+	stackTop [2]uintptr
 	// keep holds every byte slice and array the instructions point into.
 	keep []any
 	// steps describes each step for error messages; hints adds advice for

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/nook-project/nook/sandbox/idmap"
@@ -134,6 +135,7 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 		p.tty = rs.ttyFd
 	}
 	rs.console = consoleOf(stdio)
+	Phase("pipes")
 
 	prog, err := compileRaw(rs)
 	if err != nil {
@@ -157,6 +159,9 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	}
 	Phase("forked")
 	p.Pid, p.pgid = int(pid), int(pid)
+	// The child runs on this process's memory (rawCloneVM): the program
+	// must outlive it, whether or not anyone waits for the sandbox.
+	liveProgs.Store(p.Pid, prog)
 	if syncW != nil {
 		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, id.helper); err != nil {
 			unix.Kill(p.Pid, unix.SIGKILL)
@@ -193,6 +198,9 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	}
 	return p, nil
 }
+
+// liveProgs holds the program of every raw child not yet reaped, by pid.
+var liveProgs sync.Map
 
 // innerID is what host id maps to inside, or -1 when unmapped.
 func innerID(m []syscall.SysProcIDMap, host int) int {

@@ -2,11 +2,13 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -239,6 +241,38 @@ func doAction(a string) error {
 		return err
 	case "kill-parent":
 		return unix.Kill(os.Getppid(), unix.SIGKILL)
+	case "kill":
+		pid, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		return unix.Kill(pid, unix.SIGKILL)
+	case "ptrace":
+		// PTRACE_ATTACH (then detach again when it worked).
+		pid, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := unix.PtraceAttach(pid); err != nil {
+			return err
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, unix.WALL, nil)
+		unix.PtraceDetach(pid)
+		return nil
+	case "nocaps":
+		// Fails unless process arg holds no effective capability.
+		for _, l := range strings.Split(readTrim("/proc/"+arg+"/status"), "\n") {
+			if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+				if strings.Trim(strings.TrimSpace(v), "0") != "" {
+					return fmt.Errorf("CapEff %s", strings.TrimSpace(v))
+				}
+				return nil
+			}
+		}
+		return errors.New("no CapEff line")
 	}
 	return fmt.Errorf("unknown action %q", verb)
 }

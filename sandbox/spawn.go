@@ -89,6 +89,7 @@ func Start(s *Spec) (*Process, error) {
 			return nil, err
 		}
 	}
+	Phase("identity")
 	p, err := startRaw(&spec, id)
 	var fb *errRawFallback
 	switch {
@@ -259,6 +260,7 @@ func (p *Process) reap() (Status, error) {
 		break
 	}
 	p.waited = true
+	liveProgs.Delete(p.Pid)
 	p.restoreTTY()
 	if ws.Signaled() {
 		return Status{Signal: ws.Signal()}, nil
@@ -327,6 +329,7 @@ func (p *Process) Wait() (Status, error) {
 				continue
 			}
 			p.waited = true
+	liveProgs.Delete(p.Pid)
 			p.restoreTTY()
 			if p.pid1 {
 				// Messages written before pid 1 exited are all in the pipe.

@@ -21,6 +21,22 @@ var Version = "dev"
 
 // Run is `nook run ARGS…`; it returns the exit status for the process.
 func Run(args []string, inherited []int) int {
+	// signal.Notify waits for the runtime to start a thread of its own,
+	// which costs milliseconds on a busy machine: do it alongside parsing
+	// and the sandbox's set-up, and wait for it only once the command
+	// runs. A signal that arrives before that ends nook the default way,
+	// and the sandbox with it (its parent-death signal), so nothing is
+	// left behind either way.
+	sigs := make(chan os.Signal, 16)
+	listening := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, forwardedSignals...)
+		close(listening)
+	}()
+	defer func() {
+		<-listening
+		signal.Stop(sigs)
+	}()
 	r, cmd, err := parseRun(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook run: %v\n", err)
@@ -39,11 +55,7 @@ func Run(args []string, inherited []int) int {
 		fmt.Fprintf(os.Stderr, "nook run: %v\n", err)
 		return 2
 	}
-	// Listen before the command can run: a signal that arrives while the
-	// sandbox starts is held and forwarded once it runs, not lost.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwardedSignals...)
-	defer signal.Stop(sigs)
+	sandbox.Phase("parsed")
 	p, err := sandbox.Start(spec)
 	if err != nil {
 		var se *sandbox.StartError
@@ -59,6 +71,8 @@ func Run(args []string, inherited []int) int {
 	// the sandbox's first process inherits the flag until it execs, and
 	// its id maps could then not be written.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	<-listening
+	sandbox.Phase("signals")
 	done := make(chan struct{})
 	go func() {
 		for {
