@@ -92,4 +92,3 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 		}
 	}
 }
-

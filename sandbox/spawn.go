@@ -329,7 +329,7 @@ func (p *Process) Wait() (Status, error) {
 				continue
 			}
 			p.waited = true
-	liveProgs.Delete(p.Pid)
+			liveProgs.Delete(p.Pid)
 			p.restoreTTY()
 			if p.pid1 {
 				// Messages written before pid 1 exited are all in the pipe.
