@@ -27,8 +27,10 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 		status.Write(append(b, '\n'))
 	}
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
-		unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGALRM)
+	signal.Notify(sigs, unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGALRM)
+	for _, s := range pid1Signals {
+		signal.Notify(sigs, s)
+	}
 
 	path, err := resolveCommand(name, env)
 	if err != nil {
@@ -69,7 +71,14 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 	}
 	report(statusMsg{Started: true})
 	dropAllCaps()
-	for range sigs {
+	own := unix.Getpgrp()
+	for sig := range sigs {
+		if s := sig.(syscall.Signal); s != unix.SIGCHLD && isForwarded(s) {
+			// The command left the group (setsid): pass it on.
+			if pg, err := unix.Getpgid(pid); err == nil && pg != own {
+				unix.Kill(pid, s)
+			}
+		}
 		for {
 			var ws unix.WaitStatus
 			got, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WUNTRACED, nil)
@@ -91,4 +100,18 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 			}
 		}
 	}
+}
+
+// pid1Signals are what nook forwards (see the CLI) plus SIGCHLD: pid 1
+// passes the forwarded ones on to a command that left its process group.
+var pid1Signals = []syscall.Signal{unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
+	unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
+
+func isForwarded(s syscall.Signal) bool {
+	for _, f := range pid1Signals {
+		if f == s {
+			return true
+		}
+	}
+	return false
 }

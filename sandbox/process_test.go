@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -272,5 +273,41 @@ func TestUmaskKept(t *testing.T) {
 	r, _ := runReport(t, baseSpec(), reportOpts{})
 	if r.Umask != 0o027 {
 		t.Errorf("umask inside %o, want 027", r.Umask)
+	}
+}
+
+// TestSignalAfterSetsid: a command that leaves the sandbox's process group
+// (setsid) no longer gets the group's copy of a forwarded signal; pid 1
+// passes it on.
+func TestSignalAfterSetsid(t *testing.T) {
+	s := baseSpec()
+	s.Args = []string{"/bin/sh", "-c", `exec setsid sh -c 'trap "exit 7" TERM; echo ready; while :; do sleep 0.05; done'`}
+	s.Env = []string{"PATH=/usr/bin:/bin"}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	s.Stdout = pw
+	p, err := Start(s)
+	pw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 6)
+	if _, err := io.ReadFull(pr, line); err != nil || string(line) != "ready\n" {
+		t.Fatalf("read %q, %v", line, err)
+	}
+	timer := time.AfterFunc(20*time.Second, func() { unix.Kill(p.Pid, unix.SIGKILL) })
+	defer timer.Stop()
+	if err := p.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ExitCode() != 7 {
+		t.Errorf("status %+v, want 7: SIGTERM did not reach the command after setsid", st)
 	}
 }

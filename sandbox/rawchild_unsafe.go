@@ -374,25 +374,52 @@ func rawExec(p *rawProg, in *rawInsn) {
 	rawExit(ExitNotFound)
 }
 
-// rawWaitLoop is pid 1's life: with every signal blocked (a signal sent to
-// the group is the command's; pid 1 of a namespace ignores the rest), reap
-// every child, report the command's stops, and when it ends, report its
-// status and exit with it — which makes the kernel kill whatever is left in
-// the namespace.
+// rawWaitLoop is pid 1's life. Every signal stays blocked: one sent to
+// the sandbox's process group is also the command's own copy, and pid 1 of
+// a namespace ignores the rest anyway. The forwarded ones and SIGCHLD are
+// read from a signalfd: on SIGCHLD reap every child, report the command's
+// stops, and when it ends, report its status and exit with it — which makes
+// the kernel kill whatever is left in the namespace. A forwarded signal is
+// passed on to the command only when it has left pid 1's process group
+// (setsid): otherwise the group's copy reached it already.
 //
 //go:nosplit
 //go:norace
 func rawWaitLoop(p *rawProg, in *rawInsn) {
 	cmd := p.regs[in.args[0]&(rawRegs-1)]
 	fd := in.args[1]
+	mask := uint64(in.args[2])
+	sfd, _, e := syscall.RawSyscall6(unix.SYS_SIGNALFD4, ^uintptr(0), uintptr(unsafe.Pointer(&mask)), 8, unix.SFD_CLOEXEC, 0, 0)
+	if e != 0 {
+		sfd = ^uintptr(0) // no signalfd: block in wait4 instead, forward nothing
+	}
+	own, _, _ := syscall.RawSyscall6(unix.SYS_GETPGID, 0, 0, 0, 0, 0, 0)
 	var ws uint32
 	for {
-		got, _, e := syscall.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), unix.WUNTRACED, 0, 0, 0)
+		flags := uintptr(unix.WUNTRACED | unix.WNOHANG)
+		if sfd == ^uintptr(0) {
+			flags = unix.WUNTRACED
+		}
+		got, _, e := syscall.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), flags, 0, 0, 0)
 		if e == unix.EINTR {
 			continue
 		}
 		if e != 0 {
 			rawExit(ExitSetupFailed) // ECHILD: the command is gone unreported
+		}
+		if got == 0 {
+			// Nothing to reap: wait for the next signal.
+			n, _, e := syscall.RawSyscall6(unix.SYS_READ, sfd, uintptr(unsafe.Pointer(&p.scratch[0])), 128, 0, 0, 0)
+			if e != 0 || n < 4 {
+				continue
+			}
+			sig := uintptr(p.scratch[0]) | uintptr(p.scratch[1])<<8 | uintptr(p.scratch[2])<<16 | uintptr(p.scratch[3])<<24
+			if sig != uintptr(unix.SIGCHLD) {
+				if pg, _, e := syscall.RawSyscall6(unix.SYS_GETPGID, cmd, 0, 0, 0, 0, 0); e == 0 && pg != own {
+					syscall.RawSyscall6(unix.SYS_KILL, cmd, sig, 0, 0, 0, 0)
+				}
+			}
+			continue
 		}
 		if got != cmd {
 			continue

@@ -218,7 +218,11 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		st := uintptr(rs.statusFd)
 		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
 		b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))
-		b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st)))
+		var mask uint64
+		for _, sig := range pid1Signals {
+			mask |= 1 << (uint(sig) - 1)
+		}
+		b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st), imm(uintptr(mask))))
 	} else {
 		b.command(rs)
 	}
