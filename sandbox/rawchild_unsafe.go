@@ -68,6 +68,9 @@ func rawFork(p *rawProg) (pid uintptr, errno syscall.Errno) {
 	return 0, 0 // not reached: rawRun ends in exec or exit
 }
 
+// rawChildEntry is referenced from assembly only.
+var _ = rawChildEntry
+
 // rawChildEntry is where a child made by rawCloneVM starts, on its own
 // stack.
 //
