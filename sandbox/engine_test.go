@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,4 +128,51 @@ func TestEngineChoice(t *testing.T) {
 			t.Errorf("got %v, want a 127 StartError", err)
 		}
 	})
+}
+
+// TestConcurrentPID1: while one sandbox's pid 1 shares this process's
+// memory (and has made it non-dumpable), another sandbox still starts, and
+// once both end the process is dumpable again, as before.
+func TestConcurrentPID1(t *testing.T) {
+	before, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := baseSpec()
+	a.Args = []string{"/bin/sh", "-c", "cat >/dev/null"}
+	a.Env = []string{"PATH=/usr/bin:/bin"}
+	a.Stdin = pr
+	pa, err := Start(a)
+	pr.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		e, code := startEngine(t, baseSpec(), "true")
+		wantEngine(t, e, "raw")
+		if code != 0 {
+			t.Errorf("second sandbox: exit %d", code)
+		}
+	}
+	// One that needs the Go init, too.
+	w := baseSpec()
+	w.Mounts = append(w.Mounts, Mount{Op: OpWrite, Dest: "/tmp/f", Data: []byte("x")})
+	if e, code := startEngine(t, w, "grep", "-qx", "x", "/tmp/f"); code != 0 || e != "init" {
+		t.Errorf("a sandbox on the Go init beside a running one: engine %s, exit %d", e, code)
+	}
+	pw.Close()
+	if st, err := pa.Wait(); err != nil || st.ExitCode() != 0 {
+		t.Errorf("first sandbox: %+v, %v", st, err)
+	}
+	after, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("dumpable %d after the sandboxes, %d before", after, before)
+	}
 }

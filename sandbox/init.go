@@ -53,6 +53,10 @@ type initConfig struct {
 	GID int `json:"gid"`
 	// Umask is the caller's, restored before exec.
 	Umask int `json:"umask"`
+	// UIDMap and GIDMap, when set, are the init's own one-id maps, which
+	// it writes itself before anything else.
+	UIDMap string `json:"uid_map,omitempty"`
+	GIDMap string `json:"gid_map,omitempty"`
 }
 
 // statusMsg is one line from the init to the parent on the status pipe.
@@ -93,6 +97,11 @@ func runInit() {
 		fail(ExitSetupFailed, fmt.Errorf("read sandbox spec: %w", err))
 	}
 	specFile.Close()
+	if cfg.UIDMap != "" {
+		if err := writeOwnMaps(cfg.UIDMap, cfg.GIDMap); err != nil {
+			fail(ExitSetupFailed, err)
+		}
+	}
 	Phase("init has spec")
 	keepFds := append([]int{statusFd}, cfg.PassFds...)
 	for _, fd := range cfg.FileFds {
@@ -313,6 +322,29 @@ func loopbackUp() error {
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bring up lo: %w", err)
+	}
+	return nil
+}
+
+// writeOwnMaps maps this process's own ids into its new user namespace:
+// an unprivileged process may write one line mapping its own id, once
+// setgroups is denied.
+func writeOwnMaps(uidMap, gidMap string) error {
+	for _, f := range []struct{ path, data string }{
+		{"/proc/self/setgroups", "deny"}, {"/proc/self/uid_map", uidMap}, {"/proc/self/gid_map", gidMap},
+	} {
+		fd, err := unix.Open(f.path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if f.path == "/proc/self/setgroups" && errors.Is(err, unix.ENOENT) {
+				continue // before Linux 3.19
+			}
+			return &os.PathError{Op: "open", Path: f.path, Err: err}
+		}
+		_, err = unix.Write(fd, []byte(f.data))
+		unix.Close(fd)
+		if err != nil {
+			return &os.PathError{Op: "write", Path: f.path, Err: err}
+		}
 	}
 	return nil
 }

@@ -47,13 +47,12 @@ func rawFork(p *rawProg) (pid uintptr, errno syscall.Errno) {
 		return 0, e
 	}
 	p.sigmask = old
-	if haveCloneVM && !p.pid1 {
+	if p.shared {
 		// The child shares this process's memory and runs on its own
-		// stack until it execs: no page tables copied, no copy-on-write
-		// faults (and TLB shootdowns) in this multi-threaded parent
-		// afterwards. Not for a child that stays as pid 1: it must make
-		// its own memory non-dumpable (see compileRaw), and that flag
-		// belongs to the memory, shared or not.
+		// stack: no page tables copied, no copy-on-write faults (and TLB
+		// shootdowns, costly in a VM) in this multi-threaded parent
+		// afterwards. startRaw decides when that is allowed (see
+		// sharedPid1).
 		p.entry = 0
 		r, e := rawCloneVM(p.cloneFlags|unix.CLONE_VM|uintptr(unix.SIGCHLD), p.stackTop[0], p)
 		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)

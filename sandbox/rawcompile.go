@@ -36,6 +36,10 @@ type rawSetup struct {
 	uidMapLine, gidMapLine string
 	// innerUID and innerGID are the ids the child has once mapped.
 	innerUID, innerGID int
+	// shareMemory: the child is made with CLONE_VM (see rawFork).
+	// makeDumpable: the child has memory of its own, copied from a
+	// non-dumpable nook, and must make it dumpable for its id maps.
+	shareMemory, makeDumpable bool
 }
 
 type fdMove struct{ from, to int }
@@ -67,8 +71,12 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	}
 	p.cloneFlags = s.cloneFlags(rs.id.userns)
 
+	p.shared = rs.shareMemory
 	b.at("prepare the sandbox process")
 	b.emit(b.insn(rkResetSignals, 0))
+	if rs.makeDumpable {
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(1))
+	}
 	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_PDEATHSIG), imm(uintptr(unix.SIGKILL)))
 	if rs.pidFd >= 0 {
 		// The parent may have died before the death signal was armed.
@@ -198,7 +206,6 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	b.sys(unix.SYS_UMASK, immInt(rs.umask))
 
 	if s.Namespaces.PID && !s.AsPID1 {
-		p.pid1 = true
 		b.at("start the command under pid 1")
 		fork := b.emit(b.insn(rkFork, 0))
 		cmd := b.reg()

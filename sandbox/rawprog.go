@@ -107,7 +107,7 @@ type rawProg struct {
 	// stacks of the sandbox's first process and of the command (when pid
 	// 1 starts it), stackTop their aligned tops.
 	entry    uint32
-	pid1     bool // the first child stays as pid 1 (never shares memory)
+	shared   bool // the first child shares this process's memory (CLONE_VM)
 	stacks   [2][]byte
 	stackTop [2]uintptr
 	// keep holds every byte slice and array the instructions point into.

@@ -28,11 +28,13 @@ type Process struct {
 	// sandbox init, for what the raw engine cannot express).
 	Engine string
 
-	pgid   int
-	pid1   bool
-	msgs   chan statusMsg
-	tty    int // the terminal whose foreground nook hands over, or -1
-	waited bool
+	pgid int
+	pid1 bool
+	// sharedPid1: pid 1 shares this process's memory (see sharedPid1).
+	sharedPid1 bool
+	msgs       chan statusMsg
+	tty        int // the terminal whose foreground nook hands over, or -1
+	waited     bool
 }
 
 // Status is how the command ended.
@@ -155,9 +157,17 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	}
 	if id.userns {
 		attr.AmbientCaps = allCaps()
-		if !id.helper {
+		switch {
+		case id.helper:
+			// newuidmap writes them once the init runs (below).
+		case os.Geteuid() != 0:
+			// One id of its own: the init writes its maps itself, first
+			// thing. (The standard library would write them from here,
+			// which fails while nook is non-dumpable: see sharedPid1.)
+			cfg.UIDMap, cfg.GIDMap = idmap.Format(id.uidMap), idmap.Format(id.gidMap)
+		default:
 			attr.UidMappings, attr.GidMappings = id.uidMap, id.gidMap
-			attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+			attr.GidMappingsEnableSetgroups = true
 		}
 	}
 	// Pdeathsig follows the thread that forks, so fork from a locked
@@ -259,8 +269,7 @@ func (p *Process) reap() (Status, error) {
 		}
 		break
 	}
-	p.waited = true
-	liveProgs.Delete(p.Pid)
+	p.ended()
 	p.restoreTTY()
 	if ws.Signaled() {
 		return Status{Signal: ws.Signal()}, nil
@@ -328,8 +337,7 @@ func (p *Process) Wait() (Status, error) {
 				p.jobStop()
 				continue
 			}
-			p.waited = true
-			liveProgs.Delete(p.Pid)
+			p.ended()
 			p.restoreTTY()
 			if p.pid1 {
 				// Messages written before pid 1 exited are all in the pipe.
@@ -348,6 +356,16 @@ func (p *Process) Wait() (Status, error) {
 			}
 			return Status{Code: r.ws.ExitStatus()}, nil
 		}
+	}
+}
+
+// ended notes that the first process has been reaped.
+func (p *Process) ended() {
+	p.waited = true
+	liveProgs.Delete(p.Pid)
+	if p.sharedPid1 {
+		p.sharedPid1 = false
+		releaseSharedPid1()
 	}
 }
 
