@@ -389,3 +389,52 @@ func TestFallbackDropsChrootEscapes(t *testing.T) {
 		t.Errorf("mount still possible after the MS_MOVE fallback")
 	}
 }
+
+// TestWriteNeverThroughHostFiles: --write and --file into a directory nook
+// made write in place, but never through what stands at the name: a host
+// file bound there, or a symlink to a host file. Those get a staged copy
+// bound over them instead.
+func TestWriteNeverThroughHostFiles(t *testing.T) {
+	dir := hostDir(t, map[string]string{"bound": "host\n", "rw/f": "host\n"})
+	src, err := os.CreateTemp(t.TempDir(), "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.WriteString("from fd\n")
+	src.Seek(0, 0)
+	defer src.Close()
+	s := baseSpec()
+	// In the order given: the sorted plan would run the writes first and
+	// the binds over them.
+	s.SortMounts = false
+	s.Mounts = append(s.Mounts,
+		Mount{Op: OpTmpfs, Dest: "/tmp/scratch"},
+		Mount{Op: OpBind, Source: filepath.Join(dir, "bound"), Dest: "/tmp/scratch/bound"},
+		Mount{Op: OpBind, Source: filepath.Join(dir, "rw"), Dest: "/tmp/scratch/rw"},
+		Mount{Op: OpSymlink, Source: "/tmp/scratch/rw/f", Dest: "/tmp/scratch/l"},
+		Mount{Op: OpWrite, Dest: "/tmp/scratch/bound", Data: []byte("new\n")},
+		Mount{Op: OpWrite, Dest: "/tmp/scratch/l", Data: []byte("new2\n")},
+		Mount{Op: OpWrite, Dest: "/tmp/scratch/plain", Data: []byte("plain\n"), Mode: u32(0o600)},
+		Mount{Op: OpFile, Dest: "/tmp/scratch/fromfd", FD: int(src.Fd())},
+	)
+	r, st := runReport(t, s, reportOpts{stat: []string{"/tmp/scratch/bound", "/tmp/scratch/rw/f", "/tmp/scratch/plain", "/tmp/scratch/fromfd"}})
+	if st.ExitCode() != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	for p, want := range map[string]string{"/tmp/scratch/bound": "new\n", "/tmp/scratch/rw/f": "new2\n", "/tmp/scratch/plain": "plain\n", "/tmp/scratch/fromfd": "from fd\n"} {
+		if f := r.Files[p]; f == nil || f.Content != want {
+			t.Errorf("%s inside = %+v, want %q", p, f, want)
+		}
+	}
+	if f := r.Files["/tmp/scratch/plain"]; f != nil && f.Mode != 0o600 {
+		t.Errorf("/tmp/scratch/plain mode %o, want 600", f.Mode)
+	}
+	for _, name := range []string{"bound", "rw/f"} {
+		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != "host\n" {
+			t.Errorf("host file %s now holds %q: written through", name, b)
+		}
+	}
+	if m := r.mount("/tmp/scratch/plain"); m != nil {
+		t.Errorf("/tmp/scratch/plain is a mount (%+v), want a plain file on the tmpfs", m)
+	}
+}

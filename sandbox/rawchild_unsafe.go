@@ -160,6 +160,14 @@ func rawRun(p *rawProg, pc int) {
 			rawPidEnv(p)
 		case rkExec:
 			rawExec(p, in)
+		case rkMntID:
+			r, e = rawMntID(p, p.regs[in.args[0]&(rawRegs-1)], 0, unix.AT_EMPTY_PATH)
+		case rkWriteDecide:
+			e = rawWriteDecide(p, in)
+		case rkWriteData:
+			e = rawWriteAll(p.regs[in.args[0]&(rawRegs-1)], in.args[1], in.args[2])
+		case rkCopyFd:
+			e = rawCopyFd(p, p.regs[in.args[0]&(rawRegs-1)], in.args[1])
 		}
 		if e == 0 {
 			if in.out >= 0 {
@@ -437,6 +445,102 @@ func rawWaitLoop(p *rawProg, in *rawInsn) {
 			sig := ws & 0x7f
 			rawReport(p, fd, recDone, 0, sig, 0, 0)
 			rawExit(uintptr(128 + sig))
+		}
+	}
+}
+
+// rawMntID returns the mount id of name in dir (statx STATX_MNT_ID).
+//
+//go:nosplit
+//go:norace
+func rawMntID(p *rawProg, dir, name, flags uintptr) (uintptr, syscall.Errno) {
+	st := (*unix.Statx_t)(unsafe.Pointer(&p.scratch[0]))
+	if name == 0 {
+		name = uintptr(unsafe.Pointer(&p.empty[0]))
+	}
+	_, _, e := syscall.RawSyscall6(unix.SYS_STATX, dir, name, flags, unix.STATX_MNT_ID|unix.STATX_TYPE, uintptr(unsafe.Pointer(st)), 0)
+	if e != 0 {
+		return 0, e
+	}
+	return uintptr(st.Mnt_id), 0
+}
+
+// rawWriteDecide succeeds when the file may be written in place: its
+// directory (register args[0]) is on a mount nook made (a mount id held in
+// one of the registers of mask args[2]), and the entry args[1] is missing
+// or a plain file on that same mount — not a symlink, not a host file
+// mounted there. Otherwise EXDEV: the data goes on the staging tmpfs and
+// is bound over the destination, so no host file is ever written.
+//
+//go:nosplit
+//go:norace
+func rawWriteDecide(p *rawProg, in *rawInsn) syscall.Errno {
+	dir := p.regs[in.args[0]&(rawRegs-1)]
+	dm, e := rawMntID(p, dir, 0, unix.AT_EMPTY_PATH)
+	if e != 0 {
+		return e
+	}
+	owned := false
+	mask := uint64(in.args[2])
+	for r := uintptr(0); r < rawRegs; r++ {
+		if mask&(1<<r) != 0 && p.regs[r] == dm {
+			owned = true
+		}
+	}
+	if !owned {
+		return unix.EXDEV
+	}
+	em, e := rawMntID(p, dir, in.args[1], unix.AT_SYMLINK_NOFOLLOW)
+	if e == unix.ENOENT {
+		return 0
+	}
+	if e != 0 {
+		return e
+	}
+	st := (*unix.Statx_t)(unsafe.Pointer(&p.scratch[0]))
+	if em != dm || uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG {
+		return unix.EXDEV
+	}
+	return 0
+}
+
+//go:nosplit
+//go:norace
+func rawWriteAll(fd, buf, n uintptr) syscall.Errno {
+	for n > 0 {
+		w, _, e := syscall.RawSyscall6(unix.SYS_WRITE, fd, buf, n, 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		if w == 0 {
+			return unix.EIO
+		}
+		buf += w
+		n -= w
+	}
+	return 0
+}
+
+//go:nosplit
+//go:norace
+func rawCopyFd(p *rawProg, dst, src uintptr) syscall.Errno {
+	buf := uintptr(unsafe.Pointer(&p.scratch[0]))
+	for {
+		n, _, e := syscall.RawSyscall6(unix.SYS_READ, src, buf, uintptr(len(p.scratch)), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		if n == 0 {
+			return 0
+		}
+		if e := rawWriteAll(dst, buf, n); e != 0 {
+			return e
 		}
 	}
 }

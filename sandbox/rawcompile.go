@@ -358,6 +358,21 @@ type rawTree struct {
 	roLast   []int32
 	howPath  uintptr // struct open_how for O_PATH lookups inside a root
 	nOverlay int
+	nData    int
+	// owned is the mask of registers holding the mount ids of mounts nook
+	// made (tmpfs and the like): files there may be written in place.
+	owned   uint64
+	ownNext bool // the next attach is of such a mount
+}
+
+// own records the mount id of the mount in register m as nook's own.
+func (c *rawTree) own(m int32) {
+	b := c.b
+	in := b.insn(rkMntID, 0, imm(uintptr(m)))
+	r := b.reg()
+	in.out = r
+	b.emit(in)
+	c.owned |= 1 << uint(r)
 }
 
 const rawStaging = stagingDir
@@ -393,6 +408,7 @@ func (c *rawTree) stage() {
 	b.at("mount the new root")
 	rt := c.tmpfs(0o755, 0, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
 	b.sys(unix.SYS_MOVE_MOUNT, rval(rt), imm(b.cstr("")), imm(atFdcwd), imm(b.cstr(rootDir)), imm(unix.MOVE_MOUNT_F_EMPTY_PATH))
+	c.own(rt)
 	b.closeReg(rt)
 	c.host = b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr(hostDir)), imm(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
 	c.root = b.reg()
@@ -514,6 +530,10 @@ func (c *rawTree) attach(m, target int32, dest string) {
 	// The source's type changed between the parent's look and now.
 	b.last().fallback = errnoBit(unix.ENOTDIR) | errnoBit(unix.EISDIR)
 	b.closeReg(target)
+	if c.ownNext {
+		c.own(m)
+		c.ownNext = false
+	}
 	b.closeReg(m)
 	if Clean(dest) == "/" {
 		b.sys(unix.SYS_CLOSE, rval(c.root))
@@ -529,7 +549,9 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		c.bind(m)
 	case OpTmpfs:
 		mt := c.tmpfs(modeOr(m.Mode, defaultDirMode(m.Dest)), m.Size, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
-		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
+		target := c.mountPoint(m.Dest, true)
+		c.ownNext = true
+		c.attach(mt, target, m.Dest)
 	case OpProc:
 		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("proc")), imm(unix.FSOPEN_CLOEXEC))
 		b.hint(unix.EPERM, "a new /proc inside a user namespace needs a new pid namespace too (--unshare-pid)")
@@ -550,8 +572,10 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		c.roLast = append(c.roLast, c.openIn(m.Dest))
 	case OpOverlay:
 		c.overlay(m)
+	case OpWrite, OpFile:
+		c.write(m)
 	default:
-		// write, file, chmod: left to the Go init.
+		// chmod: left to the Go init.
 		b.fail("operation %s", m.Op)
 	}
 }
@@ -689,13 +713,57 @@ func (c *rawTree) overlay(m Mount) {
 		ne.PutUint64(attr[0:], unix.MOUNT_ATTR_RDONLY)
 		b.sys(unix.SYS_MOUNT_SETATTR, rval(mt), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), imm(b.bytes(attr)), imm(32))
 	}
-	c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
+	target := c.mountPoint(m.Dest, true)
+	c.ownNext = m.TmpfsUpper
+	c.attach(mt, target, m.Dest)
+}
+
+// write puts a file's contents (OpWrite's data, or what OpFile's fd
+// holds) at its destination: in place when the directory is on a mount
+// nook made and nothing else is there, otherwise as a file on the staging
+// tmpfs bound over the destination — never into a host file (see
+// rawWriteDecide).
+func (c *rawTree) write(m Mount) {
+	b := c.b
+	dest := Clean(m.Dest)
+	mode := modeOr(m.Mode, 0o644)
+	data := func(fd int32) {
+		if m.Op == OpFile {
+			b.emit(b.insn(rkCopyFd, 0, imm(uintptr(fd)), immInt(m.FD)))
+			return
+		}
+		if len(m.Data) > 0 {
+			b.emit(b.insn(rkWriteData, 0, imm(uintptr(fd)), imm(b.bytes(m.Data)), immInt(len(m.Data))))
+		}
+	}
+	parent := c.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	name := b.cstr(path.Base(dest))
+	decide := b.emit(b.insn(rkWriteDecide, 0, imm(uintptr(parent)), imm(name), imm(uintptr(c.owned))))
+	b.p.insns[decide].soft[0] = unix.EXDEV
+	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(name), imm(unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC), imm(uintptr(mode&0o7777)))
+	data(fd)
+	b.sys(unix.SYS_FCHMOD, rval(fd), imm(uintptr(mode)))
+	b.closeReg(fd)
+	done := b.sys(unix.SYS_GETPID) // success: jump past the staged way
+	b.p.insns[decide].onSoft = b.here()
+	c.nData++
+	staged := b.cstr(path.Join(rawStaging, fmt.Sprintf("data%d", c.nData)))
+	sfd := b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(staged), imm(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC), imm(uintptr(mode&0o7777)))
+	data(sfd)
+	b.sys(unix.SYS_FCHMOD, rval(sfd), imm(uintptr(mode)))
+	b.closeReg(sfd)
+	tr := b.sysOut(unix.SYS_OPEN_TREE, imm(atFdcwd), imm(staged), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC))
+	c.attach(tr, c.mountPoint(dest, false), dest)
+	b.p.insns[done].onOK = b.here()
+	b.closeReg(parent)
 }
 
 func (c *rawTree) dev(dest, console string) {
 	b := c.b
 	mt := c.tmpfs(0o755, 0, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
-	c.attach(mt, c.mountPoint(dest, true), dest)
+	target := c.mountPoint(dest, true)
+	c.ownNext = true
+	c.attach(mt, target, dest)
 	for _, n := range devNodes {
 		b.at("bind /dev/" + n + " into " + dest)
 		c.bind(Mount{Op: OpDevBind, Source: "/dev/" + n, Dest: path.Join(dest, n)})

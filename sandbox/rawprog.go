@@ -34,6 +34,10 @@ const (
 	rkWaitLoop                     // pid 1: reap everything, report the command (pid in register args[0]) on fd args[1]
 	rkPidEnv                       // write getpid() in decimal and a NUL into pidEnv
 	rkExec                         // execve each path of cands with argv args[1], envp args[2]; args[3]: the name has a slash
+	rkMntID                        // out := mount id of the fd in register args[0]
+	rkWriteDecide                  // ok: write directly into dir register args[0], entry args[1]; EXDEV: stage (owned mount ids: registers in mask args[2])
+	rkWriteData                    // write args[2] bytes at args[1] to the fd in register args[0]
+	rkCopyFd                       // copy fd args[1] to the fd in register args[0] until EOF
 )
 
 // Record kinds the child writes to the error pipe and pid 1 to the status
@@ -98,6 +102,7 @@ type rawProg struct {
 	rec        [5]uint32
 	scratch    [4096]byte // readlink, stat and capability buffers
 	ifr        [40]byte   // struct ifreq for bringing up lo
+	empty      [1]byte    // ""
 	// pidEnv is the "LISTEN_PID=" entry of the command's environment,
 	// with room for the digits.
 	pidEnv []byte

@@ -366,7 +366,7 @@ func (t *tree) writeFile(dest string, data io.Reader, mode uint32) error {
 	}
 	defer parent.Close()
 	name := path.Base(dest)
-	if t.isOwned(parent) {
+	if t.isOwned(parent) && plainOrMissing(parent, name) {
 		fd, err := unix.Openat(int(parent.Fd()), name, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, mode)
 		if err != nil {
 			return &os.PathError{Op: "create", Path: dest, Err: err}
@@ -394,6 +394,22 @@ func (t *tree) writeFile(dest string, data io.Reader, mode uint32) error {
 	defer target.Close()
 	_, err = t.attach(tr, target, dest, false)
 	return err
+}
+
+// plainOrMissing reports whether name in dir is missing or a plain file on
+// dir's own mount: anything else there (a symlink, a host file bound over
+// the name) must not be written through.
+func plainOrMissing(dir *os.File, name string) bool {
+	var st unix.Statx_t
+	err := unix.Statx(int(dir.Fd()), name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE|unix.STATX_MNT_ID, &st)
+	if errors.Is(err, unix.ENOENT) {
+		return true
+	}
+	if err != nil || uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG {
+		return false
+	}
+	dm, err := mountID(dir)
+	return err == nil && dm == st.Mnt_id
 }
 
 func fillFile(fd int, dest string, data io.Reader, mode uint32) error {
