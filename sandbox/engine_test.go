@@ -102,10 +102,19 @@ func TestEngineChoice(t *testing.T) {
 			t.Errorf("exit %d", code)
 		}
 	})
-	t.Run("chmod needs the Go init", func(t *testing.T) {
+	t.Run("chmod", func(t *testing.T) {
 		s := baseSpec()
 		s.Mounts = append(s.Mounts, Mount{Op: OpDir, Dest: "/tmp/d"}, Mount{Op: OpChmod, Dest: "/tmp/d", Mode: u32(0o700)})
 		e, code := startEngine(t, s, "sh", "-c", `test "$(stat -c %a /tmp/d)" = 700`)
+		wantEngine(t, e, "raw")
+		if code != 0 {
+			t.Errorf("exit %d", code)
+		}
+	})
+	t.Run("no pivot_root needs the Go init", func(t *testing.T) {
+		s := baseSpec()
+		s.NoPivotRoot = true
+		e, code := startEngine(t, s, "true")
 		wantEngine(t, e, "init")
 		if code != 0 {
 			t.Errorf("exit %d", code)
@@ -169,8 +178,8 @@ func TestConcurrentPID1(t *testing.T) {
 	}
 	// One that needs the Go init, too.
 	w := baseSpec()
-	w.Mounts = append(w.Mounts, Mount{Op: OpDir, Dest: "/tmp/d"}, Mount{Op: OpChmod, Dest: "/tmp/d", Mode: u32(0o700)})
-	if e, code := startEngine(t, w, "test", "-d", "/tmp/d"); code != 0 || e != "init" {
+	w.NoPivotRoot = true
+	if e, code := startEngine(t, w, "true"); code != 0 || e != "init" {
 		t.Errorf("a sandbox on the Go init beside a running one: engine %s, exit %d", e, code)
 	}
 	pw.Close()

@@ -166,6 +166,8 @@ func rawRun(p *rawProg, pc int) {
 			e = rawWriteDecide(p, in)
 		case rkWriteData:
 			e = rawWriteAll(p.regs[in.args[0]&(rawRegs-1)], in.args[1], in.args[2])
+		case rkChmodable:
+			e = rawChmodable(p, p.regs[in.args[0]&(rawRegs-1)])
 		case rkCopyFd:
 			e = rawCopyFd(p, p.regs[in.args[0]&(rawRegs-1)], in.args[1])
 		}
@@ -543,4 +545,21 @@ func rawCopyFd(p *rawProg, dst, src uintptr) syscall.Errno {
 			return e
 		}
 	}
+}
+
+//go:nosplit
+//go:norace
+func rawChmodable(p *rawProg, fd uintptr) syscall.Errno {
+	st := (*unix.Statx_t)(unsafe.Pointer(&p.scratch[0]))
+	_, _, e := syscall.RawSyscall6(unix.SYS_STATX, fd, uintptr(unsafe.Pointer(&p.empty[0])), unix.AT_EMPTY_PATH, unix.STATX_TYPE, uintptr(unsafe.Pointer(st)), 0)
+	if e != 0 {
+		return e
+	}
+	switch uint32(st.Mode) & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return unix.ELOOP
+	case unix.S_IFCHR, unix.S_IFBLK:
+		return unix.EPERM
+	}
+	return 0
 }

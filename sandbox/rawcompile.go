@@ -574,8 +574,9 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		c.overlay(m)
 	case OpWrite, OpFile:
 		c.write(m)
+	case OpChmod:
+		c.chmod(Clean(m.Dest), *m.Mode)
 	default:
-		// chmod: left to the Go init.
 		b.fail("operation %s", m.Op)
 	}
 }
@@ -756,6 +757,29 @@ func (c *rawTree) write(m Mount) {
 	c.attach(tr, c.mountPoint(dest, false), dest)
 	b.p.insns[done].onOK = b.here()
 	b.closeReg(parent)
+}
+
+// chmod changes the mode of dest itself, never of what a symlink there
+// points to, and never of a device node (see tree.chmod). fchmodat2 with
+// AT_EMPTY_PATH (Linux 6.6) changes it through the O_PATH handle; older
+// kernels go to the Go init.
+func (c *rawTree) chmod(dest string, mode uint32) {
+	b := c.b
+	b.at("chmod " + dest)
+	parent := c.openIn(path.Dir(dest))
+	name := path.Base(dest)
+	if dest == "/" {
+		name = "."
+	}
+	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(b.cstr(name)), imm(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC))
+	b.closeReg(parent)
+	b.emit(b.insn(rkChmodable, 0, imm(uintptr(fd))))
+	b.hint(unix.ELOOP, "it is a symlink; name what it points to instead")
+	b.hint(unix.EPERM, "refusing to change a device node")
+	b.at("chmod " + dest)
+	b.sys(unix.SYS_FCHMODAT2, rval(fd), imm(b.cstr("")), imm(uintptr(mode)), imm(unix.AT_EMPTY_PATH))
+	b.last().fallback = errnoBit(unix.ENOSYS) | errnoBit(unix.EINVAL) | errnoBit(unix.EOPNOTSUPP)
+	b.closeReg(fd)
 }
 
 func (c *rawTree) dev(dest, console string) {

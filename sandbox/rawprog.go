@@ -38,6 +38,7 @@ const (
 	rkWriteDecide                  // ok: write directly into dir register args[0], entry args[1]; EXDEV: stage (owned mount ids: registers in mask args[2])
 	rkWriteData                    // write args[2] bytes at args[1] to the fd in register args[0]
 	rkCopyFd                       // copy fd args[1] to the fd in register args[0] until EOF
+	rkChmodable                    // the fd in register args[0] is no symlink (ELOOP) and no device node (EPERM)
 )
 
 // Record kinds the child writes to the error pipe and pid 1 to the status
