@@ -97,6 +97,22 @@ func TestIdentityOverride(t *testing.T) {
 	}
 }
 
+// TestUIDWithoutGID: switching to a uid without naming a gid (real root,
+// or a subordinate-id mode) gives the gid of the same number, not group 0.
+func TestUIDWithoutGID(t *testing.T) {
+	s := baseSpec()
+	uid := 4242
+	s.Identity = Identity{UID: &uid}
+	if !isRoot() {
+		subIDs(t) // skips (fails in CI's user with ranges) without them
+		s.Identity.Mode = "subids-root"
+	}
+	r, _ := runReport(t, s, reportOpts{})
+	if r.UID != uid || r.GID != uid {
+		t.Errorf("ids inside = %d:%d, want %d:%d", r.UID, r.GID, uid, uid)
+	}
+}
+
 // subIDs says whether the caller has subordinate ranges. In CI the test
 // user with ranges sets NOOK_TEST_EXPECT_SUBIDS=1, which turns a missing
 // range into a failure instead of a skip.

@@ -225,7 +225,9 @@ func (t *tree) dev(dest string) error {
 	if err := t.devpts(path.Join(dest, "pts")); err != nil {
 		return err
 	}
-	// A command on a terminal expects /dev/console to be that terminal.
+	// A command on a terminal expects /dev/console to be that terminal:
+	// bound by its path (a mount can only be cloned from this namespace's
+	// copy of the host's tree), checked to be the very file on stdio.
 	for fd := 0; fd <= 2; fd++ {
 		if !isTerminal(fd) {
 			continue
@@ -234,7 +236,34 @@ func (t *tree) dev(dest string) error {
 		if err != nil || !strings.HasPrefix(tty, "/dev/") {
 			continue
 		}
-		return t.bind(Mount{Op: OpDevBind, Source: tty, Dest: path.Join(dest, "console")})
+		src, err := t.openHost(tty)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		var a, b unix.Stat_t
+		if err := unix.Fstat(int(src.Fd()), &a); err != nil {
+			return &os.PathError{Op: "stat", Path: tty, Err: err}
+		}
+		if err := unix.Fstat(fd, &b); err != nil {
+			return &os.PathError{Op: "stat", Path: fmt.Sprintf("fd %d", fd), Err: err}
+		}
+		if a.Dev != b.Dev || a.Ino != b.Ino || a.Rdev != b.Rdev {
+			return fmt.Errorf("bind the terminal %s as %s: that path now names another file", tty, path.Join(dest, "console"))
+		}
+		tr, err := unix.OpenTree(int(src.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+		if err != nil {
+			return &os.PathError{Op: "open_tree", Path: tty, Err: err}
+		}
+		console := path.Join(dest, "console")
+		target, err := t.mountPoint(console, false)
+		if err != nil {
+			unix.Close(tr)
+			return err
+		}
+		defer target.Close()
+		_, err = t.attach(tr, target, console, false)
+		return err
 	}
 	return nil
 }

@@ -168,6 +168,8 @@ func rawRun(p *rawProg, pc int) {
 			e = rawWriteAll(p.regs[in.args[0]&(rawRegs-1)], in.args[1], in.args[2])
 		case rkChmodable:
 			e = rawChmodable(p, p.regs[in.args[0]&(rawRegs-1)])
+		case rkSameFile:
+			e = rawSameFile(p, p.regs[in.args[0]&(rawRegs-1)], in.args[1])
 		case rkCopyFd:
 			e = rawCopyFd(p, p.regs[in.args[0]&(rawRegs-1)], in.args[1])
 		}
@@ -560,6 +562,23 @@ func rawChmodable(p *rawProg, fd uintptr) syscall.Errno {
 		return unix.ELOOP
 	case unix.S_IFCHR, unix.S_IFBLK:
 		return unix.EPERM
+	}
+	return 0
+}
+
+//go:nosplit
+//go:norace
+func rawSameFile(p *rawProg, a, b uintptr) syscall.Errno {
+	sa := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
+	sb := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[512]))
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, a, uintptr(unsafe.Pointer(sa)), 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, b, uintptr(unsafe.Pointer(sb)), 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	if sa.Dev != sb.Dev || sa.Ino != sb.Ino || sa.Rdev != sb.Rdev {
+		return unix.EXDEV
 	}
 	return 0
 }

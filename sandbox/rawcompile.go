@@ -28,9 +28,10 @@ type rawSetup struct {
 	// moves put the command's fds in place: parent fd → fd number inside.
 	moves []fdMove
 	umask int
-	// console is the host path of the terminal on the command's stdio, for
-	// /dev/console, or "".
-	console string
+	// console is the fd (in nook) of the terminal on the command's
+	// stdio, bound as /dev/console, or -1; consolePath its path.
+	console     int
+	consolePath string
 	// selfMaps: the child writes its own one-id maps (uidMapLine, gidMapLine).
 	selfMaps               bool
 	uidMapLine, gidMapLine string
@@ -558,7 +559,7 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		mt := c.createMount(fs, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
 	case OpDev:
-		c.dev(m.Dest, rs.console)
+		c.dev(m.Dest, rs.console, rs.consolePath)
 	case OpMqueue:
 		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("mqueue")), imm(unix.FSOPEN_CLOEXEC))
 		b.hint(unix.EPERM, "a new mqueue needs a new IPC namespace: --unshare-ipc")
@@ -782,7 +783,7 @@ func (c *rawTree) chmod(dest string, mode uint32) {
 	b.closeReg(fd)
 }
 
-func (c *rawTree) dev(dest, console string) {
+func (c *rawTree) dev(dest string, console int, consolePath string) {
 	b := c.b
 	mt := c.tmpfs(0o755, 0, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 	target := c.mountPoint(dest, true)
@@ -834,9 +835,18 @@ func (c *rawTree) dev(dest, console string) {
 	b.closeReg(fs)
 	b.p.insns[jumpOver].onOK = b.here()
 	c.attach(pts, c.mountPoint(path.Join(dest, "pts"), true), path.Join(dest, "pts"))
-	if console != "" {
-		b.at("bind the terminal as " + path.Join(dest, "console"))
-		c.bind(Mount{Op: OpDevBind, Source: console, Dest: path.Join(dest, "console")})
+	if console >= 0 {
+		// The terminal by its path (a mount can only be cloned from this
+		// namespace's copy of the host's tree), checked to be the very
+		// file on the command's stdio: a path could name another device
+		// by the time it is resolved.
+		b.at("bind the terminal " + consolePath + " as " + path.Join(dest, "console"))
+		src := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(consolePath)), imm(c.howPath), imm(24))
+		b.emit(b.insn(rkSameFile, 0, imm(uintptr(src)), immInt(console)))
+		b.hint(unix.EXDEV, "that path now names another file")
+		tr := b.sysOut(unix.SYS_OPEN_TREE, rval(src), imm(b.cstr("")), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH))
+		b.closeReg(src)
+		c.attach(tr, c.mountPoint(path.Join(dest, "console"), false), path.Join(dest, "console"))
 	}
 }
 

@@ -39,6 +39,7 @@ const (
 	rkWriteData                    // write args[2] bytes at args[1] to the fd in register args[0]
 	rkCopyFd                       // copy fd args[1] to the fd in register args[0] until EOF
 	rkChmodable                    // the fd in register args[0] is no symlink (ELOOP) and no device node (EPERM)
+	rkSameFile                     // the fd in register args[0] and fd args[1] are the same file, else EXDEV
 )
 
 // Record kinds the child writes to the error pipe and pid 1 to the status

@@ -134,7 +134,7 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 		rs.ttyFd = foregroundTTY(stdio[0])
 		p.tty = rs.ttyFd
 	}
-	rs.console = consoleOf(stdio)
+	rs.console, rs.consolePath = consoleOf(stdio)
 	Phase("pipes")
 
 	// Share this process's memory with the child (see rawFork) only
@@ -264,19 +264,19 @@ func innerID(m []syscall.SysProcIDMap, host int) int {
 	return -1
 }
 
-// consoleOf is the host path of the first terminal among the command's
-// stdio, for /dev/console, or "".
-func consoleOf(stdio []*os.File) string {
+// consoleOf is the fd and path of the first terminal among the command's
+// stdio, for /dev/console, or -1.
+func consoleOf(stdio []*os.File) (int, string) {
 	for _, f := range stdio {
-		if !isTerminal(int(f.Fd())) {
+		fd := int(f.Fd())
+		if !isTerminal(fd) {
 			continue
 		}
-		tty, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
-		if err == nil && strings.HasPrefix(tty, "/dev/") {
-			return tty
+		if p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil && strings.HasPrefix(p, "/dev/") {
+			return fd, p
 		}
 	}
-	return ""
+	return -1, ""
 }
 
 // readRecord reads one record, or nothing until EOF.

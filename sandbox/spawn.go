@@ -570,6 +570,10 @@ func resolveIdentity(s *Spec) (*identity, error) {
 		}
 		if s.Identity.GID != nil {
 			id.switchGID = *s.Identity.GID
+		} else if s.Identity.UID != nil {
+			// A uid alone must not leave the command in group 0 (root's,
+			// or the range's): take the user-private group of that uid.
+			id.switchGID = *s.Identity.UID
 		}
 		return id, nil
 	}
@@ -618,6 +622,10 @@ func resolveIdentity(s *Spec) (*identity, error) {
 		}
 		if s.Identity.GID != nil {
 			id.switchGID = *s.Identity.GID
+		} else if s.Identity.UID != nil {
+			// A uid alone must not leave the command in group 0 (root's,
+			// or the range's): take the user-private group of that uid.
+			id.switchGID = *s.Identity.UID
 		}
 	}
 	id.uidMap, id.gidMap, err = idmap.PlanInner(mode, uid, gid, innerUID, innerGID, subU, subG)

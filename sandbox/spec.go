@@ -105,7 +105,10 @@ type Identity struct {
 	// see package idmap.
 	Mode string `json:"mode,omitempty"`
 	// UID and GID, when set, are the ids the command runs as inside. In the
-	// single-id modes they also choose what the caller is mapped to.
+	// single-id modes they also choose what the caller is mapped to. When
+	// a uid is switched to (real root, or the subordinate-id modes) without
+	// a GID, the gid is the same number (the user-private group), never
+	// the current group 0.
 	UID *int `json:"uid,omitempty"`
 	GID *int `json:"gid,omitempty"`
 }

@@ -138,7 +138,7 @@ var options = []option{
 		r.spec.Identity.Mode = a[0]
 		return nil
 	}},
-	{name: "uid", args: []string{"UID"}, group: "Identity", help: "the uid the command runs as inside", apply: func(r *runOptions, a []string) error {
+	{name: "uid", args: []string{"UID"}, group: "Identity", help: "the uid the command runs as inside (without --gid, as real root or with subordinate ids: the gid of the same number)", apply: func(r *runOptions, a []string) error {
 		v, err := parseInt(a[0])
 		r.spec.Identity.UID = intPtr(v)
 		return err
