@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -263,16 +263,22 @@ func doAction(a string) error {
 		unix.PtraceDetach(pid)
 		return nil
 	case "nocaps":
-		// Fails unless process arg holds no effective capability.
-		for _, l := range strings.Split(readTrim("/proc/"+arg+"/status"), "\n") {
-			if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
-				if strings.Trim(strings.TrimSpace(v), "0") != "" {
-					return fmt.Errorf("CapEff %s", strings.TrimSpace(v))
+		// Fails unless process arg holds no effective capability within
+		// two seconds (the Go init's pid 1 drops them just after starting
+		// the command).
+		var last string
+		for i := 0; i < 100; i++ {
+			for _, l := range strings.Split(readTrim("/proc/"+arg+"/status"), "\n") {
+				if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+					last = strings.TrimSpace(v)
 				}
+			}
+			if last != "" && strings.Trim(last, "0") == "" {
 				return nil
 			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		return errors.New("no CapEff line")
+		return fmt.Errorf("CapEff %q", last)
 	}
 	return fmt.Errorf("unknown action %q", verb)
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"io"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,6 +91,9 @@ func Start(s *Spec) (*Process, error) {
 		if err := dieWithParent(); err != nil {
 			return nil, err
 		}
+	}
+	if err := readFileOps(&spec); err != nil {
+		return nil, err
 	}
 	Phase("identity")
 	p, err := startRaw(&spec, id)
@@ -476,6 +480,42 @@ func (s *Spec) cloneFlags(userns bool) uintptr {
 		}
 	}
 	return f
+}
+
+// maxFileOp bounds what one OpFile may read.
+const maxFileOp = 256 << 20
+
+// readFileOps reads the fds of OpFile operations here, in the order the
+// operations come, and turns them into OpWrite: a set-up that starts over
+// (the raw engine handing over to the Go init) must not find a pipe
+// drained by the first attempt.
+func readFileOps(s *Spec) error {
+	var mounts []Mount
+	for i, m := range s.Mounts {
+		if m.Op != OpFile {
+			continue
+		}
+		if mounts == nil {
+			mounts = append([]Mount(nil), s.Mounts...)
+		}
+		f, err := borrow(m.FD)
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(io.LimitReader(f, maxFileOp+1))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read file descriptor %d for %s: %w", m.FD, m.Dest, err)
+		}
+		if len(data) > maxFileOp {
+			return fmt.Errorf("file descriptor %d for %s holds more than %d MiB; bind a file instead", m.FD, m.Dest, maxFileOp>>20)
+		}
+		mounts[i] = Mount{Op: OpWrite, Dest: m.Dest, Data: data, Mode: m.Mode}
+	}
+	if mounts != nil {
+		s.Mounts = mounts
+	}
+	return nil
 }
 
 // fileOpFds are the caller's fds that OpFile operations read.

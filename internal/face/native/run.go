@@ -21,12 +21,10 @@ var Version = "dev"
 
 // Run is `nook run ARGS…`; it returns the exit status for the process.
 func Run(args []string, inherited []int) int {
-	// signal.Notify waits for the runtime to start a thread of its own,
-	// which costs milliseconds on a busy machine: do it alongside parsing
-	// and the sandbox's set-up, and wait for it only once the command
-	// runs. A signal that arrives before that ends nook the default way,
-	// and the sandbox with it (its parent-death signal), so nothing is
-	// left behind either way.
+	// signal.Notify waits for the runtime to start a thread of its own:
+	// let that happen alongside parsing. It must be done before the
+	// command can run, so that a signal sent to nook once the command is
+	// up is forwarded, not fatal to nook.
 	sigs := make(chan os.Signal, 16)
 	listening := make(chan struct{})
 	go func() {
@@ -56,6 +54,8 @@ func Run(args []string, inherited []int) int {
 		return 2
 	}
 	sandbox.Phase("parsed")
+	<-listening
+	sandbox.Phase("signals")
 	p, err := sandbox.Start(spec)
 	if err != nil {
 		var se *sandbox.StartError
@@ -71,8 +71,6 @@ func Run(args []string, inherited []int) int {
 	// the sandbox's first process inherits the flag until it execs, and
 	// its id maps could then not be written.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	<-listening
-	sandbox.Phase("signals")
 	done := make(chan struct{})
 	go func() {
 		for {
