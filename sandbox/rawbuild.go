@@ -30,14 +30,16 @@ var fbCreate = errnoBit(unix.EROFS) | errnoBit(unix.EACCES) | errnoBit(unix.EPER
 
 // rawBuilder assembles a rawProg.
 type rawBuilder struct {
-	p    *rawProg
-	cur  int32 // current step
-	err  error
-	used [rawRegs]bool
+	p     *rawProg
+	cur   int32 // current step
+	err   error
+	used  [rawRegs]bool
+	arena []byte // room for strings (cstr); never grown in place
 }
 
 func newRawBuilder() *rawBuilder {
-	return &rawBuilder{p: &rawProg{}}
+	// Sized for a typical program, so that it is not copied as it grows.
+	return &rawBuilder{p: &rawProg{insns: make([]rawInsn, 0, 384)}}
 }
 
 func (b *rawBuilder) fail(format string, a ...any) {
@@ -73,12 +75,21 @@ func (b *rawBuilder) reg() int32 {
 	return 0
 }
 
-// cstr keeps s as a NUL-terminated string and returns its address.
+// cstr keeps s as a NUL-terminated string and returns its address. The
+// strings share chunks of memory: one allocation for most programs.
 func (b *rawBuilder) cstr(s string) uintptr {
-	buf := make([]byte, len(s)+1)
-	copy(buf, s)
-	b.p.keep = append(b.p.keep, buf)
-	return addrOf(buf)
+	if len(s)+1 > cap(b.arena)-len(b.arena) {
+		n := 4096
+		if len(s)+1 > n {
+			n = len(s) + 1
+		}
+		b.arena = make([]byte, 0, n)
+		b.p.keep = append(b.p.keep, b.arena[:n])
+	}
+	at := len(b.arena)
+	b.arena = append(b.arena, s...)
+	b.arena = append(b.arena, 0)
+	return addrOf(b.arena[at:])
 }
 
 // bytes keeps a copy of v and returns its address.

@@ -186,7 +186,7 @@ func rawRun(p *rawProg, pc int) {
 			pc = next
 			continue
 		}
-		if in.softAll || e == in.soft[0] || e == in.soft[1] || e == in.soft[2] {
+		if in.softAll || e == syscall.Errno(in.soft[0]) || e == syscall.Errno(in.soft[1]) || e == syscall.Errno(in.soft[2]) {
 			if in.onSoft >= 0 {
 				next = int(in.onSoft)
 			}

@@ -64,10 +64,13 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	b := newRawBuilder()
 	p := b.p
 	p.errFd = uintptr(rs.errFd)
+	// The raw code needs well under 2 KiB of stack; signals stay blocked,
+	// so no signal frame lands there either. One large allocation: fresh
+	// memory that is not cleared page by page here, and of which the child
+	// touches only the top.
+	stacks := make([]byte, 2*32<<10)
 	for i := range p.stacks {
-		// The raw code needs well under 2 KiB; signals stay blocked, so
-		// no signal frame lands here either.
-		p.stacks[i] = make([]byte, 16<<10)
+		p.stacks[i] = stacks[i*32<<10 : (i+1)*32<<10]
 		p.stackTop[i] = (addrOf(p.stacks[i]) + uintptr(len(p.stacks[i]))) &^ 15
 	}
 	p.cloneFlags = s.cloneFlags(rs.id.userns)
@@ -168,7 +171,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		groups := make([]byte, 4)
 		ne.PutUint32(groups, uint32(gid))
 		b.sys(unix.SYS_SETGROUPS, imm(1), imm(b.bytes(groups)))
-		b.last().soft[0] = unix.EPERM
+		b.last().soft[0] = uint16(unix.EPERM)
 		if u := rs.id.switchUID; u >= 0 && u != uid {
 			b.sys(unix.SYS_SETRESUID, immInt(u), immInt(u), immInt(u))
 			uid = u
@@ -195,7 +198,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	fprog := &unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	p.keep = append(p.keep, fprog)
 	b.sys(unix.SYS_SECCOMP, imm(1 /* SECCOMP_SET_MODE_FILTER */), imm(0), imm(addrOfAny(fprog)))
-	b.last().soft[0] = unix.ENOSYS
+	b.last().soft[0] = uint16(unix.ENOSYS)
 	b.last().onOK = b.here() + 1
 	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_SECCOMP), imm(2 /* SECCOMP_MODE_FILTER */), imm(addrOfAny(fprog)))
 
@@ -255,7 +258,7 @@ func (b *rawBuilder) closeFd(fd int) { b.sys(unix.SYS_CLOSE, immInt(fd)) }
 func (b *rawBuilder) writeProc(file, s string, tolerateMissing bool) {
 	fd := b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr(file)), imm(unix.O_WRONLY|unix.O_CLOEXEC))
 	if tolerateMissing {
-		b.last().soft[0] = unix.ENOENT
+		b.last().soft[0] = uint16(unix.ENOENT)
 		b.last().onSoft = b.here() + 2
 	}
 	b.sys(unix.SYS_WRITE, rval(fd), imm(b.bytes([]byte(s))), immInt(len(s)))
@@ -386,7 +389,7 @@ func (c *rawTree) stage() {
 		// "/" is not a mount point (a chroot into a plain directory); in a
 		// user namespace the host is shielded anyway (see newTree). The
 		// parent is in the child's user namespace when it makes none.
-		b.last().soft[0] = unix.EINVAL
+		b.last().soft[0] = uint16(unix.EINVAL)
 	}
 	how := make([]byte, 24) // struct open_how {flags, mode, resolve uint64}
 	ne.PutUint64(how[0:], unix.O_PATH|unix.O_CLOEXEC)
@@ -484,7 +487,7 @@ func (c *rawTree) ensureDir(p string, mode uint32) int32 {
 		}
 		b.sys(unix.SYS_MKDIRAT, rval(parent), imm(b.cstr(name)), imm(uintptr(m&0o777)))
 		mk := len(b.p.insns) - 1
-		b.p.insns[mk].soft[0] = unix.EEXIST
+		b.p.insns[mk].soft[0] = uint16(unix.EEXIST)
 		b.p.insns[mk].fallback = fbCreate
 		if m&^0o777 != 0 {
 			// mkdir ignores the sticky and set-id bits: set them through a
@@ -515,7 +518,7 @@ func (c *rawTree) mountPoint(dest string, dir bool) int32 {
 	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(b.cstr(path.Base(dest))),
 		imm(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW), imm(0o444))
 	mk := len(b.p.insns) - 1
-	b.p.insns[mk].soft[0] = unix.EEXIST
+	b.p.insns[mk].soft[0] = uint16(unix.EEXIST)
 	b.p.insns[mk].fallback = fbCreate
 	b.closeReg(fd)
 	b.p.insns[mk].onSoft = b.here()
@@ -741,7 +744,7 @@ func (c *rawTree) write(m Mount) {
 	parent := c.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
 	name := b.cstr(path.Base(dest))
 	decide := b.emit(b.insn(rkWriteDecide, 0, imm(uintptr(parent)), imm(name), imm(uintptr(c.owned))))
-	b.p.insns[decide].soft[0] = unix.EXDEV
+	b.p.insns[decide].soft[0] = uint16(unix.EXDEV)
 	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(name), imm(unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC), imm(uintptr(mode&0o7777)))
 	data(fd)
 	b.sys(unix.SYS_FCHMOD, rval(fd), imm(uintptr(mode)))
@@ -858,7 +861,7 @@ func (c *rawTree) symlink(target, dest string) {
 	name := b.cstr(path.Base(dest))
 	b.sys(unix.SYS_SYMLINKAT, imm(b.cstr(target)), rval(parent), imm(name))
 	mk := len(b.p.insns) - 1
-	b.p.insns[mk].soft[0] = unix.EEXIST
+	b.p.insns[mk].soft[0] = uint16(unix.EEXIST)
 	b.p.insns[mk].fallback = fbCreate
 	b.p.insns[mk].onOK = b.here() + 1
 	// Idempotent for the same target, as bwrap's --symlink.

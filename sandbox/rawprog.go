@@ -68,7 +68,7 @@ type rawInsn struct {
 	// register's value. argAddr: bit i means the register's address.
 	argReg, argAddr uint8
 	softAll         bool
-	soft            [3]unix.Errno
+	soft            [3]uint16 // errnos
 	out             int32
 	onOK, onSoft    int32
 	fallback        uint64
