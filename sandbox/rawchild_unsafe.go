@@ -369,9 +369,9 @@ func rawExec(p *rawProg, in *rawInsn) {
 		case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG, unix.ELOOP:
 			continue
 		case unix.EACCES:
-			st := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
-			if _, _, se := syscall.RawSyscall6(unix.SYS_NEWFSTATAT, atFdcwd, path, uintptr(unsafe.Pointer(st)), 0, 0, 0); se == 0 &&
-				(st.Mode&unix.S_IFMT != unix.S_IFDIR || explicit) {
+			st := (*unix.Statx_t)(unsafe.Pointer(&p.scratch[0]))
+			if _, _, se := syscall.RawSyscall6(unix.SYS_STATX, atFdcwd, path, 0, unix.STATX_TYPE, uintptr(unsafe.Pointer(st)), 0); se == 0 &&
+				(uint32(st.Mode)&unix.S_IFMT != unix.S_IFDIR || explicit) {
 				denied, deniedErr = i, e
 			}
 			continue
@@ -569,15 +569,18 @@ func rawChmodable(p *rawProg, fd uintptr) syscall.Errno {
 //go:nosplit
 //go:norace
 func rawSameFile(p *rawProg, a, b uintptr) syscall.Errno {
-	sa := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
-	sb := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[512]))
-	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, a, uintptr(unsafe.Pointer(sa)), 0, 0, 0, 0); e != 0 {
+	sa := (*unix.Statx_t)(unsafe.Pointer(&p.scratch[0]))
+	sb := (*unix.Statx_t)(unsafe.Pointer(&p.scratch[512]))
+	empty := uintptr(unsafe.Pointer(&p.empty[0]))
+	const what = unix.STATX_TYPE | unix.STATX_INO
+	if _, _, e := syscall.RawSyscall6(unix.SYS_STATX, a, empty, unix.AT_EMPTY_PATH, what, uintptr(unsafe.Pointer(sa)), 0); e != 0 {
 		return e
 	}
-	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, b, uintptr(unsafe.Pointer(sb)), 0, 0, 0, 0); e != 0 {
+	if _, _, e := syscall.RawSyscall6(unix.SYS_STATX, b, empty, unix.AT_EMPTY_PATH, what, uintptr(unsafe.Pointer(sb)), 0); e != 0 {
 		return e
 	}
-	if sa.Dev != sb.Dev || sa.Ino != sb.Ino || sa.Rdev != sb.Rdev {
+	if sa.Dev_major != sb.Dev_major || sa.Dev_minor != sb.Dev_minor || sa.Ino != sb.Ino ||
+		sa.Rdev_major != sb.Rdev_major || sa.Rdev_minor != sb.Rdev_minor {
 		return unix.EXDEV
 	}
 	return 0
