@@ -750,69 +750,78 @@ func TestPlanRandomProperties(t *testing.T) {
 			}
 			in[i] = m
 		}
-		cleaned := Plan(in, false)
-		if len(cleaned) != len(in) {
-			t.Fatalf("unsorted plan of %v has %d ops, want %d", in, len(cleaned), len(in))
-		}
-		out := Plan(in, true)
-		for i, m := range out {
-			if m.Dest != Clean(m.Dest) {
-				t.Errorf("input %v: destination %q not cleaned", in, m.Dest)
-			}
-			for j := i + 1; j < len(out); j++ {
-				n := out[j]
-				// Modifiers (chmod, remount-ro) run after all others,
-				// in path order among themselves.
-				if (opClass(n.Op) == 2) == (opClass(m.Op) == 2) && isStrictAncestor(n.Dest, m.Dest) {
-					t.Errorf("input %v: %s %s comes after its descendant %s %s\nplan %v", in, n.Op, n.Dest, m.Op, m.Dest, out)
-				}
-				if opClass(m.Op) == 2 && opClass(n.Op) != 2 {
-					t.Errorf("input %v: modifier %s %s comes before %s %s\nplan %v", in, m.Op, m.Dest, n.Op, n.Dest, out)
-				}
-				if n.Dest == m.Dest && opClass(n.Op) < opClass(m.Op) {
-					t.Errorf("input %v: on %s, %s comes after %s\nplan %v", in, m.Dest, n.Op, m.Op, out)
-				}
-			}
-		}
-		// out is a sub-multiset of the cleaned input; what is missing is
-		// a bind or a duplicate of something kept.
-		used := make([]bool, len(out))
-		for _, m := range cleaned {
-			found := false
-			for k, o := range out {
-				if !used[k] && reflect.DeepEqual(m, o) {
-					used[k], found = true, true
-					break
-				}
-			}
-			if found || isBind(m.Op) {
-				continue
-			}
-			dup := false
-			for _, o := range out {
-				if reflect.DeepEqual(m, o) {
-					dup = true
-				}
-			}
-			if !dup {
-				t.Errorf("input %v: non-bind %s %s dropped\nplan %v", in, m.Op, m.Dest, out)
-			}
-		}
-		for k := range used {
-			if !used[k] {
-				t.Errorf("input %v: plan holds %v, which is not in the input", in, out[k])
-			}
-		}
-		// No two kept operations are equal.
-		for i := range out {
-			for j := i + 1; j < len(out); j++ {
-				if reflect.DeepEqual(out[i], out[j]) {
-					t.Errorf("input %v: duplicate %v kept", in, out[i])
-				}
-			}
-		}
+		checkPlanProperties(t, in)
 		if t.Failed() {
 			t.Fatalf("stopping after iteration %d", iter)
+		}
+	}
+}
+
+// checkPlanProperties checks what any plan of in must satisfy: the
+// unsorted plan keeps every operation; the sorted one has cleaned
+// destinations, parents before children, modifiers last, creators before
+// binds on one destination, and drops only binds and duplicates.
+func checkPlanProperties(t *testing.T, in []Mount) {
+	t.Helper()
+	cleaned := Plan(in, false)
+	if len(cleaned) != len(in) {
+		t.Fatalf("unsorted plan of %v has %d ops, want %d", in, len(cleaned), len(in))
+	}
+	out := Plan(in, true)
+	for i, m := range out {
+		if m.Dest != Clean(m.Dest) {
+			t.Errorf("input %v: destination %q not cleaned", in, m.Dest)
+		}
+		for j := i + 1; j < len(out); j++ {
+			n := out[j]
+			// Modifiers (chmod, remount-ro) run after all others,
+			// in path order among themselves.
+			if (opClass(n.Op) == 2) == (opClass(m.Op) == 2) && isStrictAncestor(n.Dest, m.Dest) {
+				t.Errorf("input %v: %s %s comes after its descendant %s %s\nplan %v", in, n.Op, n.Dest, m.Op, m.Dest, out)
+			}
+			if opClass(m.Op) == 2 && opClass(n.Op) != 2 {
+				t.Errorf("input %v: modifier %s %s comes before %s %s\nplan %v", in, m.Op, m.Dest, n.Op, n.Dest, out)
+			}
+			if n.Dest == m.Dest && opClass(n.Op) < opClass(m.Op) {
+				t.Errorf("input %v: on %s, %s comes after %s\nplan %v", in, m.Dest, n.Op, m.Op, out)
+			}
+		}
+	}
+	// out is a sub-multiset of the cleaned input; what is missing is
+	// a bind or a duplicate of something kept.
+	used := make([]bool, len(out))
+	for _, m := range cleaned {
+		found := false
+		for k, o := range out {
+			if !used[k] && reflect.DeepEqual(m, o) {
+				used[k], found = true, true
+				break
+			}
+		}
+		if found || isBind(m.Op) {
+			continue
+		}
+		dup := false
+		for _, o := range out {
+			if reflect.DeepEqual(m, o) {
+				dup = true
+			}
+		}
+		if !dup {
+			t.Errorf("input %v: non-bind %s %s dropped\nplan %v", in, m.Op, m.Dest, out)
+		}
+	}
+	for k := range used {
+		if !used[k] {
+			t.Errorf("input %v: plan holds %v, which is not in the input", in, out[k])
+		}
+	}
+	// No two kept operations are equal.
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if reflect.DeepEqual(out[i], out[j]) {
+				t.Errorf("input %v: duplicate %v kept", in, out[i])
+			}
 		}
 	}
 }

@@ -44,6 +44,9 @@ if ! command -v staticcheck >/dev/null; then
 fi
 staticcheck ./...
 
+say "fuzz: every target briefly"
+"$top/test/fuzz.sh"
+
 say "build: nook and the test binaries into $bin"
 rm -rf "$bin"
 mkdir -p "$bin"
