@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -436,5 +437,45 @@ func TestWriteNeverThroughHostFiles(t *testing.T) {
 	}
 	if m := r.mount("/tmp/scratch/plain"); m != nil {
 		t.Errorf("/tmp/scratch/plain is a mount (%+v), want a plain file on the tmpfs", m)
+	}
+}
+
+// TestRemountROCoversSplices: --bind / / --dir /newdir --remount-ro / must
+// leave nothing of the host writable. An unprivileged caller cannot create
+// /newdir in the host's /, so nook splices / (a tmpfs copy whose entries are
+// binds of the host's); the non-recursive remount of / must cover those
+// binds too, or the host's /tmp would stay writable under a "read-only" /.
+func TestRemountROCoversSplices(t *testing.T) {
+	if isRoot() {
+		t.Skip("root can create /newdir in the host's / (no splice): the unprivileged runs cover this")
+	}
+	probe := filepath.Join("/var/tmp", fmt.Sprintf("nook-splice-probe-%d", os.Getpid()))
+	defer os.Remove(probe)
+	s := baseSpec()
+	s.SortMounts = false
+	s.Mounts = []Mount{
+		{Op: OpBind, Source: "/", Dest: "/"},
+		{Op: OpDir, Dest: "/nook-splice-newdir"},
+		{Op: OpProc, Dest: "/proc"},
+		{Op: OpRemountRO, Dest: "/"},
+	}
+	r, st := runReport(t, s, reportOpts{do: []string{"write:" + probe, "mkdir:/nook-splice-other"}, stat: []string{"/nook-splice-newdir"}})
+	if st.ExitCode() != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	if f := r.Files["/nook-splice-newdir"]; f == nil || f.Type != "dir" {
+		t.Errorf("/nook-splice-newdir inside = %+v, want a directory", f)
+	}
+	if r.Do["write:"+probe] == "ok" {
+		t.Errorf("wrote %s on the host through a spliced entry of a read-only /", probe)
+	}
+	if r.Do["mkdir:/nook-splice-other"] == "ok" {
+		t.Errorf("created a directory in the spliced / after --remount-ro /")
+	}
+	if _, err := os.Stat(probe); err == nil {
+		t.Errorf("%s exists on the host", probe)
+	}
+	if _, err := os.Stat("/nook-splice-newdir"); err == nil {
+		t.Errorf("/nook-splice-newdir was created on the host")
 	}
 }

@@ -68,7 +68,13 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		if err != nil {
 			return err
 		}
+		id, err := mountID(f)
+		if err != nil {
+			f.Close()
+			return err
+		}
 		t.roLast = append(t.roLast, f)
+		t.remounts = append(t.remounts, id)
 		return nil
 	case OpOverlay:
 		return t.overlay(m)

@@ -87,7 +87,11 @@ func (t *tree) finish(noPivot bool) (moved bool, err error) {
 }
 
 func (t *tree) switchRoot(noPivot bool, moved *bool) error {
-	for _, f := range t.roLast {
+	ro, err := t.readOnlyLast()
+	if err != nil {
+		return err
+	}
+	for _, f := range ro {
 		// Not recursive: mounts nook placed below stay as they were made
 		// (a bind that was asked read-only is read-only already).
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
@@ -132,6 +136,40 @@ func (t *tree) switchRoot(noPivot bool, moved *bool) error {
 		return &os.PathError{Op: "chroot", Path: ".", Err: err}
 	}
 	return chdirRoot()
+}
+
+// readOnlyLast is what becomes read-only once every operation has run:
+// roLast, plus what splices put in place of a remounted mount. A splice
+// turns one mount's directory into a tmpfs and one bind per entry; a
+// --remount-ro of that mount (non-recursive, as bwrap's) would miss them
+// and leave host files writable where the caller asked for none. So a
+// remount covers the splices made in the mount it remounts, and, through
+// their binds, the splices made in those.
+func (t *tree) readOnlyLast() ([]*os.File, error) {
+	out := append([]*os.File(nil), t.roLast...)
+	covered := map[uint64]bool{}
+	for _, id := range t.remounts {
+		covered[id] = true
+	}
+	done := make([]bool, len(t.splices))
+	for changed := true; changed; {
+		changed = false
+		for i, rec := range t.splices {
+			if done[i] || !(covered[rec.orig] || covered[rec.tmpfs]) {
+				continue
+			}
+			done[i], changed = true, true
+			for _, m := range rec.replaced {
+				id, err := mountID(m)
+				if err != nil {
+					return nil, err
+				}
+				covered[id] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
 }
 
 // initialUserNS reports whether this process is in the host's own user

@@ -35,6 +35,18 @@ type tree struct {
 	inUserNS bool
 	// spliced records directories already replaced by a tmpfs copy.
 	spliced map[string]bool
+	// splices describes each splice, and remounts each --remount-ro, so
+	// that a read-only remount also covers the splices made in what it
+	// remounts (see readOnlyLast).
+	splices  []*spliceRec
+	remounts []uint64
+}
+
+// spliceRec is one splice: the mount the directory was on, and the mounts
+// that replaced it there (the tmpfs and one bind per entry).
+type spliceRec struct {
+	orig, tmpfs uint64
+	replaced    []*os.File
 }
 
 func (t *tree) close() {
@@ -216,7 +228,7 @@ func (t *tree) create(dir *os.File, dirPath, name string, mk func(dirfd int) err
 // splice covers directory dir (at dirPath inside the new root) with a new
 // tmpfs holding the same entries: subdirectories and files are bind mounts
 // of the originals, symlinks are copied. The tmpfs becomes read-only once
-// setup ends when the original was read-only. This is how a mount point can
+// setup ends. This is how a mount point can
 // appear under a read-only bind ("--ro-bind / / --tmpfs /new") without
 // writing to the host. It returns a handle on the new directory.
 func (t *tree) splice(dir *os.File, dirPath string) (*os.File, error) {
@@ -232,6 +244,11 @@ func (t *tree) splice(dir *os.File, dirPath string) (*os.File, error) {
 		return nil, &os.PathError{Op: "fstatfs", Path: dirPath, Err: err}
 	}
 	readonly := sfs.Flags&unix.ST_RDONLY != 0
+	orig, err := mountID(dir)
+	if err != nil {
+		return nil, err
+	}
+	rec := &spliceRec{orig: orig}
 	rd, err := pathrs.Reopen(dir, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, fmt.Errorf("open %s to list it: %w", dirPath, err)
@@ -250,64 +267,74 @@ func (t *tree) splice(dir *os.File, dirPath string) (*os.File, error) {
 		return nil, err
 	}
 	t.spliced[dirPath] = true
+	t.splices = append(t.splices, rec)
+	rec.replaced = append(rec.replaced, m)
+	if rec.tmpfs, err = mountID(m); err != nil {
+		return nil, err
+	}
 	top, err := t.openIn(dirPath)
 	if err != nil {
 		return nil, err
 	}
 	for _, n := range names {
-		if err := t.spliceEntry(dir, top, dirPath, n, readonly); err != nil {
+		em, err := t.spliceEntry(dir, top, dirPath, n, readonly)
+		if err != nil {
 			top.Close()
 			return nil, err
 		}
+		if em != nil {
+			rec.replaced = append(rec.replaced, em)
+		}
 	}
-	if readonly {
-		t.roLast = append(t.roLast, m)
-		t.keep = t.keep[:len(t.keep)-1]
-	}
+	// Spliced because the directory was read-only, or because nook could
+	// not write it (EACCES on a read-write mount): either way the copy
+	// must not be writable once set-up ends.
+	t.roLast = append(t.roLast, m)
 	return top, nil
 }
 
-func (t *tree) spliceEntry(from, to *os.File, dirPath, name string, readonly bool) error {
+// spliceEntry recreates entry name of from in to: a symlink as a copy, a
+// directory or file as a bind of the original, whose mount it returns.
+func (t *tree) spliceEntry(from, to *os.File, dirPath, name string, readonly bool) (*os.File, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(int(from.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "lstat", Path: path.Join(dirPath, name), Err: err}
+		return nil, &os.PathError{Op: "lstat", Path: path.Join(dirPath, name), Err: err}
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
 		target, err := readlinkat(int(from.Fd()), name)
 		if err != nil {
-			return &os.PathError{Op: "readlink", Path: path.Join(dirPath, name), Err: err}
+			return nil, &os.PathError{Op: "readlink", Path: path.Join(dirPath, name), Err: err}
 		}
-		return unix.Symlinkat(target, int(to.Fd()), name)
+		return nil, unix.Symlinkat(target, int(to.Fd()), name)
 	case unix.S_IFDIR:
 		if err := unix.Mkdirat(int(to.Fd()), name, 0o755); err != nil {
-			return &os.PathError{Op: "mkdir", Path: path.Join(dirPath, name), Err: err}
+			return nil, &os.PathError{Op: "mkdir", Path: path.Join(dirPath, name), Err: err}
 		}
 	default:
 		fd, err := unix.Openat(int(to.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o444)
 		if err != nil {
-			return &os.PathError{Op: "create", Path: path.Join(dirPath, name), Err: err}
+			return nil, &os.PathError{Op: "create", Path: path.Join(dirPath, name), Err: err}
 		}
 		unix.Close(fd)
 	}
 	tr, err := unix.OpenTree(int(from.Fd()), name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW)
 	if err != nil {
-		return &os.PathError{Op: "open_tree", Path: path.Join(dirPath, name), Err: err}
+		return nil, &os.PathError{Op: "open_tree", Path: path.Join(dirPath, name), Err: err}
 	}
 	if readonly {
 		if err := setattr(tr, unix.MOUNT_ATTR_RDONLY, 0); err != nil {
 			unix.Close(tr)
-			return err
+			return nil, err
 		}
 	}
 	target, err := pathrs.OpenatInRoot(t.root, path.Join(dirPath, name))
 	if err != nil {
 		unix.Close(tr)
-		return err
+		return nil, err
 	}
 	defer target.Close()
-	_, err = t.attach(tr, target, path.Join(dirPath, name), false)
-	return err
+	return t.attach(tr, target, path.Join(dirPath, name), false)
 }
 
 func readlinkat(dirfd int, name string) (string, error) {
