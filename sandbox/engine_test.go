@@ -4,8 +4,10 @@ import (
 	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // engineForced is set when the whole suite runs with the Go init only
@@ -192,5 +194,56 @@ func TestConcurrentPID1(t *testing.T) {
 	}
 	if after != before {
 		t.Errorf("dumpable %d after the sandboxes, %d before", after, before)
+	}
+}
+
+// TestNoLeaksOverManyRuns: many sandboxes started one after another from
+// one process leave its fds, goroutines and bookkeeping as they were, on
+// both engines and with and without pid 1.
+func TestNoLeaksOverManyRuns(t *testing.T) {
+	count := func() (fds, goroutines, progs int) {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		liveProgs.Range(func(any, any) bool { progs++; return true })
+		return len(ents), runtime.NumGoroutine(), progs
+	}
+	run := func() {
+		for i, s := range []*Spec{baseSpec(), baseSpec()} {
+			if i == 1 {
+				s.Namespaces.PID = false
+				s.Mounts = s.Mounts[:1]
+			}
+			s.Args = []string{"true"}
+			s.Env = []string{"PATH=/usr/bin:/bin"}
+			if st, err := Run(s); err != nil || st.ExitCode() != 0 {
+				t.Fatalf("run: %+v, %v", st, err)
+			}
+		}
+	}
+	run() // warm up: the runtime's own fds and goroutines (signal, poller)
+	time.Sleep(50 * time.Millisecond)
+	fds0, gr0, _ := count()
+	n := 100
+	if testing.Short() {
+		n = 10
+	}
+	for i := 0; i < n; i++ {
+		run()
+	}
+	time.Sleep(100 * time.Millisecond)
+	fds1, gr1, progs := count()
+	if fds1 > fds0 {
+		t.Errorf("open fds grew from %d to %d over %d runs", fds0, fds1, 2*n)
+	}
+	if gr1 > gr0+2 {
+		t.Errorf("goroutines grew from %d to %d over %d runs", gr0, gr1, 2*n)
+	}
+	if progs != 0 {
+		t.Errorf("%d raw programs still held after every sandbox was reaped", progs)
+	}
+	if sharedPid1.n != 0 {
+		t.Errorf("%d sandboxes still counted as sharing memory", sharedPid1.n)
 	}
 }
