@@ -139,7 +139,7 @@ func rawRun(p *rawProg, pc int) {
 		case rkReadlinkEq:
 			e = rawReadlinkEq(p, in)
 		case rkFork:
-			if haveCloneVM {
+			if p.cloneVM {
 				// The command starts on the second stack at the next
 				// instruction; pid 1 waits (CLONE_VFORK) until it has
 				// exec'd, so they never run on shared memory together.

@@ -76,6 +76,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	p.cloneFlags = s.cloneFlags(rs.id.userns)
 
 	p.shared = rs.shareMemory
+	p.cloneVM = useCloneVM
 	b.at("prepare the sandbox process")
 	b.emit(b.insn(rkResetSignals, 0))
 	if rs.makeDumpable {

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"os"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -115,6 +117,7 @@ type rawProg struct {
 	// 1 starts it), stackTop their aligned tops.
 	entry    uint32
 	shared   bool // the first child shares this process's memory (CLONE_VM)
+	cloneVM  bool // pid 1 starts the command with CLONE_VM|CLONE_VFORK
 	stacks   [2][]byte
 	stackTop [2]uintptr
 	// keep holds every byte slice and array the instructions point into.
@@ -133,6 +136,11 @@ type rawStep struct {
 }
 
 const pidEnvPrefix = "LISTEN_PID="
+
+// useCloneVM: the raw engine shares memory with its children where it can.
+// NOOK_RAW_NO_VM=1 turns that off, so that the plain-fork code, the only
+// one on architectures without rawCloneVM, is tested on amd64 too.
+var useCloneVM = haveCloneVM && os.Getenv("NOOK_RAW_NO_VM") != "1"
 
 // atFdcwd is AT_FDCWD as a system call argument.
 const atFdcwd = ^uintptr(99) // -100

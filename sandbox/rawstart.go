@@ -142,7 +142,7 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	// maps, belong to root otherwise. Else the child forks a memory of its
 	// own and makes that dumpable first.
 	dumpable, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
-	rs.shareMemory = haveCloneVM && dumpable == 1
+	rs.shareMemory = useCloneVM && dumpable == 1
 	if rs.shareMemory && p.pid1 {
 		rs.shareMemory = acquireSharedPid1()
 		p.sharedPid1 = rs.shareMemory

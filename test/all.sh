@@ -117,6 +117,11 @@ if [ "$(id -u)" -eq 0 ]; then
 	run_as - root-init NOOK_ENGINE=init
 	run_as nook-ci-sub sub-init NOOK_TEST_EXPECT_SUBIDS=1 NOOK_ENGINE=init
 	run_as nook-ci-nosub nosub-init NOOK_ENGINE=init
+	# And through the raw engine's plain-fork code, the only one on
+	# architectures without the CLONE_VM trampoline (arm64).
+	say "sandbox and CLI suites again with NOOK_RAW_NO_VM=1"
+	run_as - root-novm NOOK_RAW_NO_VM=1
+	run_as nook-ci-nosub nosub-novm NOOK_RAW_NO_VM=1
 	only=
 else
 	say "tests as $(id -un) only"
