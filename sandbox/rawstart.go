@@ -207,12 +207,9 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 		}
 		return nil, prog.recordError(rec)
 	}
-	p.msgs = make(chan statusMsg, 4)
-	if statusFile != nil {
-		go readRawStatus(statusFile, p.msgs)
-	} else {
-		close(p.msgs)
-	}
+	// Wait reads pid 1's records itself (waitRaw): no goroutine, and so
+	// no thread, sits blocked on them meanwhile.
+	p.rawStatus = statusFile
 	return p, nil
 }
 
@@ -335,20 +332,48 @@ func (p *rawProg) recordError(rec [5]uint32) error {
 	return &StartError{Code: code, Msg: msg}
 }
 
-// readRawStatus turns pid 1's records into status messages.
-func readRawStatus(f *os.File, out chan<- statusMsg) {
-	defer f.Close()
-	defer close(out)
+// waitRaw is Wait for the raw engine, on the calling goroutine: without
+// pid 1, wait4 on the command; with it, pid 1's records until it exits
+// (stops to mirror, then the command's status), then wait4 on pid 1.
+func (p *Process) waitRaw() (Status, error) {
+	var done *statusMsg
+	if f := p.rawStatus; f != nil {
+		p.rawStatus = nil
+		for {
+			rec, n, err := readRecord(f)
+			if err != nil || n != recSize {
+				break
+			}
+			switch rec[0] {
+			case recStopped:
+				p.jobStop()
+			case recDone:
+				done = &statusMsg{Done: true, Code: int(rec[1]), Signal: int(rec[2])}
+			}
+		}
+		f.Close()
+	}
 	for {
-		rec, n, err := readRecord(f)
-		if err != nil || n != recSize {
-			return
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(p.Pid, &ws, unix.WUNTRACED, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
-		switch rec[0] {
-		case recStopped:
-			out <- statusMsg{Stopped: int(rec[1])}
-		case recDone:
-			out <- statusMsg{Done: true, Code: int(rec[1]), Signal: int(rec[2])}
+		if err != nil {
+			return Status{}, os.NewSyscallError("wait4", err)
 		}
+		if ws.Stopped() {
+			p.jobStop()
+			continue
+		}
+		p.ended()
+		p.restoreTTY()
+		switch {
+		case done != nil:
+			return Status{Code: done.Code, Signal: syscall.Signal(done.Signal)}, nil
+		case ws.Signaled():
+			return Status{Signal: ws.Signal()}, nil
+		}
+		return Status{Code: ws.ExitStatus()}, nil
 	}
 }

@@ -33,9 +33,11 @@ type Process struct {
 	pid1 bool
 	// sharedPid1: pid 1 shares this process's memory (see sharedPid1).
 	sharedPid1 bool
-	msgs       chan statusMsg
-	tty        int // the terminal whose foreground nook hands over, or -1
-	waited     bool
+	// rawStatus is the raw pid 1's status pipe, read by waitRaw.
+	rawStatus *os.File
+	msgs      chan statusMsg
+	tty       int // the terminal whose foreground nook hands over, or -1
+	waited    bool
 }
 
 // Status is how the command ended.
@@ -298,6 +300,9 @@ func (p *Process) Signal(sig syscall.Signal) error {
 func (p *Process) Wait() (Status, error) {
 	if p.waited {
 		return Status{}, errors.New("sandbox already waited for")
+	}
+	if p.Engine == "raw" {
+		return p.waitRaw()
 	}
 	type waitResult struct {
 		ws  unix.WaitStatus
