@@ -122,7 +122,7 @@ func Start(s *Spec) (*Process, error) {
 		Cloneflags: spec.cloneFlags(id.userns),
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	p := &Process{Identity: id.mode, pid1: spec.Namespaces.PID && !spec.AsPID1, tty: -1}
+	p := &Process{Identity: id.mode, pid1: spec.underInit(), tty: -1}
 	if spec.NewSession {
 		attr.Setsid = true
 	} else {
@@ -134,7 +134,7 @@ func Start(s *Spec) (*Process, error) {
 	}
 	if id.userns {
 		attr.AmbientCaps = allCaps()
-		if !id.helper {
+		if !id.helper && !spec.NoIDMaps {
 			attr.UidMappings, attr.GidMappings = id.uidMap, id.gidMap
 			attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
 		}
@@ -169,11 +169,16 @@ func Start(s *Spec) (*Process, error) {
 	}
 	Phase("forked")
 	p.Pid, p.pgid = pid, pid
-	if id.helper {
+	if id.helper && !spec.NoIDMaps {
 		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, true); err != nil {
 			p.abort(statusR)
 			return nil, fmt.Errorf("write the id maps of the sandbox: %w", err)
 		}
+	}
+	// Before the spec goes out: the init may block on UserNSBlockFD until
+	// whoever reads this pid has acted on it.
+	if spec.OnForked != nil {
+		spec.OnForked(p.Pid)
 	}
 	if err := json.NewEncoder(specW).Encode(&cfg); err != nil {
 		p.abort(statusR)
@@ -437,14 +442,21 @@ func (s *Spec) cloneFlags(userns bool) uintptr {
 	return f
 }
 
-// fileOpFds are the caller's fds that OpFile operations read.
+// fileOpFds are the caller's fds that the init uses during setup: the ones
+// OpFile operations read and FromFD binds mount, and the block fds.
 func (s *Spec) fileOpFds() []int {
 	var out []int
 	seen := map[int]bool{}
 	for _, m := range s.Mounts {
-		if m.Op == OpFile && !seen[m.FD] {
+		if m.usesCallerFD() && !seen[m.FD] {
 			seen[m.FD] = true
 			out = append(out, m.FD)
+		}
+	}
+	for _, fd := range s.waitFds() {
+		if !seen[fd] {
+			seen[fd] = true
+			out = append(out, fd)
 		}
 	}
 	return out

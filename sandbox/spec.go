@@ -74,6 +74,48 @@ type Spec struct {
 	Stdin  *os.File `json:"-"`
 	Stdout *os.File `json:"-"`
 	Stderr *os.File `json:"-"`
+
+	// The fields below were added for the bwrap personality (see
+	// extras.go). Each one's zero value keeps the behaviour described
+	// above.
+
+	// OnForked, when set, is called in the parent as soon as the sandbox's
+	// first process exists with its namespaces (and, unless NoIDMaps, its
+	// id maps), before setup finishes. bwrap's --info-fd reports at that
+	// point, so a caller can read the pid before releasing BlockFD or
+	// UserNSBlockFD.
+	OnForked func(pid int) `json:"-"`
+	// BlockFD, when set, is a caller fd the init reads from (until data or
+	// end of file) after the mounts, before the command starts.
+	BlockFD *int `json:"block_fd,omitempty"`
+	// UserNSBlockFD, when set, is a caller fd the init reads from before
+	// any setup; with NoIDMaps, whoever writes to it has written the id
+	// maps of the sandbox's user namespace (bwrap's --userns-block-fd).
+	UserNSBlockFD *int `json:"userns_block_fd,omitempty"`
+	// NoIDMaps: the parent writes no uid/gid map for the new user namespace.
+	NoIDMaps bool `json:"no_id_maps,omitempty"`
+	// LockFiles are paths inside the sandbox that the init holds a read
+	// lock on (fcntl F_SETLK) while the command runs. They imply KeepInit.
+	LockFiles []string `json:"lock_files,omitempty"`
+	// KeepInit starts the command under nook's init even without a pid
+	// namespace, so that a process outlives the exec to hold LockFiles.
+	KeepInit bool `json:"keep_init,omitempty"`
+	// SeccompPrograms are compiled classic BPF programs (arrays of struct
+	// sock_filter, native byte order) installed after every other setup
+	// step, in order, on top of nook's own filter.
+	SeccompPrograms [][]byte `json:"seccomp_programs,omitempty"`
+	// BwrapModes creates directories, mount points and tmpfs roots with
+	// bwrap's modes instead of nook's: 0755 whatever the name (nook gives
+	// directories named tmp 1777), missing parents of binds and symlinks
+	// 0700, and parents made for an operation with a mode lose the group or
+	// other bits that mode lacks.
+	BwrapModes bool `json:"bwrap_modes,omitempty"`
+	// HomeFallback: when Dir is empty and the caller's directory does not
+	// exist inside, try $HOME (from Env) before "/".
+	HomeFallback bool `json:"home_fallback,omitempty"`
+	// SetPWD sets PWD in the command's environment to its working
+	// directory.
+	SetPWD bool `json:"set_pwd,omitempty"`
 }
 
 // Namespaces lists the namespaces to create. A mount namespace is always
@@ -174,6 +216,13 @@ type Mount struct {
 	Upper      string `json:"upper,omitempty"`
 	Work       string `json:"work,omitempty"`
 	TmpfsUpper bool   `json:"tmpfs_upper,omitempty"`
+	// FromFD makes a bind take its source from the caller's fd FD (an
+	// open directory or O_PATH fd) instead of Source.
+	FromFD bool `json:"from_fd,omitempty"`
+	// AsBind makes OpWrite and OpFile always put the file on the staging
+	// tmpfs and bind it onto Dest (ReadOnly applies), as bwrap's
+	// --bind-data does, instead of creating it in place when they can.
+	AsBind bool `json:"as_bind,omitempty"`
 }
 
 // Validate checks the spec for mistakes a face can report before any process
@@ -212,7 +261,7 @@ func (m *Mount) validate() error {
 	}
 	switch m.Op {
 	case OpBind, OpDevBind:
-		if m.Source == "" {
+		if m.Source == "" && !m.FromFD {
 			return fmt.Errorf("no source")
 		}
 	case OpSymlink:
