@@ -176,3 +176,20 @@ func AllCaps() []int {
 	}
 	return out
 }
+
+// EffectiveCaps lists the capabilities in the calling thread's effective set.
+func EffectiveCaps() ([]int, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil, os.NewSyscallError("capget", err)
+	}
+	eff := uint64(data[0].Effective) | uint64(data[1].Effective)<<32
+	var out []int
+	for _, c := range AllCaps() {
+		if eff&(1<<uint(c)) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

@@ -36,11 +36,15 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		s.Identity.UserNS = sandbox.UserNSNever
 	}
 	s.Identity.Mode = "self"
-	if p.uid != nil || p.gid != nil {
-		if !userns && ((p.uid != nil && *p.uid != 0) || (p.gid != nil && *p.gid != 0)) {
-			return nil, fmt.Errorf("Specifying --uid or --gid requires --unshare-user or --userns")
-		}
-		s.Identity.UID, s.Identity.GID = p.uid, p.gid
+	if !userns && p.uid != nil && *p.uid != os.Getuid() {
+		return nil, fmt.Errorf("Specifying --uid requires --unshare-user or --userns")
+	}
+	if !userns && p.gid != nil && *p.gid != os.Getgid() {
+		return nil, fmt.Errorf("Specifying --gid requires --unshare-user or --userns")
+	}
+	s.Identity.UID, s.Identity.GID = p.uid, p.gid
+	if p.labels && !selinuxActive() {
+		return nil, fmt.Errorf("labeling not supported on this system")
 	}
 	if s.UserNSBlockFD != nil {
 		if !userns {
@@ -60,7 +64,9 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		return nil, fmt.Errorf("Specifying --as-pid-1 requires --unshare-pid")
 	}
 
-	caps, err := p.capabilities(root)
+	// Root keeps its capabilities, unless it becomes another uid inside:
+	// bwrap's setuid(2) then loses them.
+	caps, err := p.capabilities(root && (p.uid == nil || *p.uid == 0))
 	if err != nil {
 		return nil, err
 	}
@@ -107,17 +113,20 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 }
 
 // capabilities applies --cap-add and --cap-drop in order to the starting
-// set: everything for root, nothing for anyone else.
+// set: root's own effective set for root, nothing for anyone else.
 func (p *parser) capabilities(startFull bool) (sandbox.Capabilities, error) {
 	set := map[int]bool{}
 	all := sandbox.AllCaps()
 	if startFull {
-		for _, c := range all {
+		// Root starts from what it holds itself, which need not be
+		// everything (a container's root often lacks some).
+		held, err := sandbox.EffectiveCaps()
+		if err != nil {
+			return sandbox.Capabilities{}, err
+		}
+		for _, c := range held {
 			set[c] = true
 		}
-	}
-	if startFull && len(p.capOps) == 0 {
-		return sandbox.Capabilities{}, nil
 	}
 	for _, op := range p.capOps {
 		if op.name == "ALL" {
@@ -139,4 +148,11 @@ func (p *parser) capabilities(startFull bool) (sandbox.Capabilities, error) {
 		}
 	}
 	return out, nil
+}
+
+// selinuxActive reports whether SELinux is enabled on this host (its
+// filesystem is mounted), the only case where bwrap accepts labels.
+func selinuxActive() bool {
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
 }

@@ -218,8 +218,8 @@ var options = []option{
 	{name: "ro-overlay", nargs: 1, help: "read-only overlay on DEST", apply: func(p *parser, a []string) error {
 		return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, ReadOnly: true, Dest: a[0]}, "ro-overlay")
 	}},
-	{name: "exec-label", nargs: 1, help: "SELinux label of the command (accepted; SELinux is not applied)", apply: func(*parser, []string) error { return nil }},
-	{name: "file-label", nargs: 1, help: "SELinux label of created files (accepted; SELinux is not applied)", apply: func(*parser, []string) error { return nil }},
+	{name: "exec-label", nargs: 1, help: "SELinux label of the command (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
+	{name: "file-label", nargs: 1, help: "SELinux label of created files (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
 	{name: "proc", nargs: 1, help: "new procfs on DEST", apply: destOp(sandbox.OpProc)},
 	{name: "dev", nargs: 1, help: "new minimal /dev on DEST", apply: destOp(sandbox.OpDev)},
 	{name: "tmpfs", nargs: 1, takesPerms: true, takesSize: true, help: "new tmpfs on DEST (0755 unless --perms)", apply: destOp(sandbox.OpTmpfs)},

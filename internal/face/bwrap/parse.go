@@ -36,6 +36,8 @@ type parser struct {
 	// assertUserNSDisabled is checked, not acted on.
 	assertUserNSDisabled bool
 	levelPrefix          bool
+	// labels: --exec-label or --file-label was given.
+	labels bool
 	help, version        bool
 }
 
@@ -84,8 +86,14 @@ func readAll(fd int) ([]byte, error) {
 // parse reads the options and returns the command. It stops at "--" (which
 // it drops) or at the first word that is not an option.
 func (p *parser) parse(args []string) ([]string, error) {
-	rest := append([]string(nil), args...)
-	argsDepth := 0
+	return p.parseList(args, 0)
+}
+
+// parseList parses one list of words: the command line, or (depth > 0) the
+// words read by --args. Like bwrap, an --args list is parsed on its own:
+// where its options end, the rest of it is dropped and parsing goes on
+// with the words after --args.
+func (p *parser) parseList(rest []string, depth int) ([]string, error) {
 	for len(rest) > 0 {
 		a := rest[0]
 		if a == "--" {
@@ -103,10 +111,10 @@ func (p *parser) parse(args []string) ([]string, error) {
 		}
 		vals := rest[1 : 1+o.nargs]
 		rest = rest[1+o.nargs:]
-		if p.perms != nil && !o.takesPerms && o.name != "size" {
+		if p.perms != nil && !o.takesPerms && o.name != "size" && o.name != "perms" {
 			return nil, fmt.Errorf("--perms must be followed by an option that creates a file")
 		}
-		if p.size != 0 && !o.takesSize && o.name != "perms" {
+		if p.size != 0 && !o.takesSize && o.name != "perms" && o.name != "size" {
 			return nil, fmt.Errorf("--size must be followed by --tmpfs")
 		}
 		if o.name == "args" {
@@ -114,9 +122,8 @@ func (p *parser) parse(args []string) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			// bwrap reads --args files recursively; a bound keeps a
-			// self-including file from looping forever.
-			if argsDepth++; argsDepth > 32 {
+			// A bound keeps a self-including file from looping forever.
+			if depth >= 32 {
 				return nil, fmt.Errorf("--args nested too deeply")
 			}
 			more, err := readArgs(fd)
@@ -124,7 +131,9 @@ func (p *parser) parse(args []string) ([]string, error) {
 				return nil, err
 			}
 			p.consumed[fd] = true
-			rest = append(more, rest...)
+			if _, err := p.parseList(more, depth+1); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err := o.apply(p, vals); err != nil {
@@ -172,7 +181,7 @@ func checkCap(name string) error {
 	if name == "ALL" {
 		return nil
 	}
-	if !strings.HasPrefix(name, "CAP_") {
+	if !strings.HasPrefix(strings.ToUpper(name), "CAP_") {
 		return fmt.Errorf("unknown cap: %s", name)
 	}
 	if _, err := sandbox.ParseCap(name); err != nil {

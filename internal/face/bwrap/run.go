@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/nook-project/nook/sandbox"
@@ -31,7 +30,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 		return exitSetup
 	}
 	if p.help {
-		usage(os.Stdout, filepath.Base(argv0))
+		usage(os.Stdout, argv0)
 		return 0
 	}
 	if p.version {
@@ -39,7 +38,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 		return 0
 	}
 	if len(cmd) == 0 {
-		usage(os.Stderr, filepath.Base(argv0))
+		usage(os.Stderr, argv0)
 		return exitSetup
 	}
 	spec, err := p.build(cmd, inherited)
