@@ -37,8 +37,8 @@ type parser struct {
 	assertUserNSDisabled bool
 	levelPrefix          bool
 	// labels: --exec-label or --file-label was given.
-	labels bool
-	help, version        bool
+	labels        bool
+	help, version bool
 }
 
 type capOp struct {
