@@ -37,10 +37,10 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	}
 	s.Identity.Mode = "self"
 	if !userns && p.uid != nil && *p.uid != os.Getuid() {
-		return nil, fmt.Errorf("Specifying --uid requires --unshare-user or --userns")
+		return nil, bwrapError("Specifying --uid requires --unshare-user or --userns")
 	}
 	if !userns && p.gid != nil && *p.gid != os.Getgid() {
-		return nil, fmt.Errorf("Specifying --gid requires --unshare-user or --userns")
+		return nil, bwrapError("Specifying --gid requires --unshare-user or --userns")
 	}
 	s.Identity.UID, s.Identity.GID = p.uid, p.gid
 	if p.labels && !selinuxActive() {
@@ -58,10 +58,10 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		Cgroup: p.ns.cgroup || p.ns.cgroupTry,
 	}
 	if s.Hostname != "" && !s.Namespaces.UTS {
-		return nil, fmt.Errorf("Specifying --hostname requires --unshare-uts")
+		return nil, bwrapError("Specifying --hostname requires --unshare-uts")
 	}
 	if s.AsPID1 && !s.Namespaces.PID {
-		return nil, fmt.Errorf("Specifying --as-pid-1 requires --unshare-pid")
+		return nil, bwrapError("Specifying --as-pid-1 requires --unshare-pid")
 	}
 
 	// Root keeps its capabilities, unless it becomes another uid inside:

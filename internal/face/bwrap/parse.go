@@ -104,7 +104,7 @@ func (p *parser) parseList(rest []string, depth int) ([]string, error) {
 		}
 		o := byName[a[2:]]
 		if o == nil {
-			return nil, fmt.Errorf("Unknown option %s", a)
+			return nil, bwrapErrorf("Unknown option %s", a)
 		}
 		if len(rest) < 1+o.nargs {
 			return nil, fmt.Errorf("%s takes %s", a, []string{"", "an argument", "two arguments", "three arguments"}[o.nargs])

@@ -137,3 +137,12 @@ func capitalizeErrno(msg string, en syscall.Errno) string {
 	}
 	return msg
 }
+
+// bwrapError is a message worded as bwrap words it, capital letter first:
+// callers and people match on bwrap's text.
+type bwrapError string
+
+func (e bwrapError) Error() string { return string(e) }
+
+// bwrapErrorf formats a bwrapError.
+func bwrapErrorf(format string, a ...any) error { return bwrapError(fmt.Sprintf(format, a...)) }
