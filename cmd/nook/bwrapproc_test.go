@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Differential tests that need to act while the sandbox runs: lock files
+// seen from outside, the order of --info-fd and --block-fd, an id map
+// written by the caller for --userns-block-fd, --sync-fd's end of file,
+// and signals. Each runs the same steps against /usr/bin/bwrap and nook.
+
+// bothBwraps runs f once for the real bwrap and once for nook-as-bwrap.
+func bothBwraps(t *testing.T, f func(t *testing.T, bin string) string) {
+	needRealBwrap(t)
+	nk := nookAsBwrap(t)
+	bw := f(t, realBwrap)
+	got := f(t, nk)
+	if bw != got {
+		t.Errorf("nook differs from bwrap\nbwrap: %q\nnook:  %q", bw, got)
+	}
+}
+
+// deadlockGuard kills cmd if the test has not finished with it after a
+// generous while: a hang is then a failure with a message, not a CI timeout.
+func deadlockGuard(t *testing.T, cmd *exec.Cmd) func() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	go func() {
+		<-ctx.Done()
+		if ctx.Err() == context.DeadlineExceeded && cmd.Process != nil {
+			cmd.Process.Kill()
+			t.Errorf("%s hung", cmd.Path)
+		}
+	}()
+	return cancel
+}
+
+func bwrapCmd(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + os.Getenv("HOME"), "LANG=C"}
+	cmd.Dir = "/"
+	return cmd
+}
+
+// lockHolder reports what F_GETLK says about path: "unlocked" or the type
+// of lock someone else holds.
+func lockHolder(t *testing.T, path string) string {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_GETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	switch lk.Type {
+	case unix.F_UNLCK:
+		return "unlocked"
+	case unix.F_RDLCK:
+		return "read-locked"
+	}
+	return fmt.Sprintf("lock type %d", lk.Type)
+}
+
+func TestBwrapLockFile(t *testing.T) {
+	bothBwraps(t, func(t *testing.T, bin string) string {
+		lock := filepath.Join(t.TempDir(), "lock")
+		os.WriteFile(lock, nil, 0o644)
+		cmd := bwrapCmd(bin, "--ro-bind", "/", "/", "--lock-file", lock, "sh", "-c", "echo ready; read x; echo done")
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer deadlockGuard(t, cmd)()
+		r := bufio.NewReader(stdout)
+		ready, _ := r.ReadString('\n')
+		during := lockHolder(t, lock)
+		stdin.Close()
+		rest, _ := io.ReadAll(r)
+		err := cmd.Wait()
+		return fmt.Sprintf("%s%s %s err=%v after=%s", ready, during, rest, err, lockHolder(t, lock))
+	})
+}
+
+// TestBwrapInfoBeforeBlock: the caller reads --info-fd to its end before
+// it releases --block-fd. A sandbox that reported only after the block
+// would hang here.
+func TestBwrapInfoBeforeBlock(t *testing.T) {
+	bothBwraps(t, func(t *testing.T, bin string) string {
+		infoR, infoW, _ := os.Pipe()
+		blockR, blockW, _ := os.Pipe()
+		cmd := bwrapCmd(bin, "--unshare-pid", "--ro-bind", "/", "/", "--info-fd", "3", "--block-fd", "4", "sh", "-c", "echo ran")
+		cmd.ExtraFiles = []*os.File{infoW, blockR}
+		var out strings.Builder
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer deadlockGuard(t, cmd)()
+		infoW.Close()
+		blockR.Close()
+		info, _ := io.ReadAll(infoR)
+		var m map[string]int64
+		if err := json.Unmarshal(info, &m); err != nil || m["child-pid"] <= 0 || m["pid-namespace"] == 0 {
+			t.Errorf("%s: info %q: %v", bin, info, err)
+		}
+		blockW.Write([]byte("x"))
+		blockW.Close()
+		err := cmd.Wait()
+		return fmt.Sprintf("%s err=%v members=%d", out.String(), err, len(m))
+	})
+}
+
+// TestBwrapUserNSBlockFd: the caller writes the sandbox's id maps itself
+// (as a launcher with newuidmap would), then releases it.
+func TestBwrapUserNSBlockFd(t *testing.T) {
+	bothBwraps(t, func(t *testing.T, bin string) string {
+		infoR, infoW, _ := os.Pipe()
+		blockR, blockW, _ := os.Pipe()
+		cmd := bwrapCmd(bin, "--unshare-user", "--ro-bind", "/", "/", "--info-fd", "3", "--userns-block-fd", "4",
+			"sh", "-c", "id -u; id -g; cat /proc/self/uid_map")
+		cmd.ExtraFiles = []*os.File{infoW, blockR}
+		var out strings.Builder
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer deadlockGuard(t, cmd)()
+		infoW.Close()
+		blockR.Close()
+		info, _ := io.ReadAll(infoR)
+		var m map[string]int
+		if err := json.Unmarshal(info, &m); err != nil {
+			t.Fatalf("%s: info %q: %v", bin, info, err)
+		}
+		pid := m["child-pid"]
+		write := func(name, content string) {
+			if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", pid, name), []byte(content), 0); err != nil {
+				t.Errorf("%s: write %s: %v", bin, name, err)
+			}
+		}
+		write("uid_map", fmt.Sprintf("4321 %d 1\n", os.Getuid()))
+		write("setgroups", "deny")
+		write("gid_map", fmt.Sprintf("8765 %d 1\n", os.Getgid()))
+		blockW.Write([]byte("x"))
+		blockW.Close()
+		err := cmd.Wait()
+		return fmt.Sprintf("%s err=%v", out.String(), err)
+	})
+}
+
+// TestBwrapSyncFd: the sync fd stays open while the sandbox runs and
+// reaches end of file when it ends.
+func TestBwrapSyncFd(t *testing.T) {
+	bothBwraps(t, func(t *testing.T, bin string) string {
+		syncR, syncW, _ := os.Pipe()
+		defer syncR.Close()
+		cmd := bwrapCmd(bin, "--ro-bind", "/", "/", "--sync-fd", "3", "sh", "-c", "echo ready; read x")
+		cmd.ExtraFiles = []*os.File{syncW}
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer deadlockGuard(t, cmd)()
+		syncW.Close()
+		ready, _ := bufio.NewReader(stdout).ReadString('\n')
+		// The command is waiting for stdin: the sync fd must be open.
+		fds := []unix.PollFd{{Fd: int32(syncR.Fd()), Events: unix.POLLIN}}
+		n, _ := unix.Poll(fds, 0)
+		during := "open"
+		if n > 0 {
+			during = "closed early"
+		}
+		stdin.Close()
+		err := cmd.Wait()
+		b, rerr := io.ReadAll(syncR)
+		return fmt.Sprintf("%s%s err=%v after=%q %v", ready, during, err, b, rerr)
+	})
+}
+
+// TestBwrapSignals: a deliberate difference. bwrap dies of SIGTERM and the
+// command never hears of it (with --die-with-parent it is killed); nook
+// forwards the signal, so the command can clean up and report its status.
+func TestBwrapSignals(t *testing.T) {
+	needRealBwrap(t)
+	nk := nookAsBwrap(t)
+	run := func(bin string) (string, error) {
+		cmd := bwrapCmd(bin, "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "sh", "-c",
+			`trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 1; done`)
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer deadlockGuard(t, cmd)()
+		r := bufio.NewReader(stdout)
+		r.ReadString('\n')
+		cmd.Process.Signal(syscall.SIGTERM)
+		rest, _ := io.ReadAll(r)
+		return string(rest), cmd.Wait()
+	}
+	out, err := run(realBwrap)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM || out != "" {
+		t.Errorf("bwrap: %q %v, want it killed by SIGTERM with nothing from the command", out, err)
+	}
+	out, err = run(nk)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 9 || out != "got-term\n" {
+		t.Errorf("nook: %q %v, want the command to get SIGTERM and exit 9", out, err)
+	}
+}
