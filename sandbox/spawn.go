@@ -157,8 +157,14 @@ func Start(s *Spec) (*Process, error) {
 	}
 	runtime.LockOSThread()
 	Phase("fork")
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)},
-		&syscall.ProcAttr{Env: initEnv, Files: fds, Sys: attr})
+	initArgv := []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)}
+	var pid int
+	if spec.JoinUserNS != nil || spec.JoinPIDNS != nil {
+		// Existing namespaces need a single-threaded setns: joinns.go.
+		pid, err = forkJoined(&spec, "/proc/self/exe", initArgv, initEnv, fds, attr)
+	} else {
+		pid, err = syscall.ForkExec("/proc/self/exe", initArgv, &syscall.ProcAttr{Env: initEnv, Files: fds, Sys: attr})
+	}
 	runtime.UnlockOSThread()
 	runtime.KeepAlive(files)
 	specR.Close()

@@ -116,6 +116,13 @@ type Spec struct {
 	// SetPWD sets PWD in the command's environment to its working
 	// directory.
 	SetPWD bool `json:"set_pwd,omitempty"`
+	// JoinUserNS, when set, is a caller fd on an existing user namespace
+	// the sandbox is made in, instead of a new one (bwrap's --userns); its
+	// id maps are what they are (set NoIDMaps). See joinns.go.
+	JoinUserNS *int `json:"-"`
+	// JoinPIDNS, when set, is a caller fd on an existing pid namespace the
+	// sandbox starts in, or below (with Namespaces.PID) (bwrap's --pidns).
+	JoinPIDNS *int `json:"-"`
 }
 
 // Namespaces lists the namespaces to create. A mount namespace is always

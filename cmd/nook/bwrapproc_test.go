@@ -222,3 +222,64 @@ func TestBwrapSignals(t *testing.T) {
 		t.Errorf("nook: %q %v, want the command to get SIGTERM and exit 9", out, err)
 	}
 }
+
+// nsHelper starts a process in a new user namespace (the caller mapped to
+// root) with a new pid namespace for its children, as a launcher that
+// keeps namespaces for several sandboxes would, and returns fds on both.
+func nsHelper(t *testing.T) (userns, pidns *os.File) {
+	t.Helper()
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "--pid", "--fork", "sh", "-c", "echo ready; exec sleep 1000")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start unshare(1): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if l, _ := bufio.NewReader(stdout).ReadString('\n'); l != "ready\n" {
+		t.Fatalf("unshare(1) did not start: %q", l)
+	}
+	open := func(name string) *os.File {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", cmd.Process.Pid, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	return open("user"), open("pid_for_children")
+}
+
+func nsLink(f *os.File) string {
+	l, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	return l
+}
+
+func TestBwrapJoinNamespaces(t *testing.T) {
+	userns, pidns := nsHelper(t)
+	probe := `echo uid=$(id -u); cat /proc/self/uid_map; grep CapEff /proc/self/status
+[ "$(readlink /proc/self/ns/user)" = "$HELPER_USER" ] && echo joined-userns
+p=$(readlink /proc/self/ns/pid); if [ "$p" = "$HELPER_PID" ]; then echo joined-pidns; elif [ "$p" = "$(readlink /proc/$HOSTPID/ns/pid)" ]; then echo host-pidns; else echo new-pidns; fi`
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"userns", w("--userns", "3")},
+		{"userns and pidns", w("--userns", "3", "--pidns", "4")},
+		{"userns, pidns and a new pid namespace below", w("--userns", "3", "--pidns", "4", "--unshare-pid")},
+		{"userns with more namespaces", w("--userns", "3", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--hostname", "joined", "--cap-add", "CAP_NET_ADMIN")},
+		{"userns and unshare-user", w("--userns", "3", "--unshare-user")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bothBwraps(t, func(t *testing.T, bin string) string {
+				cmd := bwrapCmd(bin, cat(c.args, B, sh(probe))...)
+				cmd.Env = append(cmd.Env, "HELPER_USER="+nsLink(userns), "HELPER_PID="+nsLink(pidns), fmt.Sprintf("HOSTPID=%d", os.Getpid()))
+				cmd.ExtraFiles = []*os.File{userns, pidns}
+				out, err := cmd.Output()
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				}
+				return fmt.Sprintf("exit %d\n%s", code, out)
+			})
+		})
+	}
+}

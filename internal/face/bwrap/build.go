@@ -18,9 +18,24 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	root := os.Geteuid() == 0
 	userns := p.ns.user || p.ns.userTry || !root
 
-	if p.userns != nil || p.userns2 != nil || p.pidns != nil {
-		return nil, fmt.Errorf("--userns, --userns2 and --pidns (joining existing namespaces) are not supported by nook yet")
+	if p.userns2 != nil {
+		return nil, fmt.Errorf("--userns2 (switching user namespace after setup) is not supported by nook yet")
 	}
+	if p.userns != nil {
+		if p.ns.user {
+			return nil, fmt.Errorf("--unshare-user cannot be combined with --userns")
+		}
+		if p.uid != nil || p.gid != nil {
+			return nil, fmt.Errorf("--uid and --gid with --userns are not supported by nook yet")
+		}
+		if s.UserNSBlockFD != nil {
+			return nil, fmt.Errorf("--userns-block-fd cannot be combined with --userns")
+		}
+		// Made inside the given namespace: no new one, no id maps.
+		s.JoinUserNS, s.NoIDMaps = p.userns, true
+		userns = true
+	}
+	s.JoinPIDNS = p.pidns
 	if p.disableUserNS {
 		return nil, fmt.Errorf("--disable-userns is not supported by nook yet")
 	}
