@@ -23,7 +23,7 @@ func (s *Spec) underInit() bool {
 	if s.AsPID1 {
 		return false
 	}
-	return s.Namespaces.PID || s.KeepInit || len(s.LockFiles) > 0
+	return s.Namespaces.PID || s.KeepInit || len(s.LockFiles) > 0 || s.DisableUserNS
 }
 
 // usesCallerFD reports whether the operation reads the caller's fd m.FD.

@@ -175,6 +175,10 @@ func setupSandbox(cfg *initConfig) error {
 	if err := waitOn(s.BlockFD, files); err != nil {
 		return err
 	}
+	// Before the root switch: /proc/sys is still the host's procfs.
+	if err := limitUserNS(s); err != nil {
+		return err
+	}
 	for _, f := range files {
 		f.Close()
 	}
@@ -242,6 +246,9 @@ func setupSandbox(cfg *initConfig) error {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return os.NewSyscallError("prctl PR_SET_NO_NEW_PRIVS", err)
 		}
+	}
+	if err := assertUserNSDisabled(s); err != nil {
+		return err
 	}
 	// The caller's own filters come last: they may forbid what the steps
 	// above need.

@@ -123,6 +123,13 @@ type Spec struct {
 	// JoinPIDNS, when set, is a caller fd on an existing pid namespace the
 	// sandbox starts in, or below (with Namespaces.PID) (bwrap's --pidns).
 	JoinPIDNS *int `json:"-"`
+	// DisableUserNS runs the command in a user namespace nested in the
+	// sandbox's, whose parent allows no further user namespaces: the
+	// command cannot make any (bwrap's --disable-userns). See usernslimit.go.
+	DisableUserNS bool `json:"disable_userns,omitempty"`
+	// AssertUserNSDisabled fails the start unless making a user namespace
+	// is refused where the command runs (bwrap's --assert-userns-disabled).
+	AssertUserNSDisabled bool `json:"assert_userns_disabled,omitempty"`
 }
 
 // Namespaces lists the namespaces to create. A mount namespace is always

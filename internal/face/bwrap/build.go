@@ -37,11 +37,21 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	}
 	s.JoinPIDNS = p.pidns
 	if p.disableUserNS {
-		return nil, fmt.Errorf("--disable-userns is not supported by nook yet")
+		if !userns {
+			return nil, fmt.Errorf("--disable-userns requires --unshare-user")
+		}
+		if p.userns != nil {
+			return nil, fmt.Errorf("--disable-userns cannot be combined with --userns")
+		}
+		// The command gets every capability of the nested namespace at
+		// its fork; only a non-root uid without --cap-add loses them all
+		// at exec, as bwrap's command does.
+		if root && (p.uid == nil || *p.uid == 0) || p.uid != nil && *p.uid == 0 || len(p.capOps) > 0 {
+			return nil, fmt.Errorf("--disable-userns with uid 0 inside or with --cap-add/--cap-drop is not supported by nook yet")
+		}
+		s.DisableUserNS = true
 	}
-	if p.assertUserNSDisabled {
-		return nil, fmt.Errorf("--assert-userns-disabled is not supported by nook yet")
-	}
+	s.AssertUserNSDisabled = p.assertUserNSDisabled
 	switch {
 	case p.ns.user && !root:
 		s.Identity.UserNS = sandbox.UserNSAuto
