@@ -23,7 +23,7 @@ func (s *Spec) underInit() bool {
 	if s.AsPID1 {
 		return false
 	}
-	return s.Namespaces.PID || s.KeepInit || len(s.LockFiles) > 0 || s.DisableUserNS
+	return s.Namespaces.PID || s.KeepInit || len(s.LockFiles) > 0 || s.DisableUserNS || s.UserNS2 != nil
 }
 
 // usesCallerFD reports whether the operation reads the caller's fd m.FD.
@@ -34,7 +34,7 @@ func (m *Mount) usesCallerFD() bool {
 // waitFds are the caller's fds the init blocks on.
 func (s *Spec) waitFds() []int {
 	var out []int
-	for _, fd := range []*int{s.UserNSBlockFD, s.BlockFD} {
+	for _, fd := range []*int{s.UserNSBlockFD, s.BlockFD, s.UserNS2} {
 		if fd != nil {
 			out = append(out, *fd)
 		}
@@ -124,11 +124,18 @@ func (t *tree) bindFD(m Mount, src *os.File) error {
 }
 
 // installPrograms installs the caller's compiled seccomp programs, in order.
+// When the command goes into another user namespace (usernslimit.go), the
+// raw child that moves it installs them instead, after the move: a
+// program may well forbid making or entering user namespaces.
 func installPrograms(progs [][]byte) error {
 	for i, raw := range progs {
 		prog, err := DecodeFilter(raw)
 		if err != nil {
 			return fmt.Errorf("seccomp program %d: %w", i+1, err)
+		}
+		if nested != nil {
+			nested.progs = append(nested.progs, unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
+			continue
 		}
 		if err := seccomp.Install(prog); err != nil {
 			return fmt.Errorf("install seccomp program %d: %w", i+1, err)

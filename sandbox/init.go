@@ -176,7 +176,7 @@ func setupSandbox(cfg *initConfig) error {
 		return err
 	}
 	// Before the root switch: /proc/sys is still the host's procfs.
-	if err := limitUserNS(s); err != nil {
+	if err := limitUserNS(s, files); err != nil {
 		return err
 	}
 	for _, f := range files {

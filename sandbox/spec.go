@@ -130,6 +130,10 @@ type Spec struct {
 	// AssertUserNSDisabled fails the start unless making a user namespace
 	// is refused where the command runs (bwrap's --assert-userns-disabled).
 	AssertUserNSDisabled bool `json:"assert_userns_disabled,omitempty"`
+	// UserNS2, when set, is a caller fd on a user namespace (a descendant
+	// of the sandbox's) the command is moved into once the sandbox is set
+	// up (bwrap's --userns2).
+	UserNS2 *int `json:"userns2,omitempty"`
 }
 
 // Namespaces lists the namespaces to create. A mount namespace is always

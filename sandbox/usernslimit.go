@@ -30,30 +30,61 @@ var nested *nestPlan
 // nestPlan is what the raw child needs, prepared so that it allocates
 // nothing.
 type nestPlan struct {
-	proc                     int // O_PATH handle on a procfs, from before the root switch
+	proc int // O_PATH handle on a procfs, from before the root switch
+	// userns2 is the namespace to enter, or -1 to make a nested one.
+	userns2                  int
 	uidMap, gidMap, deny     []byte
 	uidPath, gidPath, sgPath *byte
 	path                     *byte
 	argv, envv               []*byte
 	report                   int
 	lastCap                  int
-	sigOld                   [4]uint64
-	sigAct                   [4]uint64
+	// keep is the capability set the command keeps, and capHdr/capData
+	// the capset(2) arguments that leave exactly it.
+	keep    uint64
+	capHdr  [2]uint32
+	capData [6]uint32
+	progs   []unix.SockFprog
+	sigOld  [4]uint64
+	sigAct  [4]uint64
 }
 
-func limitUserNS(s *Spec) error {
-	if !s.DisableUserNS {
+// limitUserNS prepares the move of the command into another user
+// namespace: for DisableUserNS the limit and a procfs handle, for UserNS2
+// a handle on that namespace. It runs before the root switch.
+func limitUserNS(s *Spec, files map[int]*os.File) error {
+	if !s.DisableUserNS && s.UserNS2 == nil {
 		return nil
 	}
-	const sysctl = "/proc/sys/user/max_user_namespaces"
-	if err := os.WriteFile(sysctl, []byte("1\n"), 0); err != nil {
-		return fmt.Errorf("limit user namespaces: %w", err)
-	}
-	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	keep, err := keptCaps(s.Caps)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: "/proc", Err: err}
+		return err
 	}
-	nested = &nestPlan{proc: proc, deny: []byte("deny"), lastCap: lastCap()}
+	p := &nestPlan{proc: -1, userns2: -1, deny: []byte("deny"), lastCap: lastCap(), keep: uint64(keep)}
+	p.capHdr[0] = unix.LINUX_CAPABILITY_VERSION_3
+	for i, half := range []uint32{uint32(keep), uint32(keep >> 32)} {
+		p.capData[3*i], p.capData[3*i+1], p.capData[3*i+2] = half, half, half
+	}
+	if s.UserNS2 != nil {
+		f := files[*s.UserNS2]
+		if f == nil {
+			return fmt.Errorf("file descriptor %d of the user namespace to enter was not passed", *s.UserNS2)
+		}
+		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		}
+		p.userns2 = fd
+	} else {
+		const sysctl = "/proc/sys/user/max_user_namespaces"
+		if err := os.WriteFile(sysctl, []byte("1\n"), 0); err != nil {
+			return fmt.Errorf("limit user namespaces: %w", err)
+		}
+		if p.proc, err = unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return &os.PathError{Op: "open", Path: "/proc", Err: err}
+		}
+	}
+	nested = p
 	return nil
 }
 
@@ -99,7 +130,8 @@ func startCommand(path string, argv []string, attr *syscall.ProcAttr) (int, erro
 	if n == len(rec) {
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
-		step := []string{"make the nested user namespace", "map ids in the nested user namespace", "execute"}[min(int(binary.NativeEndian.Uint64(rec[:8])), 2)]
+		step := []string{"make the nested user namespace", "map ids in the nested user namespace", "execute",
+			"enter the user namespace (--userns2)", "set capabilities", "install seccomp program"}[min(int(binary.NativeEndian.Uint64(rec[:8])), 5)]
 		return 0, fmt.Errorf("%s: %w", step, syscall.Errno(binary.NativeEndian.Uint64(rec[8:])))
 	}
 	return pid, nil

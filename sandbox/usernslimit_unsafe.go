@@ -73,6 +73,13 @@ func rawNestedChild(p *nestPlan, oldMask *uint64) {
 	step := 0
 	var errno syscall.Errno
 	var fd uintptr
+	if p.userns2 >= 0 {
+		step = 3
+		if _, _, errno = syscall.RawSyscall(unix.SYS_SETNS, uintptr(p.userns2), unix.CLONE_NEWUSER, 0); errno != 0 {
+			goto failed
+		}
+		goto entered
+	}
 	if _, _, errno = syscall.RawSyscall(unix.SYS_UNSHARE, unix.CLONE_NEWUSER, 0, 0); errno != 0 {
 		goto failed
 	}
@@ -102,10 +109,34 @@ func rawNestedChild(p *nestPlan, oldMask *uint64) {
 	}
 	syscall.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
 	syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0, 0, 0, 0)
-	// A new user namespace starts with a full bounding set; the command
-	// keeps no capabilities (the face refuses --cap-add here), so none.
+entered:
+	// Entering or making a user namespace gave every capability in it:
+	// leave exactly the kept set, as the init left its own (bounding,
+	// permitted, effective, inheritable, and ambient).
+	step = 4
 	for c := 0; c <= p.lastCap; c++ {
-		syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0)
+		if p.keep&(1<<uint(c)) == 0 {
+			syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0)
+		}
+	}
+	if _, _, errno = syscall.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&p.capHdr[0])), uintptr(unsafe.Pointer(&p.capData[0])), 0); errno != 0 {
+		goto failed
+	}
+	// Ambient only for a non-root uid: root keeps them across exec anyway.
+	if uid, _, _ := syscall.RawSyscall(unix.SYS_GETUID, 0, 0, 0); uid != 0 {
+		for c := 0; c <= p.lastCap; c++ {
+			if p.keep&(1<<uint(c)) != 0 {
+				syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0, 0)
+			}
+		}
+	}
+	// The caller's seccomp programs, now that nothing more needs what they
+	// may forbid (no_new_privs is set).
+	step = 5
+	for i := 0; i < len(p.progs); i++ {
+		if _, _, errno = syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&p.progs[i]))); errno != 0 {
+			goto failed
+		}
 	}
 	// Go's handlers would run without a runtime: defaults (ignored
 	// signals stay ignored), then the caller's mask.

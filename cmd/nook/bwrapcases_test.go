@@ -303,14 +303,22 @@ var diffCases = []diffCase{
 	{name: "disable-userns under pid 1 with the assertion", who: "user", args: cat(w("--unshare-user", "--unshare-pid", "--disable-userns", "--assert-userns-disabled"), B,
 		sh("unshare -U true 2>&1; echo $?"))},
 	{name: "assert-userns-disabled when it is not", args: cat(w("--assert-userns-disabled"), B, w("true"))},
-	{name: "disable-userns needs a user namespace", who: "root", args: cat(w("--disable-userns"), B, w("true"))},
-	{name: "disable-userns as root", who: "root", args: cat(w("--unshare-user", "--disable-userns"), B, sh("unshare -U true 2>&1; echo $?")),
-		differs: "not implemented in nook yet for uid 0 inside (the command would keep the nested namespace's capabilities)",
+	{name: "disable-userns needs a user namespace", args: cat(w("--disable-userns"), B, w("true"))},
+	{name: "disable-userns as root", who: "root", args: cat(w("--unshare-user", "--disable-userns"), B, sh(probeIDs+"; "+probeCaps+"; unshare -U true 2>&1; echo $?")),
+		differs: "the nested user namespace denies setgroups (its own process writes its gid map)",
 		check: func(t *testing.T, bw, nk *outcome) {
-			if bw.code != 0 || nk.code != 1 || !strings.Contains(nk.stderr, "not supported by nook yet") {
-				t.Errorf("bwrap %d, nook %s", bw.code, nk)
+			if !strings.Contains(nk.stdout, "\ndeny\n") {
+				t.Errorf("nook: setgroups not denied: %s", nk)
 			}
+			strip := func(o *outcome) *outcome {
+				c := *o
+				c.stdout = setgroups.ReplaceAllString(c.stdout, "(set aside)")
+				return &c
+			}
+			compare(t, strip(bw), strip(nk), false)
 		}},
+	{name: "disable-userns with a capability", who: "user", args: cat(w("--unshare-user", "--disable-userns", "--cap-add", "CAP_NET_ADMIN"), B, sh(probeCaps+"; unshare -U true 2>&1; echo $?"))},
+	{name: "disable-userns with a seccomp program", who: "user", in: map[int]string{3: allowAll}, args: cat(w("--unshare-user", "--disable-userns", "--seccomp", "3"), B, sh("unshare -U true 2>&1; echo $?"))},
 }
 
 func init() {

@@ -18,9 +18,6 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	root := os.Geteuid() == 0
 	userns := p.ns.user || p.ns.userTry || !root
 
-	if p.userns2 != nil {
-		return nil, fmt.Errorf("--userns2 (switching user namespace after setup) is not supported by nook yet")
-	}
 	if p.userns != nil {
 		if p.ns.user {
 			return nil, fmt.Errorf("--unshare-user cannot be combined with --userns")
@@ -37,20 +34,19 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	}
 	s.JoinPIDNS = p.pidns
 	if p.disableUserNS {
-		if !userns {
+		// Asked for by name, even where a user namespace is implied.
+		if !p.ns.user && !p.ns.userTry {
 			return nil, fmt.Errorf("--disable-userns requires --unshare-user")
 		}
 		if p.userns != nil {
 			return nil, fmt.Errorf("--disable-userns cannot be combined with --userns")
 		}
-		// The command gets every capability of the nested namespace at
-		// its fork; only a non-root uid without --cap-add loses them all
-		// at exec, as bwrap's command does.
-		if root && (p.uid == nil || *p.uid == 0) || p.uid != nil && *p.uid == 0 || len(p.capOps) > 0 {
-			return nil, fmt.Errorf("--disable-userns with uid 0 inside or with --cap-add/--cap-drop is not supported by nook yet")
+		if p.userns2 != nil {
+			return nil, fmt.Errorf("--disable-userns cannot be combined with --userns2")
 		}
 		s.DisableUserNS = true
 	}
+	s.UserNS2 = p.userns2
 	s.AssertUserNSDisabled = p.assertUserNSDisabled
 	switch {
 	case p.ns.user && !root:

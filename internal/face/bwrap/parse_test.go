@@ -157,8 +157,8 @@ func TestBuildDefaults(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"--hostname", "x", "c"}, {"--as-pid-1", "c"}, {"--seccomp", "3", "--add-seccomp-fd", "4", "c"},
-		{"--overlay-src", "/a", "c"}, {"--userns2", "3", "c"}, {"--userns", "3", "--unshare-user", "c"},
-		{"--disable-userns", "--uid", "0", "c"}, {"--userns", "3", "--disable-userns", "c"},
+		{"--overlay-src", "/a", "c"}, {"--userns", "3", "--unshare-user", "c"},
+		{"--userns", "3", "--disable-userns", "c"}, {"--userns2", "3", "--disable-userns", "c"},
 	} {
 		p := newParser(nil)
 		cmd, err := p.parse(bad)
