@@ -317,7 +317,7 @@ var diffCases = []diffCase{
 			}
 			compare(t, strip(bw), strip(nk), false)
 		}},
-	{name: "disable-userns with a capability", who: "user", args: cat(w("--unshare-user", "--disable-userns", "--cap-add", "CAP_NET_ADMIN"), B, sh(probeCaps+"; unshare -U true 2>&1; echo $?"))},
+	{name: "disable-userns with a capability", who: "user", args: cat(w("--unshare-user", "--disable-userns", "--cap-add", "CAP_NET_ADMIN"), B, sh(probeCaps+"; unshare -U true 2>&1; echo $?; "+probeFds))},
 	{name: "disable-userns with a seccomp program", who: "user", in: map[int]string{3: allowAll}, args: cat(w("--unshare-user", "--disable-userns", "--seccomp", "3"), B, sh("unshare -U true 2>&1; echo $?"))},
 }
 

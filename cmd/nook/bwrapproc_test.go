@@ -258,7 +258,8 @@ func TestBwrapJoinNamespaces(t *testing.T) {
 	userns, pidns := nsHelper(t)
 	probe := `echo uid=$(id -u); cat /proc/self/uid_map; grep CapEff /proc/self/status
 [ "$(readlink /proc/self/ns/user)" = "$HELPER_USER" ] && echo joined-userns
-p=$(readlink /proc/self/ns/pid); if [ "$p" = "$HELPER_PID" ]; then echo joined-pidns; elif [ "$p" = "$(readlink /proc/$HOSTPID/ns/pid)" ]; then echo host-pidns; else echo new-pidns; fi`
+p=$(readlink /proc/self/ns/pid); if [ "$p" = "$HELPER_PID" ]; then echo joined-pidns; elif [ "$p" = "$(readlink /proc/$HOSTPID/ns/pid)" ]; then echo host-pidns; else echo new-pidns; fi
+ls /proc/self/fd | tr '\n' ' '`
 	for _, c := range []struct {
 		name string
 		args []string
@@ -351,4 +352,21 @@ func rootCaps(t *testing.T) uint64 {
 		t.Fatal(err)
 	}
 	return uint64(data[0].Effective) | uint64(data[1].Effective)<<32
+}
+
+// TestNookBwrapSubcommand: "nook bwrap ARGS" is the same face as a binary
+// called bwrap.
+func TestNookBwrapSubcommand(t *testing.T) {
+	out, errOut, code := nook(t, "/", "bwrap", "--ro-bind", "/", "/", "--unshare-uts", "--hostname", "via-subcommand", "hostname")
+	if code != 0 || out != "via-subcommand\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, _, code = nook(t, "/", "bwrap", "--help")
+	if code != 0 || !strings.HasPrefix(out, "usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]\n") {
+		t.Errorf("help: exit %d, %q", code, out)
+	}
+	_, errOut, code = nook(t, "/", "bwrap", "--no-such-option")
+	if code != 1 || errOut != "bwrap: Unknown option --no-such-option\n" {
+		t.Errorf("unknown option: exit %d, %q", code, errOut)
+	}
 }

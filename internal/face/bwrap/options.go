@@ -52,13 +52,21 @@ func parseOctal(opt, s string) (*uint32, error) {
 // fdOption is an option whose one argument is a caller fd stored in *dst
 // and kept from the command.
 func fdOption(dst func(p *parser) **int) func(p *parser, a []string) error {
+	return fdOptionPassed(dst, false)
+}
+
+// fdOptionPassed is fdOption for an fd that, as in bwrap, still reaches
+// the command when passed is true (the namespace fds).
+func fdOptionPassed(dst func(p *parser) **int, passed bool) func(p *parser, a []string) error {
 	return func(p *parser, a []string) error {
 		fd, err := parseFd(a[0])
 		if err != nil {
 			return err
 		}
 		*dst(p) = &fd
-		p.consumed[fd] = true
+		if !passed {
+			p.consumed[fd] = true
+		}
 		return nil
 	}
 }
@@ -147,11 +155,11 @@ var options = []option{
 	{name: "unshare-uts", help: "new UTS namespace", apply: flag(func(p *parser) { p.ns.uts = true })},
 	{name: "unshare-cgroup", help: "new cgroup namespace", apply: flag(func(p *parser) { p.ns.cgroup = true })},
 	{name: "unshare-cgroup-try", help: "new cgroup namespace if possible", apply: flag(func(p *parser) { p.ns.cgroupTry = true })},
-	{name: "userns", nargs: 1, help: "join the user namespace open on FD", apply: fdOption(func(p *parser) **int { return &p.userns })},
-	{name: "userns2", nargs: 1, help: "switch to the user namespace on FD after setup", apply: fdOption(func(p *parser) **int { return &p.userns2 })},
+	{name: "userns", nargs: 1, help: "join the user namespace open on FD", apply: fdOptionPassed(func(p *parser) **int { return &p.userns }, true)},
+	{name: "userns2", nargs: 1, help: "switch to the user namespace on FD after setup", apply: fdOptionPassed(func(p *parser) **int { return &p.userns2 }, true)},
 	{name: "disable-userns", help: "forbid further user namespaces inside", apply: flag(func(p *parser) { p.disableUserNS = true })},
 	{name: "assert-userns-disabled", help: "fail unless further user namespaces are forbidden", apply: flag(func(p *parser) { p.assertUserNSDisabled = true })},
-	{name: "pidns", nargs: 1, help: "join the pid namespace open on FD", apply: fdOption(func(p *parser) **int { return &p.pidns })},
+	{name: "pidns", nargs: 1, help: "join the pid namespace open on FD", apply: fdOptionPassed(func(p *parser) **int { return &p.pidns }, true)},
 	{name: "uid", nargs: 1, help: "uid inside (needs a user namespace)", apply: func(p *parser, a []string) error {
 		v, err := parseID("uid", a[0])
 		p.uid = &v
