@@ -127,7 +127,7 @@ func runInit() {
 	if s.PackFds && len(cfg.PassFds) > 0 {
 		env = withEnv(env, "LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
-	err := execCommand(s.Args[0], argv, env)
+	err := execWithFallback(s, argv, env)
 	var ee *execError
 	if errors.As(err, &ee) {
 		fail(ee.code, err)

@@ -130,6 +130,10 @@ type Spec struct {
 	// AssertUserNSDisabled fails the start unless making a user namespace
 	// is refused where the command runs (bwrap's --assert-userns-disabled).
 	AssertUserNSDisabled bool `json:"assert_userns_disabled,omitempty"`
+	// ShellFallback runs a command the kernel cannot execute (ENOEXEC: a
+	// script without "#!") with /bin/sh, as execvp(3) in glibc does, and
+	// so bwrap.
+	ShellFallback bool `json:"shell_fallback,omitempty"`
 	// UserNS2, when set, is a caller fd on a user namespace (a descendant
 	// of the sandbox's) the command is moved into once the sandbox is set
 	// up (bwrap's --userns2).

@@ -53,6 +53,7 @@ type nestPlan struct {
 // namespace: for DisableUserNS the limit and a procfs handle, for UserNS2
 // a handle on that namespace. It runs before the root switch.
 func limitUserNS(s *Spec, files map[int]*os.File) error {
+	shellFallback = s.ShellFallback
 	if !s.DisableUserNS && s.UserNS2 == nil {
 		return nil
 	}
@@ -93,7 +94,11 @@ func limitUserNS(s *Spec, files map[int]*os.File) error {
 // the init switched to the command's.
 func startCommand(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
 	if nested == nil {
-		return syscall.ForkExec(path, argv, attr)
+		pid, err := syscall.ForkExec(path, argv, attr)
+		if errors.Is(err, unix.ENOEXEC) && shellFallback {
+			return syscall.ForkExec(fallbackShell, shellArgv(path, argv), attr)
+		}
+		return pid, err
 	}
 	p := nested
 	uid, gid := os.Getuid(), os.Getgid()

@@ -222,6 +222,9 @@ var diffCases = []diffCase{
 	{name: "killed by a signal under pid 1", args: cat(w("--unshare-pid"), B, sh("kill -KILL $$"))},
 	{name: "command not found", args: cat(B, w("nonexistent-nook-diff")), sameStderr: true},
 	{name: "command not executable", args: cat(B, w("/etc/passwd")), sameStderr: true},
+	{name: "script without #!", in: map[int]string{3: "echo from-script \"$@\"\n"}, args: cat(B, w("--tmpfs", "/tmp", "--perms", "0755", "--file", "3", "/tmp/s", "/tmp/s", "a", "b"))},
+	{name: "script without #! under pid 1", in: map[int]string{3: "echo from-script \"$@\"\n"}, args: cat(w("--unshare-pid", "--setenv", "PATH", "/tmp:/usr/bin:/bin"), B, w("--tmpfs", "/tmp", "--perms", "0755", "--file", "3", "/tmp/s", "s", "a"))},
+	{name: "chmod through a symlink", args: cat(minimal, w("--symlink", "/usr", "/l", "--chmod", "0700", "/l", "true"))},
 	{name: "command not found under pid 1", args: cat(w("--unshare-pid"), B, w("nonexistent-nook-diff")), sameStderr: true},
 
 	// Monitoring fds.

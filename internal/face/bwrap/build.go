@@ -93,6 +93,7 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	}
 	s.Caps = caps
 	s.NoNewPrivs = true
+	s.ShellFallback = true
 
 	s.Env = p.env
 	s.SetPWD, s.HomeFallback = true, true
