@@ -176,3 +176,16 @@ func senderPid(oob []byte) int {
 	}
 	return 0
 }
+
+// joinedIDs are the ids the init switches to in a joined user namespace:
+// Identity.UID and GID, or -1 (stay).
+func joinedIDs(s *Spec) (uid, gid int) {
+	uid, gid = -1, -1
+	if s.Identity.UID != nil {
+		uid = *s.Identity.UID
+	}
+	if s.Identity.GID != nil {
+		gid = *s.Identity.GID
+	}
+	return uid, gid
+}

@@ -567,6 +567,12 @@ func resolveIdentity(s *Spec) (*identity, error) {
 	var subU, subG []idmap.Range
 	switch mode {
 	case idmap.Self, idmap.Root:
+		if s.JoinUserNS != nil {
+			// A joined namespace has its maps: UID and GID are ids to
+			// switch to inside it, not what to map the caller to.
+			id.switchUID, id.switchGID = joinedIDs(s)
+			break
+		}
 		if s.Identity.UID != nil {
 			innerUID = *s.Identity.UID
 		}

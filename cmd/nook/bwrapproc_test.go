@@ -269,6 +269,8 @@ ls /proc/self/fd | tr '\n' ' '`
 		{"userns, pidns and a new pid namespace below", w("--userns", "3", "--pidns", "4", "--unshare-pid")},
 		{"userns with more namespaces", w("--userns", "3", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--hostname", "joined", "--cap-add", "CAP_NET_ADMIN")},
 		{"userns and unshare-user", w("--userns", "3", "--unshare-user")},
+		{"userns with uid and gid", w("--userns", "3", "--uid", "0", "--gid", "0")},
+		{"userns with a uid that is not mapped", w("--userns", "3", "--uid", "1234")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bothBwraps(t, func(t *testing.T, bin string) string {

@@ -22,9 +22,6 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		if p.ns.user {
 			return nil, fmt.Errorf("--unshare-user cannot be combined with --userns")
 		}
-		if p.uid != nil || p.gid != nil {
-			return nil, fmt.Errorf("--uid and --gid with --userns are not supported by nook yet")
-		}
 		if s.UserNSBlockFD != nil {
 			return nil, fmt.Errorf("--userns-block-fd cannot be combined with --userns")
 		}
