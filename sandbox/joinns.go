@@ -44,6 +44,10 @@ type joinPlan struct {
 	userns, pidns int // caller fds, -1 when not joining
 	flags         uintptr
 	setsid        bool
+	// ctty, when not -1, is the terminal (a parent fd) whose foreground
+	// the init's new process group takes, as SysProcAttr.Foreground does.
+	ctty int
+	pgrp int32
 	fds           []int // fds[i] becomes fd i in the init; -1 closes it
 	tmp           []int // scratch, len(fds)
 	lastCap       int
@@ -70,7 +74,10 @@ var joinSteps = []string{"", "join the user namespace", "join the pid namespace"
 // forkJoined starts the init like syscall.ForkExec, but inside the
 // namespaces named by s.JoinUserNS and s.JoinPIDNS.
 func forkJoined(s *Spec, path string, argv, env []string, files []uintptr, attr *syscall.SysProcAttr) (int, error) {
-	p := &joinPlan{userns: -1, pidns: -1, setsid: attr.Setsid, lastCap: lastCap()}
+	p := &joinPlan{userns: -1, pidns: -1, setsid: attr.Setsid, ctty: -1, lastCap: lastCap()}
+	if attr.Foreground && attr.Ctty >= 0 && attr.Ctty < len(files) {
+		p.ctty = int(int32(files[attr.Ctty]))
+	}
 	if s.JoinUserNS != nil {
 		p.userns = *s.JoinUserNS
 	} else if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {

@@ -91,6 +91,15 @@ func rawJoinChild(p *joinPlan, oldMask *uint64) {
 	if errno != 0 {
 		goto failed
 	}
+	if p.ctty >= 0 && !p.setsid {
+		// Signals are blocked, SIGTTOU included: allowed from the
+		// background.
+		pid, _, _ := syscall.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+		p.pgrp = int32(pid)
+		if _, _, errno = syscall.RawSyscall(unix.SYS_IOCTL, uintptr(p.ctty), unix.TIOCSPGRP, uintptr(unsafe.Pointer(&p.pgrp))); errno != 0 {
+			goto failed
+		}
+	}
 	step = 5
 	if _, _, errno = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0, 0); errno != 0 {
 		goto failed

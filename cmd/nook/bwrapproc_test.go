@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -371,4 +372,39 @@ func TestNookBwrapSubcommand(t *testing.T) {
 	if code != 1 || errOut != "bwrap: Unknown option --no-such-option\n" {
 		t.Errorf("unknown option: exit %d, %q", code, errOut)
 	}
+}
+
+// TestBwrapJoinedOnTerminal: started from an interactive shell, a sandbox
+// made in a joined user namespace owns the terminal's foreground, so it can
+// read from it (a background process group would be stopped by SIGTTIN).
+func TestBwrapJoinedOnTerminal(t *testing.T) {
+	userns, _ := nsHelper(t)
+	nk := nookAsBwrap(t)
+	bash := exec.Command("bash", "--norc", "--noprofile", "-i")
+	bash.Env = []string{"PATH=/usr/bin:/bin", "PS1=PROMPT> ", "TERM=dumb", "HOME=" + t.TempDir()}
+	bash.ExtraFiles = []*os.File{userns}
+	ptmx, err := pty.Start(bash)
+	if err != nil {
+		t.Fatalf("start bash on a pty: %v", err)
+	}
+	defer func() { bash.Process.Kill(); bash.Wait(); ptmx.Close() }()
+	var buf safeBuffer
+	go io.Copy(&buf, ptmx)
+	expect := func(what string) {
+		t.Helper()
+		// Not a timing assertion: a deadline instead of hanging forever.
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(buf.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q; terminal shows:\n%s", what, buf.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	expect("PROMPT> ")
+	fmt.Fprintf(ptmx, "%s --userns 3 --ro-bind / / sh -c 'echo READY; read x; echo GOT=$x'\n", nk)
+	expect("READY")
+	fmt.Fprintf(ptmx, "hello\n")
+	expect("GOT=hello")
+	expect("PROMPT> ")
 }
