@@ -46,18 +46,18 @@ type joinPlan struct {
 	setsid        bool
 	// ctty, when not -1, is the terminal (a parent fd) whose foreground
 	// the init's new process group takes, as SysProcAttr.Foreground does.
-	ctty int
-	pgrp int32
-	fds           []int // fds[i] becomes fd i in the init; -1 closes it
-	tmp           []int // scratch, len(fds)
-	lastCap       int
-	path          *byte
-	argv, envv    []*byte
-	report        int // write end of the report pipe
-	caps          [3]uint32
-	capData       [6]uint32
-	sigAct        [4]uint64
-	sigOld        [4]uint64
+	ctty       int
+	pgrp       int32
+	fds        []int // fds[i] becomes fd i in the init; -1 closes it
+	tmp        []int // scratch, len(fds)
+	lastCap    int
+	path       *byte
+	argv, envv []*byte
+	report     int // write end of the report pipe
+	caps       [3]uint32
+	capData    [6]uint32
+	sigAct     [4]uint64
+	sigOld     [4]uint64
 }
 
 // joinReport is one record on the report pipe.
