@@ -225,3 +225,13 @@ func execWithFallback(s *Spec, argv, env []string) error {
 	}
 	return execCommand(s.Args[0], argv, env)
 }
+
+// procOrBind mounts a new procfs, or with m.FallbackBind binds the host's
+// /proc where the kernel refuses one (EPERM: no pid namespace of our own).
+func (t *tree) procOrBind(m Mount) error {
+	err := t.proc(m.Dest)
+	if err != nil && m.FallbackBind && errors.Is(err, unix.EPERM) {
+		return t.bind(Mount{Op: OpBind, Source: "/proc", Dest: m.Dest})
+	}
+	return err
+}

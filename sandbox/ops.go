@@ -31,7 +31,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		return t.mountOn(mfd, m.Dest, true)
 	case OpProc:
-		return t.proc(m.Dest)
+		return t.procOrBind(m)
 	case OpDev:
 		return t.dev(m.Dest)
 	case OpMqueue:

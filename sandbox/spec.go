@@ -241,6 +241,10 @@ type Mount struct {
 	// FromFD makes a bind take its source from the caller's fd FD (an
 	// open directory or O_PATH fd) instead of Source.
 	FromFD bool `json:"from_fd,omitempty"`
+	// FallbackBind makes OpProc bind the host's /proc when the kernel
+	// refuses a new procfs (the sandbox has no pid namespace of its own),
+	// as bwrap does.
+	FallbackBind bool `json:"fallback_bind,omitempty"`
 	// AsBind makes OpWrite and OpFile always put the file on the staging
 	// tmpfs and bind it onto Dest (ReadOnly applies), as bwrap's
 	// --bind-data does, instead of creating it in place when they can.

@@ -182,6 +182,23 @@ var diffCases = []diffCase{
 	{name: "mqueue", args: cat(minimal, w("--unshare-ipc", "--mqueue", "/mq"), sh(probeMI+" | grep ' /mq '"))},
 	{name: "operations in order", args: cat(minimal, w("--tmpfs", "/a", "--dir", "/a/b", "--tmpfs", "/a"), sh("ls /a | wc -l"))},
 
+	{name: "remount-ro of the root", args: cat(minimal, w("--dir", "/d", "--remount-ro", "/"), sh("touch /new 2>&1 | sed 's/.*: //'; stat -c %a /d; "+probeMI+" | grep ' / '"))},
+	{name: "bind over a read-only bind", args: cat(B, w("--bind", "@T@", "/mnt", "--ro-bind", "/etc", "/mnt"), sh("ls /mnt/hostname; touch /mnt/x || echo refused"))},
+	{name: "tmpfs over an existing directory", args: cat(B, w("--tmpfs", "/usr/share"), sh("ls /usr/share | wc -l; stat -c %a /usr/share"))},
+	{name: "proc without a pid namespace", args: cat(minimal, w("--proc", "/newproc"), sh("test -d /newproc/self/ns && echo proc; "+probeMI+" | grep ' /newproc '"))},
+	{name: "mqueue without an IPC namespace", who: "user", args: cat(minimal, w("--mqueue", "/mq", "true"))},
+	{name: "dev with a pid namespace", args: cat(minimal, w("--unshare-pid", "--dev", "/dev"), sh("ls /dev | sort | tr '\n' ' '"))},
+	{name: "clearenv without HOME", args: cat(minimal, w("--clearenv"), sh("pwd; /usr/bin/env"))},
+	{name: "chdir relative", args: cat(B, w("--chdir", "usr"), sh("pwd"))},
+	{name: "argv0 under pid 1", args: cat(w("--unshare-pid"), B, w("--proc", "/proc", "--argv0", "renamed"), sh(`tr '\0' ' ' < /proc/$$/cmdline; echo`)),
+		differs: "bwrap 0.8 does not know --argv0 (0.9)", check: fails(0, "renamed -c tr '\\0' ' ' < /proc/$$/cmdline; echo \n")},
+	{name: "new-session under pid 1", args: cat(w("--unshare-pid", "--new-session"), B, w("--proc", "/proc"), sh(`[ "$(ps -o sid= -p $$ | tr -d ' ')" = "$$" ] && echo leader || echo not-leader`))},
+	{name: "hostname with unshare-all", args: cat(w("--unshare-all", "--hostname", "all"), B, sh("hostname; "+probeNS))},
+	{name: "info-fd with as-pid-1", out: []int{3}, args: cat(w("--unshare-pid", "--as-pid-1", "--info-fd", "3"), B, sh("echo $$"))},
+	{name: "setenv with an empty value", args: cat(w("--setenv", "EMPTY", ""), B, sh(`echo "[${EMPTY-unset}]"`))},
+	{name: "file into an existing directory", in: map[int]string{3: "x"}, args: cat(minimal, w("--tmpfs", "/t", "--dir", "/t/d", "--file", "3", "/t/d/f"), sh("stat -c '%a %F' /t/d /t/d/f"))},
+	{name: "symlink relative target used", args: cat(minimal, w("--symlink", "usr/share", "/share"), sh("test -d /share/doc && echo resolves"))},
+
 	// Grammar and errors.
 	{name: "perms with nothing to apply to", args: cat(minimal, w("--perms", "0700", "--bind", "/usr", "/x", "true")), sameStderr: true},
 	{name: "perms twice", args: cat(minimal, w("--perms", "0700", "--perms", "0755", "--dir", "/x", "true")), sameStderr: true},

@@ -228,7 +228,9 @@ var options = []option{
 	}},
 	{name: "exec-label", nargs: 1, help: "SELinux label of the command (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
 	{name: "file-label", nargs: 1, help: "SELinux label of created files (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
-	{name: "proc", nargs: 1, help: "new procfs on DEST", apply: destOp(sandbox.OpProc)},
+	{name: "proc", nargs: 1, help: "new procfs on DEST (the host's, bound, where a new one is refused)", apply: func(p *parser, a []string) error {
+		return p.addOp(sandbox.Mount{Op: sandbox.OpProc, Dest: a[0], FallbackBind: true})
+	}},
 	{name: "dev", nargs: 1, help: "new minimal /dev on DEST", apply: destOp(sandbox.OpDev)},
 	{name: "tmpfs", nargs: 1, takesPerms: true, takesSize: true, help: "new tmpfs on DEST (0755 unless --perms)", apply: destOp(sandbox.OpTmpfs)},
 	{name: "mqueue", nargs: 1, help: "new mqueue filesystem on DEST", apply: destOp(sandbox.OpMqueue)},
