@@ -235,3 +235,12 @@ func (t *tree) procOrBind(m Mount) error {
 	}
 	return err
 }
+
+// openSource opens a bind's source: a host path, or with m.SourceInRoot a
+// path inside the new root.
+func (t *tree) openSource(m Mount) (*os.File, error) {
+	if m.SourceInRoot {
+		return t.openIn(m.Source)
+	}
+	return t.openHost(m.Source)
+}

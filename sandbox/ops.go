@@ -139,7 +139,7 @@ func (t *tree) mountOn(mfd int, dest string, owned bool) error {
 }
 
 func (t *tree) bind(m Mount) error {
-	src, err := t.openHost(m.Source)
+	src, err := t.openSource(m)
 	if err != nil {
 		if m.Try && errors.Is(err, unix.ENOENT) {
 			return nil

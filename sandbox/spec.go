@@ -241,6 +241,10 @@ type Mount struct {
 	// FromFD makes a bind take its source from the caller's fd FD (an
 	// open directory or O_PATH fd) instead of Source.
 	FromFD bool `json:"from_fd,omitempty"`
+	// SourceInRoot makes a bind's Source a path inside the new root, as
+	// built so far, instead of a host path (bwrap binds parts of a new
+	// /proc read-only over themselves).
+	SourceInRoot bool `json:"source_in_root,omitempty"`
 	// FallbackBind makes OpProc bind the host's /proc when the kernel
 	// refuses a new procfs (the sandbox has no pid namespace of its own),
 	// as bwrap does.

@@ -199,6 +199,19 @@ var diffCases = []diffCase{
 	{name: "file into an existing directory", in: map[int]string{3: "x"}, args: cat(minimal, w("--tmpfs", "/t", "--dir", "/t/d", "--file", "3", "/t/d/f"), sh("stat -c '%a %F' /t/d /t/d/f"))},
 	{name: "symlink relative target used", args: cat(minimal, w("--symlink", "usr/share", "/share"), sh("test -d /share/doc && echo resolves"))},
 
+	{name: "file over a host file", in: map[int]string{3: "replaced\n"}, args: cat(B, w("--file", "3", "/etc/hostname"), sh("cat /etc/hostname")),
+		differs: "nook puts the file on a tmpfs bound over the read-only host file instead of failing", check: fails(0, "replaced\n")},
+	{name: "bind-data over a host file", in: map[int]string{3: "replaced\n"}, args: cat(B, w("--bind-data", "3", "/etc/hostname"), sh("cat /etc/hostname; stat -c %a /etc/hostname"))},
+	{name: "flatpak-like layout", in: map[int]string{3: "user:x:1000:1000::/home/user:/bin/sh\n"},
+		args: cat(w("--unshare-all", "--share-net", "--die-with-parent", "--new-session"), w("--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+			"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/run/user/1000",
+			"--perms", "0700", "--dir", "/run/user/1001", "--ro-bind-data", "3", "/etc/passwd", "--setenv", "XDG_RUNTIME_DIR", "/run/user/1000",
+			"--lock-file", "/usr/bin/sh", "--chdir", "/tmp"),
+			sh("stat -c '%a %n' /run /run/user /run/user/1000 /run/user/1001 /etc /etc/passwd; cat /etc/passwd; pwd; echo $XDG_RUNTIME_DIR; "+probeNS+"; "+probeMI))},
+	{name: "mkosi-like layout", args: cat(w("--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
+		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--ro-bind", "/etc", "/etc",
+		"--bind", "@T@", "/work", "--chdir", "/work", "--remount-ro", "/etc"), sh("touch made && echo made; touch /etc/x 2>/dev/null || echo etc-ro; stat -c '%a %n' /tmp /var /var/tmp; "+probeMI))},
+
 	// Grammar and errors.
 	{name: "perms with nothing to apply to", args: cat(minimal, w("--perms", "0700", "--bind", "/usr", "/x", "true")), sameStderr: true},
 	{name: "perms twice", args: cat(minimal, w("--perms", "0700", "--perms", "0755", "--dir", "/x", "true")), sameStderr: true},

@@ -213,7 +213,25 @@ func normalize(s string) string {
 		if strings.HasPrefix(m[3], "ro") {
 			ro = "ro"
 		}
-		lines[i] = fmt.Sprintf("mount %s root=%s %s %s", m[2], m[1], m[5], ro)
+		root := m[1]
+		// Where in their own staging tmpfs the two keep the sandbox's root
+		// and the files of --bind-data is theirs to choose
+		// (docs/bwrap-compat.md): bwrap's /newroot and /bindfileXXXXXX,
+		// nook's / and /dataN.
+		if m[5] == "tmpfs" && (root != "/" || m[2] == "/") {
+			root = "(staging)"
+		}
+		lines[i] = fmt.Sprintf("mount %s root=%s %s %s", m[2], root, m[5], ro)
+	}
+	// Mount ids, and so the order of the lines, depend on the order the
+	// two make their mounts in: compare each block of mounts as a set.
+	for i := 0; i < len(lines); {
+		j := i
+		for j < len(lines) && strings.HasPrefix(lines[j], "mount ") {
+			j++
+		}
+		sort.Strings(lines[i:j])
+		i = max(j, i+1)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -2,6 +2,8 @@ package bwrap
 
 import (
 	"fmt"
+	"os"
+	"path"
 	"strconv"
 
 	"github.com/nook-project/nook/sandbox"
@@ -229,7 +231,19 @@ var options = []option{
 	{name: "exec-label", nargs: 1, help: "SELinux label of the command (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
 	{name: "file-label", nargs: 1, help: "SELinux label of created files (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
 	{name: "proc", nargs: 1, help: "new procfs on DEST (the host's, bound, where a new one is refused)", apply: func(p *parser, a []string) error {
-		return p.addOp(sandbox.Mount{Op: sandbox.OpProc, Dest: a[0], FallbackBind: true})
+		if err := p.addOp(sandbox.Mount{Op: sandbox.OpProc, Dest: a[0], FallbackBind: true}); err != nil {
+			return err
+		}
+		// For root, bwrap covers parts of /proc that can reach the whole
+		// machine (sysrq-trigger reboots it) with read-only binds of
+		// themselves.
+		if os.Geteuid() == 0 {
+			for _, d := range []string{"sysrq-trigger", "irq", "bus"} {
+				sub := path.Join(a[0], d)
+				p.spec.Mounts = append(p.spec.Mounts, sandbox.Mount{Op: sandbox.OpBind, Source: sub, Dest: sub, SourceInRoot: true, ReadOnly: true, Try: true})
+			}
+		}
+		return nil
 	}},
 	{name: "dev", nargs: 1, help: "new minimal /dev on DEST", apply: destOp(sandbox.OpDev)},
 	{name: "tmpfs", nargs: 1, takesPerms: true, takesSize: true, help: "new tmpfs on DEST (0755 unless --perms)", apply: destOp(sandbox.OpTmpfs)},
