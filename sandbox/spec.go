@@ -75,9 +75,10 @@ type Spec struct {
 	Stdout *os.File `json:"-"`
 	Stderr *os.File `json:"-"`
 
-	// The fields below were added for the bwrap personality (see
-	// extras.go). Each one's zero value keeps the behaviour described
-	// above.
+	// The fields below were added for the bwrap personality (blockfds.go,
+	// lockfiles.go, userfilters.go, execfallback.go, joinns.go,
+	// usernslimit.go, modes.go). Each one's zero value keeps the
+	// behaviour described above.
 
 	// OnForked, when set, is called in the parent as soon as the sandbox's
 	// first process exists with its namespaces (and, unless NoIDMaps, its
