@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -230,7 +231,8 @@ func TestBwrapSignals(t *testing.T) {
 // keeps namespaces for several sandboxes would, and returns fds on both.
 func nsHelper(t *testing.T) (userns, pidns *os.File) {
 	t.Helper()
-	cmd := exec.Command("unshare", "--user", "--map-root-user", "--pid", "--fork", "sh", "-c", "echo ready; exec sleep 1000")
+	// --kill-child: the namespace's pid 1 (sleep) goes when unshare does.
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child", "sh", "-c", "echo ready; exec sleep 1000")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start unshare(1): %v", err)
@@ -308,6 +310,9 @@ func TestBwrapUserNS2(t *testing.T) {
 		t.Fatalf("find the inner process: %q %v", kids, err)
 	}
 	inner := strings.Fields(string(kids))[0]
+	if pid, err := strconv.Atoi(inner); err == nil {
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	}
 	outerNS, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
