@@ -124,14 +124,19 @@ func runInit() {
 	if err := closeOnExecExcept(cfg.PassFds); err != nil {
 		fail(ExitSetupFailed, err)
 	}
-	if s.Namespaces.PID && !s.AsPID1 {
+	if s.SetPWD {
+		if wd, err := os.Getwd(); err == nil {
+			env = withEnv(env, "PWD", wd)
+		}
+	}
+	if s.underInit() {
 		runPID1(status, s.Args[0], argv, env, cfg.PassFds, s.PackFds)
 		return
 	}
 	if s.PackFds && len(cfg.PassFds) > 0 {
 		env = withEnv(env, "LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
-	err := execCommand(s.Args[0], argv, env)
+	err := execWithFallback(s, argv, env)
 	var ee *execError
 	if errors.As(err, &ee) {
 		fail(ee.code, err)
@@ -161,21 +166,36 @@ func setupSandbox(cfg *initConfig) error {
 		unix.CloseOnExec(fd)
 		files[callerFd] = os.NewFile(uintptr(fd), fmt.Sprintf("fd%d", callerFd))
 	}
+	// bwrap's --userns-block-fd: nothing that needs the id maps before it.
+	if err := waitOn(s.UserNSBlockFD, files); err != nil {
+		return err
+	}
 	t, err := newTree(cfg.InUserNS)
 	if err != nil {
 		return fmt.Errorf("prepare the new root: %w", err)
 	}
+	t.bwrapModes = s.BwrapModes
 	Phase("init staged")
 	for _, m := range Plan(s.Mounts, s.SortMounts) {
 		if err := t.apply(m, files); err != nil {
 			return fmt.Errorf("%s %s: %w", m.Op, m.Dest, err)
 		}
 	}
+	if err := waitOn(s.BlockFD, files); err != nil {
+		return err
+	}
+	// Before the root switch: /proc/sys is still the host's procfs.
+	if err := limitUserNS(s, files); err != nil {
+		return err
+	}
 	for _, f := range files {
 		f.Close()
 	}
 	moved, err := t.finish(s.NoPivotRoot)
 	if err != nil {
+		return err
+	}
+	if err := takeLocks(s.LockFiles); err != nil {
 		return err
 	}
 	Phase("init pivoted")
@@ -236,6 +256,14 @@ func setupSandbox(cfg *initConfig) error {
 			return os.NewSyscallError("prctl PR_SET_NO_NEW_PRIVS", err)
 		}
 	}
+	if err := assertUserNSDisabled(s); err != nil {
+		return err
+	}
+	// The caller's own filters come last: they may forbid what the steps
+	// above need.
+	if err := installPrograms(s.SeccompPrograms); err != nil {
+		return err
+	}
 	unix.Umask(cfg.Umask)
 	return nil
 }
@@ -250,6 +278,9 @@ func enterDir(s *Spec) error {
 		return nil
 	}
 	if s.CallerDir != "" && unix.Chdir(s.CallerDir) == nil {
+		return nil
+	}
+	if home := envValue(s.Env, "HOME"); s.HomeFallback && home != "" && unix.Chdir(home) == nil {
 		return nil
 	}
 	return chdirRoot()

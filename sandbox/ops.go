@@ -13,11 +13,15 @@ import (
 
 // apply runs one filesystem operation on the new root.
 func (t *tree) apply(m Mount, fds map[int]*os.File) error {
+	t.parentMode = t.bwrapParentMode(m)
 	switch m.Op {
 	case OpBind, OpDevBind:
+		if m.FromFD {
+			return t.bindFD(m, fds[m.FD])
+		}
 		return t.bind(m)
 	case OpTmpfs:
-		mode := defaultDirMode(m.Dest)
+		mode := t.dirMode(m.Dest)
 		if m.Mode != nil {
 			mode = *m.Mode
 		}
@@ -27,7 +31,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		return t.mountOn(mfd, m.Dest, true)
 	case OpProc:
-		return t.proc(m.Dest)
+		return t.procOrBind(m)
 	case OpDev:
 		return t.dev(m.Dest)
 	case OpMqueue:
@@ -42,7 +46,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		return t.mountOn(mfd, m.Dest, false)
 	case OpDir:
-		mode := defaultDirMode(m.Dest)
+		mode := t.dirMode(m.Dest)
 		if m.Mode != nil {
 			mode = *m.Mode
 		}
@@ -54,13 +58,13 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 	case OpSymlink:
 		return t.symlink(m.Source, m.Dest)
 	case OpWrite:
-		return t.writeFile(m.Dest, bytes.NewReader(m.Data), modeOr(m.Mode, 0o644))
+		return t.writeFile(m, bytes.NewReader(m.Data), modeOr(m.Mode, 0o644))
 	case OpFile:
 		f := fds[m.FD]
 		if f == nil {
 			return fmt.Errorf("file descriptor %d for %s was not passed", m.FD, m.Dest)
 		}
-		return t.writeFile(m.Dest, f, modeOr(m.Mode, 0o644))
+		return t.writeFile(m, f, modeOr(m.Mode, 0o644))
 	case OpChmod:
 		return t.chmod(m.Dest, *m.Mode)
 	case OpRemountRO:
@@ -141,7 +145,7 @@ func (t *tree) mountOn(mfd int, dest string, owned bool) error {
 }
 
 func (t *tree) bind(m Mount) error {
-	src, err := t.openHost(m.Source)
+	src, err := t.openSource(m)
 	if err != nil {
 		if m.Try && errors.Is(err, unix.ENOENT) {
 			return nil
@@ -149,6 +153,11 @@ func (t *tree) bind(m Mount) error {
 		return err
 	}
 	defer src.Close()
+	return t.bindFrom(m, src)
+}
+
+// bindFrom binds the already opened source src onto m.Dest.
+func (t *tree) bindFrom(m Mount, src *os.File) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
 		return &os.PathError{Op: "stat", Path: m.Source, Err: err}
@@ -223,7 +232,7 @@ func (t *tree) dev(dest string) error {
 			return err
 		}
 	}
-	if f, err := t.ensureDir(path.Join(dest, "shm"), 0o1777); err != nil {
+	if f, err := t.ensureDir(path.Join(dest, "shm"), t.shmMode()); err != nil {
 		return err
 	} else {
 		f.Close()
@@ -314,7 +323,7 @@ func (t *tree) devpts(dest string) error {
 }
 
 func (t *tree) symlink(target, dest string) error {
-	parent, err := t.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	parent, err := t.ensureDir(path.Dir(dest), t.parentDirMode(path.Dir(dest)))
 	if err != nil {
 		return err
 	}

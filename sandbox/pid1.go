@@ -60,7 +60,8 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	wd, _ := os.Getwd()
 	Phase("pid1 forks")
-	pid, err := syscall.ForkExec(exe, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
+	// startCommand is syscall.ForkExec unless DisableUserNS (usernslimit.go).
+	pid, err := startCommand(exe, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
 	if err != nil {
 		code := ExitCannotExecute
 		if errors.Is(err, unix.ENOENT) {

@@ -61,6 +61,9 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	if os.Getenv("NOOK_ENGINE") == "init" {
 		return nil, fmt.Errorf("%w: NOOK_ENGINE=init", errRawUnsupported)
 	}
+	if why := s.initOnly(); why != "" {
+		return nil, fmt.Errorf("%w: %s", errRawUnsupported, why)
+	}
 	b := newRawBuilder()
 	p := b.p
 	p.errFd = uintptr(rs.errFd)
@@ -242,6 +245,46 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		return nil, b.err
 	}
 	return p, nil
+}
+
+// initOnly names a feature of s that only the Go init implements, or "".
+// (Most are the bwrap personality's: see extras.go.)
+func (s *Spec) initOnly() string {
+	switch {
+	case s.OnForked != nil:
+		return "a callback once forked"
+	case s.BlockFD != nil, s.UserNSBlockFD != nil:
+		return "block fds"
+	case s.NoIDMaps:
+		return "id maps written by the caller"
+	case len(s.LockFiles) > 0, s.KeepInit:
+		return "lock files"
+	case len(s.SeccompPrograms) > 0:
+		return "the caller's seccomp programs"
+	case s.BwrapModes:
+		return "bwrap's file modes"
+	case s.HomeFallback, s.SetPWD:
+		return "bwrap's working directory rules"
+	case s.JoinUserNS != nil, s.JoinPIDNS != nil, s.UserNS2 != nil:
+		return "joining existing namespaces"
+	case s.DisableUserNS, s.AssertUserNSDisabled:
+		return "a nested user namespace"
+	case s.ShellFallback:
+		return "the shell fallback for scripts without #!"
+	}
+	for _, m := range s.Mounts {
+		switch {
+		case m.FromFD:
+			return "a bind from an fd"
+		case m.SourceInRoot:
+			return "a bind inside the new root"
+		case m.FallbackBind:
+			return "a /proc that may fall back to the host's"
+		case m.AsBind:
+			return "data bound over its destination"
+		}
+	}
+	return ""
 }
 
 func boolArg(v bool) uintptr {

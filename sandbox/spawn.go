@@ -151,7 +151,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		Cloneflags: spec.cloneFlags(id.userns),
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	p := &Process{Identity: id.mode, pid1: spec.Namespaces.PID && !spec.AsPID1, tty: -1, Engine: "init"}
+	p := &Process{Identity: id.mode, pid1: spec.underInit(), tty: -1, Engine: "init"}
 	if spec.NewSession {
 		attr.Setsid = true
 	} else {
@@ -164,8 +164,9 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	if id.userns {
 		attr.AmbientCaps = allCaps()
 		switch {
-		case id.helper:
-			// newuidmap writes them once the init runs (below).
+		case id.helper || spec.NoIDMaps:
+			// newuidmap writes them once the init runs (below), or the
+			// caller does (NoIDMaps).
 		case os.Geteuid() != 0:
 			// One id of its own: the init writes its maps itself, first
 			// thing. (The standard library would write them from here,
@@ -194,8 +195,14 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	}
 	runtime.LockOSThread()
 	Phase("fork")
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)},
-		&syscall.ProcAttr{Env: initEnv, Files: fds, Sys: attr})
+	initArgv := []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)}
+	var pid int
+	if spec.JoinUserNS != nil || spec.JoinPIDNS != nil {
+		// Existing namespaces need a single-threaded setns: joinns.go.
+		pid, err = forkJoined(&spec, "/proc/self/exe", initArgv, initEnv, fds, attr)
+	} else {
+		pid, err = syscall.ForkExec("/proc/self/exe", initArgv, &syscall.ProcAttr{Env: initEnv, Files: fds, Sys: attr})
+	}
 	runtime.UnlockOSThread()
 	runtime.KeepAlive(files)
 	specR.Close()
@@ -206,11 +213,16 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	}
 	Phase("forked")
 	p.Pid, p.pgid = pid, pid
-	if id.helper {
+	if id.helper && !spec.NoIDMaps {
 		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, true); err != nil {
 			p.abort(statusR)
 			return nil, fmt.Errorf("write the id maps of the sandbox: %w", err)
 		}
+	}
+	// Before the spec goes out: the init may block on UserNSBlockFD until
+	// whoever reads this pid has acted on it.
+	if spec.OnForked != nil {
+		spec.OnForked(p.Pid)
 	}
 	if err := json.NewEncoder(specW).Encode(&cfg); err != nil {
 		p.abort(statusR)
@@ -515,7 +527,9 @@ func readFileOps(s *Spec) error {
 		if len(data) > maxFileOp {
 			return fmt.Errorf("file descriptor %d for %s holds more than %d MiB; bind a file instead", m.FD, m.Dest, maxFileOp>>20)
 		}
-		mounts[i] = Mount{Op: OpWrite, Dest: m.Dest, Data: data, Mode: m.Mode}
+		w := m
+		w.Op, w.Data, w.FD = OpWrite, data, 0
+		mounts[i] = w
 	}
 	if mounts != nil {
 		s.Mounts = mounts
@@ -523,14 +537,21 @@ func readFileOps(s *Spec) error {
 	return nil
 }
 
-// fileOpFds are the caller's fds that OpFile operations read.
+// fileOpFds are the caller's fds that the init uses during setup: the ones
+// OpFile operations read and FromFD binds mount, and the block fds.
 func (s *Spec) fileOpFds() []int {
 	var out []int
 	seen := map[int]bool{}
 	for _, m := range s.Mounts {
-		if m.Op == OpFile && !seen[m.FD] {
+		if m.usesCallerFD() && !seen[m.FD] {
 			seen[m.FD] = true
 			out = append(out, m.FD)
+		}
+	}
+	for _, fd := range s.waitFds() {
+		if !seen[fd] {
+			seen[fd] = true
+			out = append(out, fd)
 		}
 	}
 	return out
@@ -639,6 +660,12 @@ func resolveIdentity(s *Spec) (*identity, error) {
 	var subU, subG []idmap.Range
 	switch mode {
 	case idmap.Self, idmap.Root:
+		if s.JoinUserNS != nil {
+			// A joined namespace has its maps: UID and GID are ids to
+			// switch to inside it, not what to map the caller to.
+			id.switchUID, id.switchGID = joinedIDs(s)
+			break
+		}
 		if s.Identity.UID != nil {
 			innerUID = *s.Identity.UID
 		}

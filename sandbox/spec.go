@@ -74,6 +74,71 @@ type Spec struct {
 	Stdin  *os.File `json:"-"`
 	Stdout *os.File `json:"-"`
 	Stderr *os.File `json:"-"`
+
+	// The fields below were added for the bwrap personality (blockfds.go,
+	// lockfiles.go, userfilters.go, execfallback.go, joinns.go,
+	// usernslimit.go, modes.go). Each one's zero value keeps the
+	// behaviour described above.
+
+	// OnForked, when set, is called in the parent as soon as the sandbox's
+	// first process exists with its namespaces (and, unless NoIDMaps, its
+	// id maps), before setup finishes. bwrap's --info-fd reports at that
+	// point, so a caller can read the pid before releasing BlockFD or
+	// UserNSBlockFD.
+	OnForked func(pid int) `json:"-"`
+	// BlockFD, when set, is a caller fd the init reads from (until data or
+	// end of file) after the mounts, before the command starts.
+	BlockFD *int `json:"block_fd,omitempty"`
+	// UserNSBlockFD, when set, is a caller fd the init reads from before
+	// any setup; with NoIDMaps, whoever writes to it has written the id
+	// maps of the sandbox's user namespace (bwrap's --userns-block-fd).
+	UserNSBlockFD *int `json:"userns_block_fd,omitempty"`
+	// NoIDMaps: the parent writes no uid/gid map for the new user namespace.
+	NoIDMaps bool `json:"no_id_maps,omitempty"`
+	// LockFiles are paths inside the sandbox that the init holds a read
+	// lock on (fcntl F_SETLK) while the command runs. They imply KeepInit.
+	LockFiles []string `json:"lock_files,omitempty"`
+	// KeepInit starts the command under nook's init even without a pid
+	// namespace, so that a process outlives the exec to hold LockFiles.
+	KeepInit bool `json:"keep_init,omitempty"`
+	// SeccompPrograms are compiled classic BPF programs (arrays of struct
+	// sock_filter, native byte order) installed after every other setup
+	// step, in order, on top of nook's own filter.
+	SeccompPrograms [][]byte `json:"seccomp_programs,omitempty"`
+	// BwrapModes creates directories, mount points and tmpfs roots with
+	// bwrap's modes instead of nook's: 0755 whatever the name (nook gives
+	// directories named tmp 1777), missing parents of binds and symlinks
+	// 0700, and parents made for an operation with a mode lose the group or
+	// other bits that mode lacks.
+	BwrapModes bool `json:"bwrap_modes,omitempty"`
+	// HomeFallback: when Dir is empty and the caller's directory does not
+	// exist inside, try $HOME (from Env) before "/".
+	HomeFallback bool `json:"home_fallback,omitempty"`
+	// SetPWD sets PWD in the command's environment to its working
+	// directory.
+	SetPWD bool `json:"set_pwd,omitempty"`
+	// JoinUserNS, when set, is a caller fd on an existing user namespace
+	// the sandbox is made in, instead of a new one (bwrap's --userns); its
+	// id maps are what they are (set NoIDMaps). See joinns.go.
+	JoinUserNS *int `json:"-"`
+	// JoinPIDNS, when set, is a caller fd on an existing pid namespace the
+	// sandbox starts in, or below (with Namespaces.PID) (bwrap's --pidns).
+	JoinPIDNS *int `json:"-"`
+	// DisableUserNS runs the command in a user namespace nested in the
+	// sandbox's, whose parent allows no further user namespaces: the
+	// command cannot make any (bwrap's --disable-userns). See usernslimit.go.
+	DisableUserNS bool `json:"disable_userns,omitempty"`
+	// AssertUserNSDisabled fails the start unless making a user namespace
+	// is refused where the command runs (bwrap's --assert-userns-disabled).
+	AssertUserNSDisabled bool `json:"assert_userns_disabled,omitempty"`
+	// ShellFallback runs a command the kernel cannot execute (ENOEXEC: a
+	// script without "#!") with /bin/sh, as execvp(3) in glibc does, and
+	// so bwrap.
+	ShellFallback bool `json:"shell_fallback,omitempty"`
+	// UserNS2, when set, is a caller fd on a user namespace (a descendant
+	// of the sandbox's) the command is moved into once the sandbox is set
+	// up (bwrap's --userns2).
+	UserNS2 *int `json:"userns2,omitempty"`
 }
 
 // Namespaces lists the namespaces to create. A mount namespace is always
@@ -177,6 +242,21 @@ type Mount struct {
 	Upper      string `json:"upper,omitempty"`
 	Work       string `json:"work,omitempty"`
 	TmpfsUpper bool   `json:"tmpfs_upper,omitempty"`
+	// FromFD makes a bind take its source from the caller's fd FD (an
+	// open directory or O_PATH fd) instead of Source.
+	FromFD bool `json:"from_fd,omitempty"`
+	// SourceInRoot makes a bind's Source a path inside the new root, as
+	// built so far, instead of a host path (bwrap binds parts of a new
+	// /proc read-only over themselves).
+	SourceInRoot bool `json:"source_in_root,omitempty"`
+	// FallbackBind makes OpProc bind the host's /proc when the kernel
+	// refuses a new procfs (the sandbox has no pid namespace of its own),
+	// as bwrap does.
+	FallbackBind bool `json:"fallback_bind,omitempty"`
+	// AsBind makes OpWrite and OpFile always put the file on the staging
+	// tmpfs and bind it onto Dest (ReadOnly applies), as bwrap's
+	// --bind-data does, instead of creating it in place when they can.
+	AsBind bool `json:"as_bind,omitempty"`
 }
 
 // Validate checks the spec for mistakes a face can report before any process
@@ -215,7 +295,7 @@ func (m *Mount) validate() error {
 	}
 	switch m.Op {
 	case OpBind, OpDevBind:
-		if m.Source == "" {
+		if m.Source == "" && !m.FromFD {
 			return fmt.Errorf("no source")
 		}
 	case OpSymlink:

@@ -40,6 +40,9 @@ type tree struct {
 	// remounts (see readOnlyLast).
 	splices  []*spliceRec
 	remounts []uint64
+	// bwrapModes and parentMode: see Spec.BwrapModes and modes.go.
+	bwrapModes bool
+	parentMode uint32
 }
 
 // spliceRec is one splice: the mount the directory was on, and the mounts
@@ -158,15 +161,6 @@ func createMount(fs int, what string, attrs int) (int, error) {
 	return m, nil
 }
 
-// defaultDirMode is 1777 for directories named tmp (as /tmp and /var/tmp
-// are everywhere), 0755 for the rest.
-func defaultDirMode(p string) uint32 {
-	if path.Base(p) == "tmp" {
-		return 0o1777
-	}
-	return 0o755
-}
-
 // ensureDir returns a handle on directory p inside the new root, creating
 // missing components: mode for the last, 0755 (1777 for tmp) for parents.
 func (t *tree) ensureDir(p string, mode uint32) (*os.File, error) {
@@ -176,7 +170,7 @@ func (t *tree) ensureDir(p string, mode uint32) (*os.File, error) {
 	} else if !errors.Is(err, unix.ENOENT) {
 		return nil, fmt.Errorf("resolve %s inside the new root: %w", p, err)
 	}
-	parent, err := t.ensureDir(path.Dir(p), defaultDirMode(path.Dir(p)))
+	parent, err := t.ensureDir(path.Dir(p), t.parentDirMode(path.Dir(p)))
 	if err != nil {
 		return nil, err
 	}
@@ -359,12 +353,12 @@ func setattr(mfd int, set, clr uint64) error {
 // empty file when it is missing.
 func (t *tree) mountPoint(dest string, dir bool) (*os.File, error) {
 	if dir {
-		return t.ensureDir(dest, defaultDirMode(dest))
+		return t.ensureDir(dest, t.dirMode(dest))
 	}
 	if f, err := pathrs.OpenatInRoot(t.root, dest); err == nil {
 		return f, nil
 	}
-	parent, err := t.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	parent, err := t.ensureDir(path.Dir(dest), t.parentDirMode(path.Dir(dest)))
 	if err != nil {
 		return nil, err
 	}
@@ -383,17 +377,19 @@ func (t *tree) mountPoint(dest string, dir bool) (*os.File, error) {
 	return t.openIn(dest)
 }
 
-// writeFile puts data at dest: a plain file when dest's directory is nook's
-// own, otherwise a file on the staging tmpfs bind-mounted over dest, so host
-// files are never written.
-func (t *tree) writeFile(dest string, data io.Reader, mode uint32) error {
-	parent, err := t.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+// writeFile puts data at m.Dest: a plain file when dest's directory is
+// nook's own (and m.AsBind is not set), otherwise a file on the staging
+// tmpfs bind-mounted over dest (read-only with m.ReadOnly), so host files
+// are never written.
+func (t *tree) writeFile(m Mount, data io.Reader, mode uint32) error {
+	dest := m.Dest
+	parent, err := t.ensureDir(path.Dir(dest), t.parentDirMode(path.Dir(dest)))
 	if err != nil {
 		return err
 	}
 	defer parent.Close()
 	name := path.Base(dest)
-	if t.isOwned(parent) && plainOrMissing(parent, name) {
+	if t.isOwned(parent) && !m.AsBind && plainOrMissing(parent, name) {
 		fd, err := unix.Openat(int(parent.Fd()), name, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, mode)
 		if err != nil {
 			return &os.PathError{Op: "create", Path: dest, Err: err}
@@ -412,6 +408,12 @@ func (t *tree) writeFile(dest string, data io.Reader, mode uint32) error {
 	tr, err := unix.OpenTree(unix.AT_FDCWD, staged, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return &os.PathError{Op: "open_tree", Path: staged, Err: err}
+	}
+	if m.AsBind && m.ReadOnly {
+		if err := setattr(tr, unix.MOUNT_ATTR_RDONLY, 0); err != nil {
+			unix.Close(tr)
+			return fmt.Errorf("make bind of data for %s read-only: %w", dest, err)
+		}
 	}
 	target, err := t.mountPoint(dest, false)
 	if err != nil {

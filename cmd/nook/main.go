@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/nook-project/nook/internal/face/bwrap"
 	"github.com/nook-project/nook/internal/face/native"
 	"github.com/nook-project/nook/sandbox"
 )
@@ -26,7 +27,9 @@ func main() {
 	name := filepath.Base(os.Args[0])
 	args := os.Args[1:]
 	switch name {
-	case "bwrap", "schroot":
+	case "bwrap":
+		os.Exit(bwrap.Run(os.Args[0], args, inherited, native.Version))
+	case "schroot":
 		fmt.Fprintf(os.Stderr, "nook: the %s personality is not built yet\n", name)
 		os.Exit(1)
 	}
@@ -37,6 +40,8 @@ func main() {
 	switch args[0] {
 	case "run":
 		os.Exit(native.Run(args[1:], inherited))
+	case "bwrap":
+		os.Exit(bwrap.Run("bwrap", args[1:], inherited, native.Version))
 	case "help", "--help", "-h":
 		usage()
 	case "version", "--version":
@@ -55,6 +60,7 @@ func usage() {
 
 Commands:
   run [OPTIONS] [--] [CMD...]   run CMD in a new sandbox (nook run --help)
+  bwrap [OPTIONS] [--] CMD...   bubblewrap's command line (also: nook called as bwrap)
   version                       show the version
 `)
 }

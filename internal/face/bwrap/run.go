@@ -1,0 +1,148 @@
+package bwrap
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nook-project/nook/sandbox"
+	"golang.org/x/sys/unix"
+)
+
+// Version is the bubblewrap release whose command line this face follows.
+const Version = "0.11.0"
+
+// exitSetup is what bwrap exits with when it could not set the sandbox up
+// or start the command.
+const exitSetup = 1
+
+// Run is nook called as bwrap: argv0 is the name it was called by (for the
+// usage line), args the rest of the command line, inherited the fds the
+// caller left open for the command. It returns the exit status.
+func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
+	p := newParser(os.Environ())
+	cmd, err := p.parse(args)
+	diag := diagnostics{prefix: p.levelPrefix}
+	if err != nil {
+		diag.fail(err)
+		return exitSetup
+	}
+	if p.help {
+		usage(os.Stdout, argv0)
+		return 0
+	}
+	if p.version {
+		fmt.Printf("bubblewrap %s (nook %s)\n", Version, nookVersion)
+		return 0
+	}
+	if len(cmd) == 0 {
+		usage(os.Stderr, argv0)
+		return exitSetup
+	}
+	spec, err := p.build(cmd, inherited)
+	if err != nil {
+		diag.fail(err)
+		return exitSetup
+	}
+	st := newStatus(p, spec)
+	spec.OnForked = st.forked
+
+	// Listen before the command can run: a signal that arrives while the
+	// sandbox starts is forwarded once it runs, not lost. (bwrap forwards
+	// none; see docs/bwrap-compat.md.)
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+	proc, err := sandbox.Start(spec)
+	if err != nil {
+		st.close()
+		diag.fail(startMessage(err, cmd[0]))
+		return exitSetup
+	}
+	// Nothing inside may read this process's memory or fds through
+	// /proc/PID (same uid; CVE-2016-8659). Not before the start: the
+	// sandbox's first process inherits the flag until it execs.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				proc.Signal(s.(syscall.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	res, err := proc.Wait()
+	close(done)
+	if err != nil {
+		st.close()
+		diag.fail(err)
+		return exitSetup
+	}
+	st.exited(res.ExitCode())
+	return res.ExitCode()
+}
+
+var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
+
+// startMessage words a failed start as bwrap does where a caller may look
+// for it: a command that cannot be run is reported as execvp's error.
+func startMessage(err error, name string) error {
+	var se *sandbox.StartError
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code {
+	case sandbox.ExitNotFound:
+		return fmt.Errorf("execvp %s: %w", name, unix.ENOENT)
+	case sandbox.ExitCannotExecute:
+		return fmt.Errorf("execvp %s: %w", name, unix.EACCES)
+	}
+	return errors.New(se.Msg)
+}
+
+// diagnostics prints bwrap's messages: "bwrap: " first, and with
+// --level-prefix the syslog level (3, error) in angle brackets before it.
+type diagnostics struct{ prefix bool }
+
+func (d diagnostics) fail(err error) {
+	lvl := ""
+	if d.prefix {
+		lvl = "<3>"
+	}
+	fmt.Fprintf(os.Stderr, "%sbwrap: %s\n", lvl, errText(err))
+}
+
+// errText is err's message with its first letter as bwrap writes its own
+// (errno strings start with a capital: "No such file or directory").
+func errText(err error) string {
+	var en syscall.Errno
+	msg := err.Error()
+	if errors.As(err, &en) && len(msg) > 0 {
+		return capitalizeErrno(msg, en)
+	}
+	return msg
+}
+
+// capitalizeErrno replaces the Go spelling of errno (lower case) at the end
+// of msg with the C library's (capitalised), as in bwrap's messages.
+func capitalizeErrno(msg string, en syscall.Errno) string {
+	s := en.Error()
+	if len(msg) >= len(s) && msg[len(msg)-len(s):] == s && len(s) > 0 && s[0] >= 'a' && s[0] <= 'z' {
+		return msg[:len(msg)-len(s)] + string(s[0]-'a'+'A') + s[1:]
+	}
+	return msg
+}
+
+// bwrapError is a message worded as bwrap words it, capital letter first:
+// callers and people match on bwrap's text.
+type bwrapError string
+
+func (e bwrapError) Error() string { return string(e) }
+
+// bwrapErrorf formats a bwrapError.
+func bwrapErrorf(format string, a ...any) error { return bwrapError(fmt.Sprintf(format, a...)) }
