@@ -1,11 +1,13 @@
 package sandbox
 
 import (
+	"fmt"
 	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -150,9 +152,9 @@ func TestEngineChoice(t *testing.T) {
 	})
 }
 
-// TestConcurrentPID1: while one sandbox's pid 1 shares this process's
-// memory (and has made it non-dumpable), another sandbox still starts, and
-// once both end the process is dumpable again, as before.
+// TestConcurrentPID1: while one sandbox's pid 1 runs, others still start,
+// on the raw engine and the Go init, and the process stays dumpable as it
+// was.
 func TestConcurrentPID1(t *testing.T) {
 	before, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
 	if err != nil {
@@ -243,7 +245,66 @@ func TestNoLeaksOverManyRuns(t *testing.T) {
 	if progs != 0 {
 		t.Errorf("%d raw programs still held after every sandbox was reaped", progs)
 	}
-	if sharedPid1.n != 0 {
-		t.Errorf("%d sandboxes still counted as sharing memory", sharedPid1.n)
+}
+
+// TestConcurrentStarts: sandboxes started from several goroutines at once,
+// with and without pid 1, all start (none finds the process in a state
+// that breaks its id maps), and the process stays as dumpable as it was.
+func TestConcurrentStarts(t *testing.T) {
+	before, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 8; i++ {
+				s := baseSpec()
+				if (g+i)%2 == 1 {
+					s.Namespaces.PID = false
+					s.Mounts = s.Mounts[:1]
+				}
+				s.Args = []string{"true"}
+				s.Env = []string{"PATH=/usr/bin:/bin"}
+				st, err := Run(s)
+				if err == nil && st.ExitCode() != 0 {
+					err = fmt.Errorf("exit %d", st.ExitCode())
+				}
+				if err != nil {
+					errs <- fmt.Errorf("goroutine %d, start %d: %w", g, i, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if after, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); after != before {
+		t.Errorf("dumpable %d after, %d before", after, before)
+	}
+}
+
+// TestIDSwitchLeavesCallerDumpable: a sandbox that switches uid (here as
+// real root, or in a subordinate-id mode) must not do so on memory it
+// shares with the caller: the kernel would make the caller non-dumpable.
+func TestIDSwitchLeavesCallerDumpable(t *testing.T) {
+	before, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	s := baseSpec()
+	s.Namespaces.PID = false
+	s.Mounts = s.Mounts[:1]
+	uid := 4242
+	s.Identity = Identity{UID: &uid}
+	if !isRoot() {
+		subIDs(t)
+		s.Identity.Mode = "subids-root"
+	}
+	if _, code := startEngine(t, s, "true"); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if after, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); after != before {
+		t.Errorf("dumpable %d after a sandbox that switched uid, %d before", after, before)
 	}
 }

@@ -311,3 +311,36 @@ func TestSignalAfterSetsid(t *testing.T) {
 		t.Errorf("status %+v, want 7: SIGTERM did not reach the command after setsid", st)
 	}
 }
+
+// TestPID1MemNeverOpens: the command starts as early as it can and opens
+// pid 1's memory read-write at once. pid 1 must have become non-dumpable
+// before the command existed: the kernel checks at open, and a handle won
+// in a window before the flag would outlive it (on the raw engine pid 1's
+// memory is a copy of nook's). Repeated, since a window is a race.
+func TestPID1MemNeverOpens(t *testing.T) {
+	if isRoot() {
+		t.Skip("real root makes no user namespace and may open anything anyway")
+	}
+	for i := 0; i < 40; i++ {
+		s := baseSpec()
+		s.Args = []string{"/bin/sh", "-c", "exec 3<>/proc/1/mem 2>/dev/null && echo OPENED; exit 0"}
+		s.Env = []string{"PATH=/usr/bin:/bin"}
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Stdout = pw
+		p, err := Start(s)
+		pw.Close()
+		if err != nil {
+			pr.Close()
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(pr)
+		pr.Close()
+		p.Wait()
+		if strings.Contains(string(out), "OPENED") {
+			t.Fatalf("run %d: the command opened /proc/1/mem read-write", i)
+		}
+	}
+}

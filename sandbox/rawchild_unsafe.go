@@ -31,6 +31,15 @@ func addrOfPtrs(p []uintptr) uintptr {
 // addrOfAny returns the address of a value the instructions point into.
 func addrOfAny[T any](v *T) uintptr { return uintptr(unsafe.Pointer(v)) }
 
+// initialSigmask is the signal mask nook started with (package init runs
+// on the main thread, before the runtime blocks anything there); the
+// command gets it back at exec, as from the standard library's fork/exec.
+var initialSigmask = func() uint64 {
+	var m uint64
+	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_BLOCK, 0, uintptr(unsafe.Pointer(&m)), 8, 0, 0)
+	return m
+}()
+
 // rawFork forks the child that runs p. It returns the child's pid in the
 // parent. Must be called on a locked OS thread: the parent-death signal
 // follows the thread that forks.
@@ -46,13 +55,12 @@ func rawFork(p *rawProg) (pid uintptr, errno syscall.Errno) {
 		uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&old)), 8, 0, 0); e != 0 {
 		return 0, e
 	}
-	p.sigmask = old
+	p.sigmask = initialSigmask
 	if p.shared {
 		// The child shares this process's memory and runs on its own
 		// stack: no page tables copied, no copy-on-write faults (and TLB
 		// shootdowns, costly in a VM) in this multi-threaded parent
-		// afterwards. startRaw decides when that is allowed (see
-		// sharedPid1).
+		// afterwards. startRaw decides when that is allowed.
 		p.entry = 0
 		r, e := rawCloneVM(p.cloneFlags|unix.CLONE_VM|uintptr(unix.SIGCHLD), p.stackTop[0], p)
 		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
@@ -373,6 +381,9 @@ func rawExec(p *rawProg, in *rawInsn) {
 			if _, _, se := syscall.RawSyscall6(unix.SYS_STATX, atFdcwd, path, 0, unix.STATX_TYPE, uintptr(unsafe.Pointer(st)), 0); se == 0 &&
 				(uint32(st.Mode)&unix.S_IFMT != unix.S_IFDIR || explicit) {
 				denied, deniedErr = i, e
+				if uint32(st.Mode)&unix.S_IFMT == unix.S_IFDIR {
+					deniedErr = unix.EISDIR
+				}
 			}
 			continue
 		default:

@@ -215,6 +215,14 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 
 	if s.Namespaces.PID && !s.AsPID1 {
 		b.at("start the command under pid 1")
+		// pid 1 must not be readable or traceable from the command, which
+		// keeps every capability of pid 1 by default: only a non-dumpable
+		// mm stops ptrace and /proc/1/mem there. So before the command
+		// exists: the kernel checks at open, and a handle opened in
+		// between would outlive the flag. The mm is pid 1's own (rawFork
+		// never shares nook's memory with a pid 1) and belongs to the
+		// host's user namespace, where the command has no capability.
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
 		fork := b.emit(b.insn(rkFork, 0))
 		cmd := b.reg()
 		b.p.insns[fork].out = cmd
@@ -223,13 +231,6 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.command(rs)
 		b.p.insns[fork].onOK = b.here()
 		b.at("pid 1")
-		// pid 1 must not be readable or traceable from the command: the
-		// command keeps every capability of pid 1 by default, so only a
-		// non-dumpable mm stops ptrace and /proc/1/mem. The mm is pid 1's
-		// own (a fork's copy of nook's, never shared: see rawFork) and
-		// belongs to the host's user namespace, so the command cannot
-		// override this with its capabilities.
-		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
 		st := uintptr(rs.statusFd)
 		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
 		b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))
@@ -352,15 +353,18 @@ func (b *rawBuilder) command(rs *rawSetup) {
 	}
 	env := s.Env
 	npass := len(s.Fds)
+	listenPID := -1 // the entry whose value the child fills in
 	if s.PackFds && npass > 0 {
 		env = withEnv(env, "LISTEN_FDS", strconv.Itoa(npass))
 		env = withEnv(env, "LISTEN_PID", "")
+		listenPID = len(env) - 1
 	}
 	envPtrs := make([]uintptr, 0, len(env)+1)
-	for _, kv := range env {
-		if kv == pidEnvPrefix {
+	for i, kv := range env {
+		if i == listenPID {
 			b.p.pidEnv = make([]byte, len(kv)+11)
 			copy(b.p.pidEnv, kv)
+			b.p.keep = append(b.p.keep, b.p.pidEnv)
 			envPtrs = append(envPtrs, addrOf(b.p.pidEnv))
 			continue
 		}

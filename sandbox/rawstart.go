@@ -137,22 +137,20 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	rs.console, rs.consolePath = consoleOf(stdio)
 	Phase("pipes")
 
-	// Share this process's memory with the child (see rawFork) only
-	// while it is dumpable: the child's /proc files, needed for its id
-	// maps, belong to root otherwise. Else the child forks a memory of its
+	// Share this process's memory with the child (see rawFork) only when
+	// the child execs the command itself and changes nothing that belongs
+	// to the memory: a pid 1 stays, and keeps non-dumpable memory of its
+	// own as its only guard against the command (sharing nook's would put
+	// nook's own memory behind that one flag); a switch of uid or gid
+	// resets the dumpable flag of the memory the child runs on. And only
+	// while nook is dumpable: the child's /proc files, needed for its id
+	// maps, belong to root otherwise. Else the child forks memory of its
 	// own and makes that dumpable first.
 	dumpable, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
-	rs.shareMemory = useCloneVM && dumpable == 1
-	if rs.shareMemory && p.pid1 {
-		rs.shareMemory = acquireSharedPid1()
-		p.sharedPid1 = rs.shareMemory
-	}
+	rs.shareMemory = useCloneVM && dumpable == 1 && !p.pid1 && id.switchUID < 0 && id.switchGID < 0
 	rs.makeDumpable = !rs.shareMemory && dumpable != 1
 	prog, err := compileRaw(rs)
 	if err != nil {
-		if p.sharedPid1 {
-			releaseSharedPid1()
-		}
 		closeStatus()
 		return nil, err
 	}
@@ -168,9 +166,6 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	}
 	parentFds = nil
 	if errno != 0 {
-		if p.sharedPid1 {
-			releaseSharedPid1()
-		}
 		closeStatus()
 		return nil, userNSError(fmt.Errorf("start the sandbox: %w", os.NewSyscallError("clone", errno)), id.userns)
 	}
@@ -211,41 +206,6 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	// no thread, sits blocked on them meanwhile.
 	p.rawStatus = statusFile
 	return p, nil
-}
-
-// A pid 1 that shares nook's memory (CLONE_VM: no page-table copy, no
-// copy-on-write faults) must still be unreachable from the command, which
-// keeps every capability in pid 1's user namespace: only a non-dumpable mm
-// stops ptrace and /proc/1/mem there (the mm belongs to the host's user
-// namespace, where the command has nothing). Dumpable is a property of the
-// mm, so pid 1 makes this whole process non-dumpable before the command
-// starts, and nook makes it dumpable again when the last such sandbox
-// ends. Meanwhile a new sandbox cannot write its own id maps (its /proc
-// files belong to root then), so it forks a pid 1 with memory of its own.
-var sharedPid1 struct {
-	sync.Mutex
-	n        int
-	dumpable int
-}
-
-// acquireSharedPid1 reports whether the next pid 1 may share memory.
-func acquireSharedPid1() bool {
-	sharedPid1.Lock()
-	defer sharedPid1.Unlock()
-	if sharedPid1.n > 0 {
-		return false
-	}
-	sharedPid1.n, sharedPid1.dumpable = 1, 1
-	return true
-}
-
-func releaseSharedPid1() {
-	sharedPid1.Lock()
-	defer sharedPid1.Unlock()
-	sharedPid1.n--
-	if sharedPid1.n == 0 {
-		unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(sharedPid1.dumpable), 0, 0, 0)
-	}
 }
 
 // liveProgs holds the program of every raw child not yet reaped, by pid.

@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/nook-project/nook/sandbox/idmap"
@@ -31,8 +32,6 @@ type Process struct {
 
 	pgid int
 	pid1 bool
-	// sharedPid1: pid 1 shares this process's memory (see sharedPid1).
-	sharedPid1 bool
 	// rawStatus is the raw pid 1's status pipe, read by waitRaw.
 	rawStatus *os.File
 	msgs      chan statusMsg
@@ -170,7 +169,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		case os.Geteuid() != 0:
 			// One id of its own: the init writes its maps itself, first
 			// thing. (The standard library would write them from here,
-			// which fails while nook is non-dumpable: see sharedPid1.)
+			// which fails while nook is non-dumpable.)
 			cfg.UIDMap, cfg.GIDMap = idmap.Format(id.uidMap), idmap.Format(id.gidMap)
 		default:
 			attr.UidMappings, attr.GidMappings = id.uidMap, id.gidMap
@@ -384,10 +383,6 @@ func (p *Process) Wait() (Status, error) {
 func (p *Process) ended() {
 	p.waited = true
 	liveProgs.Delete(p.Pid)
-	if p.sharedPid1 {
-		p.sharedPid1 = false
-		releaseSharedPid1()
-	}
 }
 
 // drain returns c, or a closed channel when c is nil.
@@ -453,7 +448,13 @@ func foregroundTTY(f *os.File) int {
 	return fd
 }
 
+// umaskMu: reading the umask means setting it and back, so two starts at
+// once could leave the process with the wrong one.
+var umaskMu sync.Mutex
+
 func currentUmask() int {
+	umaskMu.Lock()
+	defer umaskMu.Unlock()
 	m := unix.Umask(0o022)
 	unix.Umask(m)
 	return m
