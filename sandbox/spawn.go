@@ -136,7 +136,7 @@ func Start(s *Spec) (*Process, error) {
 		attr.AmbientCaps = allCaps()
 		if !id.helper && !spec.NoIDMaps {
 			attr.UidMappings, attr.GidMappings = id.uidMap, id.gidMap
-			attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+			attr.GidMappingsEnableSetgroups = os.Geteuid() == 0 && !spec.Identity.DenySetgroups
 		}
 	}
 	// Pdeathsig follows the thread that forks, so fork from a locked

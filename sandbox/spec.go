@@ -173,6 +173,9 @@ type Identity struct {
 	// single-id modes they also choose what the caller is mapped to.
 	UID *int `json:"uid,omitempty"`
 	GID *int `json:"gid,omitempty"`
+	// DenySetgroups writes "deny" to the new user namespace's setgroups
+	// also for real root, which otherwise allows it (bwrap denies it).
+	DenySetgroups bool `json:"deny_setgroups,omitempty"`
 }
 
 // Capabilities says which capabilities the command keeps. By default the

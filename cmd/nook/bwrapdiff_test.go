@@ -312,9 +312,6 @@ func TestBwrapDifferential(t *testing.T) {
 // compare fails unless nook's outcome is bwrap's.
 func compare(t *testing.T, bw, nk *outcome, sameStderr bool) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		bw, nk = rootAside(t, bw, nk)
-	}
 	ok := bw.code == nk.code && bw.stdout == nk.stdout && bw.files == nk.files && fmt.Sprint(bw.fds) == fmt.Sprint(nk.fds)
 	if sameStderr {
 		ok = ok && bw.stderr == nk.stderr
@@ -342,20 +339,3 @@ func prefixed(s string) string {
 	return strings.Join(out, "\n")
 }
 
-var setgroups = regexp.MustCompile(`(?m)^(allow|deny)$`)
-
-// rootAside checks and then sets aside the one deliberate difference of
-// sandboxes started by root (docs/bwrap-compat.md): in a user namespace
-// made by root nook allows setgroups (bwrap denies it).
-func rootAside(t *testing.T, bw, nk *outcome) (*outcome, *outcome) {
-	t.Helper()
-	if m := setgroups.FindString(nk.stdout); m != "" && m != "allow" {
-		t.Errorf("nook as root: setgroups %q", m)
-	}
-	strip := func(o *outcome) *outcome {
-		c := *o
-		c.stdout = setgroups.ReplaceAllString(c.stdout, "(set aside)")
-		return &c
-	}
-	return strip(bw), strip(nk)
-}

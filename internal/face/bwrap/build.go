@@ -54,6 +54,7 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		s.Identity.UserNS = sandbox.UserNSNever
 	}
 	s.Identity.Mode = "self"
+	s.Identity.DenySetgroups = true
 	if !userns && p.uid != nil && *p.uid != os.Getuid() {
 		return nil, bwrapError("Specifying --uid requires --unshare-user or --userns")
 	}
