@@ -338,4 +338,3 @@ func prefixed(s string) string {
 	}
 	return strings.Join(out, "\n")
 }
-
