@@ -248,7 +248,7 @@ func setupSandbox(cfg *initConfig) error {
 	if err := seccomp.Install(filter); err != nil {
 		return fmt.Errorf("install seccomp filter: %w", err)
 	}
-	if err := applyCaps(keep, os.Geteuid() != 0); err != nil {
+	if err := applyCapsAs(s, keep, os.Geteuid() != 0); err != nil {
 		return err
 	}
 	if s.NoNewPrivs {

@@ -272,6 +272,10 @@ func (s *Spec) initOnly() string {
 		return "a nested user namespace"
 	case s.ShellFallback:
 		return "the shell fallback for scripts without #!"
+	case s.Identity.DenySetgroups:
+		return "setgroups denied for real root"
+	case s.Caps.AmbientAlways, s.Caps.KeepBounding, s.Caps.LeaveSets:
+		return "bwrap's capability rules"
 	}
 	for _, m := range s.Mounts {
 		switch {

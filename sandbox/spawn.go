@@ -173,7 +173,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 			cfg.UIDMap, cfg.GIDMap = idmap.Format(id.uidMap), idmap.Format(id.gidMap)
 		default:
 			attr.UidMappings, attr.GidMappings = id.uidMap, id.gidMap
-			attr.GidMappingsEnableSetgroups = true
+			attr.GidMappingsEnableSetgroups = !spec.Identity.DenySetgroups
 		}
 	}
 	// Pdeathsig follows the thread that forks, so fork from a locked

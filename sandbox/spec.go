@@ -176,6 +176,9 @@ type Identity struct {
 	// the current group 0.
 	UID *int `json:"uid,omitempty"`
 	GID *int `json:"gid,omitempty"`
+	// DenySetgroups writes "deny" to the new user namespace's setgroups
+	// also for real root, which otherwise allows it (bwrap denies it).
+	DenySetgroups bool `json:"deny_setgroups,omitempty"`
 }
 
 // Capabilities says which capabilities the command keeps. By default the
@@ -187,6 +190,15 @@ type Capabilities struct {
 	// "ALL", applied in order: Drop first, then Add.
 	Add  []string `json:"add,omitempty"`
 	Drop []string `json:"drop,omitempty"`
+	// How the sets are left, for the bwrap personality (zero values: as
+	// described above). AmbientAlways raises the kept capabilities into
+	// the ambient set for uid 0 too. KeepBounding leaves the bounding set
+	// alone (only honoured with NoNewPrivs). LeaveSets leaves the
+	// inheritable and ambient sets empty, as bwrap leaves root's when not
+	// asked to change capabilities.
+	AmbientAlways bool `json:"ambient_always,omitempty"`
+	KeepBounding  bool `json:"keep_bounding,omitempty"`
+	LeaveSets     bool `json:"leave_sets,omitempty"`
 }
 
 // FD passes the caller's file Outside to the command as fd Inside.

@@ -41,12 +41,13 @@ type nestPlan struct {
 	lastCap                  int
 	// keep is the capability set the command keeps, and capHdr/capData
 	// the capset(2) arguments that leave exactly it.
-	keep    uint64
-	capHdr  [2]uint32
-	capData [6]uint32
-	progs   []unix.SockFprog
-	sigOld  [4]uint64
-	sigAct  [4]uint64
+	keep          uint64
+	ambientAlways bool
+	capHdr        [2]uint32
+	capData       [6]uint32
+	progs         []unix.SockFprog
+	sigOld        [4]uint64
+	sigAct        [4]uint64
 }
 
 // limitUserNS prepares the move of the command into another user
@@ -64,8 +65,13 @@ func limitUserNS(s *Spec, files map[int]*os.File) error {
 	p := &nestPlan{proc: -1, userns2: -1, deny: []byte("deny"), lastCap: lastCap(), keep: uint64(keep)}
 	p.capHdr[0] = unix.LINUX_CAPABILITY_VERSION_3
 	for i, half := range []uint32{uint32(keep), uint32(keep >> 32)} {
-		p.capData[3*i], p.capData[3*i+1], p.capData[3*i+2] = half, half, half
+		inh := half
+		if s.Caps.LeaveSets {
+			inh = 0 // Capabilities.LeaveSets: nothing inheritable
+		}
+		p.capData[3*i], p.capData[3*i+1], p.capData[3*i+2] = half, half, inh
 	}
+	p.ambientAlways = s.Caps.AmbientAlways && !s.Caps.LeaveSets
 	if s.UserNS2 != nil {
 		f := files[*s.UserNS2]
 		if f == nil {

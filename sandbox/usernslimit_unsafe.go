@@ -123,7 +123,7 @@ entered:
 		goto failed
 	}
 	// Ambient only for a non-root uid: root keeps them across exec anyway.
-	if uid, _, _ := syscall.RawSyscall(unix.SYS_GETUID, 0, 0, 0); uid != 0 {
+	if uid, _, _ := syscall.RawSyscall(unix.SYS_GETUID, 0, 0, 0); uid != 0 || p.ambientAlways {
 		for c := 0; c <= p.lastCap; c++ {
 			if p.keep&(1<<uint(c)) != 0 {
 				syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0, 0)

@@ -55,6 +55,15 @@ func unameFilter() string {
 	return string(b)
 }
 
+// capField is the value of a capability line of /proc/self/status in s.
+func capField(s, name string) string {
+	m := regexp.MustCompile(`(?m)^` + name + `:\t(\w+)$`).FindStringSubmatch(s)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
 // usageLine is the first line of s with the program path (argv[0], which
 // differs between the two binaries) replaced by "ARGV0".
 func usageLine(s string) string {
@@ -114,7 +123,16 @@ var diffCases = []diffCase{
 	// Capabilities.
 	{name: "cap-add one", args: cat(w("--cap-add", "CAP_NET_RAW"), B, sh(probeCaps))},
 	{name: "cap-add lower case", args: cat(w("--cap-add", "cap_chown"), B, sh(probeCaps))},
-	{name: "cap-add ALL", args: cat(w("--cap-add", "ALL"), B, sh(probeCaps))},
+	{name: "cap-add ALL", who: "user", args: cat(w("--cap-add", "ALL"), B, sh(probeCaps))},
+	{name: "cap-add ALL as root", who: "root", args: cat(w("--cap-add", "ALL"), B, sh(probeCaps)),
+		differs: "bwrap 0.8's capset fails when ALL names a capability root lacks, and it goes on with the sets untouched; nook leaves what was asked",
+		check: func(t *testing.T, bw, nk *outcome) {
+			want := strings.NewReplacer("CapInh:\t0000000000000000", "CapInh:\t"+capField(bw.stdout, "CapPrm"),
+				"CapAmb:\t0000000000000000", "CapAmb:\t"+capField(bw.stdout, "CapPrm")).Replace(bw.stdout)
+			if nk.code != 0 || nk.stdout != want {
+				t.Errorf("nook:\n%s\nwant:\n%s", nk.stdout, want)
+			}
+		}},
 	{name: "cap-add ALL then drop one", who: "user", args: cat(w("--cap-add", "ALL", "--cap-drop", "CAP_SYS_ADMIN"), B, sh(probeCaps))},
 	{name: "cap-add ALL then drop one as root", who: "root", args: cat(w("--cap-add", "ALL", "--cap-drop", "CAP_SYS_ADMIN"), B, sh(probeCaps)),
 		differs: "bwrap 0.8 keeps every capability when ALL names one root lacks (its capset fails and is ignored); nook drops what was asked",
@@ -126,14 +144,7 @@ var diffCases = []diffCase{
 	{name: "cap-drop ALL", args: cat(w("--cap-drop", "ALL"), B, sh(probeCaps))},
 	{name: "cap-drop then add", args: cat(w("--cap-drop", "ALL", "--cap-add", "CAP_KILL"), B, sh(probeCaps))},
 	{name: "cap-add unknown", args: cat(w("--cap-add", "CAP_NOPE"), B, w("true")), sameStderr: true},
-	{name: "uid 0 keeps added caps", who: "user", args: cat(w("--uid", "0", "--cap-add", "CAP_SYS_ADMIN"), B, sh(probeCaps)),
-		differs: "for uid 0 nook leaves the ambient set empty; root keeps the same capabilities across exec without it",
-		check: func(t *testing.T, bw, nk *outcome) {
-			want := strings.Replace(bw.stdout, "CapAmb:\t0000000000200000", "CapAmb:\t0000000000000000", 1)
-			if bw.stdout == want || nk.stdout != want || nk.code != 0 {
-				t.Errorf("nook: %s", nk)
-			}
-		}},
+	{name: "uid 0 keeps added caps", who: "user", args: cat(w("--uid", "0", "--cap-add", "CAP_SYS_ADMIN"), B, sh(probeCaps))},
 
 	// Environment and working directory.
 	{name: "environment passed", args: cat(B, sh(probeEnv))},
@@ -337,19 +348,7 @@ var diffCases = []diffCase{
 		sh("unshare -U true 2>&1; echo $?"))},
 	{name: "assert-userns-disabled when it is not", args: cat(w("--assert-userns-disabled"), B, w("true"))},
 	{name: "disable-userns needs a user namespace", args: cat(w("--disable-userns"), B, w("true"))},
-	{name: "disable-userns as root", who: "root", args: cat(w("--unshare-user", "--disable-userns"), B, sh(probeIDs+"; "+probeCaps+"; unshare -U true 2>&1; echo $?")),
-		differs: "the nested user namespace denies setgroups (its own process writes its gid map)",
-		check: func(t *testing.T, bw, nk *outcome) {
-			if !strings.Contains(nk.stdout, "\ndeny\n") {
-				t.Errorf("nook: setgroups not denied: %s", nk)
-			}
-			strip := func(o *outcome) *outcome {
-				c := *o
-				c.stdout = setgroups.ReplaceAllString(c.stdout, "(set aside)")
-				return &c
-			}
-			compare(t, strip(bw), strip(nk), false)
-		}},
+	{name: "disable-userns as root", who: "root", args: cat(w("--unshare-user", "--disable-userns"), B, sh(probeIDs+"; "+probeCaps+"; unshare -U true 2>&1; echo $?"))},
 	{name: "disable-userns with a capability", who: "user", args: cat(w("--unshare-user", "--disable-userns", "--cap-add", "CAP_NET_ADMIN"), B, sh(probeCaps+"; unshare -U true 2>&1; echo $?; "+probeFds))},
 	{name: "disable-userns with a seccomp program", who: "user", in: map[int]string{3: allowAll}, args: cat(w("--unshare-user", "--disable-userns", "--seccomp", "3"), B, sh("unshare -U true 2>&1; echo $?"))},
 }

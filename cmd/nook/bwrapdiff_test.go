@@ -312,9 +312,6 @@ func TestBwrapDifferential(t *testing.T) {
 // compare fails unless nook's outcome is bwrap's.
 func compare(t *testing.T, bw, nk *outcome, sameStderr bool) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		bw, nk = rootAside(t, bw, nk)
-	}
 	ok := bw.code == nk.code && bw.stdout == nk.stdout && bw.files == nk.files && fmt.Sprint(bw.fds) == fmt.Sprint(nk.fds)
 	if sameStderr {
 		ok = ok && bw.stderr == nk.stderr
@@ -340,47 +337,4 @@ func prefixed(s string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "\n")
-}
-
-var (
-	capInhLine = regexp.MustCompile(`(?m)^CapInh:\t(\w+)$`)
-	capPrmLine = regexp.MustCompile(`(?m)^CapPrm:\t(\w+)$`)
-	capAmbLine = regexp.MustCompile(`(?m)^CapAmb:\t(\w+)$`)
-	capBndLine = regexp.MustCompile(`(?m)^CapBnd:\t(\w+)$`)
-	setgroups  = regexp.MustCompile(`(?m)^(allow|deny)$`)
-)
-
-// rootAside checks and then sets aside the deliberate differences of
-// sandboxes started by root (docs/bwrap-compat.md): nook's inheritable set
-// is the kept set and its ambient set stays empty for root (bwrap leaves
-// inheritable empty unless --cap-add/--cap-drop, then raises both); nook's
-// bounding set is the kept set (bwrap leaves root's untouched outside a user
-// namespace, harmless under no_new_privs); and in a user namespace made by
-// root nook allows setgroups (bwrap denies it).
-func rootAside(t *testing.T, bw, nk *outcome) (*outcome, *outcome) {
-	t.Helper()
-	if m := capInhLine.FindStringSubmatch(nk.stdout); m != nil {
-		if p := capPrmLine.FindStringSubmatch(nk.stdout); p == nil || p[1] != m[1] {
-			t.Errorf("nook as root: inheritable set %s is not the permitted set", m[1])
-		}
-	}
-	if m := capAmbLine.FindStringSubmatch(nk.stdout); m != nil && m[1] != "0000000000000000" && strings.Contains(nk.stdout, "uid=0 ") {
-		t.Errorf("nook as root: ambient set %s for uid 0", m[1])
-	}
-	if m := capBndLine.FindStringSubmatch(nk.stdout); m != nil {
-		if p := capPrmLine.FindStringSubmatch(nk.stdout); p == nil || (p[1] != m[1] && p[1] != "0000000000000000") {
-			t.Errorf("nook as root: bounding set %s is not the kept set", m[1])
-		}
-	}
-	if m := setgroups.FindString(nk.stdout); m != "" && m != "allow" {
-		t.Errorf("nook as root: setgroups %q", m)
-	}
-	strip := func(o *outcome) *outcome {
-		c := *o
-		for _, re := range []*regexp.Regexp{capInhLine, capAmbLine, capBndLine, setgroups} {
-			c.stdout = re.ReplaceAllString(c.stdout, "(set aside)")
-		}
-		return &c
-	}
-	return strip(bw), strip(nk)
 }

@@ -54,6 +54,7 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		s.Identity.UserNS = sandbox.UserNSNever
 	}
 	s.Identity.Mode = "self"
+	s.Identity.DenySetgroups = true
 	if !userns && p.uid != nil && *p.uid != os.Getuid() {
 		return nil, bwrapError("Specifying --uid requires --unshare-user or --userns")
 	}
@@ -88,6 +89,13 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	// bwrap's way of leaving the sets: the kept capabilities are ambient
+	// too, even for uid 0; root's bounding set is left alone outside a
+	// user namespace; and root without --cap-add/--cap-drop has no set
+	// changed but the bounding one.
+	caps.AmbientAlways = true
+	caps.KeepBounding = root && !userns
+	caps.LeaveSets = root && len(p.capOps) == 0
 	s.Caps = caps
 	s.NoNewPrivs = true
 	s.ShellFallback = true
