@@ -42,6 +42,11 @@ func (t *tree) bwrapParentMode(m Mount) uint32 {
 	if !t.bwrapModes {
 		return 0
 	}
+	return bwrapParentMode(m)
+}
+
+// bwrapParentMode is the mode of the parents bwrap makes for m.
+func bwrapParentMode(m Mount) uint32 {
 	mode := uint32(0o755)
 	switch {
 	case m.Op == OpBind, m.Op == OpDevBind, m.Op == OpSymlink, m.AsBind:

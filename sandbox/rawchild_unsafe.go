@@ -265,20 +265,31 @@ func rawCapsEffective(p *rawProg) syscall.Errno {
 	return rawCapSet(p)
 }
 
+// Flags of rkCapsApply (args[1]).
+const (
+	capsNonRoot       = 1 // the command runs as a non-root uid: raise ambient
+	capsAmbientAlways = 2 // raise ambient even for uid 0
+	capsKeepBounding  = 4 // leave the bounding set alone
+	capsLeaveSets     = 8 // inheritable empty, no ambient
+)
+
 // rawCapsApply leaves exactly the kept capabilities in the bounding,
 // permitted, effective and inheritable sets, and in the ambient set when
-// the command runs as a non-root uid (see applyCaps, its Go twin).
+// the command runs as a non-root uid (see applyCaps and applyCapsAs, its
+// Go twins, for the flags).
 //
 //go:nosplit
 //go:norace
 func rawCapsApply(p *rawProg, in *rawInsn) syscall.Errno {
-	keep, nonRoot, last := uint64(in.args[0]), in.args[1] != 0, in.args[2]
-	for c := uintptr(0); c <= last; c++ {
-		if keep&(1<<c) != 0 {
-			continue
-		}
-		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0, 0, 0, 0); e != 0 {
-			return e
+	keep, flags, last := uint64(in.args[0]), in.args[1], in.args[2]
+	if flags&capsKeepBounding == 0 {
+		for c := uintptr(0); c <= last; c++ {
+			if keep&(1<<c) != 0 {
+				continue
+			}
+			if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0, 0, 0, 0); e != 0 {
+				return e
+			}
 		}
 	}
 	d, e := rawCapGet(p)
@@ -292,6 +303,9 @@ func rawCapsApply(p *rawProg, in *rawInsn) syscall.Errno {
 	d[3] &= hi
 	d[4] &= hi
 	d[5] = d[4]
+	if flags&capsLeaveSets != 0 {
+		d[2], d[5] = 0, 0
+	}
 	have := uint64(d[1]) | uint64(d[4])<<32
 	if e := rawCapSet(p); e != 0 {
 		return e
@@ -299,7 +313,7 @@ func rawCapsApply(p *rawProg, in *rawInsn) syscall.Errno {
 	if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
 		return e
 	}
-	if !nonRoot {
+	if flags&capsLeaveSets != 0 || flags&(capsNonRoot|capsAmbientAlways) == 0 {
 		return 0
 	}
 	for c := uintptr(0); c <= last; c++ {
@@ -373,6 +387,16 @@ func rawExec(p *rawProg, in *rawInsn) {
 	for i := 0; i < len(p.cands); i++ {
 		path := p.cands[i]
 		_, _, e := syscall.RawSyscall6(unix.SYS_EXECVE, path, in.args[1], in.args[2], 0, 0, 0)
+		if e == unix.ENOEXEC && i < len(p.shellArgv) {
+			// A script without "#!": the shell runs it (ShellFallback).
+			_, _, e = syscall.RawSyscall6(unix.SYS_EXECVE, p.shell, p.shellArgv[i], in.args[2], 0, 0, 0)
+			code := uint32(ExitCannotExecute)
+			if e == unix.ENOENT {
+				code = ExitNotFound
+			}
+			rawReport(p, p.errFd, recError, uint32(in.step), uint32(e), code, uint32(len(p.cands)))
+			rawExit(uintptr(code))
+		}
 		switch e {
 		case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG, unix.ELOOP:
 			continue

@@ -125,7 +125,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	}
 	b.sys(unix.SYS_UMASK, imm(0))
 
-	c := &rawTree{b: b, inUserNS: rs.id.userns}
+	c := &rawTree{b: b, inUserNS: rs.id.userns, bwrapModes: s.BwrapModes}
 	c.stage()
 	for _, m := range Plan(s.Mounts, s.SortMounts) {
 		c.apply(m, rs)
@@ -154,13 +154,24 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	if s.Dir != "" {
 		b.sys(unix.SYS_CHDIR, imm(b.cstr(s.Dir)))
 	} else {
+		// The caller's directory when it exists inside, else (bwrap's
+		// rule, HomeFallback) $HOME, else /.
+		var tries []string
 		if s.CallerDir != "" {
-			b.sys(unix.SYS_CHDIR, imm(b.cstr(s.CallerDir)))
-			in := b.last()
-			in.softAll = true
-			in.onOK = b.here() + 1
+			tries = append(tries, s.CallerDir)
+		}
+		if home := envValue(s.Env, "HOME"); s.HomeFallback && home != "" {
+			tries = append(tries, home)
+		}
+		var oks []int
+		for _, d := range tries {
+			oks = append(oks, b.sys(unix.SYS_CHDIR, imm(b.cstr(d))))
+			b.last().softAll = true
 		}
 		b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
+		for _, i := range oks {
+			b.p.insns[i].onOK = b.here()
+		}
 	}
 
 	uid, gid := rs.innerUID, rs.innerGID
@@ -207,7 +218,20 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_SECCOMP), imm(2 /* SECCOMP_MODE_FILTER */), imm(addrOfAny(fprog)))
 
 	b.at("set the capabilities")
-	b.emit(b.insn(rkCapsApply, 0, imm(uintptr(keep)), imm(boolArg(uid != 0)), immInt(lastCap())))
+	var capFlags uintptr
+	if uid != 0 {
+		capFlags |= capsNonRoot
+	}
+	if s.Caps.AmbientAlways {
+		capFlags |= capsAmbientAlways
+	}
+	if s.Caps.KeepBounding && s.NoNewPrivs {
+		capFlags |= capsKeepBounding
+	}
+	if s.Caps.LeaveSets {
+		capFlags |= capsLeaveSets
+	}
+	b.emit(b.insn(rkCapsApply, 0, imm(uintptr(keep)), imm(capFlags), immInt(lastCap())))
 	if s.NoNewPrivs {
 		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_NO_NEW_PRIVS), imm(1))
 	}
@@ -262,20 +286,10 @@ func (s *Spec) initOnly() string {
 		return "lock files"
 	case len(s.SeccompPrograms) > 0:
 		return "the caller's seccomp programs"
-	case s.BwrapModes:
-		return "bwrap's file modes"
-	case s.HomeFallback, s.SetPWD:
-		return "bwrap's working directory rules"
 	case s.JoinUserNS != nil, s.JoinPIDNS != nil, s.UserNS2 != nil:
 		return "joining existing namespaces"
 	case s.DisableUserNS, s.AssertUserNSDisabled:
 		return "a nested user namespace"
-	case s.ShellFallback:
-		return "the shell fallback for scripts without #!"
-	case s.Identity.DenySetgroups:
-		return "setgroups denied for real root"
-	case s.Caps.AmbientAlways, s.Caps.KeepBounding, s.Caps.LeaveSets:
-		return "bwrap's capability rules"
 	}
 	for _, m := range s.Mounts {
 		switch {
@@ -283,10 +297,6 @@ func (s *Spec) initOnly() string {
 			return "a bind from an fd"
 		case m.SourceInRoot:
 			return "a bind inside the new root"
-		case m.FallbackBind:
-			return "a /proc that may fall back to the host's"
-		case m.AsBind:
-			return "data bound over its destination"
 		}
 	}
 	return ""
@@ -357,14 +367,30 @@ func (b *rawBuilder) command(rs *rawSetup) {
 	}
 	env := s.Env
 	npass := len(s.Fds)
-	listenPID := -1 // the entry whose value the child fills in
+	listenPID, pwd := -1, -1 // the entries whose values the child fills in
 	if s.PackFds && npass > 0 {
 		env = withEnv(env, "LISTEN_FDS", strconv.Itoa(npass))
+	}
+	if s.SetPWD {
+		env = withEnv(env, "PWD", "")
+		pwd = len(env) - 1
+	}
+	if s.PackFds && npass > 0 {
 		env = withEnv(env, "LISTEN_PID", "")
 		listenPID = len(env) - 1
 	}
 	envPtrs := make([]uintptr, 0, len(env)+1)
 	for i, kv := range env {
+		if i == pwd {
+			// PWD=, then getcwd(2) writes the directory the command got.
+			buf := make([]byte, 4+unix.PathMax+1)
+			copy(buf, "PWD=")
+			b.p.keep = append(b.p.keep, buf)
+			envPtrs = append(envPtrs, addrOf(buf))
+			b.sys(unix.SYS_GETCWD, imm(addrOf(buf)+4), imm(unix.PathMax+1))
+			b.last().softAll = true
+			continue
+		}
 		if i == listenPID {
 			b.p.pidEnv = make([]byte, len(kv)+11)
 			copy(b.p.pidEnv, kv)
@@ -383,6 +409,18 @@ func (b *rawBuilder) command(rs *rawSetup) {
 	cands := candidates(s.Args[0], s.Env)
 	for _, c := range cands {
 		b.p.cands = append(b.p.cands, b.cstr(c))
+		if s.ShellFallback {
+			// What execvp(3) runs for a file the kernel cannot
+			// execute (ENOEXEC): the shell, the file, the arguments.
+			sh := []uintptr{b.cstr(fallbackShell), b.cstr(c)}
+			sh = append(sh, argvPtrs[1:]...) // ends with the NULL
+			b.p.keep = append(b.p.keep, sh)
+			b.p.shellArgv = append(b.p.shellArgv, addrOfPtrs(sh))
+		}
+	}
+	if s.ShellFallback {
+		b.p.shell = b.cstr(fallbackShell)
+		cands = append(cands, fallbackShell) // for messages about it
 	}
 	b.p.keep = append(b.p.keep, envPtrs, argvPtrs)
 	if b.p.pidEnv != nil {
@@ -419,6 +457,23 @@ type rawTree struct {
 	// made (tmpfs and the like): files there may be written in place.
 	owned   uint64
 	ownNext bool // the next attach is of such a mount
+	// bwrapModes and parentMode: Spec.BwrapModes (see modes.go).
+	bwrapModes bool
+	parentMode uint32
+}
+
+func (c *rawTree) dirMode(p string) uint32 {
+	if c.bwrapModes {
+		return 0o755
+	}
+	return defaultDirMode(p)
+}
+
+func (c *rawTree) parentDirMode(p string) uint32 {
+	if c.bwrapModes && c.parentMode != 0 {
+		return c.parentMode
+	}
+	return defaultDirMode(p)
 }
 
 // own records the mount id of the mount in register m as nook's own.
@@ -533,7 +588,7 @@ func (c *rawTree) ensureDir(p string, mode uint32) int32 {
 	cur := ""
 	for i, name := range parts {
 		cur += "/" + name
-		m := defaultDirMode(cur)
+		m := c.parentDirMode(cur)
 		if i == len(parts)-1 {
 			m = mode
 		}
@@ -563,10 +618,10 @@ func (c *rawTree) ensureDir(p string, mode uint32) int32 {
 func (c *rawTree) mountPoint(dest string, dir bool) int32 {
 	b := c.b
 	if dir {
-		return c.ensureDir(dest, defaultDirMode(dest))
+		return c.ensureDir(dest, c.dirMode(dest))
 	}
 	dest = Clean(dest)
-	parent := c.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	parent := c.ensureDir(path.Dir(dest), c.parentDirMode(path.Dir(dest)))
 	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(b.cstr(path.Base(dest))),
 		imm(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW), imm(0o444))
 	mk := len(b.p.insns) - 1
@@ -600,19 +655,33 @@ func (c *rawTree) attach(m, target int32, dest string) {
 func (c *rawTree) apply(m Mount, rs *rawSetup) {
 	b := c.b
 	b.at(fmt.Sprintf("%s %s", m.Op, m.Dest))
+	if c.bwrapModes {
+		c.parentMode = bwrapParentMode(m)
+	}
 	switch m.Op {
 	case OpBind, OpDevBind:
 		c.bind(m)
 	case OpTmpfs:
-		mt := c.tmpfs(modeOr(m.Mode, defaultDirMode(m.Dest)), m.Size, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+		mt := c.tmpfs(modeOr(m.Mode, c.dirMode(m.Dest)), m.Size, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
 		target := c.mountPoint(m.Dest, true)
 		c.ownNext = true
 		c.attach(mt, target, m.Dest)
 	case OpProc:
 		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("proc")), imm(unix.FSOPEN_CLOEXEC))
 		b.hint(unix.EPERM, "a new /proc inside a user namespace needs a new pid namespace too (--unshare-pid)")
+		create := len(b.p.insns)
 		mt := c.createMount(fs, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
+		if m.FallbackBind {
+			// The kernel refuses a new procfs without a pid namespace of
+			// our own (EPERM at create): bind the host's, as bwrap does.
+			done := b.sys(unix.SYS_GETPID)
+			b.p.insns[create].soft[0] = uint16(unix.EPERM)
+			b.p.insns[create].onSoft = b.here()
+			b.closeReg(fs) // still open: the failure came before its close
+			c.bind(Mount{Op: OpBind, Source: "/proc", Dest: m.Dest})
+			b.p.insns[done].onOK = b.here()
+		}
 	case OpDev:
 		c.dev(m.Dest, rs.console, rs.consolePath)
 	case OpMqueue:
@@ -621,7 +690,7 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		mt := c.createMount(fs, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
 	case OpDir:
-		b.closeReg(c.ensureDir(m.Dest, modeOr(m.Mode, defaultDirMode(m.Dest))))
+		b.closeReg(c.ensureDir(m.Dest, modeOr(m.Mode, c.dirMode(m.Dest))))
 	case OpSymlink:
 		c.symlink(m.Source, m.Dest)
 	case OpRemountRO:
@@ -793,16 +862,19 @@ func (c *rawTree) write(m Mount) {
 			b.emit(b.insn(rkWriteData, 0, imm(uintptr(fd)), imm(b.bytes(m.Data)), immInt(len(m.Data))))
 		}
 	}
-	parent := c.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	parent := c.ensureDir(path.Dir(dest), c.parentDirMode(path.Dir(dest)))
 	name := b.cstr(path.Base(dest))
-	decide := b.emit(b.insn(rkWriteDecide, 0, imm(uintptr(parent)), imm(name), imm(uintptr(c.owned))))
-	b.p.insns[decide].soft[0] = uint16(unix.EXDEV)
-	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(name), imm(unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC), imm(uintptr(mode&0o7777)))
-	data(fd)
-	b.sys(unix.SYS_FCHMOD, rval(fd), imm(uintptr(mode)))
-	b.closeReg(fd)
-	done := b.sys(unix.SYS_GETPID) // success: jump past the staged way
-	b.p.insns[decide].onSoft = b.here()
+	done := -1
+	if !m.AsBind {
+		decide := b.emit(b.insn(rkWriteDecide, 0, imm(uintptr(parent)), imm(name), imm(uintptr(c.owned))))
+		b.p.insns[decide].soft[0] = uint16(unix.EXDEV)
+		fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(name), imm(unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC), imm(uintptr(mode&0o7777)))
+		data(fd)
+		b.sys(unix.SYS_FCHMOD, rval(fd), imm(uintptr(mode)))
+		b.closeReg(fd)
+		done = b.sys(unix.SYS_GETPID) // success: jump past the staged way
+		b.p.insns[decide].onSoft = b.here()
+	}
 	c.nData++
 	staged := b.cstr(path.Join(rawStaging, fmt.Sprintf("data%d", c.nData)))
 	sfd := b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(staged), imm(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC), imm(uintptr(mode&0o7777)))
@@ -810,8 +882,15 @@ func (c *rawTree) write(m Mount) {
 	b.sys(unix.SYS_FCHMOD, rval(sfd), imm(uintptr(mode)))
 	b.closeReg(sfd)
 	tr := b.sysOut(unix.SYS_OPEN_TREE, imm(atFdcwd), imm(staged), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC))
+	if m.AsBind && m.ReadOnly {
+		attr := make([]byte, 32)
+		ne.PutUint64(attr[0:], unix.MOUNT_ATTR_RDONLY)
+		b.sys(unix.SYS_MOUNT_SETATTR, rval(tr), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH), imm(b.bytes(attr)), imm(32))
+	}
 	c.attach(tr, c.mountPoint(dest, false), dest)
-	b.p.insns[done].onOK = b.here()
+	if done >= 0 {
+		b.p.insns[done].onOK = b.here()
+	}
 	b.closeReg(parent)
 }
 
@@ -855,7 +934,11 @@ func (c *rawTree) dev(dest string, console int, consolePath string) {
 		c.symlink(l[0], path.Join(dest, l[1]))
 	}
 	b.at("create " + path.Join(dest, "shm"))
-	b.closeReg(c.ensureDir(path.Join(dest, "shm"), 0o1777))
+	shm := uint32(0o1777)
+	if c.bwrapModes {
+		shm = 0o755
+	}
+	b.closeReg(c.ensureDir(path.Join(dest, "shm"), shm))
 	b.at("mount devpts on " + path.Join(dest, "pts"))
 	// gid 5 ("tty" on Debian) exists only when mapped: try with it, then
 	// without, as the Go init does.
@@ -909,7 +992,7 @@ func (c *rawTree) symlink(target, dest string) {
 	b := c.b
 	b.at(fmt.Sprintf("create symlink %s -> %s", dest, target))
 	dest = Clean(dest)
-	parent := c.ensureDir(path.Dir(dest), defaultDirMode(path.Dir(dest)))
+	parent := c.ensureDir(path.Dir(dest), c.parentDirMode(path.Dir(dest)))
 	name := b.cstr(path.Base(dest))
 	b.sys(unix.SYS_SYMLINKAT, imm(b.cstr(target)), rval(parent), imm(name))
 	mk := len(b.p.insns) - 1

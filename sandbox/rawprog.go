@@ -110,8 +110,11 @@ type rawProg struct {
 	// pidEnv is the "LISTEN_PID=" entry of the command's environment,
 	// with room for the digits.
 	pidEnv []byte
-	// cands are the addresses of the paths to try executing.
-	cands []uintptr
+	// cands are the addresses of the paths to try executing; with
+	// ShellFallback, shellArgv[i] is the argv for shell to run cands[i].
+	cands     []uintptr
+	shellArgv []uintptr
+	shell     uintptr
 	// entry is where a child made by rawCloneVM starts; stacks are the
 	// stacks of the sandbox's first process and of the command (when pid
 	// 1 starts it), stackTop their aligned tops.

@@ -27,6 +27,10 @@ func (e *errRawFallback) Error() string {
 // startRaw starts spec with the raw engine. An error wrapping
 // errRawUnsupported, or an *errRawFallback, means: use the Go init.
 func startRaw(spec *Spec, id *identity) (*Process, error) {
+	if spec.Identity.DenySetgroups && id.userns && id.helper {
+		// newgidmap decides about setgroups itself.
+		return nil, fmt.Errorf("%w: setgroups denied with newgidmap", errRawUnsupported)
+	}
 	stdio := []*os.File{orDefault(spec.Stdin, os.Stdin), orDefault(spec.Stdout, os.Stdout), orDefault(spec.Stderr, os.Stderr)}
 	rs := &rawSetup{spec: spec, id: id, statusFd: -1, syncFd: -1, pidFd: -1, ttyFd: -1, umask: currentUmask()}
 	var borrowed []*os.File
@@ -175,7 +179,16 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	// must outlive it, whether or not anyone waits for the sandbox.
 	liveProgs.Store(p.Pid, prog)
 	if syncW != nil {
-		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, id.helper); err != nil {
+		err := error(nil)
+		if spec.Identity.DenySetgroups && !id.helper {
+			// Real root writes the maps; it may leave setgroups allowed,
+			// but was asked not to (bwrap denies it).
+			err = writeFileOnce(fmt.Sprintf("/proc/%d/setgroups", p.Pid), "deny")
+		}
+		if err == nil {
+			err = idmap.Write(p.Pid, id.uidMap, id.gidMap, id.helper)
+		}
+		if err != nil {
 			unix.Kill(p.Pid, unix.SIGKILL)
 			p.reap()
 			closeStatus()
@@ -210,6 +223,19 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 
 // liveProgs holds the program of every raw child not yet reaped, by pid.
 var liveProgs sync.Map
+
+// writeFileOnce writes s to an existing (proc) file in one write.
+func writeFileOnce(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(s)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // innerID is what host id maps to inside, or -1 when unmapped.
 func innerID(m []syscall.SysProcIDMap, host int) int {
@@ -274,6 +300,8 @@ func (p *rawProg) recordError(rec [5]uint32) error {
 	if what == "execute the command" {
 		cand := int(rec[4])
 		switch {
+		case code == ExitNotFound && cand < len(p.execCands) && cand > 0 && cand == len(p.execCands)-1 && p.shell != 0:
+			return &StartError{Code: code, Msg: fmt.Sprintf("execute %s: %v", p.execCands[cand], errno)}
 		case code == ExitNotFound:
 			return &StartError{Code: code, Msg: fmt.Sprintf("%s: command not found", p.execName)}
 		case errno == unix.EACCES && cand < len(p.execCands):

@@ -47,7 +47,11 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 		return exitSetup
 	}
 	st := newStatus(p, spec)
-	spec.OnForked = st.forked
+	if st.info != nil || st.json != nil {
+		// Only then: the hook keeps the sandbox on the Go init (the
+		// report must come before set-up ends).
+		spec.OnForked = st.forked
+	}
 
 	// Listen before the command can run: a signal that arrives while the
 	// sandbox starts is forwarded once it runs, not lost. (bwrap forwards
