@@ -49,9 +49,9 @@ echo "== first unpack (cold cache) beside tar -x of the same file, both in a use
 # onto its subordinate range, as the session does; tar keeps the archive's
 # numeric owners and skips the device nodes it cannot make.
 as hyperfine -N --runs 5 --export-markdown "$work/unpack.md" \
-	--prepare "$nook session end --all" --prepare "$nook cache prune" \
-	-n "nook session begin (cold: unpack)" "$nook session begin buildd" \
+	--prepare "sh -c '$nook session end --all && $nook cache prune >/dev/null'" \
 	--prepare "unshare --map-auto --map-root-user sh -c 'rm -rf $home/tree; mkdir $home/tree'" \
+	-n "nook session begin (cold: unpack)" "$nook session begin buildd" \
 	-n "tar -x in a user namespace (unshare --map-auto)" "unshare --map-auto --map-root-user tar --numeric-owner --exclude=./dev/* -xf $tarball -C $home/tree" >/dev/null
 md unpack
 as unshare --map-auto --map-root-user rm -rf "$home/tree"
@@ -100,8 +100,8 @@ as "$nook" session end --all
 echo "== session end after that install, beside rm -rf of an extracted tree"
 as hyperfine -N --runs 3 --export-markdown "$work/end.md" \
 	--prepare "sh -c '$nook session begin buildd --name e >/dev/null && $nook session run e -- sh -c \"apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y install $pkgs\" >/dev/null'" \
-	-n "nook session end (after apt-get install $pkgs)" "$nook session end e" \
 	--prepare "unshare --map-auto --map-root-user sh -c 'rm -rf $home/tree; mkdir $home/tree && tar --numeric-owner --exclude=./dev/* -xf $tarball -C $home/tree'" \
+	-n "nook session end (after apt-get install $pkgs)" "$nook session end e" \
 	-n "rm -rf of the extracted tree (in the user namespace)" "unshare --map-auto --map-root-user rm -rf $home/tree" >/dev/null
 md end
 as "$nook" session end --all

@@ -161,55 +161,9 @@ func (c *Cache) unpack(path, key string, st *unix.Stat_t, mode IDMode, progress 
 	if err := unix.Fstat(int(f.Fd()), &fst); err != nil || statKey(&fst) != key {
 		return fail(fmt.Errorf("chroot tarball %s changed while nook opened it; try again", path))
 	}
-	id, err := sandboxIdentity(mode, 0, 0)
+	res, err := unpackInto(f, fst.Size, mode, tmp, root, progress)
 	if err != nil {
-		return fail(err)
-	}
-	chown := "chown"
-	if mode == IDSingle {
-		chown = "nochown"
-	}
-	spec := helperSpec(id, tmp, "unpack", root, chown, XzTool)
-	var out bytes.Buffer
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return fail(err)
-	}
-	spec.Stdin, spec.Stdout = f, outW
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); out.ReadFrom(outR); outR.Close() }()
-	stop := make(chan struct{})
-	if progress != nil {
-		// The helper reads the same open file, so its offset is ours.
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(200 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					progress(fst.Size, fst.Size)
-					return
-				case <-t.C:
-					if off, err := unix.Seek(int(f.Fd()), 0, 1); err == nil {
-						progress(off, fst.Size)
-					}
-				}
-			}
-		}()
-	}
-	err = runHelperSpec("unpack "+path, spec)
-	outW.Close()
-	close(stop)
-	wg.Wait()
-	if err != nil {
-		return fail(err)
-	}
-	var res unpackResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return fail(fmt.Errorf("unpack %s: read the helper's result: %w", path, err))
+		return fail(fmt.Errorf("unpack %s: %w", path, err))
 	}
 	var after unix.Stat_t
 	if err := unix.Stat(path, &after); err != nil || statKey(&after) != key || res.Size != st.Size {
@@ -302,4 +256,60 @@ func (c *Cache) remove(e Entry) error {
 		}
 	}
 	return nil
+}
+
+// unpackInto runs the unpack helper: the tarball f is its stdin, dest
+// (inside rw, the one directory the helper may write) receives the tree.
+func unpackInto(f *os.File, size int64, mode IDMode, rw, dest string, progress Progress) (unpackResult, error) {
+	id, err := sandboxIdentity(mode, 0, 0)
+	if err != nil {
+		return unpackResult{}, err
+	}
+	chown := "chown"
+	if mode == IDSingle {
+		chown = "nochown"
+	}
+	spec := helperSpec(id, rw, "unpack", dest, chown, XzTool)
+	var out bytes.Buffer
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return unpackResult{}, err
+	}
+	spec.Stdin, spec.Stdout = f, outW
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); out.ReadFrom(outR); outR.Close() }()
+	stop := make(chan struct{})
+	if progress != nil {
+		// The helper reads the same open file, so its offset is ours.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					progress(size, size)
+					return
+				case <-t.C:
+					if off, err := unix.Seek(int(f.Fd()), 0, 1); err == nil {
+						progress(off, size)
+					}
+				}
+			}
+		}()
+	}
+	err = runHelperSpec("run the unpack helper", spec)
+	outW.Close()
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return unpackResult{}, err
+	}
+	var res unpackResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return unpackResult{}, fmt.Errorf("read the helper's result: %w", err)
+	}
+	return res, nil
 }

@@ -38,6 +38,8 @@ type Chroot struct {
 	// Layer is the definition's source in precedence order: OriginNook,
 	// OriginSchroot, OriginSbuild or OriginBuiltin.
 	Layer string `json:"layer"`
+	// Copy makes every session of the chroot a private full copy.
+	Copy bool `json:"copy,omitempty"`
 }
 
 // The layers of definitions, highest precedence first.
@@ -167,6 +169,7 @@ type ownFile struct {
 	Path        string   `json:"path"`
 	Aliases     []string `json:"aliases,omitempty"`
 	Description string   `json:"description,omitempty"`
+	Copy        bool     `json:"copy,omitempty"`
 }
 
 func (r *Registry) own() ([]Chroot, []error) {
@@ -191,7 +194,7 @@ func (r *Registry) own() ([]Chroot, []error) {
 			continue
 		}
 		out = append(out, Chroot{Name: name, Kind: f.Kind, Path: f.Path, Aliases: f.Aliases,
-			Description: f.Description, Origin: p, Layer: OriginNook})
+			Description: f.Description, Origin: p, Layer: OriginNook, Copy: f.Copy})
 	}
 	return out, warnings
 }
@@ -201,6 +204,13 @@ func (r *Registry) own() ([]Chroot, []error) {
 // defines must be removed first; a name defined elsewhere (schroot, sbuild)
 // is shadowed, and Info shows both.
 func (r *Registry) Add(name, source string, aliases []string, description string) (Chroot, error) {
+	return r.AddChroot(Chroot{Name: name, Path: source, Aliases: aliases, Description: description})
+}
+
+// AddChroot is Add with every field of the definition: Name, Path (the
+// source), Aliases, Description and Copy; Kind is found by looking.
+func (r *Registry) AddChroot(c Chroot) (Chroot, error) {
+	name, source, aliases, description := c.Name, c.Path, c.Aliases, c.Description
 	if err := ValidName(name); err != nil {
 		return Chroot{}, err
 	}
@@ -217,7 +227,7 @@ func (r *Registry) Add(name, source string, aliases []string, description string
 	if err != nil {
 		return Chroot{}, fmt.Errorf("chroot source: %w", err)
 	}
-	f := ownFile{Path: abs, Aliases: aliases, Description: description}
+	f := ownFile{Path: abs, Aliases: aliases, Description: description, Copy: c.Copy}
 	switch {
 	case st.IsDir():
 		f.Kind = KindDirectory
@@ -239,7 +249,7 @@ func (r *Registry) Add(name, source string, aliases []string, description string
 	if err := writeJSONAtomic(p, f); err != nil {
 		return Chroot{}, err
 	}
-	return Chroot{Name: name, Kind: f.Kind, Path: abs, Aliases: aliases, Description: description, Origin: p, Layer: OriginNook}, nil
+	return Chroot{Name: name, Kind: f.Kind, Path: abs, Aliases: aliases, Description: description, Origin: p, Layer: OriginNook, Copy: c.Copy}, nil
 }
 
 // Remove deletes one of nook's own definitions. Definitions from schroot

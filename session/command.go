@@ -109,8 +109,10 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); err != nil {
 		return nil, fmt.Errorf("%w %q: it ended while this command waited", ErrNoSession, st.ID)
 	}
-	if _, err := os.Stat(st.Lower); err != nil {
-		return nil, fmt.Errorf("session %s: its lower layer %s is gone: %w", st.ID, st.Lower, err)
+	if _, lower := st.layers(); lower != "" {
+		if _, err := os.Stat(lower); err != nil {
+			return nil, fmt.Errorf("session %s: its tree %s is gone: %w", st.ID, lower, err)
+		}
 	}
 	u, added, err := s.resolveUser(st, o.User)
 	if err != nil {
@@ -136,7 +138,8 @@ func (s *Store) resolveUser(st *State, name string) (User, bool, error) {
 	if name == "" {
 		name = "root"
 	}
-	passwd, err := readLayered(st.upper(), st.Lower, "etc/passwd")
+	upper, lower := st.layers()
+	passwd, err := readLayered(upper, lower, "etc/passwd")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return User{}, false, fmt.Errorf("read the session's /etc/passwd: %w", err)
 	}
@@ -153,7 +156,7 @@ func (s *Store) resolveUser(st *State, name string) (User, bool, error) {
 	if err := ValidName(name); err != nil {
 		return User{}, false, fmt.Errorf("user: %w", err)
 	}
-	group, err := readLayered(st.upper(), st.Lower, "etc/group")
+	group, err := readLayered(upper, lower, "etc/group")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return User{}, false, fmt.Errorf("read the session's /etc/group: %w", err)
 	}
@@ -179,7 +182,11 @@ func addUser(st *State, u User) error {
 		return err
 	}
 	spec := helperSpec(id, "", "adduser", st.mnt(), u.Name, strconv.Itoa(u.UID), strconv.Itoa(u.GID), u.Home)
-	spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpOverlay, Dest: st.mnt(), Lower: []string{st.Lower}, Upper: st.upper(), Work: st.work()})
+	if st.Copy {
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpBind, Source: st.Location(), Dest: st.mnt()})
+	} else {
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpOverlay, Dest: st.mnt(), Lower: []string{st.Lower}, Upper: st.upper(), Work: st.work()})
+	}
 	spec.SuppressChown = st.IDMode == IDSingle
 	return runHelperSpec("add user "+u.Name+" to session "+st.ID, spec)
 }
@@ -194,7 +201,9 @@ func commandSpec(st *State, u User, o RunOptions) (*sandbox.Spec, error) {
 		return nil, err
 	}
 	var mounts []sandbox.Mount
-	if st.Kind == KindHost && st.IDMode != IDHost {
+	if st.Copy {
+		mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: st.Location(), Dest: "/"})
+	} else if st.Kind == KindHost && st.IDMode != IDHost {
 		hm, err := hostMounts(st)
 		if err != nil {
 			return nil, err

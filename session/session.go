@@ -49,7 +49,10 @@ type State struct {
 	// chroot directory, or /.
 	Lower string `json:"lower"`
 	// Entry names the cache entry of a tarball chroot.
-	Entry   string    `json:"entry,omitempty"`
+	Entry string `json:"entry,omitempty"`
+	// Copy says the session is a private full copy of the chroot in its
+	// root directory instead of an overlay.
+	Copy    bool      `json:"copy,omitempty"`
 	IDMode  IDMode    `json:"id_mode"`
 	Created time.Time `json:"created"`
 	// Dir is the session's directory, filled in when read.
@@ -59,6 +62,24 @@ type State struct {
 func (st *State) upper() string { return filepath.Join(st.Dir, "upper") }
 func (st *State) work() string  { return filepath.Join(st.Dir, "work") }
 func (st *State) mnt() string   { return filepath.Join(st.Dir, "mnt") }
+
+// Location is the session's tree as the host sees it, for a copy session
+// (an overlay session has none: its tree exists only inside commands).
+func (st *State) Location() string {
+	if st.Copy {
+		return filepath.Join(st.Dir, "root")
+	}
+	return ""
+}
+
+// layers returns the directories a file of the session is read from, top
+// first: the upper and lower of an overlay, or only the copy.
+func (st *State) layers() (upper, lower string) {
+	if st.Copy {
+		return "", st.Location()
+	}
+	return st.upper(), st.Lower
+}
 
 func (s *Store) sessionsDir() string { return filepath.Join(s.Dirs.State, "sessions") }
 
@@ -71,6 +92,12 @@ type BeginOptions struct {
 	// Busy is called when Begin has to wait for another process
 	// unpacking the same tarball.
 	Busy func()
+	// Copy makes the session a private full copy of the chroot instead of
+	// an overlay over it: begin then costs a full unpack or copy, and the
+	// tree is a real directory on the host (State.Location) that clients
+	// can read and write from outside, as piuparts and autopkgtest do with
+	// schroot's sessions. A chroot can ask for it too (Chroot.Copy).
+	Copy bool
 }
 
 // BeginResult is a new session and what is worth telling about it.
@@ -102,7 +129,10 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		return nil, fmt.Errorf("session name: %w", err)
 	}
 	res := &BeginResult{}
-	st := &State{ID: id, Chroot: c.Name, Kind: c.Kind, Source: c.Path, IDMode: s.IDMode, Created: time.Now().UTC()}
+	st := &State{ID: id, Chroot: c.Name, Kind: c.Kind, Source: c.Path, IDMode: s.IDMode, Created: time.Now().UTC(), Copy: o.Copy || c.Copy}
+	if st.Copy && c.Kind == KindHost {
+		return nil, fmt.Errorf("a session of the host root cannot be a copy; leave out --copy")
+	}
 	if s.IDMode == IDSingle {
 		res.Warnings = append(res.Warnings, SingleIDWarning)
 	}
@@ -113,8 +143,10 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		return nil, fmt.Errorf("session %q exists already (nook session end %s removes it)", id, id)
 	}
 	s.collect()
-	switch c.Kind {
-	case KindTarball:
+	switch {
+	case st.Copy:
+		// Filled in below, once the session's directory exists.
+	case c.Kind == KindTarball:
 		e, made, err := s.Cache.Ensure(c.Path, s.IDMode, o.Progress, o.Busy)
 		if err != nil {
 			return nil, err
@@ -125,7 +157,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 			s.dropOldEntries(e)
 		}
 		st.Lower, st.Entry = e.Root, e.Name
-	case KindDirectory:
+	case c.Kind == KindDirectory:
 		fi, err := os.Stat(c.Path)
 		if err != nil {
 			return nil, fmt.Errorf("chroot %s: %w", c.Name, err)
@@ -134,7 +166,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 			return nil, fmt.Errorf("chroot %s: %s is not a directory", c.Name, c.Path)
 		}
 		st.Lower = c.Path
-	case KindHost:
+	case c.Kind == KindHost:
 		st.Lower = "/"
 	default:
 		return nil, fmt.Errorf("chroot %s: unknown kind %q", c.Name, c.Kind)
@@ -162,7 +194,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	}
 	defer lock.Unlock()
 	fail := func(err error) (*BeginResult, error) {
-		os.RemoveAll(tmp)
+		removeTree(s.IDMode, tmp)
 		return nil, err
 	}
 	// upper is the root directory of every command's tree: it gets the
@@ -177,6 +209,13 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		if err := os.Chmod(filepath.Join(tmp, d.name), d.mode); err != nil {
 			return fail(fmt.Errorf("create session directory: %w", err))
 		}
+	}
+	if st.Copy {
+		w, err := fillCopy(c, s.IDMode, tmp, o.Progress)
+		if err != nil {
+			return fail(err)
+		}
+		res.Warnings = append(res.Warnings, w...)
 	}
 	if err := writeJSONAtomic(filepath.Join(tmp, "state.json"), st); err != nil {
 		return fail(err)
@@ -194,6 +233,46 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	st.Dir = final
 	res.State = st
 	return res, nil
+}
+
+// fillCopy makes dir/root a full copy of the chroot, under the session's
+// id mapping: a tarball is unpacked into it, a directory copied with
+// cp -a by a helper in the session's user namespace.
+func fillCopy(c Chroot, mode IDMode, dir string, progress Progress) ([]string, error) {
+	root := filepath.Join(dir, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return nil, fmt.Errorf("create session directory: %w", err)
+	}
+	switch c.Kind {
+	case KindTarball:
+		f, err := os.Open(c.Path)
+		if err != nil {
+			return nil, fmt.Errorf("open chroot tarball: %w", err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("open chroot tarball: %w", err)
+		}
+		res, err := unpackInto(f, fi.Size(), mode, dir, root, progress)
+		if err != nil {
+			return nil, fmt.Errorf("unpack %s: %w", c.Path, err)
+		}
+		return unpackWarnings(Entry{Source: c.Path, Stats: res.Stats}), nil
+	case KindDirectory:
+		id, err := sandboxIdentity(mode, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		spec := helperSpec(id, dir)
+		spec.Args, spec.Argv0 = []string{"cp", "-a", "--", c.Path + "/.", root + "/"}, ""
+		spec.SuppressChown = mode == IDSingle
+		if err := runHelperSpec("copy "+c.Path, spec); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("chroot %s of kind %s cannot be copied", c.Name, c.Kind)
 }
 
 func unpackWarnings(e Entry) []string {

@@ -600,3 +600,98 @@ func TestCachePruneAndChangedTarball(t *testing.T) {
 		t.Errorf("entries left after prune: %v", es)
 	}
 }
+
+// A copy session is a real tree on the host: what a command writes is
+// there, and what the host writes there is seen by the next command.
+func TestCopySession(t *testing.T) {
+	s := testStore(t)
+	addTarball(t, s, "cp", busyboxTar(t, ent{name: "./owned", typ: tar.TypeReg, uid: 1234, gid: 1234, body: "x"}))
+	res, err := s.Begin("cp", BeginOptions{Copy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := res.State
+	if !st.Copy || st.Location() == "" || st.Entry != "" {
+		t.Fatalf("state %+v is not a copy", st)
+	}
+	if es, _ := s.Cache.Entries(); len(es) != 0 {
+		t.Errorf("a copy session made cache entries: %v", es)
+	}
+	sh(t, s, st.ID, "echo from-inside > /root/in")
+	if b, err := os.ReadFile(filepath.Join(st.Location(), "root/in")); err != nil || string(b) != "from-inside\n" {
+		t.Errorf("host view of /root/in: %q %v", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(st.Location(), "tmp/from-host"), []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := sh(t, s, st.ID, "cat /tmp/from-host; stat -c %u /owned"); got != "host\n1234\n" && !(s.IDMode == IDSingle && got == "host\n0\n") {
+		t.Errorf("inside: %q", got)
+	}
+	if r := runIn(t, s, st.ID, RunOptions{Args: []string{"id", "-un"}, User: "copier"}, ""); r.out != "copier\n" {
+		t.Errorf("user added to a copy session: %q %v %s", r.out, r.startErr, r.err)
+	}
+	if err := s.End(st.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(st.Dir); err == nil {
+		t.Errorf("copy session still there after end")
+	}
+	// A directory chroot can be copied too, and the host root cannot.
+	dir := filepath.Join(t.TempDir(), "tree")
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	bb, _ := os.ReadFile("/bin/busybox")
+	os.WriteFile(filepath.Join(dir, "bin/busybox"), bb, 0o755)
+	os.Symlink("busybox", filepath.Join(dir, "bin/sh"))
+	s.Registry.AddChroot(Chroot{Name: "treecopy", Path: dir, Copy: true})
+	res = begin(t, s, "treecopy")
+	if !res.State.Copy {
+		t.Errorf("a chroot that asks for copies got an overlay session")
+	}
+	sh(t, s, res.State.ID, "echo x > /bin/new")
+	if _, err := os.Stat(filepath.Join(dir, "bin/new")); err == nil {
+		t.Errorf("a write into a copy reached the chroot directory")
+	}
+	if _, err := s.Begin("host", BeginOptions{Copy: true}); err == nil {
+		t.Errorf("a copy of the host root was begun")
+	}
+}
+
+// What killed begins and ends leave (.new-* and .end-* directories whose
+// lock nobody holds) is removed by the next begin, subordinate-id files
+// included; a directory whose lock is held (a begin in progress) stays.
+func TestLeftoversCollected(t *testing.T) {
+	s := testStore(t)
+	addTarball(t, s, "left", busyboxTar(t))
+	res := begin(t, s, "left")
+	// A killed end: the session renamed away, half deleted.
+	sh(t, s, res.State.ID, "mkdir -p /var/deep && chown 1234:1234 /var/deep && touch /var/deep/f && chmod 000 /var/deep")
+	dead := filepath.Join(s.sessionsDir(), ".end-"+res.State.ID+"-dead")
+	if err := os.Rename(res.State.Dir, dead); err != nil {
+		t.Fatal(err)
+	}
+	// A killed begin, and one still running (its lock held).
+	killed := filepath.Join(s.sessionsDir(), ".new-killed")
+	running := filepath.Join(s.sessionsDir(), ".new-running")
+	for _, d := range []string{killed, running} {
+		os.MkdirAll(filepath.Join(d, "upper"), 0o755)
+		os.WriteFile(filepath.Join(d, "lock"), nil, 0o600)
+	}
+	l, err := lockFile(filepath.Join(running, "lock"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.List(); len(list) != 0 {
+		t.Errorf("leftovers are listed as sessions: %v", list)
+	}
+	begin(t, s, "left")
+	for _, d := range []string{dead, killed} {
+		if _, err := os.Lstat(d); err == nil {
+			t.Errorf("%s was not collected", d)
+		}
+	}
+	if _, err := os.Lstat(running); err != nil {
+		t.Errorf("a begin in progress was collected: %v", err)
+	}
+	l.Unlock()
+	os.RemoveAll(running)
+}

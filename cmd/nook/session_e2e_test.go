@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -327,4 +328,55 @@ func TestDebianSession(t *testing.T) {
 		t.Errorf("hello is still there in a new session")
 	}
 	e.must("session", "end", id2)
+}
+
+// On a terminal an unpack draws a progress bar on stderr; on a pipe
+// nothing but the id appears.
+func TestUnpackProgress(t *testing.T) {
+	e := newSessionEnv(t)
+	e.busyboxChroot("bb")
+	cmd := exec.Command(nookBin, "session", "begin", "bb")
+	cmd.Env = e.env
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd.Stderr = tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var drawn bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&drawn, ptmx); close(done) }()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("begin on a terminal: %v", err)
+	}
+	<-done
+	if !idRE.MatchString(out.String()) {
+		t.Errorf("stdout %q is not only the id", out.String())
+	}
+	if !strings.Contains(drawn.String(), "unpacking bb [") || !strings.Contains(drawn.String(), "100%") {
+		t.Errorf("no progress bar on the terminal: %q", drawn.String())
+	}
+	// On a pipe: no progress (only the single-id warning, if any).
+	e.must("session", "end", "--all")
+	e.must("cache", "prune")
+	_, errOut, code := e.nook("session", "begin", "bb")
+	if code != 0 || strings.Contains(errOut, "unpacking") || strings.Contains(errOut, "\r") {
+		t.Errorf("begin on a pipe wrote %q to stderr (exit %d)", errOut, code)
+	}
+}
+
+func TestChrootCreateNeedsMmdebstrap(t *testing.T) {
+	e := newSessionEnv(t)
+	cmd := exec.Command(nookBin, "chroot", "create", "x", "bookworm")
+	cmd.Env = append(e.env, "PATH=/nonexistent")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "apt-get install mmdebstrap") {
+		t.Errorf("create without mmdebstrap: %v %q", err, out)
+	}
 }

@@ -51,9 +51,10 @@ A chroot is a name and a source: a tarball (tar, or compressed with gzip,
 xz, zstd or bzip2; told apart by content, not by name), a directory, or the
 host's root (the built-in chroot "host").
 
-  add NAME SOURCE [--alias A]... [--description D]
+  add NAME SOURCE [--alias A]... [--description D] [--copy]
                         define a chroot (stored in nook's config directory:
-                        $XDG_CONFIG_HOME/nook/chroot.d, /etc/nook for root)
+                        $XDG_CONFIG_HOME/nook/chroot.d, /etc/nook for root);
+                        --copy makes its sessions private full copies
   remove NAME           remove one of nook's own definitions
   list [--json]         every chroot, with where it is defined
   info NAME [--json]    one chroot, and every definition of its name
@@ -68,10 +69,11 @@ schroot's, sbuild's, the built-in host. Aliases are looked at only when no
 definition has the name itself.
 `
 
-func newAddFlags(aliases *[]string, desc *string) *pflag.FlagSet {
+func newAddFlags(aliases *[]string, desc *string, copy *bool) *pflag.FlagSet {
 	fs := newFlags("chroot add")
 	fs.StringArrayVar(aliases, "alias", nil, "another name")
 	fs.StringVar(desc, "description", "", "description")
+	fs.BoolVar(copy, "copy", false, "sessions are private full copies")
 	return fs
 }
 
@@ -83,8 +85,8 @@ func newCreateFlags(variant, mirror *string) *pflag.FlagSet {
 }
 
 func chrootAdd(st *session.Store, args []string) int {
-	aliases, desc := new([]string), new(string)
-	fs := newAddFlags(aliases, desc)
+	aliases, desc, copy := new([]string), new(string), new(bool)
+	fs := newAddFlags(aliases, desc, copy)
 	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
 		return code
 	}
@@ -92,7 +94,7 @@ func chrootAdd(st *session.Store, args []string) int {
 		fmt.Fprintln(os.Stderr, "nook chroot add: give NAME and SOURCE (a tarball or a directory)")
 		return 2
 	}
-	if _, err := st.Registry.Add(fs.Arg(0), fs.Arg(1), *aliases, *desc); err != nil {
+	if _, err := st.Registry.AddChroot(session.Chroot{Name: fs.Arg(0), Path: fs.Arg(1), Aliases: *aliases, Description: *desc, Copy: *copy}); err != nil {
 		return failf("chroot add", "%v", err)
 	}
 	return 0
@@ -162,7 +164,7 @@ func chrootInfo(st *session.Store, args []string) int {
 			fmt.Printf("\n%s (shadowed by the one above)\n", c.Name)
 		}
 		for _, kv := range [][2]string{{"Kind", string(c.Kind)}, {"Source", c.Path}, {"Aliases", strings.Join(c.Aliases, " ")},
-			{"Description", c.Description}, {"Defined by", c.Layer}, {"Defined in", c.Origin}} {
+			{"Description", c.Description}, {"Sessions", map[bool]string{true: "full copies", false: "overlays"}[c.Copy]}, {"Defined by", c.Layer}, {"Defined in", c.Origin}} {
 			if kv[1] != "" {
 				fmt.Printf("  %-12s %s\n", kv[0], kv[1])
 			}

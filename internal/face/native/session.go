@@ -50,10 +50,12 @@ not in memory: every command runs in fresh namespaces over an overlay (the
 chroot below, the session's own directory above), nothing stays mounted or
 running between commands, and a session survives a reboot.
 
-  begin CHROOT [-n|--name NAME]
+  begin CHROOT [-n|--name NAME] [--copy]
                                start a session; prints only its id
                                (default CHROOT-UUID; --session-name is
-                               schroot's spelling of --name)
+                               schroot's spelling of --name); --copy makes
+                               it a private full copy on the host (costs a
+                               full unpack) instead of an overlay
   run ID [OPTIONS] [--] [CMD...]
                                run CMD (default: the user's login shell)
       -u, --user USER          user inside, by name or number (default root);
@@ -103,8 +105,8 @@ func parseOrUsage(fs *pflag.FlagSet, args []string, usage string) (bool, int) {
 }
 
 func sessionBegin(st *session.Store, args []string) int {
-	name := new(string)
-	fs := newBeginFlags(name)
+	name, copy := new(string), new(bool)
+	fs := newBeginFlags(name, copy)
 	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
 		return code
 	}
@@ -113,7 +115,7 @@ func sessionBegin(st *session.Store, args []string) int {
 		return 2
 	}
 	progress, end := progressBar(fs.Arg(0))
-	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Progress: progress, Busy: func() {
+	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Progress: progress, Busy: func() {
 		fmt.Fprintf(os.Stderr, "nook: another nook is unpacking %s; waiting for it\n", fs.Arg(0))
 	}})
 	end()
@@ -152,14 +154,15 @@ func newRunFlags() (*pflag.FlagSet, *runFlags) {
 // verbFlagSets lists every verb's options, for the help and man page tests.
 func verbFlagSets() map[string]*pflag.FlagSet {
 	run, _ := newRunFlags()
-	return map[string]*pflag.FlagSet{"session run": run, "session begin": newBeginFlags(new(string)), "session end": newEndFlags(new(bool)),
-		"chroot add": newAddFlags(new([]string), new(string)), "chroot create": newCreateFlags(new(string), new(string))}
+	return map[string]*pflag.FlagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool)), "session end": newEndFlags(new(bool)),
+		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string))}
 }
 
-func newBeginFlags(name *string) *pflag.FlagSet {
+func newBeginFlags(name *string, copy *bool) *pflag.FlagSet {
 	fs := newFlags("session begin")
 	fs.StringVarP(name, "name", "n", "", "session id")
 	fs.StringVar(name, "session-name", "", "session id (schroot's spelling)")
+	fs.BoolVar(copy, "copy", false, "a private full copy instead of an overlay")
 	return fs
 }
 
@@ -223,7 +226,12 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	for _, fd := range inherited {
 		cmd.Spec.Fds = append(cmd.Spec.Fds, sandboxFD(fd))
 	}
-	return startAndWait(cmd.Spec)
+	return startAndWait(cmd.Spec, func(msg string) string {
+		if !cmd.State.Copy && strings.Contains(msg, "mount overlay") {
+			return "overlayfs was refused here (kernel, filesystem or policy); a session begun with --copy needs none"
+		}
+		return ""
+	})
 }
 
 func sessionEnd(st *session.Store, args []string) int {
@@ -259,21 +267,23 @@ func sessionEnd(st *session.Store, args []string) int {
 
 // sessionJSON is the --json form of a session.
 type sessionJSON struct {
-	ID      string `json:"id"`
-	Chroot  string `json:"chroot"`
-	Kind    string `json:"kind"`
-	Source  string `json:"source"`
-	Lower   string `json:"lower"`
-	Entry   string `json:"cache_entry,omitempty"`
-	IDMode  string `json:"id_mode"`
-	Created string `json:"created"`
-	Dir     string `json:"directory"`
-	Damaged bool   `json:"damaged,omitempty"`
+	ID       string `json:"id"`
+	Chroot   string `json:"chroot"`
+	Kind     string `json:"kind"`
+	Source   string `json:"source"`
+	Lower    string `json:"lower"`
+	Entry    string `json:"cache_entry,omitempty"`
+	IDMode   string `json:"id_mode"`
+	Created  string `json:"created"`
+	Dir      string `json:"directory"`
+	Copy     bool   `json:"copy,omitempty"`
+	Location string `json:"location,omitempty"`
+	Damaged  bool   `json:"damaged,omitempty"`
 }
 
 func toJSON(s *session.State) sessionJSON {
 	j := sessionJSON{ID: s.ID, Chroot: s.Chroot, Kind: string(s.Kind), Source: s.Source, Lower: s.Lower, Entry: s.Entry,
-		IDMode: string(s.IDMode), Dir: s.Dir, Damaged: s.Chroot == ""}
+		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Location: s.Location(), Damaged: s.Chroot == ""}
 	if !s.Created.IsZero() {
 		j.Created = s.Created.Format("2006-01-02T15:04:05Z")
 	}
@@ -337,7 +347,7 @@ func sessionInfo(st *session.Store, args []string) int {
 	}
 	j := toJSON(s)
 	for _, kv := range [][2]string{{"Session", j.ID}, {"Chroot", j.Chroot}, {"Kind", j.Kind}, {"Source", j.Source},
-		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}} {
+		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}} {
 		if kv[1] != "" {
 			fmt.Printf("%-12s %s\n", kv[0], kv[1])
 		}

@@ -28,6 +28,7 @@ const sessionMan = `.Dd %s
 .Sh SYNOPSIS
 .Nm nook session begin
 .Op Fl n Ar name
+.Op Fl \-copy
 .Ar chroot
 .Nm nook session run
 .Ar id
@@ -52,6 +53,7 @@ const sessionMan = `.Dd %s
 .Ar name source
 .Op Fl \-alias Ar alias
 .Op Fl \-description Ar text
+.Op Fl \-copy
 .Nm nook chroot remove
 .Ar name
 .Nm nook chroot list
@@ -92,6 +94,13 @@ Start a session and print only its id, by default
 Use
 .Ar name
 as the id.
+.It Fl \-copy
+Make the session a private full copy of the chroot in a directory on the
+host
+.Pq Cm info No shows it as its location
+instead of an overlay.
+Beginning it costs a full unpack or copy; clients that read or write the
+session's tree from the host need it.
 .El
 .It Cm run Ar id Oo Ar options Oc Oo Fl \- Oc Op Ar command ...
 Run
@@ -156,6 +165,8 @@ Define a chroot in nook's configuration directory.
 Another name; repeatable.
 .It Fl \-description Ar text
 A description.
+.It Fl \-copy
+Every session of the chroot is a private full copy.
 .El
 .It Cm remove Ar name
 Remove one of nook's own definitions.

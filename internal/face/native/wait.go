@@ -14,7 +14,7 @@ import (
 // startAndWait runs spec as `nook run` does (signals forwarded, job
 // control mirrored, nook not dumpable once the sandbox runs) and returns
 // the exit status for the process.
-func startAndWait(spec *sandbox.Spec) int {
+func startAndWait(spec *sandbox.Spec, hint func(msg string) string) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
@@ -23,6 +23,11 @@ func startAndWait(spec *sandbox.Spec) int {
 		var se *sandbox.StartError
 		if errors.As(err, &se) {
 			fmt.Fprintf(os.Stderr, "nook: %s\n", se.Msg)
+			if hint != nil {
+				if h := hint(se.Msg); h != "" {
+					fmt.Fprintf(os.Stderr, "nook: %s\n", h)
+				}
+			}
 			return se.Code
 		}
 		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
