@@ -114,7 +114,7 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 			return nil, fmt.Errorf("session %s: its tree %s is gone: %w", st.ID, lower, err)
 		}
 	}
-	u, added, err := s.resolveUser(st, o.User)
+	u, added, err := s.resolveUser(st, o.User, len(o.Args) == 0)
 	if err != nil {
 		return nil, err
 	}
@@ -133,10 +133,15 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 }
 
 // resolveUser finds the user in the session's passwd, adding it when
-// missing.
-func (s *Store) resolveUser(st *State, name string) (User, bool, error) {
+// missing. Root running a given command needs nothing from passwd (its
+// home is /root and its shell is not started), which spares most commands
+// the lookup.
+func (s *Store) resolveUser(st *State, name string, shell bool) (User, bool, error) {
 	if name == "" {
 		name = "root"
+	}
+	if name == "root" && !shell {
+		return User{Name: "root", Home: "/root", Shell: "/bin/sh"}, false, nil
 	}
 	upper, lower := st.layers()
 	passwd, err := readLayered(upper, lower, "etc/passwd")
