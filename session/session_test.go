@@ -695,3 +695,47 @@ func TestLeftoversCollected(t *testing.T) {
 	l.Unlock()
 	os.RemoveAll(running)
 }
+
+// A hostile archive is refused by the real unpack (in the helper, under
+// the session's mapping), and leaves nothing behind.
+func TestHostileTarballRefused(t *testing.T) {
+	s := testStore(t)
+	outside := filepath.Join(filepath.Dir(s.Dirs.Config), "outside")
+	os.Mkdir(outside, 0o755)
+	addTarball(t, s, "hostile", busyboxTar(t, ent{name: "../../outside/evil", typ: tar.TypeReg, body: "x"}))
+	_, err := s.Begin("hostile", BeginOptions{})
+	if err == nil || !strings.Contains(err.Error(), "unsafe tar entry") {
+		t.Fatalf("begin of a hostile tarball: %v", err)
+	}
+	if es, _ := s.Cache.Entries(); len(es) != 0 {
+		t.Errorf("cache entries after a refused unpack: %v", es)
+	}
+	if left, _ := os.ReadDir(filepath.Join(s.Cache.Dir, "tmp")); len(left) != 0 {
+		t.Errorf("the refused unpack left %v", left)
+	}
+	if left, _ := os.ReadDir(outside); len(left) != 0 {
+		t.Errorf("the hostile entry landed outside: %v", left)
+	}
+	if list, _ := s.List(); len(list) != 0 {
+		t.Errorf("a session was made: %v", list)
+	}
+}
+
+// security.capability (ping's cap_net_raw, as mmdebstrap's tarballs carry
+// it) survives the unpack under every mapping.
+func TestFileCapabilityKept(t *testing.T) {
+	s := testStore(t)
+	// vfs_cap_data revision 2, effective, permitted = cap_net_raw (13).
+	capV2 := string([]byte{0x01, 0, 0, 0x02, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	addTarball(t, s, "caps", busyboxTar(t, ent{name: "./ping", typ: tar.TypeReg, mode: 0o755, body: "x",
+		xattrs: map[string]string{"security.capability": capV2}}))
+	res := begin(t, s, "caps")
+	if res.Unpacked.Stats.XattrFailed != 0 {
+		t.Errorf("xattrs refused: %d (%s)", res.Unpacked.Stats.XattrFailed, res.Unpacked.Stats.XattrError)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(filepath.Join(res.State.Lower, "ping"), "security.capability", buf)
+	if err != nil || n < 20 || buf[5] != 0x20 {
+		t.Errorf("security.capability on the host: % x, %v (want cap_net_raw, revision 2 or 3)", buf[:max(n, 0)], err)
+	}
+}
