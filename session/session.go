@@ -139,6 +139,13 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	if err := privateDir(s.sessionsDir()); err != nil {
 		return nil, err
 	}
+	if why := overlayRefusedHere(s.sessionsDir(), s.IDMode == IDHost); why != "" && !st.Copy {
+		if c.Kind == KindHost {
+			return nil, fmt.Errorf("cannot begin a session of the host root: %s", why)
+		}
+		st.Copy = true
+		res.Warnings = append(res.Warnings, why+"; this session is a full copy instead")
+	}
 	if _, err := os.Lstat(filepath.Join(s.sessionsDir(), id)); err == nil {
 		return nil, fmt.Errorf("session %q exists already (nook session end %s removes it)", id, id)
 	}

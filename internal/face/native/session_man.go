@@ -101,6 +101,9 @@ host
 instead of an overlay.
 Beginning it costs a full unpack or copy; clients that read or write the
 session's tree from the host need it.
+Begin makes a copy by itself, and says why, where overlay sessions cannot
+work: the sessions directory on NFS, FUSE, CIFS, 9p or an overlay, or a
+kernel older than 5.11 for a user.
 .El
 .It Cm run Ar id Oo Ar options Oc Oo Fl \- Oc Op Ar command ...
 Run
