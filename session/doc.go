@@ -35,7 +35,10 @@
 //	decompress.go compression by magic bytes
 //	extract.go    safe tar extraction (runs in the helper)
 //	helper.go     the helper verbs and how they are started
-//	session.go    begin, end, list, state
+//	session.go    begin, end, list, state, copy sessions
 //	command.go    the sandbox.Spec of one command in a session
+//	hostroot.go   the tree of the built-in chroot "host" for a user
+//	overlaycheck.go  where begin makes a copy instead of an overlay
 //	users.go      passwd and group lookup in a session, adding a user
+//	lock.go, atomic.go  flock and write-fsync-rename
 package session
