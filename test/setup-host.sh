@@ -5,7 +5,8 @@
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "setup-host.sh: run as root" >&2; exit 1; }
 
-packages=(uidmap bubblewrap hyperfine strace procps util-linux iproute2 passwd mandoc)
+packages=(uidmap bubblewrap hyperfine strace procps util-linux iproute2 passwd mandoc
+	mmdebstrap busybox-static xz-utils zstd bzip2 gzip tar time)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -41,3 +42,20 @@ for s in user.max_user_namespaces kernel.unprivileged_userns_clone kernel.apparm
 	v=$(sysctl -n "$s" 2>/dev/null) || continue
 	echo "$s = $v"
 done
+
+# A real Debian chroot for the session tests, made once and kept: rebuilding
+# it each run would cost a minute and a mirror round trip. Tests find it at
+# this fixed path (readable by the test users) and fail loudly when it is
+# missing.
+debian=/var/cache/nook-ci/bookworm-minbase.tar
+if [ ! -f "$debian" ] || [ ! -s "$debian" ]; then
+	rm -rf "$debian"
+	echo "making $debian with mmdebstrap (once)"
+	mkdir -p "$(dirname "$debian")"
+	chmod 0755 "$(dirname "$debian")"
+	rm -f "$debian.tmp"
+	mmdebstrap --quiet --format=tar --variant=minbase bookworm "$debian.tmp" http://deb.debian.org/debian
+	mv "$debian.tmp" "$debian"
+fi
+chmod 0644 "$debian"
+ls -l "$debian"

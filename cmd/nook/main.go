@@ -42,12 +42,22 @@ func main() {
 		os.Exit(native.Run(args[1:], inherited))
 	case "bwrap":
 		os.Exit(bwrap.Run("bwrap", args[1:], inherited, native.Version))
+	case "session":
+		os.Exit(native.Session(args[1:], inherited))
+	case "chroot":
+		os.Exit(native.Chroot(args[1:]))
+	case "cache":
+		os.Exit(native.Cache(args[1:]))
 	case "help", "--help", "-h":
 		usage()
 	case "version", "--version":
 		fmt.Println("nook", native.Version)
-	case "man": // hidden: regenerates docs/nook-run.1
-		native.ManPage(os.Stdout, native.ManDate)
+	case "man": // hidden: regenerates docs/nook-run.1 and docs/nook-session.1
+		if len(args) > 1 && args[1] == "session" {
+			native.SessionManPage(os.Stdout, native.ManDate)
+		} else {
+			native.ManPage(os.Stdout, native.ManDate)
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "nook: unknown command %q\n", args[0])
 		usage()
@@ -61,6 +71,9 @@ func usage() {
 Commands:
   run [OPTIONS] [--] [CMD...]   run CMD in a new sandbox (nook run --help)
   bwrap [OPTIONS] [--] CMD...   bubblewrap's command line (also: nook called as bwrap)
+  session begin|run|end|list|info  build sessions (nook session --help)
+  chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
+  cache list|prune              the unpack cache of chroot tarballs
   version                       show the version
 `)
 }

@@ -1,0 +1,219 @@
+package native
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nook-project/nook/sandbox"
+	"github.com/nook-project/nook/session"
+	"github.com/spf13/pflag"
+)
+
+func sandboxFD(fd int) sandbox.FD { return sandbox.FD{Inside: fd, Outside: fd} }
+
+// Chroot is `nook chroot VERB …`.
+func Chroot(args []string) int {
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		fmt.Print(chrootHelp)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	st, err := session.Open()
+	if err != nil {
+		return failf("chroot", "%v", err)
+	}
+	verb, rest := args[0], args[1:]
+	switch verb {
+	case "add":
+		return chrootAdd(st, rest)
+	case "remove":
+		return chrootRemove(st, rest)
+	case "list":
+		return chrootList(st, rest)
+	case "info":
+		return chrootInfo(st, rest)
+	case "create":
+		return chrootCreate(st, rest)
+	}
+	fmt.Fprintf(os.Stderr, "nook chroot: unknown verb %q (add, remove, list, info, create)\n", verb)
+	return 2
+}
+
+const chrootHelp = `usage: nook chroot VERB [OPTIONS] [ARGS]
+
+A chroot is a name and a source: a tarball (tar, or compressed with gzip,
+xz, zstd or bzip2; told apart by content, not by name), a directory, or the
+host's root (the built-in chroot "host").
+
+  add NAME SOURCE [--alias A]... [--description D] [--copy]
+                        define a chroot (stored in nook's config directory:
+                        $XDG_CONFIG_HOME/nook/chroot.d, /etc/nook for root);
+                        --copy makes its sessions private full copies
+  remove NAME           remove one of nook's own definitions
+  list [--json]         every chroot, with where it is defined
+  info NAME [--json]    one chroot, and every definition of its name
+  create NAME SUITE [--variant V] [--mirror URL]
+                        make a Debian tarball with mmdebstrap and add it
+
+Definitions are also read, never written, from /etc/schroot/schroot.conf
+and /etc/schroot/chroot.d/* (type=file and type=directory) and from
+sbuild's unshare-mode tarballs ($XDG_CACHE_HOME/sbuild/NAME.t*). When a
+name is defined more than once, the first of these wins: nook's own,
+schroot's, sbuild's, the built-in host. Aliases are looked at only when no
+definition has the name itself.
+`
+
+func newAddFlags(aliases *[]string, desc *string, copy *bool) *pflag.FlagSet {
+	fs := newFlags("chroot add")
+	fs.StringArrayVar(aliases, "alias", nil, "another name")
+	fs.StringVar(desc, "description", "", "description")
+	fs.BoolVar(copy, "copy", false, "sessions are private full copies")
+	return fs
+}
+
+func newCreateFlags(variant, mirror *string) *pflag.FlagSet {
+	fs := newFlags("chroot create")
+	fs.StringVar(variant, "variant", "buildd", "mmdebstrap variant")
+	fs.StringVar(mirror, "mirror", "", "Debian mirror URL")
+	return fs
+}
+
+func chrootAdd(st *session.Store, args []string) int {
+	aliases, desc, copy := new([]string), new(string), new(bool)
+	fs := newAddFlags(aliases, desc, copy)
+	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+		return code
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "nook chroot add: give NAME and SOURCE (a tarball or a directory)")
+		return 2
+	}
+	if _, err := st.Registry.AddChroot(session.Chroot{Name: fs.Arg(0), Path: fs.Arg(1), Aliases: *aliases, Description: *desc, Copy: *copy}); err != nil {
+		return failf("chroot add", "%v", err)
+	}
+	return 0
+}
+
+func chrootRemove(st *session.Store, args []string) int {
+	fs := newFlags("chroot remove")
+	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "nook chroot remove: give one chroot name")
+		return 2
+	}
+	if err := st.Registry.Remove(fs.Arg(0)); err != nil {
+		return failf("chroot remove", "%v", err)
+	}
+	return 0
+}
+
+func chrootList(st *session.Store, args []string) int {
+	fs := newFlags("chroot list")
+	asJSON := fs.Bool("json", false, "JSON output")
+	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+		return code
+	}
+	list, warnings := st.Registry.List()
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "nook: warning: %v\n", w)
+	}
+	if *asJSON {
+		if list == nil {
+			list = []session.Chroot{}
+		}
+		return printJSON(list)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	for _, c := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Kind, c.Path, c.Layer)
+	}
+	tw.Flush()
+	return 0
+}
+
+func chrootInfo(st *session.Store, args []string) int {
+	fs := newFlags("chroot info")
+	asJSON := fs.Bool("json", false, "JSON output")
+	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "nook chroot info: give one chroot name")
+		return 2
+	}
+	defs := st.Registry.Definitions(fs.Arg(0))
+	if len(defs) == 0 {
+		_, err := st.Registry.Lookup(fs.Arg(0))
+		return failf("chroot info", "%v", err)
+	}
+	if *asJSON {
+		return printJSON(map[string]any{"name": fs.Arg(0), "used": defs[0], "definitions": defs})
+	}
+	for i, c := range defs {
+		if i == 0 {
+			fmt.Printf("%s (used)\n", c.Name)
+		} else {
+			fmt.Printf("\n%s (shadowed by the one above)\n", c.Name)
+		}
+		for _, kv := range [][2]string{{"Kind", string(c.Kind)}, {"Source", c.Path}, {"Aliases", strings.Join(c.Aliases, " ")},
+			{"Description", c.Description}, {"Sessions", map[bool]string{true: "full copies", false: "overlays"}[c.Copy]}, {"Defined by", c.Layer}, {"Defined in", c.Origin}} {
+			if kv[1] != "" {
+				fmt.Printf("  %-12s %s\n", kv[0], kv[1])
+			}
+		}
+	}
+	return 0
+}
+
+// chrootCreate makes a Debian tarball with mmdebstrap (as the caller; it
+// uses its own unshare mode without root) into the cache directory and
+// adds it.
+func chrootCreate(st *session.Store, args []string) int {
+	variant, mirror := new(string), new(string)
+	fs := newCreateFlags(variant, mirror)
+	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+		return code
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "nook chroot create: give NAME and SUITE (e.g. bookworm)")
+		return 2
+	}
+	name, suite := fs.Arg(0), fs.Arg(1)
+	if err := session.ValidName(name); err != nil {
+		return failf("chroot create", "%v", err)
+	}
+	mm, err := exec.LookPath("mmdebstrap")
+	if err != nil {
+		return failf("chroot create", "mmdebstrap is not installed; install the Debian package mmdebstrap (apt-get install mmdebstrap)")
+	}
+	dir := filepath.Join(st.Dirs.Cache, "tarballs")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return failf("chroot create", "create %s: %v", dir, err)
+	}
+	out := filepath.Join(dir, name+".tar")
+	argv := []string{"--variant=" + *variant, "--format=tar", suite, out + ".tmp"}
+	if *mirror != "" {
+		argv = append(argv, *mirror)
+	}
+	c := exec.Command(mm, argv...)
+	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	if err := c.Run(); err != nil {
+		os.Remove(out + ".tmp")
+		return failf("chroot create", "mmdebstrap %s: %v", strings.Join(argv, " "), err)
+	}
+	if err := os.Rename(out+".tmp", out); err != nil {
+		return failf("chroot create", "%v", err)
+	}
+	if _, err := st.Registry.Add(name, out, nil, "Debian "+suite+" ("+*variant+"), made by mmdebstrap"); err != nil {
+		return failf("chroot create", "%v", err)
+	}
+	return 0
+}

@@ -1,0 +1,360 @@
+package native
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nook-project/nook/session"
+	"github.com/spf13/pflag"
+)
+
+// Session is `nook session VERB …`.
+func Session(args []string, inherited []int) int {
+	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
+		fmt.Print(sessionHelp)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	verb, rest := args[0], args[1:]
+	st, err := session.Open()
+	if err != nil {
+		return failf("session", "%v", err)
+	}
+	switch verb {
+	case "begin":
+		return sessionBegin(st, rest)
+	case "run":
+		return sessionRun(st, rest, inherited)
+	case "end":
+		return sessionEnd(st, rest)
+	case "list":
+		return sessionList(st, rest)
+	case "info":
+		return sessionInfo(st, rest)
+	}
+	fmt.Fprintf(os.Stderr, "nook session: unknown verb %q (begin, run, end, list, info)\n", verb)
+	return 2
+}
+
+const sessionHelp = `usage: nook session VERB [OPTIONS] [ARGS]
+
+A session is a throwaway, writable copy of a chroot that lives on disk,
+not in memory: every command runs in fresh namespaces over an overlay (the
+chroot below, the session's own directory above), nothing stays mounted or
+running between commands, and a session survives a reboot.
+
+  begin CHROOT [-n|--name NAME] [--copy]
+                               start a session; prints only its id
+                               (default CHROOT-UUID; --session-name is
+                               schroot's spelling of --name); --copy makes
+                               it a private full copy on the host (costs a
+                               full unpack) instead of an overlay
+  run ID [OPTIONS] [--] [CMD...]
+                               run CMD (default: the user's login shell)
+      -u, --user USER          user inside, by name or number (default root);
+                               a name the chroot lacks is added to the session
+      -d, --directory DIR      working directory inside (default: the current
+                               one when it exists inside, else /)
+      --no-network             own network namespace with only lo
+      --bind SRC[:DST]         bind host SRC onto DST (default SRC), read-write
+      --ro-bind SRC[:DST]      the same, read-only
+      --setenv KEY=VALUE       set a variable (repeatable)
+      -p, --preserve-environment  keep the caller's environment
+      --sync                   let sync, fsync and friends work (they are
+                               suppressed by default: a session is disposable)
+  end ID... | --all            remove sessions and everything in them
+  list [--json]                your sessions
+  info ID [--json]             one session's state
+
+Commands in one session run one at a time: a second waits, with a message,
+until the first ends (an overlay's upper directory must not be used by two
+live mounts). Exit status of run: the command's, 128+N for signal N, 125
+when the sandbox could not be set up.
+`
+
+func failf(what, format string, a ...any) int {
+	fmt.Fprintf(os.Stderr, "nook %s: %s\n", what, fmt.Sprintf(format, a...))
+	return 1
+}
+
+func newFlags(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parseOrUsage(fs *pflag.FlagSet, args []string, usage string) (bool, int) {
+	help := fs.BoolP("help", "h", false, "show help")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "nook %s: %v\n", fs.Name(), err)
+		return false, 2
+	}
+	if *help {
+		fmt.Print(usage)
+		return false, 0
+	}
+	return true, 0
+}
+
+func sessionBegin(st *session.Store, args []string) int {
+	name, copy := new(string), new(bool)
+	fs := newBeginFlags(name, copy)
+	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "nook session begin: give one chroot name (nook chroot list shows them)")
+		return 2
+	}
+	progress, end := progressBar(fs.Arg(0))
+	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Progress: progress, Busy: func() {
+		fmt.Fprintf(os.Stderr, "nook: another nook is unpacking %s; waiting for it\n", fs.Arg(0))
+	}})
+	end()
+	if err != nil {
+		return failf("session begin", "%v", err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(os.Stderr, "nook: warning: %s\n", w)
+	}
+	fmt.Println(res.State.ID)
+	return 0
+}
+
+// runFlags are `nook session run`'s options.
+type runFlags struct {
+	user, dir               *string
+	noNet, preserve, sync   *bool
+	binds, roBinds, setenvs *[]string
+}
+
+func newRunFlags() (*pflag.FlagSet, *runFlags) {
+	fs := newFlags("session run")
+	fs.SetInterspersed(false)
+	return fs, &runFlags{
+		user:     fs.StringP("user", "u", "", "user inside"),
+		dir:      fs.StringP("directory", "d", "", "working directory inside"),
+		noNet:    fs.Bool("no-network", false, "loopback only"),
+		binds:    fs.StringArray("bind", nil, "SRC[:DST]"),
+		roBinds:  fs.StringArray("ro-bind", nil, "SRC[:DST]"),
+		setenvs:  fs.StringArray("setenv", nil, "KEY=VALUE"),
+		preserve: fs.BoolP("preserve-environment", "p", false, "keep the caller's environment"),
+		sync:     fs.Bool("sync", false, "keep sync working"),
+	}
+}
+
+// verbFlagSets lists every verb's options, for the help and man page tests.
+func verbFlagSets() map[string]*pflag.FlagSet {
+	run, _ := newRunFlags()
+	return map[string]*pflag.FlagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool)), "session end": newEndFlags(new(bool)),
+		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string))}
+}
+
+func newBeginFlags(name *string, copy *bool) *pflag.FlagSet {
+	fs := newFlags("session begin")
+	fs.StringVarP(name, "name", "n", "", "session id")
+	fs.StringVar(name, "session-name", "", "session id (schroot's spelling)")
+	fs.BoolVar(copy, "copy", false, "a private full copy instead of an overlay")
+	return fs
+}
+
+func newEndFlags(all *bool) *pflag.FlagSet {
+	fs := newFlags("session end")
+	fs.BoolVar(all, "all", false, "end every session")
+	return fs
+}
+
+func sessionRun(st *session.Store, args []string, inherited []int) int {
+	fs, f := newRunFlags()
+	user, dir, noNet, binds, roBinds, setenv, preserve, sync := f.user, f.dir, f.noNet, f.binds, f.roBinds, f.setenvs, f.preserve, f.sync
+	// The id may come first (nook session run ID -u USER -- CMD, as
+	// documented) or after the options.
+	id := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
+		return code
+	}
+	cmdArgs := fs.Args()
+	if id == "" && len(cmdArgs) > 0 {
+		id, cmdArgs = cmdArgs[0], cmdArgs[1:]
+	}
+	if id == "" {
+		fmt.Fprintln(os.Stderr, "nook session run: give a session id (nook session list shows yours)")
+		return 2
+	}
+	o := session.RunOptions{Args: cmdArgs, User: *user, Dir: *dir, NoNetwork: *noNet, Sync: *sync, CallerEnv: os.Environ()}
+	if *preserve {
+		o.Env = os.Environ()
+	}
+	for _, kv := range *setenv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			fmt.Fprintf(os.Stderr, "nook session run: --setenv %q: want KEY=VALUE\n", kv)
+			return 2
+		}
+		o.Setenv = append(o.Setenv, kv)
+	}
+	for _, list := range []struct {
+		v  []string
+		ro bool
+	}{{*binds, false}, {*roBinds, true}} {
+		for _, b := range list.v {
+			src, dst, _ := strings.Cut(b, ":")
+			o.Binds = append(o.Binds, session.Bind{Source: src, Dest: dst, ReadOnly: list.ro})
+		}
+	}
+	o.Busy = func(holder string) {
+		fmt.Fprintf(os.Stderr, "nook: session %s is busy with %s; this command waits until it ends\n", id, holder)
+	}
+	cmd, err := st.Prepare(id, o)
+	if err != nil {
+		return failf("session run", "%v", err)
+	}
+	defer cmd.Close()
+	for _, n := range cmd.Notes {
+		fmt.Fprintf(os.Stderr, "nook: %s\n", n)
+	}
+	for _, fd := range inherited {
+		cmd.Spec.Fds = append(cmd.Spec.Fds, sandboxFD(fd))
+	}
+	return startAndWait(cmd.Spec, func(msg string) string {
+		if !cmd.State.Copy && strings.Contains(msg, "mount overlay") {
+			return "overlayfs was refused here (kernel, filesystem or policy); a session begun with --copy needs none"
+		}
+		return ""
+	})
+}
+
+func sessionEnd(st *session.Store, args []string) int {
+	all := new(bool)
+	fs := newEndFlags(all)
+	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
+		return code
+	}
+	ids := fs.Args()
+	if *all {
+		list, err := st.List()
+		if err != nil {
+			return failf("session end", "%v", err)
+		}
+		for _, s := range list {
+			ids = append(ids, s.ID)
+		}
+	} else if len(ids) == 0 {
+		fmt.Fprintln(os.Stderr, "nook session end: give session ids, or --all")
+		return 2
+	}
+	rc := 0
+	for _, id := range ids {
+		err := st.End(id, func() {
+			fmt.Fprintf(os.Stderr, "nook: session %s is busy with a command; ending it waits until that ends\n", id)
+		})
+		if err != nil {
+			rc = failf("session end", "%v", err)
+		}
+	}
+	return rc
+}
+
+// sessionJSON is the --json form of a session.
+type sessionJSON struct {
+	ID       string `json:"id"`
+	Chroot   string `json:"chroot"`
+	Kind     string `json:"kind"`
+	Source   string `json:"source"`
+	Lower    string `json:"lower"`
+	Entry    string `json:"cache_entry,omitempty"`
+	IDMode   string `json:"id_mode"`
+	Created  string `json:"created"`
+	Dir      string `json:"directory"`
+	Copy     bool   `json:"copy,omitempty"`
+	Location string `json:"location,omitempty"`
+	Damaged  bool   `json:"damaged,omitempty"`
+}
+
+func toJSON(s *session.State) sessionJSON {
+	j := sessionJSON{ID: s.ID, Chroot: s.Chroot, Kind: string(s.Kind), Source: s.Source, Lower: s.Lower, Entry: s.Entry,
+		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Location: s.Location(), Damaged: s.Chroot == ""}
+	if !s.Created.IsZero() {
+		j.Created = s.Created.Format("2006-01-02T15:04:05Z")
+	}
+	return j
+}
+
+func printJSON(v any) int {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return failf("", "%v", err)
+	}
+	return 0
+}
+
+func sessionList(st *session.Store, args []string) int {
+	fs := newFlags("session list")
+	asJSON := fs.Bool("json", false, "JSON output")
+	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
+		return code
+	}
+	list, err := st.List()
+	if err != nil {
+		return failf("session list", "%v", err)
+	}
+	if *asJSON {
+		out := []sessionJSON{}
+		for _, s := range list {
+			out = append(out, toJSON(s))
+		}
+		return printJSON(out)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	for _, s := range list {
+		j := toJSON(s)
+		if j.Damaged {
+			j.Chroot = "(damaged: nook session end removes it)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", j.ID, j.Chroot, j.IDMode, j.Created)
+	}
+	tw.Flush()
+	return 0
+}
+
+func sessionInfo(st *session.Store, args []string) int {
+	fs := newFlags("session info")
+	asJSON := fs.Bool("json", false, "JSON output")
+	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "nook session info: give one session id")
+		return 2
+	}
+	s, err := st.Get(fs.Arg(0))
+	if err != nil && (s == nil || errors.Is(err, session.ErrNoSession)) {
+		return failf("session info", "%v", err)
+	}
+	if *asJSON {
+		return printJSON(toJSON(s))
+	}
+	j := toJSON(s)
+	for _, kv := range [][2]string{{"Session", j.ID}, {"Chroot", j.Chroot}, {"Kind", j.Kind}, {"Source", j.Source},
+		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}} {
+		if kv[1] != "" {
+			fmt.Printf("%-12s %s\n", kv[0], kv[1])
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nook session info: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,255 @@
+package native
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// SessionManPage writes nook-session(1), which covers nook session,
+// nook chroot and nook cache; docs/nook-session.1 is its output
+// (go run ./cmd/nook man session > docs/nook-session.1).
+func SessionManPage(w io.Writer, date string) {
+	// mdoc wants "Month D, YYYY"; ManDate is ISO.
+	if t, err := time.Parse("2006-01-02", date); err == nil {
+		date = t.Format("January 2, 2006")
+	}
+	fmt.Fprintf(w, sessionMan, date)
+}
+
+const sessionMan = `.Dd %s
+.Dt NOOK-SESSION 1
+.Os
+.Sh NAME
+.Nm nook session ,
+.Nm nook chroot ,
+.Nm nook cache
+.Nd rootless build sessions over chroot tarballs and directories
+.Sh SYNOPSIS
+.Nm nook session begin
+.Op Fl n Ar name
+.Op Fl \-copy
+.Ar chroot
+.Nm nook session run
+.Ar id
+.Op Fl u Ar user
+.Op Fl d Ar dir
+.Op Fl \-no\-network
+.Op Fl \-bind Ar src Ns Op : Ns Ar dst
+.Op Fl \-ro\-bind Ar src Ns Op : Ns Ar dst
+.Op Fl \-setenv Ar key Ns = Ns Ar value
+.Op Fl p
+.Op Fl \-sync
+.Op Fl \-
+.Op Ar command ...
+.Nm nook session end
+.Ar id ... | Fl \-all
+.Nm nook session list
+.Op Fl \-json
+.Nm nook session info
+.Ar id
+.Op Fl \-json
+.Nm nook chroot add
+.Ar name source
+.Op Fl \-alias Ar alias
+.Op Fl \-description Ar text
+.Op Fl \-copy
+.Nm nook chroot remove
+.Ar name
+.Nm nook chroot list
+.Op Fl \-json
+.Nm nook chroot info
+.Ar name
+.Op Fl \-json
+.Nm nook chroot create
+.Ar name suite
+.Op Fl \-variant Ar variant
+.Op Fl \-mirror Ar url
+.Nm nook cache list
+.Op Fl \-json
+.Nm nook cache prune
+.Sh DESCRIPTION
+A session is a throwaway, writable copy of a chroot that lives on disk,
+not in memory.
+Every command runs in fresh user, mount, pid, IPC and UTS namespaces over
+an overlay whose lower layer is the chroot and whose upper layer is the
+session's own directory.
+Nothing stays mounted and nothing runs between commands, so a session
+survives a reboot, and there is no daemon.
+.Pp
+A chroot is a name and a source: a tarball (plain, or compressed with gzip,
+zstd, xz or bzip2, told apart by content), a directory, or the built-in
+chroot
+.Cm host ,
+the running system.
+The first session of a tarball unpacks it once into a cache entry keyed by
+its content; later sessions begin in constant time.
+.Ss Session commands
+.Bl -tag -width Ds
+.It Cm begin Ar chroot
+Start a session and print only its id, by default
+.Ar chroot Ns \-UUID .
+.Bl -tag -width Ds
+.It Fl n , Fl \-name , Fl \-session\-name Ar name
+Use
+.Ar name
+as the id.
+.It Fl \-copy
+Make the session a private full copy of the chroot in a directory on the
+host
+.Pq Cm info No shows it as its location
+instead of an overlay.
+Beginning it costs a full unpack or copy; clients that read or write the
+session's tree from the host need it.
+Begin makes a copy by itself, and says why, where overlay sessions cannot
+work: the sessions directory on NFS, FUSE, CIFS, 9p or an overlay, or a
+kernel older than 5.11 for a user.
+.El
+.It Cm run Ar id Oo Ar options Oc Oo Fl \- Oc Op Ar command ...
+Run
+.Ar command ,
+by default the user's login shell.
+stdin, stdout and stderr pass through unchanged.
+.Bl -tag -width Ds
+.It Fl u , Fl \-user Ar user
+Run as
+.Ar user ,
+a name or number in the session's own passwd (default root).
+A name the chroot lacks is added to the session, never to the cache.
+.It Fl d , Fl \-directory Ar dir
+Working directory inside; by default the current one when it exists
+inside, else
+.Pa / .
+A missing
+.Ar dir
+is an error.
+.It Fl \-no\-network
+A network namespace of its own, with only
+.Li lo .
+By default the host's network is shared, with the host's
+.Pa /etc/resolv.conf
+and
+.Pa /etc/hosts .
+.It Fl \-bind Ar src Ns Op : Ns Ar dst
+Bind host
+.Ar src
+onto
+.Ar dst
+(default
+.Ar src ) ,
+read-write.
+.It Fl \-ro\-bind Ar src Ns Op : Ns Ar dst
+The same, read-only.
+.It Fl \-setenv Ar key Ns = Ns Ar value
+Set a variable; repeatable.
+.It Fl p , Fl \-preserve\-environment
+Keep the caller's environment instead of building one from the user's
+passwd entry.
+.It Fl \-sync
+Let sync, fsync and friends work.
+They are suppressed by default: a session is disposable, and dpkg's fsyncs
+are much of a package installation's time.
+A clean shutdown loses nothing; a power cut may cost the session.
+.El
+.It Cm end Ar id ... | Fl \-all
+Remove sessions and everything in them, files of subordinate ids
+included, without root.
+.It Cm list Op Fl \-json
+List your sessions.
+.It Cm info Ar id Op Fl \-json
+Show a session's state.
+.El
+.Ss Chroot commands
+.Bl -tag -width Ds
+.It Cm add Ar name source
+Define a chroot in nook's configuration directory.
+.Bl -tag -width Ds
+.It Fl \-alias Ar alias
+Another name; repeatable.
+.It Fl \-description Ar text
+A description.
+.It Fl \-copy
+Every session of the chroot is a private full copy.
+.El
+.It Cm remove Ar name
+Remove one of nook's own definitions.
+.It Cm list Op Fl \-json
+List every chroot and where it is defined.
+.It Cm info Ar name Op Fl \-json
+Show every definition of
+.Ar name ,
+the one used first.
+.It Cm create Ar name suite
+Make a Debian tarball with
+.Xr mmdebstrap 1
+and add it.
+.Bl -tag -width Ds
+.It Fl \-variant Ar variant
+The mmdebstrap variant (default buildd).
+.It Fl \-mirror Ar url
+The Debian mirror.
+.El
+.El
+.Pp
+Definitions are also read, never written, from
+.Pa /etc/schroot/schroot.conf
+and
+.Pa /etc/schroot/chroot.d/*
+(type=file and type=directory) and from sbuild's unshare-mode tarballs
+.Pa $XDG_CACHE_HOME/sbuild/ Ns Ar name Ns .t* .
+A name defined more than once resolves to the first of: nook's own,
+schroot's, sbuild's, the built-in host; aliases are looked at only when no
+definition has the name itself.
+.Ss Cache commands
+.Bl -tag -width Ds
+.It Cm list Op Fl \-json
+The unpacked tarballs, with sizes and sources.
+.It Cm prune
+Remove every entry no session uses.
+.El
+.Sh IDENTITY
+Real root runs commands without a user namespace, with the chroot's own ids.
+A user with ranges in
+.Pa /etc/subuid
+and
+.Pa /etc/subgid
+is root inside, with ids 1 to 65535 mapped onto the range, so every file in
+the session is the user's own on the host.
+A user without a range gets a single id, with chown suppressed; begin warns.
+There, a command for a non-root user maps the caller to that user's ids.
+.Sh CONCURRENCY
+Commands of one session run one at a time: an overlay upper directory must
+not be used by two live mounts.
+A second command, or an end, waits for the running one and says so first.
+.Sh FILES
+.Bl -tag -width Ds -compact
+.It Pa $XDG_CONFIG_HOME/nook/chroot.d/ Ns Ar name Ns .json
+nook's chroot definitions
+.Pq Pa /etc/nook/chroot.d No for root
+.It Pa $XDG_CACHE_HOME/nook/unpack/
+the unpack cache
+.Pq Pa /var/cache/nook/unpack No for root
+.It Pa $XDG_STATE_HOME/nook/sessions/
+the sessions
+.Pq Pa /var/lib/nook/sessions No for root
+.El
+.Sh EXIT STATUS
+.Cm run
+exits with the command's status, 128+N when it was killed by signal N,
+127 when it was not found, 126 when it could not be executed, 125 when the
+sandbox could not be set up.
+Other commands exit 0 on success, 1 on failure and 2 for a usage error.
+.Sh EXAMPLES
+.Bd -literal -offset indent
+nook chroot add bookworm ~/.cache/sbuild/bookworm-amd64.tar.zst
+id=$(nook session begin bookworm)
+nook session run "$id" \-\- apt\-get install \-y build\-essential
+nook session run "$id" \-u "$USER" \-d /build \-\-no\-network \-\- dpkg\-buildpackage \-b
+nook session end "$id"
+.Ed
+.Sh SEE ALSO
+.Xr mmdebstrap 1 ,
+.Xr nook\-run 1 ,
+.Xr sbuild 1 ,
+.Xr schroot 1
+`

@@ -1,0 +1,74 @@
+package native
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func sessionManPage() string {
+	var b bytes.Buffer
+	SessionManPage(&b, ManDate)
+	return b.String()
+}
+
+// Every option of every session, chroot and cache verb is in both the
+// --help text and the man page.
+func TestSessionOptionsDocumented(t *testing.T) {
+	man := sessionManPage()
+	help := sessionHelp + chrootHelp + cacheHelp
+	for verb, fs := range verbFlagSets() {
+		fs.VisitAll(func(f *pflag.Flag) {
+			long := "--" + f.Name
+			manLong := `Fl \-` + strings.ReplaceAll(f.Name, "-", `\-`)
+			if !strings.Contains(help, long) {
+				t.Errorf("%s %s is not in the --help text", verb, long)
+			}
+			if !strings.Contains(man, manLong) {
+				t.Errorf("%s %s is not in the man page", verb, long)
+			}
+			if f.Shorthand != "" && !strings.Contains(man, "Fl "+f.Shorthand) {
+				t.Errorf("%s -%s is not in the man page", verb, f.Shorthand)
+			}
+		})
+	}
+	for _, verb := range []string{"begin", "run", "end", "list", "info", "add", "remove", "create", "prune"} {
+		if !strings.Contains(man, "Cm "+verb) || !strings.Contains(help, "  "+verb) {
+			t.Errorf("verb %s is missing from the man page or the help", verb)
+		}
+	}
+}
+
+// TestSessionManPageLint fails on any mandoc warning; the checked-in copy
+// must equal the generated page when the source tree is there.
+func TestSessionManPageLint(t *testing.T) {
+	page := sessionManPage()
+	file := filepath.Join(t.TempDir(), "nook-session.1")
+	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("mandoc"); err != nil {
+		t.Fatalf("mandoc is not installed (test/setup-host.sh installs it): %v", err)
+	}
+	out, _ := exec.Command("mandoc", "-T", "lint", "-W", "all", file).CombinedOutput()
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		switch {
+		case l == "":
+		case strings.Contains(l, ": STYLE: "), strings.Contains(l, "outdated mandoc.db"):
+			t.Logf("mandoc: %s", l)
+		default:
+			t.Errorf("mandoc: %s", l)
+		}
+	}
+	if inSourceTree() {
+		got, err := os.ReadFile(filepath.Join(srcTop, "docs/nook-session.1"))
+		if err != nil || string(got) != page {
+			t.Errorf("docs/nook-session.1 differs from the generated page; run: go run ./cmd/nook man session > docs/nook-session.1 (%v)", err)
+		}
+	}
+}

@@ -1,0 +1,315 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/nook-project/nook/sandbox"
+)
+
+// Bind is a host path shown inside a command.
+type Bind struct {
+	Source, Dest string
+	ReadOnly     bool
+}
+
+// RunOptions describe one command in a session.
+type RunOptions struct {
+	// Args is the command; empty means the user's login shell.
+	Args []string
+	// User is a name or number in the session's passwd; empty is root. A
+	// name missing there is added to the session (never to the cache).
+	User string
+	// Dir is the working directory inside; empty means the caller's when
+	// it exists inside, else /.
+	Dir string
+	// NoNetwork gives the command its own network namespace with only lo.
+	NoNetwork bool
+	// Sync keeps the sync family working; by default it is suppressed,
+	// since a session is disposable.
+	Sync bool
+	// Binds are host paths shown inside.
+	Binds []Bind
+	// Env is the command's environment before Setenv: nil builds one from
+	// the user's passwd entry (PATH, HOME, USER, LOGNAME, SHELL) and the
+	// caller's TERM and locale variables, taken from CallerEnv.
+	Env       []string
+	CallerEnv []string
+	// Setenv are KEY=VALUE pairs applied last.
+	Setenv []string
+	// Busy is called when the session is busy with another command, with
+	// a description of it, before waiting.
+	Busy func(holder string)
+}
+
+// Command is a prepared command: the session is locked for it until Close.
+type Command struct {
+	Spec *sandbox.Spec
+	// Notes are one-line messages for the user (a user added, ...).
+	Notes []string
+	State *State
+	lock  *fileLock
+}
+
+// Close releases the session for the next command.
+func (c *Command) Close() {
+	if c.lock != nil {
+		os.Remove(filepath.Join(c.State.Dir, "running.json"))
+		c.lock.Unlock()
+		c.lock = nil
+	}
+}
+
+// running describes the command holding a session.
+type running struct {
+	Pid  int      `json:"pid"`
+	Args []string `json:"args"`
+}
+
+// Prepare locks session id for one command and returns its sandbox spec.
+//
+// Commands in one session run one at a time: an overlay upper directory in
+// two live overlay mounts is undefined behaviour in the kernel, and every
+// command mounts its own overlay. A second command waits until the first
+// ends (o.Busy says so first). The lock is an flock held by the nook
+// process that runs the command, so it goes when that process dies.
+func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
+	st, err := s.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockFile(filepath.Join(st.Dir, "lock"), func() {
+		if o.Busy != nil {
+			var r running
+			desc := "another command"
+			if readJSON(filepath.Join(st.Dir, "running.json"), &r) == nil {
+				desc = fmt.Sprintf("%q (nook pid %d)", strings.Join(r.Args, " "), r.Pid)
+			}
+			o.Busy(desc)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	cmd := &Command{State: st, lock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			cmd.Close()
+		}
+	}()
+	// The state may have gone while this waited (session end).
+	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); err != nil {
+		return nil, fmt.Errorf("%w %q: it ended while this command waited", ErrNoSession, st.ID)
+	}
+	if _, lower := st.layers(); lower != "" {
+		if _, err := os.Stat(lower); err != nil {
+			return nil, fmt.Errorf("session %s: its tree %s is gone: %w", st.ID, lower, err)
+		}
+	}
+	u, added, err := s.resolveUser(st, o.User, len(o.Args) == 0)
+	if err != nil {
+		return nil, err
+	}
+	if added {
+		cmd.Notes = append(cmd.Notes, fmt.Sprintf("added user %s (uid %d, gid %d, home %s) to session %s", u.Name, u.UID, u.GID, u.Home, st.ID))
+	}
+	spec, err := commandSpec(st, u, o)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Spec = spec
+	b, _ := json.Marshal(running{Pid: os.Getpid(), Args: spec.Args})
+	os.WriteFile(filepath.Join(st.Dir, "running.json"), b, 0o600)
+	ok = true
+	return cmd, nil
+}
+
+// resolveUser finds the user in the session's passwd, adding it when
+// missing. Root running a given command needs nothing from passwd (its
+// home is /root and its shell is not started), which spares most commands
+// the lookup.
+func (s *Store) resolveUser(st *State, name string, shell bool) (User, bool, error) {
+	if name == "" {
+		name = "root"
+	}
+	if name == "root" && !shell {
+		return User{Name: "root", Home: "/root", Shell: "/bin/sh"}, false, nil
+	}
+	upper, lower := st.layers()
+	passwd, err := readLayered(upper, lower, "etc/passwd")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return User{}, false, fmt.Errorf("read the session's /etc/passwd: %w", err)
+	}
+	if u, ok := parsePasswd(passwd, name); ok {
+		return u, false, nil
+	}
+	if name == "root" || name == "0" {
+		return User{Name: "root", Home: "/root", Shell: "/bin/sh"}, false, nil
+	}
+	if n, err := strconv.Atoi(name); err == nil {
+		// A bare number without an entry: run as it, as schroot does.
+		return User{Name: name, UID: n, GID: n, Home: "/", Shell: "/bin/sh"}, false, nil
+	}
+	if err := ValidName(name); err != nil {
+		return User{}, false, fmt.Errorf("user: %w", err)
+	}
+	group, err := readLayered(upper, lower, "etc/group")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return User{}, false, fmt.Errorf("read the session's /etc/group: %w", err)
+	}
+	uids, _ := usedIDs(passwd, 2)
+	gids, gnames := usedIDs(group, 2)
+	u := User{Name: name, UID: pickID(uids, os.Getuid()), Home: "/home/" + name, Shell: "/bin/sh"}
+	if g, ok := gnames[name]; ok {
+		u.GID = g
+	} else {
+		u.GID = pickID(gids, os.Getgid())
+	}
+	if err := addUser(st, u); err != nil {
+		return User{}, false, err
+	}
+	return u, true, nil
+}
+
+// addUser runs the adduser helper in the session, as root of its mapping,
+// with the session's overlay mounted on its mnt directory.
+func addUser(st *State, u User) error {
+	id, err := sandboxIdentity(st.IDMode, 0, 0)
+	if err != nil {
+		return err
+	}
+	spec := helperSpec(id, "", "adduser", st.mnt(), u.Name, strconv.Itoa(u.UID), strconv.Itoa(u.GID), u.Home)
+	if st.Copy {
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpBind, Source: st.Location(), Dest: st.mnt()})
+	} else {
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpOverlay, Dest: st.mnt(), Lower: []string{st.Lower}, Upper: st.upper(), Work: st.work()})
+	}
+	spec.SuppressChown = st.IDMode == IDSingle
+	return runHelperSpec("add user "+u.Name+" to session "+st.ID, spec)
+}
+
+// commandSpec builds the sandbox of one command: the overlay as /, fresh
+// /proc, /sys read-only, a minimal /dev, the host's resolv.conf and hosts
+// when networked, hostname the chroot's name, fresh user, mount, pid, ipc
+// and uts namespaces, and a network namespace with --no-network.
+func commandSpec(st *State, u User, o RunOptions) (*sandbox.Spec, error) {
+	id, err := sandboxIdentity(st.IDMode, u.UID, u.GID)
+	if err != nil {
+		return nil, err
+	}
+	var mounts []sandbox.Mount
+	if st.Copy {
+		mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: st.Location(), Dest: "/"})
+	} else if st.Kind == KindHost && st.IDMode != IDHost {
+		hm, err := hostMounts(st)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, hm...)
+	} else {
+		mounts = append(mounts, sandbox.Mount{Op: sandbox.OpOverlay, Dest: "/", Lower: []string{st.Lower}, Upper: st.upper(), Work: st.work()})
+	}
+	mounts = append(mounts, []sandbox.Mount{
+		{Op: sandbox.OpProc, Dest: "/proc"},
+		{Op: sandbox.OpDev, Dest: "/dev"},
+		{Op: sandbox.OpBind, Source: "/sys", Dest: "/sys", ReadOnly: true},
+	}...)
+	if !o.NoNetwork {
+		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
+			mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: f, Dest: f, ReadOnly: true, Try: true})
+		}
+	}
+	for _, b := range o.Binds {
+		if !filepath.IsAbs(b.Source) {
+			abs, err := filepath.Abs(b.Source)
+			if err != nil {
+				return nil, fmt.Errorf("bind %s: %w", b.Source, err)
+			}
+			b.Source = abs
+		}
+		dest := b.Dest
+		if dest == "" {
+			dest = b.Source
+		}
+		if !path.IsAbs(dest) {
+			return nil, fmt.Errorf("bind destination %q is not an absolute path", dest)
+		}
+		mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: b.Source, Dest: dest, ReadOnly: b.ReadOnly})
+	}
+	shell := u.Shell
+	if shell == "" {
+		shell = "/bin/sh"
+	}
+	spec := &sandbox.Spec{
+		Args:          o.Args,
+		Env:           commandEnv(u, shell, o),
+		Dir:           o.Dir,
+		Namespaces:    sandbox.Namespaces{PID: true, IPC: true, UTS: true, Net: o.NoNetwork},
+		Hostname:      hostname(st.Chroot),
+		Identity:      id,
+		Mounts:        mounts,
+		SortMounts:    true,
+		SuppressSync:  !o.Sync,
+		SuppressChown: st.IDMode == IDSingle,
+	}
+	if len(spec.Args) == 0 {
+		spec.Args = []string{shell}
+		spec.Argv0 = "-" + path.Base(shell)
+	}
+	if u.UID != 0 {
+		// A build user keeps no capabilities, as it would not on a host.
+		spec.Caps.Drop = []string{"ALL"}
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// hostname is the chroot's name cut to what the kernel allows.
+func hostname(name string) string {
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+func commandEnv(u User, shell string, o RunOptions) []string {
+	env := o.Env
+	if env == nil {
+		p := "/usr/local/bin:/usr/bin:/bin:/usr/games"
+		if u.UID == 0 {
+			p = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		}
+		home := u.Home
+		if home == "" {
+			home = "/"
+		}
+		env = []string{"PATH=" + p, "HOME=" + home, "USER=" + u.Name, "LOGNAME=" + u.Name, "SHELL=" + shell}
+		for _, kv := range o.CallerEnv {
+			k, _, _ := strings.Cut(kv, "=")
+			if k == "TERM" || k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") {
+				env = append(env, kv)
+			}
+		}
+	}
+	for _, kv := range o.Setenv {
+		k, _, _ := strings.Cut(kv, "=")
+		out := env[:0:0]
+		for _, e := range env {
+			if !strings.HasPrefix(e, k+"=") {
+				out = append(out, e)
+			}
+		}
+		env = append(out, kv)
+	}
+	return env
+}

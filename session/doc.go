@@ -1,0 +1,44 @@
+// Package session is nook's build-session store: the chroot registry, the
+// unpack cache of chroot tarballs, and the life cycle of sessions whose
+// every command is one sandbox.Spec run through package sandbox.
+//
+// A chroot is a name and a source: a tarball (compression found from its
+// first bytes), a directory, or the host root (the built-in chroot "host").
+// Definitions come from nook's own configuration directory and, read-only,
+// from schroot's configuration and sbuild's unshare-mode tarballs, so an
+// existing set-up works unchanged; see Registry for the precedence.
+//
+// The first session from a tarball unpacks it once into a cache entry keyed
+// by the tarball's content and by the id mapping the commands use. A
+// session is then only a directory holding a state file and an empty
+// overlay upper and work directory: beginning one is O(1). Every command
+// mounts the overlay (cache entry below, session upper above) in fresh
+// namespaces and nothing stays mounted afterwards, so a session survives a
+// reboot and no process is left behind.
+//
+// The work that must happen inside the session's id mapping (unpacking a
+// tarball so that its files belong to the mapped ids, deleting a tree that
+// holds files of subordinate ids, adding a user to a session) is done by a
+// helper: this same binary, started as the command of a sandbox with the
+// session's identity. The package's init function recognises the helper's
+// argv, as package sandbox does for its init, so importing the package is
+// all an embedder has to do.
+//
+// Files:
+//
+//	dirs.go       where configuration, cache and sessions live
+//	chroot.go     the registry: nook's own definitions, precedence
+//	schroot.go    schroot.conf and chroot.d reader
+//	sbuild.go     sbuild's unshare-mode tarballs
+//	identity.go   which id mapping a user's sessions use
+//	cache.go      the unpack cache: keys, locking, entries, prune
+//	decompress.go compression by magic bytes
+//	extract.go    safe tar extraction (runs in the helper)
+//	helper.go     the helper verbs and how they are started
+//	session.go    begin, end, list, state, copy sessions
+//	command.go    the sandbox.Spec of one command in a session
+//	hostroot.go   the tree of the built-in chroot "host" for a user
+//	overlaycheck.go  where begin makes a copy instead of an overlay
+//	users.go      passwd and group lookup in a session, adding a user
+//	lock.go, atomic.go  flock and write-fsync-rename
+package session

@@ -1,0 +1,377 @@
+package session
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// ExtractStats counts what an extraction did and what it left out.
+type ExtractStats struct {
+	Entries int64 `json:"entries"`
+	Bytes   int64 `json:"bytes"`
+	// Devices are device nodes skipped: a session gets a fresh /dev from
+	// every command, and a user namespace cannot make them anyway.
+	Devices int64 `json:"devices,omitempty"`
+	// ChownFailed counts entries whose owner could not be set (an id the
+	// mapping does not hold); they belong to the extracting user instead.
+	ChownFailed int64  `json:"chown_failed,omitempty"`
+	ChownError  string `json:"chown_error,omitempty"`
+	// XattrFailed counts extended attributes the kernel refused (trusted.*
+	// in a user namespace, or a filesystem without xattrs).
+	XattrFailed int64  `json:"xattr_failed,omitempty"`
+	XattrError  string `json:"xattr_error,omitempty"`
+	// Other counts entries of kinds that are not files (sockets, unknown).
+	Other int64 `json:"other,omitempty"`
+}
+
+// ErrUnsafeEntry is wrapped by the error for a tar entry whose name or link
+// target would reach outside the destination through "..".
+var ErrUnsafeEntry = errors.New("unsafe tar entry")
+
+// extractor unpacks a tar stream into a directory without ever creating or
+// writing anything outside it, whatever the archive holds:
+//
+//   - names and hard-link targets containing ".." are refused (the whole
+//     archive is, since such an entry exists only to attack);
+//   - absolute names are taken relative to the destination, as tar does;
+//   - parents are resolved with openat2(RESOLVE_IN_ROOT), so a symlink in
+//     the tree that points to "/" or "../.." stays inside the tree (the
+//     classic attack: entry "a" -> /etc, then entry "a/passwd");
+//   - the last component is never followed: an existing entry is unlinked
+//     and the new one made with O_CREAT|O_EXCL|O_NOFOLLOW, so writing a
+//     file cannot write through a symlink or hard link planted before it;
+//   - hard links are made with linkat(2) between two names that were both
+//     resolved inside the tree, so they cannot name a host file.
+type extractor struct {
+	root  *os.File // the destination, O_DIRECTORY
+	chown bool
+	stats ExtractStats
+	buf   []byte
+	// dirTimes are applied at the end: making entries in a directory
+	// changes its mtime, and a directory without write permission (0555)
+	// must stay writable until its entries are made.
+	dirTimes []dirTime
+	// last is the most recent parent directory handle, reused while the
+	// archive stays in one directory (most do, for long runs).
+	lastDir string
+	lastFd  *os.File
+}
+
+type dirTime struct {
+	rel   string
+	mode  uint32
+	mtime unix.Timespec
+}
+
+// extract unpacks r into dest, which must exist and be empty. With chown,
+// entries get the archive's numeric owners (never looked up by name);
+// without, they belong to the caller.
+func extract(r io.Reader, dest string, chown bool) (ExtractStats, error) {
+	root, err := os.OpenFile(dest, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return ExtractStats{}, fmt.Errorf("open extraction directory: %w", err)
+	}
+	defer root.Close()
+	x := &extractor{root: root, chown: chown, buf: make([]byte, 1<<20)}
+	defer x.dropParent()
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return x.stats, fmt.Errorf("read tar entry after %d entries: %w", x.stats.Entries, err)
+		}
+		if err := x.entry(hdr, tr); err != nil {
+			return x.stats, fmt.Errorf("extract %q: %w", hdr.Name, err)
+		}
+		x.stats.Entries++
+	}
+	for _, d := range x.dirTimes {
+		x.finishDir(d)
+	}
+	return x.stats, nil
+}
+
+// cleanName turns an entry name into a path relative to the destination:
+// "." for the top, never anything with "..".
+func cleanName(name string) (string, error) {
+	for _, c := range strings.Split(name, "/") {
+		if c == ".." {
+			return "", fmt.Errorf("%w: %q goes up with \"..\"", ErrUnsafeEntry, name)
+		}
+	}
+	rel := path.Clean("/" + name)[1:]
+	if rel == "" {
+		rel = "."
+	}
+	return rel, nil
+}
+
+func (x *extractor) dropParent() {
+	if x.lastFd != nil {
+		x.lastFd.Close()
+		x.lastFd, x.lastDir = nil, ""
+	}
+}
+
+// parent returns a handle on the directory that will hold rel, made (0755)
+// when missing, resolved inside the root.
+func (x *extractor) parent(rel string) (*os.File, error) {
+	dir := path.Dir(rel)
+	if dir == "." {
+		return x.root, nil
+	}
+	if x.lastFd != nil && x.lastDir == dir {
+		return x.lastFd, nil
+	}
+	x.dropParent()
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(int(x.root.Fd()), dir, &how)
+	var f *os.File
+	switch {
+	case err == nil:
+		f = os.NewFile(uintptr(fd), dir)
+	case errors.Is(err, unix.ENOENT):
+		// The archive did not list the parent (or not yet): make it, the
+		// way securejoin makes directories, inside the root.
+		f, err = pathrs.MkdirAllHandle(x.root, dir, 0o755)
+		if err != nil {
+			return nil, fmt.Errorf("create parent %s: %w", dir, err)
+		}
+	default:
+		return nil, &os.PathError{Op: "open parent", Path: dir, Err: err}
+	}
+	x.lastDir, x.lastFd = dir, f
+	return f, nil
+}
+
+// clear removes whatever is at name in dir, so the new entry is made fresh
+// and nothing is written through an old symlink or hard link. An existing
+// directory stays when the new entry is a directory too.
+func (x *extractor) clear(dir *os.File, name string, keepDir bool) error {
+	var st unix.Stat_t
+	err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "stat", Path: name, Err: err}
+	}
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if isDir && keepDir {
+		return nil
+	}
+	flags := 0
+	if isDir {
+		flags = unix.AT_REMOVEDIR
+	}
+	// The cached parent handle cannot be the directory removed here: only
+	// an empty directory can be removed, and the cached one holds the
+	// entry made last. Were it stale anyway, making entries in an unlinked
+	// directory fails; it cannot reach outside.
+	if err := unix.Unlinkat(int(dir.Fd()), name, flags); err != nil {
+		return &os.PathError{Op: "replace", Path: name, Err: err}
+	}
+	return nil
+}
+
+func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
+	rel, err := cleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	mode := uint32(hdr.Mode) & 0o7777
+	if rel == "." {
+		if hdr.Typeflag != tar.TypeDir {
+			return fmt.Errorf("%w: the top of the archive is not a directory", ErrUnsafeEntry)
+		}
+		if err := x.meta(x.root, hdr, false); err != nil {
+			return err
+		}
+		x.dirTimes = append(x.dirTimes, dirTime{".", mode, unix.NsecToTimespec(hdr.ModTime.UnixNano())})
+		return nil
+	}
+	dir, err := x.parent(rel)
+	if err != nil {
+		return err
+	}
+	name := path.Base(rel)
+	dfd := int(dir.Fd())
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if err := x.clear(dir, name, true); err != nil {
+			return err
+		}
+		if err := unix.Mkdirat(dfd, name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+			return &os.PathError{Op: "mkdir", Path: rel, Err: err}
+		}
+		fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: rel, Err: err}
+		}
+		f := os.NewFile(uintptr(fd), rel)
+		defer f.Close()
+		if err := x.meta(f, hdr, false); err != nil {
+			return err
+		}
+		x.dirTimes = append(x.dirTimes, dirTime{rel, mode, unix.NsecToTimespec(hdr.ModTime.UnixNano())})
+		return nil
+	case tar.TypeReg, tar.TypeGNUSparse: // archive/tar reports the old '\x00' type as TypeReg
+		if err := x.clear(dir, name, false); err != nil {
+			return err
+		}
+		fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return &os.PathError{Op: "create", Path: rel, Err: err}
+		}
+		f := os.NewFile(uintptr(fd), rel)
+		defer f.Close()
+		n, err := io.CopyBuffer(onlyWriter{f}, r, x.buf)
+		x.stats.Bytes += n
+		if err != nil {
+			return fmt.Errorf("write %s: %w", rel, err)
+		}
+		if err := x.meta(f, hdr, true); err != nil {
+			return err
+		}
+		return x.times(dir, name, hdr)
+	case tar.TypeSymlink:
+		if err := x.clear(dir, name, false); err != nil {
+			return err
+		}
+		if err := unix.Symlinkat(hdr.Linkname, dfd, name); err != nil {
+			return &os.PathError{Op: "symlink", Path: rel, Err: err}
+		}
+		x.owner(func(uid, gid int) error { return unix.Fchownat(dfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW) }, hdr)
+		return x.times(dir, name, hdr)
+	case tar.TypeLink:
+		target, err := cleanName(hdr.Linkname)
+		if err != nil {
+			return err
+		}
+		if target == "." {
+			return fmt.Errorf("%w: hard link to the top directory", ErrUnsafeEntry)
+		}
+		if err := x.clear(dir, name, false); err != nil {
+			return err
+		}
+		how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+		tfd, err := unix.Openat2(int(x.root.Fd()), path.Dir(target), &how)
+		if err != nil {
+			return &os.PathError{Op: "open hard link target's directory", Path: path.Dir(target), Err: err}
+		}
+		defer unix.Close(tfd)
+		// Flags 0: a symlink as target is linked itself, not followed.
+		if err := unix.Linkat(tfd, path.Base(target), int(dir.Fd()), name, 0); err != nil {
+			return &os.PathError{Op: "hard link to " + target, Path: rel, Err: err}
+		}
+		return nil
+	case tar.TypeFifo:
+		if err := x.clear(dir, name, false); err != nil {
+			return err
+		}
+		if err := unix.Mknodat(dfd, name, unix.S_IFIFO|0o600, 0); err != nil {
+			return &os.PathError{Op: "mkfifo", Path: rel, Err: err}
+		}
+		x.owner(func(uid, gid int) error { return unix.Fchownat(dfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW) }, hdr)
+		if err := unix.Fchmodat(dfd, name, mode, 0); err != nil {
+			return &os.PathError{Op: "chmod", Path: rel, Err: err}
+		}
+		return x.times(dir, name, hdr)
+	case tar.TypeChar, tar.TypeBlock:
+		x.stats.Devices++
+		return nil
+	case tar.TypeXGlobalHeader:
+		return nil
+	default:
+		x.stats.Other++
+		return nil
+	}
+}
+
+// onlyWriter hides the file's ReadFrom, so io.CopyBuffer uses the buffer
+// instead of falling back to a small one through copy_file_range probing.
+type onlyWriter struct{ f *os.File }
+
+func (w onlyWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+// meta applies owner, mode (when chmod; directories get theirs at the
+// end) and extended attributes to an open file or directory, in the order
+// the kernel needs: chown clears setuid bits and file capabilities, so it
+// comes first, then the mode, then xattrs.
+func (x *extractor) meta(f *os.File, hdr *tar.Header, chmod bool) error {
+	fd := int(f.Fd())
+	x.owner(func(uid, gid int) error { return unix.Fchown(fd, uid, gid) }, hdr)
+	if chmod {
+		if err := unix.Fchmod(fd, uint32(hdr.Mode)&0o7777); err != nil {
+			return &os.PathError{Op: "chmod", Path: hdr.Name, Err: err}
+		}
+	}
+	for k, v := range hdr.PAXRecords {
+		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
+		if !ok {
+			continue
+		}
+		if err := unix.Fsetxattr(fd, name, []byte(v), 0); err != nil {
+			x.stats.XattrFailed++
+			if x.stats.XattrError == "" {
+				x.stats.XattrError = fmt.Sprintf("%s on %s: %v", name, hdr.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (x *extractor) owner(chown func(uid, gid int) error, hdr *tar.Header) {
+	if !x.chown {
+		return
+	}
+	if err := chown(hdr.Uid, hdr.Gid); err != nil {
+		x.stats.ChownFailed++
+		if x.stats.ChownError == "" {
+			x.stats.ChownError = fmt.Sprintf("%s to %d:%d: %v", hdr.Name, hdr.Uid, hdr.Gid, err)
+		}
+	}
+}
+
+func (x *extractor) times(dir *os.File, name string, hdr *tar.Header) error {
+	ts := unix.NsecToTimespec(hdr.ModTime.UnixNano())
+	if err := unix.UtimesNanoAt(int(dir.Fd()), name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "set times", Path: hdr.Name, Err: err}
+	}
+	return nil
+}
+
+// finishDir sets a directory's mode and times once everything in it is
+// made. The directory is found again inside the root, never through a
+// symlink; if the archive replaced it since, nothing happens.
+func (x *extractor) finishDir(d dirTime) {
+	if d.rel == "." {
+		unix.Fchmod(int(x.root.Fd()), d.mode)
+		unix.UtimesNanoAt(int(x.root.Fd()), "", []unix.Timespec{d.mtime, d.mtime}, unix.AT_EMPTY_PATH)
+		return
+	}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(int(x.root.Fd()), path.Dir(d.rel), &how)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	dfd, err := unix.Openat(fd, path.Base(d.rel), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(dfd)
+	unix.Fchmod(dfd, d.mode)
+	unix.UtimesNanoAt(fd, path.Base(d.rel), []unix.Timespec{d.mtime, d.mtime}, unix.AT_SYMLINK_NOFOLLOW)
+}

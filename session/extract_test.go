@@ -1,0 +1,268 @@
+package session
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ent is one entry of a tarball made in a test.
+type ent struct {
+	name, link string
+	typ        byte
+	mode       int64
+	uid, gid   int
+	body       string
+	xattrs     map[string]string
+	mtime      time.Time
+}
+
+func makeTar(t *testing.T, ents []ent) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range ents {
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Uid: e.uid, Gid: e.gid,
+			ModTime: e.mtime, Format: tar.FormatPAX}
+		if h.ModTime.IsZero() {
+			h.ModTime = time.Unix(1700000000, 0)
+		}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+			if e.typ == tar.TypeDir {
+				h.Mode = 0o755
+			}
+		}
+		if e.typ == tar.TypeReg {
+			h.Size = int64(len(e.body))
+		}
+		if e.typ == tar.TypeChar {
+			h.Devmajor, h.Devminor = 1, 3
+		}
+		for k, v := range e.xattrs {
+			if h.PAXRecords == nil {
+				h.PAXRecords = map[string]string{}
+			}
+			h.PAXRecords["SCHILY.xattr."+k] = v
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatalf("tar header %s: %v", e.name, err)
+		}
+		if e.typ == tar.TypeReg {
+			tw.Write([]byte(e.body))
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+// attackDirs makes a sandbox for an attack: dest (the extraction
+// directory) and outside (a sibling the attack aims at), with a file there
+// the attack must not reach.
+func attackDirs(t *testing.T) (dest, outside string) {
+	base := t.TempDir()
+	dest, outside = filepath.Join(base, "dest"), filepath.Join(base, "outside")
+	os.Mkdir(dest, 0o755)
+	os.Mkdir(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "victim"), []byte("original"), 0o644)
+	return dest, outside
+}
+
+// checkOutside fails the test if the attack changed anything outside.
+func checkOutside(t *testing.T, outside string) {
+	t.Helper()
+	ents, _ := os.ReadDir(outside)
+	if len(ents) != 1 || ents[0].Name() != "victim" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the attack created entries outside the destination: %v", names)
+	}
+	b, err := os.ReadFile(filepath.Join(outside, "victim"))
+	if err != nil || string(b) != "original" {
+		t.Errorf("the attack changed outside/victim: %q, %v", b, err)
+	}
+	var st unix.Stat_t
+	if unix.Stat(filepath.Join(outside, "victim"), &st) == nil && st.Nlink != 1 {
+		t.Errorf("the attack made a hard link to outside/victim (%d links)", st.Nlink)
+	}
+}
+
+func TestExtractAttacks(t *testing.T) {
+	cases := []struct {
+		name string
+		// ents get "OUT" replaced by the outside directory's path.
+		ents []ent
+		// wantErr: the archive must be refused; otherwise it must unpack
+		// with everything inside.
+		wantErr bool
+		// inside lists paths that must exist inside dest afterwards.
+		inside []string
+		// either: refusing is as good as landing inside (securejoin will
+		// not make directories through a dangling symlink).
+		either bool
+	}{
+		{name: "dot-dot", ents: []ent{{name: "../outside/evil", typ: tar.TypeReg, body: "x"}}, wantErr: true},
+		{name: "dot-dot-deep", ents: []ent{{name: "a/b/../../../outside/evil", typ: tar.TypeReg, body: "x"}}, wantErr: true},
+		{name: "absolute", ents: []ent{{name: "OUT/evil", typ: tar.TypeReg, body: "x"}}, inside: []string{"OUT/evil"}},
+		{name: "symlinked-parent-absolute", ents: []ent{
+			{name: "link", typ: tar.TypeSymlink, link: "OUT"},
+			{name: "link/evil", typ: tar.TypeReg, body: "x"},
+		}, inside: []string{"OUT/evil"}, either: true},
+		{name: "symlinked-parent-relative", ents: []ent{
+			{name: "link", typ: tar.TypeSymlink, link: "../outside"},
+			{name: "link/evil", typ: tar.TypeReg, body: "x"},
+		}, inside: []string{"evil"}, either: true},
+		{name: "symlinked-parent-root", ents: []ent{
+			{name: "sub/link", typ: tar.TypeSymlink, link: "/"},
+			{name: "sub/link/evil", typ: tar.TypeReg, body: "x"},
+		}, inside: []string{"evil"}},
+		{name: "write-through-symlink", ents: []ent{
+			{name: "victim", typ: tar.TypeSymlink, link: "OUT/victim"},
+			{name: "victim", typ: tar.TypeReg, body: "overwritten"},
+		}, inside: []string{"victim"}},
+		{name: "write-through-relative-symlink", ents: []ent{
+			{name: "victim", typ: tar.TypeSymlink, link: "../outside/victim"},
+			{name: "victim", typ: tar.TypeReg, body: "overwritten"},
+		}, inside: []string{"victim"}},
+		{name: "hardlink-dot-dot", ents: []ent{{name: "h", typ: tar.TypeLink, link: "../outside/victim"}}, wantErr: true},
+		{name: "hardlink-absolute", ents: []ent{{name: "h", typ: tar.TypeLink, link: "OUT/victim"}}, wantErr: true},
+		{name: "hardlink-through-symlink", ents: []ent{
+			{name: "l", typ: tar.TypeSymlink, link: "OUT"},
+			{name: "h", typ: tar.TypeLink, link: "l/victim"},
+		}, wantErr: true},
+		{name: "hardlink-to-symlink-then-write", ents: []ent{
+			{name: "l", typ: tar.TypeSymlink, link: "OUT/victim"},
+			{name: "h", typ: tar.TypeLink, link: "l"},
+			{name: "h", typ: tar.TypeReg, body: "overwritten"},
+		}, inside: []string{"h", "l"}},
+		{name: "dir-over-symlink", ents: []ent{
+			{name: "d", typ: tar.TypeSymlink, link: "OUT"},
+			{name: "d", typ: tar.TypeDir},
+			{name: "d/evil", typ: tar.TypeReg, body: "x"},
+		}, inside: []string{"d/evil"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dest, outside := attackDirs(t)
+			var ents []ent
+			for _, e := range c.ents {
+				e.name = replaceOut(e.name, outside)
+				e.link = replaceOut(e.link, outside)
+				ents = append(ents, e)
+			}
+			_, err := extract(bytes.NewReader(makeTar(t, ents)), dest, false)
+			if c.wantErr && err == nil {
+				t.Errorf("hostile archive was accepted")
+			}
+			if !c.wantErr && !c.either && err != nil {
+				t.Errorf("extract: %v", err)
+			}
+			checkOutside(t, outside)
+			if err != nil {
+				return
+			}
+			for _, p := range c.inside {
+				p = replaceOut(p, outside)
+				if _, err := os.Lstat(filepath.Join(dest, p)); err != nil {
+					t.Errorf("%s was not made inside: %v", p, err)
+				}
+			}
+		})
+	}
+}
+
+func replaceOut(s, outside string) string {
+	if len(s) >= 3 && s[:3] == "OUT" {
+		return outside + s[3:]
+	}
+	return s
+}
+
+func TestExtractKeepsMetadata(t *testing.T) {
+	dest := t.TempDir()
+	// The archive makes a read-only directory; let the cleanup in.
+	t.Cleanup(func() { os.Chmod(filepath.Join(dest, "ro"), 0o755) })
+	mt := time.Unix(1234567890, 0)
+	ents := []ent{
+		{name: "./", typ: tar.TypeDir, mode: 0o755},
+		{name: "./bin/", typ: tar.TypeDir, mode: 0o755, mtime: mt},
+		{name: "./bin/su", typ: tar.TypeReg, mode: 0o4755, body: "setuid", mtime: mt},
+		{name: "./bin/sg", typ: tar.TypeReg, mode: 0o2711, body: "setgid"},
+		{name: "./bin/ln", typ: tar.TypeLink, link: "./bin/su"},
+		{name: "./bin/sym", typ: tar.TypeSymlink, link: "su", mtime: mt},
+		{name: "./etc/x", typ: tar.TypeReg, body: "implied parent", xattrs: map[string]string{"user.nook": "kept"}},
+		{name: "./dev/null", typ: tar.TypeChar, mode: 0o666},
+		{name: "./dev/zero", typ: tar.TypeChar, mode: 0o666},
+		{name: "./fifo", typ: tar.TypeFifo, mode: 0o600},
+		{name: "./ro/", typ: tar.TypeDir, mode: 0o555},
+		{name: "./ro/inside", typ: tar.TypeReg, body: "in a read-only dir"},
+	}
+	stats, err := extract(bytes.NewReader(makeTar(t, ents)), dest, false)
+	if err != nil {
+		t.Fatalf("extract: %v", err)
+	}
+	if stats.Devices != 2 {
+		t.Errorf("devices skipped: %d, want 2", stats.Devices)
+	}
+	if _, err := os.Lstat(filepath.Join(dest, "dev/null")); err == nil {
+		t.Errorf("a device node was made")
+	}
+	for p, want := range map[string]os.FileMode{"bin/su": 0o755 | os.ModeSetuid, "bin/sg": 0o711 | os.ModeSetgid, "ro": 0o555 | os.ModeDir, "fifo": 0o600 | os.ModeNamedPipe} {
+		fi, err := os.Lstat(filepath.Join(dest, p))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
+		}
+	}
+	var a, b unix.Stat_t
+	unix.Stat(filepath.Join(dest, "bin/su"), &a)
+	unix.Stat(filepath.Join(dest, "bin/ln"), &b)
+	if a.Ino != b.Ino || a.Nlink != 2 {
+		t.Errorf("hard link not kept: inodes %d %d, links %d", a.Ino, b.Ino, a.Nlink)
+	}
+	if a.Mtim.Sec != mt.Unix() {
+		t.Errorf("bin/su mtime %d, want %d", a.Mtim.Sec, mt.Unix())
+	}
+	var d unix.Stat_t
+	unix.Stat(filepath.Join(dest, "bin"), &d)
+	if d.Mtim.Sec != mt.Unix() {
+		t.Errorf("bin/ mtime %d, want %d (directory times must be set after their entries)", d.Mtim.Sec, mt.Unix())
+	}
+	var l unix.Stat_t
+	unix.Lstat(filepath.Join(dest, "bin/sym"), &l)
+	if l.Mtim.Sec != mt.Unix() {
+		t.Errorf("symlink mtime %d, want %d", l.Mtim.Sec, mt.Unix())
+	}
+	buf := make([]byte, 16)
+	n, err := unix.Getxattr(filepath.Join(dest, "etc/x"), "user.nook", buf)
+	if err != nil && !errors.Is(err, unix.ENOTSUP) {
+		t.Errorf("xattr user.nook: %v", err)
+	} else if err == nil && string(buf[:n]) != "kept" {
+		t.Errorf("xattr user.nook = %q", buf[:n])
+	}
+}
+
+func TestCleanName(t *testing.T) {
+	for in, want := range map[string]string{"./": ".", "/": ".", "./a/b": "a/b", "/abs/x": "abs/x", "a//b/./c": "a/b/c", "a/": "a"} {
+		got, err := cleanName(in)
+		if err != nil || got != want {
+			t.Errorf("cleanName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"..", "../x", "a/../b", "a/.."} {
+		if _, err := cleanName(bad); !errors.Is(err, ErrUnsafeEntry) {
+			t.Errorf("cleanName(%q): %v, want ErrUnsafeEntry", bad, err)
+		}
+	}
+}

@@ -1,0 +1,526 @@
+package session
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Store is one user's chroots, cache and sessions.
+type Store struct {
+	Dirs     Dirs
+	Registry *Registry
+	Cache    *Cache
+	// IDMode is the mapping new sessions and cache entries use; Open
+	// detects it.
+	IDMode IDMode
+}
+
+// Open returns the caller's store in the default directories.
+func Open() (*Store, error) {
+	d, err := DefaultDirs()
+	if err != nil {
+		return nil, err
+	}
+	return OpenDirs(d), nil
+}
+
+// OpenDirs returns the store kept in d.
+func OpenDirs(d Dirs) *Store {
+	return &Store{Dirs: d, Registry: NewRegistry(d), Cache: &Cache{Dir: filepath.Join(d.Cache, "unpack")}, IDMode: DetectIDMode()}
+}
+
+// State is a session's state file, sessions/ID/state.json.
+type State struct {
+	ID     string `json:"id"`
+	Chroot string `json:"chroot"`
+	Kind   Kind   `json:"kind"`
+	// Source is the chroot's tarball or directory.
+	Source string `json:"source"`
+	// Lower is the overlay's lower directory: a cache entry's tree, the
+	// chroot directory, or /.
+	Lower string `json:"lower"`
+	// Entry names the cache entry of a tarball chroot.
+	Entry string `json:"entry,omitempty"`
+	// Copy says the session is a private full copy of the chroot in its
+	// root directory instead of an overlay.
+	Copy    bool      `json:"copy,omitempty"`
+	IDMode  IDMode    `json:"id_mode"`
+	Created time.Time `json:"created"`
+	// Dir is the session's directory, filled in when read.
+	Dir string `json:"-"`
+}
+
+func (st *State) upper() string { return filepath.Join(st.Dir, "upper") }
+func (st *State) work() string  { return filepath.Join(st.Dir, "work") }
+func (st *State) mnt() string   { return filepath.Join(st.Dir, "mnt") }
+
+// Location is the session's tree as the host sees it, for a copy session
+// (an overlay session has none: its tree exists only inside commands).
+func (st *State) Location() string {
+	if st.Copy {
+		return filepath.Join(st.Dir, "root")
+	}
+	return ""
+}
+
+// layers returns the directories a file of the session is read from, top
+// first: the upper and lower of an overlay, or only the copy.
+func (st *State) layers() (upper, lower string) {
+	if st.Copy {
+		return "", st.Location()
+	}
+	return st.upper(), st.Lower
+}
+
+func (s *Store) sessionsDir() string { return filepath.Join(s.Dirs.State, "sessions") }
+
+// BeginOptions tune Begin.
+type BeginOptions struct {
+	// Name is the session id; empty means CHROOT-UUID.
+	Name string
+	// Progress is told how an unpack advances (only when one happens).
+	Progress Progress
+	// Busy is called when Begin has to wait for another process
+	// unpacking the same tarball.
+	Busy func()
+	// Copy makes the session a private full copy of the chroot instead of
+	// an overlay over it: begin then costs a full unpack or copy, and the
+	// tree is a real directory on the host (State.Location) that clients
+	// can read and write from outside, as piuparts and autopkgtest do with
+	// schroot's sessions. A chroot can ask for it too (Chroot.Copy).
+	Copy bool
+}
+
+// BeginResult is a new session and what is worth telling about it.
+type BeginResult struct {
+	State *State
+	// Unpacked is the cache entry made for this session, if one was.
+	Unpacked *Entry
+	// Warnings are one-line notes for the user (single-id mode, skipped
+	// device nodes, ...).
+	Warnings []string
+}
+
+// Begin starts a session of the chroot called name. With a warm cache it
+// writes the state file and makes the empty upper, work and mount-point
+// directories, nothing more. The session directory is made under a
+// temporary name and renamed into place complete, so a begin killed at any
+// point leaves no session, only a temporary directory that a later call
+// removes.
+func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
+	c, err := s.Registry.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	id := o.Name
+	if id == "" {
+		id = c.Name + "-" + uuid4()
+	}
+	if err := ValidName(id); err != nil {
+		return nil, fmt.Errorf("session name: %w", err)
+	}
+	res := &BeginResult{}
+	st := &State{ID: id, Chroot: c.Name, Kind: c.Kind, Source: c.Path, IDMode: s.IDMode, Created: time.Now().UTC(), Copy: o.Copy || c.Copy}
+	if st.Copy && c.Kind == KindHost {
+		return nil, fmt.Errorf("a session of the host root cannot be a copy; leave out --copy")
+	}
+	if s.IDMode == IDSingle {
+		res.Warnings = append(res.Warnings, SingleIDWarning)
+	}
+	if err := privateDir(s.sessionsDir()); err != nil {
+		return nil, err
+	}
+	if why := overlayRefusedHere(s.sessionsDir(), s.IDMode == IDHost); why != "" && !st.Copy {
+		if c.Kind == KindHost {
+			return nil, fmt.Errorf("cannot begin a session of the host root: %s", why)
+		}
+		st.Copy = true
+		res.Warnings = append(res.Warnings, why+"; this session is a full copy instead")
+	}
+	if _, err := os.Lstat(filepath.Join(s.sessionsDir(), id)); err == nil {
+		return nil, fmt.Errorf("session %q exists already (nook session end %s removes it)", id, id)
+	}
+	s.collect()
+	switch {
+	case st.Copy:
+		// Filled in below, once the session's directory exists.
+	case c.Kind == KindTarball:
+		e, made, err := s.Cache.Ensure(c.Path, s.IDMode, o.Progress, o.Busy)
+		if err != nil {
+			return nil, err
+		}
+		if made {
+			res.Unpacked = &e
+			res.Warnings = append(res.Warnings, unpackWarnings(e)...)
+			s.dropOldEntries(e)
+		}
+		st.Lower, st.Entry = e.Root, e.Name
+	case c.Kind == KindDirectory:
+		fi, err := os.Stat(c.Path)
+		if err != nil {
+			return nil, fmt.Errorf("chroot %s: %w", c.Name, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("chroot %s: %s is not a directory", c.Name, c.Path)
+		}
+		st.Lower = c.Path
+	case c.Kind == KindHost:
+		st.Lower = "/"
+	default:
+		return nil, fmt.Errorf("chroot %s: unknown kind %q", c.Name, c.Kind)
+	}
+
+	// Prune must not remove the entry between here and the rename.
+	cl, err := s.cacheLock(false)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Unlock()
+	if st.Entry != "" {
+		if _, err := os.Stat(st.Lower); err != nil {
+			return nil, fmt.Errorf("cache entry %s went away while the session began (a prune?); begin again", st.Entry)
+		}
+	}
+	tmp, err := os.MkdirTemp(s.sessionsDir(), ".new-")
+	if err != nil {
+		return nil, fmt.Errorf("create session directory: %w", err)
+	}
+	lock, err := lockFile(filepath.Join(tmp, "lock"), nil)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	defer lock.Unlock()
+	fail := func(err error) (*BeginResult, error) {
+		removeTree(s.IDMode, tmp)
+		return nil, err
+	}
+	// upper is the root directory of every command's tree: it gets the
+	// mode of a root directory.
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"upper", 0o755}, {"work", 0o700}, {"mnt", 0o700}} {
+		if err := os.Mkdir(filepath.Join(tmp, d.name), d.mode); err != nil {
+			return fail(fmt.Errorf("create session directory: %w", err))
+		}
+		if err := os.Chmod(filepath.Join(tmp, d.name), d.mode); err != nil {
+			return fail(fmt.Errorf("create session directory: %w", err))
+		}
+	}
+	if st.Copy {
+		w, err := fillCopy(c, s.IDMode, tmp, o.Progress)
+		if err != nil {
+			return fail(err)
+		}
+		res.Warnings = append(res.Warnings, w...)
+	}
+	if err := writeJSONAtomic(filepath.Join(tmp, "state.json"), st); err != nil {
+		return fail(err)
+	}
+	final := filepath.Join(s.sessionsDir(), id)
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fail(fmt.Errorf("session %q exists already (nook session end %s removes it)", id, id))
+		}
+		return fail(fmt.Errorf("create session %s: %w", final, err))
+	}
+	if err := syncDir(s.sessionsDir()); err != nil {
+		return nil, err
+	}
+	st.Dir = final
+	res.State = st
+	return res, nil
+}
+
+// fillCopy makes dir/root a full copy of the chroot, under the session's
+// id mapping: a tarball is unpacked into it, a directory copied with
+// cp -a by a helper in the session's user namespace.
+func fillCopy(c Chroot, mode IDMode, dir string, progress Progress) ([]string, error) {
+	root := filepath.Join(dir, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return nil, fmt.Errorf("create session directory: %w", err)
+	}
+	switch c.Kind {
+	case KindTarball:
+		f, err := os.Open(c.Path)
+		if err != nil {
+			return nil, fmt.Errorf("open chroot tarball: %w", err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("open chroot tarball: %w", err)
+		}
+		res, err := unpackInto(f, fi.Size(), mode, dir, root, progress)
+		if err != nil {
+			return nil, fmt.Errorf("unpack %s: %w", c.Path, err)
+		}
+		return unpackWarnings(Entry{Source: c.Path, Stats: res.Stats}), nil
+	case KindDirectory:
+		id, err := sandboxIdentity(mode, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		spec := helperSpec(id, dir)
+		spec.Args, spec.Argv0 = []string{"cp", "-a", "--", c.Path + "/.", root + "/"}, ""
+		spec.SuppressChown = mode == IDSingle
+		if err := runHelperSpec("copy "+c.Path, spec); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("chroot %s of kind %s cannot be copied", c.Name, c.Kind)
+}
+
+func unpackWarnings(e Entry) []string {
+	var w []string
+	if e.Stats.Devices > 0 {
+		w = append(w, fmt.Sprintf("skipped %d device nodes in %s: every command gets a fresh /dev", e.Stats.Devices, e.Source))
+	}
+	if e.Stats.ChownFailed > 0 {
+		w = append(w, fmt.Sprintf("%d entries of %s kept the unpacking user as owner (first: %s)", e.Stats.ChownFailed, e.Source, e.Stats.ChownError))
+	}
+	if e.Stats.XattrFailed > 0 {
+		w = append(w, fmt.Sprintf("%d extended attributes of %s could not be set (first: %s)", e.Stats.XattrFailed, e.Source, e.Stats.XattrError))
+	}
+	return w
+}
+
+func uuid4() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func (s *Store) cacheLock(exclusive bool) (*fileLock, error) {
+	if err := privateDir(s.Cache.Dir); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(s.Cache.Dir, "cache.lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", p, err)
+	}
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	return &fileLock{f: f}, nil
+}
+
+// collect removes what killed begins and ends left behind: .new-* and
+// .end-* directories whose lock nobody holds.
+func (s *Store) collect() {
+	ents, _ := os.ReadDir(s.sessionsDir())
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".new-") && !strings.HasPrefix(e.Name(), ".end-") {
+			continue
+		}
+		dir := filepath.Join(s.sessionsDir(), e.Name())
+		f, err := os.Open(filepath.Join(dir, "lock"))
+		if err == nil {
+			ok, _ := tryLock(f)
+			if !ok {
+				f.Close()
+				continue
+			}
+		}
+		mode := s.IDMode
+		var st State
+		if readJSON(filepath.Join(dir, "state.json"), &st) == nil && st.IDMode != "" {
+			mode = st.IDMode
+		}
+		removeTree(mode, dir)
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// ErrNoSession is wrapped by the error for an unknown session id.
+var ErrNoSession = errors.New("no such session")
+
+// Get reads a session's state. A "session:" prefix (schroot's namespace)
+// is accepted.
+func (s *Store) Get(id string) (*State, error) {
+	id = strings.TrimPrefix(id, "session:")
+	if err := ValidName(id); err != nil {
+		return nil, fmt.Errorf("%w %q", ErrNoSession, id)
+	}
+	dir := filepath.Join(s.sessionsDir(), id)
+	var st State
+	if err := readJSON(filepath.Join(dir, "state.json"), &st); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, derr := os.Stat(dir); derr != nil {
+				return nil, fmt.Errorf("%w %q (nook session list shows yours)", ErrNoSession, id)
+			}
+		}
+		return &State{ID: id, Dir: dir}, fmt.Errorf("session %s is damaged (%v); nook session end %s removes it", id, err, id)
+	}
+	st.Dir = dir
+	return &st, nil
+}
+
+// List returns the caller's sessions, sorted by id. A session whose state
+// cannot be read is listed with only its id and Dir, so it can be ended.
+func (s *Store) List() ([]*State, error) {
+	ents, err := os.ReadDir(s.sessionsDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read sessions in %s: %w", s.sessionsDir(), err)
+	}
+	var out []*State
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
+			continue
+		}
+		st, _ := s.Get(e.Name())
+		if st != nil {
+			out = append(out, st)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// End removes a session and everything in it, the files of subordinate
+// ids included. It waits for a command running in the session (busy is
+// called first). The directory is renamed away before it is deleted, so
+// the id is free at once and a killed end leaves nothing that blocks it.
+func (s *Store) End(id string, busy func()) error {
+	st, err := s.Get(id)
+	if st == nil {
+		return err
+	}
+	lock, lerr := lockFile(filepath.Join(st.Dir, "lock"), busy)
+	if lerr != nil {
+		return lerr
+	}
+	defer lock.Unlock()
+	trash := filepath.Join(s.sessionsDir(), ".end-"+st.ID+"-"+uuid4()[:8])
+	if err := os.Rename(st.Dir, trash); err != nil {
+		return fmt.Errorf("end session %s: %w", st.ID, err)
+	}
+	mode := st.IDMode
+	if mode == "" {
+		mode = s.IDMode
+	}
+	if err := removeTree(mode, trash); err != nil {
+		return fmt.Errorf("end session %s: %w", st.ID, err)
+	}
+	if st.Entry != "" {
+		s.dropUnused(st.Entry)
+	}
+	return nil
+}
+
+// dropOldEntries removes, after a new entry for a tarball was made, the
+// entries of earlier contents of the same tarball that no session uses.
+func (s *Store) dropOldEntries(fresh Entry) {
+	all, _ := s.Cache.Entries()
+	for _, e := range all {
+		if e.Source == fresh.Source && e.Name != fresh.Name && e.IDMode == fresh.IDMode {
+			s.dropUnused(e.Name)
+		}
+	}
+}
+
+// dropUnused removes entry name if no session uses it and it is not the
+// current content of its tarball.
+func (s *Store) dropUnused(name string) {
+	cl, err := s.cacheLock(true)
+	if err != nil {
+		return
+	}
+	defer cl.Unlock()
+	sha, mode, _ := strings.Cut(name, "-")
+	e, err := s.Cache.entry(sha, IDMode(mode))
+	if err != nil || s.Cache.current(e) || s.entryInUse(name) {
+		return
+	}
+	s.Cache.remove(e)
+}
+
+func (s *Store) entryInUse(name string) bool {
+	sessions, _ := s.List()
+	for _, st := range sessions {
+		if st.Entry == name || st.Entry == "" && st.Kind == "" {
+			// A damaged session might use it: keep it.
+			return true
+		}
+	}
+	return false
+}
+
+// PruneResult says what Prune removed and kept.
+type PruneResult struct {
+	Removed []Entry
+	Kept    []Entry
+}
+
+// Prune removes every cache entry no session uses (the next begin of its
+// chroot unpacks it again), and what killed unpacks left behind.
+func (s *Store) Prune() (*PruneResult, error) {
+	cl, err := s.cacheLock(true)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Unlock()
+	all, err := s.Cache.Entries()
+	if err != nil {
+		return nil, err
+	}
+	res := &PruneResult{}
+	for _, e := range all {
+		if s.entryInUse(e.Name) {
+			res.Kept = append(res.Kept, e)
+			continue
+		}
+		if err := s.Cache.remove(e); err != nil {
+			return res, err
+		}
+		res.Removed = append(res.Removed, e)
+	}
+	// Unpacks in progress hold their key's lock; the rest are debris.
+	tmps, _ := os.ReadDir(filepath.Join(s.Cache.Dir, "tmp"))
+	for _, t := range tmps {
+		name := t.Name()
+		if !strings.HasPrefix(name, "gone-") {
+			key, _, _ := strings.Cut(name, "-"+string(modeFromTmpName(name))+"-")
+			f, err := os.OpenFile(filepath.Join(s.Cache.Dir, "locks", key+"-"+string(modeFromTmpName(name))+".lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
+			if err == nil {
+				ok, _ := tryLock(f)
+				f.Close()
+				if !ok {
+					continue
+				}
+			}
+		}
+		removeTree(modeFromTmpName(name), filepath.Join(s.Cache.Dir, "tmp", name))
+	}
+	return res, nil
+}
