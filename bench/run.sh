@@ -43,6 +43,9 @@ echo "kernel $(uname -r); $(nproc) cpus; $(bwrap --version); $("$nook" version);
 	-n 'nook as bwrap: --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp true' \
 	"$face/bwrap --unshare-all --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp true" \
 	-n 'nook run true (zero-setup default)' "$nook run true" \
+	-n 'env NOOK_ENGINE=init nook run --ro-bind / / true (the Go init; env adds ~1 ms)' \
+	"env NOOK_ENGINE=init $nook run --ro-bind / / true" \
+	-n 'env nook run --ro-bind / / true (the raw engine, same env cost)' "env $nook run --ro-bind / / true" \
 	-n 'nook version (Go start-up alone)' "$nook version" \
 	-n 'unshare -Ur true' 'unshare -Ur true' \
 	-n '/bin/true' '/bin/true'

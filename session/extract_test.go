@@ -231,17 +231,17 @@ func TestExtractKeepsMetadata(t *testing.T) {
 	if a.Ino != b.Ino || a.Nlink != 2 {
 		t.Errorf("hard link not kept: inodes %d %d, links %d", a.Ino, b.Ino, a.Nlink)
 	}
-	if a.Mtim.Sec != mt.Unix() {
+	if int64(a.Mtim.Sec) != mt.Unix() {
 		t.Errorf("bin/su mtime %d, want %d", a.Mtim.Sec, mt.Unix())
 	}
 	var d unix.Stat_t
 	unix.Stat(filepath.Join(dest, "bin"), &d)
-	if d.Mtim.Sec != mt.Unix() {
+	if int64(d.Mtim.Sec) != mt.Unix() {
 		t.Errorf("bin/ mtime %d, want %d (directory times must be set after their entries)", d.Mtim.Sec, mt.Unix())
 	}
 	var l unix.Stat_t
 	unix.Lstat(filepath.Join(dest, "bin/sym"), &l)
-	if l.Mtim.Sec != mt.Unix() {
+	if int64(l.Mtim.Sec) != mt.Unix() {
 		t.Errorf("symlink mtime %d, want %d", l.Mtim.Sec, mt.Unix())
 	}
 	buf := make([]byte, 16)
