@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -63,6 +64,21 @@ type StartError struct {
 }
 
 func (e *StartError) Error() string { return e.Msg }
+
+// WorkDir reports whether the command could not start because its working
+// directory could not be entered, and why (the message after the path).
+// Faces with their own wording for it (schroot's) use this.
+func (e *StartError) WorkDir() (bool, string) {
+	for _, p := range []string{"change to the working directory ", "change to working directory "} {
+		if rest, ok := strings.CutPrefix(e.Msg, p); ok {
+			if i := strings.LastIndex(rest, ": "); i >= 0 {
+				return true, rest[i+2:]
+			}
+			return true, ""
+		}
+	}
+	return false, ""
+}
 
 // Run starts the sandbox, waits for it and returns the command's status.
 func Run(s *Spec) (Status, error) {

@@ -40,6 +40,8 @@ type Chroot struct {
 	Layer string `json:"layer"`
 	// Copy makes every session of the chroot a private full copy.
 	Copy bool `json:"copy,omitempty"`
+	// Keys are a schroot definition's keys, as written in its file.
+	Keys map[string]string `json:"-"`
 }
 
 // The layers of definitions, highest precedence first.

@@ -37,6 +37,9 @@ type RunOptions struct {
 	Sync bool
 	// Binds are host paths shown inside.
 	Binds []Bind
+	// Mounts are further mounts of the command (a profile's tmpfs, say),
+	// after the binds.
+	Mounts []sandbox.Mount
 	// Env is the command's environment before Setenv: nil builds one from
 	// the user's passwd entry (PATH, HOME, USER, LOGNAME, SHELL) and the
 	// caller's TERM and locale variables, taken from CallerEnv.
@@ -182,17 +185,10 @@ func (s *Store) resolveUser(st *State, name string, shell bool) (User, bool, err
 // addUser runs the adduser helper in the session, as root of its mapping,
 // with the session's overlay mounted on its mnt directory.
 func addUser(st *State, u User) error {
-	id, err := sandboxIdentity(st.IDMode, 0, 0)
+	spec, err := treeHelperSpec(st, st.Dir, "adduser", st.mnt(), u.Name, strconv.Itoa(u.UID), strconv.Itoa(u.GID), u.Home)
 	if err != nil {
 		return err
 	}
-	spec := helperSpec(id, "", "adduser", st.mnt(), u.Name, strconv.Itoa(u.UID), strconv.Itoa(u.GID), u.Home)
-	if st.Copy {
-		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpBind, Source: st.Location(), Dest: st.mnt()})
-	} else {
-		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpOverlay, Dest: st.mnt(), Lower: []string{st.Lower}, Upper: st.upper(), Work: st.work()})
-	}
-	spec.SuppressChown = st.IDMode == IDSingle
 	return runHelperSpec("add user "+u.Name+" to session "+st.ID, spec)
 }
 
@@ -244,6 +240,7 @@ func commandSpec(st *State, u User, o RunOptions) (*sandbox.Spec, error) {
 		}
 		mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: b.Source, Dest: dest, ReadOnly: b.ReadOnly})
 	}
+	mounts = append(mounts, o.Mounts...)
 	shell := u.Shell
 	if shell == "" {
 		shell = "/bin/sh"

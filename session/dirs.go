@@ -59,6 +59,27 @@ func DefaultDirs() (Dirs, error) {
 	return d, nil
 }
 
+// HomeDirs are the directories of a caller whose home is home, without
+// looking at the environment: for real root the system directories, else
+// the XDG defaults under home. The schroot face uses them, because its
+// clients call it with environments that differ from call to call (sbuild
+// passes no HOME to most commands, and HOME=/sbuild-nonexistent to the
+// build), yet every call must find the same sessions.
+func HomeDirs(home string) (Dirs, error) {
+	if os.Geteuid() == 0 {
+		return Dirs{Config: "/etc/nook", Cache: "/var/cache/nook", State: "/var/lib/nook", SbuildCache: filepath.Join(home, ".cache", "sbuild")}, nil
+	}
+	if !filepath.IsAbs(home) {
+		return Dirs{}, fmt.Errorf("no home directory: cannot tell where nook keeps its files")
+	}
+	return Dirs{
+		Config:      filepath.Join(home, ".config", "nook"),
+		Cache:       filepath.Join(home, ".cache", "nook"),
+		State:       filepath.Join(home, ".local", "state", "nook"),
+		SbuildCache: filepath.Join(home, ".cache", "sbuild"),
+	}, nil
+}
+
 // privateDir makes dir (and missing parents) and makes sure dir itself is
 // mode 0700 and owned by the caller: the cache and the sessions of one user
 // must not be readable by another.

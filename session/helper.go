@@ -55,6 +55,8 @@ func runHelper(verb string, args []string) int {
 		err = removeContents(args[0])
 	case verb == "adduser" && len(args) == 5:
 		err = helperAddUser(args)
+	case verb == "writefiles" && len(args) == 1:
+		err = helperWriteFiles(args[0])
 	default:
 		err = fmt.Errorf("unknown helper call %q %q", verb, args)
 	}

@@ -126,7 +126,7 @@ func schrootChroot(file string, s keySection) (Chroot, error) {
 	if err := ValidName(s.name); err != nil {
 		return Chroot{}, fmt.Errorf("%s: %w", where, err)
 	}
-	c := Chroot{Name: s.name, Description: s.keys["description"], Origin: where, Layer: OriginSchroot}
+	c := Chroot{Name: s.name, Description: s.keys["description"], Origin: where, Layer: OriginSchroot, Keys: s.keys}
 	for _, a := range strings.Split(s.keys["aliases"], ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			c.Aliases = append(c.Aliases, a)

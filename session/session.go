@@ -55,6 +55,13 @@ type State struct {
 	Copy    bool      `json:"copy,omitempty"`
 	IDMode  IDMode    `json:"id_mode"`
 	Created time.Time `json:"created"`
+	// Selected is the name the session was begun by (an alias, say);
+	// schroot's face reports it as SCHROOT_ALIAS_NAME.
+	Selected string `json:"selected,omitempty"`
+	// Keys are the chroot's schroot configuration keys as they were when
+	// the session began: a session keeps its configuration, as schroot's
+	// session files do, even when the definition changes later.
+	Keys map[string]string `json:"keys,omitempty"`
 	// Dir is the session's directory, filled in when read.
 	Dir string `json:"-"`
 }
@@ -98,6 +105,12 @@ type BeginOptions struct {
 	// can read and write from outside, as piuparts and autopkgtest do with
 	// schroot's sessions. A chroot can ask for it too (Chroot.Copy).
 	Copy bool
+	// Files are written into the session's tree before the session
+	// exists (schroot's copyfiles and nssdatabases): a begin that fails
+	// or is killed leaves no session without them.
+	Files []File
+	// Keys are stored in the session's state (State.Keys).
+	Keys map[string]string
 }
 
 // BeginResult is a new session and what is worth telling about it.
@@ -129,7 +142,11 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		return nil, fmt.Errorf("session name: %w", err)
 	}
 	res := &BeginResult{}
-	st := &State{ID: id, Chroot: c.Name, Kind: c.Kind, Source: c.Path, IDMode: s.IDMode, Created: time.Now().UTC(), Copy: o.Copy || c.Copy}
+	if err := validFiles(o.Files); err != nil {
+		return nil, err
+	}
+	st := &State{ID: id, Chroot: c.Name, Kind: c.Kind, Source: c.Path, IDMode: s.IDMode, Created: time.Now().UTC(), Copy: o.Copy || c.Copy,
+		Selected: strings.TrimPrefix(name, "chroot:"), Keys: o.Keys}
 	if st.Copy && c.Kind == KindHost {
 		return nil, fmt.Errorf("a session of the host root cannot be a copy; leave out --copy")
 	}
@@ -223,6 +240,9 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 			return fail(err)
 		}
 		res.Warnings = append(res.Warnings, w...)
+	}
+	if err := writeSessionFiles(st, tmp, o.Files); err != nil {
+		return fail(err)
 	}
 	if err := writeJSONAtomic(filepath.Join(tmp, "state.json"), st); err != nil {
 		return fail(err)

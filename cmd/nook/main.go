@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/nook-project/nook/internal/face/bwrap"
 	"github.com/nook-project/nook/internal/face/native"
+	"github.com/nook-project/nook/internal/face/schroot"
 	"github.com/nook-project/nook/sandbox"
 )
 
@@ -26,12 +28,11 @@ func main() {
 	inherited := native.InheritedFds()
 	name := filepath.Base(os.Args[0])
 	args := os.Args[1:]
-	switch name {
-	case "bwrap":
+	switch {
+	case name == "bwrap":
 		os.Exit(bwrap.Run(os.Args[0], args, inherited, native.Version))
-	case "schroot":
-		fmt.Fprintf(os.Stderr, "nook: the %s personality is not built yet\n", name)
-		os.Exit(1)
+	case name == "schroot" || strings.Contains(name, "unschroot"):
+		os.Exit(schroot.Run(os.Args[0], args, native.Version))
 	}
 	if len(args) == 0 {
 		usage()
@@ -42,6 +43,8 @@ func main() {
 		os.Exit(native.Run(args[1:], inherited))
 	case "bwrap":
 		os.Exit(bwrap.Run("bwrap", args[1:], inherited, native.Version))
+	case "schroot":
+		os.Exit(schroot.Run("schroot", args[1:], native.Version))
 	case "session":
 		os.Exit(native.Session(args[1:], inherited))
 	case "chroot":
@@ -71,6 +74,8 @@ func usage() {
 Commands:
   run [OPTIONS] [--] [CMD...]   run CMD in a new sandbox (nook run --help)
   bwrap [OPTIONS] [--] CMD...   bubblewrap's command line (also: nook called as bwrap)
+  schroot [OPTIONS] [--] [CMD...]  schroot's command line (also: nook called as
+                                schroot, or by a name containing "unschroot")
   session begin|run|end|list|info  build sessions (nook session --help)
   chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
   cache list|prune              the unpack cache of chroot tarballs
