@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -212,7 +213,7 @@ func setupSandbox(cfg *initConfig) error {
 	if err := enterDir(s); err != nil {
 		return err
 	}
-	if err := switchIDs(cfg.UID, cfg.GID); err != nil {
+	if err := switchIDs(cfg.UID, cfg.GID, s.Identity.Groups); err != nil {
 		return err
 	}
 	keep, err := keptCaps(s.Caps)
@@ -286,9 +287,21 @@ func enterDir(s *Spec) error {
 	return chdirRoot()
 }
 
+// supplementaryGroups is the group list after a switch to gid: the gid
+// first, then the asked-for groups without repeats.
+func supplementaryGroups(groups []int, gid int) []int {
+	out := []int{gid}
+	for _, g := range groups {
+		if g >= 0 && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // switchIDs moves the process to the command's uid and gid, keeping its
 // capabilities across the change so applyCaps can decide what stays.
-func switchIDs(uid, gid int) error {
+func switchIDs(uid, gid int, groups []int) error {
 	if uid < 0 && gid < 0 {
 		return nil
 	}
@@ -307,7 +320,7 @@ func switchIDs(uid, gid int) error {
 		if g < 0 {
 			g = os.Getgid()
 		}
-		if err := unix.Setgroups([]int{g}); err != nil && !errors.Is(err, unix.EPERM) {
+		if err := unix.Setgroups(supplementaryGroups(groups, g)); err != nil && !errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("set supplementary groups: %w", err)
 		}
 	}

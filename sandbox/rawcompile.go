@@ -183,9 +183,12 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 			b.sys(unix.SYS_SETRESGID, immInt(g), immInt(g), immInt(g))
 			gid = g
 		}
-		groups := make([]byte, 4)
-		ne.PutUint32(groups, uint32(gid))
-		b.sys(unix.SYS_SETGROUPS, imm(1), imm(b.bytes(groups)))
+		list := supplementaryGroups(s.Identity.Groups, gid)
+		groups := make([]byte, 4*len(list))
+		for i, g := range list {
+			ne.PutUint32(groups[4*i:], uint32(g))
+		}
+		b.sys(unix.SYS_SETGROUPS, immInt(len(list)), imm(b.bytes(groups)))
 		b.last().soft[0] = uint16(unix.EPERM)
 		if u := rs.id.switchUID; u >= 0 && u != uid {
 			b.sys(unix.SYS_SETRESUID, immInt(u), immInt(u), immInt(u))

@@ -176,6 +176,10 @@ type Identity struct {
 	// the current group 0.
 	UID *int `json:"uid,omitempty"`
 	GID *int `json:"gid,omitempty"`
+	// Groups are the supplementary groups after a switch of ids (as
+	// initgroups would set them for the user inside); empty means the
+	// gid alone. Ignored where setgroups is denied.
+	Groups []int `json:"groups,omitempty"`
 	// DenySetgroups writes "deny" to the new user namespace's setgroups
 	// also for real root, which otherwise allows it (bwrap denies it).
 	DenySetgroups bool `json:"deny_setgroups,omitempty"`
@@ -287,6 +291,14 @@ func (s *Spec) Validate() error {
 	}
 	if s.AsPID1 && !s.Namespaces.PID {
 		return fmt.Errorf("running the command as pid 1 needs a new pid namespace (--unshare-pid)")
+	}
+	if len(s.Identity.Groups) > 256 {
+		return fmt.Errorf("%d supplementary groups: at most 256", len(s.Identity.Groups))
+	}
+	for _, g := range s.Identity.Groups {
+		if g < 0 {
+			return fmt.Errorf("supplementary group %d: not a group id", g)
+		}
 	}
 	seen := map[int]bool{}
 	for _, fd := range s.Fds {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nook-project/nook/sandbox"
+	"github.com/nook-project/nook/sandbox/idmap"
 )
 
 // Bind is a host path shown inside a command.
@@ -152,6 +153,9 @@ func (s *Store) resolveUser(st *State, name string, shell bool) (User, bool, err
 		return User{}, false, fmt.Errorf("read the session's /etc/passwd: %w", err)
 	}
 	if u, ok := parsePasswd(passwd, name); ok {
+		if group, err := readLayered(upper, lower, "etc/group"); err == nil {
+			u.Groups = memberOf(group, u.Name)
+		}
 		return u, false, nil
 	}
 	if name == "root" || name == "0" {
@@ -200,6 +204,12 @@ func commandSpec(st *State, u User, o RunOptions) (*sandbox.Spec, error) {
 	id, err := sandboxIdentity(st.IDMode, u.UID, u.GID)
 	if err != nil {
 		return nil, err
+	}
+	for _, g := range u.Groups {
+		// Only groups the session maps can be set.
+		if st.IDMode != IDSubids || g < idmap.SpanIDs {
+			id.Groups = append(id.Groups, g)
+		}
 	}
 	var mounts []sandbox.Mount
 	if st.Copy {

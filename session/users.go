@@ -23,6 +23,33 @@ type User struct {
 	GID   int
 	Home  string
 	Shell string
+	// Groups are the user's supplementary groups in the session's
+	// /etc/group (as initgroups finds them).
+	Groups []int
+}
+
+// memberOf returns the gids of the groups in the group file data that
+// list name as a member.
+func memberOf(data []byte, name string) []int {
+	var out []int
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) < 4 {
+			continue
+		}
+		gid, err := strconv.Atoi(f[2])
+		if err != nil {
+			continue
+		}
+		for _, m := range strings.Split(f[3], ",") {
+			if strings.TrimSpace(m) == name {
+				out = append(out, gid)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // readLayered reads file rel (e.g. "etc/passwd") as a command in the
