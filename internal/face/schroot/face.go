@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
+	"github.com/nook-project/nook/sandbox"
 	"github.com/nook-project/nook/session"
 )
 
@@ -94,13 +96,19 @@ func (f *face) run(args []string) int {
 	}
 	st := session.OpenDirs(dirs)
 	f.store = st
-	cat, warnings := loadCatalogue(st, true)
-	if f.o.verbose {
-		for _, w := range warnings {
-			f.warn("%v", w)
+	var cat *catalogue
+	targets, ok := f.sessionsOnly()
+	if !ok {
+		var warnings []error
+		cat, warnings = loadCatalogue(st, true)
+		if f.o.verbose {
+			for _, w := range warnings {
+				f.warn("%v", w)
+			}
 		}
+		targets, err = f.select_(cat)
 	}
-	targets, err := f.select_(cat)
+	sandbox.Phase("schroot: catalogue")
 	if err != nil {
 		return f.fail(err)
 	}
@@ -139,6 +147,36 @@ func (f *face) run(args []string) int {
 		return 0
 	}
 	return f.automatic(targets)
+}
+
+// sessionsOnly resolves the -c names of a session action (run, end,
+// recover) straight from the session store, without reading every chroot
+// definition: a build runs about a hundred of them. It reports false when
+// the call needs the whole catalogue.
+func (f *face) sessionsOnly() ([]*target, bool) {
+	o := f.o
+	if o.action != actRun && o.action != actEnd && o.action != actRecover {
+		return nil, false
+	}
+	if o.all || o.allChroots || o.allSessions || o.allSources || len(o.chroots) == 0 {
+		return nil, false
+	}
+	var out []*target
+	for _, n := range o.chroots {
+		ns, name, ok := strings.Cut(n, ":")
+		if !ok {
+			ns, name = nsSession, n
+		}
+		if ns != nsSession {
+			return nil, false // the catalogue says what it is instead
+		}
+		st, err := f.store.Get(name)
+		if err != nil || st.Chroot == "" {
+			return nil, false
+		}
+		out = append(out, &target{ns: nsSession, state: st, name: name, asked: n})
+	}
+	return out, true
 }
 
 // select_ resolves the chroots the call is about: every -c, or the

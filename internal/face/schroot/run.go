@@ -246,11 +246,13 @@ func (f *face) runIn(st *session.State) int {
 			}
 		},
 	}
+	sandbox.Phase("schroot: options")
 	cmd, err := f.store.Prepare(st.ID, ro)
 	if err != nil {
 		return f.fail(err)
 	}
 	defer cmd.Close()
+	sandbox.Phase("schroot: prepared")
 	if o.verbose {
 		for _, n := range cmd.Notes {
 			fmt.Fprintf(f.stderr, "I: %s\n", n)
