@@ -65,8 +65,10 @@ func DefaultDirs() (Dirs, error) {
 // clients call it with environments that differ from call to call (sbuild
 // passes no HOME to most commands, and HOME=/sbuild-nonexistent to the
 // build), yet every call must find the same sessions.
-func HomeDirs(home string) (Dirs, error) {
-	if os.Geteuid() == 0 {
+//
+// system asks for the system directories (real root's store).
+func HomeDirs(home string, system bool) (Dirs, error) {
+	if system {
 		return Dirs{Config: "/etc/nook", Cache: "/var/cache/nook", State: "/var/lib/nook", SbuildCache: filepath.Join(home, ".cache", "sbuild")}, nil
 	}
 	if !filepath.IsAbs(home) {

@@ -144,6 +144,7 @@ type target struct {
 // catalogue is every chroot and session the caller can name.
 type catalogue struct {
 	defs     []*def // by name
+	hidden   []*def // found by name, never listed (the built-in host)
 	sessions []*session.State
 	store    *session.Store
 }
@@ -152,7 +153,14 @@ func loadCatalogue(st *session.Store, withSessions bool) (*catalogue, []error) {
 	chroots, warnings := st.Registry.List()
 	cat := &catalogue{store: st}
 	for _, c := range chroots {
-		cat.defs = append(cat.defs, newDef(c))
+		d := newDef(c)
+		if c.Layer == session.OriginBuiltin {
+			// -c host works, but schroot's clients are not shown a
+			// chroot they never defined.
+			cat.hidden = append(cat.hidden, d)
+			continue
+		}
+		cat.defs = append(cat.defs, d)
 	}
 	if withSessions {
 		ss, err := st.List()
@@ -264,7 +272,7 @@ func (cat *catalogue) find(asked, defaultNS string) (*target, error) {
 // for one with a source twin.
 func (cat *catalogue) byName(name string, source bool) *def {
 	for _, byAlias := range []bool{false, true} {
-		for _, d := range cat.defs {
+		for _, d := range append(cat.defs, cat.hidden...) {
 			if source && !d.hasSource() {
 				continue
 			}
@@ -316,15 +324,17 @@ func currentCaller() *caller {
 // face's clients change them from call to call.
 const homeEnv = "NOOK_SCHROOT_HOME"
 
-// home is where the caller's nook store lives.
-func (c *caller) home() string {
+// home is where the caller's nook store lives, and whether it was named
+// by NOOK_SCHROOT_HOME (then it is used for root too, instead of the
+// system directories).
+func (c *caller) home() (string, bool) {
 	if h := os.Getenv(homeEnv); filepath.IsAbs(h) {
-		return h
+		return h, true
 	}
 	if u, err := user.LookupId(strconv.Itoa(c.uid)); err == nil {
-		return u.HomeDir
+		return u.HomeDir, false
 	}
-	return ""
+	return "", false
 }
 
 // errAccess is schroot's refusal of a user not in a chroot's lists.

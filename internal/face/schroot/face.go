@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -90,11 +91,17 @@ func (f *face) run(args []string) int {
 		f.warn("option %q: nook runs no setup scripts; ignored", kv)
 	}
 	f.caller = currentCaller()
-	dirs, err := session.HomeDirs(f.caller.home())
+	home, own := f.caller.home()
+	dirs, err := session.HomeDirs(home, !own && os.Geteuid() == 0)
 	if err != nil {
 		return f.fail(err)
 	}
 	st := session.OpenDirs(dirs)
+	if etc := os.Getenv(etcEnv); filepath.IsAbs(etc) {
+		schrootEtc = etc
+	}
+	st.Registry.SchrootConf = filepath.Join(schrootEtc, "schroot.conf")
+	st.Registry.SchrootDir = filepath.Join(schrootEtc, "chroot.d")
 	f.store = st
 	var cat *catalogue
 	targets, ok := f.sessionsOnly()

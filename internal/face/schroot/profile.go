@@ -16,9 +16,14 @@ import (
 	"github.com/nook-project/nook/session"
 )
 
-// schrootEtc is where schroot's profiles live; setup.* keys are relative
-// to it.
+// schrootEtc is schroot's configuration directory: schroot.conf,
+// chroot.d and the profiles, to which setup.* keys are relative.
 var schrootEtc = "/etc/schroot"
+
+// etcEnv names another configuration directory to read instead of
+// /etc/schroot, as schroot's own build-time SCHROOT_CONF_DIR does: for
+// tests, and for trying a configuration before installing it.
+const etcEnv = "NOOK_SCHROOT_ETC"
 
 func profileFile(keys map[string]string, what string) string {
 	v := keys["setup."+what]

@@ -1,0 +1,176 @@
+package schroot
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// golden reads a testdata file of "==== ARGS" blocks.
+func golden(t *testing.T, name string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	var key string
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(line, "==== "):
+			key = strings.TrimSpace(line[5:])
+			out[key] = ""
+		case key != "":
+			out[key] += line
+		}
+	}
+	return out
+}
+
+// testFace runs the face in-process with the definitions of testdata/etc
+// and an empty store of its own.
+func testFace(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	etc, _ := filepath.Abs("testdata/etc")
+	t.Setenv(etcEnv, etc)
+	t.Setenv(homeEnv, t.TempDir())
+	var out, errb bytes.Buffer
+	f := &face{stdout: &out, stderr: &errb, version: "test", now: func() time.Time { return time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC) }}
+	code := f.run(args)
+	return out.String(), errb.String(), code
+}
+
+// dropComments removes "#" lines, which no client reads (the generator
+// line names nook, not schroot).
+func dropComments(s string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if !strings.HasPrefix(l, "#") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// TestOutputsMatchSchroot compares what clients parse with schroot
+// 1.6.13's own output for the same definition, byte for byte.
+func TestOutputsMatchSchroot(t *testing.T) {
+	for args, want := range golden(t, "schroot-1.6.13.txt") {
+		t.Run(args, func(t *testing.T) {
+			out, errOut, code := testFace(t, strings.Fields(args)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if strings.HasPrefix(args, "--config") {
+				out, want = dropComments(out), dropComments(want)
+			}
+			if diff := cmp.Diff(want, out); diff != "" {
+				t.Errorf("schroot %s differs from schroot 1.6.13 (-schroot +nook):\n%s", args, diff)
+			}
+		})
+	}
+}
+
+func TestParse(t *testing.T) {
+	cases := []struct {
+		args []string
+		want options
+	}{
+		{[]string{"-d", "/", "-c", "S", "--run-session", "-q", "-u", "root", "-p", "--", "getent", "group", "sbuild"},
+			options{action: actRun, actionSet: true, chroots: []string{"S"}, directory: "/", quiet: true, user: "root", preserve: true, command: []string{"getent", "group", "sbuild"}}},
+		{[]string{"--run-session", "--quiet", "--directory=/", "--chroot", "S", "--user=root", "--", "mktemp", "-d"},
+			options{action: actRun, actionSet: true, chroots: []string{"S"}, directory: "/", quiet: true, user: "root", command: []string{"mktemp", "-d"}}},
+		{[]string{"-cS", "-qp", "-r", "ls", "-v"}, // without "--", -v is nook's again
+			options{action: actRun, actionSet: true, chroots: []string{"S"}, quiet: true, preserve: true, verbose: true, command: []string{"ls"}}},
+		{[]string{"--begin", "--chroot=chroot:N", "--session-name", "X"},
+			options{action: actBegin, actionSet: true, chroots: []string{"chroot:N"}, sessionName: "X"}},
+		{[]string{"-lc", "probe"}, options{action: actList, actionSet: true, chroots: []string{"probe"}}},
+		{[]string{"--isolate-network", "-o", "a=b", "-s", "/bin/sh", "-n", "n", "-f", "-v", "-a", "--exclude-aliases"},
+			options{isolateNetwork: true, settings: []string{"a=b"}, shell: "/bin/sh", sessionName: "n", force: true, verbose: true, all: true, excludeAliases: true}},
+	}
+	for _, c := range cases {
+		got, err := parse(c.args)
+		if err != nil {
+			t.Errorf("parse %q: %v", c.args, err)
+			continue
+		}
+		if diff := cmp.Diff(&c.want, got, cmp.AllowUnexported(options{})); diff != "" {
+			t.Errorf("parse %q (-want +got):\n%s", c.args, diff)
+		}
+	}
+}
+
+// TestErrorsMatchSchroot: messages and statuses schroot 1.6.13 gives for
+// bad command lines (measured with the real one).
+func TestErrorsMatchSchroot(t *testing.T) {
+	hint := "I: Run “schroot --help” to list usage example and all available options\n"
+	cases := []struct {
+		args   string
+		stderr string
+	}{
+		{"--foo", "E: unrecognised option '--foo'\n"},
+		{"-x", "E: unrecognised option '-x'\n"},
+		{"-l -b", "E: Only one action may be specified\n" + hint},
+		{"-cS -qli", "E: Only one action may be specified\n" + hint},
+		{"--al", "E: option '--al' is ambiguous and matches '--all', '--all-chroots', '--all-sessions', and '--all-source-chroots'\n"},
+		{"--all-s", "E: option '--all-s' is ambiguous and matches '--all-sessions', and '--all-source-chroots'\n"},
+		{"-c", "E: the required argument for option '--chroot' is missing\n"},
+		{"--chroot= -i", "E: the argument for option '--chroot' should follow immediately after the equal sign\n"},
+		{"--list=1", "E: option '--list' does not take any arguments\n"},
+		{"-b", "E: Exactly one chroot must be specified when beginning a session\n" + hint},
+		{"-b -c a -c b", "E: Exactly one chroot must be specified when beginning a session\n" + hint},
+		{"-r", "E: The specified chroots are not defined in ‘/etc/schroot/schroot.conf’\n"},
+		{"-e -c nosuch", "E: nosuch: Chroot not found\n"},
+		{"-c nosuch true", "E: nosuch: Chroot not found\n"},
+		{"-i -c nosuch -c bookworm-amd64", "E: nosuch: Chroot not found\n"},
+		{"-i -c source:nosuch", "E: source:nosuch: Chroot not found\n"},
+		{"-e -c bookworm-amd64", "E: bookworm-amd64: Chroot not found\n"}, // a chroot is not a session
+		{"-b -c bookworm-amd64 -n a/b", "E: Invalid session name\n" + hint},
+	}
+	for _, c := range cases {
+		t.Run(c.args, func(t *testing.T) {
+			out, errOut, code := testFace(t, strings.Fields(c.args)...)
+			if code != 1 || errOut != c.stderr || out != "" {
+				t.Errorf("schroot %s: exit %d, stdout %q, stderr %q; want 1, nothing, %q", c.args, code, out, errOut, c.stderr)
+			}
+		})
+	}
+}
+
+func TestListForms(t *testing.T) {
+	cases := map[string]string{
+		"-l -c bookworm-amd64":              "bookworm-amd64\n",
+		"-l --exclude-aliases":              "chroot:bookworm-amd64-sbuild\nsource:bookworm-amd64-sbuild\n",
+		"-l --all-chroots":                  "chroot:bookworm-amd64\nchroot:bookworm-amd64-sbuild\nchroot:bookworm-amd64-source\n",
+		"-l --all-sessions":                 "",
+		"--location":                        "\n",
+		"-i -c bookworm-amd64-source":       "",
+		"--config -c source:bookworm-amd64": "# \n",
+	}
+	for args, want := range cases {
+		out, errOut, code := testFace(t, strings.Fields(args)...)
+		if code != 0 {
+			t.Errorf("schroot %s: exit %d: %s", args, code, errOut)
+			continue
+		}
+		switch {
+		case strings.HasPrefix(args, "-i"):
+			// The legacy NAME-source name is the source chroot.
+			if !strings.HasPrefix(out, "  ─── Source ───\n  Name                   bookworm-amd64-sbuild\n") {
+				t.Errorf("schroot %s:\n%s", args, out)
+			}
+		case strings.HasPrefix(args, "--config"):
+			// schroot prints no section for a source chroot.
+			if dropComments(out) != "" {
+				t.Errorf("schroot %s: %q", args, out)
+			}
+		case out != want:
+			t.Errorf("schroot %s: %q, want %q", args, out, want)
+		}
+	}
+}
