@@ -75,25 +75,32 @@ func (e *sessionEnv) must(args ...string) string {
 // name.
 func (e *sessionEnv) busyboxChroot(name string) {
 	e.t.Helper()
-	root := filepath.Join(e.dir, name+"-tree")
+	e.must("chroot", "add", name, busyboxTarball(e.t, e.dir, name))
+}
+
+// busyboxTarball makes dir/NAME.tar.gz: busybox and its applets, root's
+// passwd and group entries.
+func busyboxTarball(t *testing.T, dir, name string) string {
+	t.Helper()
+	root := filepath.Join(dir, name+"-tree")
 	for _, d := range []string{"bin", "etc", "root", "tmp", "proc", "sys", "dev"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
-		e.t.Fatalf("needs a static busybox at /bin/busybox (apt-get install busybox-static): %v", err)
+		t.Fatalf("needs a static busybox at /bin/busybox (apt-get install busybox-static): %v", err)
 	}
 	os.WriteFile(filepath.Join(root, "bin/busybox"), bb, 0o755)
-	for _, a := range []string{"sh", "cat", "echo", "id", "ls", "touch", "sleep", "test", "hostname", "grep", "rm", "mkdir", "chown", "tr"} {
+	for _, a := range []string{"sh", "cat", "echo", "id", "ls", "touch", "sleep", "test", "hostname", "grep", "rm", "mkdir", "chown", "tr", "env", "pwd", "stat", "true", "printf", "chmod"} {
 		os.Symlink("busybox", filepath.Join(root, "bin", a))
 	}
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\n"), 0o644)
-	tarball := filepath.Join(e.dir, name+".tar.gz")
+	tarball := filepath.Join(dir, name+".tar.gz")
 	if out, err := exec.Command("tar", "--numeric-owner", "--owner=0", "--group=0", "-czf", tarball, "-C", root, ".").CombinedOutput(); err != nil {
-		e.t.Fatalf("tar: %v %s", err, out)
+		t.Fatalf("tar: %v %s", err, out)
 	}
-	e.must("chroot", "add", name, tarball)
+	return tarball
 }
 
 var idRE = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$`)
