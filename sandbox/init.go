@@ -210,6 +210,11 @@ func setupSandbox(cfg *initConfig) error {
 			return err
 		}
 	}
+	if p := personalities[s.Personality]; p >= 0 {
+		if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, uintptr(p), 0, 0); e != 0 {
+			return fmt.Errorf("set the personality %s: %w", s.Personality, e)
+		}
+	}
 	if err := enterDir(s); err != nil {
 		return err
 	}

@@ -150,6 +150,11 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.closeReg(sock)
 	}
 
+	if p := personalities[s.Personality]; p >= 0 {
+		b.at("set the personality " + s.Personality)
+		b.sys(unix.SYS_PERSONALITY, immInt(p))
+	}
+
 	b.at("change to the working directory " + s.Dir)
 	if s.Dir != "" {
 		b.sys(unix.SYS_CHDIR, imm(b.cstr(s.Dir)))

@@ -47,6 +47,11 @@ type Spec struct {
 	SuppressChown bool `json:"suppress_chown,omitempty"`
 	// SuppressSync makes the sync family succeed without effect.
 	SuppressSync bool `json:"suppress_sync,omitempty"`
+	// Personality is the execution domain of the command: "" keeps the
+	// caller's, "linux" is the native one, "linux32" makes uname report a
+	// 32-bit machine (for i386 or armhf chroots on 64-bit hosts, as
+	// linux32(8) and schroot's personality key do).
+	Personality string `json:"personality,omitempty"`
 
 	// Caps is what happens to capabilities; see Capabilities.
 	Caps Capabilities `json:"caps"`
@@ -162,6 +167,10 @@ const (
 	// UserNSNever makes none; only real root can then mount.
 	UserNSNever UserNS = "never"
 )
+
+// personalities are the values of Spec.Personality, as personality(2)
+// takes them (-1 for "" leaves it alone).
+var personalities = map[string]int{"": -1, "linux": 0x0000, "linux32": 0x0008}
 
 // Identity is how the caller appears inside.
 type Identity struct {
@@ -291,6 +300,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.AsPID1 && !s.Namespaces.PID {
 		return fmt.Errorf("running the command as pid 1 needs a new pid namespace (--unshare-pid)")
+	}
+	if _, ok := personalities[s.Personality]; !ok {
+		return fmt.Errorf("personality %q: nook knows linux and linux32", s.Personality)
 	}
 	if len(s.Identity.Groups) > 256 {
 		return fmt.Errorf("%d supplementary groups: at most 256", len(s.Identity.Groups))

@@ -41,6 +41,8 @@ type RunOptions struct {
 	// Mounts are further mounts of the command (a profile's tmpfs, say),
 	// after the binds.
 	Mounts []sandbox.Mount
+	// Personality is the command's execution domain (sandbox.Spec).
+	Personality string
 	// Env is the command's environment before Setenv: nil builds one from
 	// the user's passwd entry (PATH, HOME, USER, LOGNAME, SHELL) and the
 	// caller's TERM and locale variables, taken from CallerEnv.
@@ -265,6 +267,7 @@ func commandSpec(st *State, u User, o RunOptions) (*sandbox.Spec, error) {
 		Mounts:        mounts,
 		SortMounts:    true,
 		SuppressSync:  !o.Sync,
+		Personality:   o.Personality,
 		SuppressChown: st.IDMode == IDSingle,
 	}
 	if len(spec.Args) == 0 {

@@ -61,6 +61,7 @@ profile=prof
 groups=root
 root-users=%s
 nook.isolate-network-commands=isolated-cmd
+personality=linux32
 
 [locked]
 type=file
@@ -195,6 +196,10 @@ func TestSchrootSession(t *testing.T) {
 	}
 	if out := e.must("-r", "-c", id, "-d", "/", "--", "id", "-un"); out != e.me+"\n" {
 		t.Errorf("default user: id -un = %q, want %s", out, e.me)
+	}
+	// personality=linux32: a 32-bit machine, as linux32(8) shows it.
+	if out := e.must("-r", "-c", id, "-d", "/", "--", "uname", "-m"); out != "i686\n" {
+		t.Errorf("personality=linux32: uname -m = %q", out)
 	}
 	// Files in and out through stdin and stdout, the exit status back.
 	if _, errOut, code := e.run("data\x00\n", "/", nil, "-r", "-c", id, "-d", "/", "-u", "root", "--", "sh", "-c", "cat > /root/f"); code != 0 {

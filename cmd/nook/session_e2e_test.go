@@ -91,7 +91,7 @@ func busyboxTarball(t *testing.T, dir, name string) string {
 		t.Fatalf("needs a static busybox at /bin/busybox (apt-get install busybox-static): %v", err)
 	}
 	os.WriteFile(filepath.Join(root, "bin/busybox"), bb, 0o755)
-	for _, a := range []string{"sh", "cat", "echo", "id", "ls", "touch", "sleep", "test", "hostname", "grep", "rm", "mkdir", "chown", "tr", "env", "pwd", "stat", "true", "printf", "chmod"} {
+	for _, a := range []string{"sh", "cat", "echo", "id", "ls", "touch", "sleep", "test", "hostname", "grep", "rm", "mkdir", "chown", "tr", "env", "pwd", "stat", "true", "printf", "chmod", "uname"} {
 		os.Symlink("busybox", filepath.Join(root, "bin", a))
 	}
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)

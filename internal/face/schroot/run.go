@@ -246,6 +246,13 @@ func (f *face) runIn(st *session.State) int {
 			}
 		},
 	}
+	switch pers := d.keys["personality"]; pers {
+	case "", "undefined":
+	case "linux", "linux32":
+		ro.Personality = pers
+	default:
+		f.warn("personality %s: nook sets only linux and linux32; the command runs with the host's", pers)
+	}
 	sandbox.Phase("schroot: options")
 	cmd, err := f.store.Prepare(st.ID, ro)
 	if err != nil {
