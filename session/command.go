@@ -191,7 +191,7 @@ func (s *Store) resolveUser(st *State, name string, shell bool) (User, bool, err
 // addUser runs the adduser helper in the session, as root of its mapping,
 // with the session's overlay mounted on its mnt directory.
 func addUser(st *State, u User) error {
-	spec, err := treeHelperSpec(st, st.Dir, "adduser", st.mnt(), u.Name, strconv.Itoa(u.UID), strconv.Itoa(u.GID), u.Home)
+	spec, err := treeHelperSpec(st, st.Dir, "", "adduser", st.mnt(), u.Name, strconv.Itoa(u.UID), strconv.Itoa(u.GID), u.Home)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func writeSessionFiles(st *State, dir string, files []File) error {
 		w.Write(data)
 		w.Close()
 	}()
-	spec, err := treeHelperSpec(st, dir, "writefiles", filepath.Join(dir, "mnt"))
+	spec, err := treeHelperSpec(st, dir, "", "writefiles", filepath.Join(dir, "mnt"))
 	if err != nil {
 		return err
 	}
@@ -73,14 +73,14 @@ func writeSessionFiles(st *State, dir string, files []File) error {
 
 // treeHelperSpec is a helper sandbox with the session's tree (its overlay,
 // or its copy) mounted on the session's mnt directory, as root of the
-// session's mapping.
-func treeHelperSpec(st *State, dir string, args ...string) (*sandbox.Spec, error) {
+// session's mapping, and the host directory rw (if any) writable.
+func treeHelperSpec(st *State, dir, rw string, args ...string) (*sandbox.Spec, error) {
 	id, err := sandboxIdentity(st.IDMode, 0, 0)
 	if err != nil {
 		return nil, err
 	}
 	mnt := filepath.Join(dir, "mnt")
-	spec := helperSpec(id, "", args...)
+	spec := helperSpec(id, rw, args...)
 	if st.Copy {
 		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpBind, Source: filepath.Join(dir, "root"), Dest: mnt})
 	} else {

@@ -62,6 +62,9 @@ type State struct {
 	// the session began: a session keeps its configuration, as schroot's
 	// session files do, even when the definition changes later.
 	Keys map[string]string `json:"keys,omitempty"`
+	// Repack is the tarball the session's tree replaces when it ends
+	// (schroot's source sessions).
+	Repack string `json:"repack,omitempty"`
 	// Dir is the session's directory, filled in when read.
 	Dir string `json:"-"`
 }
@@ -111,6 +114,9 @@ type BeginOptions struct {
 	Files []File
 	// Keys are stored in the session's state (State.Keys).
 	Keys map[string]string
+	// Repack makes the session replace its chroot's tarball with its
+	// tree when it ends (schroot's source sessions).
+	Repack bool
 }
 
 // BeginResult is a new session and what is worth telling about it.
@@ -149,6 +155,15 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		Selected: strings.TrimPrefix(name, "chroot:"), Keys: o.Keys}
 	if st.Copy && c.Kind == KindHost {
 		return nil, fmt.Errorf("a session of the host root cannot be a copy; leave out --copy")
+	}
+	if o.Repack {
+		if c.Kind != KindTarball {
+			return nil, fmt.Errorf("chroot %s is not a tarball: only a tarball's session can be packed back into it", c.Name)
+		}
+		if err := checkRepackable(c.Path); err != nil {
+			return nil, err
+		}
+		st.Repack = c.Path
 	}
 	if s.IDMode == IDSingle {
 		res.Warnings = append(res.Warnings, SingleIDWarning)
@@ -432,6 +447,16 @@ func (s *Store) List() ([]*State, error) {
 // called first). The directory is renamed away before it is deleted, so
 // the id is free at once and a killed end leaves nothing that blocks it.
 func (s *Store) End(id string, busy func()) error {
+	return s.end(id, busy, false)
+}
+
+// Discard ends a session without packing it back into its tarball (a
+// source session whose packing fails can still be ended this way).
+func (s *Store) Discard(id string, busy func()) error {
+	return s.end(id, busy, true)
+}
+
+func (s *Store) end(id string, busy func(), discard bool) error {
 	st, err := s.Get(id)
 	if st == nil {
 		return err
@@ -441,6 +466,11 @@ func (s *Store) End(id string, busy func()) error {
 		return lerr
 	}
 	defer lock.Unlock()
+	if st.Repack != "" && !discard {
+		if err := repack(st); err != nil {
+			return fmt.Errorf("%w; the session is kept: end it again once the cause is fixed, or discard it with nook session end --discard %s", err, st.ID)
+		}
+	}
 	trash := filepath.Join(s.sessionsDir(), ".end-"+st.ID+"-"+uuid4()[:8])
 	if err := os.Rename(st.Dir, trash); err != nil {
 		return fmt.Errorf("end session %s: %w", st.ID, err)

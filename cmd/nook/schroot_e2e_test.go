@@ -60,6 +60,7 @@ aliases=bb-alias,bb-sbuild
 profile=prof
 groups=root
 root-users=%s
+source-root-users=%s
 nook.isolate-network-commands=isolated-cmd
 personality=linux32
 
@@ -67,7 +68,7 @@ personality=linux32
 type=file
 file=%s
 users=nobody-here
-`, e.tarball, e.me, e.tarball)
+`, e.tarball, e.me, e.me, e.tarball)
 	os.WriteFile(filepath.Join(etc, "chroot.d", "bb"), []byte(def), 0o644)
 	home := filepath.Join(dir, "home")
 	os.Mkdir(home, 0o700)
@@ -339,3 +340,38 @@ func hostEntry(name string, field int) string {
 
 func hostShell(name string) string { return hostEntry(name, 6) }
 func hostHome(name string) string  { return hostEntry(name, 5) }
+
+// TestSchrootSourceSession: a session of source:NAME replaces the
+// chroot's tarball with its tree when it ends (sbuild-update's way of
+// updating a chroot); a plain session never does.
+func TestSchrootSourceSession(t *testing.T) {
+	e := newSchrootEnv(t)
+	before, _ := os.ReadFile(e.tarball)
+	id := strings.TrimSpace(e.must("-c", "source:bb", "-b"))
+	if info := e.must("-i", "-c", "session:"+id); !strings.Contains(info, "  File Repack            true\n") {
+		t.Errorf("a source session's info:\n%s", info)
+	}
+	e.must("-r", "-c", id, "-d", "/", "-u", "root", "--", "sh", "-c", "echo updated > /root/update-mark; rm /bin/tr")
+	if after, _ := os.ReadFile(e.tarball); !bytes.Equal(before, after) {
+		t.Fatalf("the tarball changed before the session ended")
+	}
+	e.must("-e", "-c", id)
+	after, _ := os.ReadFile(e.tarball)
+	if bytes.Equal(before, after) || len(after) < 2 || after[0] != 0x1f || after[1] != 0x8b {
+		t.Fatalf("the tarball was not replaced by a gzip'ed one (%d bytes, was %d)", len(after), len(before))
+	}
+	// A new session of the chroot sees the update (the cache notices the
+	// new contents); the change of a plain session does not persist.
+	id2 := strings.TrimSpace(e.must("-c", "bb", "-b"))
+	if out := e.must("-r", "-c", id2, "-d", "/", "-u", "root", "--", "sh", "-c", "cat /root/update-mark; test -e /bin/tr || echo tr-gone; test -x /bin/sh && echo sh-kept; stat -c %u:%g /root"); out != "updated\ntr-gone\nsh-kept\n0:0\n" {
+		t.Errorf("after the source session: %q", out)
+	}
+	e.must("-r", "-c", id2, "-d", "/", "-u", "root", "--", "touch", "/root/plain")
+	e.must("-e", "-c", id2)
+	if now, _ := os.ReadFile(e.tarball); !bytes.Equal(now, after) {
+		t.Errorf("ending a plain session changed the tarball")
+	}
+	if entries, _ := filepath.Glob(filepath.Join(filepath.Dir(e.tarball), ".*nook-repack*")); len(entries) != 0 {
+		t.Errorf("repack leftovers: %v", entries)
+	}
+}

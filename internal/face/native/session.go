@@ -69,7 +69,11 @@ running between commands, and a session survives a reboot.
       -p, --preserve-environment  keep the caller's environment
       --sync                   let sync, fsync and friends work (they are
                                suppressed by default: a session is disposable)
-  end ID... | --all            remove sessions and everything in them
+  end ID... | --all [--discard]
+                               remove sessions and everything in them; a
+                               source session (begun through schroot's
+                               source:NAME) first replaces its tarball with
+                               its tree, unless --discard
   list [--json]                your sessions
   info ID [--json]             one session's state
 
@@ -154,7 +158,7 @@ func newRunFlags() (*pflag.FlagSet, *runFlags) {
 // verbFlagSets lists every verb's options, for the help and man page tests.
 func verbFlagSets() map[string]*pflag.FlagSet {
 	run, _ := newRunFlags()
-	return map[string]*pflag.FlagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool)), "session end": newEndFlags(new(bool)),
+	return map[string]*pflag.FlagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
 		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string))}
 }
 
@@ -166,9 +170,10 @@ func newBeginFlags(name *string, copy *bool) *pflag.FlagSet {
 	return fs
 }
 
-func newEndFlags(all *bool) *pflag.FlagSet {
+func newEndFlags(all, discard *bool) *pflag.FlagSet {
 	fs := newFlags("session end")
 	fs.BoolVar(all, "all", false, "end every session")
+	fs.BoolVar(discard, "discard", false, "do not pack a source session back into its tarball")
 	return fs
 }
 
@@ -235,8 +240,8 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 }
 
 func sessionEnd(st *session.Store, args []string) int {
-	all := new(bool)
-	fs := newEndFlags(all)
+	all, discard := new(bool), new(bool)
+	fs := newEndFlags(all, discard)
 	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
 		return code
 	}
@@ -255,9 +260,14 @@ func sessionEnd(st *session.Store, args []string) int {
 	}
 	rc := 0
 	for _, id := range ids {
-		err := st.End(id, func() {
+		busy := func() {
 			fmt.Fprintf(os.Stderr, "nook: session %s is busy with a command; ending it waits until that ends\n", id)
-		})
+		}
+		end := st.End
+		if *discard {
+			end = st.Discard
+		}
+		err := end(id, busy)
 		if err != nil {
 			rc = failf("session end", "%v", err)
 		}

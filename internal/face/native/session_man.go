@@ -44,6 +44,7 @@ const sessionMan = `.Dd %s
 .Op Ar command ...
 .Nm nook session end
 .Ar id ... | Fl \-all
+.Op Fl \-discard
 .Nm nook session list
 .Op Fl \-json
 .Nm nook session info
@@ -151,9 +152,14 @@ They are suppressed by default: a session is disposable, and dpkg's fsyncs
 are much of a package installation's time.
 A clean shutdown loses nothing; a power cut may cost the session.
 .El
-.It Cm end Ar id ... | Fl \-all
+.It Cm end Ar id ... | Fl \-all Op Fl \-discard
 Remove sessions and everything in them, files of subordinate ids
 included, without root.
+A source session (begun through schroot's
+.Ar source:NAME )
+first replaces its chroot's tarball with its tree;
+.Fl \-discard
+ends it without that.
 .It Cm list Op Fl \-json
 List your sessions.
 .It Cm info Ar id Op Fl \-json

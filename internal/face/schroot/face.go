@@ -372,10 +372,18 @@ func (f *face) automatic(targets []*target) int {
 	return rc
 }
 
+// end ends a session; a source session first replaces its tarball with
+// its tree. With -f a session whose packing fails is ended anyway.
 func (f *face) end(st *session.State) error {
-	return f.store.End(st.ID, func() {
+	busy := func() {
 		if !f.o.quiet {
 			fmt.Fprintf(f.stderr, "I: %s: a command still runs in it; ending waits for it\n", st.ID)
 		}
-	})
+	}
+	err := f.store.End(st.ID, busy)
+	if err != nil && f.o.force && st.Repack != "" {
+		f.warn("%v", err)
+		return f.store.Discard(st.ID, busy)
+	}
+	return err
 }

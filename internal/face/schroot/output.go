@@ -2,6 +2,7 @@ package schroot
 
 import (
 	"fmt"
+	"strconv"
 	"io"
 	"sort"
 	"strings"
@@ -80,7 +81,7 @@ func infoFields(d *def, ns string, st *session.State, callerName string) []field
 	switch typ {
 	case "file":
 		repack := "false"
-		if ns == nsSource && !session {
+		if (ns == nsSource && !session) || (session && st.Repack != "") {
 			repack = "true"
 		}
 		f = append(f, field{key: "File", value: k["file"]}, field{key: "File Repack", value: repack})
@@ -163,7 +164,7 @@ func configKeys(d *def, ns string, st *session.State, callerName string) (string
 		}
 		k["selected-name"] = sel
 		if d.schrootType() == "file" {
-			k["file-repack"] = "false"
+			k["file-repack"] = strconv.FormatBool(st.Repack != "")
 		}
 	case ns == nsSource:
 		k["description"] += " (source chroot)"

@@ -26,13 +26,14 @@ const (
 
 // begin starts a session of the chroot t names and returns its id.
 func (f *face) begin(t *target) (string, error) {
-	if t.ns == nsSource {
-		return "", &faceError{msg: t.asked + ": nook cannot begin a source session yet: changes would not be packed back into " + t.def.keys["file"],
-			infos: []string{"Update the tarball itself (for example with mmdebstrap) and begin a session of chroot:" + t.def.c.Name + "."}}
-	}
 	d := t.def
-	if err := f.caller.allowed(d, false, ""); err != nil {
+	source := t.ns == nsSource
+	if err := f.caller.allowed(d, source, ""); err != nil {
 		return "", err
+	}
+	if source && d.schrootType() != "file" {
+		return "", &faceError{msg: t.asked + ": nook keeps no source of a directory chroot: a session never writes the directory",
+			infos: []string{"Change the directory itself, for example with nook run --bind " + d.keys["directory"] + " / ..."}}
 	}
 	files, err := beginFiles(d.keys)
 	if err != nil {
@@ -45,10 +46,11 @@ func (f *face) begin(t *target) (string, error) {
 	// The name as asked (an alias, say) is what Begin records as the
 	// session's selected name (SCHROOT_ALIAS_NAME); it resolves to d.
 	res, err := f.store.Begin(t.name, session.BeginOptions{
-		Name:  f.o.sessionName,
-		Copy:  d.keys["nook.copy"] == "true",
-		Files: files,
-		Keys:  keys,
+		Name:   f.o.sessionName,
+		Copy:   d.keys["nook.copy"] == "true" && !source,
+		Repack: source,
+		Files:  files,
+		Keys:   keys,
 		Busy: func() {
 			if !f.o.quiet {
 				fmt.Fprintf(f.stderr, "I: another process is unpacking %s; waiting for it\n", d.c.Name)
