@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -200,16 +201,36 @@ func TestConcurrentPID1(t *testing.T) {
 }
 
 // TestNoLeaksOverManyRuns: many sandboxes started one after another from
-// one process leave its fds, goroutines and bookkeeping as they were, on
-// both engines and with and without pid 1.
+// one process leave its fds, goroutines, children, memory and the host's
+// mounts as they were, on both engines and with and without pid 1.
+// NOOK_LOAD_RUNS sets the number of rounds (two sandboxes each; default
+// 100, the load figures in the notes use 500).
 func TestNoLeaksOverManyRuns(t *testing.T) {
-	count := func() (fds, goroutines, progs int) {
+	type counts struct {
+		fds, goroutines, progs, children, mounts int
+		heap                                     uint64
+	}
+	count := func() counts {
+		var c counts
 		ents, err := os.ReadDir("/proc/self/fd")
 		if err != nil {
 			t.Fatal(err)
 		}
-		liveProgs.Range(func(any, any) bool { progs++; return true })
-		return len(ents), runtime.NumGoroutine(), progs
+		c.fds = len(ents)
+		liveProgs.Range(func(any, any) bool { c.progs++; return true })
+		c.goroutines = runtime.NumGoroutine()
+		tasks, _ := filepath.Glob("/proc/self/task/*/children")
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			c.children += len(strings.Fields(string(b)))
+		}
+		mi, _ := os.ReadFile("/proc/self/mountinfo")
+		c.mounts = strings.Count(string(mi), "\n")
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		c.heap = ms.HeapInuse
+		return c
 	}
 	run := func() {
 		for i, s := range []*Spec{baseSpec(), baseSpec()} {
@@ -224,10 +245,15 @@ func TestNoLeaksOverManyRuns(t *testing.T) {
 			}
 		}
 	}
-	run() // warm up: the runtime's own fds and goroutines (signal, poller)
+	for i := 0; i < 5; i++ {
+		run() // warm up: the runtime's own fds, goroutines and heap
+	}
 	time.Sleep(50 * time.Millisecond)
-	fds0, gr0, _ := count()
+	c0 := count()
 	n := 100
+	if v, err := strconv.Atoi(os.Getenv("NOOK_LOAD_RUNS")); err == nil && v > 0 {
+		n = v
+	}
 	if testing.Short() {
 		n = 10
 	}
@@ -235,15 +261,28 @@ func TestNoLeaksOverManyRuns(t *testing.T) {
 		run()
 	}
 	time.Sleep(100 * time.Millisecond)
-	fds1, gr1, progs := count()
-	if fds1 > fds0 {
-		t.Errorf("open fds grew from %d to %d over %d runs", fds0, fds1, 2*n)
+	c1 := count()
+	t.Logf("%d sandboxes: fds %d->%d, goroutines %d->%d, children %d->%d, mounts %d->%d, heap %d->%d KiB",
+		2*n, c0.fds, c1.fds, c0.goroutines, c1.goroutines, c0.children, c1.children, c0.mounts, c1.mounts, c0.heap>>10, c1.heap>>10)
+	if c1.fds > c0.fds {
+		t.Errorf("open fds grew from %d to %d over %d runs", c0.fds, c1.fds, 2*n)
 	}
-	if gr1 > gr0+2 {
-		t.Errorf("goroutines grew from %d to %d over %d runs", gr0, gr1, 2*n)
+	if c1.goroutines > c0.goroutines+2 {
+		t.Errorf("goroutines grew from %d to %d over %d runs", c0.goroutines, c1.goroutines, 2*n)
 	}
-	if progs != 0 {
-		t.Errorf("%d raw programs still held after every sandbox was reaped", progs)
+	if c1.progs != 0 {
+		t.Errorf("%d raw programs still held after every sandbox was reaped", c1.progs)
+	}
+	if c1.children != c0.children {
+		t.Errorf("child processes %d before, %d after", c0.children, c1.children)
+	}
+	if c1.mounts != c0.mounts {
+		t.Errorf("the host's mount table had %d lines before, %d after", c0.mounts, c1.mounts)
+	}
+	// A leak of even a few hundred bytes a sandbox shows over hundreds of
+	// them; the allowance is for the runtime's own caches.
+	if c1.heap > c0.heap+2<<20 {
+		t.Errorf("heap in use grew from %d KiB to %d KiB over %d runs", c0.heap>>10, c1.heap>>10, 2*n)
 	}
 }
 

@@ -222,11 +222,17 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 			return nil, fmt.Errorf("cache entry %s went away while the session began (a prune?); begin again", st.Entry)
 		}
 	}
+	sl, err := s.storeLock()
+	if err != nil {
+		return nil, err
+	}
 	tmp, err := os.MkdirTemp(s.sessionsDir(), ".new-")
 	if err != nil {
+		sl.Unlock()
 		return nil, fmt.Errorf("create session directory: %w", err)
 	}
 	lock, err := lockFile(filepath.Join(tmp, "lock"), nil)
+	sl.Unlock()
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
@@ -368,7 +374,18 @@ func (s *Store) cacheLock(exclusive bool) (*fileLock, error) {
 // collect removes what killed begins and ends left behind: .new-* and
 // .end-* directories whose lock nobody holds.
 func (s *Store) collect() {
+	// The store lock keeps a begin's new directory from being taken for
+	// a dead one between its mkdir and the flock of its lock file.
+	sl, err := s.storeLock()
+	if err != nil {
+		return
+	}
 	ents, _ := os.ReadDir(s.sessionsDir())
+	type dead struct {
+		dir string
+		f   *os.File
+	}
+	var found []dead
 	for _, e := range ents {
 		if !strings.HasPrefix(e.Name(), ".new-") && !strings.HasPrefix(e.Name(), ".end-") {
 			continue
@@ -382,16 +399,26 @@ func (s *Store) collect() {
 				continue
 			}
 		}
+		found = append(found, dead{dir, f})
+	}
+	sl.Unlock()
+	for _, d := range found {
 		mode := s.IDMode
 		var st State
-		if readJSON(filepath.Join(dir, "state.json"), &st) == nil && st.IDMode != "" {
+		if readJSON(filepath.Join(d.dir, "state.json"), &st) == nil && st.IDMode != "" {
 			mode = st.IDMode
 		}
-		removeTree(mode, dir)
-		if f != nil {
-			f.Close()
+		removeTree(mode, d.dir)
+		if d.f != nil {
+			d.f.Close()
 		}
 	}
+}
+
+// storeLock is held while a begin makes its new directory and locks it,
+// and while collect looks for dead ones.
+func (s *Store) storeLock() (*fileLock, error) {
+	return lockFile(filepath.Join(s.sessionsDir(), ".lock"), nil)
 }
 
 // ErrNoSession is wrapped by the error for an unknown session id.
