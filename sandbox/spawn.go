@@ -208,6 +208,9 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	if timing {
 		initEnv = []string{"NOOK_TIMING=1"}
 	}
+	if stopAt != "" {
+		initEnv = append(initEnv, "NOOK_TEST_STOP_AT="+stopAt)
+	}
 	runtime.LockOSThread()
 	Phase("fork")
 	initArgv := []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)}

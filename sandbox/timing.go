@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,12 +13,34 @@ import (
 // where the time goes (docs/benchmarks.md). It costs one getenv otherwise.
 var timing = os.Getenv("NOOK_TIMING") == "1"
 
-// Phase records a named point of start-up when NOOK_TIMING=1.
+// stopAt is NOOK_TEST_STOP_AT: the process stops itself (SIGSTOP) when it
+// reaches the phase of that name, so the fault tests can kill it there and
+// check that nothing is left behind. It only ever stops the process that
+// reads it.
+var stopAt = os.Getenv("NOOK_TEST_STOP_AT")
+
+// Phase records a named point of start-up when NOOK_TIMING=1, and stops
+// the process at the one NOOK_TEST_STOP_AT names.
 func Phase(name string) {
+	if stopAt != "" && name == stopAt {
+		stopHere()
+	}
 	if !timing {
 		return
 	}
 	var ts unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	fmt.Fprintf(os.Stderr, "nook-timing %d %.3f %s\n", os.Getpid(), float64(ts.Nano())/1e6, name)
+}
+
+// stopHere marks the thread (its name becomes "nook-stopped", which the
+// tests look for) and stops the process. A pid 1 of a pid namespace
+// cannot stop itself (the kernel drops such signals from inside), so it
+// waits here for its SIGKILL instead.
+func stopHere() {
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafePtr(stoppedName)), 0, 0, 0)
+	unix.Kill(os.Getpid(), unix.SIGSTOP)
+	for {
+		time.Sleep(time.Hour)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nook-project/nook/sandbox"
 )
 
 // Cache is the unpack cache: one read-only tree per tarball content and id
@@ -176,6 +178,7 @@ func (c *Cache) unpack(path, key string, st *unix.Stat_t, mode IDMode, progress 
 	}
 	e.Name = res.SHA256 + "-" + string(mode)
 	final := filepath.Join(c.entriesDir(), e.Name)
+	sandbox.Phase("unpack: complete")
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
 		if !errors.Is(err, unix.EEXIST) {
 			return fail(fmt.Errorf("move unpacked tree to %s: %w", final, err))

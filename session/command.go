@@ -104,6 +104,7 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 	if err != nil {
 		return nil, err
 	}
+	sandbox.Phase("run: locked")
 	cmd := &Command{State: st, lock: lock}
 	ok := false
 	defer func() {

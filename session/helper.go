@@ -90,6 +90,7 @@ func helperUnpack(dest string, chown bool) error {
 		// Test hook (see stallEnv): hold the unpack half done.
 		dec = &stallReader{r: dec, left: 64 << 10}
 	}
+	sandbox.Phase("helper: unpacking")
 	stats, err := extract(dec, dest, chown)
 	if err != nil {
 		done()
@@ -240,6 +241,7 @@ func (h *hashReader) Close() {
 // is read-only in the helper's sandbox; the caller removes the then empty
 // directory, which it owns).
 func removeContents(dir string) error {
+	sandbox.Phase("helper: removing")
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open %s to empty it: %w", dir, err)
@@ -273,6 +275,10 @@ func helperSpec(id sandbox.Identity, rw string, args ...string) *sandbox.Spec {
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"}
 	if os.Getenv(stallEnv) == "1" {
 		env = append(env, stallEnv+"=1")
+	}
+	if v := os.Getenv("NOOK_TEST_STOP_AT"); v != "" {
+		// The fault tests stop helpers too (sandbox.Phase).
+		env = append(env, "NOOK_TEST_STOP_AT="+v)
 	}
 	return &sandbox.Spec{
 		Args:       append([]string{"/proc/self/exe", helperArg1}, args...),

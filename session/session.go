@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nook-project/nook/sandbox"
 )
 
 // Store is one user's chroots, cache and sessions.
@@ -211,6 +213,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		return nil, fmt.Errorf("chroot %s: unknown kind %q", c.Name, c.Kind)
 	}
 
+	sandbox.Phase("begin: cache ready")
 	// Prune must not remove the entry between here and the rename.
 	cl, err := s.cacheLock(false)
 	if err != nil {
@@ -262,12 +265,14 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		}
 		res.Warnings = append(res.Warnings, w...)
 	}
+	sandbox.Phase("begin: directory made")
 	if err := writeSessionFiles(st, tmp, o.Files); err != nil {
 		return fail(err)
 	}
 	if err := writeJSONAtomic(filepath.Join(tmp, "state.json"), st); err != nil {
 		return fail(err)
 	}
+	sandbox.Phase("begin: state written")
 	final := filepath.Join(s.sessionsDir(), id)
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
 		if errors.Is(err, unix.EEXIST) {
@@ -502,6 +507,7 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 	if err := os.Rename(st.Dir, trash); err != nil {
 		return fmt.Errorf("end session %s: %w", st.ID, err)
 	}
+	sandbox.Phase("end: renamed")
 	mode := st.IDMode
 	if mode == "" {
 		mode = s.IDMode
