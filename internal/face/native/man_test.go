@@ -176,7 +176,7 @@ func checkManStructure(t *testing.T, page, date string) {
 		t.Errorf("sections:\n have %q\n want %q", sections, manSections)
 	}
 	var wantGroups []string
-	for _, o := range options {
+	for _, o := range options() {
 		if len(wantGroups) == 0 || wantGroups[len(wantGroups)-1] != o.group {
 			wantGroups = append(wantGroups, o.group)
 		}
@@ -234,10 +234,10 @@ func TestManPageOptions(t *testing.T) {
 		}
 		entries = append(entries, entry{lines[i+1], manPlain(strings.Join(body, " "))})
 	}
-	if len(entries) != len(options) {
-		t.Errorf("the page has %d option entries, the table %d options", len(entries), len(options))
+	if len(entries) != len(options()) {
+		t.Errorf("the page has %d option entries, the table %d options", len(entries), len(options()))
 	}
-	for i, o := range options {
+	for i, o := range options() {
 		want := `\fB\-\-` + strings.ReplaceAll(o.name, "-", `\-`) + `\fR`
 		for _, a := range o.args {
 			want += ` \fI` + strings.ReplaceAll(a, "-", `\-`) + `\fR`
@@ -256,7 +256,7 @@ func TestManPageOptions(t *testing.T) {
 
 	// Every option the prose names exists.
 	known := map[string]bool{}
-	for _, o := range options {
+	for _, o := range options() {
 		known[o.name] = true
 	}
 	for _, m := range regexp.MustCompile(`\\fB\\-\\-((?:[a-z0-9]|\\-)+)`).FindAllStringSubmatch(page, -1) {
@@ -264,7 +264,7 @@ func TestManPageOptions(t *testing.T) {
 			t.Errorf("the page names --%s, which is not an option", name)
 		}
 	}
-	for name := range optionNotes {
+	for name := range optionNotes() {
 		if !known[name] {
 			t.Errorf("optionNotes has a note for --%s, which is not an option", name)
 		}

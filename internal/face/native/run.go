@@ -215,7 +215,7 @@ was not found; 126 when it could not be executed; 125 when the sandbox could
 not be set up; 2 for a usage error.
 `)
 	group := ""
-	for _, o := range options {
+	for _, o := range options() {
 		if o.group != group {
 			group = o.group
 			fmt.Fprintf(w, "\n%s:\n", group)
