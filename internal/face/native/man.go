@@ -3,9 +3,9 @@ package native
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/nook-project/nook/sandbox"
 	"golang.org/x/sys/unix"
@@ -283,17 +283,52 @@ func (m *manWriter) markup(s string, metas []string) {
 	}
 }
 
-// sentenceRE finds where one sentence ends and the next begins: a period
-// (not an ellipsis) and a space before a capital or a font change. A line
-// break there also gives troff's wider space between sentences.
-var sentenceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^.]\. +(?:[A-Z]|\\f)`) })
+// sentenceEnds returns where each sentence but the last ends and the next
+// begins, as the indexes at which the regular expression
+// `[^.]\. +(?:[A-Z]|\\f)` matches (non-overlapping, leftmost first): a
+// period (not an ellipsis) and a space before a capital or a font change.
+// A line break there also gives troff's wider space between sentences.
+// Hand-written so that nook does not link the regexp package, whose tables
+// cost every invocation start-up time; TestManScannersMatchRegexps checks
+// it against the expression.
+func sentenceEnds(s string) []int {
+	var out []int
+	from := 0
+	for j := 1; j < len(s); j++ {
+		if s[j] != '.' {
+			continue
+		}
+		r, size := utf8.DecodeLastRuneInString(s[:j])
+		start := j - size
+		if r == '.' || start < from {
+			continue
+		}
+		k := j + 1
+		for k < len(s) && s[k] == ' ' {
+			k++
+		}
+		switch {
+		case k == j+1 || k == len(s):
+			continue
+		case s[k] >= 'A' && s[k] <= 'Z':
+			k++
+		case s[k] == '\\' && k+1 < len(s) && s[k+1] == 'f':
+			k += 2
+		default:
+			continue
+		}
+		out = append(out, start)
+		from, j = k, k-1
+	}
+	return out
+}
 
 // splitSentences cuts s after each sentence's period.
 func splitSentences(s string) []string {
 	var out []string
 	last := 0
-	for _, loc := range sentenceRE().FindAllStringIndex(s, -1) {
-		end := loc[0] + 2 // past the period
+	for _, start := range sentenceEnds(s) {
+		end := start + 2 // past the period
 		out = append(out, s[last:end])
 		last = end
 	}
@@ -364,12 +399,66 @@ func manLine(s string) string {
 	return s
 }
 
-// inlineRE finds what manText formats: `literal`, {META}, --option,
-// name(N) page references, and upper-case words (metavariables when the
-// caller names them).
-var inlineRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile("`[^`]*`|\\{[A-Za-z][A-Za-z0-9_]*\\}|--[a-z0-9][a-z0-9-]*|[a-z_][a-z_0-9]*\\([1-8]\\)|[A-Z][A-Z0-9_]*")
-})
+// inlineTokens returns where the things manText formats are: `literal`,
+// {META}, --option, name(N) page references, and upper-case words
+// (metavariables when the caller names them). The pairs are the matches of
+//
+//	`[^`]*`|\{[A-Za-z][A-Za-z0-9_]*\}|--[a-z0-9][a-z0-9-]*|[a-z_][a-z_0-9]*\([1-8]\)|[A-Z][A-Z0-9_]*
+//
+// (non-overlapping, leftmost first), found without the regexp package for
+// the reason given at sentenceEnds.
+func inlineTokens(s string) [][2]int {
+	var out [][2]int
+	for i := 0; i < len(s); {
+		if j := inlineTokenAt(s, i); j > i {
+			out = append(out, [2]int{i, j})
+			i = j
+		} else {
+			i++
+		}
+	}
+	return out
+}
+
+// inlineTokenAt returns the end of the token at s[i:], or i when none
+// starts there; the alternatives are tried in inlineTokens' order.
+func inlineTokenAt(s string, i int) int {
+	run := func(j int, in func(c byte) bool) int {
+		for j < len(s) && in(s[j]) {
+			j++
+		}
+		return j
+	}
+	lower := func(c byte) bool { return c >= 'a' && c <= 'z' }
+	upper := func(c byte) bool { return c >= 'A' && c <= 'Z' }
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	at := func(j int, c byte) bool { return j < len(s) && s[j] == c }
+	switch c := s[i]; {
+	case c == '`':
+		if k := strings.IndexByte(s[i+1:], '`'); k >= 0 {
+			return i + 1 + k + 1
+		}
+	case c == '{':
+		if i+1 < len(s) && (upper(s[i+1]) || lower(s[i+1])) {
+			j := run(i+2, func(c byte) bool { return upper(c) || lower(c) || digit(c) || c == '_' })
+			if at(j, '}') {
+				return j + 1
+			}
+		}
+	case c == '-':
+		if at(i+1, '-') && i+2 < len(s) && (lower(s[i+2]) || digit(s[i+2])) {
+			return run(i+3, func(c byte) bool { return lower(c) || digit(c) || c == '-' })
+		}
+	case lower(c) || c == '_':
+		j := run(i+1, func(c byte) bool { return lower(c) || digit(c) || c == '_' })
+		if at(j, '(') && j+2 < len(s) && s[j+1] >= '1' && s[j+1] <= '8' && s[j+2] == ')' {
+			return j + 3
+		}
+	case upper(c):
+		return run(i+1, func(c byte) bool { return upper(c) || digit(c) || c == '_' })
+	}
+	return i
+}
 
 // manText turns light markup into troff text: `x` is bold literal text,
 // {X} an italic metavariable, --option bold, name(N) a bold page name;
@@ -389,7 +478,7 @@ func manText(s string, metas []string) string {
 	}
 	var b strings.Builder
 	last := 0
-	for _, loc := range inlineRE().FindAllStringIndex(s, -1) {
+	for _, loc := range inlineTokens(s) {
 		i, j := loc[0], loc[1]
 		tok := s[i:j]
 		var out string

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/nook-project/nook/sandbox"
 	"golang.org/x/sys/unix"
 )
@@ -392,6 +394,43 @@ func TestManText(t *testing.T) {
 	for _, l := range lines {
 		if len(l) > manWidth || strings.HasPrefix(l, ".") || strings.HasSuffix(l, " ") {
 			t.Errorf("badly wrapped line %q", l)
+		}
+	}
+}
+
+// TestManScannersMatchRegexps checks the hand-written scanners of man.go
+// against the regular expressions they stand for, on every help text and
+// note and on edge cases.
+func TestManScannersMatchRegexps(t *testing.T) {
+	sentenceRE := regexp.MustCompile(`[^.]\. +(?:[A-Z]|\\f)`)
+	inlineRE := regexp.MustCompile("`[^`]*`|\\{[A-Za-z][A-Za-z0-9_]*\\}|--[a-z0-9][a-z0-9-]*|[a-z_][a-z_0-9]*\\([1-8]\\)|[A-Z][A-Z0-9_]*")
+	texts := []string{"", ".", ". A", "a. A", "a.  B", "a.. B", "…. A", "é. Z", "a. \\fB", "a. \\x", "a.A", "a. a", "x. Y. Z",
+		"a. B. C", "`x", "`x` `", "{A}", "{a_1}", "{1}", "{A", "--", "---a", "--a-b--", "-a", "man(1)", "man(9)", "man(1", "_x(8)",
+		"Xman(1)", "FOO_1bar", "a--b", "x{Y}z", "é{É}", "\xff. A"}
+	for _, o := range options() {
+		texts = append(texts, o.help)
+	}
+	for _, n := range optionNotes() {
+		texts = append(texts, n)
+	}
+	var b strings.Builder
+	ManPage(&b, ManDate)
+	SessionManPage(&b, ManDate)
+	texts = append(texts, strings.Split(b.String(), "\n")...)
+	for _, s := range texts {
+		var want []int
+		for _, loc := range sentenceRE.FindAllStringIndex(s, -1) {
+			want = append(want, loc[0])
+		}
+		if got := sentenceEnds(s); !cmp.Equal(got, want, cmpopts.EquateEmpty()) {
+			t.Errorf("sentenceEnds(%q) = %v, the regexp says %v", s, got, want)
+		}
+		var wantTok [][2]int
+		for _, loc := range inlineRE.FindAllStringIndex(s, -1) {
+			wantTok = append(wantTok, [2]int{loc[0], loc[1]})
+		}
+		if got := inlineTokens(s); !cmp.Equal(got, wantTok, cmpopts.EquateEmpty()) {
+			t.Errorf("inlineTokens(%q) = %v, the regexp says %v", s, got, wantTok)
 		}
 	}
 }
