@@ -215,10 +215,10 @@ func ManPage(w io.Writer, date string) {
 // environment has none (sandbox's execvp fallback).
 const manDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// signalList names forwardedSignals: "SIGINT, SIGTERM, ... and SIGWINCH".
+// signalList names sandbox.ForwardedSignals: "SIGINT, SIGTERM, ... and SIGWINCH".
 func signalList() string {
 	var names []string
-	for _, s := range forwardedSignals {
+	for _, s := range sandbox.ForwardedSignals {
 		names = append(names, unix.SignalName(s.(unix.Signal)))
 	}
 	if len(names) == 1 {

@@ -198,7 +198,7 @@ func checkManStructure(t *testing.T, page, date string) {
 			t.Errorf("the page does not mention %q", want)
 		}
 	}
-	for _, s := range forwardedSignals {
+	for _, s := range sandbox.ForwardedSignals {
 		if name := unix.SignalName(s.(unix.Signal)); !strings.Contains(plain, name) {
 			t.Errorf("SIGNALS AND TERMINALS does not name %s, which nook forwards", name)
 		}
