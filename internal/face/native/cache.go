@@ -28,10 +28,7 @@ func Cache(args []string) int {
 			return failf("cache list", "%v", err)
 		}
 		if *asJSON {
-			if es == nil {
-				es = []session.Entry{}
-			}
-			return printJSON(es)
+			return printJSONList(es)
 		}
 		var rows [][]string
 		for _, e := range es {

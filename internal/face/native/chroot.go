@@ -15,28 +15,9 @@ func sandboxFD(fd int) sandbox.FD { return sandbox.FD{Inside: fd, Outside: fd} }
 
 // Chroot is `nook chroot VERB …`.
 func Chroot(args []string) int {
-	if code, done := verbHelp(args, chrootHelp); done {
-		return code
-	}
-	st, err := session.Open()
-	if err != nil {
-		return failf("chroot", "%v", err)
-	}
-	verb, rest := args[0], args[1:]
-	switch verb {
-	case "add":
-		return chrootAdd(st, rest)
-	case "remove":
-		return chrootRemove(st, rest)
-	case "list":
-		return chrootList(st, rest)
-	case "info":
-		return chrootInfo(st, rest)
-	case "create":
-		return chrootCreate(st, rest)
-	}
-	fmt.Fprintf(os.Stderr, "nook chroot: unknown verb %q (add, remove, list, info, create)\n", verb)
-	return 2
+	return runVerb("chroot", args, chrootHelp, []verb{
+		{"add", chrootAdd}, {"remove", chrootRemove}, {"list", chrootList}, {"info", chrootInfo}, {"create", chrootCreate},
+	})
 }
 
 const chrootHelp = `usage: nook chroot VERB [OPTIONS] [ARGS]
@@ -113,10 +94,7 @@ func chrootList(st *session.Store, args []string) int {
 		fmt.Fprintf(os.Stderr, "nook: warning: %v\n", w)
 	}
 	if *asJSON {
-		if list == nil {
-			list = []session.Chroot{}
-		}
-		return printJSON(list)
+		return printJSONList(list)
 	}
 	var rows [][]string
 	for _, c := range list {

@@ -13,27 +13,37 @@ import (
 
 // Session is `nook session VERB …`.
 func Session(args []string, inherited []int) int {
-	if code, done := verbHelp(args, sessionHelp); done {
+	return runVerb("session", args, sessionHelp, []verb{
+		{"begin", sessionBegin},
+		{"run", func(st *session.Store, args []string) int { return sessionRun(st, args, inherited) }},
+		{"end", sessionEnd}, {"list", sessionList}, {"info", sessionInfo},
+	})
+}
+
+// verb is one subcommand of `nook session` or `nook chroot`.
+type verb struct {
+	name string
+	run  func(st *session.Store, args []string) int
+}
+
+// runVerb is `nook WHAT VERB ARGS…`: usage for no verb or --help, else the
+// store opened and the verb run.
+func runVerb(what string, args []string, usage string, verbs []verb) int {
+	if code, done := verbHelp(args, usage); done {
 		return code
 	}
-	verb, rest := args[0], args[1:]
 	st, err := session.Open()
 	if err != nil {
-		return failf("session", "%v", err)
+		return failf(what, "%v", err)
 	}
-	switch verb {
-	case "begin":
-		return sessionBegin(st, rest)
-	case "run":
-		return sessionRun(st, rest, inherited)
-	case "end":
-		return sessionEnd(st, rest)
-	case "list":
-		return sessionList(st, rest)
-	case "info":
-		return sessionInfo(st, rest)
+	names := make([]string, len(verbs))
+	for i, v := range verbs {
+		if v.name == args[0] {
+			return v.run(st, args[1:])
+		}
+		names[i] = v.name
 	}
-	fmt.Fprintf(os.Stderr, "nook session: unknown verb %q (begin, run, end, list, info)\n", verb)
+	fmt.Fprintf(os.Stderr, "nook %s: unknown verb %q (%s)\n", what, args[0], strings.Join(names, ", "))
 	return 2
 }
 
@@ -318,6 +328,14 @@ func toJSON(s *session.State) sessionJSON {
 		j.Created = s.Created.Format("2006-01-02T15:04:05Z")
 	}
 	return j
+}
+
+// printJSONList prints list as a JSON array: [] when it is empty.
+func printJSONList[T any](list []T) int {
+	if list == nil {
+		list = []T{}
+	}
+	return printJSON(list)
 }
 
 func printJSON(v any) int {
