@@ -14,14 +14,12 @@ import (
 //go:norace
 //go:nocheckptr
 func rawJoinFork(p *joinPlan) (int, syscall.Errno) {
-	var all, old [1]uint64
-	all[0] = ^uint64(0)
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all[0])), uintptr(unsafe.Pointer(&old[0])), 8, 0, 0)
+	old := blockSignals()
 	pid, _, errno := syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 	if errno == 0 && pid == 0 {
-		rawJoinChild(p, &old[0])
+		rawJoinChild(p, &old)
 	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old[0])), 0, 8, 0, 0)
+	setSignalMask(&old)
 	return int(pid), errno
 }
 
@@ -142,20 +140,7 @@ func rawJoinChild(p *joinPlan, oldMask *uint64) {
 			goto failed
 		}
 	}
-	// Go's handlers would run in a process without a runtime: back to the
-	// defaults (ignored signals stay ignored across exec), then the
-	// caller's mask.
-	for sig := 1; sig < 65; sig++ {
-		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
-			continue
-		}
-		p.sigOld[0] = 0
-		syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&p.sigOld[0])), 8, 0, 0)
-		if p.sigOld[0] != 1 { // SIG_IGN
-			syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&p.sigAct[0])), 0, 8, 0, 0)
-		}
-	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(oldMask)), 0, 8, 0, 0)
+	rawDefaultSignals(&p.sigOld, &p.sigAct, oldMask)
 	step = 8
 	_, _, errno = syscall.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(p.path)),
 		uintptr(unsafe.Pointer(&p.argv[0])), uintptr(unsafe.Pointer(&p.envv[0])))

@@ -14,15 +14,13 @@ import (
 //
 //go:norace
 func tryUserNS() error {
-	var all, old [1]uint64
-	all[0] = ^uint64(0)
 	syscall.ForkLock.Lock()
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all[0])), uintptr(unsafe.Pointer(&old[0])), 8, 0, 0)
+	old := blockSignals()
 	pid, _, errno := syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_NEWUSER|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 	if errno == 0 && pid == 0 {
 		exitNow()
 	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old[0])), 0, 8, 0, 0)
+	setSignalMask(&old)
 	syscall.ForkLock.Unlock()
 	if errno != 0 {
 		return errno
@@ -48,15 +46,13 @@ func exitNow() {
 //go:norace
 //go:nocheckptr
 func rawNestedFork(p *nestPlan) (int, syscall.Errno) {
-	var all, old [1]uint64
-	all[0] = ^uint64(0)
 	syscall.ForkLock.Lock()
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all[0])), uintptr(unsafe.Pointer(&old[0])), 8, 0, 0)
+	old := blockSignals()
 	pid, _, errno := syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 	if errno == 0 && pid == 0 {
-		rawNestedChild(p, &old[0])
+		rawNestedChild(p, &old)
 	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old[0])), 0, 8, 0, 0)
+	setSignalMask(&old)
 	syscall.ForkLock.Unlock()
 	return int(pid), errno
 }
@@ -138,19 +134,7 @@ entered:
 			goto failed
 		}
 	}
-	// Go's handlers would run without a runtime: defaults (ignored
-	// signals stay ignored), then the caller's mask.
-	for sig := 1; sig < 65; sig++ {
-		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
-			continue
-		}
-		p.sigOld[0] = 0
-		syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&p.sigOld[0])), 8, 0, 0)
-		if p.sigOld[0] != 1 { // SIG_IGN
-			syscall.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&p.sigAct[0])), 0, 8, 0, 0)
-		}
-	}
-	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(oldMask)), 0, 8, 0, 0)
+	rawDefaultSignals(&p.sigOld, &p.sigAct, oldMask)
 	step = 2
 	_, _, errno = syscall.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(p.path)),
 		uintptr(unsafe.Pointer(&p.argv[0])), uintptr(unsafe.Pointer(&p.envv[0])))

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -55,15 +54,27 @@ const (
 // HostChroot is the built-in chroot "host".
 var HostChroot = Chroot{Name: "host", Kind: KindHost, Path: "/", Description: "the host's root, as a writable throwaway copy", Origin: "built-in", Layer: OriginBuiltin}
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
-
 // ValidName reports whether s can name a chroot, an alias or a session: a
 // letter or digit, then letters, digits and . _ + -; at most 200 bytes.
 func ValidName(s string) error {
-	if len(s) > 200 || !nameRE.MatchString(s) {
+	if len(s) > 200 || !namePattern(s, "._+-") {
 		return fmt.Errorf("%q is not a valid name (letters, digits and . _ + -, starting with a letter or digit)", s)
 	}
 	return nil
+}
+
+// namePattern reports whether s is a letter or digit followed by letters,
+// digits and bytes of punct (ASCII only). A loop rather than a regexp:
+// compiling one at start-up costs every nook invocation.
+func namePattern(s, punct string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || strings.IndexByte(punct, c) < 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // Registry finds chroot definitions. The zero value is not usable; see

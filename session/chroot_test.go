@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -138,5 +139,21 @@ func TestSniff(t *testing.T) {
 	}
 	if _, err := Sniff([]byte("PK\x03\x04 a zip file")); err == nil {
 		t.Errorf("a zip file was taken for a tarball")
+	}
+}
+
+// TestNamePattern checks the hand-written name checks against the regular
+// expressions they replace (kept out of the binary for its start-up time).
+func TestNamePattern(t *testing.T) {
+	chrootRE := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	schrootRE := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	for _, s := range []string{"", "a", "Z9", "9", "bookworm", "bookworm-amd64.tar", "a+b", "a_b", "-a", ".a", "_a", "+a",
+		"a b", "a/b", "a\n", "\na", "é", "aé", "a:b", "a..b", "a-", "sid.dpkg-old", "A.B_C-D+E"} {
+		if got, want := ValidName(s) == nil, chrootRE.MatchString(s); got != want {
+			t.Errorf("ValidName(%q) ok = %v, the regexp says %v", s, got, want)
+		}
+		if got, want := namePattern(s, "._-"), schrootRE.MatchString(s); got != want {
+			t.Errorf("namePattern(%q, schroot's) = %v, the regexp says %v", s, got, want)
+		}
 	}
 }

@@ -11,16 +11,28 @@ import (
 // Filesystems an overlay's upper directory cannot live on (they lack what
 // overlayfs needs of an upper: xattrs, whiteouts, RENAME_WHITEOUT) or that
 // are themselves overlays; from statfs(2)'s f_type.
-var noUpperFS = map[int64]string{
-	0x794c7630: "overlayfs",
-	0x6969:     "NFS",
-	0x65735546: "FUSE",
-	0xff534d42: "CIFS",
-	0xfe534d42: "SMB2",
-	0x517b:     "SMB",
-	0x01021997: "9p",
-	0x73717368: "squashfs",
-	0x9fa0:     "proc",
+func noUpperFS(fsType int64) (name string, bad bool) {
+	switch fsType {
+	case 0x794c7630:
+		return "overlayfs", true
+	case 0x6969:
+		return "NFS", true
+	case 0x65735546:
+		return "FUSE", true
+	case 0xff534d42:
+		return "CIFS", true
+	case 0xfe534d42:
+		return "SMB2", true
+	case 0x517b:
+		return "SMB", true
+	case 0x01021997:
+		return "9p", true
+	case 0x73717368:
+		return "squashfs", true
+	case 0x9fa0:
+		return "proc", true
+	}
+	return "", false
 }
 
 // overlayRefusal says why overlay sessions cannot work here, or "" when
@@ -30,7 +42,7 @@ var noUpperFS = map[int64]string{
 // an upper directory. Begin then makes a copy session instead: checking
 // costs a uname and a statfs, so begin stays O(1).
 func overlayRefusal(release string, fsType int64, realRoot bool) string {
-	if name, bad := noUpperFS[fsType]; bad {
+	if name, bad := noUpperFS(fsType); bad {
 		return fmt.Sprintf("the sessions directory is on %s, which cannot hold an overlay's upper directory", name)
 	}
 	if !realRoot && !kernelAtLeast(release, 5, 11) {

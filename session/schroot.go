@@ -7,17 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 )
 
-// schrootFileRE is the file names schroot itself accepts in chroot.d; it
-// also skips the ones dpkg leaves behind.
-var schrootFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-
+// schrootFileOK accepts the file names schroot itself accepts in chroot.d
+// (^[A-Za-z0-9][A-Za-z0-9._-]*$); it also skips the ones dpkg leaves behind.
 func schrootFileOK(name string) bool {
-	if !schrootFileRE.MatchString(name) {
+	if !namePattern(name, "._-") {
 		return false
 	}
 	for _, s := range []string{".dpkg-old", ".dpkg-dist", ".dpkg-new", ".dpkg-tmp"} {

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -385,27 +384,8 @@ func TestNookBwrapSubcommand(t *testing.T) {
 func TestBwrapJoinedOnTerminal(t *testing.T) {
 	userns, _ := nsHelper(t)
 	nk := nookAsBwrap(t)
-	bash := exec.Command("bash", "--norc", "--noprofile", "-i")
-	bash.Env = []string{"PATH=/usr/bin:/bin", "PS1=PROMPT> ", "TERM=dumb", "HOME=" + t.TempDir()}
-	bash.ExtraFiles = []*os.File{userns}
-	ptmx, err := pty.Start(bash)
-	if err != nil {
-		t.Fatalf("start bash on a pty: %v", err)
-	}
-	defer func() { bash.Process.Kill(); bash.Wait(); ptmx.Close() }()
-	var buf safeBuffer
-	go io.Copy(&buf, ptmx)
-	expect := func(what string) {
-		t.Helper()
-		// Not a timing assertion: a deadline instead of hanging forever.
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(buf.String(), what) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q; terminal shows:\n%s", what, buf.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	sh := startPtyShell(t, nil, userns)
+	ptmx, expect := sh.ptmx, sh.expect
 	expect("PROMPT> ")
 	fmt.Fprintf(ptmx, "%s --userns 3 --ro-bind / / sh -c 'echo READY; read x; echo GOT=$x'\n", nk)
 	expect("READY")

@@ -322,25 +322,8 @@ func TestDieWithParent(t *testing.T) {
 // command must own the terminal's foreground, and Ctrl-Z, fg and Ctrl-C
 // must work as for any job.
 func TestTerminalJobControl(t *testing.T) {
-	bash := exec.Command("bash", "--norc", "--noprofile", "-i")
-	bash.Env = []string{"PATH=/usr/bin:/bin", "PS1=PROMPT> ", "TERM=dumb", "HOME=" + t.TempDir(), "NOOK_ENGINE=" + os.Getenv("NOOK_ENGINE")}
-	ptmx, err := pty.Start(bash)
-	if err != nil {
-		t.Fatalf("start bash on a pty: %v", err)
-	}
-	defer func() { bash.Process.Kill(); bash.Wait(); ptmx.Close() }()
-	var buf safeBuffer
-	go io.Copy(&buf, ptmx)
-	expect := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(buf.String(), what) {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %q; terminal shows:\n%s", what, buf.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	sh := startPtyShell(t, []string{"NOOK_ENGINE=" + os.Getenv("NOOK_ENGINE")})
+	ptmx, expect := sh.ptmx, sh.expect
 	expect("PROMPT> ")
 	fmt.Fprintf(ptmx, "%s run -- sh -c 'if [ \"$(ps -o tpgid= -p $$)\" = \"$(ps -o pgid= -p $$)\" ]; then echo FORE\"\"GROUND; fi; test -c /dev/console && echo CON\"\"SOLE; echo RUN\"\"NING; sleep 600'\n", nookBin)
 	expect("FOREGROUND")
@@ -348,14 +331,53 @@ func TestTerminalJobControl(t *testing.T) {
 	expect("RUNNING")
 	ptmx.Write([]byte{0x1a}) // Ctrl-Z
 	expect("Stopped")
-	buf.Reset()
+	sh.buf.Reset()
 	fmt.Fprintf(ptmx, "fg\n")
 	time.Sleep(300 * time.Millisecond)
 	ptmx.Write([]byte{0x03}) // Ctrl-C
 	expect("PROMPT> ")
-	buf.Reset()
+	sh.buf.Reset()
 	fmt.Fprintf(ptmx, "echo STATUS=$?\n")
 	expect("STATUS=130")
+}
+
+// ptyShell is an interactive bash on a pty of its own, as a person at a
+// terminal would start nook from.
+type ptyShell struct {
+	t    *testing.T
+	ptmx *os.File
+	buf  safeBuffer // what the terminal has shown
+}
+
+// startPtyShell starts bash on a new pty with a minimal environment plus
+// env, and files as its fds 3, 4, ...; the test's end kills it.
+func startPtyShell(t *testing.T, env []string, files ...*os.File) *ptyShell {
+	t.Helper()
+	bash := exec.Command("bash", "--norc", "--noprofile", "-i")
+	bash.Env = append([]string{"PATH=/usr/bin:/bin", "PS1=PROMPT> ", "TERM=dumb", "HOME=" + t.TempDir()}, env...)
+	bash.ExtraFiles = files
+	ptmx, err := pty.Start(bash)
+	if err != nil {
+		t.Fatalf("start bash on a pty: %v", err)
+	}
+	t.Cleanup(func() { bash.Process.Kill(); bash.Wait(); ptmx.Close() })
+	s := &ptyShell{t: t, ptmx: ptmx}
+	go io.Copy(&s.buf, ptmx)
+	return s
+}
+
+// expect waits until the terminal has shown what (since the last
+// buf.Reset). Not a timing assertion: a deadline instead of hanging
+// forever.
+func (s *ptyShell) expect(what string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.buf.String(), what) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no %q; terminal shows:\n%s", what, s.buf.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 type safeBuffer struct {

@@ -55,8 +55,8 @@ const (
 // inside the 8-bit jt/jf range; assemble reports ErrJumpTooFar otherwise.
 // Unknown architectures are allowed, never killed.
 func Program(goarch string, opts Options) ([]unix.SockFilter, error) {
-	abis, ok := abisByGOARCH[goarch]
-	if !ok {
+	abis := abisByGOARCH(goarch)
+	if abis == nil {
 		return nil, fmt.Errorf("build seccomp program for %q: %w", goarch, ErrUnsupportedArch)
 	}
 	a := newAssembler()

@@ -128,11 +128,22 @@ var (
 // nook may run on a 64-bit kernel, and then the sandboxed programs can be
 // 64-bit. Extra blocks cost a few instructions and can only add protection,
 // since unrecognised architectures are allowed anyway.
-var abisByGOARCH = map[string][]abi{
-	"amd64":   {abiX8664, abiX32, abiI386},
-	"386":     {abiI386, abiX8664, abiX32},
-	"arm64":   {abiAArch64, abiARM},
-	"arm":     {abiARM, abiAArch64},
-	"riscv64": {abiRISCV64, abiRISCV32},
-	"loong64": {abiLoong64},
+func abisByGOARCH(goarch string) []abi {
+	// A switch, not a map: a map literal is built when the program starts,
+	// and every nook invocation would pay for it.
+	switch goarch {
+	case "amd64":
+		return []abi{abiX8664, abiX32, abiI386}
+	case "386":
+		return []abi{abiI386, abiX8664, abiX32}
+	case "arm64":
+		return []abi{abiAArch64, abiARM}
+	case "arm":
+		return []abi{abiARM, abiAArch64}
+	case "riscv64":
+		return []abi{abiRISCV64, abiRISCV32}
+	case "loong64":
+		return []abi{abiLoong64}
+	}
+	return nil
 }

@@ -4,15 +4,16 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // usage prints the usage line bwrap prints (callers match on it) and the
 // option list in nook's words.
 func usage(w io.Writer, argv0 string) {
 	fmt.Fprintf(w, "usage: %s [OPTIONS...] [--] COMMAND [ARGS...]\n\n", argv0)
-	for _, o := range options {
+	for _, o := range options() {
 		left := "    --" + o.name
-		if n := metavars[o.name]; n != "" {
+		if n := metavars()[o.name]; n != "" {
 			left += " " + n
 		}
 		fmt.Fprintf(w, "%-33s%s\n", left, o.help)
@@ -20,9 +21,9 @@ func usage(w io.Writer, argv0 string) {
 }
 
 // metavars names each option's arguments for the usage text.
-var metavars = func() map[string]string {
+var metavars = sync.OnceValue(func() map[string]string {
 	m := map[string]string{}
-	for _, o := range options {
+	for _, o := range options() {
 		switch o.nargs {
 		case 1:
 			m[o.name] = "ARG"
@@ -43,7 +44,7 @@ var metavars = func() map[string]string {
 	} {
 		m[k] = v
 	}
-	for _, o := range options {
+	for _, o := range options() {
 		if o.nargs == 2 && (strings.Contains(o.name, "bind") && !strings.Contains(o.name, "data") && !strings.Contains(o.name, "-fd")) {
 			m[o.name] = "SRC DEST"
 		}
@@ -52,4 +53,4 @@ var metavars = func() map[string]string {
 		}
 	}
 	return m
-}()
+})

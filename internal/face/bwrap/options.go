@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"sync"
 
 	"github.com/nook-project/nook/sandbox"
 )
@@ -137,165 +138,169 @@ func (p *parser) overlay(m sandbox.Mount, opt string) error {
 }
 
 // options is bwrap(1)'s option set as of bubblewrap 0.11, in the order of
-// its manual. The help texts are nook's own words.
-var options = []option{
-	{name: "help", help: "show this help and exit", apply: flag(func(p *parser) { p.help = true })},
-	{name: "version", help: "show the version and exit", apply: flag(func(p *parser) { p.version = true })},
-	{name: "args", nargs: 1, help: "read more NUL-separated arguments from FD", apply: nil}, // handled by the parse loop
-	{name: "argv0", nargs: 1, help: "argv[0] the command sees", apply: func(p *parser, a []string) error { p.spec.Argv0 = a[0]; return nil }},
-	{name: "level-prefix", help: "prefix diagnostics with a syslog level (<3>)", apply: flag(func(p *parser) { p.levelPrefix = true })},
+// its manual. The help texts are nook's own words. Built on first use, not
+// at start-up: every nook invocation would pay for it otherwise.
+var options = sync.OnceValue(func() []option {
+	return []option{
+		{name: "help", help: "show this help and exit", apply: flag(func(p *parser) { p.help = true })},
+		{name: "version", help: "show the version and exit", apply: flag(func(p *parser) { p.version = true })},
+		{name: "args", nargs: 1, help: "read more NUL-separated arguments from FD", apply: nil}, // handled by the parse loop
+		{name: "argv0", nargs: 1, help: "argv[0] the command sees", apply: func(p *parser, a []string) error { p.spec.Argv0 = a[0]; return nil }},
+		{name: "level-prefix", help: "prefix diagnostics with a syslog level (<3>)", apply: flag(func(p *parser) { p.levelPrefix = true })},
 
-	{name: "unshare-all", help: "unshare every namespace (user and cgroup if possible)", apply: flag(func(p *parser) {
-		p.ns.userTry, p.ns.ipc, p.ns.pid, p.ns.net, p.ns.uts, p.ns.cgroupTry = true, true, true, true, true, true
-	})},
-	{name: "share-net", help: "keep the network namespace (after --unshare-all)", apply: flag(func(p *parser) { p.ns.net = false })},
-	{name: "unshare-user", help: "new user namespace (implied unless root)", apply: flag(func(p *parser) { p.ns.user = true })},
-	{name: "unshare-user-try", help: "new user namespace if possible", apply: flag(func(p *parser) { p.ns.userTry = true })},
-	{name: "unshare-ipc", help: "new IPC namespace", apply: flag(func(p *parser) { p.ns.ipc = true })},
-	{name: "unshare-pid", help: "new pid namespace", apply: flag(func(p *parser) { p.ns.pid = true })},
-	{name: "unshare-net", help: "new network namespace (lo only, up)", apply: flag(func(p *parser) { p.ns.net = true })},
-	{name: "unshare-uts", help: "new UTS namespace", apply: flag(func(p *parser) { p.ns.uts = true })},
-	{name: "unshare-cgroup", help: "new cgroup namespace", apply: flag(func(p *parser) { p.ns.cgroup = true })},
-	{name: "unshare-cgroup-try", help: "new cgroup namespace if possible", apply: flag(func(p *parser) { p.ns.cgroupTry = true })},
-	{name: "userns", nargs: 1, help: "join the user namespace open on FD", apply: fdOptionPassed(func(p *parser) **int { return &p.userns }, true)},
-	{name: "userns2", nargs: 1, help: "switch to the user namespace on FD after setup", apply: fdOptionPassed(func(p *parser) **int { return &p.userns2 }, true)},
-	{name: "disable-userns", help: "forbid further user namespaces inside", apply: flag(func(p *parser) { p.disableUserNS = true })},
-	{name: "assert-userns-disabled", help: "fail unless further user namespaces are forbidden", apply: flag(func(p *parser) { p.assertUserNSDisabled = true })},
-	{name: "pidns", nargs: 1, help: "join the pid namespace open on FD", apply: fdOptionPassed(func(p *parser) **int { return &p.pidns }, true)},
-	{name: "uid", nargs: 1, help: "uid inside (needs a user namespace)", apply: func(p *parser, a []string) error {
-		v, err := parseID("uid", a[0])
-		p.uid = &v
-		return err
-	}},
-	{name: "gid", nargs: 1, help: "gid inside (needs a user namespace)", apply: func(p *parser, a []string) error {
-		v, err := parseID("gid", a[0])
-		p.gid = &v
-		return err
-	}},
-	{name: "hostname", nargs: 1, help: "hostname inside (needs --unshare-uts)", apply: func(p *parser, a []string) error { p.spec.Hostname = a[0]; return nil }},
-
-	{name: "chdir", nargs: 1, help: "working directory inside", apply: func(p *parser, a []string) error { p.spec.Dir = a[0]; return nil }},
-	{name: "clearenv", help: "start from an empty environment (PWD is still set)", apply: flag(func(p *parser) {
-		p.env = nil
-	})},
-	{name: "setenv", nargs: 2, help: "set VAR to VALUE", apply: func(p *parser, a []string) error { p.setenv(a[0], a[1], true); return nil }},
-	{name: "unsetenv", nargs: 1, help: "remove VAR", apply: func(p *parser, a []string) error { p.setenv(a[0], "", false); return nil }},
-
-	{name: "lock-file", nargs: 1, help: "hold a lock on DEST while the sandbox runs", apply: func(p *parser, a []string) error {
-		p.spec.LockFiles = append(p.spec.LockFiles, a[0])
-		return nil
-	}},
-	{name: "sync-fd", nargs: 1, help: "keep FD open while the sandbox runs", apply: fdOption(func(p *parser) **int { return &p.syncFd })},
-
-	{name: "perms", nargs: 1, help: "mode of the next created file, directory or tmpfs", apply: func(p *parser, a []string) error {
-		if p.perms != nil {
-			return fmt.Errorf("--perms given twice for the same action")
-		}
-		m, err := parseOctal("perms", a[0])
-		p.perms = m
-		return err
-	}},
-	{name: "size", nargs: 1, help: "size in bytes of the next --tmpfs", apply: func(p *parser, a []string) error {
-		if p.size != 0 {
-			return fmt.Errorf("--size given twice for the same action")
-		}
-		v, err := strconv.ParseUint(a[0], 10, 63)
-		if err != nil || v == 0 {
-			return fmt.Errorf("--size takes a non-zero number of bytes")
-		}
-		p.size = int64(v)
-		return nil
-	}},
-	{name: "bind", nargs: 2, help: "bind host SRC onto DEST", apply: bindOp(sandbox.OpBind, false, false)},
-	{name: "bind-try", nargs: 2, help: "like --bind; nothing when SRC is missing", apply: bindOp(sandbox.OpBind, false, true)},
-	{name: "dev-bind", nargs: 2, help: "bind, device nodes usable", apply: bindOp(sandbox.OpDevBind, false, false)},
-	{name: "dev-bind-try", nargs: 2, help: "like --dev-bind; nothing when SRC is missing", apply: bindOp(sandbox.OpDevBind, false, true)},
-	{name: "ro-bind", nargs: 2, help: "bind read-only", apply: bindOp(sandbox.OpBind, true, false)},
-	{name: "ro-bind-try", nargs: 2, help: "like --ro-bind; nothing when SRC is missing", apply: bindOp(sandbox.OpBind, true, true)},
-	{name: "bind-fd", nargs: 2, help: "bind what the open FD refers to onto DEST", apply: bindFdOp(false)},
-	{name: "ro-bind-fd", nargs: 2, help: "like --bind-fd, read-only", apply: bindFdOp(true)},
-	{name: "remount-ro", nargs: 1, help: "make the mount at DEST read-only (not recursive)", apply: destOp(sandbox.OpRemountRO)},
-	{name: "overlay-src", nargs: 1, help: "a lower layer of the next overlay (lowest first)", apply: func(p *parser, a []string) error {
-		p.overlaySrc = append(p.overlaySrc, a[0])
-		return nil
-	}},
-	{name: "overlay", nargs: 3, help: "overlay on DEST writing to host RWSRC, with WORKDIR beside it", apply: func(p *parser, a []string) error {
-		return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Upper: a[0], Work: a[1], Dest: a[2]}, "overlay")
-	}},
-	{name: "tmp-overlay", nargs: 1, help: "overlay on DEST writing to a throwaway tmpfs", apply: func(p *parser, a []string) error {
-		return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, TmpfsUpper: true, Dest: a[0]}, "tmp-overlay")
-	}},
-	{name: "ro-overlay", nargs: 1, help: "read-only overlay on DEST", apply: func(p *parser, a []string) error {
-		return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, ReadOnly: true, Dest: a[0]}, "ro-overlay")
-	}},
-	{name: "exec-label", nargs: 1, help: "SELinux label of the command (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
-	{name: "file-label", nargs: 1, help: "SELinux label of created files (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
-	{name: "proc", nargs: 1, help: "new procfs on DEST (the host's, bound, where a new one is refused)", apply: func(p *parser, a []string) error {
-		if err := p.addOp(sandbox.Mount{Op: sandbox.OpProc, Dest: a[0], FallbackBind: true}); err != nil {
+		{name: "unshare-all", help: "unshare every namespace (user and cgroup if possible)", apply: flag(func(p *parser) {
+			p.ns.userTry, p.ns.ipc, p.ns.pid, p.ns.net, p.ns.uts, p.ns.cgroupTry = true, true, true, true, true, true
+		})},
+		{name: "share-net", help: "keep the network namespace (after --unshare-all)", apply: flag(func(p *parser) { p.ns.net = false })},
+		{name: "unshare-user", help: "new user namespace (implied unless root)", apply: flag(func(p *parser) { p.ns.user = true })},
+		{name: "unshare-user-try", help: "new user namespace if possible", apply: flag(func(p *parser) { p.ns.userTry = true })},
+		{name: "unshare-ipc", help: "new IPC namespace", apply: flag(func(p *parser) { p.ns.ipc = true })},
+		{name: "unshare-pid", help: "new pid namespace", apply: flag(func(p *parser) { p.ns.pid = true })},
+		{name: "unshare-net", help: "new network namespace (lo only, up)", apply: flag(func(p *parser) { p.ns.net = true })},
+		{name: "unshare-uts", help: "new UTS namespace", apply: flag(func(p *parser) { p.ns.uts = true })},
+		{name: "unshare-cgroup", help: "new cgroup namespace", apply: flag(func(p *parser) { p.ns.cgroup = true })},
+		{name: "unshare-cgroup-try", help: "new cgroup namespace if possible", apply: flag(func(p *parser) { p.ns.cgroupTry = true })},
+		{name: "userns", nargs: 1, help: "join the user namespace open on FD", apply: fdOptionPassed(func(p *parser) **int { return &p.userns }, true)},
+		{name: "userns2", nargs: 1, help: "switch to the user namespace on FD after setup", apply: fdOptionPassed(func(p *parser) **int { return &p.userns2 }, true)},
+		{name: "disable-userns", help: "forbid further user namespaces inside", apply: flag(func(p *parser) { p.disableUserNS = true })},
+		{name: "assert-userns-disabled", help: "fail unless further user namespaces are forbidden", apply: flag(func(p *parser) { p.assertUserNSDisabled = true })},
+		{name: "pidns", nargs: 1, help: "join the pid namespace open on FD", apply: fdOptionPassed(func(p *parser) **int { return &p.pidns }, true)},
+		{name: "uid", nargs: 1, help: "uid inside (needs a user namespace)", apply: func(p *parser, a []string) error {
+			v, err := parseID("uid", a[0])
+			p.uid = &v
 			return err
-		}
-		// For root, bwrap covers parts of /proc that can reach the whole
-		// machine (sysrq-trigger reboots it) with read-only binds of
-		// themselves.
-		if os.Geteuid() == 0 {
-			for _, d := range []string{"sysrq-trigger", "irq", "bus"} {
-				sub := path.Join(a[0], d)
-				p.spec.Mounts = append(p.spec.Mounts, sandbox.Mount{Op: sandbox.OpBind, Source: sub, Dest: sub, SourceInRoot: true, ReadOnly: true, Try: true})
+		}},
+		{name: "gid", nargs: 1, help: "gid inside (needs a user namespace)", apply: func(p *parser, a []string) error {
+			v, err := parseID("gid", a[0])
+			p.gid = &v
+			return err
+		}},
+		{name: "hostname", nargs: 1, help: "hostname inside (needs --unshare-uts)", apply: func(p *parser, a []string) error { p.spec.Hostname = a[0]; return nil }},
+
+		{name: "chdir", nargs: 1, help: "working directory inside", apply: func(p *parser, a []string) error { p.spec.Dir = a[0]; return nil }},
+		{name: "clearenv", help: "start from an empty environment (PWD is still set)", apply: flag(func(p *parser) {
+			p.env = nil
+		})},
+		{name: "setenv", nargs: 2, help: "set VAR to VALUE", apply: func(p *parser, a []string) error { p.setenv(a[0], a[1], true); return nil }},
+		{name: "unsetenv", nargs: 1, help: "remove VAR", apply: func(p *parser, a []string) error { p.setenv(a[0], "", false); return nil }},
+
+		{name: "lock-file", nargs: 1, help: "hold a lock on DEST while the sandbox runs", apply: func(p *parser, a []string) error {
+			p.spec.LockFiles = append(p.spec.LockFiles, a[0])
+			return nil
+		}},
+		{name: "sync-fd", nargs: 1, help: "keep FD open while the sandbox runs", apply: fdOption(func(p *parser) **int { return &p.syncFd })},
+
+		{name: "perms", nargs: 1, help: "mode of the next created file, directory or tmpfs", apply: func(p *parser, a []string) error {
+			if p.perms != nil {
+				return fmt.Errorf("--perms given twice for the same action")
 			}
-		}
-		return nil
-	}},
-	{name: "dev", nargs: 1, help: "new minimal /dev on DEST", apply: destOp(sandbox.OpDev)},
-	{name: "tmpfs", nargs: 1, takesPerms: true, takesSize: true, help: "new tmpfs on DEST (0755 unless --perms)", apply: destOp(sandbox.OpTmpfs)},
-	{name: "mqueue", nargs: 1, help: "new mqueue filesystem on DEST", apply: destOp(sandbox.OpMqueue)},
-	{name: "dir", nargs: 1, takesPerms: true, help: "directory at DEST (0755 unless --perms; an existing one is kept)", apply: destOp(sandbox.OpDir)},
-	{name: "file", nargs: 2, takesPerms: true, help: "file at DEST with what FD holds (0666 unless --perms)", apply: dataOp(false, false)},
-	{name: "bind-data", nargs: 2, takesPerms: true, help: "file with what FD holds, bound onto DEST (0600 unless --perms)", apply: dataOp(true, false)},
-	{name: "ro-bind-data", nargs: 2, takesPerms: true, help: "like --bind-data, read-only", apply: dataOp(true, true)},
-	{name: "symlink", nargs: 2, help: "symlink DEST pointing to SRC", apply: func(p *parser, a []string) error {
-		return p.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1]})
-	}},
-	{name: "chmod", nargs: 2, help: "change the mode of the existing PATH", apply: func(p *parser, a []string) error {
-		m, err := parseOctal("chmod", a[0])
-		if err != nil {
+			m, err := parseOctal("perms", a[0])
+			p.perms = m
 			return err
-		}
-		return p.addOp(sandbox.Mount{Op: sandbox.OpChmod, Mode: m, Dest: a[1]})
-	}},
+		}},
+		{name: "size", nargs: 1, help: "size in bytes of the next --tmpfs", apply: func(p *parser, a []string) error {
+			if p.size != 0 {
+				return fmt.Errorf("--size given twice for the same action")
+			}
+			v, err := strconv.ParseUint(a[0], 10, 63)
+			if err != nil || v == 0 {
+				return fmt.Errorf("--size takes a non-zero number of bytes")
+			}
+			p.size = int64(v)
+			return nil
+		}},
+		{name: "bind", nargs: 2, help: "bind host SRC onto DEST", apply: bindOp(sandbox.OpBind, false, false)},
+		{name: "bind-try", nargs: 2, help: "like --bind; nothing when SRC is missing", apply: bindOp(sandbox.OpBind, false, true)},
+		{name: "dev-bind", nargs: 2, help: "bind, device nodes usable", apply: bindOp(sandbox.OpDevBind, false, false)},
+		{name: "dev-bind-try", nargs: 2, help: "like --dev-bind; nothing when SRC is missing", apply: bindOp(sandbox.OpDevBind, false, true)},
+		{name: "ro-bind", nargs: 2, help: "bind read-only", apply: bindOp(sandbox.OpBind, true, false)},
+		{name: "ro-bind-try", nargs: 2, help: "like --ro-bind; nothing when SRC is missing", apply: bindOp(sandbox.OpBind, true, true)},
+		{name: "bind-fd", nargs: 2, help: "bind what the open FD refers to onto DEST", apply: bindFdOp(false)},
+		{name: "ro-bind-fd", nargs: 2, help: "like --bind-fd, read-only", apply: bindFdOp(true)},
+		{name: "remount-ro", nargs: 1, help: "make the mount at DEST read-only (not recursive)", apply: destOp(sandbox.OpRemountRO)},
+		{name: "overlay-src", nargs: 1, help: "a lower layer of the next overlay (lowest first)", apply: func(p *parser, a []string) error {
+			p.overlaySrc = append(p.overlaySrc, a[0])
+			return nil
+		}},
+		{name: "overlay", nargs: 3, help: "overlay on DEST writing to host RWSRC, with WORKDIR beside it", apply: func(p *parser, a []string) error {
+			return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Upper: a[0], Work: a[1], Dest: a[2]}, "overlay")
+		}},
+		{name: "tmp-overlay", nargs: 1, help: "overlay on DEST writing to a throwaway tmpfs", apply: func(p *parser, a []string) error {
+			return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, TmpfsUpper: true, Dest: a[0]}, "tmp-overlay")
+		}},
+		{name: "ro-overlay", nargs: 1, help: "read-only overlay on DEST", apply: func(p *parser, a []string) error {
+			return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, ReadOnly: true, Dest: a[0]}, "ro-overlay")
+		}},
+		{name: "exec-label", nargs: 1, help: "SELinux label of the command (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
+		{name: "file-label", nargs: 1, help: "SELinux label of created files (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
+		{name: "proc", nargs: 1, help: "new procfs on DEST (the host's, bound, where a new one is refused)", apply: func(p *parser, a []string) error {
+			if err := p.addOp(sandbox.Mount{Op: sandbox.OpProc, Dest: a[0], FallbackBind: true}); err != nil {
+				return err
+			}
+			// For root, bwrap covers parts of /proc that can reach the whole
+			// machine (sysrq-trigger reboots it) with read-only binds of
+			// themselves.
+			if os.Geteuid() == 0 {
+				for _, d := range []string{"sysrq-trigger", "irq", "bus"} {
+					sub := path.Join(a[0], d)
+					p.spec.Mounts = append(p.spec.Mounts, sandbox.Mount{Op: sandbox.OpBind, Source: sub, Dest: sub, SourceInRoot: true, ReadOnly: true, Try: true})
+				}
+			}
+			return nil
+		}},
+		{name: "dev", nargs: 1, help: "new minimal /dev on DEST", apply: destOp(sandbox.OpDev)},
+		{name: "tmpfs", nargs: 1, takesPerms: true, takesSize: true, help: "new tmpfs on DEST (0755 unless --perms)", apply: destOp(sandbox.OpTmpfs)},
+		{name: "mqueue", nargs: 1, help: "new mqueue filesystem on DEST", apply: destOp(sandbox.OpMqueue)},
+		{name: "dir", nargs: 1, takesPerms: true, help: "directory at DEST (0755 unless --perms; an existing one is kept)", apply: destOp(sandbox.OpDir)},
+		{name: "file", nargs: 2, takesPerms: true, help: "file at DEST with what FD holds (0666 unless --perms)", apply: dataOp(false, false)},
+		{name: "bind-data", nargs: 2, takesPerms: true, help: "file with what FD holds, bound onto DEST (0600 unless --perms)", apply: dataOp(true, false)},
+		{name: "ro-bind-data", nargs: 2, takesPerms: true, help: "like --bind-data, read-only", apply: dataOp(true, true)},
+		{name: "symlink", nargs: 2, help: "symlink DEST pointing to SRC", apply: func(p *parser, a []string) error {
+			return p.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1]})
+		}},
+		{name: "chmod", nargs: 2, help: "change the mode of the existing PATH", apply: func(p *parser, a []string) error {
+			m, err := parseOctal("chmod", a[0])
+			if err != nil {
+				return err
+			}
+			return p.addOp(sandbox.Mount{Op: sandbox.OpChmod, Mode: m, Dest: a[1]})
+		}},
 
-	{name: "seccomp", nargs: 1, help: "install the compiled BPF program read from FD", apply: func(p *parser, a []string) error {
-		fd, err := parseFd(a[0])
-		if err != nil {
-			return err
-		}
-		p.consumed[fd] = true
-		p.seccompFd = &fd
-		return nil
-	}},
-	{name: "add-seccomp-fd", nargs: 1, help: "install another compiled BPF program from FD (repeatable)", apply: func(p *parser, a []string) error {
-		fd, err := parseFd(a[0])
-		if err != nil {
-			return err
-		}
-		p.consumed[fd] = true
-		p.addSeccompFds = append(p.addSeccompFds, fd)
-		return nil
-	}},
-	{name: "block-fd", nargs: 1, help: "wait for data on FD before starting the command", apply: fdOption(func(p *parser) **int { return &p.spec.BlockFD })},
-	{name: "userns-block-fd", nargs: 1, help: "wait for data on FD before using the user namespace (its id maps are written by someone else)", apply: fdOption(func(p *parser) **int { return &p.spec.UserNSBlockFD })},
-	{name: "info-fd", nargs: 1, help: "write the sandbox's pid and namespaces as JSON to FD", apply: fdOption(func(p *parser) **int { return &p.infoFd })},
-	{name: "json-status-fd", nargs: 1, help: "write JSON lines about the sandbox to FD (pid, then exit code)", apply: fdOption(func(p *parser) **int { return &p.jsonFd })},
-	{name: "new-session", help: "run the command in a new session (setsid)", apply: flag(func(p *parser) { p.spec.NewSession = true })},
-	{name: "die-with-parent", help: "kill the sandbox when the caller dies", apply: flag(func(p *parser) { p.spec.DieWithParent = true })},
-	{name: "as-pid-1", help: "run the command as pid 1 (needs --unshare-pid)", apply: flag(func(p *parser) { p.spec.AsPID1 = true })},
-	{name: "cap-add", nargs: 1, help: "keep capability CAP (or ALL)", apply: capOption(true)},
-	{name: "cap-drop", nargs: 1, help: "drop capability CAP (or ALL)", apply: capOption(false)},
-}
+		{name: "seccomp", nargs: 1, help: "install the compiled BPF program read from FD", apply: func(p *parser, a []string) error {
+			fd, err := parseFd(a[0])
+			if err != nil {
+				return err
+			}
+			p.consumed[fd] = true
+			p.seccompFd = &fd
+			return nil
+		}},
+		{name: "add-seccomp-fd", nargs: 1, help: "install another compiled BPF program from FD (repeatable)", apply: func(p *parser, a []string) error {
+			fd, err := parseFd(a[0])
+			if err != nil {
+				return err
+			}
+			p.consumed[fd] = true
+			p.addSeccompFds = append(p.addSeccompFds, fd)
+			return nil
+		}},
+		{name: "block-fd", nargs: 1, help: "wait for data on FD before starting the command", apply: fdOption(func(p *parser) **int { return &p.spec.BlockFD })},
+		{name: "userns-block-fd", nargs: 1, help: "wait for data on FD before using the user namespace (its id maps are written by someone else)", apply: fdOption(func(p *parser) **int { return &p.spec.UserNSBlockFD })},
+		{name: "info-fd", nargs: 1, help: "write the sandbox's pid and namespaces as JSON to FD", apply: fdOption(func(p *parser) **int { return &p.infoFd })},
+		{name: "json-status-fd", nargs: 1, help: "write JSON lines about the sandbox to FD (pid, then exit code)", apply: fdOption(func(p *parser) **int { return &p.jsonFd })},
+		{name: "new-session", help: "run the command in a new session (setsid)", apply: flag(func(p *parser) { p.spec.NewSession = true })},
+		{name: "die-with-parent", help: "kill the sandbox when the caller dies", apply: flag(func(p *parser) { p.spec.DieWithParent = true })},
+		{name: "as-pid-1", help: "run the command as pid 1 (needs --unshare-pid)", apply: flag(func(p *parser) { p.spec.AsPID1 = true })},
+		{name: "cap-add", nargs: 1, help: "keep capability CAP (or ALL)", apply: capOption(true)},
+		{name: "cap-drop", nargs: 1, help: "drop capability CAP (or ALL)", apply: capOption(false)},
+	}
+})
 
-var byName = func() map[string]*option {
-	m := map[string]*option{}
-	for i := range options {
-		m[options[i].name] = &options[i]
+var byName = sync.OnceValue(func() map[string]*option {
+	opts := options()
+	m := make(map[string]*option, len(opts))
+	for i := range opts {
+		m[opts[i].name] = &opts[i]
 	}
 	return m
-}()
+})

@@ -102,7 +102,7 @@ func (p *parser) parseList(rest []string, depth int) ([]string, error) {
 		if !strings.HasPrefix(a, "--") {
 			break
 		}
-		o := byName[a[2:]]
+		o := byName()[a[2:]]
 		if o == nil {
 			return nil, bwrapErrorf("Unknown option %s", a)
 		}

@@ -57,7 +57,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 	// sandbox starts is forwarded once it runs, not lost. (bwrap forwards
 	// none; see docs/bwrap-compat.md.)
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwardedSignals...)
+	signal.Notify(sigs, sandbox.ForwardedSignals...)
 	defer signal.Stop(sigs)
 	proc, err := sandbox.Start(spec)
 	if err != nil {
@@ -65,23 +65,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 		diag.fail(startMessage(err, cmd[0]))
 		return exitSetup
 	}
-	// Nothing inside may read this process's memory or fds through
-	// /proc/PID (same uid; CVE-2016-8659). Not before the start: the
-	// sandbox's first process inherits the flag until it execs.
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				proc.Signal(s.(syscall.Signal))
-			case <-done:
-				return
-			}
-		}
-	}()
-	res, err := proc.Wait()
-	close(done)
+	res, err := proc.ForwardSignalsAndWait(sigs)
 	if err != nil {
 		st.close()
 		diag.fail(err)
@@ -90,8 +74,6 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 	st.exited(res.ExitCode())
 	return res.ExitCode()
 }
-
-var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
 
 // startMessage words a failed start as bwrap does where a caller may look
 // for it: a command that cannot be run is reported as execvp's error.

@@ -3,26 +3,21 @@ package native
 import (
 	"fmt"
 	"os"
-	"text/tabwriter"
 
 	"github.com/nook-project/nook/session"
 )
 
 // Cache is `nook cache list|prune`.
 func Cache(args []string) int {
-	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
-		fmt.Print(cacheHelp)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := verbHelp(args, cacheHelp); done {
+		return code
 	}
 	st, err := session.Open()
 	if err != nil {
 		return failf("cache", "%v", err)
 	}
 	fs := newFlags("cache " + args[0])
-	asJSON := fs.Bool("json", false, "JSON output")
+	asJSON := fs.Bool("json")
 	if ok, code := parseOrUsage(fs, args[1:], cacheHelp); !ok {
 		return code
 	}
@@ -33,16 +28,13 @@ func Cache(args []string) int {
 			return failf("cache list", "%v", err)
 		}
 		if *asJSON {
-			if es == nil {
-				es = []session.Entry{}
-			}
-			return printJSON(es)
+			return printJSONList(es)
 		}
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		var rows [][]string
 		for _, e := range es {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name[:12]+"…-"+string(e.IDMode), mib(e.Size), e.Source, e.Unpacked.Format("2006-01-02 15:04"))
+			rows = append(rows, []string{e.Name[:12] + "…-" + string(e.IDMode), mib(e.Size), e.Source, e.Unpacked.Format("2006-01-02 15:04")})
 		}
-		tw.Flush()
+		printTable(rows)
 		return 0
 	case "prune":
 		res, err := st.Prune()

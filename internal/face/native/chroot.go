@@ -6,43 +6,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/nook-project/nook/sandbox"
 	"github.com/nook-project/nook/session"
-	"github.com/spf13/pflag"
 )
 
 func sandboxFD(fd int) sandbox.FD { return sandbox.FD{Inside: fd, Outside: fd} }
 
 // Chroot is `nook chroot VERB …`.
 func Chroot(args []string) int {
-	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
-		fmt.Print(chrootHelp)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	st, err := session.Open()
-	if err != nil {
-		return failf("chroot", "%v", err)
-	}
-	verb, rest := args[0], args[1:]
-	switch verb {
-	case "add":
-		return chrootAdd(st, rest)
-	case "remove":
-		return chrootRemove(st, rest)
-	case "list":
-		return chrootList(st, rest)
-	case "info":
-		return chrootInfo(st, rest)
-	case "create":
-		return chrootCreate(st, rest)
-	}
-	fmt.Fprintf(os.Stderr, "nook chroot: unknown verb %q (add, remove, list, info, create)\n", verb)
-	return 2
+	return runVerb("chroot", args, chrootHelp, []verb{
+		{"add", chrootAdd}, {"remove", chrootRemove}, {"list", chrootList}, {"info", chrootInfo}, {"create", chrootCreate},
+	})
 }
 
 const chrootHelp = `usage: nook chroot VERB [OPTIONS] [ARGS]
@@ -69,30 +44,27 @@ schroot's, sbuild's, the built-in host. Aliases are looked at only when no
 definition has the name itself.
 `
 
-func newAddFlags(aliases *[]string, desc *string, copy *bool) *pflag.FlagSet {
+func newAddFlags(aliases *[]string, desc *string, copy *bool) *flagSet {
 	fs := newFlags("chroot add")
-	fs.StringArrayVar(aliases, "alias", nil, "another name")
-	fs.StringVar(desc, "description", "", "description")
-	fs.BoolVar(copy, "copy", false, "sessions are private full copies")
+	fs.StringArrayVar(aliases, "alias")
+	fs.StringVarP(desc, "description", "")
+	fs.BoolVarP(copy, "copy", "")
 	return fs
 }
 
-func newCreateFlags(variant, mirror *string) *pflag.FlagSet {
+func newCreateFlags(variant, mirror *string) *flagSet {
 	fs := newFlags("chroot create")
-	fs.StringVar(variant, "variant", "buildd", "mmdebstrap variant")
-	fs.StringVar(mirror, "mirror", "", "Debian mirror URL")
+	*variant = "buildd"
+	fs.StringVarP(variant, "variant", "")
+	fs.StringVarP(mirror, "mirror", "")
 	return fs
 }
 
 func chrootAdd(st *session.Store, args []string) int {
 	aliases, desc, copy := new([]string), new(string), new(bool)
 	fs := newAddFlags(aliases, desc, copy)
-	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+	if ok, code := parseVerb(fs, args, chrootHelp, 2, "give NAME and SOURCE (a tarball or a directory)"); !ok {
 		return code
-	}
-	if fs.NArg() != 2 {
-		fmt.Fprintln(os.Stderr, "nook chroot add: give NAME and SOURCE (a tarball or a directory)")
-		return 2
 	}
 	if _, err := st.Registry.AddChroot(session.Chroot{Name: fs.Arg(0), Path: fs.Arg(1), Aliases: *aliases, Description: *desc, Copy: *copy}); err != nil {
 		return failf("chroot add", "%v", err)
@@ -102,12 +74,8 @@ func chrootAdd(st *session.Store, args []string) int {
 
 func chrootRemove(st *session.Store, args []string) int {
 	fs := newFlags("chroot remove")
-	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+	if ok, code := parseVerb(fs, args, chrootHelp, 1, "give one chroot name"); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "nook chroot remove: give one chroot name")
-		return 2
 	}
 	if err := st.Registry.Remove(fs.Arg(0)); err != nil {
 		return failf("chroot remove", "%v", err)
@@ -117,7 +85,7 @@ func chrootRemove(st *session.Store, args []string) int {
 
 func chrootList(st *session.Store, args []string) int {
 	fs := newFlags("chroot list")
-	asJSON := fs.Bool("json", false, "JSON output")
+	asJSON := fs.Bool("json")
 	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
 		return code
 	}
@@ -126,28 +94,21 @@ func chrootList(st *session.Store, args []string) int {
 		fmt.Fprintf(os.Stderr, "nook: warning: %v\n", w)
 	}
 	if *asJSON {
-		if list == nil {
-			list = []session.Chroot{}
-		}
-		return printJSON(list)
+		return printJSONList(list)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	var rows [][]string
 	for _, c := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Kind, c.Path, c.Layer)
+		rows = append(rows, []string{c.Name, string(c.Kind), c.Path, c.Layer})
 	}
-	tw.Flush()
+	printTable(rows)
 	return 0
 }
 
 func chrootInfo(st *session.Store, args []string) int {
 	fs := newFlags("chroot info")
-	asJSON := fs.Bool("json", false, "JSON output")
-	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+	asJSON := fs.Bool("json")
+	if ok, code := parseVerb(fs, args, chrootHelp, 1, "give one chroot name"); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "nook chroot info: give one chroot name")
-		return 2
 	}
 	defs := st.Registry.Definitions(fs.Arg(0))
 	if len(defs) == 0 {
@@ -163,12 +124,8 @@ func chrootInfo(st *session.Store, args []string) int {
 		} else {
 			fmt.Printf("\n%s (shadowed by the one above)\n", c.Name)
 		}
-		for _, kv := range [][2]string{{"Kind", string(c.Kind)}, {"Source", c.Path}, {"Aliases", strings.Join(c.Aliases, " ")},
-			{"Description", c.Description}, {"Sessions", map[bool]string{true: "full copies", false: "overlays"}[c.Copy]}, {"Defined by", c.Layer}, {"Defined in", c.Origin}} {
-			if kv[1] != "" {
-				fmt.Printf("  %-12s %s\n", kv[0], kv[1])
-			}
-		}
+		printFields("  ", [][2]string{{"Kind", string(c.Kind)}, {"Source", c.Path}, {"Aliases", strings.Join(c.Aliases, " ")},
+			{"Description", c.Description}, {"Sessions", map[bool]string{true: "full copies", false: "overlays"}[c.Copy]}, {"Defined by", c.Layer}, {"Defined in", c.Origin}})
 	}
 	return 0
 }
@@ -179,12 +136,8 @@ func chrootInfo(st *session.Store, args []string) int {
 func chrootCreate(st *session.Store, args []string) int {
 	variant, mirror := new(string), new(string)
 	fs := newCreateFlags(variant, mirror)
-	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
+	if ok, code := parseVerb(fs, args, chrootHelp, 2, "give NAME and SUITE (e.g. bookworm)"); !ok {
 		return code
-	}
-	if fs.NArg() != 2 {
-		fmt.Fprintln(os.Stderr, "nook chroot create: give NAME and SUITE (e.g. bookworm)")
-		return 2
 	}
 	name, suite := fs.Arg(0), fs.Arg(1)
 	if err := session.ValidName(name); err != nil {

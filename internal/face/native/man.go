@@ -3,8 +3,9 @@ package native
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/nook-project/nook/sandbox"
 	"golang.org/x/sys/unix"
@@ -24,30 +25,32 @@ const (
 
 // optionNotes add man-page-only detail below an option's help text. Keys
 // must name options (man_test.go checks), and the text is inline markup as
-// for manText.
-var optionNotes = map[string]string{
-	"share-pid":  "Inside a user namespace --proc then fails; the default layout binds the host's /proc instead.",
-	"identity":   "See IDENTITY.",
-	"uid":        "In the modes self and root it chooses what the caller is mapped to; otherwise the command switches to it. See IDENTITY.",
-	"gid":        "As --uid, for the group.",
-	"bind":       "Binds are recursive: mounts below {SRC} come along. They are nodev: device nodes under {SRC} cannot be opened (see --dev-bind).",
-	"ro-bind":    "The read-only flag covers the host's mounts below {SRC}, not the mounts the sandbox adds below {DEST}.",
-	"tmpfs":      "Mode 0755, or 1777 when {DEST} is named tmp; nodev and nosuid.",
-	"proc":       "Inside a user namespace this needs a new pid namespace.",
-	"dev":        "The device nodes are binds of the host's; fd, stdin, stdout, stderr, core and ptmx are symlinks; shm is a directory with mode 1777; pts is a new devpts instance; console is a bind of the terminal that standard input, output or error is on, if any.",
-	"dir":        "A directory named tmp gets mode 1777.",
-	"symlink":    "{TARGET} is stored as given. A symlink that is already there with the same target is left alone.",
-	"write":      "Unless the directory of {DEST} is on a file system nook made for the sandbox (a tmpfs, or a --tmp-overlay), the file is made on a separate tmpfs and bind-mounted onto {DEST}.",
-	"file":       "{FD} is one of nook's file descriptors; it is read to its end while the sandbox is set up. The file is placed as with --write.",
-	"chmod":      "Unless --no-sort is given it runs after every other filesystem operation.",
-	"remount-ro": "Not recursive: mounts below {DEST} keep their own flags.",
-	"no-sort":    "See FILESYSTEM ORDER.",
-	"cap-add":    "{CAP} is a name as in capabilities(7), with or without CAP_, in any case, or a number. Every --cap-drop applies before every --cap-add.",
-	"cap-drop":   "As --cap-add.",
-	"clearenv":   "--setenv and --unsetenv apply in the order given, after --clearenv.",
-	"as-pid-1":   "Needs a pid namespace. The command must then reap its own orphans.",
-	"pack-fds":   "See FILE DESCRIPTORS.",
-}
+// for manText. Built on first use (only `nook man` needs it).
+var optionNotes = sync.OnceValue(func() map[string]string {
+	return map[string]string{
+		"share-pid":  "Inside a user namespace --proc then fails; the default layout binds the host's /proc instead.",
+		"identity":   "See IDENTITY.",
+		"uid":        "In the modes self and root it chooses what the caller is mapped to; otherwise the command switches to it. See IDENTITY.",
+		"gid":        "As --uid, for the group.",
+		"bind":       "Binds are recursive: mounts below {SRC} come along. They are nodev: device nodes under {SRC} cannot be opened (see --dev-bind).",
+		"ro-bind":    "The read-only flag covers the host's mounts below {SRC}, not the mounts the sandbox adds below {DEST}.",
+		"tmpfs":      "Mode 0755, or 1777 when {DEST} is named tmp; nodev and nosuid.",
+		"proc":       "Inside a user namespace this needs a new pid namespace.",
+		"dev":        "The device nodes are binds of the host's; fd, stdin, stdout, stderr, core and ptmx are symlinks; shm is a directory with mode 1777; pts is a new devpts instance; console is a bind of the terminal that standard input, output or error is on, if any.",
+		"dir":        "A directory named tmp gets mode 1777.",
+		"symlink":    "{TARGET} is stored as given. A symlink that is already there with the same target is left alone.",
+		"write":      "Unless the directory of {DEST} is on a file system nook made for the sandbox (a tmpfs, or a --tmp-overlay), the file is made on a separate tmpfs and bind-mounted onto {DEST}.",
+		"file":       "{FD} is one of nook's file descriptors; it is read to its end while the sandbox is set up. The file is placed as with --write.",
+		"chmod":      "Unless --no-sort is given it runs after every other filesystem operation.",
+		"remount-ro": "Not recursive: mounts below {DEST} keep their own flags.",
+		"no-sort":    "See FILESYSTEM ORDER.",
+		"cap-add":    "{CAP} is a name as in capabilities(7), with or without CAP_, in any case, or a number. Every --cap-drop applies before every --cap-add.",
+		"cap-drop":   "As --cap-add.",
+		"clearenv":   "--setenv and --unsetenv apply in the order given, after --clearenv.",
+		"as-pid-1":   "Needs a pid namespace. The command must then reap its own orphans.",
+		"pack-fds":   "See FILE DESCRIPTORS.",
+	}
+})
 
 // ManPage writes the man(7) page for `nook run`, dated date. The options
 // come from the same table the parser and --help use, so the page cannot
@@ -88,7 +91,7 @@ func ManPage(w io.Writer, date string) {
 
 	m.macro("SH", "OPTIONS")
 	group := ""
-	for _, o := range options {
+	for _, o := range options() {
 		if o.group != group {
 			group = o.group
 			m.macro("SS", group)
@@ -96,7 +99,7 @@ func ManPage(w io.Writer, date string) {
 		m.macro("TP")
 		m.raw(optionTag(o))
 		m.markup(o.help, o.args)
-		if note, ok := optionNotes[o.name]; ok {
+		if note, ok := optionNotes()[o.name]; ok {
 			m.macro("IP")
 			m.markup(note, o.args)
 		}
@@ -212,10 +215,10 @@ func ManPage(w io.Writer, date string) {
 // environment has none (sandbox's execvp fallback).
 const manDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// signalList names forwardedSignals: "SIGINT, SIGTERM, ... and SIGWINCH".
+// signalList names sandbox.ForwardedSignals: "SIGINT, SIGTERM, ... and SIGWINCH".
 func signalList() string {
 	var names []string
-	for _, s := range forwardedSignals {
+	for _, s := range sandbox.ForwardedSignals {
 		names = append(names, unix.SignalName(s.(unix.Signal)))
 	}
 	if len(names) == 1 {
@@ -280,17 +283,52 @@ func (m *manWriter) markup(s string, metas []string) {
 	}
 }
 
-// sentenceRE finds where one sentence ends and the next begins: a period
-// (not an ellipsis) and a space before a capital or a font change. A line
-// break there also gives troff's wider space between sentences.
-var sentenceRE = regexp.MustCompile(`[^.]\. +(?:[A-Z]|\\f)`)
+// sentenceEnds returns where each sentence but the last ends and the next
+// begins, as the indexes at which the regular expression
+// `[^.]\. +(?:[A-Z]|\\f)` matches (non-overlapping, leftmost first): a
+// period (not an ellipsis) and a space before a capital or a font change.
+// A line break there also gives troff's wider space between sentences.
+// Hand-written so that nook does not link the regexp package, whose tables
+// cost every invocation start-up time; TestManScannersMatchRegexps checks
+// it against the expression.
+func sentenceEnds(s string) []int {
+	var out []int
+	from := 0
+	for j := 1; j < len(s); j++ {
+		if s[j] != '.' {
+			continue
+		}
+		r, size := utf8.DecodeLastRuneInString(s[:j])
+		start := j - size
+		if r == '.' || start < from {
+			continue
+		}
+		k := j + 1
+		for k < len(s) && s[k] == ' ' {
+			k++
+		}
+		switch {
+		case k == j+1 || k == len(s):
+			continue
+		case s[k] >= 'A' && s[k] <= 'Z':
+			k++
+		case s[k] == '\\' && k+1 < len(s) && s[k+1] == 'f':
+			k += 2
+		default:
+			continue
+		}
+		out = append(out, start)
+		from, j = k, k-1
+	}
+	return out
+}
 
 // splitSentences cuts s after each sentence's period.
 func splitSentences(s string) []string {
 	var out []string
 	last := 0
-	for _, loc := range sentenceRE.FindAllStringIndex(s, -1) {
-		end := loc[0] + 2 // past the period
+	for _, start := range sentenceEnds(s) {
+		end := start + 2 // past the period
 		out = append(out, s[last:end])
 		last = end
 	}
@@ -361,10 +399,66 @@ func manLine(s string) string {
 	return s
 }
 
-// inlineRE finds what manText formats: `literal`, {META}, --option,
-// name(N) page references, and upper-case words (metavariables when the
-// caller names them).
-var inlineRE = regexp.MustCompile("`[^`]*`|\\{[A-Za-z][A-Za-z0-9_]*\\}|--[a-z0-9][a-z0-9-]*|[a-z_][a-z_0-9]*\\([1-8]\\)|[A-Z][A-Z0-9_]*")
+// inlineTokens returns where the things manText formats are: `literal`,
+// {META}, --option, name(N) page references, and upper-case words
+// (metavariables when the caller names them). The pairs are the matches of
+//
+//	`[^`]*`|\{[A-Za-z][A-Za-z0-9_]*\}|--[a-z0-9][a-z0-9-]*|[a-z_][a-z_0-9]*\([1-8]\)|[A-Z][A-Z0-9_]*
+//
+// (non-overlapping, leftmost first), found without the regexp package for
+// the reason given at sentenceEnds.
+func inlineTokens(s string) [][2]int {
+	var out [][2]int
+	for i := 0; i < len(s); {
+		if j := inlineTokenAt(s, i); j > i {
+			out = append(out, [2]int{i, j})
+			i = j
+		} else {
+			i++
+		}
+	}
+	return out
+}
+
+// inlineTokenAt returns the end of the token at s[i:], or i when none
+// starts there; the alternatives are tried in inlineTokens' order.
+func inlineTokenAt(s string, i int) int {
+	run := func(j int, in func(c byte) bool) int {
+		for j < len(s) && in(s[j]) {
+			j++
+		}
+		return j
+	}
+	lower := func(c byte) bool { return c >= 'a' && c <= 'z' }
+	upper := func(c byte) bool { return c >= 'A' && c <= 'Z' }
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	at := func(j int, c byte) bool { return j < len(s) && s[j] == c }
+	switch c := s[i]; {
+	case c == '`':
+		if k := strings.IndexByte(s[i+1:], '`'); k >= 0 {
+			return i + 1 + k + 1
+		}
+	case c == '{':
+		if i+1 < len(s) && (upper(s[i+1]) || lower(s[i+1])) {
+			j := run(i+2, func(c byte) bool { return upper(c) || lower(c) || digit(c) || c == '_' })
+			if at(j, '}') {
+				return j + 1
+			}
+		}
+	case c == '-':
+		if at(i+1, '-') && i+2 < len(s) && (lower(s[i+2]) || digit(s[i+2])) {
+			return run(i+3, func(c byte) bool { return lower(c) || digit(c) || c == '-' })
+		}
+	case lower(c) || c == '_':
+		j := run(i+1, func(c byte) bool { return lower(c) || digit(c) || c == '_' })
+		if at(j, '(') && j+2 < len(s) && s[j+1] >= '1' && s[j+1] <= '8' && s[j+2] == ')' {
+			return j + 3
+		}
+	case upper(c):
+		return run(i+1, func(c byte) bool { return upper(c) || digit(c) || c == '_' })
+	}
+	return i
+}
 
 // manText turns light markup into troff text: `x` is bold literal text,
 // {X} an italic metavariable, --option bold, name(N) a bold page name;
@@ -384,7 +478,7 @@ func manText(s string, metas []string) string {
 	}
 	var b strings.Builder
 	last := 0
-	for _, loc := range inlineRE.FindAllStringIndex(s, -1) {
+	for _, loc := range inlineTokens(s) {
 		i, j := loc[0], loc[1]
 		tok := s[i:j]
 		var out string

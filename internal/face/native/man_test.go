@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/nook-project/nook/sandbox"
 	"golang.org/x/sys/unix"
 )
@@ -176,7 +178,7 @@ func checkManStructure(t *testing.T, page, date string) {
 		t.Errorf("sections:\n have %q\n want %q", sections, manSections)
 	}
 	var wantGroups []string
-	for _, o := range options {
+	for _, o := range options() {
 		if len(wantGroups) == 0 || wantGroups[len(wantGroups)-1] != o.group {
 			wantGroups = append(wantGroups, o.group)
 		}
@@ -196,7 +198,7 @@ func checkManStructure(t *testing.T, page, date string) {
 			t.Errorf("the page does not mention %q", want)
 		}
 	}
-	for _, s := range forwardedSignals {
+	for _, s := range sandbox.ForwardedSignals {
 		if name := unix.SignalName(s.(unix.Signal)); !strings.Contains(plain, name) {
 			t.Errorf("SIGNALS AND TERMINALS does not name %s, which nook forwards", name)
 		}
@@ -234,10 +236,10 @@ func TestManPageOptions(t *testing.T) {
 		}
 		entries = append(entries, entry{lines[i+1], manPlain(strings.Join(body, " "))})
 	}
-	if len(entries) != len(options) {
-		t.Errorf("the page has %d option entries, the table %d options", len(entries), len(options))
+	if len(entries) != len(options()) {
+		t.Errorf("the page has %d option entries, the table %d options", len(entries), len(options()))
 	}
-	for i, o := range options {
+	for i, o := range options() {
 		want := `\fB\-\-` + strings.ReplaceAll(o.name, "-", `\-`) + `\fR`
 		for _, a := range o.args {
 			want += ` \fI` + strings.ReplaceAll(a, "-", `\-`) + `\fR`
@@ -256,7 +258,7 @@ func TestManPageOptions(t *testing.T) {
 
 	// Every option the prose names exists.
 	known := map[string]bool{}
-	for _, o := range options {
+	for _, o := range options() {
 		known[o.name] = true
 	}
 	for _, m := range regexp.MustCompile(`\\fB\\-\\-((?:[a-z0-9]|\\-)+)`).FindAllStringSubmatch(page, -1) {
@@ -264,7 +266,7 @@ func TestManPageOptions(t *testing.T) {
 			t.Errorf("the page names --%s, which is not an option", name)
 		}
 	}
-	for name := range optionNotes {
+	for name := range optionNotes() {
 		if !known[name] {
 			t.Errorf("optionNotes has a note for --%s, which is not an option", name)
 		}
@@ -392,6 +394,43 @@ func TestManText(t *testing.T) {
 	for _, l := range lines {
 		if len(l) > manWidth || strings.HasPrefix(l, ".") || strings.HasSuffix(l, " ") {
 			t.Errorf("badly wrapped line %q", l)
+		}
+	}
+}
+
+// TestManScannersMatchRegexps checks the hand-written scanners of man.go
+// against the regular expressions they stand for, on every help text and
+// note and on edge cases.
+func TestManScannersMatchRegexps(t *testing.T) {
+	sentenceRE := regexp.MustCompile(`[^.]\. +(?:[A-Z]|\\f)`)
+	inlineRE := regexp.MustCompile("`[^`]*`|\\{[A-Za-z][A-Za-z0-9_]*\\}|--[a-z0-9][a-z0-9-]*|[a-z_][a-z_0-9]*\\([1-8]\\)|[A-Z][A-Z0-9_]*")
+	texts := []string{"", ".", ". A", "a. A", "a.  B", "a.. B", "…. A", "é. Z", "a. \\fB", "a. \\x", "a.A", "a. a", "x. Y. Z",
+		"a. B. C", "`x", "`x` `", "{A}", "{a_1}", "{1}", "{A", "--", "---a", "--a-b--", "-a", "man(1)", "man(9)", "man(1", "_x(8)",
+		"Xman(1)", "FOO_1bar", "a--b", "x{Y}z", "é{É}", "\xff. A"}
+	for _, o := range options() {
+		texts = append(texts, o.help)
+	}
+	for _, n := range optionNotes() {
+		texts = append(texts, n)
+	}
+	var b strings.Builder
+	ManPage(&b, ManDate)
+	SessionManPage(&b, ManDate)
+	texts = append(texts, strings.Split(b.String(), "\n")...)
+	for _, s := range texts {
+		var want []int
+		for _, loc := range sentenceRE.FindAllStringIndex(s, -1) {
+			want = append(want, loc[0])
+		}
+		if got := sentenceEnds(s); !cmp.Equal(got, want, cmpopts.EquateEmpty()) {
+			t.Errorf("sentenceEnds(%q) = %v, the regexp says %v", s, got, want)
+		}
+		var wantTok [][2]int
+		for _, loc := range inlineRE.FindAllStringIndex(s, -1) {
+			wantTok = append(wantTok, [2]int{loc[0], loc[1]})
+		}
+		if got := inlineTokens(s); !cmp.Equal(got, wantTok, cmpopts.EquateEmpty()) {
+			t.Errorf("inlineTokens(%q) = %v, the regexp says %v", s, got, wantTok)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nook-project/nook/sandbox"
 )
@@ -112,162 +113,166 @@ func flag(f func(r *runOptions)) func(r *runOptions, a []string) error {
 
 func intPtr(v int) *int { return &v }
 
-var options = []option{
-	{name: "unshare-pid", group: "Namespaces", help: "new pid namespace (default; a small pid 1 reaps and forwards)", apply: flag(func(r *runOptions) { r.unshare["pid"] = true })},
-	{name: "unshare-net", group: "Namespaces", help: "new network namespace with only lo, up", apply: flag(func(r *runOptions) { r.unshare["net"] = true })},
-	{name: "unshare-ipc", group: "Namespaces", help: "new IPC namespace (default)", apply: flag(func(r *runOptions) { r.unshare["ipc"] = true })},
-	{name: "unshare-uts", group: "Namespaces", help: "new UTS namespace (default)", apply: flag(func(r *runOptions) { r.unshare["uts"] = true })},
-	{name: "unshare-cgroup", group: "Namespaces", help: "new cgroup namespace", apply: flag(func(r *runOptions) { r.unshare["cgroup"] = true })},
-	{name: "unshare-all", group: "Namespaces", help: "all of the above", apply: flag(func(r *runOptions) {
-		for _, n := range []string{"pid", "net", "ipc", "uts", "cgroup"} {
-			r.unshare[n] = true
-		}
-	})},
-	{name: "share-net", group: "Namespaces", help: "keep the host's network (default; undoes --unshare-all's)", apply: flag(func(r *runOptions) { r.share["net"] = true })},
-	{name: "share-pid", group: "Namespaces", help: "keep the host's pid namespace (then /proc is the host's)", apply: flag(func(r *runOptions) { r.share["pid"] = true })},
-	{name: "share-ipc", group: "Namespaces", help: "keep the host's IPC namespace", apply: flag(func(r *runOptions) { r.share["ipc"] = true })},
-	{name: "share-uts", group: "Namespaces", help: "keep the host's UTS namespace", apply: flag(func(r *runOptions) { r.share["uts"] = true })},
-	{name: "hostname", args: []string{"NAME"}, group: "Namespaces", help: "hostname inside (implies a new UTS namespace)", apply: func(r *runOptions, a []string) error {
-		r.spec.Hostname = a[0]
-		r.unshare["uts"] = true
-		return nil
-	}},
+// options is `nook run`'s option table, built on first use rather than at
+// start-up, which every nook invocation pays for.
+var options = sync.OnceValue(func() []option {
+	return []option{
+		{name: "unshare-pid", group: "Namespaces", help: "new pid namespace (default; a small pid 1 reaps and forwards)", apply: flag(func(r *runOptions) { r.unshare["pid"] = true })},
+		{name: "unshare-net", group: "Namespaces", help: "new network namespace with only lo, up", apply: flag(func(r *runOptions) { r.unshare["net"] = true })},
+		{name: "unshare-ipc", group: "Namespaces", help: "new IPC namespace (default)", apply: flag(func(r *runOptions) { r.unshare["ipc"] = true })},
+		{name: "unshare-uts", group: "Namespaces", help: "new UTS namespace (default)", apply: flag(func(r *runOptions) { r.unshare["uts"] = true })},
+		{name: "unshare-cgroup", group: "Namespaces", help: "new cgroup namespace", apply: flag(func(r *runOptions) { r.unshare["cgroup"] = true })},
+		{name: "unshare-all", group: "Namespaces", help: "all of the above", apply: flag(func(r *runOptions) {
+			for _, n := range []string{"pid", "net", "ipc", "uts", "cgroup"} {
+				r.unshare[n] = true
+			}
+		})},
+		{name: "share-net", group: "Namespaces", help: "keep the host's network (default; undoes --unshare-all's)", apply: flag(func(r *runOptions) { r.share["net"] = true })},
+		{name: "share-pid", group: "Namespaces", help: "keep the host's pid namespace (then /proc is the host's)", apply: flag(func(r *runOptions) { r.share["pid"] = true })},
+		{name: "share-ipc", group: "Namespaces", help: "keep the host's IPC namespace", apply: flag(func(r *runOptions) { r.share["ipc"] = true })},
+		{name: "share-uts", group: "Namespaces", help: "keep the host's UTS namespace", apply: flag(func(r *runOptions) { r.share["uts"] = true })},
+		{name: "hostname", args: []string{"NAME"}, group: "Namespaces", help: "hostname inside (implies a new UTS namespace)", apply: func(r *runOptions, a []string) error {
+			r.spec.Hostname = a[0]
+			r.unshare["uts"] = true
+			return nil
+		}},
 
-	{name: "become-root", group: "Identity", help: "map the caller to root (uid and gid 0) inside", apply: flag(func(r *runOptions) { r.spec.Identity.Mode = "root" })},
-	{name: "identity", args: []string{"MODE"}, group: "Identity", help: "self (default), root, subids-root or subids-self (the last two use /etc/subuid, /etc/subgid and newuidmap)", apply: func(r *runOptions, a []string) error {
-		r.spec.Identity.Mode = a[0]
-		return nil
-	}},
-	{name: "uid", args: []string{"UID"}, group: "Identity", help: "the uid the command runs as inside (without --gid, as real root or with subordinate ids: the gid of the same number)", apply: func(r *runOptions, a []string) error {
-		v, err := parseInt(a[0])
-		r.spec.Identity.UID = intPtr(v)
-		return err
-	}},
-	{name: "gid", args: []string{"GID"}, group: "Identity", help: "the gid the command runs as inside", apply: func(r *runOptions, a []string) error {
-		v, err := parseInt(a[0])
-		r.spec.Identity.GID = intPtr(v)
-		return err
-	}},
-	{name: "userns", args: []string{"WHEN"}, group: "Identity", help: "auto (default: unless real root), always or never", apply: func(r *runOptions, a []string) error {
-		switch a[0] {
-		case "auto":
-			r.spec.Identity.UserNS = sandbox.UserNSAuto
-		case "always":
-			r.spec.Identity.UserNS = sandbox.UserNSAlways
-		case "never":
-			r.spec.Identity.UserNS = sandbox.UserNSNever
-		default:
-			return fmt.Errorf("--userns takes auto, always or never, not %q", a[0])
-		}
-		return nil
-	}},
-
-	{name: "bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind host SRC onto DEST, read-write", apply: bindOp(sandbox.OpBind, false, false)},
-	{name: "bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --bind, ignored when SRC is missing", apply: bindOp(sandbox.OpBind, false, true)},
-	{name: "ro-bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind read-only (recursively)", apply: bindOp(sandbox.OpBind, true, false)},
-	{name: "ro-bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --ro-bind, ignored when SRC is missing", apply: bindOp(sandbox.OpBind, true, true)},
-	{name: "dev-bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind, keeping device nodes usable", apply: bindOp(sandbox.OpDevBind, false, false)},
-	{name: "dev-bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --dev-bind, ignored when SRC is missing", apply: bindOp(sandbox.OpDevBind, false, true)},
-	{name: "tmpfs", args: []string{"DEST"}, group: "Filesystem", help: "new tmpfs (--size, --perms apply)", apply: destOp(sandbox.OpTmpfs)},
-	{name: "proc", args: []string{"DEST"}, group: "Filesystem", help: "new procfs (needs the pid namespace)", apply: destOp(sandbox.OpProc)},
-	{name: "dev", args: []string{"DEST"}, group: "Filesystem", help: "new minimal /dev: null zero full random urandom tty, devpts, ptmx, shm, fd links, console on a tty", apply: destOp(sandbox.OpDev)},
-	{name: "mqueue", args: []string{"DEST"}, group: "Filesystem", help: "new mqueue filesystem (needs --unshare-ipc)", apply: destOp(sandbox.OpMqueue)},
-	{name: "dir", args: []string{"DEST"}, group: "Filesystem", help: "create a directory (0755, --perms applies)", apply: destOp(sandbox.OpDir)},
-	{name: "symlink", args: []string{"TARGET", "DEST"}, group: "Filesystem", help: "create a symlink DEST pointing to TARGET", apply: func(r *runOptions, a []string) error {
-		return r.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1]})
-	}},
-	{name: "write", args: []string{"DATA", "DEST"}, group: "Filesystem", help: "create a file holding DATA (0644, --perms applies); never writes a host file", apply: func(r *runOptions, a []string) error {
-		return r.addOp(sandbox.Mount{Op: sandbox.OpWrite, Data: []byte(a[0]), Dest: a[1]})
-	}},
-	{name: "file", args: []string{"FD", "DEST"}, group: "Filesystem", help: "create a file with the contents read from FD", apply: func(r *runOptions, a []string) error {
-		fd, err := parseInt(a[0])
-		if err != nil {
+		{name: "become-root", group: "Identity", help: "map the caller to root (uid and gid 0) inside", apply: flag(func(r *runOptions) { r.spec.Identity.Mode = "root" })},
+		{name: "identity", args: []string{"MODE"}, group: "Identity", help: "self (default), root, subids-root or subids-self (the last two use /etc/subuid, /etc/subgid and newuidmap)", apply: func(r *runOptions, a []string) error {
+			r.spec.Identity.Mode = a[0]
+			return nil
+		}},
+		{name: "uid", args: []string{"UID"}, group: "Identity", help: "the uid the command runs as inside (without --gid, as real root or with subordinate ids: the gid of the same number)", apply: func(r *runOptions, a []string) error {
+			v, err := parseInt(a[0])
+			r.spec.Identity.UID = intPtr(v)
 			return err
-		}
-		return r.addOp(sandbox.Mount{Op: sandbox.OpFile, FD: fd, Dest: a[1]})
-	}},
-	{name: "chmod", args: []string{"OCTAL", "PATH"}, group: "Filesystem", help: "change the mode of PATH", apply: func(r *runOptions, a []string) error {
-		m, err := parseMode(a[0])
-		if err != nil {
+		}},
+		{name: "gid", args: []string{"GID"}, group: "Identity", help: "the gid the command runs as inside", apply: func(r *runOptions, a []string) error {
+			v, err := parseInt(a[0])
+			r.spec.Identity.GID = intPtr(v)
 			return err
-		}
-		return r.addOp(sandbox.Mount{Op: sandbox.OpChmod, Mode: m, Dest: a[1]})
-	}},
-	{name: "remount-ro", args: []string{"DEST"}, group: "Filesystem", help: "make the mount at DEST read-only (applied last)", apply: destOp(sandbox.OpRemountRO)},
-	{name: "overlay-src", args: []string{"DIR"}, group: "Filesystem", help: "a lower directory for the next overlay (repeat; uppermost last)", apply: func(r *runOptions, a []string) error {
-		r.overlaySrc = append(r.overlaySrc, a[0])
-		return nil
-	}},
-	{name: "overlay", args: []string{"UPPER", "WORK", "DEST"}, group: "Filesystem", help: "overlay of the --overlay-src dirs with host UPPER and WORK", apply: func(r *runOptions, a []string) error {
-		return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Upper: a[0], Work: a[1], Dest: a[2]})
-	}},
-	{name: "tmp-overlay", args: []string{"DEST"}, group: "Filesystem", help: "overlay with a throwaway tmpfs upper", apply: func(r *runOptions, a []string) error {
-		return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, TmpfsUpper: true, Dest: a[0]})
-	}},
-	{name: "ro-overlay", args: []string{"DEST"}, group: "Filesystem", help: "read-only overlay of the --overlay-src dirs", apply: func(r *runOptions, a []string) error {
-		return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Dest: a[0]})
-	}},
-	{name: "perms", args: []string{"OCTAL"}, group: "Filesystem", help: "mode for the next --tmpfs, --dir, --write or --file", apply: func(r *runOptions, a []string) error {
-		m, err := parseMode(a[0])
-		r.perms = m
-		return err
-	}},
-	{name: "size", args: []string{"BYTES"}, group: "Filesystem", help: "size limit for the next --tmpfs (k, m, g suffixes)", apply: func(r *runOptions, a []string) error {
-		v, err := parseSize(a[0])
-		r.size = v
-		return err
-	}},
-	{name: "no-default-fs", group: "Filesystem", help: "start from an empty root even when no option places /", apply: flag(func(r *runOptions) { r.noDefaultFS = true })},
-	{name: "no-sort", group: "Filesystem", help: "run filesystem operations in the order given (bwrap semantics)", apply: flag(func(r *runOptions) { r.spec.SortMounts = false })},
-	{name: "no-pivot-root", group: "Filesystem", help: "switch root with MS_MOVE + chroot, as done anyway when / is not a mount point", apply: flag(func(r *runOptions) { r.spec.NoPivotRoot = true })},
+		}},
+		{name: "userns", args: []string{"WHEN"}, group: "Identity", help: "auto (default: unless real root), always or never", apply: func(r *runOptions, a []string) error {
+			switch a[0] {
+			case "auto":
+				r.spec.Identity.UserNS = sandbox.UserNSAuto
+			case "always":
+				r.spec.Identity.UserNS = sandbox.UserNSAlways
+			case "never":
+				r.spec.Identity.UserNS = sandbox.UserNSNever
+			default:
+				return fmt.Errorf("--userns takes auto, always or never, not %q", a[0])
+			}
+			return nil
+		}},
 
-	{name: "suppress-chown", group: "Security", help: "chown and friends succeed without doing anything (seccomp)", apply: flag(func(r *runOptions) { r.spec.SuppressChown = true })},
-	{name: "suppress-sync", group: "Security", help: "sync, fsync and friends succeed without doing anything (seccomp)", apply: flag(func(r *runOptions) { r.spec.SuppressSync = true })},
-	{name: "cap-add", args: []string{"CAP"}, group: "Security", help: "keep capability CAP (or ALL)", apply: func(r *runOptions, a []string) error {
-		if _, err := checkCap(a[0]); err != nil {
+		{name: "bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind host SRC onto DEST, read-write", apply: bindOp(sandbox.OpBind, false, false)},
+		{name: "bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --bind, ignored when SRC is missing", apply: bindOp(sandbox.OpBind, false, true)},
+		{name: "ro-bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind read-only (recursively)", apply: bindOp(sandbox.OpBind, true, false)},
+		{name: "ro-bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --ro-bind, ignored when SRC is missing", apply: bindOp(sandbox.OpBind, true, true)},
+		{name: "dev-bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind, keeping device nodes usable", apply: bindOp(sandbox.OpDevBind, false, false)},
+		{name: "dev-bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --dev-bind, ignored when SRC is missing", apply: bindOp(sandbox.OpDevBind, false, true)},
+		{name: "tmpfs", args: []string{"DEST"}, group: "Filesystem", help: "new tmpfs (--size, --perms apply)", apply: destOp(sandbox.OpTmpfs)},
+		{name: "proc", args: []string{"DEST"}, group: "Filesystem", help: "new procfs (needs the pid namespace)", apply: destOp(sandbox.OpProc)},
+		{name: "dev", args: []string{"DEST"}, group: "Filesystem", help: "new minimal /dev: null zero full random urandom tty, devpts, ptmx, shm, fd links, console on a tty", apply: destOp(sandbox.OpDev)},
+		{name: "mqueue", args: []string{"DEST"}, group: "Filesystem", help: "new mqueue filesystem (needs --unshare-ipc)", apply: destOp(sandbox.OpMqueue)},
+		{name: "dir", args: []string{"DEST"}, group: "Filesystem", help: "create a directory (0755, --perms applies)", apply: destOp(sandbox.OpDir)},
+		{name: "symlink", args: []string{"TARGET", "DEST"}, group: "Filesystem", help: "create a symlink DEST pointing to TARGET", apply: func(r *runOptions, a []string) error {
+			return r.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1]})
+		}},
+		{name: "write", args: []string{"DATA", "DEST"}, group: "Filesystem", help: "create a file holding DATA (0644, --perms applies); never writes a host file", apply: func(r *runOptions, a []string) error {
+			return r.addOp(sandbox.Mount{Op: sandbox.OpWrite, Data: []byte(a[0]), Dest: a[1]})
+		}},
+		{name: "file", args: []string{"FD", "DEST"}, group: "Filesystem", help: "create a file with the contents read from FD", apply: func(r *runOptions, a []string) error {
+			fd, err := parseInt(a[0])
+			if err != nil {
+				return err
+			}
+			return r.addOp(sandbox.Mount{Op: sandbox.OpFile, FD: fd, Dest: a[1]})
+		}},
+		{name: "chmod", args: []string{"OCTAL", "PATH"}, group: "Filesystem", help: "change the mode of PATH", apply: func(r *runOptions, a []string) error {
+			m, err := parseMode(a[0])
+			if err != nil {
+				return err
+			}
+			return r.addOp(sandbox.Mount{Op: sandbox.OpChmod, Mode: m, Dest: a[1]})
+		}},
+		{name: "remount-ro", args: []string{"DEST"}, group: "Filesystem", help: "make the mount at DEST read-only (applied last)", apply: destOp(sandbox.OpRemountRO)},
+		{name: "overlay-src", args: []string{"DIR"}, group: "Filesystem", help: "a lower directory for the next overlay (repeat; uppermost last)", apply: func(r *runOptions, a []string) error {
+			r.overlaySrc = append(r.overlaySrc, a[0])
+			return nil
+		}},
+		{name: "overlay", args: []string{"UPPER", "WORK", "DEST"}, group: "Filesystem", help: "overlay of the --overlay-src dirs with host UPPER and WORK", apply: func(r *runOptions, a []string) error {
+			return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Upper: a[0], Work: a[1], Dest: a[2]})
+		}},
+		{name: "tmp-overlay", args: []string{"DEST"}, group: "Filesystem", help: "overlay with a throwaway tmpfs upper", apply: func(r *runOptions, a []string) error {
+			return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, TmpfsUpper: true, Dest: a[0]})
+		}},
+		{name: "ro-overlay", args: []string{"DEST"}, group: "Filesystem", help: "read-only overlay of the --overlay-src dirs", apply: func(r *runOptions, a []string) error {
+			return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Dest: a[0]})
+		}},
+		{name: "perms", args: []string{"OCTAL"}, group: "Filesystem", help: "mode for the next --tmpfs, --dir, --write or --file", apply: func(r *runOptions, a []string) error {
+			m, err := parseMode(a[0])
+			r.perms = m
 			return err
-		}
-		r.spec.Caps.Add = append(r.spec.Caps.Add, a[0])
-		return nil
-	}},
-	{name: "cap-drop", args: []string{"CAP"}, group: "Security", help: "drop capability CAP (or ALL)", apply: func(r *runOptions, a []string) error {
-		if _, err := checkCap(a[0]); err != nil {
+		}},
+		{name: "size", args: []string{"BYTES"}, group: "Filesystem", help: "size limit for the next --tmpfs (k, m, g suffixes)", apply: func(r *runOptions, a []string) error {
+			v, err := parseSize(a[0])
+			r.size = v
 			return err
-		}
-		r.spec.Caps.Drop = append(r.spec.Caps.Drop, a[0])
-		return nil
-	}},
-	{name: "no-new-privs", group: "Security", help: "set no_new_privs: setuid binaries and file capabilities do nothing", apply: flag(func(r *runOptions) { r.spec.NoNewPrivs = true })},
+		}},
+		{name: "no-default-fs", group: "Filesystem", help: "start from an empty root even when no option places /", apply: flag(func(r *runOptions) { r.noDefaultFS = true })},
+		{name: "no-sort", group: "Filesystem", help: "run filesystem operations in the order given (bwrap semantics)", apply: flag(func(r *runOptions) { r.spec.SortMounts = false })},
+		{name: "no-pivot-root", group: "Filesystem", help: "switch root with MS_MOVE + chroot, as done anyway when / is not a mount point", apply: flag(func(r *runOptions) { r.spec.NoPivotRoot = true })},
 
-	{name: "chdir", args: []string{"DIR"}, group: "Process", help: "working directory inside (default: the current one if it exists inside, else /)", apply: func(r *runOptions, a []string) error {
-		r.spec.Dir = a[0]
-		return nil
-	}},
-	{name: "setenv", args: []string{"VAR", "VALUE"}, group: "Process", help: "set an environment variable", apply: func(r *runOptions, a []string) error {
-		if a[0] == "" || strings.Contains(a[0], "=") {
-			return fmt.Errorf("%q is not a variable name", a[0])
-		}
-		r.envEdits = append(r.envEdits, [2]string{a[0], a[1]})
-		return nil
-	}},
-	{name: "unsetenv", args: []string{"VAR"}, group: "Process", help: "remove an environment variable", apply: func(r *runOptions, a []string) error {
-		r.envEdits = append(r.envEdits, [2]string{a[0], "\x00"})
-		return nil
-	}},
-	{name: "clearenv", group: "Process", help: "start from an empty environment (--setenv still applies)", apply: flag(func(r *runOptions) { r.clearEnv = true })},
-	{name: "argv0", args: []string{"NAME"}, group: "Process", help: "argv[0] the command sees", apply: func(r *runOptions, a []string) error {
-		r.spec.Argv0 = a[0]
-		return nil
-	}},
-	{name: "die-with-parent", group: "Process", help: "kill the sandbox when nook's parent dies", apply: flag(func(r *runOptions) { r.spec.DieWithParent = true })},
-	{name: "new-session", group: "Process", help: "run the command in a new session (no controlling terminal)", apply: flag(func(r *runOptions) { r.spec.NewSession = true })},
-	{name: "as-pid-1", group: "Process", help: "run the command itself as pid 1 (no reaper)", apply: flag(func(r *runOptions) { r.spec.AsPID1 = true })},
-	{name: "pack-fds", group: "Process", help: "pass inherited fds as 3, 4, ... with LISTEN_FDS and LISTEN_PID", apply: flag(func(r *runOptions) { r.spec.PackFds = true })},
-	{name: "close-fds", group: "Process", help: "pass no inherited fds above 2", apply: flag(func(r *runOptions) { r.closeFds = true })},
+		{name: "suppress-chown", group: "Security", help: "chown and friends succeed without doing anything (seccomp)", apply: flag(func(r *runOptions) { r.spec.SuppressChown = true })},
+		{name: "suppress-sync", group: "Security", help: "sync, fsync and friends succeed without doing anything (seccomp)", apply: flag(func(r *runOptions) { r.spec.SuppressSync = true })},
+		{name: "cap-add", args: []string{"CAP"}, group: "Security", help: "keep capability CAP (or ALL)", apply: func(r *runOptions, a []string) error {
+			if _, err := checkCap(a[0]); err != nil {
+				return err
+			}
+			r.spec.Caps.Add = append(r.spec.Caps.Add, a[0])
+			return nil
+		}},
+		{name: "cap-drop", args: []string{"CAP"}, group: "Security", help: "drop capability CAP (or ALL)", apply: func(r *runOptions, a []string) error {
+			if _, err := checkCap(a[0]); err != nil {
+				return err
+			}
+			r.spec.Caps.Drop = append(r.spec.Caps.Drop, a[0])
+			return nil
+		}},
+		{name: "no-new-privs", group: "Security", help: "set no_new_privs: setuid binaries and file capabilities do nothing", apply: flag(func(r *runOptions) { r.spec.NoNewPrivs = true })},
 
-	{name: "help", group: "Other", help: "show this help", apply: flag(func(r *runOptions) { r.help = true })},
-	{name: "version", group: "Other", help: "show the version", apply: flag(func(r *runOptions) { r.version = true })},
-}
+		{name: "chdir", args: []string{"DIR"}, group: "Process", help: "working directory inside (default: the current one if it exists inside, else /)", apply: func(r *runOptions, a []string) error {
+			r.spec.Dir = a[0]
+			return nil
+		}},
+		{name: "setenv", args: []string{"VAR", "VALUE"}, group: "Process", help: "set an environment variable", apply: func(r *runOptions, a []string) error {
+			if a[0] == "" || strings.Contains(a[0], "=") {
+				return fmt.Errorf("%q is not a variable name", a[0])
+			}
+			r.envEdits = append(r.envEdits, [2]string{a[0], a[1]})
+			return nil
+		}},
+		{name: "unsetenv", args: []string{"VAR"}, group: "Process", help: "remove an environment variable", apply: func(r *runOptions, a []string) error {
+			r.envEdits = append(r.envEdits, [2]string{a[0], "\x00"})
+			return nil
+		}},
+		{name: "clearenv", group: "Process", help: "start from an empty environment (--setenv still applies)", apply: flag(func(r *runOptions) { r.clearEnv = true })},
+		{name: "argv0", args: []string{"NAME"}, group: "Process", help: "argv[0] the command sees", apply: func(r *runOptions, a []string) error {
+			r.spec.Argv0 = a[0]
+			return nil
+		}},
+		{name: "die-with-parent", group: "Process", help: "kill the sandbox when nook's parent dies", apply: flag(func(r *runOptions) { r.spec.DieWithParent = true })},
+		{name: "new-session", group: "Process", help: "run the command in a new session (no controlling terminal)", apply: flag(func(r *runOptions) { r.spec.NewSession = true })},
+		{name: "as-pid-1", group: "Process", help: "run the command itself as pid 1 (no reaper)", apply: flag(func(r *runOptions) { r.spec.AsPID1 = true })},
+		{name: "pack-fds", group: "Process", help: "pass inherited fds as 3, 4, ... with LISTEN_FDS and LISTEN_PID", apply: flag(func(r *runOptions) { r.spec.PackFds = true })},
+		{name: "close-fds", group: "Process", help: "pass no inherited fds above 2", apply: flag(func(r *runOptions) { r.closeFds = true })},
+
+		{name: "help", group: "Other", help: "show this help", apply: flag(func(r *runOptions) { r.help = true })},
+		{name: "version", group: "Other", help: "show the version", apply: flag(func(r *runOptions) { r.version = true })},
+	}
+})
 
 func checkCap(name string) (int, error) {
 	if strings.EqualFold(name, "ALL") {
@@ -295,9 +300,10 @@ func (r *runOptions) overlay(m sandbox.Mount) error {
 func parseRun(args []string) (*runOptions, []string, error) {
 	r := &runOptions{share: map[string]bool{}, unshare: map[string]bool{}}
 	r.spec.SortMounts = true
-	byName := map[string]*option{}
-	for i := range options {
-		byName[options[i].name] = &options[i]
+	opts := options()
+	byName := make(map[string]*option, len(opts))
+	for i := range opts {
+		byName[opts[i].name] = &opts[i]
 	}
 	i := 0
 	for i < len(args) {

@@ -602,7 +602,7 @@ func TestBuildCommand(t *testing.T) {
 
 func TestOptionsTable(t *testing.T) {
 	seen := map[string]bool{}
-	for _, o := range options {
+	for _, o := range options() {
 		if seen[o.name] {
 			t.Errorf("option --%s listed twice", o.name)
 		}
@@ -620,7 +620,7 @@ func TestRunHelpMentionsEveryOption(t *testing.T) {
 	var b bytes.Buffer
 	printRunHelp(&b)
 	help := b.String()
-	for _, o := range options {
+	for _, o := range options() {
 		pat := `(?m)^\s+--` + regexp.QuoteMeta(o.name)
 		if len(o.args) > 0 {
 			pat += " " + regexp.QuoteMeta(strings.Join(o.args, " "))
@@ -636,7 +636,7 @@ func TestRunHelpMentionsEveryOption(t *testing.T) {
 	// The help names only options that exist.
 	for _, m := range regexp.MustCompile(`(?m)^\s+--([a-z0-9-]+)`).FindAllStringSubmatch(help, -1) {
 		found := false
-		for _, o := range options {
+		for _, o := range options() {
 			found = found || o.name == m[1]
 		}
 		if !found {

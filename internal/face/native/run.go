@@ -2,7 +2,6 @@
 package native
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/nook-project/nook/sandbox"
 	"golang.org/x/sys/unix"
@@ -28,7 +26,7 @@ func Run(args []string, inherited []int) int {
 	sigs := make(chan os.Signal, 16)
 	listening := make(chan struct{})
 	go func() {
-		signal.Notify(sigs, forwardedSignals...)
+		signal.Notify(sigs, sandbox.ForwardedSignals...)
 		close(listening)
 	}()
 	defer func() {
@@ -56,44 +54,8 @@ func Run(args []string, inherited []int) int {
 	sandbox.Phase("parsed")
 	<-listening
 	sandbox.Phase("signals")
-	p, err := sandbox.Start(spec)
-	if err != nil {
-		var se *sandbox.StartError
-		if errors.As(err, &se) {
-			fmt.Fprintf(os.Stderr, "nook: %s\n", se.Msg)
-			return se.Code
-		}
-		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
-		return sandbox.ExitSetupFailed
-	}
-	// Nothing inside the sandbox may read nook's memory or fds through
-	// /proc/PID (it runs as the same uid; see CVE-2016-8659). Not earlier:
-	// the sandbox's first process inherits the flag until it execs, and
-	// its id maps could then not be written.
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				p.Signal(s.(syscall.Signal))
-			case <-done:
-				return
-			}
-		}
-	}()
-	st, err := p.Wait()
-	sandbox.Phase("waited")
-	close(done)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
-		return sandbox.ExitSetupFailed
-	}
-	return st.ExitCode()
+	return startForwarding(spec, sigs, nil)
 }
-
-// forwardedSignals reach the command when nook receives them.
-var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
 
 // build fills in the defaults: the zero-setup layout when no option says
 // what / is, the namespaces, the environment and the fds.
@@ -215,7 +177,7 @@ was not found; 126 when it could not be executed; 125 when the sandbox could
 not be set up; 2 for a usage error.
 `)
 	group := ""
-	for _, o := range options {
+	for _, o := range options() {
 		if o.group != group {
 			group = o.group
 			fmt.Fprintf(w, "\n%s:\n", group)

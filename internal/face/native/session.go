@@ -4,42 +4,46 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/nook-project/nook/session"
-	"github.com/spf13/pflag"
 )
 
 // Session is `nook session VERB …`.
 func Session(args []string, inherited []int) int {
-	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
-		fmt.Print(sessionHelp)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	return runVerb("session", args, sessionHelp, []verb{
+		{"begin", sessionBegin},
+		{"run", func(st *session.Store, args []string) int { return sessionRun(st, args, inherited) }},
+		{"end", sessionEnd}, {"list", sessionList}, {"info", sessionInfo},
+	})
+}
+
+// verb is one subcommand of `nook session` or `nook chroot`.
+type verb struct {
+	name string
+	run  func(st *session.Store, args []string) int
+}
+
+// runVerb is `nook WHAT VERB ARGS…`: usage for no verb or --help, else the
+// store opened and the verb run.
+func runVerb(what string, args []string, usage string, verbs []verb) int {
+	if code, done := verbHelp(args, usage); done {
+		return code
 	}
-	verb, rest := args[0], args[1:]
 	st, err := session.Open()
 	if err != nil {
-		return failf("session", "%v", err)
+		return failf(what, "%v", err)
 	}
-	switch verb {
-	case "begin":
-		return sessionBegin(st, rest)
-	case "run":
-		return sessionRun(st, rest, inherited)
-	case "end":
-		return sessionEnd(st, rest)
-	case "list":
-		return sessionList(st, rest)
-	case "info":
-		return sessionInfo(st, rest)
+	names := make([]string, len(verbs))
+	for i, v := range verbs {
+		if v.name == args[0] {
+			return v.run(st, args[1:])
+		}
+		names[i] = v.name
 	}
-	fmt.Fprintf(os.Stderr, "nook session: unknown verb %q (begin, run, end, list, info)\n", verb)
+	fmt.Fprintf(os.Stderr, "nook %s: unknown verb %q (%s)\n", what, args[0], strings.Join(names, ", "))
 	return 2
 }
 
@@ -88,15 +92,31 @@ func failf(what, format string, a ...any) int {
 	return 1
 }
 
-func newFlags(name string) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SortFlags = false
-	fs.SetOutput(io.Discard)
-	return fs
+// verbHelp answers `nook VERB` without a subcommand (usage, status 2) and
+// with --help, -h or help (usage, status 0); done is false otherwise.
+func verbHelp(args []string, usage string) (code int, done bool) {
+	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" && args[0] != "help" {
+		return 0, false
+	}
+	fmt.Print(usage)
+	if len(args) == 0 {
+		return 2, true
+	}
+	return 0, true
 }
 
-func parseOrUsage(fs *pflag.FlagSet, args []string, usage string) (bool, int) {
-	help := fs.BoolP("help", "h", false, "show help")
+func newFlags(name string) *flagSet { return newFlagSet(name) }
+
+func parseOrUsage(fs *flagSet, args []string, usage string) (bool, int) {
+	return parseVerb(fs, args, usage, -1, "")
+}
+
+// parseVerb parses a verb's options (and --help, which prints usage) and
+// checks that want operands follow (-1: any number), saying missing when
+// they do not. It returns false and the exit status when the verb is done.
+func parseVerb(fs *flagSet, args []string, usage string, want int, missing string) (bool, int) {
+	help := new(bool)
+	fs.BoolVarP(help, "help", "h")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "nook %s: %v\n", fs.Name(), err)
 		return false, 2
@@ -105,18 +125,37 @@ func parseOrUsage(fs *pflag.FlagSet, args []string, usage string) (bool, int) {
 		fmt.Print(usage)
 		return false, 0
 	}
+	if want >= 0 && fs.NArg() != want {
+		fmt.Fprintf(os.Stderr, "nook %s: %s\n", fs.Name(), missing)
+		return false, 2
+	}
 	return true, 0
+}
+
+// printTable prints rows as aligned columns, as the list verbs do.
+func printTable(rows [][]string) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// printFields prints the non-empty fields of an info verb, one a line,
+// after indent.
+func printFields(indent string, fields [][2]string) {
+	for _, kv := range fields {
+		if kv[1] != "" {
+			fmt.Printf("%s%-12s %s\n", indent, kv[0], kv[1])
+		}
+	}
 }
 
 func sessionBegin(st *session.Store, args []string) int {
 	name, copy := new(string), new(bool)
 	fs := newBeginFlags(name, copy)
-	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
+	if ok, code := parseVerb(fs, args, sessionHelp, 1, "give one chroot name (nook chroot list shows them)"); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "nook session begin: give one chroot name (nook chroot list shows them)")
-		return 2
 	}
 	progress, end := progressBar(fs.Arg(0))
 	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Progress: progress, Busy: func() {
@@ -140,40 +179,41 @@ type runFlags struct {
 	binds, roBinds, setenvs *[]string
 }
 
-func newRunFlags() (*pflag.FlagSet, *runFlags) {
+func newRunFlags() (*flagSet, *runFlags) {
 	fs := newFlags("session run")
-	fs.SetInterspersed(false)
-	return fs, &runFlags{
-		user:     fs.StringP("user", "u", "", "user inside"),
-		dir:      fs.StringP("directory", "d", "", "working directory inside"),
-		noNet:    fs.Bool("no-network", false, "loopback only"),
-		binds:    fs.StringArray("bind", nil, "SRC[:DST]"),
-		roBinds:  fs.StringArray("ro-bind", nil, "SRC[:DST]"),
-		setenvs:  fs.StringArray("setenv", nil, "KEY=VALUE"),
-		preserve: fs.BoolP("preserve-environment", "p", false, "keep the caller's environment"),
-		sync:     fs.Bool("sync", false, "keep sync working"),
-	}
+	fs.interspersed = false
+	f := &runFlags{user: new(string), dir: new(string), noNet: new(bool), preserve: new(bool), sync: new(bool),
+		binds: new([]string), roBinds: new([]string), setenvs: new([]string)}
+	fs.StringVarP(f.user, "user", "u")
+	fs.StringVarP(f.dir, "directory", "d")
+	fs.BoolVarP(f.noNet, "no-network", "")
+	fs.StringArrayVar(f.binds, "bind")
+	fs.StringArrayVar(f.roBinds, "ro-bind")
+	fs.StringArrayVar(f.setenvs, "setenv")
+	fs.BoolVarP(f.preserve, "preserve-environment", "p")
+	fs.BoolVarP(f.sync, "sync", "")
+	return fs, f
 }
 
 // verbFlagSets lists every verb's options, for the help and man page tests.
-func verbFlagSets() map[string]*pflag.FlagSet {
+func verbFlagSets() map[string]*flagSet {
 	run, _ := newRunFlags()
-	return map[string]*pflag.FlagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
+	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
 		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string))}
 }
 
-func newBeginFlags(name *string, copy *bool) *pflag.FlagSet {
+func newBeginFlags(name *string, copy *bool) *flagSet {
 	fs := newFlags("session begin")
-	fs.StringVarP(name, "name", "n", "", "session id")
-	fs.StringVar(name, "session-name", "", "session id (schroot's spelling)")
-	fs.BoolVar(copy, "copy", false, "a private full copy instead of an overlay")
+	fs.StringVarP(name, "name", "n")
+	fs.StringVarP(name, "session-name", "") // schroot's spelling
+	fs.BoolVarP(copy, "copy", "")
 	return fs
 }
 
-func newEndFlags(all, discard *bool) *pflag.FlagSet {
+func newEndFlags(all, discard *bool) *flagSet {
 	fs := newFlags("session end")
-	fs.BoolVar(all, "all", false, "end every session")
-	fs.BoolVar(discard, "discard", false, "do not pack a source session back into its tarball")
+	fs.BoolVarP(all, "all", "")
+	fs.BoolVarP(discard, "discard", "") // do not pack a source session back
 	return fs
 }
 
@@ -300,6 +340,14 @@ func toJSON(s *session.State) sessionJSON {
 	return j
 }
 
+// printJSONList prints list as a JSON array: [] when it is empty.
+func printJSONList[T any](list []T) int {
+	if list == nil {
+		list = []T{}
+	}
+	return printJSON(list)
+}
+
 func printJSON(v any) int {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
@@ -311,7 +359,7 @@ func printJSON(v any) int {
 
 func sessionList(st *session.Store, args []string) int {
 	fs := newFlags("session list")
-	asJSON := fs.Bool("json", false, "JSON output")
+	asJSON := fs.Bool("json")
 	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
 		return code
 	}
@@ -326,27 +374,23 @@ func sessionList(st *session.Store, args []string) int {
 		}
 		return printJSON(out)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	var rows [][]string
 	for _, s := range list {
 		j := toJSON(s)
 		if j.Damaged {
 			j.Chroot = "(damaged: nook session end removes it)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", j.ID, j.Chroot, j.IDMode, j.Created)
+		rows = append(rows, []string{j.ID, j.Chroot, j.IDMode, j.Created})
 	}
-	tw.Flush()
+	printTable(rows)
 	return 0
 }
 
 func sessionInfo(st *session.Store, args []string) int {
 	fs := newFlags("session info")
-	asJSON := fs.Bool("json", false, "JSON output")
-	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
+	asJSON := fs.Bool("json")
+	if ok, code := parseVerb(fs, args, sessionHelp, 1, "give one session id"); !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "nook session info: give one session id")
-		return 2
 	}
 	s, err := st.Get(fs.Arg(0))
 	if err != nil && (s == nil || errors.Is(err, session.ErrNoSession)) {
@@ -356,12 +400,8 @@ func sessionInfo(st *session.Store, args []string) int {
 		return printJSON(toJSON(s))
 	}
 	j := toJSON(s)
-	for _, kv := range [][2]string{{"Session", j.ID}, {"Chroot", j.Chroot}, {"Kind", j.Kind}, {"Source", j.Source},
-		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}} {
-		if kv[1] != "" {
-			fmt.Printf("%-12s %s\n", kv[0], kv[1])
-		}
-	}
+	printFields("", [][2]string{{"Session", j.ID}, {"Chroot", j.Chroot}, {"Kind", j.Kind}, {"Source", j.Source},
+		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook session info: %v\n", err)
 		return 1

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/spf13/pflag"
 )
 
 func sessionManPage() string {
@@ -23,17 +21,17 @@ func TestSessionOptionsDocumented(t *testing.T) {
 	man := sessionManPage()
 	help := sessionHelp + chrootHelp + cacheHelp
 	for verb, fs := range verbFlagSets() {
-		fs.VisitAll(func(f *pflag.Flag) {
-			long := "--" + f.Name
-			manLong := `Fl \-` + strings.ReplaceAll(f.Name, "-", `\-`)
+		fs.visit(func(name, short string) {
+			long := "--" + name
+			manLong := `Fl \-` + strings.ReplaceAll(name, "-", `\-`)
 			if !strings.Contains(help, long) {
 				t.Errorf("%s %s is not in the --help text", verb, long)
 			}
 			if !strings.Contains(man, manLong) {
 				t.Errorf("%s %s is not in the man page", verb, long)
 			}
-			if f.Shorthand != "" && !strings.Contains(man, "Fl "+f.Shorthand) {
-				t.Errorf("%s -%s is not in the man page", verb, f.Shorthand)
+			if short != "" && !strings.Contains(man, "Fl "+short) {
+				t.Errorf("%s -%s is not in the man page", verb, short)
 			}
 		})
 	}

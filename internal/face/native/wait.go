@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"syscall"
 
 	"github.com/nook-project/nook/sandbox"
-	"golang.org/x/sys/unix"
 )
 
 // startAndWait runs spec as `nook run` does (signals forwarded, job
@@ -16,8 +14,16 @@ import (
 // the exit status for the process.
 func startAndWait(spec *sandbox.Spec, hint func(msg string) string) int {
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwardedSignals...)
+	signal.Notify(sigs, sandbox.ForwardedSignals...)
 	defer signal.Stop(sigs)
+	return startForwarding(spec, sigs, hint)
+}
+
+// startForwarding starts spec, relays what arrives on sigs (already
+// subscribed) to it, and returns nook's exit status: the command's, or a
+// set-up failure's code with its message (and hint's, when it has one for
+// that message) on stderr.
+func startForwarding(spec *sandbox.Spec, sigs <-chan os.Signal, hint func(msg string) string) int {
 	p, err := sandbox.Start(spec)
 	if err != nil {
 		var se *sandbox.StartError
@@ -33,20 +39,8 @@ func startAndWait(spec *sandbox.Spec, hint func(msg string) string) int {
 		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
 		return sandbox.ExitSetupFailed
 	}
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				p.Signal(s.(syscall.Signal))
-			case <-done:
-				return
-			}
-		}
-	}()
-	st, err := p.Wait()
-	close(done)
+	st, err := p.ForwardSignalsAndWait(sigs)
+	sandbox.Phase("waited")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
 		return sandbox.ExitSetupFailed

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -61,9 +60,6 @@ func (f *face) warn(format string, a ...any) {
 	}
 }
 
-// sessionNameRE is what schroot accepts after -n.
-var sessionNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
-
 func (f *face) run(args []string) int {
 	o, err := parse(args)
 	if err != nil {
@@ -82,7 +78,7 @@ func (f *face) run(args []string) int {
 			return f.fail(&usageError{"Exactly one chroot must be specified when beginning a session"})
 		}
 	}
-	if o.sessionName != "" && (!sessionNameRE.MatchString(o.sessionName) || len(o.sessionName) > 200) {
+	if o.sessionName != "" && session.ValidName(o.sessionName) != nil {
 		return f.fail(&usageError{"Invalid session name"})
 	}
 	for _, kv := range o.settings {

@@ -2,9 +2,9 @@ package schroot
 
 import (
 	"fmt"
-	"strconv"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/nook-project/nook/sandbox"
 	"github.com/nook-project/nook/session"
@@ -274,8 +273,8 @@ func (f *face) runIn(st *session.State) int {
 // conventions: the command's status; 1 with a message for a command that
 // could not start or died of a signal.
 func (f *face) wait(spec *sandbox.Spec, dir string) int {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, sandbox.ForwardedSignals...)
 	defer signal.Stop(sigs)
 	p, err := sandbox.Start(spec)
 	if err != nil {
@@ -296,19 +295,7 @@ func (f *face) wait(spec *sandbox.Spec, dir string) int {
 		}
 		return f.fail(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				p.Signal(s.(syscall.Signal))
-			case <-done:
-				return
-			}
-		}
-	}()
-	status, err := p.Wait()
-	close(done)
+	status, err := p.ForwardSignalsAndWait(sigs)
 	if err != nil {
 		return f.fail(err)
 	}
