@@ -41,6 +41,12 @@ func helper(action string, args []string) int {
 		}
 		os.Stdout.Sync()
 		bufio.NewReader(os.Stdin).ReadString('\n')
+	case "ids":
+		// Say who we are, and leave a file whose host owner tells.
+		fmt.Printf("uid %d euid %d\n", os.Getuid(), os.Geteuid())
+		if err := os.WriteFile(args[0], []byte("x"), 0o644); err != nil {
+			fmt.Println("create:", err)
+		}
 	case "watch":
 		// Say ready, wait for the host to mount, then look.
 		fmt.Println("ready")

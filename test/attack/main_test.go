@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -165,6 +166,9 @@ func snapshot(t *testing.T, dir string) string {
 			l, _ := os.Readlink(p)
 			line += " -> " + l
 		case fi.Mode().IsRegular():
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				line += fmt.Sprintf(" links %d", st.Nlink)
+			}
 			b, _ := os.ReadFile(p)
 			sum := sha256.Sum256(b)
 			line += " " + hex.EncodeToString(sum[:8])
@@ -181,7 +185,7 @@ func snapshot(t *testing.T, dir string) string {
 // permissions, keeps them safe).
 type victim struct {
 	dir, file, sub string
-	before     string
+	before         string
 }
 
 func newVictim(t *testing.T, base string) *victim {
