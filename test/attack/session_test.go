@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -402,4 +403,87 @@ func TestHostileNames(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestHostileStateFiles: a session's state file truncated, empty, not
+// JSON, or rewritten to name things outside the store (its id, its cache
+// entry, its lower directory): nook refuses or ends the session cleanly,
+// and deletes or renames nothing outside nook's directories.
+func TestHostileStateFiles(t *testing.T) {
+	type variant struct {
+		name string
+		edit func(state []byte, v *victim, entries string) []byte
+	}
+	variants := []variant{
+		{"truncated", func(b []byte, _ *victim, _ string) []byte { return b[:len(b)/2] }},
+		{"empty", func([]byte, *victim, string) []byte { return nil }},
+		{"null", func([]byte, *victim, string) []byte { return []byte("null") }},
+		{"binary", func([]byte, *victim, string) []byte { return []byte("\x00\xff\xfe{[") }},
+		{"huge-string", func([]byte, *victim, string) []byte {
+			return []byte(`{"id":"` + strings.Repeat("A", 1<<20) + `"}`)
+		}},
+		{"id-climbs-out", func(b []byte, v *victim, _ string) []byte {
+			return setJSON(b, "id", "../../../"+strings.Repeat("../", 8)+rel(v.sub))
+		}},
+		{"entry-climbs-out", func(b []byte, v *victim, entries string) []byte {
+			r, _ := filepath.Rel(entries, v.dir)
+			return setJSON(b, "entry", "x-/../"+r)
+		}},
+		{"entry-absolute", func(b []byte, v *victim, _ string) []byte { return setJSON(b, "entry", v.dir) }},
+		{"lower-is-victim", func(b []byte, v *victim, _ string) []byte { return setJSON(b, "lower", v.dir) }},
+		{"source-is-victim", func(b []byte, v *victim, _ string) []byte { return setJSON(b, "source", v.file) }},
+	}
+	for _, vr := range variants {
+		t.Run(vr.name, func(t *testing.T) {
+			base := tempDir(t)
+			v := newVictim(t, base)
+			s := newStore(t, base)
+			id, r := hostileChroot(t, s, "plain", nil, false)
+			if id == "" {
+				t.Fatalf("begin: %s", r)
+			}
+			// The victim looks like a cache entry (say, another store's):
+			// a traversal through the entry name would take it for one.
+			real, _ := filepath.Glob(filepath.Join(base, "cache", "nook", "unpack", "entries", "*", "entry.json"))
+			if len(real) != 1 {
+				t.Fatalf("cache entries: %v", real)
+			}
+			b, err := os.ReadFile(real[0])
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(v.dir, "entry.json"), setJSON(b, "source", v.dir+"/gone.tar"), 0o644))
+			v.before = snapshot(t, v.dir)
+			other := strings.TrimSpace(s.must("session", "begin", "plain"))
+			entries, _ := filepath.Glob(filepath.Join(base, "cache", "nook", "unpack", "entries"))
+			if len(entries) != 1 {
+				t.Fatalf("no cache entries directory below %s", base)
+			}
+			statePath := filepath.Join(base, "state", "nook", "sessions", id, "state.json")
+			b, err = os.ReadFile(statePath)
+			must(t, err)
+			must(t, os.WriteFile(statePath, vr.edit(b, v, entries[0]), 0o600))
+			for _, args := range [][]string{
+				{"session", "list"}, {"session", "info", id},
+				{"session", "run", id, "--", "/bin/sh", "-c", "echo PWNED > /file; rm -rf /sub 2>/dev/null; true"},
+				{"session", "end", id}, {"session", "end", id}, {"cache", "prune"}, {"session", "list"},
+			} {
+				r := s.nook(args...)
+				v.check(t, "nook "+strings.Join(args, " ")+" on a "+vr.name+" state file ("+r.String()+")")
+			}
+			// The other session is unharmed.
+			if r := s.nook("session", "run", other, "--", "/bin/sh", "-c", "echo ok"); r.code != 0 || r.out != "ok\n" {
+				t.Errorf("another session broke: %s", r)
+			}
+		})
+	}
+}
+
+// setJSON sets key to a string value in a JSON object.
+func setJSON(b []byte, key, val string) []byte {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		m = map[string]any{}
+	}
+	m[key] = val
+	out, _ := json.Marshal(m)
+	return out
 }
