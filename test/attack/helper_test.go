@@ -77,6 +77,12 @@ func ownFds() map[int]string {
 		if fd == dfd {
 			continue
 		}
+		// An fd that came through exec cannot be close-on-exec: one
+		// that is was opened here, after exec (Go's runtime reads the
+		// cgroup's CPU quota, for one).
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC != 0 {
+			continue
+		}
 		l, _ := os.Readlink("/proc/self/fd/" + n)
 		out[fd] = l
 	}
@@ -202,6 +208,8 @@ func helperExe() {
 // helperReach tries to trace, read, stop and kill every other process it
 // sees (nook's pid 1 among them) and a host process by its host pid.
 func helperReach(victimPid int) {
+	fmt.Println("caps1", capField("/proc/1/status", "CapPrm"))
+	fmt.Println("capsself", capField("/proc/self/status", "CapEff"))
 	for _, p := range pids() {
 		ps := strconv.Itoa(p)
 		if err := unix.PtraceAttach(p); err == nil {
@@ -289,4 +297,14 @@ func helperTTY() {
 		}
 	}
 	fmt.Println("done")
+}
+
+func capField(status, key string) string {
+	b, _ := os.ReadFile(status)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
 }
