@@ -280,8 +280,9 @@ func helperTTY() {
 		// The kernel takes ioctl's request as 32 bits; a filter that
 		// compares all 64 is passed by setting the high ones
 		// (CVE-2019-10063).
+		highBits := uint64(1) << 32 // (dropped on 32-bit, where it cannot be passed)
 		b := byte('\n')
-		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.TIOCSTI)|1<<32, uintptr(unsafe.Pointer(&b))); e == 0 {
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(uint64(unix.TIOCSTI)|highBits), uintptr(unsafe.Pointer(&b))); e == 0 {
 			fmt.Println("HARM TIOCSTI with high request bits through", name)
 		}
 		// TIOCLINUX subcode 3 (TIOCL_SETSEL ... here 6: read the
