@@ -446,8 +446,33 @@ func (s *Store) Get(id string) (*State, error) {
 		}
 		return &State{ID: id, Dir: dir}, fmt.Errorf("session %s is damaged (%v); nook session end %s removes it", id, err, id)
 	}
+	// A state file is nook's own, but a damaged or edited one must not
+	// steer nook outside the store: the id must be the directory's and a
+	// cache entry a plain SHA256-MODE name, not a path.
+	if st.ID != id || (st.Entry != "" && !validEntryName(st.Entry)) {
+		return &State{ID: id, Dir: dir}, fmt.Errorf("session %s is damaged (its state names id %q, cache entry %q); nook session end %s removes it", id, st.ID, st.Entry, id)
+	}
 	st.Dir = dir
 	return &st, nil
+}
+
+// validEntryName reports whether name has the form of a cache entry's:
+// 64 lower-case hex digits, "-", an id mode.
+func validEntryName(name string) bool {
+	sha, mode, ok := strings.Cut(name, "-")
+	if !ok || len(sha) != 64 {
+		return false
+	}
+	for _, c := range sha {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	switch IDMode(mode) {
+	case IDHost, IDSubids, IDSingle:
+		return true
+	}
+	return false
 }
 
 // List returns the caller's sessions, sorted by id. A session whose state

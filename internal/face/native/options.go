@@ -183,7 +183,7 @@ var options = sync.OnceValue(func() []option {
 		{name: "write", args: []string{"DATA", "DEST"}, group: "Filesystem", help: "create a file holding DATA (0644, --perms applies); never writes a host file", apply: func(r *runOptions, a []string) error {
 			return r.addOp(sandbox.Mount{Op: sandbox.OpWrite, Data: []byte(a[0]), Dest: a[1]})
 		}},
-		{name: "file", args: []string{"FD", "DEST"}, group: "Filesystem", help: "create a file with the contents read from FD", apply: func(r *runOptions, a []string) error {
+		{name: "file", args: []string{"FD", "DEST"}, group: "Filesystem", help: "create a file with the contents read from FD (nook's: FD does not reach the command)", apply: func(r *runOptions, a []string) error {
 			fd, err := parseInt(a[0])
 			if err != nil {
 				return err

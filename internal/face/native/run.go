@@ -96,8 +96,18 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 	s.Env = env
 
 	if !r.closeFds {
+		// An fd named by --file is nook's to read, not the command's
+		// (as bwrap does with the fds its options use).
+		used := map[int]bool{}
+		for _, m := range s.Mounts {
+			if m.Op == sandbox.OpFile {
+				used[m.FD] = true
+			}
+		}
 		for _, fd := range inherited {
-			s.Fds = append(s.Fds, sandbox.FD{Inside: fd, Outside: fd})
+			if !used[fd] {
+				s.Fds = append(s.Fds, sandbox.FD{Inside: fd, Outside: fd})
+			}
 		}
 	}
 	if err := s.Validate(); err != nil {
