@@ -2,8 +2,9 @@ package schroot
 
 import (
 	"bytes"
+	"embed"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +12,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// testdata is embedded: CI runs the test binaries away from the source.
+//
+//go:embed testdata
+var testdata embed.FS
+
 // golden reads a testdata file of "==== ARGS" blocks.
 func golden(t *testing.T, name string) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
+	data, err := testdata.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +42,11 @@ func golden(t *testing.T, name string) map[string]string {
 // and an empty store of its own.
 func testFace(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	etc, _ := filepath.Abs("testdata/etc")
+	etc := t.TempDir()
+	sub, _ := fs.Sub(testdata, "testdata/etc")
+	if err := os.CopyFS(etc, sub); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv(etcEnv, etc)
 	t.Setenv(homeEnv, t.TempDir())
 	var out, errb bytes.Buffer
