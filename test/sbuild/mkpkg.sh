@@ -11,7 +11,8 @@
 # are needed in the chroot, where the buildd variant and the build-depends
 # provide them.
 #
-# Prints the path of the .dsc on its last line.
+# Also writes DIR/nookhello.expected: the exact line the installed program
+# prints. Prints the path of the .dsc on its last line.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
 command -v dpkg-source >/dev/null || { echo "mkpkg.sh: dpkg-source missing (apt-get install dpkg-dev)" >&2; exit 1; }
@@ -95,13 +96,13 @@ Upstream-Name: nookhello
 
 Files: *
 Copyright: nook project
-License: Apache-2.0
- On Debian systems the full text of the license is in
- /usr/share/common-licenses/Apache-2.0.
+License: permissive
+ This test package, made by nook's CI, may be used for any purpose.
 CR
 
 # dpkg-source works in the parent directory and writes the .dsc and the
 # .tar.xz next to the tree.
 (cd "$dir" && dpkg-source --build nookhello-1.0 >/dev/null)
-chmod a+rX "$dir" "$dir"/nookhello_1.0.dsc "$dir"/nookhello_1.0.tar.*
+printf '%s\n' "$greeting" >"$dir/nookhello.expected"
+chmod a+rX "$dir" "$dir"/nookhello.expected "$dir"/nookhello_1.0.dsc "$dir"/nookhello_1.0.tar.*
 echo "$dir/nookhello_1.0.dsc"
