@@ -115,14 +115,10 @@ inner() {
 	}
 	# marked_pids: processes whose environment carries this run's marker.
 	marked_pids() {
-		local p
-		for p in /proc/[0-9]*; do
-			[ "${p#/proc/}" != "$$" ] || continue
-			# (stderr first: kernel threads and foreign pids refuse)
-			if tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qx "NOOK_SBUILD_E2E=$marker"; then
-				echo "${p#/proc/}"
-			fi
-		done
+		# One grep over every environ file (NUL-separated entries);
+		# kernel threads and pids of other namespaces refuse, hence -s.
+		grep -lsxz "NOOK_SBUILD_E2E=$marker" /proc/[0-9]*/environ |
+			cut -d/ -f3 | grep -vx "$$" || true
 	}
 	cg_pids() { [ -n "$cg" ] && cat "$cg/cgroup.procs" 2>/dev/null || true; }
 	show_pids() {
@@ -262,14 +258,16 @@ inner() {
 	# --- phase: nothing left behind ---------------------------------------------
 	say "phase leftover: sessions, mounts, processes"
 	t0=$(now)
-	local left i
+	local left
 	# Processes get a few seconds to exit (session teardown may be
 	# asynchronous in a front end; the real schroot's is not).
-	for i in $(seq 1 50); do
+	local deadline
+	deadline=$(($(date +%s) + 10))
+	while :; do
 		left="$(cg_pids) $(marked_pids)"
 		[ "$user" = root ] || left="$left $(pgrep -u "$user" || true)"
 		left=$(echo $left)
-		[ -n "$left" ] || break
+		[ -n "$left" ] && [ "$(date +%s)" -lt "$deadline" ] || break
 		sleep 0.2
 	done
 	if [ -n "$left" ]; then
