@@ -40,7 +40,8 @@ as_user() {
 
 # percall BIN OUT: runs inside a private mount namespace (see the end).
 percall() {
-	local bin=$1 out=$2 sid t0
+	local bin=$1 out=$2 t0
+	sid="" # global: the EXIT trap below runs after this function returns
 	if [ "$(readlink -f "$bin")" != "$(readlink -f /usr/bin/schroot)" ]; then
 		mount --bind "$bin" /usr/bin/schroot
 	fi

@@ -266,7 +266,7 @@ inner() {
 	while :; do
 		left="$(cg_pids) $(marked_pids)"
 		[ "$user" = root ] || left="$left $(pgrep -u "$user" || true)"
-		left=$(echo $left)
+		left=$(printf '%s\n' $left | sort -un | tr '\n' ' ' | sed 's/ $//')
 		[ -n "$left" ] && [ "$(date +%s)" -lt "$deadline" ] || break
 		sleep 0.2
 	done
