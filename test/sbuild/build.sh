@@ -120,7 +120,9 @@ inner() {
 		grep -lsxz "NOOK_SBUILD_E2E=$marker" /proc/[0-9]*/environ |
 			cut -d/ -f3 | grep -vx "$$" || true
 	}
-	cg_pids() { [ -n "$cg" ] && cat "$cg/cgroup.procs" 2>/dev/null || true; }
+	cg_pids() {
+		if [ -n "$cg" ]; then cat "$cg/cgroup.procs" 2>/dev/null || true; fi
+	}
 	show_pids() {
 		local p
 		for p in "$@"; do
@@ -130,6 +132,7 @@ inner() {
 
 	# Clean-up on any exit: end the install session if open, end sessions
 	# that appeared during a failed run, kill what is left in the cgroup.
+	# shellcheck disable=SC2317 # reached through the EXIT trap
 	inner_cleanup() {
 		local rc=$?
 		set +e
