@@ -47,13 +47,13 @@ percall() {
 	fi
 	cd /
 	t0=$(now)
-	sid=$(as_user schroot -c nook-ci-bookworm --begin-session)
+	sid=$(as_user /usr/bin/schroot -c nook-ci-bookworm --begin-session)
 	echo "begin $(elapsed "$t0" "$(now)")" >"$out/lifecycle"
-	trap 'as_user schroot -c "$sid" --end-session >/dev/null 2>&1 || true' EXIT
+	trap 'as_user /usr/bin/schroot -c "$sid" --end-session >/dev/null 2>&1 || true' EXIT
 	as_user hyperfine -N --runs 50 --warmup 3 --export-json "$out/percall.json" \
-		"schroot --run-session -q -c $sid -d / -- true" >&2
+		"/usr/bin/schroot --run-session -q -c $sid -d / -- true" >&2
 	t0=$(now)
-	as_user schroot -c "$sid" --end-session
+	as_user /usr/bin/schroot -c "$sid" --end-session
 	echo "end $(elapsed "$t0" "$(now)")" >>"$out/lifecycle"
 	trap - EXIT
 }

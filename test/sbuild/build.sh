@@ -102,8 +102,8 @@ inner() {
 	# (a front end may keep sessions per user), sorted and unique.
 	list_sessions() {
 		{
-			schroot --all-sessions -l 2>/dev/null || true
-			[ "$user" = root ] || as_user schroot --all-sessions -l 2>/dev/null || true
+			/usr/bin/schroot --all-sessions -l 2>/dev/null || true
+			[ "$user" = root ] || as_user /usr/bin/schroot --all-sessions -l 2>/dev/null || true
 		} | sort -u
 	}
 	# mount_points: the mount points of this namespace, one a line, sorted
@@ -137,14 +137,14 @@ inner() {
 		local rc=$?
 		set +e
 		if [ -n "$sid" ]; then
-			as_user schroot -c "$sid" --end-session >/dev/null 2>&1
+			as_user /usr/bin/schroot -c "$sid" --end-session >/dev/null 2>&1
 		fi
 		if [ "$rc" -ne 0 ] && [ -f "$sessions_before" ]; then
 			local s
 			for s in $(list_sessions | comm -13 "$sessions_before" -); do
 				echo "cleanup: ending $s" >&2
-				schroot -c "$s" --end-session >/dev/null 2>&1 ||
-					as_user schroot -c "$s" --end-session >/dev/null 2>&1
+				/usr/bin/schroot -c "$s" --end-session >/dev/null 2>&1 ||
+					as_user /usr/bin/schroot -c "$s" --end-session >/dev/null 2>&1
 			done
 		fi
 		if [ -n "$cg" ]; then
@@ -160,6 +160,8 @@ inner() {
 	trap inner_cleanup EXIT
 
 	# --- put SCHROOT_BINARY where sbuild will exec it ---------------------
+	# (The harness's own calls name /usr/bin/schroot too, so that no other
+	# schroot earlier in PATH, e.g. in /usr/local/bin, gets in the way.)
 	[ -e /usr/bin/schroot ] || fail "/usr/bin/schroot missing: the bind mount needs a target (install schroot, setup.sh does)"
 	if [ "$(readlink -f "$schroot_bin")" != "$(readlink -f /usr/bin/schroot)" ]; then
 		mount --bind "$schroot_bin" /usr/bin/schroot
@@ -242,17 +244,17 @@ inner() {
 	t0=$(now)
 	local tb te
 	tb=$(now)
-	sid=$(in_cgroup_as_user schroot -c "$chroot" --begin-session </dev/null)
+	sid=$(in_cgroup_as_user /usr/bin/schroot -c "$chroot" --begin-session </dev/null)
 	[ -n "$sid" ] || fail "--begin-session printed no session id"
 	echo "TIME begin-session $(elapsed "$tb" "$(now)")"
 	say "session $sid"
-	in_cgroup_as_user schroot -c "$sid" --run-session -q -u root -d / -- sh -c 'cat > /tmp/nookhello.deb' <"$deb"
-	in_cgroup_as_user schroot -c "$sid" --run-session -q -u root -d / -- dpkg -i /tmp/nookhello.deb </dev/null
-	got=$(in_cgroup_as_user schroot -c "$sid" --run-session -q -d / -- nookhello </dev/null)
+	in_cgroup_as_user /usr/bin/schroot -c "$sid" --run-session -q -u root -d / -- sh -c 'cat > /tmp/nookhello.deb' <"$deb"
+	in_cgroup_as_user /usr/bin/schroot -c "$sid" --run-session -q -u root -d / -- dpkg -i /tmp/nookhello.deb </dev/null
+	got=$(in_cgroup_as_user /usr/bin/schroot -c "$sid" --run-session -q -d / -- nookhello </dev/null)
 	[ "$got" = "$expected" ] || fail "nookhello printed '$got', expected '$expected'"
 	say "nookhello printed: $got"
 	te=$(now)
-	in_cgroup_as_user schroot -c "$sid" --end-session </dev/null
+	in_cgroup_as_user /usr/bin/schroot -c "$sid" --end-session </dev/null
 	sid=""
 	echo "TIME end-session $(elapsed "$te" "$(now)")"
 	t1=$(now)
