@@ -123,6 +123,15 @@ if [ "$(id -u)" -eq 0 ]; then
 	run_as - root-novm NOOK_RAW_NO_VM=1
 	run_as nook-ci-nosub nosub-novm NOOK_RAW_NO_VM=1
 	only=
+	# Debian 12's real sbuild builds a package through nook's schroot face,
+	# as a user in group sbuild and as root (test/sbuild, docs/sbuild-e2e.md).
+	say "sbuild end to end through nook as schroot"
+	if "$top/test/sbuild/ci.sh" "$bin/nook"; then
+		summary+=("$(printf '%-10s %-32s pass' sbuild "test/sbuild/ci.sh (user, root)")")
+	else
+		summary+=("$(printf '%-10s %-32s FAIL' sbuild "test/sbuild/ci.sh (user, root)")")
+		failed=1
+	fi
 else
 	say "tests as $(id -un) only"
 	echo "NOTE: not root, so the suite ran once, as you. CI runs it as root and as two"

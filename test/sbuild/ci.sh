@@ -1,18 +1,11 @@
 #!/usr/bin/env bash
 # ci.sh NOOK_BINARY: the sbuild end-to-end test (issue 7) for CI, as root.
 #
-# NOT YET CALLED FROM test/all.sh: nook's schroot personality does not exist
-# yet, so this would fail. Once it does, switch it on by adding to
-# test/all.sh, inside the `if [ "$(id -u)" -eq 0 ]` branch after the tests
-# (it needs $bin/nook, built in the "build:" step):
-#
-#	say "sbuild end to end through nook's schroot face (issue 7)"
-#	"$top/test/sbuild/ci.sh" "$bin/nook" || failed=1
-#
-# and add a summary line if wanted (ci.sh prints its own "TIME" lines).
-# It costs, on a quiet 2-core machine, about a minute for the tarball the
-# first time (cached after) and a minute or two per build; it needs the
-# network (apt-get, mmdebstrap, apt-get update inside the chroot).
+# test/all.sh calls it (as root, after the other suites) with the nook it
+# built. It costs, on a quiet 2-core machine, about a minute and a half for
+# the tarball the first time (cached after) and under half a minute per
+# build; it needs the network (apt-get, mmdebstrap, apt-get update inside
+# the chroot).
 #
 # What it does: test/sbuild/setup.sh (packages, tarball, user nook-ci-sbuild,
 # schroot definition), a quick check that NOOK_BINARY answers as schroot,
