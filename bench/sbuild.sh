@@ -5,6 +5,8 @@
 #   sudo bench/sbuild.sh                      # the real /usr/bin/schroot
 #   sudo bench/sbuild.sh /path/to/nook        # nook's schroot face
 #   sudo RUNS=5 bench/sbuild.sh ...           # runs per mode (default 3)
+# With a binary other than /usr/bin/schroot, the real schroot is measured
+# too, in the same alternation (REAL=0 leaves it out).
 #
 # As nook-ci-sbuild (test/sbuild/setup.sh makes it: group sbuild, a
 # subordinate id range, ~/.cache/sbuild/bookworm-amd64.tar -> the cached
@@ -95,22 +97,32 @@ unshare_run() {
 	rm -rf "$d"
 }
 
-# schroot_run: one build.sh run; prints the sbuild phase's wall time.
+# schroot_run BIN: one build.sh run; prints the sbuild phase's wall time.
 schroot_run() {
-	local out=$work/schroot.out
-	if ! NOOK_SBUILD_QUIET=1 "$top/test/sbuild/build.sh" "$bin" "$user" >"$out" 2>&1; then
+	local b=$1 out=$work/schroot.out
+	if ! NOOK_SBUILD_QUIET=1 "$top/test/sbuild/build.sh" "$b" "$user" >"$out" 2>&1; then
 		tail -60 "$out" >&2
-		echo "bench/sbuild.sh: build through $bin failed" >&2
+		echo "bench/sbuild.sh: build through $b failed" >&2
 		exit 1
 	fi
 	awk '$1 == "TIME" && $2 == "sbuild" {print $3}' "$out"
 }
 
-declare -a s_times u_times
+real=/usr/bin/schroot
+with_real=0
+if [ "${REAL:-1}" = 1 ] && [ "$bin" != "$(readlink -f "$real")" ]; then
+	with_real=1
+fi
+declare -a s_times u_times r_times
 for i in $(seq 1 "$runs"); do
-	t=$(schroot_run)
+	t=$(schroot_run "$bin")
 	s_times+=("$t")
 	echo "run $i: schroot mode ($bin) $t s" >&2
+	if [ "$with_real" = 1 ]; then
+		t=$(schroot_run "$real")
+		r_times+=("$t")
+		echo "run $i: schroot mode (real schroot) $t s" >&2
+	fi
 	t=$(unshare_run)
 	u_times+=("$t")
 	echo "run $i: unshare mode $t s" >&2
@@ -119,17 +131,32 @@ done
 echo "per-call cost: one session, hyperfine" >&2
 chmod 0777 "$work" # the bench user writes hyperfine's JSON here
 unshare --mount --propagation private -- bash "$self" __percall "$bin" "$work"
+if [ "$with_real" = 1 ]; then
+	mkdir -p "$work/real"
+	chmod 0777 "$work/real"
+	unshare --mount --propagation private -- bash "$self" __percall "$real" "$work/real"
+fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 stats() { printf '%s\n' "$@" | awk '{s+=$1; if (NR==1 || $1<m) m=$1} END{printf "%.1f %.1f", s/NR, m}'; }
 read -r s_mean s_min <<<"$(stats "${s_times[@]}")"
 read -r u_mean u_min <<<"$(stats "${u_times[@]}")"
-read -r pc_mean pc_sd pc_min <<<"$(python3 -c '
+percall_of() {
+	python3 -c '
 import json,sys
 r=json.load(open(sys.argv[1]))["results"][0]
-print("%.1f %.1f %.1f" % (r["mean"]*1000, r["stddev"]*1000, r["min"]*1000))' "$work/percall.json")"
+print("%.1f %.1f %.1f" % (r["mean"]*1000, r["stddev"]*1000, r["min"]*1000))' "$1"
+}
+read -r pc_mean pc_sd pc_min <<<"$(percall_of "$work/percall.json")"
 begin=$(awk '$1=="begin"{print $2}' "$work/lifecycle")
 end=$(awk '$1=="end"{print $2}' "$work/lifecycle")
+real_rows=""
+if [ "$with_real" = 1 ]; then
+	read -r r_mean r_min <<<"$(stats "${r_times[@]}")"
+	read -r rpc_mean rpc_sd rpc_min <<<"$(percall_of "$work/real/percall.json")"
+	real_rows="| --chroot-mode=schroot via the real schroot 1.6 | ${r_times[*]} | $r_mean | $r_min |"
+	real_pc="real schroot: per call mean $rpc_mean ms ± $rpc_sd, min $rpc_min ms; begin $(awk '$1=="begin"{print $2}' "$work/real/lifecycle") s, end $(awk '$1=="end"{print $2}' "$work/real/lifecycle") s"
+fi
 
 cat <<REPORT
 
@@ -140,10 +167,12 @@ load average at start $load_start, at end $load_end
 | mode | runs (s) | mean (s) | min (s) |
 |---|---|---|---|
 | --chroot-mode=schroot via $(basename "$bin") | ${s_times[*]} | $s_mean | $s_min |
+${real_rows}
 | --chroot-mode=unshare | ${u_times[*]} | $u_mean | $u_min |
 
-unshare / schroot: mean $(awk -v a="$u_mean" -v b="$s_mean" 'BEGIN{printf "%.2f", a/b}'), min $(awk -v a="$u_min" -v b="$s_min" 'BEGIN{printf "%.2f", a/b}')
+$(basename "$bin") / unshare: mean $(awk -v a="$s_mean" -v b="$u_mean" 'BEGIN{printf "%.2f", a/b}'), min $(awk -v a="$s_min" -v b="$u_min" 'BEGIN{printf "%.2f", a/b}')
 
 per call, \`schroot --run-session -q -c SESSION -d / -- true\` (hyperfine, 50 runs): mean $pc_mean ms ± $pc_sd, min $pc_min ms
 session begin $begin s, end $end s
+${real_pc:-}
 REPORT

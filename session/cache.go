@@ -165,6 +165,10 @@ func (c *Cache) unpack(path, key string, st *unix.Stat_t, mode IDMode, progress 
 	}
 	res, err := unpackInto(f, fst.Size, mode, tmp, root, progress)
 	if err != nil {
+		if strings.Contains(err.Error(), "no space left on device") {
+			// The helper's message crossed a process boundary as text.
+			return fail(fmt.Errorf("unpack %s: %w (the file system of %s is full: free space there, or point XDG_CACHE_HOME at a larger one)", path, err, c.Dir))
+		}
 		return fail(fmt.Errorf("unpack %s: %w", path, err))
 	}
 	var after unix.Stat_t
