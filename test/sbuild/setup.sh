@@ -109,6 +109,9 @@ fi
 # The same keys, in the same order, that sbuild-createchroot writes for a
 # tarball chroot, plus aliases: sbuild -d bookworm --arch=amd64 looks for
 # bookworm-amd64-sbuild, then bookworm-amd64, among names and aliases.
+# nook.isolate-network-commands is nook's (docs/schroot-compat.md): sbuild
+# 0.85 cannot ask for a network-less build, so the definition does; the real
+# schroot takes a dotted key as a custom key and ignores it.
 mkdir -p /etc/schroot/chroot.d
 want=$(cat <<CONF
 [$chroot_name]
@@ -120,6 +123,7 @@ type=file
 file=$tarball
 source-root-groups=root,sbuild
 aliases=bookworm-amd64-sbuild,bookworm-amd64
+nook.isolate-network-commands=dpkg-buildpackage
 CONF
 )
 if [ ! -f "$chroot_conf" ] || [ "$(cat "$chroot_conf")" != "$want" ]; then

@@ -42,8 +42,14 @@ func golden(t *testing.T, name string) map[string]string {
 // and an empty store of its own.
 func testFace(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return testFaceIn(t, "etc", args...)
+}
+
+// testFaceIn is testFace with the definitions of testdata/ETCDIR.
+func testFaceIn(t *testing.T, etcDir string, args ...string) (string, string, int) {
+	t.Helper()
 	etc := t.TempDir()
-	sub, _ := fs.Sub(testdata, "testdata/etc")
+	sub, _ := fs.Sub(testdata, "testdata/"+etcDir)
 	if err := os.CopyFS(etc, sub); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +89,20 @@ func TestOutputsMatchSchroot(t *testing.T) {
 				t.Errorf("schroot %s differs from schroot 1.6.13 (-schroot +nook):\n%s", args, diff)
 			}
 		})
+	}
+}
+
+// TestInfoLongKey: a key longer than schroot's own (a custom nook.* key
+// under User Data) widens the whole block, as in schroot 1.6.13.
+func TestInfoLongKey(t *testing.T) {
+	for args, want := range golden(t, "schroot-1.6.13-longkey.txt") {
+		out, errOut, code := testFaceIn(t, "etc-longkey", strings.Fields(args)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if diff := cmp.Diff(want, out); diff != "" {
+			t.Errorf("schroot %s differs from schroot 1.6.13 (-schroot +nook):\n%s", args, diff)
+		}
 	}
 }
 

@@ -19,13 +19,22 @@ type field struct {
 }
 
 // writeInfo prints one --info block as schroot does: a header line, then
-// two-space indented keys padded to 23 columns.
+// two-space indented keys padded to the block's longest key (a User Data
+// key counts two more, for its deeper indent) and two spaces before each
+// value. With schroot's own keys the values start in column 25.
 func writeInfo(w io.Writer, header string, fields []field) {
+	width := 0
+	for _, f := range fields {
+		width = max(width, len(f.key))
+		for _, s := range f.sub {
+			width = max(width, len(s.key)+2)
+		}
+	}
 	fmt.Fprintf(w, "  ─── %s ───\n", header)
 	for _, f := range fields {
-		fmt.Fprintf(w, "  %-22s %s\n", f.key, f.value)
+		fmt.Fprintf(w, "  %-*s  %s\n", width, f.key, f.value)
 		for _, s := range f.sub {
-			fmt.Fprintf(w, "    %-20s %s\n", s.key, s.value)
+			fmt.Fprintf(w, "    %-*s  %s\n", width-2, s.key, s.value)
 		}
 	}
 }
