@@ -109,6 +109,9 @@ func runInit() {
 		keepFds = append(keepFds, fd)
 	}
 	closeStrayFds(keepFds)
+	if err := applyFileLabel(cfg.Spec.FileLabel); err != nil {
+		fail(ExitSetupFailed, err)
+	}
 	if err := setupSandbox(&cfg); err != nil {
 		fail(ExitSetupFailed, err)
 	}
@@ -129,6 +132,11 @@ func runInit() {
 		if wd, err := os.Getwd(); err == nil {
 			env = withEnv(env, "PWD", wd)
 		}
+	}
+	// The exec label is the thread's, and a fork copies it: set here, it
+	// holds for this thread's exec and for pid 1's fork and exec alike.
+	if err := writeAttr("exec", s.ExecLabel); err != nil {
+		fail(ExitSetupFailed, err)
 	}
 	if s.underInit() {
 		runPID1(status, s.Args[0], argv, env, cfg.PassFds, s.PackFds)

@@ -298,6 +298,8 @@ func (s *Spec) initOnly() string {
 		return "joining existing namespaces"
 	case s.DisableUserNS, s.AssertUserNSDisabled:
 		return "a nested user namespace"
+	case s.ExecLabel != "", s.FileLabel != "":
+		return "SELinux labels"
 	}
 	for _, m := range s.Mounts {
 		switch {

@@ -47,6 +47,13 @@ type Spec struct {
 	SuppressChown bool `json:"suppress_chown,omitempty"`
 	// SuppressSync makes the sync family succeed without effect.
 	SuppressSync bool `json:"suppress_sync,omitempty"`
+	// ExecLabel and FileLabel are SELinux labels, for hosts where SELinux
+	// is active (bwrap's --exec-label, --file-label): the command is
+	// executed with ExecLabel (/proc/thread-self/attr/exec); files the
+	// sandbox creates get FileLabel (attr/fscreate), and so do its tmpfs
+	// mounts (context=). Specs with labels run on the Go init.
+	ExecLabel string `json:"exec_label,omitempty"`
+	FileLabel string `json:"file_label,omitempty"`
 	// Personality is the execution domain of the command: "" keeps the
 	// caller's, "linux" is the native one, "linux32" makes uname report a
 	// 32-bit machine (for i386 or armhf chroots on 64-bit hosts, as

@@ -147,6 +147,11 @@ func newTmpfs(mode uint32, size int64, attrs int) (int, error) {
 			return -1, os.NewSyscallError("fsconfig tmpfs size", err)
 		}
 	}
+	if tmpfsContext != "" {
+		if err := unix.FsconfigSetString(fs, "context", tmpfsContext); err != nil {
+			return -1, os.NewSyscallError("fsconfig tmpfs context "+tmpfsContext, err)
+		}
+	}
 	return createMount(fs, "tmpfs", attrs)
 }
 

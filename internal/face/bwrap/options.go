@@ -231,8 +231,14 @@ var options = sync.OnceValue(func() []option {
 		{name: "ro-overlay", nargs: 1, help: "read-only overlay on DEST", apply: func(p *parser, a []string) error {
 			return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, ReadOnly: true, Dest: a[0]}, "ro-overlay")
 		}},
-		{name: "exec-label", nargs: 1, help: "SELinux label of the command (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
-		{name: "file-label", nargs: 1, help: "SELinux label of created files (accepted; SELinux is not applied)", apply: flag(func(p *parser) { p.labels = true })},
+		{name: "exec-label", nargs: 1, help: "SELinux label of the command (where SELinux is active)", apply: func(p *parser, a []string) error {
+			p.labels, p.spec.ExecLabel = true, a[0]
+			return nil
+		}},
+		{name: "file-label", nargs: 1, help: "SELinux label of files and tmpfs the sandbox creates (where SELinux is active)", apply: func(p *parser, a []string) error {
+			p.labels, p.spec.FileLabel = true, a[0]
+			return nil
+		}},
 		{name: "proc", nargs: 1, help: "new procfs on DEST (the host's, bound, where a new one is refused)", apply: func(p *parser, a []string) error {
 			if err := p.addOp(sandbox.Mount{Op: sandbox.OpProc, Dest: a[0], FallbackBind: true}); err != nil {
 				return err
