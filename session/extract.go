@@ -239,6 +239,10 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		n, err := io.CopyBuffer(onlyWriter{f}, r, x.buf)
 		x.stats.Bytes += n
 		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) && pe.Path == rel {
+				return err // the file's own write error names it already
+			}
 			return fmt.Errorf("write %s: %w", rel, err)
 		}
 		if err := x.meta(f, hdr, true); err != nil {
