@@ -236,6 +236,15 @@ inner() {
 	dpkg-deb -c "$deb" | awk '{print $NF}' | grep -qx './usr/bin/nookhello' ||
 		fail "usr/bin/nookhello not in the .deb: $(dpkg-deb -c "$deb")"
 	say "built $(basename "$deb") ($(stat -c %s "$deb") bytes), contains ./usr/bin/nookhello"
+	# The network the build saw. The CI chroot definition asks nook (and
+	# only nook: real schroot has no such key) to isolate dpkg-buildpackage.
+	local net
+	net=$(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/share/nookhello/build-net | tr '\n' ' ')
+	say "the build saw network interfaces: $net"
+	if [ "$schroot_bin" != "$(readlink -f /usr/bin/schroot)" ] &&
+		grep -q '^nook.isolate-network-commands=.*dpkg-buildpackage' "/etc/schroot/chroot.d/${NOOK_SBUILD_CHROOT:-nook-ci-bookworm}" 2>/dev/null; then
+		[ "$net" = "lo " ] || fail "dpkg-buildpackage saw the interfaces '$net'; the definition isolates it to lo"
+	fi
 
 	# --- phase: install and run in a fresh session --------------------------
 	local chroot=${NOOK_SBUILD_CHROOT:-nook-ci-bookworm} expected got
