@@ -65,3 +65,33 @@ func FuzzKeyFile(f *testing.F) {
 		readSchroot(p, filepath.Join(dir, "none"))
 	})
 }
+
+// FuzzStoreFiles: nook's own chroot definitions (chroot.d/NAME.json) and
+// session state files (sessions/ID/state.json), as hostile or damaged as
+// they come, are read without a panic; a state that reads back names its
+// own id and, if any, a cache entry of the SHA256-MODE form.
+func FuzzStoreFiles(f *testing.F) {
+	f.Add([]byte(`{"kind":"tarball","path":"/srv/b.tar","aliases":["a"]}`))
+	f.Add([]byte(`{"id":"x","chroot":"bb","kind":"tarball","entry":"x-/../..","id_mode":"subids","lower":"/"}`))
+	f.Add([]byte(`{"id":"y","chroot":"bb","entry":"` + strings.Repeat("a", 64) + `-single"}`))
+	f.Add([]byte("\x00{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		d := Dirs{Config: filepath.Join(dir, "config"), Cache: filepath.Join(dir, "cache"), State: filepath.Join(dir, "state")}
+		os.MkdirAll(filepath.Join(d.Config, "chroot.d"), 0o700)
+		os.MkdirAll(filepath.Join(d.State, "sessions", "x"), 0o700)
+		os.WriteFile(filepath.Join(d.Config, "chroot.d", "x.json"), data, 0o600)
+		os.WriteFile(filepath.Join(d.State, "sessions", "x", "state.json"), data, 0o600)
+		s := OpenDirs(d)
+		s.Registry.SchrootConf, s.Registry.SchrootDir, s.Registry.SbuildDir = "/nonexistent", "/nonexistent", ""
+		s.Registry.All()
+		s.Registry.Lookup("x")
+		st, err := s.Get("x")
+		if err == nil {
+			if st.ID != "x" || (st.Entry != "" && !validEntryName(st.Entry)) {
+				t.Fatalf("state accepted with id %q, entry %q", st.ID, st.Entry)
+			}
+		}
+		s.List()
+	})
+}
