@@ -162,6 +162,19 @@ func rawRun(p *rawProg, pc int) {
 				pc = next
 				continue // the child: go on with the command's steps
 			}
+		case rkCloneParent:
+			// A plain fork: the child gets a copy of this memory (which
+			// may be nook's own, shared by this middle process) and
+			// nook, its parent by CLONE_PARENT, as the only waiter.
+			r, _, e = syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_PARENT|in.args[0], 0, 0, 0, 0, 0)
+			if e == 0 && r == 0 {
+				pc = next
+				continue
+			}
+			if e == 0 {
+				rawReport(p, p.errFd, recPid, uint32(r), 0, 0, 0)
+				rawExit(0)
+			}
 		case rkWaitLoop:
 			rawWaitLoop(p, in)
 		case rkPidEnv:

@@ -37,6 +37,9 @@ type rawSetup struct {
 	uidMapLine, gidMapLine string
 	// innerUID and innerGID are the ids the child has once mapped.
 	innerUID, innerGID int
+	// enterFd, when not -1, is a user namespace (with the maps the
+	// identity asks for) to make the sandbox in: see Spec.EnterUserNS.
+	enterFd int
 	// shareMemory: the child is made with CLONE_VM (see rawFork).
 	// makeDumpable: the child has memory of its own, copied from a
 	// non-dumpable nook, and must make it dumpable for its id maps.
@@ -80,6 +83,25 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 
 	p.shared = rs.shareMemory
 	p.cloneVM = useCloneVM
+	if rs.enterFd >= 0 {
+		// setns(2) into a user namespace needs a single-threaded process
+		// that shares no filesystem information, and the namespaces made
+		// next must belong to the joined one: so a middle process joins
+		// and clones the sandbox's first process with the new namespaces
+		// (CLONE_PARENT: nook's child, nook waits for it as usual),
+		// reports its pid and exits. The middle shares nook's memory when
+		// it can: it only joins, clones and writes one record, all on its
+		// own stack, and no process of the sandbox can see it (it stays in
+		// nook's pid namespace); the first process gets a copy.
+		inner := p.cloneFlags &^ unix.CLONE_NEWUSER
+		p.cloneFlags = 0
+		p.shared = useCloneVM
+		b.at("enter the user namespace kept for the sandbox")
+		b.sys(unix.SYS_SETNS, immInt(rs.enterFd), imm(unix.CLONE_NEWUSER))
+		b.at("start the sandbox in that user namespace")
+		b.emit(b.insn(rkCloneParent, 0, imm(inner|uintptr(unix.SIGCHLD))))
+		b.closeFd(rs.enterFd)
+	}
 	b.at("prepare the sandbox process")
 	b.emit(b.insn(rkResetSignals, 0))
 	if rs.makeDumpable {
@@ -96,7 +118,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.last().exitWhen = exitNonZero
 	}
 
-	if rs.id.userns {
+	if rs.id.userns && rs.enterFd < 0 {
 		b.at("set up the user namespace")
 		if rs.selfMaps {
 			b.writeProc("/proc/self/setgroups", "deny", true)

@@ -42,6 +42,7 @@ const (
 	rkCopyFd                       // copy fd args[1] to the fd in register args[0] until EOF
 	rkChmodable                    // the fd in register args[0] is no symlink (ELOOP) and no device node (EPERM)
 	rkSameFile                     // the fd in register args[0] and fd args[1] are the same file, else EXDEV
+	rkCloneParent                  // clone(CLONE_PARENT|args[0]): the child goes on; this process reports the child's pid (recPid) and exits 0
 )
 
 // Record kinds the child writes to the error pipe and pid 1 to the status
@@ -51,6 +52,7 @@ const (
 	recFallback = 2 // step, errno: start over with the Go init
 	recStopped  = 3 // signal
 	recDone     = 4 // exit code, signal
+	recPid      = 5 // pid: the sandbox's first process, made by a middle process (EnterUserNS)
 	recSize     = 20
 )
 

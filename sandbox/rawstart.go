@@ -32,7 +32,7 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 		return nil, fmt.Errorf("%w: setgroups denied with newgidmap", errRawUnsupported)
 	}
 	stdio := []*os.File{orDefault(spec.Stdin, os.Stdin), orDefault(spec.Stdout, os.Stdout), orDefault(spec.Stderr, os.Stderr)}
-	rs := &rawSetup{spec: spec, id: id, statusFd: -1, syncFd: -1, pidFd: -1, ttyFd: -1, umask: currentUmask()}
+	rs := &rawSetup{spec: spec, id: id, statusFd: -1, syncFd: -1, pidFd: -1, ttyFd: -1, enterFd: -1, umask: currentUmask()}
 	var borrowed []*os.File
 	var parentFds []int // fds only the child needs, closed here after the fork
 	defer func() {
@@ -108,7 +108,17 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 		}
 	}
 	var syncW *os.File
-	if id.userns {
+	if id.userns && spec.EnterUserNS != nil {
+		fd, err := unix.FcntlInt(uintptr(*spec.EnterUserNS), unix.F_DUPFD_CLOEXEC, base)
+		if err != nil {
+			closeStatus()
+			return nil, fmt.Errorf("enter the user namespace kept for the sandbox: %w", os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err))
+		}
+		parentFds = append(parentFds, fd)
+		rs.enterFd = fd
+		rs.innerUID = innerID(id.uidMap, os.Getuid())
+		rs.innerGID = innerID(id.gidMap, os.Getgid())
+	} else if id.userns {
 		if id.helper || os.Geteuid() == 0 {
 			sr, sw, err := pipe()
 			if err != nil {
@@ -175,6 +185,16 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	}
 	Phase("forked")
 	p.Pid, p.pgid = int(pid), int(pid)
+	if rs.enterFd >= 0 {
+		// pid is the middle process (see compileRaw): it reports the
+		// sandbox's first process, or an error, and exits.
+		first, err := p.enteredChild(errFile, prog)
+		if err != nil {
+			closeStatus()
+			return nil, err
+		}
+		p.Pid, p.pgid = first, first
+	}
 	// The child runs on this process's memory (rawCloneVM): the program
 	// must outlive it, whether or not anyone waits for the sandbox.
 	liveProgs.Store(p.Pid, prog)
@@ -219,6 +239,49 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	// no thread, sits blocked on them meanwhile.
 	p.rawStatus = statusFile
 	return p, nil
+}
+
+// enteredChild reads which process the middle process of an entered user
+// namespace started, and reaps the middle.
+func (p *Process) enteredChild(errFile *os.File, prog *rawProg) (int, error) {
+	rec, n, err := readRecord(errFile)
+	if err == nil && n == recSize && rec[0] == recPid {
+		err = reapMiddle(p.Pid)
+		if err != nil {
+			// The first process is nook's child (CLONE_PARENT) and waits
+			// to be released by nothing: it must go too.
+			unix.Kill(int(rec[1]), unix.SIGKILL)
+			unix.Wait4(int(rec[1]), nil, 0, nil)
+		}
+		return int(rec[1]), err
+	}
+	p.reap()
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("read the sandbox's start-up report: %w", err)
+	case n != recSize:
+		return 0, &StartError{Code: ExitSetupFailed, Msg: "the sandbox ended before starting the command"}
+	}
+	return 0, prog.recordError(rec)
+}
+
+// reapMiddle waits for the middle process, which exits 0 right after its
+// report.
+func reapMiddle(pid int) error {
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("wait4", err)
+		}
+		if !ws.Exited() || ws.ExitStatus() != 0 {
+			return fmt.Errorf("the process entering the user namespace ended with %v", ws)
+		}
+		return nil
+	}
 }
 
 // liveProgs holds the program of every raw child not yet reaped, by pid.

@@ -133,6 +133,15 @@ type Spec struct {
 	// the sandbox is made in, instead of a new one (bwrap's --userns); its
 	// id maps are what they are (set NoIDMaps). See joinns.go.
 	JoinUserNS *int `json:"-"`
+	// EnterUserNS, when set, is a caller fd on a user namespace whose id
+	// maps are exactly the ones Identity asks for, typically one kept
+	// alive between sandboxes by a UserNSHolder: the sandbox is made in it
+	// (every other namespace new, as usual) and no maps are written, which
+	// saves the newuidmap and newgidmap runs of the subordinate-id modes.
+	// Only the raw engine enters it; where the Go init has to run, the
+	// sandbox gets a new user namespace with the same maps instead. Not
+	// for real root without a user namespace.
+	EnterUserNS *int `json:"-"`
 	// JoinPIDNS, when set, is a caller fd on an existing pid namespace the
 	// sandbox starts in, or below (with Namespaces.PID) (bwrap's --pidns).
 	JoinPIDNS *int `json:"-"`
@@ -296,6 +305,9 @@ type Mount struct {
 func (s *Spec) Validate() error {
 	if len(s.Args) == 0 || s.Args[0] == "" {
 		return fmt.Errorf("no command given")
+	}
+	if s.EnterUserNS != nil && s.JoinUserNS != nil {
+		return fmt.Errorf("a sandbox cannot both enter a kept user namespace and join one (--userns)")
 	}
 	for i, m := range s.Mounts {
 		if err := m.validate(); err != nil {

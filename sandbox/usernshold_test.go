@@ -1,0 +1,194 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestHeldUserNS: sandboxes entering a held user namespace run in it, with
+// its maps and every other namespace new; the holder is reused while alive,
+// replaced when gone or when its maps differ, and exits when idle.
+func TestHeldUserNS(t *testing.T) {
+	for _, mode := range []string{"root", "subids-root"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "subids-root" {
+				subIDs(t)
+			}
+			ident := Identity{Mode: mode, UserNS: UserNSAlways}
+			h := &UserNSHolder{File: filepath.Join(t.TempDir(), "userns"), Idle: 2 * time.Second}
+			defer h.Stop()
+			fd, started, err := h.Enter(ident)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !started {
+				t.Fatalf("no holder was recorded, yet Enter did not start one")
+			}
+			pid, _, err := readHolderFile(h.File)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/user")
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// A sandbox made the usual way, for its maps.
+			s := baseSpec()
+			s.Identity = ident
+			fresh, _ := runReport(t, s, reportOpts{})
+
+			s = baseSpec()
+			s.Identity = ident
+			s.EnterUserNS = &fd
+			r, _ := runReport(t, s, reportOpts{do: []string{"chown:/tmp", "mount-tmpfs:/tmp/m"}, stat: []string{"/tmp"}})
+			unix.Close(fd)
+			if r.NS["user"] != held {
+				t.Errorf("the sandbox's user namespace is %s, the held one %s", r.NS["user"], held)
+			}
+			for _, n := range []string{"mnt", "pid"} {
+				if r.NS[n] == hostNS(t, n) {
+					t.Errorf("the %s namespace of a sandbox in a held user namespace is the host's", n)
+				}
+			}
+			if normMap(r.UIDMap) != normMap(fresh.UIDMap) || normMap(r.GIDMap) != normMap(fresh.GIDMap) {
+				t.Errorf("maps in the held namespace %q %q, in a new one %q %q", r.UIDMap, r.GIDMap, fresh.UIDMap, fresh.GIDMap)
+			}
+			if r.UID != fresh.UID || r.GID != fresh.GID || r.Pid != fresh.Pid {
+				t.Errorf("ids %d:%d pid %d in the held namespace, %d:%d pid %d in a new one", r.UID, r.GID, r.Pid, fresh.UID, fresh.GID, fresh.Pid)
+			}
+			if r.Do["mount-tmpfs:/tmp/m"] != "ok" {
+				t.Errorf("mount inside a sandbox in the held namespace: %s", r.Do["mount-tmpfs:/tmp/m"])
+			}
+			if mode == "subids-root" && (r.Do["chown:/tmp"] != "ok" || r.Files["/tmp"].UID != 12345) {
+				t.Errorf("chown in the held namespace: %s, owner %+v", r.Do["chown:/tmp"], r.Files["/tmp"])
+			}
+
+			// Reused while alive.
+			fd2, started, err := h.Enter(ident)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unix.Close(fd2)
+			if pid2, _, _ := readHolderFile(h.File); started || pid2 != pid {
+				t.Errorf("second Enter: started %v, holder %d (first %d)", started, pid2, pid)
+			}
+
+			// The Go init makes its own namespace with the same maps.
+			fd3, _, err := h.Enter(ident)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("NOOK_ENGINE", "init")
+			s = baseSpec()
+			s.Identity = ident
+			s.EnterUserNS = &fd3
+			ri, _ := runReport(t, s, reportOpts{})
+			unix.Close(fd3)
+			os.Unsetenv("NOOK_ENGINE")
+			if ri.NS["user"] == held || normMap(ri.UIDMap) != normMap(fresh.UIDMap) {
+				t.Errorf("Go init: user namespace %s (held %s), uid map %q", ri.NS["user"], held, ri.UIDMap)
+			}
+
+			// Idle: the holder exits by itself; the next Enter starts one.
+			waitGone(t, pid, 15*time.Second)
+			fd4, started, err := h.Enter(ident)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unix.Close(fd4)
+			pid4, _, _ := readHolderFile(h.File)
+			if !started || pid4 == pid {
+				t.Errorf("after the holder went idle: started %v, holder %d (old %d)", started, pid4, pid)
+			}
+			if err := h.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, pid4, 5*time.Second)
+			if _, err := os.Stat(h.File); !os.IsNotExist(err) {
+				t.Errorf("Stop left the record: %v", err)
+			}
+		})
+	}
+}
+
+// TestHeldUserNSRefusesImpostors: a record naming a process that is not a
+// holder with the right maps is never entered; a new holder replaces it.
+func TestHeldUserNSRefusesImpostors(t *testing.T) {
+	dir := t.TempDir()
+	h := &UserNSHolder{File: filepath.Join(dir, "userns"), Idle: time.Minute}
+	defer h.Stop()
+	self := os.Getpid()
+	start, err := procStartTime(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, _ := os.Readlink("/proc/self/ns/user")
+	// This process (its namespace is no child of its own), a stale start
+	// time, garbage.
+	for _, rec := range []string{
+		strconv.Itoa(self) + " " + strconv.FormatUint(start, 10),
+		strconv.Itoa(self) + " 1",
+		"1 0",
+		"not a record",
+	} {
+		if err := os.WriteFile(h.File, []byte(rec+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fd, started, err := h.Enter(Identity{Mode: "root", UserNS: UserNSAlways})
+		if err != nil {
+			t.Fatalf("record %q: %v", rec, err)
+		}
+		got, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		unix.Close(fd)
+		if !started || got == mine {
+			t.Errorf("record %q: started %v, namespace %s (this process's %s)", rec, started, got, mine)
+		}
+		h.Stop()
+	}
+	// A live holder with other maps is not entered for this identity.
+	uid := 1000
+	if _, _, err := h.Enter(Identity{Mode: "self", UserNS: UserNSAlways, UID: &uid}); err != nil {
+		t.Fatal(err)
+	}
+	pid, _, _ := readHolderFile(h.File)
+	fd, started, err := h.Enter(Identity{Mode: "root", UserNS: UserNSAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	if pid2, _, _ := readHolderFile(h.File); !started || pid2 == pid {
+		t.Errorf("a holder with the caller mapped to 1000 was entered for root: started %v", started)
+	}
+	// The old holder sees its record gone and exits (after its start-up
+	// grace of 10 s).
+	waitGone(t, pid, 20*time.Second)
+}
+
+func waitGone(t *testing.T, pid int, limit time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := procStartTime(pid); err != nil {
+			return
+		}
+		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); len(b) > 0 && isZombie(b) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("holder %d still alive after %v", pid, limit)
+		}
+	}
+}
+
+func isZombie(stat []byte) bool {
+	i := len(stat) - 1
+	for i > 0 && stat[i] != ')' {
+		i--
+	}
+	return i+2 < len(stat) && stat[i+2] == 'Z'
+}
