@@ -54,6 +54,11 @@ const (
 	nsGetOwnerUID = 0xb704
 )
 
+// holderEnv: one P is plenty, and the runtime need not wake up to watch
+// the cgroup's CPU limit (it still opens those files at start-up, read
+// only, and keeps them).
+var holderEnv = []string{"GOMAXPROCS=1", "GODEBUG=updatemaxprocs=0"}
+
 func init() {
 	if len(os.Args) == 4 && os.Args[0] == holderArg0 && os.Args[1] == holderArg1 {
 		os.Exit(runHolder(os.Args[2], os.Args[3]))
@@ -88,14 +93,36 @@ func (h *UserNSHolder) Stop() error {
 		return nil
 	}
 	if err == nil {
-		if got, err := procStartTime(pid); err == nil && got == start {
-			unix.Kill(pid, unix.SIGKILL)
-		}
+		stopHolder(pid, start)
 	}
 	if err := os.Remove(h.File); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove the user namespace record %s: %w", h.File, err)
 	}
 	return nil
+}
+
+// stopHolder kills the holder pid started at start and waits (up to a
+// second) until it has exited. Through a pidfd, so a recycled pid is never
+// signalled.
+func stopHolder(pid int, start uint64) {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(pfd)
+	if got, err := procStartTime(pid); err != nil || got != start {
+		return
+	}
+	if unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0) != nil {
+		return
+	}
+	// A pidfd polls readable once its process has exited.
+	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+	for range 10 {
+		if n, err := unix.Poll(fds, 100); n > 0 || (err != nil && err != unix.EINTR) {
+			return
+		}
+	}
 }
 
 // open returns an fd on the recorded holder's namespace if it is alive and
@@ -178,7 +205,7 @@ func (h *UserNSHolder) start(id *identity) (int, error) {
 	}
 	n := null.Fd()
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{holderArg0, holderArg1, h.File, idle.String()},
-		&syscall.ProcAttr{Dir: "/", Env: []string{}, Files: []uintptr{n, n, n},
+		&syscall.ProcAttr{Dir: "/", Env: holderEnv, Files: []uintptr{n, n, n},
 			Sys: &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_NEWUSER}})
 	if err != nil {
 		return -1, userNSError(fmt.Errorf("start a user namespace holder: %w", err), true)
@@ -211,24 +238,41 @@ func (h *UserNSHolder) start(id *identity) (int, error) {
 }
 
 // runHolder is the holder's main: it waits, and exits once its record is
-// gone or names another process, or no sandbox entered for idle.
+// gone or names another process, or no sandbox entered for idle. It uses
+// plain system calls only: os and time would open the runtime's poller (an
+// epoll fd and an eventfd), and the holder keeps no fd but /dev/null.
 func runHolder(file, idleArg string) int {
 	idle, err := time.ParseDuration(idleArg)
 	if err != nil || idle <= 0 {
 		return 2
 	}
 	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGPIPE, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU)
-	step := min(max(idle/4, 250*time.Millisecond), 5*time.Second)
-	born := time.Now()
+	step := unix.NsecToTimespec(int64(min(max(idle/4, 250*time.Millisecond), 5*time.Second)))
+	var born unix.Timespec
+	unix.ClockGettime(unix.CLOCK_BOOTTIME, &born)
+	buf := make([]byte, 64)
+	me := os.Getpid()
 	for {
-		time.Sleep(step)
-		fi, err := os.Stat(file)
-		pid, _, rerr := readHolderFile(file)
+		for unix.Nanosleep(&step, nil) == unix.EINTR {
+		}
+		var st unix.Stat_t
+		var now, age unix.Timespec
+		unix.ClockGettime(unix.CLOCK_BOOTTIME, &age)
+		unix.ClockGettime(unix.CLOCK_REALTIME, &now)
+		statErr := unix.Stat(file, &st)
+		pid := 0
+		if fd, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+			n, _ := unix.Read(fd, buf)
+			unix.Close(fd)
+			if n > 0 {
+				pid, _, _ = parseHolderRecord(string(buf[:n]))
+			}
+		}
 		// The record is written just after the maps: give it time.
-		if (err != nil || rerr != nil || pid != os.Getpid()) && time.Since(born) > 10*time.Second {
+		if (statErr != nil || pid != me) && age.Sec-born.Sec > 10 {
 			return 0
 		}
-		if err == nil && pid == os.Getpid() && time.Since(fi.ModTime()) > idle {
+		if statErr == nil && pid == me && time.Duration(now.Nano()-st.Mtim.Nano()) > idle {
 			return 0
 		}
 	}
@@ -239,16 +283,25 @@ func readHolderFile(file string) (pid int, start uint64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 {
+	pid, start, ok := parseHolderRecord(string(b))
+	if !ok {
 		return 0, 0, fmt.Errorf("%s: not a user namespace record", file)
+	}
+	return pid, start, nil
+}
+
+// parseHolderRecord reads "PID STARTTIME".
+func parseHolderRecord(s string) (pid int, start uint64, ok bool) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return 0, 0, false
 	}
 	pid, err1 := strconv.Atoi(f[0])
 	start, err2 := strconv.ParseUint(f[1], 10, 64)
 	if err1 != nil || err2 != nil || pid <= 0 {
-		return 0, 0, fmt.Errorf("%s: not a user namespace record", file)
+		return 0, 0, false
 	}
-	return pid, start, nil
+	return pid, start, true
 }
 
 // writeHolderFile replaces file atomically (a reader sees the old record

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/nook-project/nook/sandbox"
 	"github.com/nook-project/nook/sandbox/idmap"
@@ -62,10 +64,17 @@ type Command struct {
 	Notes []string
 	State *State
 	lock  *fileLock
+	// userns is the fd on the session's held user namespace that
+	// Spec.EnterUserNS names, or -1.
+	userns int
 }
 
 // Close releases the session for the next command.
 func (c *Command) Close() {
+	if c.userns >= 0 {
+		syscall.Close(c.userns)
+		c.userns = -1
+	}
 	if c.lock != nil {
 		os.Remove(filepath.Join(c.State.Dir, "running.json"))
 		c.lock.Unlock()
@@ -105,7 +114,7 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 		return nil, err
 	}
 	sandbox.Phase("run: locked")
-	cmd := &Command{State: st, lock: lock}
+	cmd := &Command{State: st, lock: lock, userns: -1}
 	ok := false
 	defer func() {
 		if !ok {
@@ -133,10 +142,43 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 		return nil, err
 	}
 	cmd.Spec = spec
+	if st.IDMode == IDSubids {
+		if idle := HoldIdle(); idle > 0 {
+			// Best effort: without a held namespace the command makes
+			// its own, with the same maps, and reports any failure.
+			h := sandbox.UserNSHolder{File: filepath.Join(st.Dir, usernsRecord), Idle: idle}
+			if fd, _, err := h.Enter(spec.Identity); err == nil {
+				cmd.userns = fd
+				spec.EnterUserNS = &cmd.userns
+			}
+			sandbox.Phase("run: user namespace")
+		}
+	}
 	b, _ := json.Marshal(running{Pid: os.Getpid(), Args: spec.Args})
 	os.WriteFile(filepath.Join(st.Dir, "running.json"), b, 0o600)
 	ok = true
 	return cmd, nil
+}
+
+// usernsRecord names the session's user namespace holder (see
+// sandbox.UserNSHolder) in its directory.
+const usernsRecord = "userns"
+
+// HoldIdle is how long a session's user namespace is kept after its last
+// command: NOOK_USERNS_IDLE (a Go duration; 0 turns holding off), by
+// default 60 s. Only sessions with subordinate ids hold one: the two setuid
+// helpers that write such maps are most of a command's start-up, while a
+// single-id namespace costs the kernel next to nothing to make.
+func HoldIdle() time.Duration {
+	v := os.Getenv("NOOK_USERNS_IDLE")
+	if v == "" {
+		return 60 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 60 * time.Second
+	}
+	return d
 }
 
 // resolveUser finds the user in the session's passwd, adding it when

@@ -523,6 +523,12 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 		return lerr
 	}
 	defer lock.Unlock()
+	// The user namespace holder goes first: it exits by itself once its
+	// record is gone, but there is no reason to keep it that long.
+	holder := sandbox.UserNSHolder{File: filepath.Join(st.Dir, usernsRecord)}
+	if err := holder.Stop(); err != nil {
+		return fmt.Errorf("end session %s: %w", st.ID, err)
+	}
 	if st.Repack != "" && !discard {
 		if err := repack(st); err != nil {
 			return fmt.Errorf("%w; the session is kept: end it again once the cause is fixed, or discard it with nook session end --discard %s", err, st.ID)

@@ -28,6 +28,15 @@ func helper(action string, args []string) int {
 	case "reach":
 		victimPid, _ := strconv.Atoi(args[0])
 		helperReach(victimPid)
+	case "look":
+		// Is any process whose argv[0] is args[0] visible?
+		for _, p := range pids() {
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+			if strings.HasPrefix(string(b), args[0]+"\x00") {
+				fmt.Printf("HARM process %d visible: %q\n", p, b)
+			}
+		}
+		fmt.Println("done")
 	case "tty":
 		helperTTY()
 	case "mount":

@@ -487,3 +487,89 @@ func setJSON(b []byte, key, val string) []byte {
 	out, _ := json.Marshal(m)
 	return out
 }
+
+// TestUserNSHolderUnreachable: the process that keeps a session's user
+// namespace alive between commands (subordinate ids only) holds nothing a
+// command could use — no fd but /dev/null, / as its directory, a session
+// of its own — and no command of the session can see, signal or trace it.
+func TestUserNSHolderUnreachable(t *testing.T) {
+	if isRoot() {
+		t.Skip("SKIP (real root): root's sessions have no user namespace to hold")
+	}
+	base := tempDir(t)
+	s := newStore(t, base)
+	id, r := hostileChroot(t, s, "plain", nil, false)
+	if id == "" {
+		t.Fatalf("session begin: %s", r)
+	}
+	s.must("session", "run", id, "--", "/attack", "-attack-helper", "look", "no-such-marker")
+	rec, err := os.ReadFile(filepath.Join(base, "state/nook/sessions", id, "userns"))
+	if err != nil {
+		if os.Getenv("NOOK_TEST_EXPECT_SUBIDS") == "1" {
+			t.Fatalf("a session with subordinate ids holds no user namespace: %v", err)
+		}
+		t.Skip("SKIP (no subordinate ids): single-id sessions hold no user namespace")
+	}
+	f := strings.Fields(string(rec))
+	pid := f[0]
+	// Its fds: /dev/null as 0, 1 and 2, and the cgroup files the Go
+	// runtime opens read-only at every start (to follow the CPU limit).
+	fds, _ := os.ReadDir("/proc/" + pid + "/fd")
+	for _, d := range fds {
+		l, _ := os.Readlink("/proc/" + pid + "/fd/" + d.Name())
+		info, _ := os.ReadFile("/proc/" + pid + "/fdinfo/" + d.Name())
+		switch {
+		case l == "/dev/null" && (d.Name() == "0" || d.Name() == "1" || d.Name() == "2"):
+		case strings.HasPrefix(l, "/sys/fs/cgroup/"):
+			if fl := fdFlags(string(info)); fl < 0 || fl&3 != 0 { // O_ACCMODE: O_RDONLY is 0
+				t.Errorf("the holder holds %s open for writing", l)
+			}
+		default:
+			t.Errorf("the holder holds fd %s: %s", d.Name(), l)
+		}
+	}
+	for _, l := range []string{"cwd", "root"} {
+		if target, _ := os.Readlink("/proc/" + pid + "/" + l); target != "/" {
+			t.Errorf("the holder's %s is %q", l, target)
+		}
+	}
+	stat := func() []string {
+		b, _ := os.ReadFile("/proc/" + pid + "/stat")
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			return nil
+		}
+		return strings.Fields(string(b)[i+2:])
+	}
+	if st := stat(); len(st) < 20 || st[3] != pid {
+		t.Errorf("the holder is not in a session of its own: %v", st)
+	}
+	r = nookWith(t, runOpts{env: s.env}, "session", "run", id, "--", "/attack", "-attack-helper", "look", "nook-userns-holder")
+	noHarm(t, "seeing the holder", r)
+	r = nookWith(t, runOpts{env: s.env}, "session", "run", id, "--", "/attack", "-attack-helper", "reach", pid)
+	noHarm(t, "reaching the holder", r)
+	st := stat()
+	if len(st) < 20 || st[0] == "T" || st[0] == "t" || st[0] == "Z" || st[19] != f[1] {
+		t.Errorf("the holder was harmed from inside (state %v, recorded start %s)", st, f[1])
+	}
+	if b, _ := os.ReadFile("/proc/" + pid + "/status"); !strings.Contains(string(b), "TracerPid:\t0\n") {
+		t.Errorf("the holder is traced:\n%s", b)
+	}
+	s.must("session", "end", id)
+	if _, err := os.Stat("/proc/" + pid); err == nil {
+		if st := stat(); len(st) > 0 && st[0] != "Z" {
+			t.Errorf("the holder %s outlived session end", pid)
+		}
+	}
+}
+
+// fdFlags is the flags field of an fdinfo file (octal).
+func fdFlags(info string) int64 {
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(l, "flags:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 8, 64)
+			return n
+		}
+	}
+	return -1
+}
