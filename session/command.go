@@ -76,7 +76,7 @@ func (c *Command) Close() {
 		c.userns = -1
 	}
 	if c.lock != nil {
-		os.Remove(filepath.Join(c.State.Dir, "running.json"))
+		c.lock.f.Truncate(0)
 		c.lock.Unlock()
 		c.lock = nil
 	}
@@ -104,7 +104,7 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 		if o.Busy != nil {
 			var r running
 			desc := "another command"
-			if readJSON(filepath.Join(st.Dir, "running.json"), &r) == nil {
+			if readJSON(filepath.Join(st.Dir, "lock"), &r) == nil {
 				desc = fmt.Sprintf("%q (nook pid %d)", strings.Join(r.Args, " "), r.Pid)
 			}
 			o.Busy(desc)
@@ -154,8 +154,11 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 			sandbox.Phase("run: user namespace")
 		}
 	}
+	// What holds the session, for a command that waits: in the lock file
+	// itself (no file made and removed per command).
 	b, _ := json.Marshal(running{Pid: os.Getpid(), Args: spec.Args})
-	os.WriteFile(filepath.Join(st.Dir, "running.json"), b, 0o600)
+	lock.f.WriteAt(b, 0)
+	lock.f.Truncate(int64(len(b)))
 	ok = true
 	return cmd, nil
 }
