@@ -19,18 +19,10 @@ var Version = "dev"
 
 // Run is `nook run ARGS…`; it returns the exit status for the process.
 func Run(args []string, inherited []int) int {
-	// signal.Notify waits for the runtime to start a thread of its own:
-	// let that happen alongside parsing. It must be done before the
-	// command can run, so that a signal sent to nook once the command is
-	// up is forwarded, not fatal to nook.
-	sigs := make(chan os.Signal, 16)
-	listening := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, sandbox.ForwardedSignals...)
-		close(listening)
-	}()
+	// Subscribed alongside parsing: see sandbox.SubscribeForwarded.
+	sigs, listening := sandbox.SubscribeForwarded()
 	defer func() {
-		<-listening
+		listening()
 		signal.Stop(sigs)
 	}()
 	r, cmd, err := parseRun(args)
@@ -52,7 +44,7 @@ func Run(args []string, inherited []int) int {
 		return 2
 	}
 	sandbox.Phase("parsed")
-	<-listening
+	listening()
 	sandbox.Phase("signals")
 	return startForwarding(spec, sigs, nil)
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/nook-project/nook/sandbox"
 	"github.com/nook-project/nook/session"
 )
 
@@ -218,6 +220,13 @@ func newEndFlags(all, discard *bool) *flagSet {
 }
 
 func sessionRun(st *session.Store, args []string, inherited []int) int {
+	// Subscribed while the session is read and locked (see
+	// sandbox.SubscribeForwarded).
+	sigs, listening := sandbox.SubscribeForwarded()
+	defer func() {
+		listening()
+		signal.Stop(sigs)
+	}()
 	fs, f := newRunFlags()
 	user, dir, noNet, binds, roBinds, setenv, preserve, sync := f.user, f.dir, f.noNet, f.binds, f.roBinds, f.setenvs, f.preserve, f.sync
 	// The id may come first (nook session run ID -u USER -- CMD, as
@@ -271,7 +280,7 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	for _, fd := range inherited {
 		cmd.Spec.Fds = append(cmd.Spec.Fds, sandboxFD(fd))
 	}
-	return startAndWait(cmd.Spec, func(msg string) string {
+	return startAndWait(cmd.Spec, sigs, listening, func(msg string) string {
 		if !cmd.State.Copy && strings.Contains(msg, "mount overlay") {
 			return "overlayfs was refused here (kernel, filesystem or policy); a session begun with --copy needs none"
 		}

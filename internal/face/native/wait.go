@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 
 	"github.com/nook-project/nook/sandbox"
 )
@@ -12,10 +11,10 @@ import (
 // startAndWait runs spec as `nook run` does (signals forwarded, job
 // control mirrored, nook not dumpable once the sandbox runs) and returns
 // the exit status for the process.
-func startAndWait(spec *sandbox.Spec, hint func(msg string) string) int {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, sandbox.ForwardedSignals...)
-	defer signal.Stop(sigs)
+// sigs comes from sandbox.SubscribeForwarded: listening waits for it; the
+// caller stops it.
+func startAndWait(spec *sandbox.Spec, sigs chan os.Signal, listening func(), hint func(msg string) string) int {
+	listening()
 	return startForwarding(spec, sigs, hint)
 }
 

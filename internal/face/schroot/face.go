@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ type face struct {
 	o              *options
 	store          *session.Store
 	caller         *caller
+	// sigs, once subscribed (sandbox.SubscribeForwarded) by an action
+	// that runs commands, and listening, which waits for that.
+	sigs      chan os.Signal
+	listening func()
 }
 
 func (f *face) errorf(format string, a ...any) {
@@ -66,6 +71,14 @@ func (f *face) run(args []string) int {
 		return f.fail(err)
 	}
 	f.o = o
+	if o.action == actRun || o.action == actAutomatic {
+		// Subscribed while the catalogue and the session are read.
+		f.sigs, f.listening = sandbox.SubscribeForwarded()
+		defer func() {
+			f.listening()
+			signal.Stop(f.sigs)
+		}()
+	}
 	switch o.action {
 	case actHelp:
 		fmt.Fprint(f.stdout, helpText)

@@ -273,9 +273,14 @@ func (f *face) runIn(st *session.State) int {
 // conventions: the command's status; 1 with a message for a command that
 // could not start or died of a signal.
 func (f *face) wait(spec *sandbox.Spec, dir string) int {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, sandbox.ForwardedSignals...)
-	defer signal.Stop(sigs)
+	sigs := f.sigs
+	if sigs == nil {
+		sigs = make(chan os.Signal, 16)
+		signal.Notify(sigs, sandbox.ForwardedSignals...)
+		defer signal.Stop(sigs)
+	} else {
+		f.listening()
+	}
 	p, err := sandbox.Start(spec)
 	if err != nil {
 		var se *sandbox.StartError
