@@ -12,6 +12,7 @@
 //	rawcompile.go  the raw engine: the set-up compiled to system calls
 //	rawchild_unsafe.go  the code that runs them in the child, and pid 1
 //	rawstart.go    the raw engine's parent side
+//	usernshold.go  UserNSHolder: a user namespace kept for many sandboxes
 //	init.go, tree.go, ops.go, pid1.go  the Go init, the fallback engine
 //
 // # Two engines
@@ -51,6 +52,18 @@
 //	                                        pid 1: vfork the command, then
 //	                                 <----  (stopped, sig) / (done, status)
 //	wait4 (WUNTRACED): stops mirrored to nook itself for job control
+//
+// # Kept user namespaces
+//
+// Subordinate-id maps are written by two setuid helpers, the largest cost
+// of a start. A caller that starts many sandboxes with one identity (a
+// build session's commands) keeps the namespace with a UserNSHolder and
+// sets Spec.EnterUserNS: the raw engine's first clone is then a middle
+// process that joins that namespace (setns needs a single-threaded,
+// unshared-fs process), clones the child with every other namespace new
+// and CLONE_PARENT, reports its pid and exits; from there it is the same
+// path. Where the Go init has to run, a new namespace with the same maps
+// is made instead.
 //
 // Every destination is resolved inside the new root with openat2
 // RESOLVE_IN_ROOT (filepath-securejoin's pathrs-lite in the Go init) and

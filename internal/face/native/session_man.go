@@ -75,8 +75,8 @@ not in memory.
 Every command runs in fresh user, mount, pid, IPC and UTS namespaces over
 an overlay whose lower layer is the chroot and whose upper layer is the
 session's own directory.
-Nothing stays mounted and nothing runs between commands, so a session
-survives a reboot, and there is no daemon.
+Nothing stays mounted between commands, so a session survives a reboot,
+and there is no daemon.
 .Pp
 A chroot is a name and a source: a tarball (plain, or compressed with gzip,
 zstd, xz or bzip2, told apart by content), a directory, or the built-in
@@ -221,12 +221,31 @@ and
 .Pa /etc/subgid
 is root inside, with ids 1 to 65535 mapped onto the range, so every file in
 the session is the user's own on the host.
+Such a session keeps its user namespace between commands: the first command
+starts a small holder process, later ones enter its namespace instead of
+running
+.Xr newuidmap 1
+and
+.Xr newgidmap 1
+again.
+The holder keeps nothing the session needs; it exits after
+.Ev NOOK_USERNS_IDLE
+without a command, and end stops it.
 A user without a range gets a single id, with chown suppressed; begin warns.
 There, a command for a non-root user maps the caller to that user's ids.
 .Sh CONCURRENCY
 Commands of one session run one at a time: an overlay upper directory must
 not be used by two live mounts.
 A second command, or an end, waits for the running one and says so first.
+.Sh ENVIRONMENT
+.Bl -tag -width Ds
+.It Ev NOOK_USERNS_IDLE
+How long a session's user namespace holder waits for the next command, as
+a Go duration
+.Pq default Li 60s ;
+.Li 0
+starts none, so that every command makes its own user namespace.
+.El
 .Sh FILES
 .Bl -tag -width Ds -compact
 .It Pa $XDG_CONFIG_HOME/nook/chroot.d/ Ns Ar name Ns .json
