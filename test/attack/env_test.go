@@ -1,6 +1,10 @@
 package attack
 
 import (
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -60,4 +64,58 @@ func TestEnvironmentCannotSteerNook(t *testing.T) {
 			t.Errorf("environment inside: %q", got)
 		}
 	})
+}
+
+// TestSchrootEnvironmentFilter: nook as schroot keeps the caller's
+// environment with -p (as sbuild asks), but never the variables schroot's
+// environment filter names — the dynamic loader's (LD_PRELOAD would run the
+// caller's code in every program inside), the shells' start-up files, the
+// resolver's and Kerberos' configuration, terminfo — nor those a
+// definition's own environment-filter names.
+func TestSchrootEnvironmentFilter(t *testing.T) {
+	base := tempDir(t)
+	home, etc := filepath.Join(base, "home"), filepath.Join(base, "etc")
+	must(t, os.MkdirAll(home, 0o755))
+	must(t, os.MkdirAll(filepath.Join(etc, "chroot.d"), 0o755))
+	tarball := filepath.Join(base, "att.tar.gz")
+	writeTar(t, tarball, chrootEntries(t))
+	me, err := user.Current()
+	must(t, err)
+	def := fmt.Sprintf("[att]\ntype=file\nfile=%s\nusers=%s\nroot-users=%s\n\n"+
+		"[att-own]\ntype=file\nfile=%s\nusers=%s\nroot-users=%s\nenvironment-filter=^(FOO_.*|LD_.*)$\n",
+		tarball, me.Username, me.Username, tarball, me.Username, me.Username)
+	must(t, os.WriteFile(filepath.Join(etc, "chroot.d", "att"), []byte(def), 0o644))
+	filtered := []string{"BASH_ENV", "CDPATH", "ENV", "HOSTALIASES", "IFS", "KRB5_CONFIG", "KRBCONFDIR", "KRBTKFILE",
+		"KRB_CONF", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "LD_DEBUG", "LOCALDOMAIN", "NLSPATH", "PATH_LOCALE",
+		"RES_OPTIONS", "TERMINFO", "TERMINFO_DIRS", "TERMPATH"}
+	env := []string{"PATH=/usr/bin:/bin", "NOOK_SCHROOT_HOME=" + home, "NOOK_SCHROOT_ETC=" + etc, "KEEP_ME=1", "FOO_X=1"}
+	for _, k := range filtered {
+		env = append(env, k+"="+filepath.Join(base, "evil"))
+	}
+	defer nookWith(t, runOpts{env: env}, "schroot", "--end-session", "--all-sessions")
+	for _, c := range []struct {
+		chroot string
+		gone   []string
+	}{{"att", filtered}, {"att-own", []string{"FOO_X", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "LD_DEBUG"}}} {
+		for _, u := range []string{"root", me.Username} {
+			t.Run(c.chroot+"/"+u, func(t *testing.T) {
+				r := nookWith(t, runOpts{env: env}, "schroot", "-c", c.chroot, "-p", "-u", u, "-d", "/", "--", "/attack", "-attack-helper", "envdump")
+				got := map[string]bool{}
+				for _, l := range strings.Split(r.out, "\n") {
+					if kv, ok := strings.CutPrefix(l, "env "); ok {
+						k, _, _ := strings.Cut(kv, "=")
+						got[k] = true
+					}
+				}
+				if !strings.Contains(r.out, "done") || !got["KEEP_ME"] {
+					t.Fatalf("the command did not run with the caller's environment: %s", r)
+				}
+				for _, k := range c.gone {
+					if got[k] {
+						t.Errorf("%s reached the command through the schroot face", k)
+					}
+				}
+			})
+		}
+	}
 }

@@ -28,6 +28,11 @@ func helper(action string, args []string) int {
 	case "reach":
 		victimPid, _ := strconv.Atoi(args[0])
 		helperReach(victimPid)
+	case "envdump":
+		for _, kv := range os.Environ() {
+			fmt.Println("env", kv)
+		}
+		fmt.Println("done")
 	case "look":
 		// Is any process whose argv[0] is args[0] visible?
 		for _, p := range pids() {
