@@ -90,7 +90,9 @@ entry=$(as "$nook" session info "$id" --json | sed -n 's/.*"lower": "\(.*\)".*/\
 sdir=$(as "$nook" session info "$id" --json | sed -n 's/.*"directory": "\(.*\)".*/\1/p')
 as mkdir -p "$home/u" "$home/w"
 as hyperfine -N --warmup 10 --runs "$runs" --export-markdown "$home/run.md" \
-	-n "nook session run ID -- true" "$nook session run $id -- true" \
+	-n "nook session run ID -- true (the session's user namespace held)" "$nook session run $id -- true" \
+	-n "the same with NOOK_USERNS_IDLE=0 (a new user namespace, newuidmap and newgidmap, every command)" \
+	"env NOOK_USERNS_IDLE=0 $nook session run $id -- true" \
 	-n "nook run, same mounts (overlay /, proc, dev, ro sys, resolv.conf, hosts), subids-root" \
 	"$nook run --identity subids-root --unshare-pid --unshare-ipc --unshare-uts --hostname buildd --suppress-sync --overlay-src $entry --overlay $home/u $home/w / --proc /proc --dev /dev --ro-bind /sys /sys --ro-bind /etc/resolv.conf /etc/resolv.conf --ro-bind /etc/hosts /etc/hosts --chdir / -- true" \
 	-n "bwrap, same mounts but a bind of the tree for the overlay (bookworm's bwrap 0.8 has no --overlay), one id" \
