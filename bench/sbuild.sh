@@ -156,7 +156,7 @@ i=int(sys.argv[2]) if len(sys.argv) > 2 else 0
 if i >= len(rs):
     print("- - -"); sys.exit()
 r=rs[i]
-print("%.1f %.1f %.1f" % (r["mean"]*1000, r["stddev"]*1000, r["min"]*1000))' "$1"
+print("%.1f %.1f %.1f" % (r["mean"]*1000, r["stddev"]*1000, r["min"]*1000))' "$1" "${2:-0}"
 }
 read -r pc_mean pc_sd pc_min <<<"$(percall_of "$work/percall.json")"
 read -r pc0_mean pc0_sd pc0_min <<<"$(percall_of "$work/percall.json" 1)"
