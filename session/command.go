@@ -143,7 +143,7 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 	}
 	cmd.Spec = spec
 	if st.IDMode == IDSubids {
-		if idle := HoldIdle(); idle > 0 {
+		if idle := holdIdle(); idle > 0 {
 			// Best effort: without a held namespace the command makes
 			// its own, with the same maps, and reports any failure.
 			h := sandbox.UserNSHolder{File: filepath.Join(st.Dir, usernsRecord), Idle: idle}
@@ -167,12 +167,12 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 // sandbox.UserNSHolder) in its directory.
 const usernsRecord = "userns"
 
-// HoldIdle is how long a session's user namespace is kept after its last
+// holdIdle is how long a session's user namespace is kept after its last
 // command: NOOK_USERNS_IDLE (a Go duration; 0 turns holding off), by
 // default 60 s. Only sessions with subordinate ids hold one: the two setuid
 // helpers that write such maps are most of a command's start-up, while a
 // single-id namespace costs the kernel next to nothing to make.
-func HoldIdle() time.Duration {
+func holdIdle() time.Duration {
 	v := os.Getenv("NOOK_USERNS_IDLE")
 	if v == "" {
 		return 60 * time.Second

@@ -212,7 +212,12 @@ func inheritedHere() []int {
 // startNook starts nook with the command and waits for it to print ready.
 func startNook(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
-	cmd := exec.Command(nookBin, args...)
+	return startReady(t, exec.Command(nookBin, args...))
+}
+
+// startReady starts cmd and waits for it to print ready.
+func startReady(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *bufio.Reader) {
+	t.Helper()
 	pr, pw, _ := os.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = os.Stderr
@@ -233,18 +238,27 @@ func TestSignalsForwarded(t *testing.T) {
 	for _, pidns := range []string{"--unshare-pid", "--share-pid"} {
 		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH} {
-			name := strings.TrimPrefix(sigName(sig), "SIG")
-			t.Run(pidns+" "+name, func(t *testing.T) {
-				script := fmt.Sprintf(`trap 'echo got-%s; exit 0' %s; echo ready; while :; do sleep 0.05; done`, name, name)
-				cmd, r := startNook(t, "run", pidns, "--", "sh", "-c", script)
-				cmd.Process.Signal(sig)
-				rest, _ := io.ReadAll(r)
-				err := cmd.Wait()
-				if !strings.Contains(string(rest), "got-"+name) || err != nil {
-					t.Errorf("after %s: output %q, wait %v", name, rest, err)
-				}
+			t.Run(pidns+" "+strings.TrimPrefix(sigName(sig), "SIG"), func(t *testing.T) {
+				checkForwarded(t, sig, func(script string) *exec.Cmd {
+					return exec.Command(nookBin, "run", pidns, "--", "sh", "-c", script)
+				})
 			})
 		}
+	}
+}
+
+// checkForwarded: a sandboxed shell that traps sig, started by newCmd
+// (which gets the shell script), gets sig when nook does.
+func checkForwarded(t *testing.T, sig syscall.Signal, newCmd func(script string) *exec.Cmd) {
+	t.Helper()
+	name := strings.TrimPrefix(sigName(sig), "SIG")
+	script := fmt.Sprintf(`trap 'echo got-%s; exit 0' %s; echo ready; while :; do sleep 0.05; done`, name, name)
+	cmd, r := startReady(t, newCmd(script))
+	cmd.Process.Signal(sig)
+	rest, _ := io.ReadAll(r)
+	err := cmd.Wait()
+	if !strings.Contains(string(rest), "got-"+name) || err != nil {
+		t.Errorf("after %s: output %q, wait %v", name, rest, err)
 	}
 }
 

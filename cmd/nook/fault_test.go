@@ -116,7 +116,7 @@ func killAt(t *testing.T, env []string, stage string, args ...string) {
 		if pid == 0 {
 			if onlyHolders() {
 				// A session's user namespace holder outlives the
-				// command by design (session.HoldIdle); session end
+				// command by design (session.holdIdle); session end
 				// stops it.
 				break
 			}

@@ -149,7 +149,7 @@ func TestLoadSequential(t *testing.T) {
 		names = append(names, d.Name())
 	}
 	// userns: the record of the session's user namespace holder, with
-	// subordinate ids (session.HoldIdle).
+	// subordinate ids (session.holdIdle).
 	if got := strings.Join(names, " "); got != "lock mnt state.json upper work" && got != "lock mnt state.json upper userns work" {
 		t.Errorf("the session directory holds %v after the commands", names)
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -384,4 +385,26 @@ func TestSchrootSourceSession(t *testing.T) {
 	if entries, _ := filepath.Glob(filepath.Join(filepath.Dir(e.tarball), ".*nook-repack*")); len(entries) != 0 {
 		t.Errorf("repack leftovers: %v", entries)
 	}
+}
+
+// TestSchrootSignalsForwarded: the schroot face forwards signals to the
+// command, in a session and in an automatic session.
+func TestSchrootSignalsForwarded(t *testing.T) {
+	e := newSchrootEnv(t)
+	id := strings.TrimSpace(e.must("-b", "-c", "bb"))
+	for _, c := range []struct {
+		name string
+		args []string
+	}{{"run-session", []string{"-r", "-c", id, "-d", "/", "-u", "root", "--"}}, {"automatic", []string{"-c", "bb", "-d", "/", "-u", "root", "--"}}} {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+			t.Run(c.name+"/"+sigName(sig), func(t *testing.T) {
+				checkForwarded(t, sig, func(script string) *exec.Cmd {
+					cmd := exec.Command(e.bin, append(append([]string{}, c.args...), "sh", "-c", script)...)
+					cmd.Env, cmd.Dir = e.env, "/"
+					return cmd
+				})
+			})
+		}
+	}
+	e.must("-e", "-c", id)
 }

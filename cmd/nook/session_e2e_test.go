@@ -400,3 +400,20 @@ func TestChrootCreateNeedsMmdebstrap(t *testing.T) {
 		t.Errorf("create without mmdebstrap: %v %q", err, out)
 	}
 }
+
+// TestSessionSignalsForwarded: session run forwards the signals nook run
+// does (its subscription starts while the session is read).
+func TestSessionSignalsForwarded(t *testing.T) {
+	e := newSessionEnv(t)
+	e.busyboxChroot("bb")
+	id := strings.TrimSpace(e.must("session", "begin", "bb"))
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sigName(sig), func(t *testing.T) {
+			checkForwarded(t, sig, func(script string) *exec.Cmd {
+				c := exec.Command(nookBin, "session", "run", id, "--", "sh", "-c", script)
+				c.Env, c.Dir = e.env, "/"
+				return c
+			})
+		})
+	}
+}

@@ -22,6 +22,15 @@ const exitSetup = 1
 // usage line), args the rest of the command line, inherited the fds the
 // caller left open for the command. It returns the exit status.
 func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
+	// Listen before the command can run: a signal that arrives while the
+	// sandbox starts is forwarded once it runs, not lost. (bwrap forwards
+	// none; see docs/bwrap-compat.md.) Subscribed alongside parsing: see
+	// sandbox.SubscribeForwarded.
+	sigs, listening := sandbox.SubscribeForwarded()
+	defer func() {
+		listening()
+		signal.Stop(sigs)
+	}()
 	p := newParser(os.Environ())
 	cmd, err := p.parse(args)
 	diag := diagnostics{prefix: p.levelPrefix}
@@ -53,12 +62,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 		spec.OnForked = st.forked
 	}
 
-	// Listen before the command can run: a signal that arrives while the
-	// sandbox starts is forwarded once it runs, not lost. (bwrap forwards
-	// none; see docs/bwrap-compat.md.)
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, sandbox.ForwardedSignals...)
-	defer signal.Stop(sigs)
+	listening()
 	proc, err := sandbox.Start(spec)
 	if err != nil {
 		st.close()

@@ -11,8 +11,9 @@
 // cache), each --run-session command runs in fresh namespaces over the
 // session's overlay, end deletes it. Nothing is mounted between commands
 // (with subordinate ids only the session's user namespace is kept, by an
-// idle-timed holder: see package session). What clients parse (list, info, config, location, the
-// session id, the environment, exit statuses and error lines) follows what
+// idle-timed holder: see package session). What clients parse (list,
+// info, config, location, the session id, the environment, exit statuses
+// and error lines) follows what
 // schroot 1.6.13 prints; docs/schroot-compat.md lists every option and key
 // and where nook differs.
 package schroot

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"os/user"
 	"path"
 	"regexp"
@@ -273,14 +272,9 @@ func (f *face) runIn(st *session.State) int {
 // conventions: the command's status; 1 with a message for a command that
 // could not start or died of a signal.
 func (f *face) wait(spec *sandbox.Spec, dir string) int {
+	// run subscribed f.sigs for every action that gets here.
 	sigs := f.sigs
-	if sigs == nil {
-		sigs = make(chan os.Signal, 16)
-		signal.Notify(sigs, sandbox.ForwardedSignals...)
-		defer signal.Stop(sigs)
-	} else {
-		f.listening()
-	}
+	f.listening()
 	p, err := sandbox.Start(spec)
 	if err != nil {
 		var se *sandbox.StartError
