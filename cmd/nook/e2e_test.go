@@ -336,10 +336,13 @@ func TestDieWithParent(t *testing.T) {
 // command must own the terminal's foreground, and Ctrl-Z, fg and Ctrl-C
 // must work as for any job.
 func TestTerminalJobControl(t *testing.T) {
+	// exec: a Ctrl-Z that lands while the shell is inside vfork(2) for
+	// sleep is not mirrored (docs/known-issues.md, 8); this test is about
+	// the mirroring itself.
 	sh := startPtyShell(t, []string{"NOOK_ENGINE=" + os.Getenv("NOOK_ENGINE")})
 	ptmx, expect := sh.ptmx, sh.expect
 	expect("PROMPT> ")
-	fmt.Fprintf(ptmx, "%s run -- sh -c 'if [ \"$(ps -o tpgid= -p $$)\" = \"$(ps -o pgid= -p $$)\" ]; then echo FORE\"\"GROUND; fi; test -c /dev/console && echo CON\"\"SOLE; echo RUN\"\"NING; sleep 600'\n", nookBin)
+	fmt.Fprintf(ptmx, "%s run -- sh -c 'if [ \"$(ps -o tpgid= -p $$)\" = \"$(ps -o pgid= -p $$)\" ]; then echo FORE\"\"GROUND; fi; test -c /dev/console && echo CON\"\"SOLE; echo RUN\"\"NING; exec sleep 600'\n", nookBin)
 	expect("FOREGROUND")
 	expect("CONSOLE")
 	expect("RUNNING")
