@@ -185,7 +185,10 @@ func checkHeld(fd, pid int, start uint64, id *identity) error {
 	if ps.Dev != own.Dev || ps.Ino != own.Ino {
 		return errors.New("the held namespace is not a child of this process's")
 	}
-	if got, err := procStartTime(pid); err != nil || got != start {
+	// A holder that has exited but is not reaped yet (its parent is a
+	// long-lived embedder, or a slow subreaper) still shows its namespace
+	// and maps; it is gone all the same.
+	if got, state, err := procStat(pid); err != nil || got != start || state == 'Z' || state == 'X' {
 		return errors.New("the recorded holder is gone")
 	}
 	return nil
@@ -322,19 +325,27 @@ func writeHolderFile(file string, pid int, start uint64) error {
 // procStartTime is field 22 of /proc/PID/stat: when the process started,
 // in clock ticks since boot; with the pid it names one process for good.
 func procStartTime(pid int) (uint64, error) {
+	start, _, err := procStat(pid)
+	return start, err
+}
+
+// procStat returns the start time and the state letter (field 3: R, S, Z…)
+// of /proc/PID/stat.
+func procStat(pid int) (start uint64, state byte, err error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	if len(f) < 20 || len(f[0]) != 1 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
-	return strconv.ParseUint(f[19], 10, 64)
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return start, f[0][0], err
 }
 
 // sameMaps: the kernel's text of a map (as /proc/PID/uid_map shows it to

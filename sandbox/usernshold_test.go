@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,13 +156,47 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 		}
 		h.Stop()
 	}
+	// A process in a namespace with the right maps that has exited but is
+	// not reaped (a zombie keeps its namespace and maps readable) is gone.
+	id, err := resolveIdentity(&Spec{Identity: Identity{Mode: "root", UserNS: UserNSAlways}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.helper {
+		t.Fatalf("mode root needs the newuidmap helper here; this test writes its maps itself")
+	}
+	z := exec.Command("/bin/true")
+	z.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER,
+		UidMappings: id.uidMap, GidMappings: id.gidMap}
+	if err := z.Start(); err != nil {
+		t.Fatal(err)
+	}
+	zstart, state, err := procStat(z.Process.Pid)
+	for ; err == nil && state != 'Z'; zstart, state, err = procStat(z.Process.Pid) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(h.File, []byte(strconv.Itoa(z.Process.Pid)+" "+strconv.FormatUint(zstart, 10)+"\n"), 0o600)
+	fd, started, err := h.Enter(Identity{Mode: "root", UserNS: UserNSAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	if !started {
+		t.Errorf("the namespace of an exited, unreaped process was entered")
+	}
+	z.Wait()
+	h.Stop()
+
 	// A live holder with other maps is not entered for this identity.
 	uid := 1000
 	if _, _, err := h.Enter(Identity{Mode: "self", UserNS: UserNSAlways, UID: &uid}); err != nil {
 		t.Fatal(err)
 	}
 	pid, _, _ := readHolderFile(h.File)
-	fd, started, err := h.Enter(Identity{Mode: "root", UserNS: UserNSAlways})
+	fd, started, err = h.Enter(Identity{Mode: "root", UserNS: UserNSAlways})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,22 +212,11 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 func waitGone(t *testing.T, pid int, limit time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(limit); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := procStartTime(pid); err != nil {
-			return
-		}
-		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); len(b) > 0 && isZombie(b) {
+		if _, state, err := procStat(pid); err != nil || state == 'Z' {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("holder %d still alive after %v", pid, limit)
 		}
 	}
-}
-
-func isZombie(stat []byte) bool {
-	i := len(stat) - 1
-	for i > 0 && stat[i] != ')' {
-		i--
-	}
-	return i+2 < len(stat) && stat[i+2] == 'Z'
 }
