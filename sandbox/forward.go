@@ -19,7 +19,14 @@ var ForwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.
 // runtime to start a thread for signal delivery (about 2 ms on the project
 // VM): a front end calls this first, does its other work meanwhile, and
 // calls ready before Start, so that a signal sent to it once the command is
-// up is forwarded, not fatal. Stop it with signal.Stop after ready.
+// up is forwarded, not fatal.
+//
+// A front end that exits as soon as its command has ended need not call
+// signal.Stop: Stop waits until the runtime's signal loop is idle, which
+// took a millisecond per command here (the main goroutine is locked to its
+// thread, so every yield is a thread hand-off), and a signal that arrives
+// after the command ended is better ignored than fatal, so that the exit
+// status stays the command's.
 func SubscribeForwarded() (sigs chan os.Signal, ready func()) {
 	sigs = make(chan os.Signal, 16)
 	done := make(chan struct{})

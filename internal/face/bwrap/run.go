@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/nook-project/nook/sandbox"
@@ -27,10 +26,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 	// none; see docs/bwrap-compat.md.) Subscribed alongside parsing: see
 	// sandbox.SubscribeForwarded.
 	sigs, listening := sandbox.SubscribeForwarded()
-	defer func() {
-		listening()
-		signal.Stop(sigs)
-	}()
+	defer listening() // not stopped: see sandbox.SubscribeForwarded
 	p := newParser(os.Environ())
 	cmd, err := p.parse(args)
 	diag := diagnostics{prefix: p.levelPrefix}

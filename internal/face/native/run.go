@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,10 +20,7 @@ var Version = "dev"
 func Run(args []string, inherited []int) int {
 	// Subscribed alongside parsing: see sandbox.SubscribeForwarded.
 	sigs, listening := sandbox.SubscribeForwarded()
-	defer func() {
-		listening()
-		signal.Stop(sigs)
-	}()
+	defer listening() // not stopped: see sandbox.SubscribeForwarded
 	r, cmd, err := parseRun(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook run: %v\n", err)

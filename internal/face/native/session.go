@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"text/tabwriter"
 
@@ -223,10 +222,7 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	// Subscribed while the session is read and locked (see
 	// sandbox.SubscribeForwarded).
 	sigs, listening := sandbox.SubscribeForwarded()
-	defer func() {
-		listening()
-		signal.Stop(sigs)
-	}()
+	defer listening() // not stopped: see sandbox.SubscribeForwarded
 	fs, f := newRunFlags()
 	user, dir, noNet, binds, roBinds, setenv, preserve, sync := f.user, f.dir, f.noNet, f.binds, f.roBinds, f.setenvs, f.preserve, f.sync
 	// The id may come first (nook session run ID -u USER -- CMD, as

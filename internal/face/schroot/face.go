@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -74,10 +73,7 @@ func (f *face) run(args []string) int {
 	if o.action == actRun || o.action == actAutomatic {
 		// Subscribed while the catalogue and the session are read.
 		f.sigs, f.listening = sandbox.SubscribeForwarded()
-		defer func() {
-			f.listening()
-			signal.Stop(f.sigs)
-		}()
+		defer f.listening() // not stopped: see sandbox.SubscribeForwarded
 	}
 	switch o.action {
 	case actHelp:
