@@ -33,7 +33,7 @@ work=/var/tmp/nook-bench-session
 rm -rf "$work"
 mkdir -p "$work"
 chmod 755 "$work"
-(cd "$top" && CGO_ENABLED=0 go build -o "$work/nook" ./cmd/nook)
+(cd "$top" && CGO_ENABLED=0 go build -o "$work" ./cmd/nook ./cmd/nook-unpack)
 home="$work/home"
 mkdir -p "$home"
 chown "$user:" "$home"

@@ -267,20 +267,25 @@ func (c *Cache) remove(e Entry) error {
 
 // unpackInto runs the unpack helper: the tarball f is its stdin, dest
 // (inside rw, the one directory the helper may write) receives the tree.
-func unpackInto(f *os.File, size int64, mode IDMode, rw, dest string, progress Progress) (unpackResult, error) {
+func unpackInto(f *os.File, size int64, mode IDMode, rw, dest string, progress Progress) (UnpackResult, error) {
 	id, err := sandboxIdentity(mode, 0, 0)
 	if err != nil {
-		return unpackResult{}, err
+		return UnpackResult{}, err
 	}
 	chown := "chown"
 	if mode == IDSingle {
 		chown = "nochown"
 	}
-	spec := helperSpec(id, rw, "unpack", dest, chown, XzTool)
+	helper, err := unpackHelper()
+	if err != nil {
+		return UnpackResult{}, err
+	}
+	spec := helperSpec(id, rw)
+	spec.Args, spec.Argv0 = []string{helper, UnpackFlag, dest, chown, XzTool}, unpackArg0
 	var out bytes.Buffer
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return unpackResult{}, err
+		return UnpackResult{}, err
 	}
 	spec.Stdin, spec.Stdout = f, outW
 	var wg sync.WaitGroup
@@ -312,11 +317,11 @@ func unpackInto(f *os.File, size int64, mode IDMode, rw, dest string, progress P
 	close(stop)
 	wg.Wait()
 	if err != nil {
-		return unpackResult{}, err
+		return UnpackResult{}, err
 	}
-	var res unpackResult
+	var res UnpackResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return unpackResult{}, fmt.Errorf("read the helper's result: %w", err)
+		return UnpackResult{}, fmt.Errorf("read the helper's result: %w", err)
 	}
 	return res, nil
 }

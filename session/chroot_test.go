@@ -22,7 +22,7 @@ func registryFixture(t *testing.T) *Registry {
 		os.MkdirAll(d, 0o755)
 	}
 	tarball := filepath.Join(base, "t.tar")
-	os.WriteFile(tarball, makeTar(t, []ent{{name: "./", typ: '5'}}), 0o644)
+	os.WriteFile(tarball, makeTar(t, []ent{{Name: "./", Type: '5'}}), 0o644)
 	os.WriteFile(r.SchrootConf, []byte(`# schroot.conf
 [dup]
 type=directory

@@ -9,8 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nook-project/nook/internal/tartest"
 	"github.com/nook-project/nook/sandbox"
 )
+
+// ent is one entry of a test tarball.
+type ent = tartest.Entry
+
+func makeTar(t *testing.T, ents []ent) []byte { return tartest.Make(t, ents) }
 
 // Fixtures are made by the tests themselves: the test users may not be
 // able to read the checkout.
@@ -26,20 +32,20 @@ func busyboxTar(t *testing.T, extra ...ent) []byte {
 	if err != nil {
 		t.Fatalf("the session tests need a static busybox at /bin/busybox (apt-get install busybox-static): %v", err)
 	}
-	ents := []ent{{name: "./", typ: tar.TypeDir}}
+	ents := []ent{{Name: "./", Type: tar.TypeDir}}
 	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "root", "home"} {
-		ents = append(ents, ent{name: "./" + d + "/", typ: tar.TypeDir})
+		ents = append(ents, ent{Name: "./" + d + "/", Type: tar.TypeDir})
 	}
-	ents = append(ents, ent{name: "./tmp/", typ: tar.TypeDir, mode: 0o1777},
-		ent{name: "./bin/busybox", typ: tar.TypeReg, mode: 0o755, body: string(bb)},
-		ent{name: "./etc/passwd", typ: tar.TypeReg, body: "root:x:0:0:root:/root:/bin/sh\nbuilder:x:1500:1500::/home/builder:/bin/sh\n"},
-		ent{name: "./etc/group", typ: tar.TypeReg, body: "root:x:0:\nbuilder:x:1500:\n"},
-		ent{name: "./home/builder/", typ: tar.TypeDir, uid: 1500, gid: 1500},
-		ent{name: "./dev/null", typ: tar.TypeChar, mode: 0o666},
-		ent{name: "./dev/zero", typ: tar.TypeChar, mode: 0o666},
+	ents = append(ents, ent{Name: "./tmp/", Type: tar.TypeDir, Mode: 0o1777},
+		ent{Name: "./bin/busybox", Type: tar.TypeReg, Mode: 0o755, Body: string(bb)},
+		ent{Name: "./etc/passwd", Type: tar.TypeReg, Body: "root:x:0:0:root:/root:/bin/sh\nbuilder:x:1500:1500::/home/builder:/bin/sh\n"},
+		ent{Name: "./etc/group", Type: tar.TypeReg, Body: "root:x:0:\nbuilder:x:1500:\n"},
+		ent{Name: "./home/builder/", Type: tar.TypeDir, UID: 1500, GID: 1500},
+		ent{Name: "./dev/null", Type: tar.TypeChar, Mode: 0o666},
+		ent{Name: "./dev/zero", Type: tar.TypeChar, Mode: 0o666},
 	)
 	for _, a := range busyboxApplets {
-		ents = append(ents, ent{name: "./bin/" + a, typ: tar.TypeSymlink, link: "busybox"})
+		ents = append(ents, ent{Name: "./bin/" + a, Type: tar.TypeSymlink, Link: "busybox"})
 	}
 	ents = append(ents, extra...)
 	return makeTar(t, ents)

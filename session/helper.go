@@ -2,9 +2,6 @@ package session
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,20 +34,9 @@ func init() {
 	}
 }
 
-// unpackResult is what the unpack helper prints on its stdout.
-type unpackResult struct {
-	SHA256      string       `json:"sha256"`
-	Compression Compression  `json:"compression"`
-	Size        int64        `json:"size"`
-	Stats       ExtractStats `json:"stats"`
-}
-
 func runHelper(verb string, args []string) int {
 	var err error
 	switch {
-	case verb == "unpack" && len(args) == 3:
-		XzTool = args[2]
-		err = helperUnpack(args[0], args[1] == "chown")
 	case verb == "remove" && len(args) == 1:
 		err = removeContents(args[0])
 	case verb == "adduser" && len(args) == 5:
@@ -65,176 +51,6 @@ func runHelper(verb string, args []string) int {
 		return 1
 	}
 	return 0
-}
-
-// helperUnpack reads the tarball on stdin, hashing every byte of it on the
-// way, and extracts it into dest.
-func helperUnpack(dest string, chown bool) error {
-	h := newHashReader(os.Stdin)
-	defer h.Close()
-	head := make([]byte, sniffLen)
-	n, err := io.ReadFull(h, head)
-	if err != nil && err != io.ErrUnexpectedEOF {
-		return fmt.Errorf("read tarball: %w", err)
-	}
-	head = head[:n]
-	c, err := Sniff(head)
-	if err != nil {
-		return err
-	}
-	dec, done, err := decompress(io.MultiReader(bytes.NewReader(head), h), c)
-	if err != nil {
-		return err
-	}
-	if os.Getenv(stallEnv) == "1" {
-		// Test hook (see stallEnv): hold the unpack half done.
-		dec = &stallReader{r: dec, left: 64 << 10}
-	}
-	sandbox.Phase("helper: unpacking")
-	stats, err := extract(dec, dest, chown)
-	if err != nil {
-		done()
-		return err
-	}
-	// The tar end marker may come before the end of the stream (padding,
-	// a trailing compressed frame): read it all so the hash covers the
-	// whole file and the decoder ends cleanly.
-	if _, err := io.Copy(io.Discard, dec); err != nil {
-		done()
-		return fmt.Errorf("read the end of the tarball: %w", err)
-	}
-	if err := done(); err != nil {
-		return err
-	}
-	if _, err := io.Copy(io.Discard, h); err != nil {
-		return fmt.Errorf("read the end of the tarball: %w", err)
-	}
-	sum, size, err := h.Sum()
-	if err != nil {
-		return fmt.Errorf("read tarball: %w", err)
-	}
-	return json.NewEncoder(os.Stdout).Encode(unpackResult{SHA256: sum, Compression: c, Size: size, Stats: stats})
-}
-
-// stallEnv, set to 1 in the environment of the process that begins a
-// session, makes the unpack helper stop for good after the first block of
-// the archive. Tests use it to kill an unpack that is certainly half done
-// (without it, whether a kill lands mid-way is a matter of timing).
-const stallEnv = "NOOK_TEST_STALL_UNPACK"
-
-type stallReader struct {
-	r    io.Reader
-	left int
-}
-
-func (s *stallReader) Read(p []byte) (int, error) {
-	if s.left <= 0 {
-		select {}
-	}
-	if len(p) > s.left {
-		p = p[:s.left]
-	}
-	n, err := s.r.Read(p)
-	s.left -= n
-	return n, err
-}
-
-// hashReader reads its source in a goroutine, hashing each block there, so
-// hashing runs beside decompression and extraction instead of in front of
-// them. Memory is bounded: a few blocks in flight.
-type hashReader struct {
-	blocks chan []byte
-	free   chan []byte
-	cur    []byte
-	curBuf []byte
-	done   chan struct{}
-	stop   chan struct{}
-	sum    string
-	size   int64
-	err    error
-}
-
-func newHashReader(r io.Reader) *hashReader {
-	const nbuf, bsize = 4, 1 << 20
-	h := &hashReader{blocks: make(chan []byte, nbuf), free: make(chan []byte, nbuf), done: make(chan struct{}), stop: make(chan struct{})}
-	for range nbuf {
-		h.free <- make([]byte, bsize)
-	}
-	go func() {
-		defer close(h.done)
-		defer close(h.blocks)
-		hash := sha256.New()
-		for {
-			var buf []byte
-			select {
-			case buf = <-h.free:
-			case <-h.stop:
-				return
-			}
-			n, err := io.ReadFull(r, buf)
-			if n > 0 {
-				hash.Write(buf[:n])
-				h.size += int64(n)
-				select {
-				case h.blocks <- buf[:n]:
-				case <-h.stop:
-					return
-				}
-			}
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				h.sum = hex.EncodeToString(hash.Sum(nil))
-				return
-			}
-			if err != nil {
-				h.err = err
-				return
-			}
-		}
-	}()
-	return h
-}
-
-func (h *hashReader) Read(p []byte) (int, error) {
-	for len(h.cur) == 0 {
-		if h.curBuf != nil {
-			h.free <- h.curBuf[:cap(h.curBuf)]
-			h.curBuf = nil
-		}
-		b, ok := <-h.blocks
-		if !ok {
-			<-h.done
-			if h.err != nil {
-				return 0, h.err
-			}
-			return 0, io.EOF
-		}
-		h.cur, h.curBuf = b, b
-	}
-	n := copy(p, h.cur)
-	h.cur = h.cur[n:]
-	return n, nil
-}
-
-// Sum returns the hash and size once Read has returned io.EOF.
-func (h *hashReader) Sum() (string, int64, error) {
-	<-h.done
-	if h.err != nil {
-		return "", 0, h.err
-	}
-	if h.sum == "" {
-		return "", 0, errors.New("tarball not read to its end")
-	}
-	return h.sum, h.size, nil
-}
-
-// Close stops the reading goroutine.
-func (h *hashReader) Close() {
-	select {
-	case <-h.stop:
-	default:
-		close(h.stop)
-	}
-	<-h.done
 }
 
 // removeContents deletes everything inside dir, not dir itself (its parent
@@ -258,6 +74,10 @@ func removeContents(dir string) error {
 	}
 	return nil
 }
+
+// stallEnv is passed on to the unpack helper, where it makes the unpack
+// stall half way (package unpack's test hook of the same name).
+const stallEnv = "NOOK_TEST_STALL_UNPACK"
 
 // helperSpec is the sandbox in which a helper verb runs: the host root
 // read-only, rw the one directory it works on, fresh /proc (for

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -342,9 +341,19 @@ func unpackWarnings(e Entry) []string {
 	return w
 }
 
+// uuid4 is a random (version 4) UUID. The bytes come from getrandom(2)
+// itself: crypto/rand would link a FIPS module whose initialisation every
+// nook start would pay for. A short read is retried; getrandom only fails
+// before the kernel's pool is ready, long before any session.
 func uuid4() string {
 	var b [16]byte
-	rand.Read(b[:])
+	for n := 0; n < len(b); {
+		m, err := unix.Getrandom(b[n:], 0)
+		if err != nil && err != unix.EINTR {
+			panic(fmt.Sprintf("getrandom: %v", err))
+		}
+		n += max(m, 0)
+	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])

@@ -45,7 +45,7 @@ func TestUnpackEachCompression(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			XzTool = c.xz
 			defer func() { XzTool = "" }()
-			data := compressWith(t, c.comp, busyboxTar(t, ent{name: "./marker", typ: tar.TypeReg, body: name}))
+			data := compressWith(t, c.comp, busyboxTar(t, ent{Name: "./marker", Type: tar.TypeReg, Body: name}))
 			addTarball(t, s, name, data)
 			res := begin(t, s, name)
 			if res.Unpacked == nil || res.Unpacked.Compression != c.comp {
@@ -86,8 +86,8 @@ func TestNotATarball(t *testing.T) {
 func TestOwnershipUnderMapping(t *testing.T) {
 	s := testStore(t)
 	data := busyboxTar(t,
-		ent{name: "./owned", typ: tar.TypeReg, uid: 1234, gid: 2345, mode: 0o4755, body: "x"},
-		ent{name: "./ownedsg", typ: tar.TypeReg, uid: 1234, gid: 2345, mode: 0o2750, body: "x"})
+		ent{Name: "./owned", Type: tar.TypeReg, UID: 1234, GID: 2345, Mode: 0o4755, Body: "x"},
+		ent{Name: "./ownedsg", Type: tar.TypeReg, UID: 1234, GID: 2345, Mode: 0o2750, Body: "x"})
 	addTarball(t, s, "own", data)
 	res := begin(t, s, "own")
 	got := strings.TrimSpace(sh(t, s, res.State.ID, "stat -c '%u %g %a' /owned /ownedsg | tr '\\n' ' '"))
@@ -578,9 +578,9 @@ func TestStorePrivate(t *testing.T) {
 // tarball gets a new entry and the old one goes once unused.
 func TestCachePruneAndChangedTarball(t *testing.T) {
 	s := testStore(t)
-	p := addTarball(t, s, "chg", busyboxTar(t, ent{name: "./v", typ: tar.TypeReg, body: "1"}))
+	p := addTarball(t, s, "chg", busyboxTar(t, ent{Name: "./v", Type: tar.TypeReg, Body: "1"}))
 	r1 := begin(t, s, "chg")
-	os.WriteFile(p, busyboxTar(t, ent{name: "./v", typ: tar.TypeReg, body: "2"}), 0o644)
+	os.WriteFile(p, busyboxTar(t, ent{Name: "./v", Type: tar.TypeReg, Body: "2"}), 0o644)
 	r2 := begin(t, s, "chg")
 	if r2.Unpacked == nil || r2.State.Entry == r1.State.Entry {
 		t.Fatalf("a changed tarball did not get a new entry")
@@ -616,7 +616,7 @@ func TestCachePruneAndChangedTarball(t *testing.T) {
 // there, and what the host writes there is seen by the next command.
 func TestCopySession(t *testing.T) {
 	s := testStore(t)
-	addTarball(t, s, "cp", busyboxTar(t, ent{name: "./owned", typ: tar.TypeReg, uid: 1234, gid: 1234, body: "x"}))
+	addTarball(t, s, "cp", busyboxTar(t, ent{Name: "./owned", Type: tar.TypeReg, UID: 1234, GID: 1234, Body: "x"}))
 	res, err := s.Begin("cp", BeginOptions{Copy: true})
 	if err != nil {
 		t.Fatal(err)
@@ -713,7 +713,7 @@ func TestHostileTarballRefused(t *testing.T) {
 	s := testStore(t)
 	outside := filepath.Join(filepath.Dir(s.Dirs.Config), "outside")
 	os.Mkdir(outside, 0o755)
-	addTarball(t, s, "hostile", busyboxTar(t, ent{name: "../../outside/evil", typ: tar.TypeReg, body: "x"}))
+	addTarball(t, s, "hostile", busyboxTar(t, ent{Name: "../../outside/evil", Type: tar.TypeReg, Body: "x"}))
 	_, err := s.Begin("hostile", BeginOptions{})
 	if err == nil || !strings.Contains(err.Error(), "unsafe tar entry") {
 		t.Fatalf("begin of a hostile tarball: %v", err)
@@ -738,8 +738,8 @@ func TestFileCapabilityKept(t *testing.T) {
 	s := testStore(t)
 	// vfs_cap_data revision 2, effective, permitted = cap_net_raw (13).
 	capV2 := string([]byte{0x01, 0, 0, 0x02, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
-	addTarball(t, s, "caps", busyboxTar(t, ent{name: "./ping", typ: tar.TypeReg, mode: 0o755, body: "x",
-		xattrs: map[string]string{"security.capability": capV2}}))
+	addTarball(t, s, "caps", busyboxTar(t, ent{Name: "./ping", Type: tar.TypeReg, Mode: 0o755, Body: "x",
+		Xattrs: map[string]string{"security.capability": capV2}}))
 	res := begin(t, s, "caps")
 	if res.Unpacked.Stats.XattrFailed != 0 {
 		t.Errorf("xattrs refused: %d (%s)", res.Unpacked.Stats.XattrFailed, res.Unpacked.Stats.XattrError)

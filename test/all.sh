@@ -51,7 +51,7 @@ say "build: nook and the test binaries into $bin"
 rm -rf "$bin"
 mkdir -p "$bin"
 chmod 0755 "$work" "$bin"
-CGO_ENABLED=0 go build -o "$bin/nook" ./cmd/nook
+CGO_ENABLED=0 go build -o "$bin" ./cmd/nook ./cmd/nook-unpack
 pkgs=$(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)
 for p in $pkgs; do
 	name=$(echo "${p#github.com/nook-project/nook/}" | tr / _)

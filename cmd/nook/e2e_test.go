@@ -33,7 +33,8 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		nookBin = filepath.Join(dir, "nook")
-		out, err := exec.Command("go", "build", "-o", nookBin, ".").CombinedOutput()
+		// nook and, beside it, its unpack helper.
+		out, err := exec.Command("go", "build", "-o", dir, ".", "../nook-unpack").CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build nook: %v\n%s", err, out)
 			os.Exit(1)

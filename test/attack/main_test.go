@@ -57,7 +57,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Chmod(dir, 0o755)
 		nookBin = filepath.Join(dir, "nook")
-		cmd := exec.Command("go", "build", "-o", nookBin, "github.com/nook-project/nook/cmd/nook")
+		// nook and, beside it, its unpack helper.
+		cmd := exec.Command("go", "build", "-o", dir, "github.com/nook-project/nook/cmd/nook", "github.com/nook-project/nook/cmd/nook-unpack")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build nook: %v\n%s", err, out)

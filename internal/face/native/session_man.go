@@ -239,6 +239,16 @@ not be used by two live mounts.
 A second command, or an end, waits for the running one and says so first.
 .Sh ENVIRONMENT
 .Bl -tag -width Ds
+.It Ev NOOK_UNPACK
+The unpack helper
+.Nm nook-unpack
+that unpacks a tarball into the cache.
+Unset, nook looks for it beside its own executable, on
+.Ev PATH ,
+in
+.Pa /usr/libexec/nook
+and in
+.Pa /usr/lib/nook .
 .It Ev NOOK_USERNS_IDLE
 How long a session's user namespace holder waits for the next command, as
 a Go duration

@@ -1,4 +1,4 @@
-package session
+package unpack
 
 import (
 	"archive/tar"
@@ -9,58 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nook-project/nook/internal/tartest"
 	"golang.org/x/sys/unix"
 )
 
-// ent is one entry of a tarball made in a test.
-type ent struct {
-	name, link string
-	typ        byte
-	mode       int64
-	uid, gid   int
-	body       string
-	xattrs     map[string]string
-	mtime      time.Time
-}
+type ent = tartest.Entry
 
-func makeTar(t *testing.T, ents []ent) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Uid: e.uid, Gid: e.gid,
-			ModTime: e.mtime, Format: tar.FormatPAX}
-		if h.ModTime.IsZero() {
-			h.ModTime = time.Unix(1700000000, 0)
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-			if e.typ == tar.TypeDir {
-				h.Mode = 0o755
-			}
-		}
-		if e.typ == tar.TypeReg {
-			h.Size = int64(len(e.body))
-		}
-		if e.typ == tar.TypeChar {
-			h.Devmajor, h.Devminor = 1, 3
-		}
-		for k, v := range e.xattrs {
-			if h.PAXRecords == nil {
-				h.PAXRecords = map[string]string{}
-			}
-			h.PAXRecords["SCHILY.xattr."+k] = v
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatalf("tar header %s: %v", e.name, err)
-		}
-		if e.typ == tar.TypeReg {
-			tw.Write([]byte(e.body))
-		}
-	}
-	tw.Close()
-	return buf.Bytes()
-}
+func makeTar(t *testing.T, ents []ent) []byte { return tartest.Make(t, ents) }
 
 // attackDirs makes a sandbox for an attack: dest (the extraction
 // directory) and outside (a sibling the attack aims at), with a file there
@@ -109,44 +64,44 @@ func TestExtractAttacks(t *testing.T) {
 		// not make directories through a dangling symlink).
 		either bool
 	}{
-		{name: "dot-dot", ents: []ent{{name: "../outside/evil", typ: tar.TypeReg, body: "x"}}, wantErr: true},
-		{name: "dot-dot-deep", ents: []ent{{name: "a/b/../../../outside/evil", typ: tar.TypeReg, body: "x"}}, wantErr: true},
-		{name: "absolute", ents: []ent{{name: "OUT/evil", typ: tar.TypeReg, body: "x"}}, inside: []string{"OUT/evil"}},
+		{name: "dot-dot", ents: []ent{{Name: "../outside/evil", Type: tar.TypeReg, Body: "x"}}, wantErr: true},
+		{name: "dot-dot-deep", ents: []ent{{Name: "a/b/../../../outside/evil", Type: tar.TypeReg, Body: "x"}}, wantErr: true},
+		{name: "absolute", ents: []ent{{Name: "OUT/evil", Type: tar.TypeReg, Body: "x"}}, inside: []string{"OUT/evil"}},
 		{name: "symlinked-parent-absolute", ents: []ent{
-			{name: "link", typ: tar.TypeSymlink, link: "OUT"},
-			{name: "link/evil", typ: tar.TypeReg, body: "x"},
+			{Name: "link", Type: tar.TypeSymlink, Link: "OUT"},
+			{Name: "link/evil", Type: tar.TypeReg, Body: "x"},
 		}, inside: []string{"OUT/evil"}, either: true},
 		{name: "symlinked-parent-relative", ents: []ent{
-			{name: "link", typ: tar.TypeSymlink, link: "../outside"},
-			{name: "link/evil", typ: tar.TypeReg, body: "x"},
+			{Name: "link", Type: tar.TypeSymlink, Link: "../outside"},
+			{Name: "link/evil", Type: tar.TypeReg, Body: "x"},
 		}, inside: []string{"evil"}, either: true},
 		{name: "symlinked-parent-root", ents: []ent{
-			{name: "sub/link", typ: tar.TypeSymlink, link: "/"},
-			{name: "sub/link/evil", typ: tar.TypeReg, body: "x"},
+			{Name: "sub/link", Type: tar.TypeSymlink, Link: "/"},
+			{Name: "sub/link/evil", Type: tar.TypeReg, Body: "x"},
 		}, inside: []string{"evil"}},
 		{name: "write-through-symlink", ents: []ent{
-			{name: "victim", typ: tar.TypeSymlink, link: "OUT/victim"},
-			{name: "victim", typ: tar.TypeReg, body: "overwritten"},
+			{Name: "victim", Type: tar.TypeSymlink, Link: "OUT/victim"},
+			{Name: "victim", Type: tar.TypeReg, Body: "overwritten"},
 		}, inside: []string{"victim"}},
 		{name: "write-through-relative-symlink", ents: []ent{
-			{name: "victim", typ: tar.TypeSymlink, link: "../outside/victim"},
-			{name: "victim", typ: tar.TypeReg, body: "overwritten"},
+			{Name: "victim", Type: tar.TypeSymlink, Link: "../outside/victim"},
+			{Name: "victim", Type: tar.TypeReg, Body: "overwritten"},
 		}, inside: []string{"victim"}},
-		{name: "hardlink-dot-dot", ents: []ent{{name: "h", typ: tar.TypeLink, link: "../outside/victim"}}, wantErr: true},
-		{name: "hardlink-absolute", ents: []ent{{name: "h", typ: tar.TypeLink, link: "OUT/victim"}}, wantErr: true},
+		{name: "hardlink-dot-dot", ents: []ent{{Name: "h", Type: tar.TypeLink, Link: "../outside/victim"}}, wantErr: true},
+		{name: "hardlink-absolute", ents: []ent{{Name: "h", Type: tar.TypeLink, Link: "OUT/victim"}}, wantErr: true},
 		{name: "hardlink-through-symlink", ents: []ent{
-			{name: "l", typ: tar.TypeSymlink, link: "OUT"},
-			{name: "h", typ: tar.TypeLink, link: "l/victim"},
+			{Name: "l", Type: tar.TypeSymlink, Link: "OUT"},
+			{Name: "h", Type: tar.TypeLink, Link: "l/victim"},
 		}, wantErr: true},
 		{name: "hardlink-to-symlink-then-write", ents: []ent{
-			{name: "l", typ: tar.TypeSymlink, link: "OUT/victim"},
-			{name: "h", typ: tar.TypeLink, link: "l"},
-			{name: "h", typ: tar.TypeReg, body: "overwritten"},
+			{Name: "l", Type: tar.TypeSymlink, Link: "OUT/victim"},
+			{Name: "h", Type: tar.TypeLink, Link: "l"},
+			{Name: "h", Type: tar.TypeReg, Body: "overwritten"},
 		}, inside: []string{"h", "l"}},
 		{name: "dir-over-symlink", ents: []ent{
-			{name: "d", typ: tar.TypeSymlink, link: "OUT"},
-			{name: "d", typ: tar.TypeDir},
-			{name: "d/evil", typ: tar.TypeReg, body: "x"},
+			{Name: "d", Type: tar.TypeSymlink, Link: "OUT"},
+			{Name: "d", Type: tar.TypeDir},
+			{Name: "d/evil", Type: tar.TypeReg, Body: "x"},
 		}, inside: []string{"d/evil"}},
 	}
 	for _, c := range cases {
@@ -154,8 +109,8 @@ func TestExtractAttacks(t *testing.T) {
 			dest, outside := attackDirs(t)
 			var ents []ent
 			for _, e := range c.ents {
-				e.name = replaceOut(e.name, outside)
-				e.link = replaceOut(e.link, outside)
+				e.Name = replaceOut(e.Name, outside)
+				e.Link = replaceOut(e.Link, outside)
 				ents = append(ents, e)
 			}
 			_, err := extract(bytes.NewReader(makeTar(t, ents)), dest, false)
@@ -192,18 +147,18 @@ func TestExtractKeepsMetadata(t *testing.T) {
 	t.Cleanup(func() { os.Chmod(filepath.Join(dest, "ro"), 0o755) })
 	mt := time.Unix(1234567890, 0)
 	ents := []ent{
-		{name: "./", typ: tar.TypeDir, mode: 0o755},
-		{name: "./bin/", typ: tar.TypeDir, mode: 0o755, mtime: mt},
-		{name: "./bin/su", typ: tar.TypeReg, mode: 0o4755, body: "setuid", mtime: mt},
-		{name: "./bin/sg", typ: tar.TypeReg, mode: 0o2711, body: "setgid"},
-		{name: "./bin/ln", typ: tar.TypeLink, link: "./bin/su"},
-		{name: "./bin/sym", typ: tar.TypeSymlink, link: "su", mtime: mt},
-		{name: "./etc/x", typ: tar.TypeReg, body: "implied parent", xattrs: map[string]string{"user.nook": "kept"}},
-		{name: "./dev/null", typ: tar.TypeChar, mode: 0o666},
-		{name: "./dev/zero", typ: tar.TypeChar, mode: 0o666},
-		{name: "./fifo", typ: tar.TypeFifo, mode: 0o600},
-		{name: "./ro/", typ: tar.TypeDir, mode: 0o555},
-		{name: "./ro/inside", typ: tar.TypeReg, body: "in a read-only dir"},
+		{Name: "./", Type: tar.TypeDir, Mode: 0o755},
+		{Name: "./bin/", Type: tar.TypeDir, Mode: 0o755, MTime: mt},
+		{Name: "./bin/su", Type: tar.TypeReg, Mode: 0o4755, Body: "setuid", MTime: mt},
+		{Name: "./bin/sg", Type: tar.TypeReg, Mode: 0o2711, Body: "setgid"},
+		{Name: "./bin/ln", Type: tar.TypeLink, Link: "./bin/su"},
+		{Name: "./bin/sym", Type: tar.TypeSymlink, Link: "su", MTime: mt},
+		{Name: "./etc/x", Type: tar.TypeReg, Body: "implied parent", Xattrs: map[string]string{"user.nook": "kept"}},
+		{Name: "./dev/null", Type: tar.TypeChar, Mode: 0o666},
+		{Name: "./dev/zero", Type: tar.TypeChar, Mode: 0o666},
+		{Name: "./fifo", Type: tar.TypeFifo, Mode: 0o600},
+		{Name: "./ro/", Type: tar.TypeDir, Mode: 0o555},
+		{Name: "./ro/inside", Type: tar.TypeReg, Body: "in a read-only dir"},
 	}
 	stats, err := extract(bytes.NewReader(makeTar(t, ents)), dest, false)
 	if err != nil {

@@ -1,4 +1,4 @@
-package session
+package unpack
 
 import (
 	"archive/tar"
@@ -10,27 +10,9 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/nook-project/nook/session"
 	"golang.org/x/sys/unix"
 )
-
-// ExtractStats counts what an extraction did and what it left out.
-type ExtractStats struct {
-	Entries int64 `json:"entries"`
-	Bytes   int64 `json:"bytes"`
-	// Devices are device nodes skipped: a session gets a fresh /dev from
-	// every command, and a user namespace cannot make them anyway.
-	Devices int64 `json:"devices,omitempty"`
-	// ChownFailed counts entries whose owner could not be set (an id the
-	// mapping does not hold); they belong to the extracting user instead.
-	ChownFailed int64  `json:"chown_failed,omitempty"`
-	ChownError  string `json:"chown_error,omitempty"`
-	// XattrFailed counts extended attributes the kernel refused (trusted.*
-	// in a user namespace, or a filesystem without xattrs).
-	XattrFailed int64  `json:"xattr_failed,omitempty"`
-	XattrError  string `json:"xattr_error,omitempty"`
-	// Other counts entries of kinds that are not files (sockets, unknown).
-	Other int64 `json:"other,omitempty"`
-}
 
 // ErrUnsafeEntry is wrapped by the error for a tar entry whose name or link
 // target would reach outside the destination through "..".
@@ -53,7 +35,7 @@ var ErrUnsafeEntry = errors.New("unsafe tar entry")
 type extractor struct {
 	root  *os.File // the destination, O_DIRECTORY
 	chown bool
-	stats ExtractStats
+	stats session.ExtractStats
 	buf   []byte
 	// dirTimes are applied at the end: making entries in a directory
 	// changes its mtime, and a directory without write permission (0555)
@@ -74,10 +56,10 @@ type dirTime struct {
 // extract unpacks r into dest, which must exist and be empty. With chown,
 // entries get the archive's numeric owners (never looked up by name);
 // without, they belong to the caller.
-func extract(r io.Reader, dest string, chown bool) (ExtractStats, error) {
+func extract(r io.Reader, dest string, chown bool) (session.ExtractStats, error) {
 	root, err := os.OpenFile(dest, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return ExtractStats{}, fmt.Errorf("open extraction directory: %w", err)
+		return session.ExtractStats{}, fmt.Errorf("open extraction directory: %w", err)
 	}
 	defer root.Close()
 	x := &extractor{root: root, chown: chown, buf: make([]byte, 1<<20)}

@@ -1,0 +1,96 @@
+package session
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The unpack helper is a program of its own, nook-unpack (cmd/nook-unpack,
+// package unpack), not a verb of nook's: the decompressors, tar and sha256
+// it needs cost every nook start about 1.5 ms of package initialisation on
+// the project's VM, and most commands never unpack. nook runs it inside the
+// helper sandbox (helperSpec), which shows the host root read-only at /, so
+// a host path names it there too.
+
+// UnpackFlag is the helper's first argument, with the protocol version: a
+// helper of another version refuses the call instead of misreading it.
+const UnpackFlag = "--nook-unpack=1"
+
+const unpackArg0 = "nook-unpack"
+
+// UnpackSelf, as UnpackHelper, runs this very executable as the helper: for
+// a program that links package unpack and calls unpack.Dispatch first.
+const UnpackSelf = "/proc/self/exe"
+
+// UnpackHelper is the unpack helper's path. Empty (the default) looks in
+// order at $NOOK_UNPACK, nook-unpack beside the running executable, on
+// PATH, and in /usr/libexec/nook and /usr/lib/nook.
+var UnpackHelper string
+
+// unpackHelper finds the helper as UnpackHelper says, as an absolute path
+// with no symlinks, or says how to install it.
+func unpackHelper() (string, error) {
+	if UnpackHelper == UnpackSelf {
+		return UnpackSelf, nil
+	}
+	if UnpackHelper != "" {
+		return checkHelper(UnpackHelper)
+	}
+	if p := os.Getenv("NOOK_UNPACK"); p != "" {
+		path, err := checkHelper(p)
+		if err != nil {
+			return "", fmt.Errorf("NOOK_UNPACK: %w", err)
+		}
+		return path, nil
+	}
+	var looked []string
+	if exe, err := os.Executable(); err == nil {
+		looked = append(looked, filepath.Dir(exe))
+		if p, err := checkHelper(filepath.Join(filepath.Dir(exe), unpackArg0)); err == nil {
+			return p, nil
+		}
+	}
+	looked = append(looked, "$PATH")
+	if p, err := exec.LookPath(unpackArg0); err == nil {
+		if p, err := checkHelper(p); err == nil {
+			return p, nil
+		}
+	}
+	for _, dir := range []string{"/usr/libexec/nook", "/usr/lib/nook"} {
+		looked = append(looked, dir)
+		if p, err := checkHelper(filepath.Join(dir, unpackArg0)); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("unpacking a chroot tarball needs nook's helper %s, which is not installed (looked in %s): "+
+		"build it beside nook (go build -o DIR ./cmd/nook-unpack, or go install github.com/nook-project/nook/cmd/...) or name it in NOOK_UNPACK",
+		unpackArg0, strings.Join(looked, ", "))
+}
+
+// checkHelper resolves path to an absolute one without symlinks and checks
+// that it is an executable regular file.
+func checkHelper(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("unpack helper %s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(abs, &st); err != nil {
+		return "", fmt.Errorf("unpack helper %s: %w", abs, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "", fmt.Errorf("unpack helper %s is not a regular file", abs)
+	}
+	if err := unix.Access(abs, unix.X_OK); err != nil {
+		return "", fmt.Errorf("unpack helper %s is not executable: %w", abs, err)
+	}
+	return abs, nil
+}

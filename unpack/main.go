@@ -1,0 +1,107 @@
+// Package unpack is nook's unpack helper, the program nook-unpack: it reads
+// a chroot tarball on stdin (tar, or tar compressed with gzip, zstd, xz or
+// bzip2, told apart by content), hashes every byte of it, extracts it into
+// a directory without ever writing outside it, and prints what it did as
+// JSON (session.UnpackResult).
+//
+// nook starts it inside a sandbox that has the session's id mapping (see
+// session.UnpackHelper). It is a program of its own so that the
+// decompressors, tar and sha256 are linked into it alone: in nook they cost
+// every start about 1.5 ms of package initialisation on the project's VM,
+// for the few commands that unpack (docs/benchmarks.md).
+package unpack
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/nook-project/nook/sandbox"
+	"github.com/nook-project/nook/session"
+)
+
+// Main runs the helper with args (os.Args[1:]: session.UnpackFlag, the
+// destination, "chown" or "nochown", the xz tool as session.XzTool names
+// it) and returns the process's exit status. Errors go to stderr, where
+// nook picks them up.
+func Main(args []string) int {
+	if len(args) == 0 || !strings.HasPrefix(args[0], "--nook-unpack=") {
+		fmt.Fprintf(os.Stderr, "nook-unpack is started by nook, not by hand (it reads a tarball on stdin under nook's id mapping)\n")
+		return 2
+	}
+	if args[0] != session.UnpackFlag {
+		fmt.Fprintf(os.Stderr, "nook-unpack speaks %s, nook asked for %s: install nook and nook-unpack from the same version\n", session.UnpackFlag, args[0])
+		return 2
+	}
+	if len(args) != 4 || (args[2] != "chown" && args[2] != "nochown") {
+		fmt.Fprintf(os.Stderr, "nook-unpack: want %s DEST chown|nochown XZTOOL, got %q\n", session.UnpackFlag, args)
+		return 2
+	}
+	if err := unpack(args[1], args[2] == "chown", args[3]); err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// Dispatch runs Main and exits when this process was started as the unpack
+// helper (its first argument is a --nook-unpack= flag). A program that
+// links this package and sets session.UnpackHelper to session.UnpackSelf
+// calls it before anything else (nook's own test binaries do).
+func Dispatch() {
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--nook-unpack=") {
+		os.Exit(Main(os.Args[1:]))
+	}
+}
+
+// unpack reads the tarball on stdin, hashing every byte of it on the
+// way, and extracts it into dest.
+func unpack(dest string, chown bool, xzTool string) error {
+	h := newHashReader(os.Stdin)
+	defer h.Close()
+	head := make([]byte, session.SniffLen)
+	n, err := io.ReadFull(h, head)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return fmt.Errorf("read tarball: %w", err)
+	}
+	head = head[:n]
+	c, err := session.Sniff(head)
+	if err != nil {
+		return err
+	}
+	dec, done, err := decompress(io.MultiReader(bytes.NewReader(head), h), c, xzTool)
+	if err != nil {
+		return err
+	}
+	if os.Getenv(stallEnv) == "1" {
+		// Test hook (see stallEnv): hold the unpack half done.
+		dec = &stallReader{r: dec, left: 64 << 10}
+	}
+	sandbox.Phase("helper: unpacking")
+	stats, err := extract(dec, dest, chown)
+	if err != nil {
+		done()
+		return err
+	}
+	// The tar end marker may come before the end of the stream (padding,
+	// a trailing compressed frame): read it all so the hash covers the
+	// whole file and the decoder ends cleanly.
+	if _, err := io.Copy(io.Discard, dec); err != nil {
+		done()
+		return fmt.Errorf("read the end of the tarball: %w", err)
+	}
+	if err := done(); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, h); err != nil {
+		return fmt.Errorf("read the end of the tarball: %w", err)
+	}
+	sum, size, err := h.Sum()
+	if err != nil {
+		return fmt.Errorf("read tarball: %w", err)
+	}
+	return json.NewEncoder(os.Stdout).Encode(session.UnpackResult{SHA256: sum, Compression: c, Size: size, Stats: stats})
+}

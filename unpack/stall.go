@@ -1,0 +1,27 @@
+package unpack
+
+import "io"
+
+// stallEnv, set to 1 in the environment of the process that begins a
+// session (which passes it on, see session's helperSpec), makes the helper
+// stop for good after the first block of the archive. Tests use it to kill
+// an unpack that is certainly half done (without it, whether a kill lands
+// mid-way is a matter of timing).
+const stallEnv = "NOOK_TEST_STALL_UNPACK"
+
+type stallReader struct {
+	r    io.Reader
+	left int
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	if s.left <= 0 {
+		select {}
+	}
+	if len(p) > s.left {
+		p = p[:s.left]
+	}
+	n, err := s.r.Read(p)
+	s.left -= n
+	return n, err
+}
