@@ -32,6 +32,9 @@ const UnpackSelf = "/proc/self/exe"
 // PATH, and in /usr/libexec/nook and /usr/lib/nook.
 var UnpackHelper string
 
+// executable is os.Executable, replaced by a test.
+var executable = os.Executable
+
 // unpackHelper finds the helper as UnpackHelper says, as an absolute path
 // with no symlinks, or says how to install it.
 func unpackHelper() (string, error) {
@@ -49,7 +52,7 @@ func unpackHelper() (string, error) {
 		return path, nil
 	}
 	var looked []string
-	if exe, err := os.Executable(); err == nil {
+	if exe, err := executable(); err == nil {
 		looked = append(looked, filepath.Dir(exe))
 		if p, err := checkHelper(filepath.Join(filepath.Dir(exe), unpackArg0)); err == nil {
 			return p, nil
