@@ -8,8 +8,12 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Paths of the files that grant subordinate ids; newuidmap and newgidmap
@@ -90,7 +94,48 @@ func parseSubIDs(r io.Reader, name string, id int, source string) ([]Range, erro
 // LookupSubIDs reads path (SubUIDPath or SubGIDPath) and returns the
 // ranges of the user given by name and id. A missing file is not an error:
 // many systems have none, and the caller then simply has no ranges.
+//
+// The answer is remembered for as long as the file's inode, size and
+// modification time stay the same: one nook command asks up to three times
+// (the session's id mode, the held user namespace, the sandbox), and a
+// stat is cheaper than reading the file again.
 func LookupSubIDs(path string, name string, id int) ([]Range, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return readSubIDs(path, name, id)
+	}
+	key := lookupKey{path, name, id, st.Dev, st.Ino, st.Size, st.Mtim}
+	lookups.Lock()
+	defer lookups.Unlock()
+	if r, ok := lookups.m[key]; ok {
+		return slices.Clone(r), nil
+	}
+	r, err := readSubIDs(path, name, id)
+	if err != nil {
+		return nil, err
+	}
+	if lookups.m == nil || len(lookups.m) >= 64 {
+		lookups.m = map[lookupKey][]Range{}
+	}
+	lookups.m[key] = slices.Clone(r)
+	return r, nil
+}
+
+// lookups remembers LookupSubIDs's answers (see there).
+var lookups struct {
+	sync.Mutex
+	m map[lookupKey][]Range
+}
+
+type lookupKey struct {
+	path, name string
+	id         int
+	dev, ino   uint64
+	size       int64
+	mtime      unix.Timespec
+}
+
+func readSubIDs(path string, name string, id int) ([]Range, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -114,4 +115,37 @@ func TestLookupSubIDs(t *testing.T) {
 	if _, err := LookupSubIDs(dir, "alice", 1000); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Errorf("directory: err = %v, want an error naming %s", err, dir)
 	}
+}
+
+// TestLookupSubIDsNoticesChanges: remembered answers are dropped when the
+// file changes, in place (same size, new mtime) or replaced (new inode).
+func TestLookupSubIDsNoticesChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "subuid")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(start int) {
+		t.Helper()
+		for range 2 { // the second answer is the remembered one
+			r, err := LookupSubIDs(path, "alice", 1000)
+			if err != nil || len(r) != 1 || r[0].Start != start {
+				t.Fatalf("LookupSubIDs = %v, %v; want one range at %d", r, err, start)
+			}
+			r[0].Start = -1 // the caller's copy is its own
+		}
+	}
+	write("alice:100000:65536\n")
+	want(100000)
+	time.Sleep(20 * time.Millisecond) // past the file system's timestamp granularity
+	write("alice:200000:65536\n")
+	want(200000)
+	tmp := path + ".new"
+	os.WriteFile(tmp, []byte("alice:300000:65536\n"), 0o644)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	want(300000)
 }
