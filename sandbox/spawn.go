@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"runtime"
 	"strconv"
 	"strings"
@@ -693,10 +692,7 @@ func resolveIdentity(s *Spec) (*identity, error) {
 			innerGID = *s.Identity.GID
 		}
 	default:
-		name := strconv.Itoa(uid)
-		if u, err := user.LookupId(name); err == nil {
-			name = u.Username
-		}
+		name := idmap.UserName(uid)
 		if subU, err = idmap.LookupSubIDs("/etc/subuid", name, uid); err != nil {
 			return nil, err
 		}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
-	"strconv"
 
 	"github.com/nook-project/nook/sandbox"
 	"github.com/nook-project/nook/sandbox/idmap"
@@ -40,10 +38,7 @@ func DetectIDMode() IDMode {
 		return IDHost
 	}
 	uid, gid := os.Getuid(), os.Getgid()
-	name := strconv.Itoa(uid)
-	if u, err := user.LookupId(name); err == nil {
-		name = u.Username
-	}
+	name := idmap.UserName(uid)
 	subU, err1 := idmap.LookupSubIDs(idmap.SubUIDPath, name, uid)
 	subG, err2 := idmap.LookupSubIDs(idmap.SubGIDPath, name, uid)
 	if err1 != nil || err2 != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,9 +21,23 @@ type Store struct {
 	Dirs     Dirs
 	Registry *Registry
 	Cache    *Cache
-	// IDMode is the mapping new sessions and cache entries use; Open
-	// detects it.
+	// IDMode is the mapping new sessions and cache entries use. Empty,
+	// Mode detects it when first needed: a command in an existing session
+	// uses the session's own mapping, and detecting costs a look at the
+	// caller's account and subordinate ranges (most of a millisecond at
+	// every start here).
 	IDMode IDMode
+	mode   sync.Once
+}
+
+// Mode returns IDMode, detecting it (DetectIDMode) if it is empty.
+func (s *Store) Mode() IDMode {
+	s.mode.Do(func() {
+		if s.IDMode == "" {
+			s.IDMode = DetectIDMode()
+		}
+	})
+	return s.IDMode
 }
 
 // Open returns the caller's store in the default directories.
@@ -36,7 +51,7 @@ func Open() (*Store, error) {
 
 // OpenDirs returns the store kept in d.
 func OpenDirs(d Dirs) *Store {
-	return &Store{Dirs: d, Registry: NewRegistry(d), Cache: &Cache{Dir: filepath.Join(d.Cache, "unpack")}, IDMode: DetectIDMode()}
+	return &Store{Dirs: d, Registry: NewRegistry(d), Cache: &Cache{Dir: filepath.Join(d.Cache, "unpack")}}
 }
 
 // State is a session's state file, sessions/ID/state.json.
@@ -152,7 +167,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	if err := validFiles(o.Files); err != nil {
 		return nil, err
 	}
-	st := &State{ID: id, Chroot: c.Name, Kind: c.Kind, Source: c.Path, IDMode: s.IDMode, Created: time.Now().UTC(), Copy: o.Copy || c.Copy,
+	st := &State{ID: id, Chroot: c.Name, Kind: c.Kind, Source: c.Path, IDMode: s.Mode(), Created: time.Now().UTC(), Copy: o.Copy || c.Copy,
 		Selected: strings.TrimPrefix(name, "chroot:"), Keys: o.Keys}
 	if st.Copy && c.Kind == KindHost {
 		return nil, fmt.Errorf("a session of the host root cannot be a copy; leave out --copy")
@@ -166,13 +181,13 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		}
 		st.Repack = c.Path
 	}
-	if s.IDMode == IDSingle {
+	if s.Mode() == IDSingle {
 		res.Warnings = append(res.Warnings, SingleIDWarning)
 	}
 	if err := privateDir(s.sessionsDir()); err != nil {
 		return nil, err
 	}
-	if why := overlayRefusedHere(s.sessionsDir(), s.IDMode == IDHost); why != "" && !st.Copy {
+	if why := overlayRefusedHere(s.sessionsDir(), s.Mode() == IDHost); why != "" && !st.Copy {
 		if c.Kind == KindHost {
 			return nil, fmt.Errorf("cannot begin a session of the host root: %s", why)
 		}
@@ -187,7 +202,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	case st.Copy:
 		// Filled in below, once the session's directory exists.
 	case c.Kind == KindTarball:
-		e, made, err := s.Cache.Ensure(c.Path, s.IDMode, o.Progress, o.Busy)
+		e, made, err := s.Cache.Ensure(c.Path, s.Mode(), o.Progress, o.Busy)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +256,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	}
 	defer lock.Unlock()
 	fail := func(err error) (*BeginResult, error) {
-		removeTree(s.IDMode, tmp)
+		removeTree(s.Mode(), tmp)
 		return nil, err
 	}
 	// upper is the root directory of every command's tree: it gets the
@@ -258,7 +273,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		}
 	}
 	if st.Copy {
-		w, err := fillCopy(c, s.IDMode, tmp, o.Progress)
+		w, err := fillCopy(c, s.Mode(), tmp, o.Progress)
 		if err != nil {
 			return fail(err)
 		}
@@ -417,10 +432,12 @@ func (s *Store) collect() {
 	}
 	sl.Unlock()
 	for _, d := range found {
-		mode := s.IDMode
 		var st State
+		var mode IDMode
 		if readJSON(filepath.Join(d.dir, "state.json"), &st) == nil && st.IDMode != "" {
 			mode = st.IDMode
+		} else {
+			mode = s.Mode()
 		}
 		removeTree(mode, d.dir)
 		if d.f != nil {
@@ -550,7 +567,7 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 	sandbox.Phase("end: renamed")
 	mode := st.IDMode
 	if mode == "" {
-		mode = s.IDMode
+		mode = s.Mode()
 	}
 	if err := removeTree(mode, trash); err != nil {
 		return fmt.Errorf("end session %s: %w", st.ID, err)

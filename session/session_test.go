@@ -92,7 +92,7 @@ func TestOwnershipUnderMapping(t *testing.T) {
 	res := begin(t, s, "own")
 	got := strings.TrimSpace(sh(t, s, res.State.ID, "stat -c '%u %g %a' /owned /ownedsg | tr '\\n' ' '"))
 	want := "1234 2345 4755 1234 2345 2750"
-	if s.IDMode == IDSingle {
+	if s.Mode() == IDSingle {
 		want = "0 0 4755 0 0 2750"
 	}
 	if got != want {
@@ -103,14 +103,14 @@ func TestOwnershipUnderMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostUID := 1234
-	switch s.IDMode {
+	switch s.Mode() {
 	case IDSingle:
 		hostUID = os.Getuid()
 	case IDSubids:
 		hostUID = subIDBase(t) + 1233
 	}
 	if int(st.Uid) != hostUID {
-		t.Errorf("on the host the file belongs to uid %d, want %d (mode %s)", st.Uid, hostUID, s.IDMode)
+		t.Errorf("on the host the file belongs to uid %d, want %d (mode %s)", st.Uid, hostUID, s.Mode())
 	}
 }
 
@@ -327,7 +327,7 @@ func TestUserAddedToSession(t *testing.T) {
 	if len(lines) < 4 || lines[1] != "newbuilder" || lines[2] != "/home/newbuilder" || lines[3] != "home-writable" {
 		t.Errorf("as newbuilder: %q", r.out)
 	}
-	if s.IDMode != IDSingle && lines[0] == "0" {
+	if s.Mode() != IDSingle && lines[0] == "0" {
 		t.Errorf("newbuilder runs as uid 0")
 	}
 	cached, _ := os.ReadFile(filepath.Join(res.State.Lower, "etc/passwd"))
@@ -635,7 +635,7 @@ func TestCopySession(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(st.Location(), "tmp/from-host"), []byte("host\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := sh(t, s, st.ID, "cat /tmp/from-host; stat -c %u /owned"); got != "host\n1234\n" && !(s.IDMode == IDSingle && got == "host\n0\n") {
+	if got := sh(t, s, st.ID, "cat /tmp/from-host; stat -c %u /owned"); got != "host\n1234\n" && !(s.Mode() == IDSingle && got == "host\n0\n") {
 		t.Errorf("inside: %q", got)
 	}
 	if r := runIn(t, s, st.ID, RunOptions{Args: []string{"id", "-un"}, User: "copier"}, ""); r.out != "copier\n" {

@@ -3,7 +3,9 @@ package idmap
 import (
 	"errors"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -148,4 +150,22 @@ func TestLookupSubIDsNoticesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(300000)
+}
+
+// TestUserName: the caller's name as os/user gives it, the same answer
+// again (remembered), and the decimal form for an id without an account.
+func TestUserName(t *testing.T) {
+	uid := os.Getuid()
+	want := strconv.Itoa(uid)
+	if u, err := user.LookupId(want); err == nil {
+		want = u.Username
+	}
+	for range 2 {
+		if got := UserName(uid); got != want {
+			t.Errorf("UserName(%d) = %q, want %q", uid, got, want)
+		}
+	}
+	if got := UserName(1<<31 - 7); got != strconv.Itoa(1<<31-7) {
+		t.Errorf("UserName of an id without an account = %q", got)
+	}
 }

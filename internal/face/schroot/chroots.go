@@ -305,17 +305,48 @@ func currentCaller() *caller {
 	if u, err := user.LookupId(c.name); err == nil {
 		c.name = u.Username
 	}
-	if g, err := user.LookupGroupId(c.group); err == nil {
-		c.group = g.Name
-	}
 	gids, _ := os.Getgroups()
 	gids = append(gids, c.gid)
-	for _, id := range gids {
-		if g, err := user.LookupGroupId(strconv.Itoa(id)); err == nil {
-			c.groups[g.Name] = true
-		}
+	names := groupNames(gids)
+	if n, ok := names[c.gid]; ok {
+		c.group = n
+	}
+	for _, n := range names {
+		c.groups[n] = true
 	}
 	return c
+}
+
+// groupNames names the groups gids with one read of /etc/group (os/user
+// reads the whole file for every gid); a gid the file does not name is
+// looked up through os/user, for other sources.
+func groupNames(gids []int) map[int]string {
+	names := map[int]string{}
+	want := map[int]bool{}
+	for _, g := range gids {
+		want[g] = true
+	}
+	if b, err := os.ReadFile("/etc/group"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.SplitN(line, ":", 4)
+			if len(f) < 3 {
+				continue
+			}
+			if g, err := strconv.Atoi(f[2]); err == nil && want[g] {
+				if _, seen := names[g]; !seen {
+					names[g] = f[0]
+				}
+			}
+		}
+	}
+	for g := range want {
+		if _, ok := names[g]; !ok {
+			if gr, err := user.LookupGroupId(strconv.Itoa(g)); err == nil {
+				names[g] = gr.Name
+			}
+		}
+	}
+	return names
 }
 
 // homeEnv names the directory the face keeps the caller's store under

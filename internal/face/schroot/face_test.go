@@ -5,6 +5,8 @@ import (
 	"embed"
 	"io/fs"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -202,5 +204,25 @@ func TestListForms(t *testing.T) {
 		case out != want:
 			t.Errorf("schroot %s: %q, want %q", args, out, want)
 		}
+	}
+}
+
+// TestGroupNames: one read of /etc/group names the caller's groups as
+// os/user does, one lookup at a time.
+func TestGroupNames(t *testing.T) {
+	gids, _ := os.Getgroups()
+	gids = append(gids, os.Getgid(), 0)
+	got := groupNames(gids)
+	for _, g := range gids {
+		want := ""
+		if gr, err := user.LookupGroupId(strconv.Itoa(g)); err == nil {
+			want = gr.Name
+		}
+		if got[g] != want {
+			t.Errorf("gid %d: %q, os/user says %q", g, got[g], want)
+		}
+	}
+	if got[0] != "root" {
+		t.Errorf("gid 0 is %q, want root", got[0])
 	}
 }

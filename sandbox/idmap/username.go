@@ -1,0 +1,54 @@
+package idmap
+
+import (
+	"os/user"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// UserName is the account name of uid (for matching /etc/subuid lines,
+// which may name the owner either way), or its decimal form when it has
+// none. The answer is remembered while /etc/passwd keeps its inode, size
+// and modification time: one nook command asks several times, and each
+// os/user lookup reads the whole file.
+func UserName(uid int) string {
+	key := userKey{uid: uid}
+	var st unix.Stat_t
+	cacheable := unix.Stat("/etc/passwd", &st) == nil
+	if cacheable {
+		key.dev, key.ino, key.size, key.mtime = st.Dev, st.Ino, st.Size, st.Mtim
+		userNames.Lock()
+		name, ok := userNames.m[key]
+		userNames.Unlock()
+		if ok {
+			return name
+		}
+	}
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	if cacheable {
+		userNames.Lock()
+		if userNames.m == nil || len(userNames.m) >= 64 {
+			userNames.m = map[userKey]string{}
+		}
+		userNames.m[key] = name
+		userNames.Unlock()
+	}
+	return name
+}
+
+var userNames struct {
+	sync.Mutex
+	m map[userKey]string
+}
+
+type userKey struct {
+	uid      int
+	dev, ino uint64
+	size     int64
+	mtime    unix.Timespec
+}
