@@ -48,6 +48,16 @@ percall() {
 	if [ "$(readlink -f "$bin")" != "$(readlink -f /usr/bin/schroot)" ]; then
 		mount --bind "$bin" /usr/bin/schroot
 		is_nook=1
+		# nook-unpack where nook finds it through a bind mount (as in
+		# test/sbuild/build.sh): /usr/libexec/nook, via an overlay.
+		local helper
+		helper=$(dirname "$(readlink -f "$bin")")/nook-unpack
+		if [ -x "$helper" ]; then
+			mkdir -p "$out/libexec/nook"
+			chmod 755 "$out/libexec" "$out/libexec/nook"
+			cp "$helper" "$out/libexec/nook/"
+			mount -t overlay overlay -o "lowerdir=$out/libexec:/usr/libexec" /usr/libexec
+		fi
 	fi
 	cd /
 	t0=$(now)
