@@ -10,7 +10,8 @@ import (
 )
 
 // TestEnvironmentCannotSteerNook: nook reads NOOK_ENGINE, NOOK_RAW_NO_VM,
-// NOOK_TIMING, NOOK_TEST_STALL_UNPACK, HOME and XDG_* from its
+// NOOK_TIMING, NOOK_TEST_STALL_UNPACK, NOOK_UNPACK, NOOK_USERNS_IDLE, HOME
+// and XDG_* from its
 // environment (docs/security.md lists each). A sandboxed command can set
 // them only for a nook it starts itself, which runs with the command's
 // own powers: it cannot use them to reach the caller's session store or
@@ -27,6 +28,7 @@ func TestEnvironmentCannotSteerNook(t *testing.T) {
 	inner := "/nook"
 	for _, envs := range [][]string{
 		{"NOOK_ENGINE=init"}, {"NOOK_RAW_NO_VM=1"}, {"NOOK_TIMING=1"}, {"NOOK_TEST_STALL_UNPACK=1"},
+		{"NOOK_UNPACK=/bin/sh"}, {"NOOK_USERNS_IDLE=0"},
 		{"HOME=" + base}, s.env[len(s.env)-3:],
 	} {
 		name, _, _ := strings.Cut(envs[0], "=")
