@@ -417,3 +417,63 @@ func TestSessionSignalsForwarded(t *testing.T) {
 		})
 	}
 }
+
+// TestUnpackHelperMissing: a nook installed without nook-unpack (none
+// beside it, on PATH or in /usr/libexec/nook) cannot begin a session from a
+// tarball; it says what is missing and how to install it, and leaves no
+// session and no half-made cache entry. Directory chroots need no helper.
+func TestUnpackHelperMissing(t *testing.T) {
+	for _, p := range []string{"/usr/libexec/nook/nook-unpack", "/usr/lib/nook/nook-unpack"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Skipf("SKIPPED: %s is installed on this machine, so nook always finds a helper", p)
+		}
+	}
+	e := newSessionEnv(t)
+	alone := filepath.Join(e.dir, "alone")
+	os.Mkdir(alone, 0o755)
+	data, err := os.ReadFile(nookBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(alone, "nook"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.env = append(e.env, "PATH=/usr/bin:/bin", "NOOK_UNPACK=")
+	tarball := busyboxTarball(t, e.dir, "bb")
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command(filepath.Join(alone, "nook"), args...)
+		cmd.Dir, cmd.Env = "/", e.env
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("run nook: %v", err)
+		}
+		return out.String(), errb.String(), code
+	}
+	if _, errOut, code := run("chroot", "add", "bb", tarball); code != 0 {
+		t.Fatalf("chroot add: %d %s", code, errOut)
+	}
+	out, errOut, code := run("session", "begin", "bb")
+	if code == 0 || !strings.Contains(errOut, "nook-unpack") || !strings.Contains(errOut, "go build -o DIR ./cmd/nook-unpack") || !strings.Contains(errOut, alone) {
+		t.Errorf("begin without the helper: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if list, _, _ := run("session", "list"); strings.TrimSpace(list) != "" {
+		t.Errorf("a session was left: %q", list)
+	}
+	for _, d := range []string{"entries", "tmp", "index"} {
+		if left, _ := filepath.Glob(filepath.Join(e.dir, "cache/nook/unpack", d, "*")); len(left) != 0 {
+			t.Errorf("the failed begin left %q in the cache", left)
+		}
+	}
+	// A directory chroot begins without the helper.
+	if _, errOut, code := run("chroot", "add", "tree", filepath.Join(e.dir, "bb-tree")); code != 0 {
+		t.Fatalf("chroot add tree: %d %s", code, errOut)
+	}
+	if out, errOut, code := run("session", "begin", "tree"); code != 0 || strings.TrimSpace(out) == "" {
+		t.Errorf("begin of a directory chroot without the helper: exit %d %q %q", code, out, errOut)
+	}
+}
