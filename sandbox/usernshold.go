@@ -341,8 +341,11 @@ func procStat(pid int) (start uint64, state byte, err error) {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 || len(f[0]) != 1 {
+	if len(f) < 20 {
 		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	if len(f[0]) != 1 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: state %q is not one letter", pid, f[0])
 	}
 	start, err = strconv.ParseUint(f[19], 10, 64)
 	return start, f[0][0], err

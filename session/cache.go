@@ -142,6 +142,10 @@ func modeFromTmpName(name string) IDMode {
 
 func (c *Cache) unpack(path, key string, st *unix.Stat_t, mode IDMode, progress Progress) (Entry, error) {
 	started := time.Now()
+	helper, err := unpackHelper()
+	if err != nil {
+		return Entry{}, err
+	}
 	tmp, err := os.MkdirTemp(filepath.Join(c.Dir, "tmp"), key+"-"+string(mode)+"-")
 	if err != nil {
 		return Entry{}, fmt.Errorf("create unpack directory: %w", err)
@@ -163,7 +167,7 @@ func (c *Cache) unpack(path, key string, st *unix.Stat_t, mode IDMode, progress 
 	if err := unix.Fstat(int(f.Fd()), &fst); err != nil || statKey(&fst) != key {
 		return fail(fmt.Errorf("chroot tarball %s changed while nook opened it; try again", path))
 	}
-	res, err := unpackInto(f, fst.Size, mode, tmp, root, progress)
+	res, err := unpackInto(helper, f, fst.Size, mode, tmp, root, progress)
 	if err != nil {
 		if strings.Contains(err.Error(), "no space left on device") {
 			// The helper's message crossed a process boundary as text.
@@ -265,9 +269,9 @@ func (c *Cache) remove(e Entry) error {
 	return nil
 }
 
-// unpackInto runs the unpack helper: the tarball f is its stdin, dest
+// unpackInto runs the unpack helper (its path): the tarball f is its stdin, dest
 // (inside rw, the one directory the helper may write) receives the tree.
-func unpackInto(f *os.File, size int64, mode IDMode, rw, dest string, progress Progress) (UnpackResult, error) {
+func unpackInto(helper string, f *os.File, size int64, mode IDMode, rw, dest string, progress Progress) (UnpackResult, error) {
 	id, err := sandboxIdentity(mode, 0, 0)
 	if err != nil {
 		return UnpackResult{}, err
@@ -275,10 +279,6 @@ func unpackInto(f *os.File, size int64, mode IDMode, rw, dest string, progress P
 	chown := "chown"
 	if mode == IDSingle {
 		chown = "nochown"
-	}
-	helper, err := unpackHelper()
-	if err != nil {
-		return UnpackResult{}, err
 	}
 	spec := helperSpec(id, rw)
 	spec.Args, spec.Argv0 = []string{helper, UnpackFlag, dest, chown, XzTool}, unpackArg0

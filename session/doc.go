@@ -16,13 +16,16 @@
 // namespaces and nothing stays mounted afterwards, so a session survives a
 // reboot and no process is left behind.
 //
-// The work that must happen inside the session's id mapping (unpacking a
-// tarball so that its files belong to the mapped ids, deleting a tree that
-// holds files of subordinate ids, adding a user to a session) is done by a
-// helper: this same binary, started as the command of a sandbox with the
-// session's identity. The package's init function recognises the helper's
-// argv, as package sandbox does for its init, so importing the package is
-// all an embedder has to do.
+// The work that must happen inside the session's id mapping is done by
+// helpers started as the command of a sandbox with the session's identity.
+// Deleting a tree that holds files of subordinate ids and adding a user to
+// a session: this same binary (the package's init function recognises the
+// helper's argv, as package sandbox does for its init). Unpacking a tarball
+// so that its files belong to the mapped ids: the program nook-unpack
+// (package unpack; UnpackHelper says where it is found), kept out of this
+// package so that its decompressors cost nothing to programs that do not
+// unpack. An embedder installs nook-unpack, or links package unpack and
+// sets UnpackHelper to UnpackSelf.
 //
 // Files:
 //
@@ -32,8 +35,8 @@
 //	sbuild.go     sbuild's unshare-mode tarballs
 //	identity.go   which id mapping a user's sessions use
 //	cache.go      the unpack cache: keys, locking, entries, prune
-//	decompress.go compression by magic bytes
-//	extract.go    safe tar extraction (runs in the helper)
+//	compression.go  compression by magic bytes, the unpack helper's result
+//	unpackhelper.go where nook-unpack is found
 //	helper.go     the helper verbs and how they are started
 //	session.go    begin, end, list, state, copy sessions
 //	command.go    the sandbox.Spec of one command in a session

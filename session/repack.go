@@ -41,7 +41,11 @@ func repack(st *State) error {
 		return fmt.Errorf("repack session %s: %w", st.ID, err)
 	}
 	dir := filepath.Dir(tarball)
-	tmp := filepath.Join(dir, "."+filepath.Base(tarball)+".nook-repack-"+uuid4()[:8])
+	u, err := uuid4()
+	if err != nil {
+		return fmt.Errorf("repack session %s: %w", st.ID, err)
+	}
+	tmp := filepath.Join(dir, "."+filepath.Base(tarball)+".nook-repack-"+u[:8])
 	spec, err := treeHelperSpec(st, st.Dir, dir)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,23 +22,19 @@ type Store struct {
 	Dirs     Dirs
 	Registry *Registry
 	Cache    *Cache
-	// IDMode is the mapping new sessions and cache entries use. Empty,
-	// Mode detects it when first needed: a command in an existing session
-	// uses the session's own mapping, and detecting costs a look at the
-	// caller's account and subordinate ranges (most of a millisecond at
-	// every start here).
-	IDMode IDMode
+	// idMode is the mapping new sessions and cache entries use (Mode).
+	idMode IDMode
 	mode   sync.Once
 }
 
-// Mode returns IDMode, detecting it (DetectIDMode) if it is empty.
+// Mode is the id mapping new sessions and cache entries of this store use,
+// detected (DetectIDMode) when first needed: a command in an existing
+// session uses the session's own mapping, and detecting costs a look at
+// the caller's account and subordinate ranges (most of a millisecond at
+// every start here).
 func (s *Store) Mode() IDMode {
-	s.mode.Do(func() {
-		if s.IDMode == "" {
-			s.IDMode = DetectIDMode()
-		}
-	})
-	return s.IDMode
+	s.mode.Do(func() { s.idMode = DetectIDMode() })
+	return s.idMode
 }
 
 // Open returns the caller's store in the default directories.
@@ -158,7 +155,11 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	}
 	id := o.Name
 	if id == "" {
-		id = c.Name + "-" + uuid4()
+		u, err := uuid4()
+		if err != nil {
+			return nil, fmt.Errorf("begin a session of %s: %w", c.Name, err)
+		}
+		id = c.Name + "-" + u
 	}
 	if err := ValidName(id); err != nil {
 		return nil, fmt.Errorf("session name: %w", err)
@@ -312,6 +313,10 @@ func fillCopy(c Chroot, mode IDMode, dir string, progress Progress) ([]string, e
 	}
 	switch c.Kind {
 	case KindTarball:
+		helper, err := unpackHelper()
+		if err != nil {
+			return nil, err
+		}
 		f, err := os.Open(c.Path)
 		if err != nil {
 			return nil, fmt.Errorf("open chroot tarball: %w", err)
@@ -321,7 +326,7 @@ func fillCopy(c Chroot, mode IDMode, dir string, progress Progress) ([]string, e
 		if err != nil {
 			return nil, fmt.Errorf("open chroot tarball: %w", err)
 		}
-		res, err := unpackInto(f, fi.Size(), mode, dir, root, progress)
+		res, err := unpackInto(helper, f, fi.Size(), mode, dir, root, progress)
 		if err != nil {
 			return nil, fmt.Errorf("unpack %s: %w", c.Path, err)
 		}
@@ -358,20 +363,36 @@ func unpackWarnings(e Entry) []string {
 
 // uuid4 is a random (version 4) UUID. The bytes come from getrandom(2)
 // itself: crypto/rand would link a FIPS module whose initialisation every
-// nook start would pay for. A short read is retried; getrandom only fails
-// before the kernel's pool is ready, long before any session.
-func uuid4() string {
+// nook start would pay for. getrandom blocks until the kernel's pool is
+// ready; it fails only where it is missing or filtered (ENOSYS, EPERM under
+// a seccomp policy), and then /dev/urandom serves.
+func uuid4() (string, error) {
 	var b [16]byte
-	for n := 0; n < len(b); {
-		m, err := unix.Getrandom(b[n:], 0)
-		if err != nil && err != unix.EINTR {
-			panic(fmt.Sprintf("getrandom: %v", err))
+	n, err := 0, error(nil)
+	for n < len(b) {
+		var m int
+		m, err = unix.Getrandom(b[n:], 0)
+		if err == unix.EINTR {
+			continue
 		}
-		n += max(m, 0)
+		if err != nil {
+			break
+		}
+		n += m
+	}
+	if err != nil {
+		f, ferr := os.Open("/dev/urandom")
+		if ferr == nil {
+			_, ferr = io.ReadFull(f, b[:])
+			f.Close()
+		}
+		if ferr != nil {
+			return "", fmt.Errorf("random bytes for an id: getrandom: %w; /dev/urandom: %w", err, ferr)
+		}
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }
 
 func (s *Store) cacheLock(exclusive bool) (*fileLock, error) {
@@ -560,7 +581,11 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 			return fmt.Errorf("%w; the session is kept: end it again once the cause is fixed, or discard it with nook session end --discard %s", err, st.ID)
 		}
 	}
-	trash := filepath.Join(s.sessionsDir(), ".end-"+st.ID+"-"+uuid4()[:8])
+	u, err := uuid4()
+	if err != nil {
+		return fmt.Errorf("end session %s: %w", st.ID, err)
+	}
+	trash := filepath.Join(s.sessionsDir(), ".end-"+st.ID+"-"+u[:8])
 	if err := os.Rename(st.Dir, trash); err != nil {
 		return fmt.Errorf("end session %s: %w", st.ID, err)
 	}

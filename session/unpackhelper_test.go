@@ -40,13 +40,23 @@ func TestUnpackHelperLookup(t *testing.T) {
 		t.Errorf("UnpackHelper=%s: %q, %v", exe, got, err)
 	}
 
-	// Nothing anywhere (unless this machine has one installed).
+	// Beside the executable (looked at before PATH and the system
+	// directories, so what is installed there does not matter).
 	UnpackHelper = ""
 	t.Setenv("NOOK_UNPACK", "")
 	t.Setenv("PATH", dir)
 	self := filepath.Join(dir, "bin", "nook")
 	executable = func() (string, error) { return self, nil }
 	defer func() { executable = os.Executable }()
+	os.Mkdir(filepath.Dir(self), 0o755)
+	beside := filepath.Join(filepath.Dir(self), unpackArg0)
+	os.WriteFile(beside, []byte("#!/bin/sh\n"), 0o755)
+	if got, err := unpackHelper(); err != nil || got != beside {
+		t.Errorf("nook-unpack beside %s: %q, %v", self, got, err)
+	}
+
+	// Nothing anywhere (unless this machine has one installed).
+	os.Remove(beside)
 	for _, p := range []string{"/usr/libexec/nook/nook-unpack", "/usr/lib/nook/nook-unpack"} {
 		if _, err := os.Stat(p); err == nil {
 			t.Skipf("SKIPPED the not-found case: %s exists on this machine", p)
@@ -55,12 +65,5 @@ func TestUnpackHelperLookup(t *testing.T) {
 	_, err := unpackHelper()
 	if err == nil || !strings.Contains(err.Error(), "go build -o DIR ./cmd/nook-unpack") || !strings.Contains(err.Error(), filepath.Dir(self)) {
 		t.Errorf("no helper anywhere: %v", err)
-	}
-	// Beside the executable.
-	os.Mkdir(filepath.Dir(self), 0o755)
-	beside := filepath.Join(filepath.Dir(self), unpackArg0)
-	os.WriteFile(beside, []byte("#!/bin/sh\n"), 0o755)
-	if got, err := unpackHelper(); err != nil || got != beside {
-		t.Errorf("nook-unpack beside %s: %q, %v", self, got, err)
 	}
 }

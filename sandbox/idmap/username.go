@@ -1,6 +1,7 @@
 package idmap
 
 import (
+	"errors"
 	"os/user"
 	"strconv"
 	"sync"
@@ -10,9 +11,10 @@ import (
 
 // UserName is the account name of uid (for matching /etc/subuid lines,
 // which may name the owner either way), or its decimal form when it has
-// none. The answer is remembered while /etc/passwd keeps its inode, size
-// and modification time: one nook command asks several times, and each
-// os/user lookup reads the whole file.
+// none. The answer (a name, or that there is none; not a failed lookup) is
+// remembered while /etc/passwd keeps its inode, size and modification
+// time: one nook command asks several times, and each os/user lookup reads
+// the whole file.
 func UserName(uid int) string {
 	key := userKey{uid: uid}
 	var st unix.Stat_t
@@ -27,10 +29,12 @@ func UserName(uid int) string {
 		}
 	}
 	name := strconv.Itoa(uid)
-	if u, err := user.LookupId(name); err == nil {
+	u, err := user.LookupId(name)
+	if err == nil {
 		name = u.Username
 	}
-	if cacheable {
+	var unknown user.UnknownUserIdError
+	if cacheable && (err == nil || errors.As(err, &unknown)) {
 		userNames.Lock()
 		if userNames.m == nil || len(userNames.m) >= 64 {
 			userNames.m = map[userKey]string{}

@@ -1,6 +1,8 @@
 package schroot
 
 import (
+	"bufio"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nook-project/nook/sandbox/idmap"
 	"github.com/nook-project/nook/session"
 )
 
@@ -302,9 +305,7 @@ type caller struct {
 func currentCaller() *caller {
 	c := &caller{uid: os.Getuid(), gid: os.Getgid(), groups: map[string]bool{}}
 	c.name, c.group = strconv.Itoa(c.uid), strconv.Itoa(c.gid)
-	if u, err := user.LookupId(c.name); err == nil {
-		c.name = u.Username
-	}
+	c.name = idmap.UserName(c.uid)
 	gids, _ := os.Getgroups()
 	gids = append(gids, c.gid)
 	names := groupNames(gids)
@@ -322,28 +323,46 @@ func currentCaller() *caller {
 // looked up through os/user, for other sources.
 func groupNames(gids []int) map[int]string {
 	names := map[int]string{}
-	want := map[int]bool{}
+	if f, err := os.Open("/etc/group"); err == nil {
+		names = parseGroupNames(f, gids)
+		f.Close()
+	}
 	for _, g := range gids {
-		want[g] = true
-	}
-	if b, err := os.ReadFile("/etc/group"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.SplitN(line, ":", 4)
-			if len(f) < 3 {
-				continue
-			}
-			if g, err := strconv.Atoi(f[2]); err == nil && want[g] {
-				if _, seen := names[g]; !seen {
-					names[g] = f[0]
-				}
-			}
-		}
-	}
-	for g := range want {
 		if _, ok := names[g]; !ok {
 			if gr, err := user.LookupGroupId(strconv.Itoa(g)); err == nil {
 				names[g] = gr.Name
 			}
+		}
+	}
+	return names
+}
+
+// parseGroupNames reads a group(5) file and names the gids in it, as
+// os/user and glibc's files backend read it: the first line of a gid wins;
+// comments, NIS lines (+ and -), lines with fewer than four fields or an
+// empty name are skipped.
+func parseGroupNames(r io.Reader, gids []int) map[int]string {
+	want := map[int]bool{}
+	for _, g := range gids {
+		want[g] = true
+	}
+	names := map[int]string{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == '+' || line[0] == '-' {
+			continue
+		}
+		f := strings.Split(line, ":")
+		if len(f) < 4 || f[0] == "" {
+			continue
+		}
+		g, err := strconv.Atoi(f[2])
+		if err != nil || !want[g] {
+			continue
+		}
+		if _, seen := names[g]; !seen {
+			names[g] = f[0]
 		}
 	}
 	return names

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"io/fs"
+	"maps"
 	"os"
 	"os/user"
 	"strconv"
@@ -224,5 +225,12 @@ func TestGroupNames(t *testing.T) {
 	}
 	if got[0] != "root" {
 		t.Errorf("gid 0 is %q, want root", got[0])
+	}
+	// What glibc's files backend skips is skipped.
+	file := "# old:x:1000:\n+nis:x:1000:\n-nis:x:1001:\nshort:x:1000\n:x:1000:\n  \n" +
+		" builder:x:1000:alice\nlater:x:1000:\nother:x:1002:\n"
+	want := map[int]string{1000: "builder", 1002: "other"}
+	if got := parseGroupNames(strings.NewReader(file), []int{1000, 1001, 1002}); !maps.Equal(got, want) {
+		t.Errorf("parseGroupNames = %v, want %v", got, want)
 	}
 }
