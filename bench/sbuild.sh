@@ -27,6 +27,8 @@ set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "bench/sbuild.sh: run as root" >&2; exit 1; }
 self=$(readlink -f "$0")
 top=$(cd "$(dirname "$self")/.." && pwd)
+# shellcheck source=test/sbuild/unpack-helper.sh
+. "$top/test/sbuild/unpack-helper.sh"
 user=nook-ci-sbuild
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -48,16 +50,7 @@ percall() {
 	if [ "$(readlink -f "$bin")" != "$(readlink -f /usr/bin/schroot)" ]; then
 		mount --bind "$bin" /usr/bin/schroot
 		is_nook=1
-		# nook-unpack where nook finds it through a bind mount (as in
-		# test/sbuild/build.sh): /usr/libexec/nook, via an overlay.
-		local helper
-		helper=$(dirname "$(readlink -f "$bin")")/nook-unpack
-		if [ -x "$helper" ]; then
-			mkdir -p "$out/libexec/nook"
-			chmod 755 "$out/libexec" "$out/libexec/nook"
-			cp "$helper" "$out/libexec/nook/"
-			mount -t overlay overlay -o "lowerdir=$out/libexec:/usr/libexec" /usr/libexec
-		fi
+		show_unpack_helper "$bin" "$out" >/dev/null
 	fi
 	cd /
 	t0=$(now)

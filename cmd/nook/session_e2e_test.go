@@ -26,6 +26,7 @@ type sessionEnv struct {
 	t   *testing.T
 	env []string
 	dir string
+	bin string // the nook to run; nookBin when empty
 }
 
 func newSessionEnv(t *testing.T) *sessionEnv {
@@ -48,7 +49,11 @@ func (e *sessionEnv) nook(args ...string) (string, string, int) {
 }
 
 func (e *sessionEnv) nookIn(stdin string, args ...string) (string, string, int) {
-	cmd := exec.Command(nookBin, args...)
+	bin := e.bin
+	if bin == "" {
+		bin = nookBin
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = "/"
 	cmd.Env = e.env
 	cmd.Stdin = strings.NewReader(stdin)
@@ -440,28 +445,15 @@ func TestUnpackHelperMissing(t *testing.T) {
 	}
 	e.env = append(e.env, "PATH=/usr/bin:/bin", "NOOK_UNPACK=")
 	tarball := busyboxTarball(t, e.dir, "bb")
-	run := func(args ...string) (string, string, int) {
-		cmd := exec.Command(filepath.Join(alone, "nook"), args...)
-		cmd.Dir, cmd.Env = "/", e.env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("run nook: %v", err)
-		}
-		return out.String(), errb.String(), code
-	}
-	if _, errOut, code := run("chroot", "add", "bb", tarball); code != 0 {
+	e.bin = filepath.Join(alone, "nook")
+	if _, errOut, code := e.nook("chroot", "add", "bb", tarball); code != 0 {
 		t.Fatalf("chroot add: %d %s", code, errOut)
 	}
-	out, errOut, code := run("session", "begin", "bb")
+	out, errOut, code := e.nook("session", "begin", "bb")
 	if code == 0 || !strings.Contains(errOut, "nook-unpack") || !strings.Contains(errOut, "go build -o DIR ./cmd/nook-unpack") || !strings.Contains(errOut, alone) {
 		t.Errorf("begin without the helper: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if list, _, _ := run("session", "list"); strings.TrimSpace(list) != "" {
+	if list, _, _ := e.nook("session", "list"); strings.TrimSpace(list) != "" {
 		t.Errorf("a session was left: %q", list)
 	}
 	for _, d := range []string{"entries", "tmp", "index"} {
@@ -470,10 +462,10 @@ func TestUnpackHelperMissing(t *testing.T) {
 		}
 	}
 	// A directory chroot begins without the helper.
-	if _, errOut, code := run("chroot", "add", "tree", filepath.Join(e.dir, "bb-tree")); code != 0 {
+	if _, errOut, code := e.nook("chroot", "add", "tree", filepath.Join(e.dir, "bb-tree")); code != 0 {
 		t.Fatalf("chroot add tree: %d %s", code, errOut)
 	}
-	if out, errOut, code := run("session", "begin", "tree"); code != 0 || strings.TrimSpace(out) == "" {
+	if out, errOut, code := e.nook("session", "begin", "tree"); code != 0 || strings.TrimSpace(out) == "" {
 		t.Errorf("begin of a directory chroot without the helper: exit %d %q %q", code, out, errOut)
 	}
 }

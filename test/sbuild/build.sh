@@ -51,6 +51,8 @@ set -euo pipefail
 
 self=$(readlink -f "$0")
 here=$(dirname "$self")
+# shellcheck source=test/sbuild/unpack-helper.sh
+. "$here/unpack-helper.sh"
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b - a}'; }
@@ -171,19 +173,9 @@ inner() {
 			mount --bind "$schroot_bin" /bin/schroot
 		fi
 	fi
-	# nook's unpack helper, nook-unpack: nook looks for it beside its own
-	# path (here /usr/bin/schroot), on PATH (sbuild passes none) and in
-	# /usr/libexec/nook. A read-only overlay on /usr/libexec, in this
-	# namespace only, adds it there as a package would install it.
 	local unpack_bin
-	unpack_bin=$(dirname "$(readlink -f "$schroot_bin")")/nook-unpack
-	if [ -x "$unpack_bin" ]; then
-		mkdir -p "$scratch/libexec/nook"
-		chmod 755 "$scratch/libexec" "$scratch/libexec/nook"
-		cp "$unpack_bin" "$scratch/libexec/nook/nook-unpack"
-		mount -t overlay overlay -o "lowerdir=$scratch/libexec:/usr/libexec" /usr/libexec
-		say "nook-unpack: $unpack_bin, shown as /usr/libexec/nook/nook-unpack"
-	fi
+	unpack_bin=$(show_unpack_helper "$schroot_bin" "$scratch")
+	[ -z "$unpack_bin" ] || say "nook-unpack: $unpack_bin, shown as /usr/libexec/nook/nook-unpack"
 	say "schroot is $(readlink -f "$schroot_bin") (cmp with /usr/bin/schroot in this namespace: $(cmp -s "$schroot_bin" /usr/bin/schroot && echo same || echo DIFFERENT))"
 	cmp -s "$schroot_bin" /usr/bin/schroot || fail "bind mount did not take"
 
