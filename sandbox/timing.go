@@ -30,7 +30,11 @@ func Phase(name string) {
 	}
 	var ts unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	fmt.Fprintf(os.Stderr, "nook-timing %d %.3f %s\n", os.Getpid(), float64(ts.Nano())/1e6, name)
+	// The minor page faults so far: on a virtual machine each costs
+	// microseconds, and most of start-up's cost is first touches.
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	fmt.Fprintf(os.Stderr, "nook-timing %d %.3f %s faults=%d\n", os.Getpid(), float64(ts.Nano())/1e6, name, ru.Minflt)
 }
 
 // stopHere marks the thread (its name becomes "nook-stopped", which the

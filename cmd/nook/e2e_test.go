@@ -333,6 +333,46 @@ func TestDieWithParent(t *testing.T) {
 	}
 }
 
+// TestDieWithParentThroughArgsFd: --die-with-parent may come through
+// bwrap's --args FD, which main cannot read ahead; it must keep the main
+// goroutine on the main thread for it (needsMainThread), or set-up fails
+// whenever the goroutine has moved to another thread by then. Repeated,
+// since a move is a matter of chance.
+func TestDieWithParentThroughArgsFd(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteString("--die-with-parent\x00--ro-bind\x00/\x00/\x00")
+		w.Close()
+		cmd := exec.Command(nookBin, "bwrap", "--args", "3", "true")
+		cmd.ExtraFiles = []*os.File{r}
+		out, err := cmd.CombinedOutput()
+		r.Close()
+		if err != nil {
+			t.Fatalf("run %d: nook bwrap --args 3 (with --die-with-parent) true: %v\n%s", i, err, out)
+		}
+	}
+}
+
+func TestNeedsMainThread(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"run", "--ro-bind", "/", "/", "true"}, false},
+		{[]string{"run", "--die-with-parent", "true"}, true},
+		{[]string{"--args", "3", "true"}, true},
+		{[]string{"session", "run", "s", "--", "echo", "--die-with-parent"}, true},
+		{[]string{"run", "--die-with-parent=1"}, false}, // not an option spelling either face takes
+	} {
+		if got := needsMainThread(c.args); got != c.want {
+			t.Errorf("needsMainThread(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}
+
 // TestTerminalJobControl runs nook from an interactive bash on a pty: the
 // command must own the terminal's foreground, and Ctrl-Z, fg and Ctrl-C
 // must work as for any job.

@@ -179,7 +179,7 @@ func ManPage(w io.Writer, date string) {
 		"--close-fds passes none.")
 
 	m.macro("SH", "ENVIRONMENT")
-	m.tag("`NOOK_TIMING`", "when 1, nook and the sandbox's init print a line `nook-timing` {PID} {MS} {STEP} to standard error at each step of start-up, {MS} being milliseconds of CLOCK_MONOTONIC.")
+	m.tag("`NOOK_TIMING`", "when 1, nook and the sandbox's init print a line `nook-timing` {PID} {MS} {STEP} `faults=`{N} to standard error at each step of start-up, {MS} being milliseconds of CLOCK_MONOTONIC and {N} the minor page faults of the process so far.")
 	m.tag("`SHELL`", "the command to run when none is given (/bin/sh when unset or empty).")
 	m.tag("`PATH`", "the command is looked up in the PATH of its own environment (see DESCRIPTION).")
 	m.tag("`LISTEN_FDS`, `LISTEN_PID`", "set for the command by --pack-fds.")
