@@ -1,7 +1,6 @@
 package session
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -156,7 +155,7 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 	}
 	// What holds the session, for a command that waits: in the lock file
 	// itself (no file made and removed per command).
-	b, _ := json.Marshal(running{Pid: os.Getpid(), Args: spec.Args})
+	b := appendRunning(nil, running{Pid: os.Getpid(), Args: spec.Args})
 	lock.f.WriteAt(b, 0)
 	lock.f.Truncate(int64(len(b)))
 	ok = true

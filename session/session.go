@@ -455,7 +455,7 @@ func (s *Store) collect() {
 	for _, d := range found {
 		var st State
 		var mode IDMode
-		if readJSON(filepath.Join(d.dir, "state.json"), &st) == nil && st.IDMode != "" {
+		if readState(filepath.Join(d.dir, "state.json"), &st) == nil && st.IDMode != "" {
 			mode = st.IDMode
 		} else {
 			mode = s.Mode()
@@ -485,7 +485,7 @@ func (s *Store) Get(id string) (*State, error) {
 	}
 	dir := filepath.Join(s.sessionsDir(), id)
 	var st State
-	if err := readJSON(filepath.Join(dir, "state.json"), &st); err != nil {
+	if err := readState(filepath.Join(dir, "state.json"), &st); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if _, derr := os.Stat(dir); derr != nil {
 				return nil, fmt.Errorf("%w %q (nook session list shows yours)", ErrNoSession, id)
