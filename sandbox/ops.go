@@ -386,6 +386,11 @@ func (t *tree) overlay(m Mount) error {
 		if work, err = hostPath(m.Work); err != nil {
 			return err
 		}
+		if m.ClearVolatileMark {
+			if err := clearVolatileMark(handles[len(handles)-1], m.Work); err != nil {
+				return err
+			}
+		}
 	case m.TmpfsUpper:
 		t.nData++
 		dir := path.Join(t.staging, fmt.Sprintf("overlay%d", t.nData))
@@ -408,9 +413,9 @@ func (t *tree) overlay(m Mount) error {
 			}
 		}
 	}
-	mfd, err := t.overlayMount(lowers, upper, work, true)
+	mfd, err := t.overlayMount(lowers, upper, work, true, m.Volatile)
 	if err != nil && t.inUserNS {
-		mfd, err = t.overlayMount(lowers, upper, work, false)
+		mfd, err = t.overlayMount(lowers, upper, work, false, m.Volatile)
 	}
 	if err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", m.Dest, err)
@@ -424,7 +429,7 @@ func (t *tree) overlay(m Mount) error {
 	return t.mountOn(mfd, m.Dest, m.TmpfsUpper)
 }
 
-func (t *tree) overlayMount(lowers []string, upper, work string, userxattr bool) (int, error) {
+func (t *tree) overlayMount(lowers []string, upper, work string, userxattr, volatile bool) (int, error) {
 	fs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return -1, os.NewSyscallError("fsopen overlay", err)
@@ -461,5 +466,44 @@ func (t *tree) overlayMount(lowers []string, upper, work string, userxattr bool)
 			return -1, os.NewSyscallError("fsconfig overlay userxattr", err)
 		}
 	}
+	if volatile {
+		// Before Linux 5.10 (EINVAL): an overlay that syncs.
+		if err := unix.FsconfigSetFlag(fs, "volatile"); err != nil && err != unix.EINVAL {
+			return -1, os.NewSyscallError("fsconfig overlay volatile", err)
+		}
+	}
 	return createMount(fs, "overlay", 0)
+}
+
+// clearVolatileMark removes what a volatile mount left in the work
+// directory open as dir (work/incompat/volatile/dirty; see
+// Mount.ClearVolatileMark), if anything. The lookups refuse symlinks and
+// stay beneath the directory.
+func clearVolatileMark(dir *os.File, name string) error {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
+	inc, err := unix.Openat2(int(dir.Fd()), "work/incompat", how)
+	if err == unix.ENOENT {
+		return nil // no mark: the common case
+	}
+	if err != nil {
+		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, os.NewSyscallError("openat2 work/incompat", err))
+	}
+	defer unix.Close(inc)
+	vol, err := unix.Openat2(inc, "volatile", how)
+	if err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, os.NewSyscallError("openat2 volatile", err))
+	}
+	err = unix.Unlinkat(vol, "dirty", 0)
+	unix.Close(vol)
+	if err != nil && err != unix.ENOENT {
+		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, os.NewSyscallError("unlinkat dirty", err))
+	}
+	if err := unix.Unlinkat(inc, "volatile", unix.AT_REMOVEDIR); err != nil {
+		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, os.NewSyscallError("unlinkat volatile", err))
+	}
+	return nil
 }

@@ -791,6 +791,9 @@ func (c *rawTree) overlay(m Mount) {
 	switch {
 	case m.Upper != "":
 		upper, work = hostDir(m.Upper), hostDir(m.Work)
+		if m.ClearVolatileMark {
+			c.clearVolatileMark(work, m.Work)
+		}
 	case m.TmpfsUpper:
 		c.nOverlay++
 		dir := path.Join(rawStaging, fmt.Sprintf("overlay%d", c.nOverlay))
@@ -837,6 +840,10 @@ func (c *rawTree) overlay(m Mount) {
 			c.fsconfig(fs, "userxattr", "")
 			mine = append(mine, len(b.p.insns)-1)
 		}
+		if m.Volatile {
+			c.fsconfig(fs, "volatile", "")
+			b.last().soft[0] = uint16(unix.EINVAL) // before Linux 5.10: an overlay that syncs
+		}
 		b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_CMD_CREATE), imm(0), imm(0), imm(0))
 		mine = append(mine, len(b.p.insns)-1)
 		b.sys(unix.SYS_FSMOUNT, rval(fs), imm(unix.FSMOUNT_CLOEXEC), imm(0))
@@ -874,6 +881,34 @@ func (c *rawTree) overlay(m Mount) {
 	target := c.mountPoint(m.Dest, true)
 	c.ownNext = m.TmpfsUpper
 	c.attach(mt, target, m.Dest)
+}
+
+// clearVolatileMark removes what a volatile mount left in the work
+// directory (work/incompat/volatile/dirty; see Mount.ClearVolatileMark),
+// if anything: work is the directory's O_PATH fd. The lookups refuse
+// symlinks and stay beneath it.
+func (c *rawTree) clearVolatileMark(work int32, name string) {
+	b := c.b
+	step := b.cur
+	defer func() { b.cur = step }() // the mount's own step again after this
+	b.at("clear the volatile mark of overlay work directory " + name)
+	how := make([]byte, 24) // struct open_how {flags, mode, resolve uint64}
+	ne.PutUint64(how[0:], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	ne.PutUint64(how[16:], unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_BENEATH|unix.RESOLVE_NO_MAGICLINKS)
+	noLinks := b.bytes(how)
+	inc := b.sysOut(unix.SYS_OPENAT2, rval(work), imm(b.cstr("work/incompat")), imm(noLinks), imm(24))
+	openInc := len(b.p.insns) - 1
+	b.p.insns[openInc].soft[0] = uint16(unix.ENOENT) // no mark: the common case
+	vol := b.sysOut(unix.SYS_OPENAT2, rval(inc), imm(b.cstr("volatile")), imm(noLinks), imm(24))
+	openVol := len(b.p.insns) - 1
+	b.p.insns[openVol].soft[0] = uint16(unix.ENOENT)
+	b.sys(unix.SYS_UNLINKAT, rval(vol), imm(b.cstr("dirty")), imm(0))
+	b.last().soft[0] = uint16(unix.ENOENT)
+	b.closeReg(vol)
+	b.sys(unix.SYS_UNLINKAT, rval(inc), imm(b.cstr("volatile")), imm(unix.AT_REMOVEDIR))
+	b.p.insns[openVol].onSoft = b.here()
+	b.closeReg(inc)
+	b.p.insns[openInc].onSoft = b.here()
 }
 
 // write puts a file's contents (OpWrite's data, or what OpFile's fd

@@ -52,6 +52,8 @@ type report struct {
 
 type mountFact struct {
 	Point, FSType, Opts, Root string
+	// SuperOpts are the filesystem's own options (mountinfo's last field).
+	SuperOpts string
 }
 
 func (r *report) mount(point string) *mountFact {
@@ -135,7 +137,11 @@ func reporterMain() {
 		if i+1 >= len(f) {
 			continue
 		}
-		r.Mounts = append(r.Mounts, mountFact{Point: unescape(f[4]), Root: unescape(f[3]), Opts: f[5], FSType: f[i+1]})
+		m := mountFact{Point: unescape(f[4]), Root: unescape(f[3]), Opts: f[5], FSType: f[i+1]}
+		if i+3 < len(f) {
+			m.SuperOpts = f[i+3]
+		}
+		r.Mounts = append(r.Mounts, m)
 	}
 	if ifs, err := net.Interfaces(); err == nil {
 		for _, i := range ifs {

@@ -283,6 +283,20 @@ type Mount struct {
 	Upper      string `json:"upper,omitempty"`
 	Work       string `json:"work,omitempty"`
 	TmpfsUpper bool   `json:"tmpfs_upper,omitempty"`
+	// Volatile mounts an overlay with a host Upper "volatile": no sync
+	// reaches the upper filesystem, neither an fsync inside nor the
+	// sync of the whole upper filesystem the kernel makes at every
+	// unmount otherwise (which waits for every dirty page of that
+	// filesystem, not only the overlay's). After a crash the upper may
+	// be incomplete. overlayfs marks the work directory of a volatile
+	// mount (work/incompat/volatile) and refuses to mount it again until
+	// the mark is gone; see ClearVolatileMark.
+	Volatile bool `json:"volatile,omitempty"`
+	// ClearVolatileMark removes that mark from Work before mounting: the
+	// caller vouches that the upper directory is intact (the machine has
+	// not crashed while it was mounted volatile, or its loss is
+	// accepted).
+	ClearVolatileMark bool `json:"clear_volatile_mark,omitempty"`
 	// FromFD makes a bind take its source from the caller's fd FD (an
 	// open directory or O_PATH fd) instead of Source.
 	FromFD bool `json:"from_fd,omitempty"`
@@ -370,6 +384,9 @@ func (m *Mount) validate() error {
 		}
 		if m.Upper != "" && m.TmpfsUpper {
 			return fmt.Errorf("an overlay has either a host upper directory or a tmpfs upper, not both")
+		}
+		if (m.Volatile || m.ClearVolatileMark) && m.Upper == "" {
+			return fmt.Errorf("only an overlay with a host upper directory can be volatile")
 		}
 		for _, l := range m.Lower {
 			if strings.ContainsAny(l, "\n") {

@@ -270,6 +270,17 @@ func commandSpec(st *State, u User, o RunOptions) (*sandbox.Spec, error) {
 	} else {
 		mounts = append(mounts, sandbox.Mount{Op: sandbox.OpOverlay, Dest: "/", Lower: []string{st.Lower}, Upper: st.upper(), Work: st.work()})
 	}
+	// The session's own overlays. nook made their work directories, so
+	// the mark a volatile mount leaves there is nook's to clear; and
+	// unless --sync, they are volatile: the unmount at the end of the
+	// command does not wait for the upper filesystem's writeback
+	// (docs/sessions.md, "Sync").
+	for i := range mounts {
+		if mounts[i].Op == sandbox.OpOverlay && mounts[i].Upper != "" {
+			mounts[i].ClearVolatileMark = true
+			mounts[i].Volatile = !o.Sync
+		}
+	}
 	mounts = append(mounts, []sandbox.Mount{
 		{Op: sandbox.OpProc, Dest: "/proc"},
 		{Op: sandbox.OpDev, Dest: "/dev"},

@@ -84,7 +84,7 @@ func treeHelperSpec(st *State, dir, rw string, args ...string) (*sandbox.Spec, e
 	if st.Copy {
 		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpBind, Source: filepath.Join(dir, "root"), Dest: mnt})
 	} else {
-		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpOverlay, Dest: mnt, Lower: []string{st.Lower}, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")})
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Op: sandbox.OpOverlay, Dest: mnt, Lower: []string{st.Lower}, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), ClearVolatileMark: true})
 	}
 	spec.SuppressChown = st.IDMode == IDSingle
 	return spec, nil

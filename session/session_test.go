@@ -158,6 +158,21 @@ func TestSessionSurvivesAndEnds(t *testing.T) {
 		t.Errorf("a new session's upper directory is not empty: %v", upper)
 	}
 	sh(t, s, id, "echo written > /root/file && mkdir -p /var/x && touch /var/x/y && chown -R 1234:1234 /var/x && chmod 000 /var/x")
+	// The command's overlay was volatile (sync suppressed): overlayfs left
+	// its mark, and a command with --sync (a plain overlay) and one
+	// without still mount over it and see the write.
+	mark := filepath.Join(res.State.Dir, "work", "work", "incompat", "volatile")
+	if os.Geteuid() == 0 {
+		if _, err := os.Lstat(mark); err != nil {
+			t.Errorf("no volatile mark after a command without --sync (is its overlay volatile?): %v", err)
+		}
+	}
+	for _, sync := range []bool{true, false} {
+		r := runIn(t, s, id, RunOptions{Args: []string{"cat", "/root/file"}, Sync: sync}, "")
+		if r.code != 0 || r.out != "written\n" {
+			t.Errorf("a command with Sync %v after a volatile one: exit %d, %v, %q\n%s", sync, r.code, r.startErr, r.out, r.err)
+		}
+	}
 	// Nothing of the session is mounted on the host, nor held open.
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, d := range []string{s.Dirs.State, s.Dirs.Cache} {

@@ -72,8 +72,10 @@ running between commands, and a session survives a reboot.
       --ro-bind SRC[:DST]      the same, read-only
       --setenv KEY=VALUE       set a variable (repeatable)
       -p, --preserve-environment  keep the caller's environment
-      --sync                   let sync, fsync and friends work (they are
-                               suppressed by default: a session is disposable)
+      --sync                   let sync, fsync and friends work and the overlay
+                               sync at unmount (by default the calls are
+                               suppressed and the overlay is volatile: a
+                               session is disposable)
   end ID... | --all [--discard]
                                remove sessions and everything in them; a
                                source session (begun through schroot's

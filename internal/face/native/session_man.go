@@ -147,9 +147,12 @@ Set a variable; repeatable.
 Keep the caller's environment instead of building one from the user's
 passwd entry.
 .It Fl \-sync
-Let sync, fsync and friends work.
-They are suppressed by default: a session is disposable, and dpkg's fsyncs
-are much of a package installation's time.
+Let sync, fsync and friends work, and mount the command's overlay so that
+its unmount syncs the upper filesystem.
+By default the calls are suppressed and the overlay is volatile: a session
+is disposable, dpkg's fsyncs are much of a package installation's time, and
+the sync at unmount waits for every dirty page of the filesystem that holds
+the session.
 A clean shutdown loses nothing; a power cut may cost the session.
 .El
 .It Cm end Ar id ... | Fl \-all Op Fl \-discard
