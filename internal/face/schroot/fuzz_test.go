@@ -1,6 +1,7 @@
 package schroot
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -44,4 +45,44 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("action %d", o.action)
 		}
 	})
+}
+
+// FuzzEnvFilter: the default environment-filter without a regexp matches
+// what the regexp matches.
+func FuzzEnvFilter(f *testing.F) {
+	for _, k := range envFilterCases {
+		f.Add(k)
+	}
+	re := regexp.MustCompile(defaultEnvFilter)
+	f.Fuzz(func(t *testing.T, k string) {
+		if got, want := defaultEnvFiltered(k), re.MatchString(k); got != want {
+			t.Fatalf("defaultEnvFiltered(%q) = %v, the regexp says %v", k, got, want)
+		}
+	})
+}
+
+var envFilterCases = []string{"BASH_ENV", "CDPATH", "ENV", "HOSTALIASES", "IFS", "KRB5_CONFIG", "KRBCONFDIR",
+	"KRBTKFILE", "KRB_CONF", "LD_PRELOAD", "LD_", "LD_LIBRARY_PATH", "LOCALDOMAIN", "NLSPATH", "PATH_LOCALE",
+	"RES_OPTIONS", "TERMINFO", "TERMINFO_DIRS", "TERMPATH", "PATH", "HOME", "ENVX", "XENV", "LD", "ld_preload",
+	"LD_\nX", "LD_X\n", "TERMINFO\n", "\nIFS", "LD_\xff", "TERM", "KRB5_CONFIGS", ""}
+
+// TestEnvFilter: the default filter's names, and another filter compiled.
+func TestEnvFilter(t *testing.T) {
+	re := regexp.MustCompile(defaultEnvFilter)
+	f, err := envFilter(defaultEnvFilter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range envFilterCases {
+		if got, want := f(k), re.MatchString(k); got != want {
+			t.Errorf("default filter on %q = %v, the regexp says %v", k, got, want)
+		}
+	}
+	g, err := envFilter("^FOO")
+	if err != nil || !g("FOOBAR") || g("BAR") {
+		t.Errorf("a custom filter: %v", err)
+	}
+	if _, err := envFilter("("); err == nil {
+		t.Error("a broken filter compiled")
+	}
 }

@@ -101,6 +101,33 @@ func lookupHostUser(name string) (passwdEntry, bool) {
 	return passwdEntry{}, false
 }
 
+// envFilter returns what a chroot's environment-filter matches. The
+// default one, nearly every chroot's, is a list of names and the LD_
+// prefix, matched without a regexp: compiling it took about 0.3 ms of a
+// fresh process, in every call sbuild makes (it passes -p).
+func envFilter(expr string) (func(string) bool, error) {
+	if expr == defaultEnvFilter {
+		return defaultEnvFiltered, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	return re.MatchString, nil
+}
+
+// defaultEnvFiltered is what defaultEnvFilter matches (TestEnvFilter and
+// FuzzEnvFilter hold the two together).
+func defaultEnvFiltered(k string) bool {
+	switch k {
+	case "BASH_ENV", "CDPATH", "ENV", "HOSTALIASES", "IFS", "KRB5_CONFIG", "KRBCONFDIR", "KRBTKFILE", "KRB_CONF",
+		"LOCALDOMAIN", "NLSPATH", "PATH_LOCALE", "RES_OPTIONS", "TERMINFO", "TERMINFO_DIRS", "TERMPATH":
+		return true
+	}
+	rest, ok := strings.CutPrefix(k, "LD_")
+	return ok && !strings.Contains(rest, "\n") // "." matches anything but a newline
+}
+
 // environment builds the command's environment as schroot does. Without
 // -p: HOME, LOGNAME, USER, SHELL and PATH from the target user's account,
 // and TERM. With -p: the caller's environment less what the chroot's
@@ -116,13 +143,13 @@ func (f *face) environment(d *def, st *session.State, target passwdEntry, shell 
 		defPath = rootPath
 	}
 	if preserve {
-		filter, err := regexp.Compile(d.keys["environment-filter"])
+		filtered, err := envFilter(d.keys["environment-filter"])
 		if err != nil {
 			return nil, fmt.Errorf("environment-filter of %s: %w", d.c.Name, err)
 		}
 		for _, kv := range callerEnv {
 			k, v, ok := strings.Cut(kv, "=")
-			if ok && k != "" && !filter.MatchString(k) {
+			if ok && k != "" && !filtered(k) {
 				env[k] = v
 			}
 		}
