@@ -100,11 +100,11 @@ func parseSubIDs(r io.Reader, name string, id int, source string) ([]Range, erro
 // (the session's id mode, the held user namespace, the sandbox), and a
 // stat is cheaper than reading the file again.
 func LookupSubIDs(path string, name string, id int) ([]Range, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
+	stamp, ok := stampOf(path)
+	if !ok {
 		return readSubIDs(path, name, id)
 	}
-	key := lookupKey{path, name, id, st.Dev, st.Ino, st.Size, st.Mtim}
+	key := lookupKey{path, name, id, stamp}
 	lookups.Lock()
 	defer lookups.Unlock()
 	if r, ok := lookups.m[key]; ok {
@@ -130,9 +130,23 @@ var lookups struct {
 type lookupKey struct {
 	path, name string
 	id         int
-	dev, ino   uint64
-	size       int64
-	mtime      unix.Timespec
+	stamp      fileStamp
+}
+
+// fileStamp tells one version of a file from another for the caches here:
+// an edit changes the mtime or the size, a replacement the inode.
+type fileStamp struct {
+	dev, ino uint64
+	size     int64
+	mtime    unix.Timespec
+}
+
+func stampOf(path string) (fileStamp, bool) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileStamp{}, false
+	}
+	return fileStamp{st.Dev, st.Ino, st.Size, st.Mtim}, true
 }
 
 func readSubIDs(path string, name string, id int) ([]Range, error) {

@@ -5,8 +5,6 @@ import (
 	"os/user"
 	"strconv"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // UserName is the account name of uid (for matching /etc/subuid lines,
@@ -16,11 +14,9 @@ import (
 // time: one nook command asks several times, and each os/user lookup reads
 // the whole file.
 func UserName(uid int) string {
-	key := userKey{uid: uid}
-	var st unix.Stat_t
-	cacheable := unix.Stat("/etc/passwd", &st) == nil
+	stamp, cacheable := stampOf("/etc/passwd")
+	key := userKey{uid, stamp}
 	if cacheable {
-		key.dev, key.ino, key.size, key.mtime = st.Dev, st.Ino, st.Size, st.Mtim
 		userNames.Lock()
 		name, ok := userNames.m[key]
 		userNames.Unlock()
@@ -51,8 +47,6 @@ var userNames struct {
 }
 
 type userKey struct {
-	uid      int
-	dev, ino uint64
-	size     int64
-	mtime    unix.Timespec
+	uid   int
+	stamp fileStamp
 }
