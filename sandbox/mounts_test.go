@@ -280,6 +280,22 @@ func TestVolatileOverlay(t *testing.T) {
 		t.Errorf("a second volatile mount over the mark succeeded without ClearVolatileMark; " +
 			"overlayfs refuses it (is the mark still made where clearVolatileMark looks?)")
 	}
+	// A mark half gone (a crash between its two removals): an empty
+	// incompat directory, which overlayfs cleans up itself.
+	inner := filepath.Join(work, "work")
+	if err := os.Chmod(inner, 0o700); err != nil {
+		t.Fatalf("the work directory's inner directory: %v", err)
+	}
+	os.Chmod(filepath.Join(inner, "incompat"), 0o700)
+	os.Chmod(filepath.Join(inner, "incompat", "volatile"), 0o700)
+	if err := os.RemoveAll(filepath.Join(inner, "incompat", "volatile")); err != nil {
+		t.Fatalf("remove the mark by hand: %v", err)
+	}
+	os.Chmod(filepath.Join(inner, "incompat"), 0)
+	os.Chmod(inner, 0)
+	if _, _, err := tryReport(t, spec(true, true), reportOpts{}); err != nil {
+		t.Errorf("a volatile mount over an empty incompat directory: %v", err)
+	}
 	// Cleared: volatile again, then a plain overlay (a --sync command).
 	for _, volatile := range []bool{true, false} {
 		r, _ = runReport(t, spec(volatile, true), reportOpts{stat: []string{"/ovl/one.txt", "/ovl/l.txt"}})

@@ -413,9 +413,25 @@ func (t *tree) overlay(m Mount) error {
 			}
 		}
 	}
-	mfd, err := t.overlayMount(lowers, upper, work, true, m.Volatile)
-	if err != nil && t.inUserNS {
-		mfd, err = t.overlayMount(lowers, upper, work, false, m.Volatile)
+	// Newer overlayfs options are tried first and dropped one at a time
+	// when refused: "lowerdir+" (Linux 6.8), "userxattr" (5.11, inside a
+	// user namespace) and "volatile" (5.10). Before 6.5 overlayfs takes
+	// its options the legacy way: fsconfig accepts any key and only the
+	// create refuses an unknown one, so a failed create counts too.
+	o := ovlOptions{plus: true, userxattr: t.inUserNS, volatile: m.Volatile}
+	mfd, err := t.overlayMount(lowers, upper, work, o)
+	for err != nil {
+		switch {
+		case o.plus && errors.Is(err, unix.EINVAL):
+			o.plus = false
+		case o.userxattr:
+			o.userxattr = false
+		case o.volatile && errors.Is(err, unix.EINVAL):
+			o.volatile = false // an overlay that syncs
+		default:
+			return fmt.Errorf("mount overlay on %s: %w", m.Dest, err)
+		}
+		mfd, err = t.overlayMount(lowers, upper, work, o)
 	}
 	if err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", m.Dest, err)
@@ -429,19 +445,30 @@ func (t *tree) overlay(m Mount) error {
 	return t.mountOn(mfd, m.Dest, m.TmpfsUpper)
 }
 
-func (t *tree) overlayMount(lowers []string, upper, work string, userxattr, volatile bool) (int, error) {
+// ovlOptions are the overlayfs options overlayMount may leave out for an
+// older kernel (see tree.overlay).
+type ovlOptions struct {
+	// plus: "lowerdir+" takes one directory at a time, so no path needs
+	// escaping; without it the escaped list goes to "lowerdir".
+	plus, userxattr, volatile bool
+}
+
+func (t *tree) overlayMount(lowers []string, upper, work string, o ovlOptions) (int, error) {
 	fs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return -1, os.NewSyscallError("fsopen overlay", err)
 	}
 	defer unix.Close(fs)
-	// "lowerdir+" (Linux 6.8) takes one directory at a time, so no path
-	// needs escaping; older kernels get the escaped list.
-	plus := true
-	for _, l := range lowers {
-		if err := unix.FsconfigSetString(fs, "lowerdir+", l); err != nil {
-			plus = false
+	plus := o.plus
+	for i, l := range lowers {
+		if !plus {
 			break
+		}
+		if err := unix.FsconfigSetString(fs, "lowerdir+", l); err != nil {
+			if i > 0 {
+				return -1, os.NewSyscallError("fsconfig overlay lowerdir+", err)
+			}
+			plus = false // Linux 6.5 to 6.7 refuse the key at once
 		}
 	}
 	if !plus {
@@ -461,14 +488,13 @@ func (t *tree) overlayMount(lowers []string, upper, work string, userxattr, vola
 			return -1, os.NewSyscallError("fsconfig overlay workdir", err)
 		}
 	}
-	if userxattr && t.inUserNS {
+	if o.userxattr {
 		if err := unix.FsconfigSetFlag(fs, "userxattr"); err != nil {
 			return -1, os.NewSyscallError("fsconfig overlay userxattr", err)
 		}
 	}
-	if volatile {
-		// Before Linux 5.10 (EINVAL): an overlay that syncs.
-		if err := unix.FsconfigSetFlag(fs, "volatile"); err != nil && err != unix.EINVAL {
+	if o.volatile {
+		if err := unix.FsconfigSetFlag(fs, "volatile"); err != nil {
 			return -1, os.NewSyscallError("fsconfig overlay volatile", err)
 		}
 	}

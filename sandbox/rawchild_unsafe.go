@@ -42,7 +42,10 @@ var initialSigmask = func() uint64 {
 
 // rawFork forks the child that runs p. It returns the child's pid in the
 // parent. Must be called on a locked OS thread: the parent-death signal
-// follows the thread that forks.
+// follows the thread that forks, so the child is killed if that thread
+// ends. The Go runtime ends a thread only when a goroutine locked to it
+// exits without unlocking; nook has none that does (an embedder that
+// starts a sandbox from such a goroutine loses its sandbox with it).
 //
 //go:nosplit
 //go:norace

@@ -841,8 +841,7 @@ func (c *rawTree) overlay(m Mount) {
 			mine = append(mine, len(b.p.insns)-1)
 		}
 		if m.Volatile {
-			c.fsconfig(fs, "volatile", "")
-			b.last().soft[0] = uint16(unix.EINVAL) // before Linux 5.10: an overlay that syncs
+			c.fsconfig(fs, "volatile", "") // Linux 5.10; layers as fds need 6.13
 		}
 		b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_CMD_CREATE), imm(0), imm(0), imm(0))
 		mine = append(mine, len(b.p.insns)-1)

@@ -386,7 +386,7 @@ func (m *Mount) validate() error {
 			return fmt.Errorf("an overlay has either a host upper directory or a tmpfs upper, not both")
 		}
 		if (m.Volatile || m.ClearVolatileMark) && m.Upper == "" {
-			return fmt.Errorf("only an overlay with a host upper directory can be volatile")
+			return fmt.Errorf("only an overlay with a host upper directory can be volatile or have a volatile mark cleared")
 		}
 		for _, l := range m.Lower {
 			if strings.ContainsAny(l, "\n") {

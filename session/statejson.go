@@ -27,7 +27,8 @@ func readState(path string, st *State) error {
 	return decodeState(path, b, st)
 }
 
-// decodeState decodes b into st as json.Unmarshal would.
+// decodeState decodes b into st, a zero State, as json.Unmarshal would
+// (which would merge into a State already filled; the scanner replaces).
 func decodeState(path string, b []byte, st *State) error {
 	var fast State
 	if scanState(b, &fast) {
@@ -211,8 +212,8 @@ func (s *jsonScan) strMap() (map[string]string, bool) {
 }
 
 // appendRunning appends the lock record {"pid":PID,"args":[…]} as JSON
-// (what json.Marshal makes of running, but for HTML characters, which
-// stay as they are).
+// that reads back as json.Marshal's does (the bytes differ: HTML
+// characters stay as they are, \b and \f are written as \u escapes).
 func appendRunning(b []byte, r running) []byte {
 	b = append(b, `{"pid":`...)
 	b = strconv.AppendInt(b, int64(r.Pid), 10)
