@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func u32(v uint32) *uint32 { return &v }
@@ -538,5 +541,35 @@ func TestRemountROCoversSplices(t *testing.T) {
 	}
 	if _, err := os.Stat("/nook-splice-newdir"); err == nil {
 		t.Errorf("/nook-splice-newdir was created on the host")
+	}
+}
+
+// TestOverlayOptionsFallBack: the order in which the Go engine drops
+// overlayfs options for an older kernel (this machine's kernel has them
+// all, so the order is checked here): a kernel before 6.5 refuses each
+// unknown option with EINVAL at create, so a 6.1 kernel, which knows
+// userxattr and volatile but not lowerdir+, must get the next try without
+// lowerdir+ and with the rest.
+func TestOverlayOptionsFallBack(t *testing.T) {
+	all := ovlOptions{plus: true, userxattr: true, volatile: true}
+	var seq []ovlOptions
+	for o, ok := all, true; ok; o, ok = o.without(unix.EINVAL) {
+		seq = append(seq, o)
+	}
+	want := []ovlOptions{all, {userxattr: true, volatile: true}, {volatile: true}, {}}
+	if !reflect.DeepEqual(seq, want) {
+		t.Errorf("after EINVALs: %+v, want %+v", seq, want)
+	}
+	// Another error (a filesystem without user xattrs, say) drops only
+	// userxattr, then ends the tries.
+	o, ok := all.without(unix.EOPNOTSUPP)
+	if !ok || o != (ovlOptions{plus: true, volatile: true}) {
+		t.Errorf("after EOPNOTSUPP: %+v, %v", o, ok)
+	}
+	if _, ok := o.without(unix.EOPNOTSUPP); ok {
+		t.Error("a second EOPNOTSUPP was retried")
+	}
+	if _, ok := (ovlOptions{}).without(unix.EINVAL); ok {
+		t.Error("nothing left to drop, yet retried")
 	}
 }

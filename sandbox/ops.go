@@ -421,14 +421,8 @@ func (t *tree) overlay(m Mount) error {
 	o := ovlOptions{plus: true, userxattr: t.inUserNS, volatile: m.Volatile}
 	mfd, err := t.overlayMount(lowers, upper, work, o)
 	for err != nil {
-		switch {
-		case o.plus && errors.Is(err, unix.EINVAL):
-			o.plus = false
-		case o.userxattr:
-			o.userxattr = false
-		case o.volatile && errors.Is(err, unix.EINVAL):
-			o.volatile = false // an overlay that syncs
-		default:
+		var ok bool
+		if o, ok = o.without(err); !ok {
 			return fmt.Errorf("mount overlay on %s: %w", m.Dest, err)
 		}
 		mfd, err = t.overlayMount(lowers, upper, work, o)
@@ -451,6 +445,24 @@ type ovlOptions struct {
 	// plus: "lowerdir+" takes one directory at a time, so no path needs
 	// escaping; without it the escaped list goes to "lowerdir".
 	plus, userxattr, volatile bool
+}
+
+// without returns the options to try after a mount with o failed with
+// err, newest feature dropped first, and false when none is left to drop.
+// userxattr goes on any error (a filesystem may refuse user xattrs), the
+// others only on EINVAL, the kernel's answer to an option it does not know.
+func (o ovlOptions) without(err error) (ovlOptions, bool) {
+	switch {
+	case o.plus && errors.Is(err, unix.EINVAL):
+		o.plus = false
+	case o.userxattr:
+		o.userxattr = false
+	case o.volatile && errors.Is(err, unix.EINVAL):
+		o.volatile = false // an overlay that syncs
+	default:
+		return o, false
+	}
+	return o, true
 }
 
 func (t *tree) overlayMount(lowers []string, upper, work string, o ovlOptions) (int, error) {
