@@ -427,9 +427,6 @@ func (t *tree) overlay(m Mount) error {
 		}
 		mfd, err = t.overlayMount(lowers, upper, work, o)
 	}
-	if err != nil {
-		return fmt.Errorf("mount overlay on %s: %w", m.Dest, err)
-	}
 	if m.ReadOnly {
 		if err := setattr(mfd, unix.MOUNT_ATTR_RDONLY, 0); err != nil {
 			unix.Close(mfd)
@@ -518,14 +515,21 @@ func (t *tree) overlayMount(lowers []string, upper, work string, o ovlOptions) (
 // Mount.ClearVolatileMark), if anything. The lookups refuse symlinks and
 // stay beneath the directory.
 func clearVolatileMark(dir *os.File, name string) error {
+	if err := removeVolatileMark(int(dir.Fd())); err != nil {
+		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, err)
+	}
+	return nil
+}
+
+func removeVolatileMark(work int) error {
 	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS}
-	inc, err := unix.Openat2(int(dir.Fd()), "work/incompat", how)
+	inc, err := unix.Openat2(work, "work/incompat", how)
 	if err == unix.ENOENT {
 		return nil // no mark: the common case
 	}
 	if err != nil {
-		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, os.NewSyscallError("openat2 work/incompat", err))
+		return os.NewSyscallError("openat2 work/incompat", err)
 	}
 	defer unix.Close(inc)
 	vol, err := unix.Openat2(inc, "volatile", how)
@@ -533,15 +537,12 @@ func clearVolatileMark(dir *os.File, name string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, os.NewSyscallError("openat2 volatile", err))
+		return os.NewSyscallError("openat2 volatile", err)
 	}
 	err = unix.Unlinkat(vol, "dirty", 0)
 	unix.Close(vol)
 	if err != nil && err != unix.ENOENT {
-		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, os.NewSyscallError("unlinkat dirty", err))
+		return os.NewSyscallError("unlinkat dirty", err)
 	}
-	if err := unix.Unlinkat(inc, "volatile", unix.AT_REMOVEDIR); err != nil {
-		return fmt.Errorf("clear the volatile mark of overlay work directory %s: %w", name, os.NewSyscallError("unlinkat volatile", err))
-	}
-	return nil
+	return os.NewSyscallError("unlinkat volatile", unix.Unlinkat(inc, "volatile", unix.AT_REMOVEDIR))
 }
