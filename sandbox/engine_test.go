@@ -390,3 +390,51 @@ func TestSELinuxLabels(t *testing.T) {
 		t.Errorf("with SELinux: %v, %+v, label %q", err, st, out.String())
 	}
 }
+
+// TestBeforeFork: the hook runs once per start, on either engine, while
+// the sandbox has no process yet (a front end waits there for its signal
+// subscription, and a signal it cannot forward yet must find nothing to
+// orphan).
+func TestBeforeFork(t *testing.T) {
+	children := func() string {
+		var all []string
+		tasks, _ := filepath.Glob("/proc/self/task/*/children")
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatalf("read %s: %v", f, err)
+			}
+			all = append(all, strings.Fields(string(b))...)
+		}
+		return strings.Join(all, " ")
+	}
+	for _, init := range []bool{false, true} {
+		t.Run(fmt.Sprintf("go init %v", init), func(t *testing.T) {
+			s := baseSpec()
+			calls, forkedAt := 0, -1
+			s.BeforeFork = func() {
+				calls++
+				if c := children(); c != "" {
+					t.Errorf("BeforeFork ran with children %s", c)
+				}
+			}
+			if init {
+				// OnForked keeps the sandbox on the Go init.
+				s.OnForked = func(int) { forkedAt = calls }
+			}
+			e, code := startEngine(t, s)
+			if code != 0 {
+				t.Errorf("exit %d", code)
+			}
+			if init && e != "init" {
+				t.Errorf("engine %q, want init", e)
+			}
+			if calls != 1 {
+				t.Errorf("BeforeFork ran %d times, want 1", calls)
+			}
+			if init && forkedAt != 1 {
+				t.Errorf("OnForked ran after %d BeforeFork calls, want 1", forkedAt)
+			}
+		})
+	}
+}

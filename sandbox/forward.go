@@ -18,8 +18,8 @@ var ForwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.
 // subscription holds. The first signal.Notify of a process waits for the
 // runtime to start a thread for signal delivery (about 2 ms on the project
 // VM): a front end calls this first, does its other work meanwhile, and
-// calls ready before Start, so that a signal sent to it once the command is
-// up is forwarded, not fatal.
+// sets ready as the spec's BeforeFork (or calls it before Start), so that
+// a signal sent to it once the command is up is forwarded, not fatal.
 //
 // A front end that exits as soon as its command has ended need not call
 // signal.Stop: Stop waits until the runtime's signal loop is idle, which

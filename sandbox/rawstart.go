@@ -169,6 +169,7 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 		return nil, err
 	}
 	Phase("compiled")
+	beforeFork(spec)
 	runtime.LockOSThread()
 	syscall.ForkLock.Lock()
 	pid, errno := rawFork(prog)

@@ -125,6 +125,15 @@ func Start(s *Spec) (*Process, error) {
 	return startInit(&spec, id)
 }
 
+// beforeFork calls sp.BeforeFork, once: a raw start that falls back to
+// the Go init has already called it.
+func beforeFork(sp *Spec) {
+	if f := sp.BeforeFork; f != nil {
+		sp.BeforeFork = nil
+		f()
+	}
+}
+
 // startInit starts the sandbox through nook's own re-executed init.
 func startInit(sp *Spec, id *identity) (*Process, error) {
 	spec := *sp
@@ -210,6 +219,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	if stopAt != "" {
 		initEnv = append(initEnv, "NOOK_TEST_STOP_AT="+stopAt)
 	}
+	beforeFork(sp)
 	runtime.LockOSThread()
 	Phase("fork")
 	initArgv := []string{initArg0, initArg1, strconv.Itoa(specFd), strconv.Itoa(statusFd)}

@@ -98,6 +98,13 @@ type Spec struct {
 	// point, so a caller can read the pid before releasing BlockFD or
 	// UserNSBlockFD.
 	OnForked func(pid int) `json:"-"`
+	// BeforeFork, when set, is called once in the parent right before the
+	// sandbox's first process is created, after the work that needs none
+	// (checks, id maps, the compiled set-up). A front end whose signal
+	// subscription is still being made (SubscribeForwarded) waits for it
+	// here, so that the wait overlaps that work: nothing it must forward
+	// to can exist before this point.
+	BeforeFork func() `json:"-"`
 	// BlockFD, when set, is a caller fd the init reads from (until data or
 	// end of file) after the mounts, before the command starts.
 	BlockFD *int `json:"block_fd,omitempty"`

@@ -58,7 +58,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 		spec.OnForked = st.forked
 	}
 
-	listening()
+	spec.BeforeFork = listening
 	proc, err := sandbox.Start(spec)
 	if err != nil {
 		st.close()

@@ -40,8 +40,7 @@ func Run(args []string, inherited []int) int {
 		return 2
 	}
 	sandbox.Phase("parsed")
-	listening()
-	sandbox.Phase("signals")
+	spec.BeforeFork = listening
 	return startForwarding(spec, sigs, nil)
 }
 

@@ -11,10 +11,11 @@ import (
 // startAndWait runs spec as `nook run` does (signals forwarded, job
 // control mirrored, nook not dumpable once the sandbox runs) and returns
 // the exit status for the process.
-// sigs comes from sandbox.SubscribeForwarded: listening waits for it;
-// nothing stops it, since the process exits next (see there).
+// sigs comes from sandbox.SubscribeForwarded: listening waits for it,
+// as late as it can (Spec.BeforeFork); nothing stops it, since the
+// process exits next (see there).
 func startAndWait(spec *sandbox.Spec, sigs chan os.Signal, listening func(), hint func(msg string) string) int {
-	listening()
+	spec.BeforeFork = listening
 	return startForwarding(spec, sigs, hint)
 }
 

@@ -301,7 +301,7 @@ func (f *face) runIn(st *session.State) int {
 func (f *face) wait(spec *sandbox.Spec, dir string) int {
 	// run subscribed f.sigs for every action that gets here.
 	sigs := f.sigs
-	f.listening()
+	spec.BeforeFork = f.listening
 	p, err := sandbox.Start(spec)
 	if err != nil {
 		var se *sandbox.StartError
