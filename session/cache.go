@@ -246,7 +246,9 @@ func (c *Cache) current(e Entry) bool {
 func (c *Cache) remove(e Entry) error {
 	dir := filepath.Join(c.entriesDir(), e.Name)
 	// Rename first: a half-deleted entry must not look usable.
-	trash := filepath.Join(c.Dir, "tmp", "gone-"+string(e.IDMode)+"-"+e.Name)
+	// A name of its own: an earlier removal killed half way leaves its
+	// gone- tree behind (Prune collects it), which must not block this one.
+	trash := filepath.Join(c.Dir, "tmp", "gone-"+string(e.IDMode)+"-"+e.Name+"-"+randomSuffix())
 	if err := os.Rename(dir, trash); err != nil {
 		return fmt.Errorf("remove cache entry %s: %w", dir, err)
 	}

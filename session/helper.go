@@ -68,8 +68,8 @@ func removeContents(dir string) error {
 		return fmt.Errorf("read %s: %w", dir, err)
 	}
 	for _, n := range names {
-		if err := os.RemoveAll(dir + "/" + n); err != nil {
-			return fmt.Errorf("remove %s: %w", dir+"/"+n, err)
+		if err := removeAll(dir + "/" + n); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -160,8 +160,5 @@ func removeTree(mode IDMode, dir string) error {
 			return err
 		}
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove %s: %w", dir, err)
-	}
-	return nil
+	return removeAll(dir)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -361,6 +362,14 @@ func unpackWarnings(e Entry) []string {
 	return w
 }
 
+// randomSuffix is a short name part that no other live name shares.
+func randomSuffix() string {
+	if u, err := uuid4(); err == nil {
+		return u[:8]
+	}
+	return strconv.Itoa(os.Getpid()) + "." + strconv.FormatInt(time.Now().UnixNano(), 36)
+}
+
 // uuid4 is a random (version 4) UUID. The bytes come from getrandom(2)
 // itself: crypto/rand would link a FIPS module whose initialisation every
 // nook start would pay for. getrandom blocks until the kernel's pool is
@@ -660,13 +669,18 @@ func (s *Store) Prune() (*PruneResult, error) {
 		return nil, err
 	}
 	res := &PruneResult{}
+	var first error
 	for _, e := range all {
 		if s.entryInUse(e.Name) {
 			res.Kept = append(res.Kept, e)
 			continue
 		}
+		// One entry that cannot go does not keep the others.
 		if err := s.Cache.remove(e); err != nil {
-			return res, err
+			if first == nil {
+				first = err
+			}
+			continue
 		}
 		res.Removed = append(res.Removed, e)
 	}
@@ -685,7 +699,9 @@ func (s *Store) Prune() (*PruneResult, error) {
 				}
 			}
 		}
-		removeTree(modeFromTmpName(name), filepath.Join(s.Cache.Dir, "tmp", name))
+		if err := removeTree(modeFromTmpName(name), filepath.Join(s.Cache.Dir, "tmp", name)); err != nil && first == nil {
+			first = err
+		}
 	}
-	return res, nil
+	return res, first
 }

@@ -618,12 +618,22 @@ func TestCachePruneAndChangedTarball(t *testing.T) {
 		t.Errorf("prune with the entry in use: %+v %v", res, err)
 	}
 	s.End(r2.State.ID, nil)
+	// What a prune killed half way through removing this very entry
+	// leaves (it once named its trash after the entry alone, and the next
+	// removal of an entry of that name failed on it for good).
+	debris := filepath.Join(s.Cache.Dir, "tmp", "gone-"+string(s.Mode())+"-"+r2.State.Entry)
+	if err := os.MkdirAll(filepath.Join(debris, "root", "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	res, err = s.Prune()
 	if err != nil || len(res.Removed) != 1 {
 		t.Errorf("prune of the unused entry: %+v %v", res, err)
 	}
 	if es, _ := s.Cache.Entries(); len(es) != 0 {
 		t.Errorf("entries left after prune: %v", es)
+	}
+	if left, _ := os.ReadDir(filepath.Join(s.Cache.Dir, "tmp")); len(left) != 0 {
+		t.Errorf("left in the cache's tmp after prune: %v", left)
 	}
 }
 

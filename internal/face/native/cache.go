@@ -38,7 +38,7 @@ func Cache(args []string) int {
 		return 0
 	case "prune":
 		res, err := st.Prune()
-		if err != nil {
+		if res == nil {
 			return failf("cache prune", "%v", err)
 		}
 		var freed int64
@@ -47,6 +47,9 @@ func Cache(args []string) int {
 			fmt.Printf("removed %s (%s, from %s)\n", e.Name, mib(e.Size), e.Source)
 		}
 		fmt.Printf("freed %s; kept %d entries in use by sessions\n", mib(freed), len(res.Kept))
+		if err != nil {
+			return failf("cache prune", "%v", err)
+		}
 		return 0
 	}
 	fmt.Fprintf(os.Stderr, "nook cache: unknown verb %q (list, prune)\n", args[0])
