@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+
 	"github.com/nook-project/nook/sandbox"
 	"github.com/nook-project/nook/sandbox/idmap"
 )
@@ -287,8 +290,15 @@ func commandSpec(st *State, u User, o RunOptions) (*sandbox.Spec, error) {
 		{Op: sandbox.OpBind, Source: "/sys", Dest: "/sys", ReadOnly: true},
 	}...)
 	if !o.NoNetwork {
+		upper, lower := st.layers()
 		for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
-			mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: f, Dest: f, ReadOnly: true, Try: true})
+			// Only onto a plain file (or none): a command may have made
+			// it a symlink (systemd-resolved's stub is one, dangling
+			// here), and a bind that cannot land would fail every later
+			// command of the session. The session's own file serves then.
+			if fileBindFits(upper, lower, f[1:]) {
+				mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: f, Dest: f, ReadOnly: true, Try: true})
+			}
 		}
 	}
 	for _, b := range o.Binds {
@@ -378,4 +388,45 @@ func commandEnv(u User, shell string, o RunOptions) []string {
 		env = append(out, kv)
 	}
 	return env
+}
+
+// fileBindFits reports whether a file can be bound onto rel (e.g.
+// "etc/resolv.conf") in the session's tree as a command sees it: the name
+// is a regular file, a whiteout or absent, below a plain directory. upper
+// is looked at first (empty for a copy session), then lower; paths resolve
+// inside each layer, as readLayered's do.
+func fileBindFits(upper, lower, rel string) bool {
+	for _, root := range []string{upper, lower} {
+		if root == "" {
+			continue
+		}
+		dir, err := pathrs.OpenInRoot(root, path.Dir(rel))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && root == upper {
+				continue
+			}
+			// A parent missing from the tree is made for the mount point.
+			return errors.Is(err, fs.ErrNotExist)
+		}
+		var st unix.Stat_t
+		err = unix.Fstatat(int(dir.Fd()), path.Base(rel), &st, unix.AT_SYMLINK_NOFOLLOW)
+		dir.Close()
+		switch {
+		case err == unix.ENOENT:
+			if root == upper && !opaqueParent(upper, rel) {
+				continue
+			}
+			return true
+		case err != nil:
+			return false
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			return true
+		case unix.S_IFCHR:
+			return root == upper && st.Rdev == 0 // a whiteout: absent
+		}
+		return false
+	}
+	return true
 }

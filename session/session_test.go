@@ -775,3 +775,45 @@ func TestFileCapabilityKept(t *testing.T) {
 		t.Errorf("security.capability on the host: % x, %v (want cap_net_raw, revision 2 or 3)", buf[:max(n, 0)], err)
 	}
 }
+
+// A command that turns /etc/resolv.conf into a symlink nothing inside
+// resolves (systemd-resolved's stub), or /etc/hosts into a directory, does
+// not break every later command of the session: the host's file is then
+// not bound there, and the session's own entry stays as the command left
+// it. Where the file is plain, the host's is bound.
+func TestResolvConfReplacedInside(t *testing.T) {
+	s := testStore(t)
+	addTarball(t, s, "rc", busyboxTar(t))
+	for _, cp := range []bool{false, true} {
+		res, err := s.Begin("rc", BeginOptions{Copy: cp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := res.State.ID
+		host, err := os.ReadFile("/etc/hosts")
+		if err != nil {
+			t.Skipf("the host has no /etc/hosts: %v", err)
+		}
+		if got := sh(t, s, id, "cat /etc/hosts"); got != string(host) {
+			t.Errorf("copy %v: /etc/hosts inside is %q, want the host's", cp, got)
+		}
+		offline := func(script string) {
+			t.Helper()
+			// Without network nothing is bound over the two.
+			if r := runIn(t, s, id, RunOptions{Args: []string{"sh", "-c", script}, NoNetwork: true}, ""); r.code != 0 {
+				t.Fatalf("%q: exit %d, %v, %s", script, r.code, r.startErr, r.err)
+			}
+		}
+		offline("rm -f /etc/resolv.conf /etc/hosts; ln -s ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf; mkdir /etc/hosts")
+		if got := sh(t, s, id, "readlink /etc/resolv.conf; test -d /etc/hosts && echo dir"); got != "../run/systemd/resolve/stub-resolv.conf\ndir\n" {
+			t.Errorf("copy %v: after the change the command sees %q", cp, got)
+		}
+		offline("rm -r /etc/resolv.conf /etc/hosts; echo mine > /etc/hosts")
+		if got := sh(t, s, id, "cat /etc/hosts"); got != string(host) {
+			t.Errorf("copy %v: a plain /etc/hosts again: %q, want the host's bound", cp, got)
+		}
+		if err := s.End(id, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
