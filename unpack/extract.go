@@ -2,6 +2,7 @@ package unpack
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -64,14 +65,32 @@ func extract(r io.Reader, dest string, chown bool) (session.ExtractStats, error)
 	defer root.Close()
 	x := &extractor{root: root, chown: chown, buf: make([]byte, 1<<20)}
 	defer x.dropParent()
-	tr := tar.NewReader(r)
+	cr := &countingReader{r: r}
+	tr := tar.NewReader(cr)
+	// Where the archive ends if the entry read last is its last one; -1
+	// when that cannot be known (a sparse entry's stored size).
+	end := int64(0)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			if cr.endless(end) {
+				return x.stats, fmt.Errorf("the archive stops after %d entries without tar's end-of-archive blocks: it is cut off (an interrupted copy or download?); make or fetch it again", x.stats.Entries)
+			}
 			break
 		}
 		if err != nil {
 			return x.stats, fmt.Errorf("read tar entry after %d entries: %w", x.stats.Entries, err)
+		}
+		if n := stored(hdr); n < 0 {
+			end = -1
+		} else {
+			end = cr.n + n
+		}
+		// A rename of a directory the cached parent handle went
+		// through (a symlink replaced, say) must not leave later
+		// entries in the old place.
+		if rel, err := cleanName(hdr.Name); err == nil && x.lastDir != "" && (x.lastDir == rel || strings.HasPrefix(x.lastDir, rel+"/")) {
+			x.dropParent()
 		}
 		if err := x.entry(hdr, tr); err != nil {
 			return x.stats, fmt.Errorf("extract %q: %w", hdr.Name, err)
@@ -82,6 +101,71 @@ func extract(r io.Reader, dest string, chown bool) (session.ExtractStats, error)
 		x.finishDir(d)
 	}
 	return x.stats, nil
+}
+
+// countingReader counts what archive/tar read, and the zero bytes it read
+// last. An archive cut off at an entry's boundary (a copy interrupted
+// there) reads, to archive/tar, like one that ends with the two blocks of
+// zeros that mark the end: only the count tells them apart.
+type countingReader struct {
+	r     io.Reader
+	n     int64
+	zeros int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += int64(n)
+		i := n
+		for i > 0 && p[i-1] == 0 {
+			i--
+		}
+		if i == 0 {
+			c.zeros += int64(n)
+		} else {
+			c.zeros = int64(n - i)
+		}
+	}
+	return n, err
+}
+
+// endless reports, once archive/tar has reported the end, whether no end
+// marker was read: nothing after where the last entry ended (end), or,
+// where that is unknown (-1), not even one block of zeros at the end.
+func (c *countingReader) endless(end int64) bool {
+	if end < 0 {
+		return c.zeros < 512
+	}
+	return c.n <= end
+}
+
+// stored is how many bytes an entry's data takes in the archive after its
+// header: its size rounded up to whole blocks for the types that carry
+// data, -1 for a sparse entry (whose header gives the file's size).
+func stored(hdr *tar.Header) int64 {
+	switch hdr.Typeflag {
+	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo, tar.TypeXGlobalHeader:
+		return 0
+	}
+	if sparse(hdr) {
+		return -1
+	}
+	return (hdr.Size + 511) &^ 511
+}
+
+// sparse reports whether an entry is stored sparse (old GNU type 'S', or
+// the GNU.sparse PAX records of formats 0.x and 1.0).
+func sparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanName turns an entry name into a path relative to the destination:
@@ -218,7 +302,19 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		f := os.NewFile(uintptr(fd), rel)
 		defer f.Close()
-		n, err := io.CopyBuffer(onlyWriter{f}, r, x.buf)
+		var n int64
+		if sparse(hdr) {
+			// archive/tar hands holes over as zeros: seek over them so
+			// that they stay holes, as GNU tar leaves them (a few
+			// kilobytes of archive may stand for terabytes of file).
+			hw := &holeWriter{fd: fd}
+			n, err = io.CopyBuffer(hw, r, x.buf)
+			if err == nil {
+				err = hw.finish()
+			}
+		} else {
+			n, err = io.CopyBuffer(onlyWriter{f}, r, x.buf)
+		}
 		x.stats.Bytes += n
 		if err != nil {
 			var pe *os.PathError
@@ -283,6 +379,44 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		x.stats.Other++
 		return nil
 	}
+}
+
+// holeWriter writes a file at fd from offset 0, leaving every page-sized,
+// page-aligned run of zeros unwritten (a hole); finish sets the size.
+type holeWriter struct {
+	fd  int
+	off int64
+}
+
+var zeroPage [4096]byte
+
+func (w *holeWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		k := len(zeroPage) - int(w.off%int64(len(zeroPage)))
+		if k > len(p) {
+			k = len(p)
+		}
+		if !bytes.Equal(p[:k], zeroPage[:k]) {
+			for done := 0; done < k; {
+				m, err := unix.Pwrite(w.fd, p[done:k], w.off+int64(done))
+				if err == unix.EINTR {
+					continue
+				}
+				if err != nil {
+					return total - len(p) + done, err
+				}
+				done += m
+			}
+		}
+		w.off += int64(k)
+		p = p[k:]
+	}
+	return total, nil
+}
+
+func (w *holeWriter) finish() error {
+	return unix.Ftruncate(w.fd, w.off)
 }
 
 // onlyWriter hides the file's ReadFrom, so io.CopyBuffer uses the buffer

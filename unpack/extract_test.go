@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,6 +220,104 @@ func TestCleanName(t *testing.T) {
 	for _, bad := range []string{"..", "../x", "a/../b", "a/.."} {
 		if _, err := cleanName(bad); !errors.Is(err, ErrUnsafeEntry) {
 			t.Errorf("cleanName(%q): %v, want ErrUnsafeEntry", bad, err)
+		}
+	}
+}
+
+// An archive cut off where an entry ends (a copy interrupted there) has
+// no end-of-archive blocks: refused, even when its last file ends in
+// zeros. One block of zeros is an end, as GNU tar takes it.
+func TestExtractCutOff(t *testing.T) {
+	full := makeTar(t, []ent{
+		{Name: "./", Type: tar.TypeDir},
+		{Name: "./a", Type: tar.TypeReg, Body: "first"},
+		{Name: "./zeros", Type: tar.TypeReg, Body: "x" + strings.Repeat("\x00", 1500)},
+	})
+	for _, c := range []struct {
+		cut  int
+		fail bool
+	}{{0, false}, {512, false}, {1024, true}} {
+		_, err := extract(bytes.NewReader(full[:len(full)-c.cut]), t.TempDir(), false)
+		if c.fail != (err != nil && strings.Contains(err.Error(), "cut off")) {
+			t.Errorf("archive without its last %d bytes: %v", c.cut, err)
+		}
+	}
+	// Cut right after the first file: the header of the next entry and
+	// everything after it gone.
+	first := makeTar(t, []ent{{Name: "./", Type: tar.TypeDir}, {Name: "./a", Type: tar.TypeReg, Body: "first"}})
+	if _, err := extract(bytes.NewReader(full[:len(first)-1024]), t.TempDir(), false); err == nil || !strings.Contains(err.Error(), "cut off") {
+		t.Errorf("archive cut after its second entry: %v", err)
+	}
+}
+
+// A sparse file (GNU tar --sparse, PAX format 1.0) comes out with its
+// holes, not as zeros written out.
+func TestExtractSparse(t *testing.T) {
+	tarBin, err := exec.LookPath("tar")
+	if err != nil {
+		t.Skip("GNU tar is not installed: cannot make a sparse archive")
+	}
+	src := t.TempDir()
+	f, err := os.Create(filepath.Join(src, "img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hole = 1 << 30
+	f.WriteAt([]byte("head"), 0)
+	f.WriteAt([]byte("tail"), hole)
+	f.Close()
+	archive := filepath.Join(t.TempDir(), "sparse.tar")
+	if out, err := exec.Command(tarBin, "--sparse", "--format=posix", "-cf", archive, "-C", src, "img").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	af, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer af.Close()
+	dest := t.TempDir()
+	if _, err := extract(af, dest, false); err != nil {
+		t.Fatalf("extract: %v", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(dest, "img"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != hole+4 {
+		t.Errorf("size %d, want %d", st.Size, hole+4)
+	}
+	if st.Blocks*512 > 1<<20 {
+		t.Errorf("%d bytes allocated for a file of 8 bytes of data: holes written out", st.Blocks*512)
+	}
+	g, _ := os.Open(filepath.Join(dest, "img"))
+	defer g.Close()
+	buf := make([]byte, 4)
+	for off, want := range map[int64]string{0: "head", hole: "tail", 4096: "\x00\x00\x00\x00"} {
+		if _, err := g.ReadAt(buf, off); err != nil || string(buf) != want {
+			t.Errorf("at %d: %q %v, want %q", off, buf, err, want)
+		}
+	}
+}
+
+// An entry that replaces a symlink the extractor went through for the
+// entry before it (b -> a, b/y, b -> c, b/z) sends what follows where the
+// new symlink points, as tar does.
+func TestExtractReplacedParent(t *testing.T) {
+	dest := t.TempDir()
+	_, err := extract(bytes.NewReader(makeTar(t, []ent{
+		{Name: "a/", Type: tar.TypeDir},
+		{Name: "c/", Type: tar.TypeDir},
+		{Name: "b", Type: tar.TypeSymlink, Link: "a"},
+		{Name: "b/y", Type: tar.TypeReg, Body: "y"},
+		{Name: "b", Type: tar.TypeSymlink, Link: "c"},
+		{Name: "b/z", Type: tar.TypeReg, Body: "z"},
+	})), dest, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{"a/y": true, "c/z": true, "a/z": false} {
+		if _, err := os.Lstat(filepath.Join(dest, p)); (err == nil) != want {
+			t.Errorf("%s exists: %v, want %v", p, err == nil, want)
 		}
 	}
 }
