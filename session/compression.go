@@ -66,6 +66,11 @@ func sniffFile(path string) (Compression, error) {
 var XzTool = ""
 
 // ExtractStats counts what an extraction did and what it left out.
+// DevicesFile names, beside a cache entry's tree, the tar archive of the
+// device nodes its unpack skipped (header-only entries): a source session
+// packs them back into the tarball it replaces.
+const DevicesFile = "devices.tar"
+
 type ExtractStats struct {
 	Entries int64 `json:"entries"`
 	Bytes   int64 `json:"bytes"`

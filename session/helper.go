@@ -41,6 +41,8 @@ func runHelper(verb string, args []string) int {
 		err = removeContents(args[0])
 	case verb == "adduser" && len(args) == 5:
 		err = helperAddUser(args)
+	case verb == "pack" && len(args) == 3:
+		err = helperPack(args[0], args[1], Compression(args[2]))
 	case verb == "writefiles" && len(args) == 1:
 		err = helperWriteFiles(args[0])
 	default:

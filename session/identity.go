@@ -32,6 +32,10 @@ const (
 // begin.
 const SingleIDWarning = "no subordinate ids for you in /etc/subuid and /etc/subgid: this session maps only your own id, so every file inside belongs to one user and chown does nothing; to keep ownership, ask root for a range (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)"
 
+// SingleIDRepackWarning is said at the begin of a source session that
+// maps one id only: the tarball it replaces loses its owners.
+const SingleIDRepackWarning = "when this session ends, every file of the tarball it replaces will belong to root: with one id mapped, owners other than root are lost (a range of subordinate ids keeps them)"
+
 // DetectIDMode returns the best mapping the host allows the caller.
 func DetectIDMode() IDMode {
 	if os.Geteuid() == 0 {

@@ -13,9 +13,6 @@ import (
 // is an ordinary overlay session until then, so its begin costs what any
 // begin costs.
 
-// tarFlag is tar(1)'s option for writing c.
-var tarFlag = map[Compression]string{Gzip: "--gzip", Xz: "--xz", Zstd: "--zstd", Bzip2: "--bzip2"}
-
 // checkRepackable says early (at begin) whether the tarball can be
 // replaced by the caller: its directory must be writable.
 func checkRepackable(tarball string) error {
@@ -26,51 +23,105 @@ func checkRepackable(tarball string) error {
 }
 
 // repack writes the session's tree as a tarball next to st.Repack, with
-// the compression and mode of the old one, and renames it over the old
-// one. The tree is read inside the session's user namespace, so owners
-// are the ids inside, written as numbers. A failure leaves the old
-// tarball as it was and no new file.
+// the compression, mode and (where the caller may set it) group of the old
+// one, and renames it over the old one. The tree is read inside the
+// session's user namespace, so owners are the ids inside, written as
+// numbers; the device nodes the unpack skipped go back in (helperPack). A
+// failure leaves the old tarball as it was and no new file: the new one is
+// written unnamed (O_TMPFILE) and named only once complete.
 func repack(st *State) error {
 	tarball := st.Repack
-	fi, err := os.Stat(tarball)
-	if err != nil {
-		return fmt.Errorf("repack session %s: %w", st.ID, err)
+	var old unix.Stat_t
+	if err := unix.Stat(tarball, &old); err != nil {
+		return fmt.Errorf("repack session %s: %w", st.ID, &os.PathError{Op: "stat", Path: tarball, Err: err})
 	}
 	comp, err := sniffFile(tarball)
 	if err != nil {
 		return fmt.Errorf("repack session %s: %w", st.ID, err)
 	}
 	dir := filepath.Dir(tarball)
-	u, err := uuid4()
+	out, err := newUnnamed(dir)
 	if err != nil {
 		return fmt.Errorf("repack session %s: %w", st.ID, err)
 	}
-	tmp := filepath.Join(dir, "."+filepath.Base(tarball)+".nook-repack-"+u[:8])
-	spec, err := treeHelperSpec(st, st.Dir, dir)
+	defer out.discard()
+	// The unpack left them beside the tree: the cache entry's, or a
+	// copy session's own.
+	devices := ""
+	candidates := []string{filepath.Join(st.Dir, DevicesFile)}
+	if st.Lower != "" {
+		candidates = append(candidates, filepath.Join(filepath.Dir(st.Lower), DevicesFile))
+	}
+	for _, p := range candidates {
+		if _, err := os.Stat(p); err == nil {
+			devices = p
+			break
+		}
+	}
+	spec, err := treeHelperSpec(st, st.Dir, "", "pack", st.mnt(), devices, string(comp))
 	if err != nil {
 		return err
 	}
-	args := []string{"tar", "--create", "--file", tmp, "--directory", st.mnt(), "--numeric-owner", "--xattrs", "--xattrs-include=*",
-		"--sort=name", "--one-file-system"}
-	if f := tarFlag[comp]; f != "" {
-		args = append(args, f)
-	}
-	spec.Args, spec.Argv0 = append(args, "."), ""
+	spec.Stdout = out.f
 	if err := runHelperSpec("pack session "+st.ID+" into "+tarball, spec); err != nil {
-		os.Remove(tmp)
 		return err
 	}
-	if err := os.Chmod(tmp, fi.Mode().Perm()); err != nil {
-		os.Remove(tmp)
+	out.f.Chown(-1, int(old.Gid)) // best effort: only a group the caller is in
+	if err := out.f.Chmod(os.FileMode(old.Mode & 0o7777)); err != nil {
 		return fmt.Errorf("repack session %s: %w", st.ID, err)
 	}
-	if f, err := os.Open(tmp); err == nil {
-		f.Sync()
-		f.Close()
+	if err := out.f.Sync(); err != nil {
+		return fmt.Errorf("repack session %s: write %s: %w", st.ID, tarball, err)
 	}
-	if err := os.Rename(tmp, tarball); err != nil {
-		os.Remove(tmp)
+	if err := out.replace(tarball); err != nil {
 		return fmt.Errorf("repack session %s: replace %s: %w", st.ID, tarball, err)
 	}
 	return syncDir(dir)
+}
+
+// unnamed is a new file in a directory that gets its name last: an
+// O_TMPFILE, which vanishes with the process that made it however that
+// ends, or where the filesystem has none a hidden named one.
+type unnamed struct {
+	f    *os.File
+	dir  string
+	name string // the named fallback's, "" for an O_TMPFILE
+}
+
+func newUnnamed(dir string) (*unnamed, error) {
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		return &unnamed{f: os.NewFile(uintptr(fd), dir+"/(unnamed)"), dir: dir}, nil
+	}
+	f, err := os.CreateTemp(dir, ".nook-repack-")
+	if err != nil {
+		return nil, fmt.Errorf("create the new tarball in %s: %w", dir, err)
+	}
+	return &unnamed{f: f, dir: dir, name: f.Name()}, nil
+}
+
+// replace gives the file the name final, replacing what is there.
+func (u *unnamed) replace(final string) error {
+	if u.name == "" {
+		// linkat(2) of an O_TMPFILE through /proc needs no privilege;
+		// then a rename, atomic, over the old file.
+		tmp := filepath.Join(u.dir, "."+filepath.Base(final)+".nook-repack-"+randomSuffix())
+		if err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", u.f.Fd()), unix.AT_FDCWD, tmp, unix.AT_SYMLINK_FOLLOW); err != nil {
+			return fmt.Errorf("name the new tarball: %w", err)
+		}
+		u.name = tmp
+	}
+	if err := os.Rename(u.name, final); err != nil {
+		return err
+	}
+	u.name = ""
+	return nil
+}
+
+// discard closes the file and removes its name if it still has one.
+func (u *unnamed) discard() {
+	u.f.Close()
+	if u.name != "" {
+		os.Remove(u.name)
+	}
 }

@@ -185,6 +185,9 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	}
 	if s.Mode() == IDSingle {
 		res.Warnings = append(res.Warnings, SingleIDWarning)
+		if st.Repack != "" {
+			res.Warnings = append(res.Warnings, SingleIDRepackWarning)
+		}
 	}
 	if err := privateDir(s.sessionsDir()); err != nil {
 		return nil, err

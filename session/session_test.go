@@ -4,9 +4,12 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -815,5 +818,63 @@ func TestResolvConfReplacedInside(t *testing.T) {
 		if err := s.End(id, nil); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A source session (Repack) gives back what it was given: the device
+// nodes its unpack skipped go back into the tarball it replaces (but for
+// a name a command took), with the tarball's mode; what commands wrote is
+// there; nothing is left beside the tarball.
+func TestRepackKeepsDeviceNodes(t *testing.T) {
+	s := testStore(t)
+	p := addTarball(t, s, "src", busyboxTar(t,
+		ent{Name: "./dev/null", Type: tar.TypeChar, Mode: 0o666},
+		ent{Name: "./srv/taken", Type: tar.TypeChar, Mode: 0o600}))
+	if err := os.Chmod(p, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Begin("src", BeginOptions{Repack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Mode() == IDSingle && !slices.Contains(res.Warnings, SingleIDRepackWarning) {
+		t.Errorf("no warning that owners are lost: %q", res.Warnings)
+	}
+	sh(t, s, res.State.ID, "echo new > /root/mark; mkdir -p /srv; echo file > /srv/taken")
+	if err := s.End(res.State.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fi, _ := f.Stat(); fi.Mode().Perm() != 0o640 {
+		t.Errorf("the new tarball has mode %v, want 0640", fi.Mode().Perm())
+	}
+	got := map[string]string{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read the new tarball: %v", err)
+		}
+		switch h.Name {
+		case "./dev/null":
+			got[h.Name] = fmt.Sprintf("%c %d,%d %o", h.Typeflag, h.Devmajor, h.Devminor, h.Mode)
+		case "./srv/taken", "./root/mark":
+			b, _ := io.ReadAll(tr)
+			got[h.Name] = fmt.Sprintf("%c %s", h.Typeflag, b)
+		}
+	}
+	want := map[string]string{"./dev/null": "3 1,3 666", "./srv/taken": "0 file\n", "./root/mark": "0 new\n"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("in the new tarball: %q, want %q", got, want)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(p), ".*")); len(left) != 0 {
+		t.Errorf("left beside the tarball: %v", left)
 	}
 }

@@ -42,6 +42,11 @@ type extractor struct {
 	// changes its mtime, and a directory without write permission (0555)
 	// must stay writable until its entries are made.
 	dirTimes []dirTime
+	// devices are the device nodes skipped, as header-only tar entries
+	// (at most maxDevices): a source session packs them back (see
+	// session.DevicesFile).
+	devices *tar.Writer
+	ndev    int
 	// last is the most recent parent directory handle, reused while the
 	// archive stays in one directory (most do, for long runs).
 	lastDir string
@@ -54,16 +59,23 @@ type dirTime struct {
 	mtime unix.Timespec
 }
 
+// maxDevices bounds the device nodes recorded for a source session.
+const maxDevices = 4096
+
 // extract unpacks r into dest, which must exist and be empty. With chown,
 // entries get the archive's numeric owners (never looked up by name);
-// without, they belong to the caller.
-func extract(r io.Reader, dest string, chown bool) (session.ExtractStats, error) {
+// without, they belong to the caller. The device nodes skipped are
+// written to devices as a tar archive, when it is not nil.
+func extract(r io.Reader, dest string, chown bool, devices io.Writer) (session.ExtractStats, error) {
 	root, err := os.OpenFile(dest, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return session.ExtractStats{}, fmt.Errorf("open extraction directory: %w", err)
 	}
 	defer root.Close()
 	x := &extractor{root: root, chown: chown, buf: make([]byte, 1<<20)}
+	if devices != nil {
+		x.devices = tar.NewWriter(devices)
+	}
 	defer x.dropParent()
 	cr := &countingReader{r: r}
 	tr := tar.NewReader(cr)
@@ -99,6 +111,11 @@ func extract(r io.Reader, dest string, chown bool) (session.ExtractStats, error)
 	}
 	for _, d := range x.dirTimes {
 		x.finishDir(d)
+	}
+	if x.devices != nil {
+		if err := x.devices.Close(); err != nil {
+			return x.stats, fmt.Errorf("record device nodes: %w", err)
+		}
 	}
 	return x.stats, nil
 }
@@ -372,6 +389,14 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return x.times(dir, name, hdr)
 	case tar.TypeChar, tar.TypeBlock:
 		x.stats.Devices++
+		if x.devices != nil && x.ndev < maxDevices {
+			x.ndev++
+			d := &tar.Header{Typeflag: hdr.Typeflag, Name: hdr.Name, Mode: hdr.Mode, Uid: hdr.Uid, Gid: hdr.Gid,
+				ModTime: hdr.ModTime, Devmajor: hdr.Devmajor, Devminor: hdr.Devminor, Format: tar.FormatPAX}
+			if err := x.devices.WriteHeader(d); err != nil {
+				return fmt.Errorf("record device node: %w", err)
+			}
+		}
 		return nil
 	case tar.TypeXGlobalHeader:
 		return nil

@@ -115,7 +115,7 @@ func TestExtractAttacks(t *testing.T) {
 				e.Link = replaceOut(e.Link, outside)
 				ents = append(ents, e)
 			}
-			_, err := extract(bytes.NewReader(makeTar(t, ents)), dest, false)
+			_, err := extract(bytes.NewReader(makeTar(t, ents)), dest, false, nil)
 			if c.wantErr && err == nil {
 				t.Errorf("hostile archive was accepted")
 			}
@@ -162,7 +162,7 @@ func TestExtractKeepsMetadata(t *testing.T) {
 		{Name: "./ro/", Type: tar.TypeDir, Mode: 0o555},
 		{Name: "./ro/inside", Type: tar.TypeReg, Body: "in a read-only dir"},
 	}
-	stats, err := extract(bytes.NewReader(makeTar(t, ents)), dest, false)
+	stats, err := extract(bytes.NewReader(makeTar(t, ents)), dest, false, nil)
 	if err != nil {
 		t.Fatalf("extract: %v", err)
 	}
@@ -237,7 +237,7 @@ func TestExtractCutOff(t *testing.T) {
 		cut  int
 		fail bool
 	}{{0, false}, {512, false}, {1024, true}} {
-		_, err := extract(bytes.NewReader(full[:len(full)-c.cut]), t.TempDir(), false)
+		_, err := extract(bytes.NewReader(full[:len(full)-c.cut]), t.TempDir(), false, nil)
 		if c.fail != (err != nil && strings.Contains(err.Error(), "cut off")) {
 			t.Errorf("archive without its last %d bytes: %v", c.cut, err)
 		}
@@ -245,7 +245,7 @@ func TestExtractCutOff(t *testing.T) {
 	// Cut right after the first file: the header of the next entry and
 	// everything after it gone.
 	first := makeTar(t, []ent{{Name: "./", Type: tar.TypeDir}, {Name: "./a", Type: tar.TypeReg, Body: "first"}})
-	if _, err := extract(bytes.NewReader(full[:len(first)-1024]), t.TempDir(), false); err == nil || !strings.Contains(err.Error(), "cut off") {
+	if _, err := extract(bytes.NewReader(full[:len(first)-1024]), t.TempDir(), false, nil); err == nil || !strings.Contains(err.Error(), "cut off") {
 		t.Errorf("archive cut after its second entry: %v", err)
 	}
 }
@@ -276,7 +276,7 @@ func TestExtractSparse(t *testing.T) {
 	}
 	defer af.Close()
 	dest := t.TempDir()
-	if _, err := extract(af, dest, false); err != nil {
+	if _, err := extract(af, dest, false, nil); err != nil {
 		t.Fatalf("extract: %v", err)
 	}
 	var st unix.Stat_t
@@ -311,7 +311,7 @@ func TestExtractReplacedParent(t *testing.T) {
 		{Name: "b/y", Type: tar.TypeReg, Body: "y"},
 		{Name: "b", Type: tar.TypeSymlink, Link: "c"},
 		{Name: "b/z", Type: tar.TypeReg, Body: "z"},
-	})), dest, false)
+	})), dest, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

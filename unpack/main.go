@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/nook-project/nook/sandbox"
@@ -81,10 +82,19 @@ func unpack(dest string, chown bool, xzTool string) error {
 		dec = &stallReader{r: dec, left: 64 << 10}
 	}
 	sandbox.Phase("helper: unpacking")
-	stats, err := extract(dec, dest, chown)
+	var devices bytes.Buffer
+	stats, err := extract(dec, dest, chown, &devices)
 	if err != nil {
 		done()
 		return err
+	}
+	if stats.Devices > 0 {
+		// Beside the tree, for a source session to pack back.
+		p := filepath.Join(filepath.Dir(dest), session.DevicesFile)
+		if err := os.WriteFile(p, devices.Bytes(), 0o644); err != nil {
+			done()
+			return fmt.Errorf("record device nodes: %w", err)
+		}
 	}
 	// The tar end marker may come before the end of the stream (padding,
 	// a trailing compressed frame): read it all so the hash covers the
