@@ -582,6 +582,10 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 		return lerr
 	}
 	defer lock.Unlock()
+	// Another end may have had the lock first.
+	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w %q: it was ended while this waited", ErrNoSession, st.ID)
+	}
 	// The user namespace holder goes first: it exits by itself once its
 	// record is gone, but there is no reason to keep it that long.
 	holder := sandbox.UserNSHolder{File: filepath.Join(st.Dir, usernsRecord)}
@@ -599,6 +603,9 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 	}
 	trash := filepath.Join(s.sessionsDir(), ".end-"+st.ID+"-"+u[:8])
 	if err := os.Rename(st.Dir, trash); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w %q: it was ended meanwhile", ErrNoSession, st.ID)
+		}
 		return fmt.Errorf("end session %s: %w", st.ID, err)
 	}
 	sandbox.Phase("end: renamed")

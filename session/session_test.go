@@ -878,3 +878,30 @@ func TestRepackKeepsDeviceNodes(t *testing.T) {
 		t.Errorf("left beside the tarball: %v", left)
 	}
 }
+
+// Two ends of one session that wait for the same command: one ends it,
+// the other says there is no such session (not a raw rename error).
+func TestConcurrentEnds(t *testing.T) {
+	s := testStore(t)
+	addTarball(t, s, "ce", busyboxTar(t))
+	id := begin(t, s, "ce").State.ID
+	cmd, err := s.Prepare(id, RunOptions{Args: []string{"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waiting sync.WaitGroup
+	waiting.Add(2)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- s.End(id, waiting.Done) }()
+	}
+	waiting.Wait()
+	cmd.Close()
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		t.Fatalf("ends: %v and %v, want one success", e1, e2)
+	}
+	if e := errors.Join(e1, e2); !errors.Is(e, ErrNoSession) {
+		t.Errorf("the second end: %v, want ErrNoSession", e)
+	}
+}
