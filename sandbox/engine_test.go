@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -436,5 +437,35 @@ func TestBeforeFork(t *testing.T) {
 				t.Errorf("OnForked ran after %d BeforeFork calls, want 1", forkedAt)
 			}
 		})
+	}
+}
+
+// TestRelativeSources: a relative host path in a mount is the caller's
+// working directory's (CallerDir), never the host root's, on either
+// engine, for binds and overlay layers.
+func TestRelativeSources(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"src", "low", "up", "wk"} {
+		os.Mkdir(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "src", "marker"), []byte("m"), 0o644)
+	os.WriteFile(filepath.Join(dir, "low", "lower-marker"), []byte("l"), 0o644)
+	s := baseSpec()
+	s.CallerDir = dir
+	s.Mounts = append(s.Mounts,
+		Mount{Op: OpBind, Source: "src", Dest: "/m"},
+		Mount{Op: OpBind, Source: ".", Dest: "/w", ReadOnly: true},
+		Mount{Op: OpOverlay, Lower: []string{"low"}, Upper: "up", Work: "wk", Dest: "/o"},
+	)
+	mounts := append([]Mount(nil), s.Mounts...)
+	_, code := startEngine(t, s, "sh", "-c", "test -e /m/marker && test -e /w/src/marker && test -e /o/lower-marker && ! test -e /w/etc && echo x > /o/new")
+	if code != 0 {
+		t.Errorf("exit %d: the relative paths did not name the caller's directory", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "up", "new")); err != nil {
+		t.Errorf("the overlay's relative upper: %v", err)
+	}
+	if !reflect.DeepEqual(s.Mounts, mounts) {
+		t.Errorf("Start changed the caller's spec: %v", s.Mounts)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
@@ -99,6 +100,9 @@ func Start(s *Spec) (*Process, error) {
 	if spec.CallerDir == "" {
 		spec.CallerDir, _ = os.Getwd()
 	}
+	if err := spec.absoluteSources(); err != nil {
+		return nil, err
+	}
 	id, err := resolveIdentity(&spec)
 	if err != nil {
 		return nil, err
@@ -123,6 +127,51 @@ func Start(s *Spec) (*Process, error) {
 		return nil, err
 	}
 	return startInit(&spec, id)
+}
+
+// absoluteSources makes the mounts' relative host paths relative to the
+// caller's working directory, as a shell user means them (bwrap's `--bind
+// . /src`), on a copy of the mounts: the engines resolve host paths from
+// /, where "." would be the whole host.
+func (s *Spec) absoluteSources() error {
+	abs := func(p string) (string, error) {
+		if p == "" || path.IsAbs(p) {
+			return p, nil
+		}
+		if !path.IsAbs(s.CallerDir) {
+			return "", fmt.Errorf("relative path %q: the working directory is unknown, give an absolute path", p)
+		}
+		return path.Join(s.CallerDir, p), nil
+	}
+	var err error
+	ms := make([]Mount, len(s.Mounts))
+	copy(ms, s.Mounts)
+	for i := range ms {
+		m := &ms[i]
+		switch m.Op {
+		case OpBind, OpDevBind:
+			if !m.FromFD && !m.SourceInRoot {
+				if m.Source, err = abs(m.Source); err != nil {
+					return err
+				}
+			}
+		case OpOverlay:
+			m.Lower = append([]string(nil), m.Lower...)
+			for j := range m.Lower {
+				if m.Lower[j], err = abs(m.Lower[j]); err != nil {
+					return err
+				}
+			}
+			if m.Upper, err = abs(m.Upper); err != nil {
+				return err
+			}
+			if m.Work, err = abs(m.Work); err != nil {
+				return err
+			}
+		}
+	}
+	s.Mounts = ms
+	return nil
 }
 
 // beforeFork calls sp.BeforeFork, once: a raw start that falls back to

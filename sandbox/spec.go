@@ -266,7 +266,11 @@ const (
 
 // Mount is one filesystem operation.
 type Mount struct {
-	Op     Op     `json:"op"`
+	Op Op `json:"op"`
+	// Source is the host path a bind shows (the link target of a
+	// symlink). A relative host path here or in Lower, Upper and Work is
+	// the caller's working directory's (Spec.CallerDir), as a shell user
+	// means it.
 	Source string `json:"source,omitempty"`
 	Dest   string `json:"dest"`
 	// ReadOnly makes a bind or overlay read-only (applied last).

@@ -300,6 +300,10 @@ var diffCases = []diffCase{
 	{name: "as-pid-1 needs a pid namespace", args: cat(w("--as-pid-1"), B, w("true")), sameStderr: true},
 	{name: "labels without SELinux", args: cat(w("--exec-label", "x", "--file-label", "y"), B, w("true")), sameStderr: true},
 
+	// Relative sources are the caller's working directory's; relative
+	// destinations the new root's.
+	{name: "relative bind sources", mkdirs: []string{"d/inner"}, args: cat(minimal, w("--bind", "d", "/m", "--ro-bind", ".", "/w"), sh("ls /m /w; touch /m/made && echo made"))},
+	{name: "relative destinations", args: cat(B, w("--tmpfs", "tmp", "--dir", "tmp/x", "--symlink", "x", "tmp/l", "--remount-ro", "tmp"), statProbe("/tmp/x", "/tmp/l"))},
 	{name: "bind-fd", dirs: map[int]string{3: "@T@/d"}, mkdirs: []string{"d/inner"}, args: cat(minimal, w("--bind-fd", "3", "/m"), sh("ls /m; touch /m/made && echo made; "+probeFds))},
 	{name: "ro-bind-fd", dirs: map[int]string{3: "@T@/d"}, mkdirs: []string{"d/inner"}, args: cat(minimal, w("--ro-bind-fd", "3", "/m"), sh("ls /m; touch /m/made || echo refused"))},
 	{name: "bind-fd onto a missing place", dirs: map[int]string{3: "/usr"}, args: cat(minimal, w("--ro-bind-fd", "3", "/a/b/m"), sh("stat -c '%a' /a /a/b; test -d /m/bin || echo bound"))},

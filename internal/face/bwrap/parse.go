@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/nook-project/nook/sandbox"
@@ -152,6 +153,10 @@ func (p *parser) addOp(m sandbox.Mount) error {
 		m.Size = p.size
 	}
 	p.perms, p.size = nil, 0
+	if m.Dest != "" && !path.IsAbs(m.Dest) {
+		// bwrap takes a destination relative to the new root.
+		m.Dest = "/" + m.Dest
+	}
 	p.spec.Mounts = append(p.spec.Mounts, m)
 	return nil
 }
