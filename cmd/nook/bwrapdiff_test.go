@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The differential suite: every case is one bwrap command line, run under
@@ -337,4 +338,43 @@ func prefixed(s string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestBwrapFdNotOpen: an fd argument the caller did not pass fails as
+// EBADF, with bwrap's exit status, and nothing starts. The Go runtime has
+// fds of its own open before main (3 and up: cgroup files, epoll, pipes);
+// taking them for the caller's crashed nook (netpoll) or hung it. Not
+// differential: bwrap 0.8 leaves an orphan behind for some of these.
+func TestBwrapFdNotOpen(t *testing.T) {
+	bin := nookAsBwrap(t)
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, args := range [][]string{
+		{"--info-fd", "6"}, {"--json-status-fd", "8"}, {"--sync-fd", "5"}, {"--block-fd", "7"},
+		{"--tmpfs", "/tmp", "--file", "7", "/tmp/f"}, {"--tmpfs", "/tmp", "--bind-data", "7", "/tmp/f"},
+		{"--args", "3"}, {"--ro-bind-fd", "3", "/mnt"}, {"--seccomp", "4"}, {"--userns-block-fd", "9"},
+	} {
+		cmd := exec.Command(bin, append(append([]string{"--ro-bind", "/", "/", "--bind", filepath.Dir(marker), filepath.Dir(marker)}, args...), "touch", marker)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("%v: hung", args)
+			continue
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "Bad file descriptor") {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and EBADF", args, code, stderr.String())
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("%v: the command ran", args)
+			os.Remove(marker)
+		}
+	}
 }

@@ -524,3 +524,16 @@ func TestFileFromFd(t *testing.T) {
 		t.Errorf("--file wrote to the host's /etc")
 	}
 }
+
+// TestFileFdNotOpen: nook run --file with an fd the caller did not pass is
+// a usage error, not a read of one of nook's own fds (the Go runtime's
+// eventfd blocked it forever).
+func TestFileFdNotOpen(t *testing.T) {
+	for _, fd := range []string{"3", "4", "5", "6", "7", "8", "9"} {
+		cmd := exec.Command(nookBin, "run", "--file", fd, "/tmp/f", "true")
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "is not open") {
+			t.Errorf("--file %s: %v, %q; want exit 2 naming the fd", fd, err, out)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/nook-project/nook/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // option is one bwrap option: its name, how many arguments follow it, and
@@ -27,10 +28,17 @@ func flag(f func(p *parser)) func(p *parser, a []string) error {
 	return func(p *parser, _ []string) error { f(p); return nil }
 }
 
-func parseFd(s string) (int, error) {
+// parseFd reads an fd argument. When the parser knows which fds the
+// caller passed (p.open, set by Run), any other number is refused: nook's
+// own fds (the Go runtime opens some before main) are not the caller's to
+// name, and reading or writing them would hang or crash nook.
+func (p *parser) parseFd(s string) (int, error) {
 	v, err := strconv.ParseInt(s, 10, 32)
 	if err != nil || v < 0 {
 		return 0, fmt.Errorf("invalid fd: %s", s)
+	}
+	if p.open != nil && !p.open[int(v)] {
+		return 0, fmt.Errorf("fd %d is not open: %w", v, unix.EBADF)
 	}
 	return int(v), nil
 }
@@ -62,7 +70,7 @@ func fdOption(dst func(p *parser) **int) func(p *parser, a []string) error {
 // the command when passed is true (the namespace fds).
 func fdOptionPassed(dst func(p *parser) **int, passed bool) func(p *parser, a []string) error {
 	return func(p *parser, a []string) error {
-		fd, err := parseFd(a[0])
+		fd, err := p.parseFd(a[0])
 		if err != nil {
 			return err
 		}
@@ -88,7 +96,7 @@ func destOp(op sandbox.Op) func(p *parser, a []string) error {
 
 func bindFdOp(ro bool) func(p *parser, a []string) error {
 	return func(p *parser, a []string) error {
-		fd, err := parseFd(a[0])
+		fd, err := p.parseFd(a[0])
 		if err != nil {
 			return err
 		}
@@ -101,7 +109,7 @@ func bindFdOp(ro bool) func(p *parser, a []string) error {
 // (a file bound onto the destination, 0600).
 func dataOp(bind, ro bool) func(p *parser, a []string) error {
 	return func(p *parser, a []string) error {
-		fd, err := parseFd(a[0])
+		fd, err := p.parseFd(a[0])
 		if err != nil {
 			return err
 		}
@@ -273,7 +281,7 @@ var options = sync.OnceValue(func() []option {
 		}},
 
 		{name: "seccomp", nargs: 1, help: "install the compiled BPF program read from FD", apply: func(p *parser, a []string) error {
-			fd, err := parseFd(a[0])
+			fd, err := p.parseFd(a[0])
 			if err != nil {
 				return err
 			}
@@ -282,7 +290,7 @@ var options = sync.OnceValue(func() []option {
 			return nil
 		}},
 		{name: "add-seccomp-fd", nargs: 1, help: "install another compiled BPF program from FD (repeatable)", apply: func(p *parser, a []string) error {
-			fd, err := parseFd(a[0])
+			fd, err := p.parseFd(a[0])
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,9 @@ import (
 
 // parser is the state the options build up, in command-line order.
 type parser struct {
+	// open are the fds the caller passed, when known (Run): fd arguments
+	// must name one of them.
+	open map[int]bool
 	spec sandbox.Spec
 	ns   struct {
 		user, userTry, ipc, pid, net, uts, cgroup, cgroupTry bool
@@ -119,13 +122,12 @@ func (p *parser) parseList(rest []string, depth int) ([]string, error) {
 			return nil, fmt.Errorf("--size must be followed by --tmpfs")
 		}
 		if o.name == "args" {
-			fd, err := parseFd(vals[0])
+			if depth > 0 {
+				return nil, bwrapErrorf("--args not supported in arguments file")
+			}
+			fd, err := p.parseFd(vals[0])
 			if err != nil {
 				return nil, err
-			}
-			// A bound keeps a self-including file from looping forever.
-			if depth >= 32 {
-				return nil, fmt.Errorf("--args nested too deeply")
 			}
 			more, err := readArgs(fd)
 			if err != nil {

@@ -28,6 +28,10 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 	sigs, listening := sandbox.SubscribeForwarded()
 	defer listening() // not stopped: see sandbox.SubscribeForwarded
 	p := newParser(os.Environ())
+	p.open = map[int]bool{}
+	for _, fd := range inherited {
+		p.open[fd] = true
+	}
 	cmd, err := p.parse(args)
 	diag := diagnostics{prefix: p.levelPrefix}
 	if err != nil {

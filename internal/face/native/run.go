@@ -82,6 +82,17 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 	}
 	s.Env = env
 
+	passed := map[int]bool{}
+	for _, fd := range inherited {
+		passed[fd] = true
+	}
+	for _, m := range s.Mounts {
+		// Only an fd the caller passed: nook's own (the Go runtime
+		// opens some before main) would hang or crash it.
+		if m.Op == sandbox.OpFile && !passed[m.FD] {
+			return nil, fmt.Errorf("--file %d: fd %d is not open (pass one, as in `nook run --file 3 /dest CMD 3<file`)", m.FD, m.FD)
+		}
+	}
 	if !r.closeFds {
 		// An fd named by --file is nook's to read, not the command's
 		// (as bwrap does with the fds its options use).
