@@ -85,3 +85,16 @@ func closeStrayFds(keep []int) {
 		}
 	}
 }
+
+// OpenStdFds lists those of fds 0, 1 and 2 that are open: a front end
+// checking that an fd argument names one its caller passed counts them
+// with the inherited ones.
+func OpenStdFds() []int {
+	var out []int
+	for fd := 0; fd <= 2; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+			out = append(out, fd)
+		}
+	}
+	return out
+}

@@ -173,12 +173,15 @@ func (t *tree) bindFrom(m Mount, src *os.File) error {
 	if m.Op == OpBind {
 		set |= unix.MOUNT_ATTR_NODEV
 	}
+	if t.nosuidBinds {
+		set |= unix.MOUNT_ATTR_NOSUID
+	}
 	if set != 0 {
 		// Applied to the detached clone, so it covers the host's submounts
 		// and none of the mounts nook adds below it later.
 		if err := setattr(tr, set, 0); err != nil {
 			unix.Close(tr)
-			return fmt.Errorf("make bind of %s read-only: %w", m.Source, err)
+			return fmt.Errorf("set the attributes of the bind of %s: %w", m.Source, err)
 		}
 	}
 	target, err := t.mountPoint(m.Dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
@@ -212,7 +215,7 @@ func (t *tree) proc(dest string) error {
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 func (t *tree) dev(dest string) error {
-	mfd, err := newTmpfs(0o755, 0, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	mfd, err := newTmpfs(0o755, 0, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV) // see rawTree.dev
 	if err != nil {
 		return err
 	}

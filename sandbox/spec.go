@@ -130,6 +130,10 @@ type Spec struct {
 	// 0700, and parents made for an operation with a mode lose the group or
 	// other bits that mode lacks.
 	BwrapModes bool `json:"bwrap_modes,omitempty"`
+	// NoSuidBinds makes every bind (and every device node bound by
+	// OpDev) nosuid, as bwrap's are: setuid and setgid bits and file
+	// capabilities of what is bound give nothing.
+	NoSuidBinds bool `json:"nosuid_binds,omitempty"`
 	// HomeFallback: when Dir is empty and the caller's directory does not
 	// exist inside, try $HOME (from Env) before "/".
 	HomeFallback bool `json:"home_fallback,omitempty"`

@@ -300,6 +300,9 @@ var diffCases = []diffCase{
 	{name: "as-pid-1 needs a pid namespace", args: cat(w("--as-pid-1"), B, w("true")), sameStderr: true},
 	{name: "labels without SELinux", args: cat(w("--exec-label", "x", "--file-label", "y"), B, w("true")), sameStderr: true},
 
+	// Every bind nosuid (and nodev but for --dev-bind); --dev's tmpfs
+	// nosuid,nodev.
+	{name: "bind and dev mount flags", mkdirs: []string{"d"}, args: cat(B, w("--dev", "/dev", "--bind", "@T@/d", "/mnt", "--dev-bind", "/dev/null", "/mnt/null"), sh("awk '$5 ~ /^\\/(dev|dev\\/null|mnt|mnt\\/null)?$/ {print $5, $6}' /proc/self/mountinfo"))},
 	// Relative sources are the caller's working directory's; relative
 	// destinations the new root's.
 	{name: "relative bind sources", mkdirs: []string{"d/inner"}, args: cat(minimal, w("--bind", "d", "/m", "--ro-bind", ".", "/w"), sh("ls /m /w; touch /m/made && echo made"))},

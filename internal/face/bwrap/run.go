@@ -29,7 +29,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 	defer listening() // not stopped: see sandbox.SubscribeForwarded
 	p := newParser(os.Environ())
 	p.open = map[int]bool{}
-	for _, fd := range inherited {
+	for _, fd := range append(sandbox.OpenStdFds(), inherited...) {
 		p.open[fd] = true
 	}
 	cmd, err := p.parse(args)

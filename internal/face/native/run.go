@@ -83,7 +83,7 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 	s.Env = env
 
 	passed := map[int]bool{}
-	for _, fd := range inherited {
+	for _, fd := range append(sandbox.OpenStdFds(), inherited...) {
 		passed[fd] = true
 	}
 	for _, m := range s.Mounts {
