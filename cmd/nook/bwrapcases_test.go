@@ -300,6 +300,15 @@ var diffCases = []diffCase{
 	{name: "as-pid-1 needs a pid namespace", args: cat(w("--as-pid-1"), B, w("true")), sameStderr: true},
 	{name: "labels without SELinux", args: cat(w("--exec-label", "x", "--file-label", "y"), B, w("true")), sameStderr: true},
 
+	// What bwrap refuses while it parses.
+	{name: "single-dash option", args: cat(B, w("-x", "true"))},
+	{name: "args inside an arguments file", in: map[int]string{3: "--args\x003\x00"}, args: cat(w("--args", "3"), B, w("true"))},
+	{name: "setenv name with =", args: cat(B, w("--setenv", "A=B", "C", "true"))},
+	{name: "setenv empty name", args: cat(B, w("--setenv", "", "C", "true"))},
+	{name: "file fd read twice", in: map[int]string{3: "x"}, args: cat(B, w("--tmpfs", "/tmp", "--file", "3", "/tmp/f", "--file", "3", "/tmp/g"), sh("cat /tmp/f /tmp/g"))},
+	{name: "userns-block-fd without info-fd", in: map[int]string{3: ""}, args: cat(w("--unshare-user", "--userns-block-fd", "3"), B, w("true"))},
+	{name: "userns-block-fd without unshare-user", in: map[int]string{3: ""}, out: []int{4}, args: cat(w("--userns-block-fd", "3", "--info-fd", "4"), B, w("true"))},
+	{name: "dir perms with setuid bits", args: cat(B, w("--tmpfs", "/tmp", "--perms", "7777", "--dir", "/tmp/x"), statProbe("/tmp/x"))},
 	// Every bind nosuid (and nodev but for --dev-bind); --dev's tmpfs
 	// nosuid,nodev.
 	{name: "bind and dev mount flags", mkdirs: []string{"d"}, args: cat(B, w("--dev", "/dev", "--bind", "@T@/d", "/mnt", "--dev-bind", "/dev/null", "/mnt/null"), sh("awk '$5 ~ /^\\/(dev|dev\\/null|mnt|mnt\\/null)?$/ {print $5, $6}' /proc/self/mountinfo"))},

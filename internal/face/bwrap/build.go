@@ -66,8 +66,13 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		return nil, fmt.Errorf("labeling not supported on this system")
 	}
 	if s.UserNSBlockFD != nil {
-		if !userns {
+		// The options themselves, as bwrap checks them: the caller must
+		// ask for the namespace whose maps it writes and learn its pid.
+		if !userns || !(p.ns.user || p.ns.userTry) {
 			return nil, fmt.Errorf("--userns-block-fd requires --unshare-user")
+		}
+		if p.infoFd == nil {
+			return nil, fmt.Errorf("--userns-block-fd requires --info-fd")
 		}
 		s.NoIDMaps = true
 	}

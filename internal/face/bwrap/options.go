@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nook-project/nook/sandbox"
@@ -82,6 +83,25 @@ func fdOptionPassed(dst func(p *parser) **int, passed bool) func(p *parser, a []
 	}
 }
 
+// envName reports whether setenv(3) takes name: not empty, no "=".
+func envName(name string) bool {
+	return name != "" && !strings.Contains(name, "=")
+}
+
+// readOnce marks fd as read by an option that takes its contents; bwrap
+// closes such an fd once read, so naming it again fails as a closed fd.
+func (p *parser) readOnce(fd int) error {
+	if p.read[fd] {
+		return fmt.Errorf("fd %d was read by an earlier option: %w", fd, unix.EBADF)
+	}
+	if p.read == nil {
+		p.read = map[int]bool{}
+	}
+	p.read[fd] = true
+	p.consumed[fd] = true
+	return nil
+}
+
 func bindOp(op sandbox.Op, ro, try bool) func(p *parser, a []string) error {
 	return func(p *parser, a []string) error {
 		return p.addOp(sandbox.Mount{Op: op, Source: a[0], Dest: a[1], ReadOnly: ro, Try: try})
@@ -113,7 +133,9 @@ func dataOp(bind, ro bool) func(p *parser, a []string) error {
 		if err != nil {
 			return err
 		}
-		p.consumed[fd] = true
+		if err := p.readOnce(fd); err != nil {
+			return err
+		}
 		mode := uint32(0o666)
 		if bind {
 			mode = 0o600
@@ -135,6 +157,10 @@ func capOption(add bool) func(p *parser, a []string) error {
 func (p *parser) overlay(m sandbox.Mount, opt string) error {
 	if len(p.overlaySrc) == 0 {
 		return fmt.Errorf("--%s requires at least one --overlay-src", opt)
+	}
+	if opt == "ro-overlay" && len(p.overlaySrc) < 2 {
+		// One read-only layer is what --ro-bind is for.
+		return fmt.Errorf("--ro-overlay requires at least two --overlay-src")
 	}
 	// --overlay-src names the lowest layer first; the spec wants the
 	// uppermost first.
@@ -189,8 +215,20 @@ var options = sync.OnceValue(func() []option {
 		{name: "clearenv", help: "start from an empty environment (PWD is still set)", apply: flag(func(p *parser) {
 			p.env = nil
 		})},
-		{name: "setenv", nargs: 2, help: "set VAR to VALUE", apply: func(p *parser, a []string) error { p.setenv(a[0], a[1], true); return nil }},
-		{name: "unsetenv", nargs: 1, help: "remove VAR", apply: func(p *parser, a []string) error { p.setenv(a[0], "", false); return nil }},
+		{name: "setenv", nargs: 2, help: "set VAR to VALUE", apply: func(p *parser, a []string) error {
+			if !envName(a[0]) {
+				return bwrapErrorf("setenv failed: %v", unix.EINVAL)
+			}
+			p.setenv(a[0], a[1], true)
+			return nil
+		}},
+		{name: "unsetenv", nargs: 1, help: "remove VAR", apply: func(p *parser, a []string) error {
+			if !envName(a[0]) {
+				return bwrapErrorf("unsetenv failed: %v", unix.EINVAL)
+			}
+			p.setenv(a[0], "", false)
+			return nil
+		}},
 
 		{name: "lock-file", nargs: 1, help: "hold a lock on DEST while the sandbox runs", apply: func(p *parser, a []string) error {
 			p.spec.LockFiles = append(p.spec.LockFiles, a[0])
@@ -285,7 +323,9 @@ var options = sync.OnceValue(func() []option {
 			if err != nil {
 				return err
 			}
-			p.consumed[fd] = true
+			if err := p.readOnce(fd); err != nil {
+				return err
+			}
 			p.seccompFd = &fd
 			return nil
 		}},
@@ -294,7 +334,9 @@ var options = sync.OnceValue(func() []option {
 			if err != nil {
 				return err
 			}
-			p.consumed[fd] = true
+			if err := p.readOnce(fd); err != nil {
+				return err
+			}
 			p.addSeccompFds = append(p.addSeccompFds, fd)
 			return nil
 		}},

@@ -16,6 +16,8 @@ type parser struct {
 	// open are the fds the caller passed, when known (Run): fd arguments
 	// must name one of them.
 	open map[int]bool
+	// read are the fds whose contents an option took (readOnce).
+	read map[int]bool
 	spec sandbox.Spec
 	ns   struct {
 		user, userTry, ipc, pid, net, uts, cgroup, cgroupTry bool
@@ -103,8 +105,12 @@ func (p *parser) parseList(rest []string, depth int) ([]string, error) {
 		if a == "--" {
 			return rest[1:], nil
 		}
-		if !strings.HasPrefix(a, "--") {
+		if !strings.HasPrefix(a, "-") {
 			break
+		}
+		if !strings.HasPrefix(a, "--") {
+			// bwrap takes any word starting with "-" for an option.
+			return nil, bwrapErrorf("Unknown option %s", a)
 		}
 		o := byName()[a[2:]]
 		if o == nil {
@@ -129,11 +135,13 @@ func (p *parser) parseList(rest []string, depth int) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := p.readOnce(fd); err != nil {
+				return nil, err
+			}
 			more, err := readArgs(fd)
 			if err != nil {
 				return nil, err
 			}
-			p.consumed[fd] = true
 			if _, err := p.parseList(more, depth+1); err != nil {
 				return nil, err
 			}
@@ -150,6 +158,12 @@ func (p *parser) parseList(rest []string, depth int) ([]string, error) {
 func (p *parser) addOp(m sandbox.Mount) error {
 	if p.perms != nil {
 		m.Mode = p.perms
+		if m.Op == sandbox.OpDir {
+			// bwrap makes it with mkdir(2), which keeps no setuid or
+			// setgid bit of the mode.
+			v := *p.perms & 0o1777
+			m.Mode = &v
+		}
 	}
 	if p.size != 0 {
 		m.Size = p.size

@@ -69,6 +69,13 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 		diag.fail(startMessage(err, cmd[0]))
 		return exitSetup
 	}
+	if st.err != nil {
+		proc.Signal(unix.SIGKILL)
+		proc.Wait()
+		st.close()
+		diag.fail(st.err)
+		return exitSetup
+	}
 	res, err := proc.ForwardSignalsAndWait(sigs)
 	if err != nil {
 		st.close()

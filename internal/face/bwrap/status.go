@@ -1,6 +1,7 @@
 package bwrap
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -17,6 +18,9 @@ import (
 type status struct {
 	info, json *os.File
 	ns         []string
+	// err is the first failed write: bwrap gives up then (Run stops the
+	// sandbox that has begun).
+	err error
 }
 
 // nsNames are the namespaces bwrap reports, in its order, with the flag
@@ -74,7 +78,9 @@ func (st *status) forked(pid int) {
 		for i, kv := range m {
 			lines[i] = fmt.Sprintf("    %q: %s", kv[0], kv[1])
 		}
-		fmt.Fprintf(st.info, "{\n%s\n}\n", strings.Join(lines, ",\n"))
+		if _, err := fmt.Fprintf(st.info, "{\n%s\n}\n", strings.Join(lines, ",\n")); err != nil && st.err == nil {
+			st.err = fmt.Errorf("Write to info_fd: %w", unwrapPath(err))
+		}
 		st.info.Close()
 		st.info = nil
 	}
@@ -83,8 +89,19 @@ func (st *status) forked(pid int) {
 		for i, kv := range m {
 			parts[i] = fmt.Sprintf("%q: %s", kv[0], kv[1])
 		}
-		fmt.Fprintf(st.json, "{ %s }\n", strings.Join(parts, ", "))
+		if _, err := fmt.Fprintf(st.json, "{ %s }\n", strings.Join(parts, ", ")); err != nil && st.err == nil {
+			st.err = fmt.Errorf("Write to json_status_fd: %w", unwrapPath(err))
+		}
 	}
+}
+
+// unwrapPath is the errno under an *os.PathError, as bwrap words it.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // exited reports the command's exit status and closes the status fd.
