@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -84,6 +85,12 @@ func (t *tree) openIn(p string) (*os.File, error) {
 func (t *tree) openHost(p string) (*os.File, error) {
 	f, err := pathrs.OpenatInRoot(t.host, p)
 	if err != nil {
+		// The errno says it all; the resolver's own layers of
+		// wrapping are noise to a user who mistyped a path.
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return nil, fmt.Errorf("can't find source path %s: %w", p, errno)
+		}
 		return nil, fmt.Errorf("resolve host path %s: %w", p, err)
 	}
 	return f, nil
