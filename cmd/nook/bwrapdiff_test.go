@@ -378,3 +378,30 @@ func TestBwrapFdNotOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestBwrapInfoFdWriteFails: when the report to --info-fd cannot be
+// written (its reader is gone), nook as bwrap stops the sandbox and fails
+// with bwrap's message; the command does not run.
+func TestBwrapInfoFdWriteFails(t *testing.T) {
+	bin := nookAsBwrap(t)
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, opt := range []string{"--info-fd", "--json-status-fd"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		cmd := exec.Command(bin, "--ro-bind", "/", "/", "--bind", filepath.Dir(marker), filepath.Dir(marker), opt, "3", "touch", marker)
+		cmd.ExtraFiles = []*os.File{w}
+		out, _ := cmd.CombinedOutput()
+		w.Close()
+		want := "Write to " + strings.TrimPrefix(strings.ReplaceAll(opt, "-", "_"), "__") + ": Broken pipe"
+		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), want) {
+			t.Errorf("%s to a closed pipe: exit %d, %q; want 1 and %q", opt, cmd.ProcessState.ExitCode(), out, want)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("%s: the command ran", opt)
+			os.Remove(marker)
+		}
+	}
+}

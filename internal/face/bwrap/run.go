@@ -64,16 +64,19 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 
 	spec.BeforeFork = listening
 	proc, err := sandbox.Start(spec)
+	if st.err != nil {
+		// forked killed the sandbox before its set-up went on.
+		if err == nil {
+			proc.Signal(unix.SIGKILL)
+			proc.Wait()
+		}
+		st.close()
+		diag.fail(st.err)
+		return exitSetup
+	}
 	if err != nil {
 		st.close()
 		diag.fail(startMessage(err, cmd[0]))
-		return exitSetup
-	}
-	if st.err != nil {
-		proc.Signal(unix.SIGKILL)
-		proc.Wait()
-		st.close()
-		diag.fail(st.err)
 		return exitSetup
 	}
 	res, err := proc.ForwardSignalsAndWait(sigs)

@@ -65,8 +65,15 @@ func (st *status) members(pid int) [][2]string {
 	return out
 }
 
-// forked is the sandbox.Spec.OnForked hook.
+// forked is the sandbox.Spec.OnForked hook. When a report cannot be
+// written, bwrap gives up: the sandbox is killed here, before its set-up
+// goes on, so that the command never runs.
 func (st *status) forked(pid int) {
+	defer func() {
+		if st.err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}()
 	if st.info == nil && st.json == nil {
 		return
 	}
@@ -79,7 +86,7 @@ func (st *status) forked(pid int) {
 			lines[i] = fmt.Sprintf("    %q: %s", kv[0], kv[1])
 		}
 		if _, err := fmt.Fprintf(st.info, "{\n%s\n}\n", strings.Join(lines, ",\n")); err != nil && st.err == nil {
-			st.err = fmt.Errorf("Write to info_fd: %w", unwrapPath(err))
+			st.err = bwrapErrorf("Write to info_fd: %s", errText(unwrapPath(err)))
 		}
 		st.info.Close()
 		st.info = nil
@@ -90,7 +97,7 @@ func (st *status) forked(pid int) {
 			parts[i] = fmt.Sprintf("%q: %s", kv[0], kv[1])
 		}
 		if _, err := fmt.Fprintf(st.json, "{ %s }\n", strings.Join(parts, ", ")); err != nil && st.err == nil {
-			st.err = fmt.Errorf("Write to json_status_fd: %w", unwrapPath(err))
+			st.err = bwrapErrorf("Write to json_status_fd: %s", errText(unwrapPath(err)))
 		}
 	}
 }
