@@ -184,7 +184,7 @@ func setupSandbox(cfg *initConfig) error {
 		return fmt.Errorf("prepare the new root: %w", err)
 	}
 	t.bwrapModes = s.BwrapModes
-	t.nosuidBinds = s.NoSuidBinds
+	t.bwrapMountFlags = s.BwrapMountFlags
 	Phase("init staged")
 	for _, m := range Plan(s.Mounts, s.SortMounts) {
 		if err := t.apply(m, files); err != nil {

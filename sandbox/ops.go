@@ -173,7 +173,7 @@ func (t *tree) bindFrom(m Mount, src *os.File) error {
 	if m.Op == OpBind {
 		set |= unix.MOUNT_ATTR_NODEV
 	}
-	if t.nosuidBinds {
+	if t.bwrapMountFlags {
 		set |= unix.MOUNT_ATTR_NOSUID
 	}
 	if set != 0 {
@@ -214,8 +214,18 @@ func (t *tree) proc(dest string) error {
 // mknod them.
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
+// devTmpfsFlags are the flags of OpDev's tmpfs: bwrap's nosuid,nodev (its
+// device nodes are binds, mounts of their own, and /dev/shm is a directory
+// on it where programs may map files to run) or nook's nosuid,noexec.
+func devTmpfsFlags(bwrap bool) uint64 {
+	if bwrap {
+		return unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+	}
+	return unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC
+}
+
 func (t *tree) dev(dest string) error {
-	mfd, err := newTmpfs(0o755, 0, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV) // see rawTree.dev
+	mfd, err := newTmpfs(0o755, 0, int(devTmpfsFlags(t.bwrapMountFlags)))
 	if err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	}
 	b.sys(unix.SYS_UMASK, imm(0))
 
-	c := &rawTree{b: b, inUserNS: rs.id.userns, bwrapModes: s.BwrapModes, nosuidBinds: s.NoSuidBinds}
+	c := &rawTree{b: b, inUserNS: rs.id.userns, bwrapModes: s.BwrapModes, bwrapMountFlags: s.BwrapMountFlags}
 	c.stage()
 	for _, m := range Plan(s.Mounts, s.SortMounts) {
 		c.apply(m, rs)
@@ -490,9 +490,9 @@ type rawTree struct {
 	owned   uint64
 	ownNext bool // the next attach is of such a mount
 	// bwrapModes and parentMode: Spec.BwrapModes (see modes.go).
-	bwrapModes  bool
-	nosuidBinds bool // Spec.NoSuidBinds
-	parentMode  uint32
+	bwrapModes      bool
+	bwrapMountFlags bool // Spec.BwrapMountFlags
+	parentMode      uint32
 }
 
 func (c *rawTree) dirMode(p string) uint32 {
@@ -763,7 +763,7 @@ func (c *rawTree) bind(m Mount) {
 	if m.Op == OpBind {
 		set |= unix.MOUNT_ATTR_NODEV
 	}
-	if c.nosuidBinds {
+	if c.bwrapMountFlags {
 		set |= unix.MOUNT_ATTR_NOSUID
 	}
 	if set != 0 {
@@ -989,9 +989,7 @@ func (c *rawTree) chmod(dest string, mode uint32) {
 
 func (c *rawTree) dev(dest string, console int, consolePath string) {
 	b := c.b
-	// nosuid,nodev as bwrap's: its device nodes are binds, mounts of their own;
-	// /dev/shm is a directory on it, where programs may map files to run.
-	mt := c.tmpfs(0o755, 0, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	mt := c.tmpfs(0o755, 0, uintptr(devTmpfsFlags(c.bwrapMountFlags)))
 	target := c.mountPoint(dest, true)
 	c.ownNext = true
 	c.attach(mt, target, dest)

@@ -130,10 +130,11 @@ type Spec struct {
 	// 0700, and parents made for an operation with a mode lose the group or
 	// other bits that mode lacks.
 	BwrapModes bool `json:"bwrap_modes,omitempty"`
-	// NoSuidBinds makes every bind (and every device node bound by
-	// OpDev) nosuid, as bwrap's are: setuid and setgid bits and file
-	// capabilities of what is bound give nothing.
-	NoSuidBinds bool `json:"nosuid_binds,omitempty"`
+	// BwrapMountFlags gives mounts bwrap's flags: every bind (and every
+	// device node bound by OpDev) nosuid, so setuid and setgid bits and
+	// file capabilities of what is bound give nothing; OpDev's tmpfs
+	// nosuid,nodev where nook's own is nosuid,noexec.
+	BwrapMountFlags bool `json:"bwrap_mount_flags,omitempty"`
 	// HomeFallback: when Dir is empty and the caller's directory does not
 	// exist inside, try $HOME (from Env) before "/".
 	HomeFallback bool `json:"home_fallback,omitempty"`

@@ -42,9 +42,9 @@ type tree struct {
 	splices  []*spliceRec
 	remounts []uint64
 	// bwrapModes and parentMode: see Spec.BwrapModes and modes.go.
-	bwrapModes  bool
-	nosuidBinds bool // Spec.NoSuidBinds
-	parentMode  uint32
+	bwrapModes      bool
+	bwrapMountFlags bool // Spec.BwrapMountFlags
+	parentMode      uint32
 }
 
 // spliceRec is one splice: the mount the directory was on, and the mounts

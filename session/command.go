@@ -112,6 +112,9 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 			o.Busy(desc)
 		}
 	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w %q: it was ended meanwhile", ErrNoSession, st.ID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -123,8 +126,9 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 			cmd.Close()
 		}
 	}()
-	// The state may have gone while this waited (session end).
-	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); err != nil {
+	// The state may have gone while this waited (session end), and a
+	// new session may have taken the name since.
+	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); err != nil || !lock.names(filepath.Join(st.Dir, "lock")) {
 		return nil, fmt.Errorf("%w %q: it ended while this command waited", ErrNoSession, st.ID)
 	}
 	if _, lower := st.layers(); lower != "" {

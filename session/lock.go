@@ -67,3 +67,15 @@ func (l *fileLock) Unlock() {
 		l.f = nil
 	}
 }
+
+// names reports whether path still names the file l locks. A lock taken
+// after waiting may be on a file that was renamed away meanwhile (its
+// session ended), and a new file may hold the name (a new session of the
+// same name): that lock guards nothing.
+func (l *fileLock) names(path string) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(l.f.Fd()), &a) != nil || unix.Stat(path, &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
+}

@@ -55,7 +55,7 @@ func helperPack(root, devices string, comp Compression) error {
 	// blocks of zeros that mark its end, which the device entries follow
 	// in their place.
 	tcmd := exec.Command("tar", "--create", "--file", "-", "--blocking-factor=1", "--directory", root, "--numeric-owner",
-		"--xattrs", "--xattrs-include=*", "--sort=name", "--one-file-system", ".")
+		"--xattrs", "--xattrs-include=*", "--sort=name", "--one-file-system", "--sparse", ".")
 	tcmd.Stderr = os.Stderr
 	tout, err := tcmd.StdoutPipe()
 	if err != nil {
@@ -65,7 +65,11 @@ func helperPack(root, devices string, comp Compression) error {
 		return fmt.Errorf("pack: start tar: %w", err)
 	}
 	end, err := copyButEnd(out, tout)
-	if werr := tcmd.Wait(); werr != nil {
+	if err != nil {
+		// tar may be blocked writing to a pipe nobody reads any more.
+		tcmd.Process.Kill()
+	}
+	if werr := tcmd.Wait(); werr != nil && err == nil {
 		return fmt.Errorf("pack: tar: %w", werr)
 	}
 	if err != nil {

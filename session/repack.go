@@ -67,7 +67,7 @@ func repack(st *State) error {
 		return err
 	}
 	out.f.Chown(-1, int(old.Gid)) // best effort: only a group the caller is in
-	if err := out.f.Chmod(os.FileMode(old.Mode & 0o7777)); err != nil {
+	if err := unix.Fchmod(int(out.f.Fd()), old.Mode&0o7777); err != nil {
 		return fmt.Errorf("repack session %s: %w", st.ID, err)
 	}
 	if err := out.f.Sync(); err != nil {

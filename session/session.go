@@ -578,12 +578,16 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 		return err
 	}
 	lock, lerr := lockFile(filepath.Join(st.Dir, "lock"), busy)
+	if errors.Is(lerr, fs.ErrNotExist) {
+		return fmt.Errorf("%w %q: it was ended meanwhile", ErrNoSession, st.ID)
+	}
 	if lerr != nil {
 		return lerr
 	}
 	defer lock.Unlock()
-	// Another end may have had the lock first.
-	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); errors.Is(err, fs.ErrNotExist) {
+	// Another end may have had the lock first (and a new session may
+	// have taken the name since).
+	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); errors.Is(err, fs.ErrNotExist) || !lock.names(filepath.Join(st.Dir, "lock")) {
 		return fmt.Errorf("%w %q: it was ended while this waited", ErrNoSession, st.ID)
 	}
 	// The user namespace holder goes first: it exits by itself once its

@@ -905,3 +905,26 @@ func TestConcurrentEnds(t *testing.T) {
 		t.Errorf("the second end: %v, want ErrNoSession", e)
 	}
 }
+
+// A lock taken after waiting guards nothing once its file was renamed
+// away and the name taken by a new file (a new session of the same name).
+func TestLockNames(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "lock")
+	l, err := lockFile(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if !l.names(p) {
+		t.Fatalf("a fresh lock does not name its own file")
+	}
+	os.Rename(p, p+".old")
+	if l.names(p) {
+		t.Errorf("the lock names a path that is gone")
+	}
+	os.WriteFile(p, nil, 0o600)
+	if l.names(p) {
+		t.Errorf("the lock names a new file of the same name")
+	}
+}

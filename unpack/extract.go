@@ -85,6 +85,9 @@ func extract(r io.Reader, dest string, chown bool, devices io.Writer) (session.E
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			if cr.n == 0 {
+				return x.stats, fmt.Errorf("the archive is empty")
+			}
 			if cr.endless(end) {
 				return x.stats, fmt.Errorf("the archive stops after %d entries without tar's end-of-archive blocks: it is cut off (an interrupted copy or download?); make or fetch it again", x.stats.Entries)
 			}

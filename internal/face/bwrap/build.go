@@ -108,7 +108,7 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	s.Env = p.env
 	s.SetPWD, s.HomeFallback = true, true
 	s.BwrapModes = true
-	s.NoSuidBinds = true
+	s.BwrapMountFlags = true
 	s.SortMounts = false
 	if p.syncFd != nil {
 		// bwrap holds the sync fd in its init, not in the command.

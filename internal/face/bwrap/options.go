@@ -217,14 +217,14 @@ var options = sync.OnceValue(func() []option {
 		})},
 		{name: "setenv", nargs: 2, help: "set VAR to VALUE", apply: func(p *parser, a []string) error {
 			if !envName(a[0]) {
-				return bwrapErrorf("setenv failed: %v", unix.EINVAL)
+				return bwrapErrorf("setenv failed")
 			}
 			p.setenv(a[0], a[1], true)
 			return nil
 		}},
 		{name: "unsetenv", nargs: 1, help: "remove VAR", apply: func(p *parser, a []string) error {
 			if !envName(a[0]) {
-				return bwrapErrorf("unsetenv failed: %v", unix.EINVAL)
+				return bwrapErrorf("unsetenv failed")
 			}
 			p.setenv(a[0], "", false)
 			return nil
