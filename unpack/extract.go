@@ -47,6 +47,10 @@ type extractor struct {
 	// session.DevicesFile).
 	devices *tar.Writer
 	ndev    int
+	// replaced is set when an entry replaced an existing name: the cached
+	// parent handle may have been reached through it (a symlink, anywhere
+	// on the way), so the next lookup resolves afresh.
+	replaced bool
 	// last is the most recent parent directory handle, reused while the
 	// archive stays in one directory (most do, for long runs).
 	lastDir string
@@ -100,12 +104,6 @@ func extract(r io.Reader, dest string, chown bool, devices io.Writer) (session.E
 			end = -1
 		} else {
 			end = cr.n + n
-		}
-		// A rename of a directory the cached parent handle went
-		// through (a symlink replaced, say) must not leave later
-		// entries in the old place.
-		if rel, err := cleanName(hdr.Name); err == nil && x.lastDir != "" && (x.lastDir == rel || strings.HasPrefix(x.lastDir, rel+"/")) {
-			x.dropParent()
 		}
 		if err := x.entry(hdr, tr); err != nil {
 			return x.stats, fmt.Errorf("extract %q: %w", hdr.Name, err)
@@ -217,9 +215,10 @@ func (x *extractor) parent(rel string) (*os.File, error) {
 	if dir == "." {
 		return x.root, nil
 	}
-	if x.lastFd != nil && x.lastDir == dir {
+	if x.lastFd != nil && x.lastDir == dir && !x.replaced {
 		return x.lastFd, nil
 	}
+	x.replaced = false
 	x.dropParent()
 	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	fd, err := unix.Openat2(int(x.root.Fd()), dir, &how)
@@ -268,6 +267,7 @@ func (x *extractor) clear(dir *os.File, name string, keepDir bool) error {
 	if err := unix.Unlinkat(int(dir.Fd()), name, flags); err != nil {
 		return &os.PathError{Op: "replace", Path: name, Err: err}
 	}
+	x.replaced = true
 	return nil
 }
 
@@ -327,6 +327,13 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			// archive/tar hands holes over as zeros: seek over them so
 			// that they stay holes, as GNU tar leaves them (a few
 			// kilobytes of archive may stand for terabytes of file).
+			// Every zero still passes through here, so a size beyond
+			// the whole filesystem's (which no chroot needs) is refused
+			// rather than compared for hours.
+			var fs unix.Statfs_t
+			if err := unix.Fstatfs(fd, &fs); err == nil && hdr.Size > int64(fs.Blocks)*fs.Bsize {
+				return fmt.Errorf("%w: sparse file of %d bytes, more than the whole filesystem it is unpacked to", ErrUnsafeEntry, hdr.Size)
+			}
 			hw := &holeWriter{fd: fd}
 			n, err = io.CopyBuffer(hw, r, x.buf)
 			if err == nil {

@@ -321,3 +321,64 @@ func TestExtractReplacedParent(t *testing.T) {
 		}
 	}
 }
+
+// The same through a chain: b -> x -> a, b/f1, x replaced by x -> c, b/f2
+// lands in c, as tar puts it.
+func TestExtractReplacedParentChain(t *testing.T) {
+	dest := t.TempDir()
+	_, err := extract(bytes.NewReader(makeTar(t, []ent{
+		{Name: "a/", Type: tar.TypeDir},
+		{Name: "c/", Type: tar.TypeDir},
+		{Name: "x", Type: tar.TypeSymlink, Link: "a"},
+		{Name: "b", Type: tar.TypeSymlink, Link: "x"},
+		{Name: "b/f1", Type: tar.TypeReg, Body: "1"},
+		{Name: "x", Type: tar.TypeSymlink, Link: "c"},
+		{Name: "b/f2", Type: tar.TypeReg, Body: "2"},
+	})), dest, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{"a/f1": true, "c/f2": true, "a/f2": false} {
+		if _, err := os.Lstat(filepath.Join(dest, p)); (err == nil) != want {
+			t.Errorf("%s exists: %v, want %v", p, err == nil, want)
+		}
+	}
+}
+
+// A sparse entry larger than the whole filesystem it lands on is refused
+// before its holes are read (every zero of a hole passes through the
+// extractor: terabytes would take hours).
+func TestExtractSparseTooLarge(t *testing.T) {
+	tarBin, err := exec.LookPath("tar")
+	if err != nil {
+		t.Skip("GNU tar is not installed: cannot make a sparse archive")
+	}
+	src := t.TempDir()
+	var fs unix.Statfs_t
+	if err := unix.Statfs(src, &fs); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(fs.Blocks)*fs.Bsize + 1<<30
+	f, err := os.Create(filepath.Join(src, "huge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Truncate(size)
+	f.Close()
+	if err != nil {
+		t.Skipf("this filesystem cannot hold a sparse file of %d bytes: %v", size, err)
+	}
+	archive := filepath.Join(t.TempDir(), "huge.tar")
+	if out, err := exec.Command(tarBin, "--sparse", "--format=posix", "-cf", archive, "-C", src, "huge").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	af, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer af.Close()
+	_, err = extract(af, t.TempDir(), false, nil)
+	if !errors.Is(err, ErrUnsafeEntry) || !strings.Contains(err.Error(), "sparse") {
+		t.Errorf("a sparse file larger than the filesystem: %v", err)
+	}
+}
