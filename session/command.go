@@ -396,10 +396,25 @@ func commandEnv(u User, shell string, o RunOptions) []string {
 
 // fileBindFits reports whether a file can be bound onto rel (e.g.
 // "etc/resolv.conf") in the session's tree as a command sees it: the name
-// is a regular file, a whiteout or absent, below a plain directory. upper
-// is looked at first (empty for a copy session), then lower; paths resolve
-// inside each layer, as readLayered's do.
+// is a regular file, a whiteout or absent, below plain directories, or a
+// symlink (followed inside the tree) to an existing regular file. upper is
+// looked at first (empty for a copy session), then lower; paths resolve
+// inside each layer, as readLayered's do. When unsure, it says no: the
+// host's file is then not bound, and the session's own serves.
 func fileBindFits(upper, lower, rel string) bool {
+	return bindFits(upper, lower, rel, 0)
+}
+
+func bindFits(upper, lower, rel string, links int) bool {
+	if links > 8 {
+		return false
+	}
+	// A parent in the upper layer that is not a plain directory (a
+	// symlink a command made, a whiteout) makes the layers below
+	// misleading: no bind then.
+	if upper != "" && !plainDirs(upper, path.Dir(rel)) {
+		return false
+	}
 	for _, root := range []string{upper, lower} {
 		if root == "" {
 			continue
@@ -409,18 +424,29 @@ func fileBindFits(upper, lower, rel string) bool {
 			if errors.Is(err, fs.ErrNotExist) && root == upper {
 				continue
 			}
-			// A parent missing from the tree is made for the mount point.
-			return errors.Is(err, fs.ErrNotExist)
+			// A parent missing from the tree is made for the mount
+			// point, but not at the end of a symlink.
+			return errors.Is(err, fs.ErrNotExist) && links == 0
 		}
 		var st unix.Stat_t
 		err = unix.Fstatat(int(dir.Fd()), path.Base(rel), &st, unix.AT_SYMLINK_NOFOLLOW)
+		var target string
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			buf := make([]byte, 4096)
+			n, rerr := unix.Readlinkat(int(dir.Fd()), path.Base(rel), buf)
+			if rerr != nil {
+				dir.Close()
+				return false
+			}
+			target = string(buf[:n])
+		}
 		dir.Close()
 		switch {
 		case err == unix.ENOENT:
 			if root == upper && !opaqueParent(upper, rel) {
 				continue
 			}
-			return true
+			return links == 0
 		case err != nil:
 			return false
 		}
@@ -428,9 +454,35 @@ func fileBindFits(upper, lower, rel string) bool {
 		case unix.S_IFREG:
 			return true
 		case unix.S_IFCHR:
-			return root == upper && st.Rdev == 0 // a whiteout: absent
+			return root == upper && st.Rdev == 0 && links == 0 // a whiteout: absent
+		case unix.S_IFLNK:
+			if !path.IsAbs(target) {
+				target = path.Join("/", path.Dir(rel), target)
+			}
+			return bindFits(upper, lower, path.Clean(target)[1:], links+1)
 		}
 		return false
+	}
+	return links == 0
+}
+
+// plainDirs reports whether every component of dir that exists in the
+// layer at root is a directory (not followed).
+func plainDirs(root, dir string) bool {
+	p := root
+	for _, c := range strings.Split(dir, "/") {
+		if c == "" || c == "." {
+			continue
+		}
+		p = filepath.Join(p, c)
+		var st unix.Stat_t
+		err := unix.Lstat(p, &st)
+		if err == unix.ENOENT {
+			return true
+		}
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return false
+		}
 	}
 	return true
 }

@@ -815,6 +815,16 @@ func TestResolvConfReplacedInside(t *testing.T) {
 		if got := sh(t, s, id, "cat /etc/hosts"); got != string(host) {
 			t.Errorf("copy %v: a plain /etc/hosts again: %q, want the host's bound", cp, got)
 		}
+		// A symlink to a file that is there is followed, as before.
+		offline("mkdir -p /srv; mv /etc/hosts /srv/hosts.real; ln -s ../srv/hosts.real /etc/hosts")
+		if got := sh(t, s, id, "cat /etc/hosts"); got != string(host) {
+			t.Errorf("copy %v: /etc/hosts a symlink to a file: %q, want the host's bound", cp, got)
+		}
+		// /etc itself a symlink: no bind, and no failure.
+		offline("cp -a /etc /etc2 && rm -rf /etc && ln -s etc2 /etc")
+		if got := sh(t, s, id, "echo ran"); got != "ran\n" {
+			t.Errorf("copy %v: with /etc a symlink: %q", cp, got)
+		}
 		if err := s.End(id, nil); err != nil {
 			t.Fatal(err)
 		}
