@@ -125,3 +125,24 @@ func (u *unnamed) discard() {
 		os.Remove(u.name)
 	}
 }
+
+// MaxRecordedDevices bounds the device nodes the unpack helper records
+// for a source session (DevicesFile).
+const MaxRecordedDevices = 4096
+
+// repackDeviceWarnings says, at the begin of a source session, which of
+// the tarball's device nodes the tarball it packs back will lack: all of
+// them when the cache entry was unpacked by a nook that did not record
+// them, those past the bound otherwise.
+func repackDeviceWarnings(e Entry) []string {
+	if e.Stats.Devices == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(e.Root), DevicesFile)); err != nil {
+		return []string{fmt.Sprintf("the cache entry of %s records none of its %d device nodes (an older nook unpacked it): the tarball this session packs back will lack them; nook cache prune, then a new begin, records them", e.Source, e.Stats.Devices)}
+	}
+	if e.Stats.Devices > MaxRecordedDevices {
+		return []string{fmt.Sprintf("%s holds %d device nodes; the tarball this session packs back keeps the first %d", e.Source, e.Stats.Devices, MaxRecordedDevices)}
+	}
+	return nil
+}

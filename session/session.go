@@ -217,6 +217,9 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 			s.dropOldEntries(e)
 		}
 		st.Lower, st.Entry = e.Root, e.Name
+		if st.Repack != "" {
+			res.Warnings = append(res.Warnings, repackDeviceWarnings(e)...)
+		}
 	case c.Kind == KindDirectory:
 		fi, err := os.Stat(c.Path)
 		if err != nil {

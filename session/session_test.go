@@ -938,3 +938,21 @@ func TestLockNames(t *testing.T) {
 		t.Errorf("the lock names a new file of the same name")
 	}
 }
+
+// A source session of a tarball whose cache entry recorded no device
+// nodes (an older nook unpacked it) says at begin that they will be lost.
+func TestRepackWarnsOfUnrecordedDevices(t *testing.T) {
+	s := testStore(t)
+	addTarball(t, s, "old", busyboxTar(t, ent{Name: "./dev/null", Type: tar.TypeChar, Mode: 0o666}))
+	res := begin(t, s, "old")
+	os.Remove(filepath.Join(filepath.Dir(res.State.Lower), DevicesFile))
+	src, err := s.Begin("old", BeginOptions{Repack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(src.Warnings, "\n"), "records none of its") {
+		t.Errorf("no warning of the lost device node: %q", src.Warnings)
+	}
+	s.Discard(src.State.ID, nil)
+	s.End(res.State.ID, nil)
+}

@@ -64,7 +64,7 @@ type dirTime struct {
 }
 
 // maxDevices bounds the device nodes recorded for a source session.
-const maxDevices = 4096
+const maxDevices = session.MaxRecordedDevices
 
 // extract unpacks r into dest, which must exist and be empty. With chown,
 // entries get the archive's numeric owners (never looked up by name);
