@@ -275,7 +275,8 @@ type Mount struct {
 	// Source is the host path a bind shows (the link target of a
 	// symlink). A relative host path here or in Lower, Upper and Work is
 	// the caller's working directory's (Spec.CallerDir), as a shell user
-	// means it.
+	// means it: joined as text, so "link/.." is the working directory
+	// itself (bwrap's realpath would give link's target's parent).
 	Source string `json:"source,omitempty"`
 	Dest   string `json:"dest"`
 	// ReadOnly makes a bind or overlay read-only (applied last).

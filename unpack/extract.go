@@ -331,7 +331,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			// the whole filesystem's (which no chroot needs) is refused
 			// rather than compared for hours.
 			var fs unix.Statfs_t
-			if err := unix.Fstatfs(fd, &fs); err == nil && hdr.Size > int64(fs.Blocks)*fs.Bsize {
+			if err := unix.Fstatfs(fd, &fs); err == nil && hdr.Size > int64(fs.Blocks)*int64(fs.Bsize) {
 				return fmt.Errorf("%w: sparse file of %d bytes, more than the whole filesystem it is unpacked to", ErrUnsafeEntry, hdr.Size)
 			}
 			hw := &holeWriter{fd: fd}

@@ -358,7 +358,7 @@ func TestExtractSparseTooLarge(t *testing.T) {
 	if err := unix.Statfs(src, &fs); err != nil {
 		t.Fatal(err)
 	}
-	size := int64(fs.Blocks)*fs.Bsize + 1<<30
+	size := int64(fs.Blocks)*int64(fs.Bsize) + 1<<30
 	f, err := os.Create(filepath.Join(src, "huge"))
 	if err != nil {
 		t.Fatal(err)
