@@ -86,15 +86,19 @@ func closeStrayFds(keep []int) {
 	}
 }
 
-// OpenStdFds lists those of fds 0, 1 and 2 that are open: a front end
-// checking that an fd argument names one its caller passed counts them
-// with the inherited ones.
-func OpenStdFds() []int {
-	var out []int
+// CallerFds is the set of fds the caller passed: inherited (the fds above
+// 2 open at start without close-on-exec) and those of 0, 1 and 2 that are
+// open. A front end checks an fd argument against it: any other number may
+// be one the Go runtime opened for itself before main.
+func CallerFds(inherited []int) map[int]bool {
+	set := map[int]bool{}
 	for fd := 0; fd <= 2; fd++ {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
-			out = append(out, fd)
+			set[fd] = true
 		}
 	}
-	return out
+	for _, fd := range inherited {
+		set[fd] = true
+	}
+	return set
 }

@@ -426,28 +426,41 @@ type holeWriter struct {
 var zeroPage [4096]byte
 
 func (w *holeWriter) Write(p []byte) (int, error) {
-	total := len(p)
-	for len(p) > 0 {
-		k := len(zeroPage) - int(w.off%int64(len(zeroPage)))
-		if k > len(p) {
-			k = len(p)
+	// data[start:i] is a run of pages with data not yet written: one
+	// pwrite for each run, not each page.
+	start := 0
+	for i := 0; i < len(p); {
+		k := len(zeroPage) - int((w.off+int64(i))%int64(len(zeroPage)))
+		if k > len(p)-i {
+			k = len(p) - i
 		}
-		if !bytes.Equal(p[:k], zeroPage[:k]) {
-			for done := 0; done < k; {
-				m, err := unix.Pwrite(w.fd, p[done:k], w.off+int64(done))
-				if err == unix.EINTR {
-					continue
-				}
-				if err != nil {
-					return total - len(p) + done, err
-				}
-				done += m
+		if bytes.Equal(p[i:i+k], zeroPage[:k]) {
+			if err := w.write(p[start:i], w.off+int64(start)); err != nil {
+				return start, err
 			}
+			start = i + k
 		}
-		w.off += int64(k)
-		p = p[k:]
+		i += k
 	}
-	return total, nil
+	if err := w.write(p[start:], w.off+int64(start)); err != nil {
+		return start, err
+	}
+	w.off += int64(len(p))
+	return len(p), nil
+}
+
+func (w *holeWriter) write(b []byte, off int64) error {
+	for len(b) > 0 {
+		m, err := unix.Pwrite(w.fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b, off = b[m:], off+int64(m)
+	}
+	return nil
 }
 
 func (w *holeWriter) finish() error {

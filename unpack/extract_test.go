@@ -250,9 +250,12 @@ func TestExtractCutOff(t *testing.T) {
 	}
 }
 
-// A sparse file (GNU tar --sparse, PAX format 1.0) comes out with its
-// holes, not as zeros written out.
-func TestExtractSparse(t *testing.T) {
+// sparseArchive makes, with GNU tar --sparse (PAX format 1.0), an archive
+// of one file "img" of size bytes holding data at the given offsets and
+// holes elsewhere, and returns it open. It skips when the tools or the
+// filesystem cannot.
+func sparseArchive(t *testing.T, size int64, data map[int64]string) *os.File {
+	t.Helper()
 	tarBin, err := exec.LookPath("tar")
 	if err != nil {
 		t.Skip("GNU tar is not installed: cannot make a sparse archive")
@@ -262,10 +265,14 @@ func TestExtractSparse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const hole = 1 << 30
-	f.WriteAt([]byte("head"), 0)
-	f.WriteAt([]byte("tail"), hole)
+	for off, d := range data {
+		f.WriteAt([]byte(d), off)
+	}
+	err = f.Truncate(size)
 	f.Close()
+	if err != nil {
+		t.Skipf("this filesystem cannot hold a sparse file of %d bytes: %v", size, err)
+	}
 	archive := filepath.Join(t.TempDir(), "sparse.tar")
 	if out, err := exec.Command(tarBin, "--sparse", "--format=posix", "-cf", archive, "-C", src, "img").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v: %s", err, out)
@@ -274,7 +281,16 @@ func TestExtractSparse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer af.Close()
+	t.Cleanup(func() { af.Close() })
+	return af
+}
+
+// A sparse file comes out with its holes, not as zeros written out.
+func TestExtractSparse(t *testing.T) {
+	const hole = 1 << 30
+	// A run of data over several pages, not page-aligned, in the middle.
+	run := strings.Repeat("0123456789abcdef", 1000)
+	af := sparseArchive(t, hole+4, map[int64]string{0: "head", 1<<20 + 100: run, hole: "tail"})
 	dest := t.TempDir()
 	if _, err := extract(af, dest, false, nil); err != nil {
 		t.Fatalf("extract: %v", err)
@@ -287,10 +303,17 @@ func TestExtractSparse(t *testing.T) {
 		t.Errorf("size %d, want %d", st.Size, hole+4)
 	}
 	if st.Blocks*512 > 1<<20 {
-		t.Errorf("%d bytes allocated for a file of 8 bytes of data: holes written out", st.Blocks*512)
+		t.Errorf("%d bytes allocated for a file of 16 KB of data: holes written out", st.Blocks*512)
 	}
-	g, _ := os.Open(filepath.Join(dest, "img"))
+	g, err := os.Open(filepath.Join(dest, "img"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer g.Close()
+	got := make([]byte, len(run))
+	if _, err := g.ReadAt(got, 1<<20+100); err != nil || string(got) != run {
+		t.Errorf("the run of data over several pages came out changed (%v)", err)
+	}
 	buf := make([]byte, 4)
 	for off, want := range map[int64]string{0: "head", hole: "tail", 4096: "\x00\x00\x00\x00"} {
 		if _, err := g.ReadAt(buf, off); err != nil || string(buf) != want {
@@ -299,48 +322,26 @@ func TestExtractSparse(t *testing.T) {
 	}
 }
 
-// An entry that replaces a symlink the extractor went through for the
-// entry before it (b -> a, b/y, b -> c, b/z) sends what follows where the
-// new symlink points, as tar does.
+// An entry that replaces a symlink the extractor went through for an
+// entry before it sends what follows where the new symlink points, as tar
+// does: directly (b -> a, b/y, b -> c, b/z) or anywhere on a chain
+// (b -> x -> a, b/y, x -> c, b/z).
 func TestExtractReplacedParent(t *testing.T) {
-	dest := t.TempDir()
-	_, err := extract(bytes.NewReader(makeTar(t, []ent{
-		{Name: "a/", Type: tar.TypeDir},
-		{Name: "c/", Type: tar.TypeDir},
-		{Name: "b", Type: tar.TypeSymlink, Link: "a"},
-		{Name: "b/y", Type: tar.TypeReg, Body: "y"},
-		{Name: "b", Type: tar.TypeSymlink, Link: "c"},
-		{Name: "b/z", Type: tar.TypeReg, Body: "z"},
-	})), dest, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, want := range map[string]bool{"a/y": true, "c/z": true, "a/z": false} {
-		if _, err := os.Lstat(filepath.Join(dest, p)); (err == nil) != want {
-			t.Errorf("%s exists: %v, want %v", p, err == nil, want)
+	dirs := []ent{{Name: "a/", Type: tar.TypeDir}, {Name: "c/", Type: tar.TypeDir}}
+	link := func(name, to string) ent { return ent{Name: name, Type: tar.TypeSymlink, Link: to} }
+	file := func(name string) ent { return ent{Name: name, Type: tar.TypeReg, Body: name} }
+	for name, ents := range map[string][]ent{
+		"direct": {link("b", "a"), file("b/y"), link("b", "c"), file("b/z")},
+		"chain":  {link("x", "a"), link("b", "x"), file("b/y"), link("x", "c"), file("b/z")},
+	} {
+		dest := t.TempDir()
+		if _, err := extract(bytes.NewReader(makeTar(t, append(dirs, ents...))), dest, false, nil); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-	}
-}
-
-// The same through a chain: b -> x -> a, b/f1, x replaced by x -> c, b/f2
-// lands in c, as tar puts it.
-func TestExtractReplacedParentChain(t *testing.T) {
-	dest := t.TempDir()
-	_, err := extract(bytes.NewReader(makeTar(t, []ent{
-		{Name: "a/", Type: tar.TypeDir},
-		{Name: "c/", Type: tar.TypeDir},
-		{Name: "x", Type: tar.TypeSymlink, Link: "a"},
-		{Name: "b", Type: tar.TypeSymlink, Link: "x"},
-		{Name: "b/f1", Type: tar.TypeReg, Body: "1"},
-		{Name: "x", Type: tar.TypeSymlink, Link: "c"},
-		{Name: "b/f2", Type: tar.TypeReg, Body: "2"},
-	})), dest, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, want := range map[string]bool{"a/f1": true, "c/f2": true, "a/f2": false} {
-		if _, err := os.Lstat(filepath.Join(dest, p)); (err == nil) != want {
-			t.Errorf("%s exists: %v, want %v", p, err == nil, want)
+		for p, want := range map[string]bool{"a/y": true, "c/z": true, "a/z": false} {
+			if _, err := os.Lstat(filepath.Join(dest, p)); (err == nil) != want {
+				t.Errorf("%s: %s exists: %v, want %v", name, p, err == nil, want)
+			}
 		}
 	}
 }
@@ -349,35 +350,12 @@ func TestExtractReplacedParentChain(t *testing.T) {
 // before its holes are read (every zero of a hole passes through the
 // extractor: terabytes would take hours).
 func TestExtractSparseTooLarge(t *testing.T) {
-	tarBin, err := exec.LookPath("tar")
-	if err != nil {
-		t.Skip("GNU tar is not installed: cannot make a sparse archive")
-	}
-	src := t.TempDir()
 	var fs unix.Statfs_t
-	if err := unix.Statfs(src, &fs); err != nil {
+	if err := unix.Statfs(t.TempDir(), &fs); err != nil {
 		t.Fatal(err)
 	}
-	size := int64(fs.Blocks)*int64(fs.Bsize) + 1<<30
-	f, err := os.Create(filepath.Join(src, "huge"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = f.Truncate(size)
-	f.Close()
-	if err != nil {
-		t.Skipf("this filesystem cannot hold a sparse file of %d bytes: %v", size, err)
-	}
-	archive := filepath.Join(t.TempDir(), "huge.tar")
-	if out, err := exec.Command(tarBin, "--sparse", "--format=posix", "-cf", archive, "-C", src, "huge").CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v: %s", err, out)
-	}
-	af, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer af.Close()
-	_, err = extract(af, t.TempDir(), false, nil)
+	af := sparseArchive(t, int64(fs.Blocks)*int64(fs.Bsize)+1<<30, nil)
+	_, err := extract(af, t.TempDir(), false, nil)
 	if !errors.Is(err, ErrUnsafeEntry) || !strings.Contains(err.Error(), "sparse") {
 		t.Errorf("a sparse file larger than the filesystem: %v", err)
 	}

@@ -28,10 +28,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 	sigs, listening := sandbox.SubscribeForwarded()
 	defer listening() // not stopped: see sandbox.SubscribeForwarded
 	p := newParser(os.Environ())
-	p.open = map[int]bool{}
-	for _, fd := range append(sandbox.OpenStdFds(), inherited...) {
-		p.open[fd] = true
-	}
+	p.open = sandbox.CallerFds(inherited)
 	cmd, err := p.parse(args)
 	diag := diagnostics{prefix: p.levelPrefix}
 	if err != nil {

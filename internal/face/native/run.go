@@ -82,10 +82,7 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 	}
 	s.Env = env
 
-	passed := map[int]bool{}
-	for _, fd := range append(sandbox.OpenStdFds(), inherited...) {
-		passed[fd] = true
-	}
+	passed := sandbox.CallerFds(inherited)
 	for _, m := range s.Mounts {
 		// Only an fd the caller passed: nook's own (the Go runtime
 		// opens some before main) would hang or crash it.
