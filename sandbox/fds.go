@@ -86,6 +86,19 @@ func closeStrayFds(keep []int) {
 	}
 }
 
+// DirFd reports whether fd is an open directory (read or O_PATH). Such an
+// fd is a way out of any sandbox: it names a directory of the host's mount
+// namespace, so openat(fd, "..") walks the host's tree whatever root the
+// sandbox has (CVE-2024-21626 was a runtime's own directory fd). nook's
+// faces pass an inherited directory fd only when asked for it by number.
+func DirFd(fd int) bool {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR
+}
+
 // CallerFds is the set of fds the caller passed: inherited (the fds above
 // 2 open at start without close-on-exec) and those of 0, 1 and 2 that are
 // open. A front end checks an fd argument against it: any other number may

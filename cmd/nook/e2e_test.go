@@ -193,6 +193,57 @@ func TestInheritedFds(t *testing.T) {
 	}
 }
 
+// TestInheritedDirFds: a directory fd the caller left open leads out of
+// the sandbox (through it, the host's tree), so nook run and session run
+// pass one only when --keep-fd names it; other fds still pass.
+func TestInheritedDirFds(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "marker"), []byte("host side\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.Open(outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	e := newSessionEnv(t)
+	e.busyboxChroot("bb")
+	id := strings.TrimSpace(e.must("session", "begin", "bb"))
+	// fd 5 the file, fd 6 the directory.
+	script := "test -e /proc/self/fd/5 && echo fd5; test -e /proc/self/fd/6 && cat /proc/self/fd/6/marker; true"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"run", []string{"run", "--", "sh", "-c", script}, "fd5\n"},
+		{"run --keep-fd 6", []string{"run", "--keep-fd", "6", "--", "sh", "-c", script}, "fd5\nhost side\n"},
+		{"run --close-fds --keep-fd 6", []string{"run", "--close-fds", "--keep-fd", "6", "--", "sh", "-c", script}, "host side\n"},
+		{"session run", []string{"session", "run", id, "--", "sh", "-c", script}, "fd5\n"},
+		{"session run --keep-fd 6", []string{"session", "run", id, "--keep-fd", "6", "--", "sh", "-c", script}, "fd5\nhost side\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(nookBin, tc.args...)
+			cmd.Env, cmd.Dir = e.env, "/"
+			cmd.ExtraFiles = []*os.File{nil, nil, file, dir}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%v: %s", err, stderr.Bytes())
+			}
+			if string(out) != tc.want {
+				t.Errorf("inside: %q, want %q", out, tc.want)
+			}
+		})
+	}
+}
+
 // inheritedHere lists this process's fds above 2 without close-on-exec.
 func inheritedHere() []int {
 	var out []int

@@ -49,6 +49,7 @@ var optionNotes = sync.OnceValue(func() map[string]string {
 		"clearenv":   "--setenv and --unsetenv apply in the order given, after --clearenv.",
 		"as-pid-1":   "Needs a pid namespace. The command must then reap its own orphans.",
 		"pack-fds":   "See FILE DESCRIPTORS.",
+		"keep-fd":    "See FILE DESCRIPTORS.",
 	}
 })
 
@@ -175,8 +176,9 @@ func ManPage(w io.Writer, date string) {
 	m.macro("SH", "FILE DESCRIPTORS")
 	m.text("The command gets nook's standard input, output and error. " +
 		"File descriptors above 2 that nook's caller left open without close-on-exec reach the command at the same numbers, so that, for example, make's jobserver works; nook's own never do. " +
+		"Directories are the exception: a directory fd names a directory of the host's, and `..` from it leads out of the sandbox whatever its root, so nook passes one only when --keep-fd names it (bwrap, and nook called as bwrap, pass them all). " +
 		"--pack-fds renumbers them from 3 up, in order, and sets LISTEN_FDS to their number and LISTEN_PID to the command's pid (under nook's pid 1 this needs /proc inside the sandbox). " +
-		"--close-fds passes none.")
+		"--close-fds passes none but those --keep-fd names.")
 
 	m.macro("SH", "ENVIRONMENT")
 	m.tag("`NOOK_TIMING`", "when 1, nook and the sandbox's init print a line `nook-timing` {PID} {MS} {STEP} `faults=`{N} to standard error at each step of start-up, {MS} being milliseconds of CLOCK_MONOTONIC and {N} the minor page faults of the process so far.")

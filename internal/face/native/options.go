@@ -29,6 +29,7 @@ type runOptions struct {
 	share         map[string]bool
 	unshare       map[string]bool
 	closeFds      bool
+	keepFds       []int // --keep-fd: passed even when a directory or with --close-fds
 	clearEnv      bool
 	envEdits      [][2]string // {key, value}; value "\x00" unsets
 	perms         *uint32
@@ -267,7 +268,18 @@ var options = sync.OnceValue(func() []option {
 		{name: "new-session", group: "Process", help: "run the command in a new session (no controlling terminal)", apply: flag(func(r *runOptions) { r.spec.NewSession = true })},
 		{name: "as-pid-1", group: "Process", help: "run the command itself as pid 1 (no reaper)", apply: flag(func(r *runOptions) { r.spec.AsPID1 = true })},
 		{name: "pack-fds", group: "Process", help: "pass inherited fds as 3, 4, ... with LISTEN_FDS and LISTEN_PID", apply: flag(func(r *runOptions) { r.spec.PackFds = true })},
-		{name: "close-fds", group: "Process", help: "pass no inherited fds above 2", apply: flag(func(r *runOptions) { r.closeFds = true })},
+		{name: "close-fds", group: "Process", help: "pass no inherited fds above 2 (but those of --keep-fd)", apply: flag(func(r *runOptions) { r.closeFds = true })},
+		{name: "keep-fd", args: []string{"FD"}, group: "Process", help: "pass inherited fd FD even when it is a directory or with --close-fds", apply: func(r *runOptions, a []string) error {
+			fd, err := parseInt(a[0])
+			if err != nil {
+				return err
+			}
+			if fd <= 2 {
+				return fmt.Errorf("--keep-fd %d: standard input, output and error are always passed", fd)
+			}
+			r.keepFds = append(r.keepFds, fd)
+			return nil
+		}},
 
 		{name: "help", group: "Other", help: "show this help", apply: flag(func(r *runOptions) { r.help = true })},
 		{name: "version", group: "Other", help: "show the version", apply: flag(func(r *runOptions) { r.version = true })},

@@ -3,7 +3,10 @@ package native
 import (
 	"bytes"
 	"os"
+	"reflect"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -576,6 +579,57 @@ func TestBuildFds(t *testing.T) {
 	s = buildArgs(t, []string{"--pack-fds", "--no-default-fs", "true"}, []int{7})
 	if !s.PackFds || len(s.Fds) != 1 {
 		t.Errorf("--pack-fds: pack %v, fds %v", s.PackFds, s.Fds)
+	}
+}
+
+// TestBuildDirFds: an inherited directory fd leads out of the sandbox, so
+// it is passed only when --keep-fd names it.
+func TestBuildDirFds(t *testing.T) {
+	dir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	file, err := os.CreateTemp(t.TempDir(), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	d, f := int(dir.Fd()), int(file.Fd())
+	inherited := []int{d, f}
+	sort.Ints(inherited)
+	fds := func(s *sandbox.Spec) []int {
+		var out []int
+		for _, x := range s.Fds {
+			out = append(out, x.Inside)
+		}
+		sort.Ints(out)
+		return out
+	}
+	for _, tc := range []struct {
+		args []string
+		want []int
+	}{
+		{nil, []int{f}},
+		{[]string{"--keep-fd", strconv.Itoa(d)}, inherited},
+		{[]string{"--close-fds"}, nil},
+		{[]string{"--close-fds", "--keep-fd", strconv.Itoa(f)}, []int{f}},
+		{[]string{"--close-fds", "--keep-fd", strconv.Itoa(d)}, []int{d}},
+	} {
+		args := append(append([]string{}, tc.args...), "--no-default-fs", "true")
+		if got := fds(buildArgs(t, args, inherited)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: fds %v, want %v", tc.args, got, tc.want)
+		}
+	}
+	// An fd the caller did not pass, and stdio, are refused.
+	for _, tc := range []struct{ fd, want string }{{"99", "fd 99 is not open"}, {"2", "always passed"}, {"x", "x"}} {
+		r, cmd, err := parseRun([]string{"--keep-fd", tc.fd, "true"})
+		if err == nil {
+			_, err = r.build(cmd, inherited)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--keep-fd %s: error %v, want one with %q", tc.fd, err, tc.want)
+		}
 	}
 }
 

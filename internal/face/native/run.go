@@ -90,19 +90,21 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 			return nil, fmt.Errorf("--file %d: fd %d is not open (pass one, as in `nook run --file 3 /dest CMD 3<file`)", m.FD, m.FD)
 		}
 	}
-	if !r.closeFds {
-		// An fd named by --file is nook's to read, not the command's
-		// (as bwrap does with the fds its options use).
-		used := map[int]bool{}
-		for _, m := range s.Mounts {
-			if m.Op == sandbox.OpFile {
-				used[m.FD] = true
-			}
+	kept, err := keptFds("--keep-fd", r.keepFds, passed)
+	if err != nil {
+		return nil, err
+	}
+	// An fd named by --file is nook's to read, not the command's (as bwrap
+	// does with the fds its options use).
+	used := map[int]bool{}
+	for _, m := range s.Mounts {
+		if m.Op == sandbox.OpFile {
+			used[m.FD] = true
 		}
-		for _, fd := range inherited {
-			if !used[fd] {
-				s.Fds = append(s.Fds, sandbox.FD{Inside: fd, Outside: fd})
-			}
+	}
+	for _, fd := range passedFds(inherited, kept, r.closeFds) {
+		if !used[fd] {
+			s.Fds = append(s.Fds, sandbox.FD{Inside: fd, Outside: fd})
 		}
 	}
 	if err := s.Validate(); err != nil {
@@ -140,6 +142,32 @@ func editEnv(env []string, key, value string) []string {
 	}
 	if value != "\x00" {
 		out = append(out, key+"="+value)
+	}
+	return out
+}
+
+// keptFds checks the fds an option asked to pass by number: each must be one
+// the caller passed.
+func keptFds(option string, fds []int, passed map[int]bool) (map[int]bool, error) {
+	kept := map[int]bool{}
+	for _, fd := range fds {
+		if !passed[fd] {
+			return nil, fmt.Errorf("%s %d: fd %d is not open (the caller must pass it, as `%d<PATH` does in a shell)", option, fd, fd, fd)
+		}
+		kept[fd] = true
+	}
+	return kept, nil
+}
+
+// passedFds is which inherited fds reach the command: none with closeAll,
+// all but directories otherwise (a directory fd leads out of the sandbox:
+// sandbox.DirFd), and those in kept in any case.
+func passedFds(inherited []int, kept map[int]bool, closeAll bool) []int {
+	var out []int
+	for _, fd := range inherited {
+		if kept[fd] || !closeAll && !sandbox.DirFd(fd) {
+			out = append(out, fd)
+		}
 	}
 	return out
 }

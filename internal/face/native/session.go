@@ -76,6 +76,9 @@ running between commands, and a session survives a reboot.
                                sync at unmount (by default the calls are
                                suppressed and the overlay is volatile: a
                                session is disposable)
+      --keep-fd FD             pass inherited fd FD even when it is a
+                               directory (directory fds lead out of the
+                               session and are not passed otherwise)
   end ID... | --all [--discard]
                                remove sessions and everything in them; a
                                source session (begun through schroot's
@@ -180,13 +183,14 @@ type runFlags struct {
 	user, dir               *string
 	noNet, preserve, sync   *bool
 	binds, roBinds, setenvs *[]string
+	keepFds                 *[]string
 }
 
 func newRunFlags() (*flagSet, *runFlags) {
 	fs := newFlags("session run")
 	fs.interspersed = false
 	f := &runFlags{user: new(string), dir: new(string), noNet: new(bool), preserve: new(bool), sync: new(bool),
-		binds: new([]string), roBinds: new([]string), setenvs: new([]string)}
+		binds: new([]string), roBinds: new([]string), setenvs: new([]string), keepFds: new([]string)}
 	fs.StringVarP(f.user, "user", "u")
 	fs.StringVarP(f.dir, "directory", "d")
 	fs.BoolVarP(f.noNet, "no-network", "")
@@ -195,6 +199,7 @@ func newRunFlags() (*flagSet, *runFlags) {
 	fs.StringArrayVar(f.setenvs, "setenv")
 	fs.BoolVarP(f.preserve, "preserve-environment", "p")
 	fs.BoolVarP(f.sync, "sync", "")
+	fs.StringArrayVar(f.keepFds, "keep-fd")
 	return fs, f
 }
 
@@ -244,6 +249,20 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 		fmt.Fprintln(os.Stderr, "nook session run: give a session id (nook session list shows yours)")
 		return 2
 	}
+	var keep []int
+	for _, v := range *f.keepFds {
+		fd, err := parseInt(v)
+		if err != nil || fd <= 2 {
+			fmt.Fprintf(os.Stderr, "nook session run: --keep-fd %q: want an fd number above 2\n", v)
+			return 2
+		}
+		keep = append(keep, fd)
+	}
+	kept, err := keptFds("--keep-fd", keep, sandbox.CallerFds(inherited))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nook session run: %v\n", err)
+		return 2
+	}
 	o := session.RunOptions{Args: cmdArgs, User: *user, Dir: *dir, NoNetwork: *noNet, Sync: *sync, CallerEnv: os.Environ()}
 	if *preserve {
 		o.Env = os.Environ()
@@ -275,7 +294,7 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	for _, n := range cmd.Notes {
 		fmt.Fprintf(os.Stderr, "nook: %s\n", n)
 	}
-	for _, fd := range inherited {
+	for _, fd := range passedFds(inherited, kept, false) {
 		cmd.Spec.Fds = append(cmd.Spec.Fds, sandboxFD(fd))
 	}
 	return startAndWait(cmd.Spec, sigs, listening, func(msg string) string {

@@ -154,6 +154,16 @@ is disposable, dpkg's fsyncs are much of a package installation's time, and
 the sync at unmount waits for every dirty page of the filesystem that holds
 the session.
 A clean shutdown loses nothing; a power cut may cost the session.
+.It Fl \-keep\-fd Ar fd
+Pass the inherited
+.Ar fd
+even when it is a directory.
+The command gets nook's standard input, output and error and every other
+fd the caller left open without close-on-exec, at the same numbers, except
+directories: a directory fd names a directory of the host, and
+.Ql ..
+from it leads out of the session.
+Repeatable.
 .El
 .It Cm end Ar id ... | Fl \-all Op Fl \-discard
 Remove sessions and everything in them, files of subordinate ids
