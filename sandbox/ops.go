@@ -40,7 +40,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 			return os.NewSyscallError("fsopen mqueue", err)
 		}
 		defer unix.Close(fs)
-		mfd, err := createMount(fs, "mqueue", unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+		mfd, err := createMount(fs, "mqueue", int(mqueueFlags(t.bwrapMountFlags)))
 		if err != nil {
 			return fmt.Errorf("%w (a new mqueue needs a new IPC namespace: --unshare-ipc)", err)
 		}
@@ -224,6 +224,15 @@ func devTmpfsFlags(bwrap bool) uint64 {
 	return unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC
 }
 
+// mqueueFlags are the flags of a new mqueue filesystem: none under bwrap's
+// rule, as bwrap mounts it; nosuid,nodev,noexec under nook's.
+func mqueueFlags(bwrap bool) uint64 {
+	if bwrap {
+		return 0
+	}
+	return unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+}
+
 func (t *tree) dev(dest string) error {
 	mfd, err := newTmpfs(0o755, 0, int(devTmpfsFlags(t.bwrapMountFlags)))
 	if err != nil {
@@ -325,8 +334,10 @@ func (t *tree) devpts(dest string) error {
 		}
 		return createMount(fs, "devpts", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 	}
-	mfd, err := mount(true)
-	if err != nil {
+	// bwrap's devpts has no gid option: its ptys belong to the
+	// creator's group.
+	mfd, err := mount(!t.bwrapMountFlags)
+	if err != nil && !t.bwrapMountFlags {
 		mfd, err = mount(false)
 	}
 	if err != nil {

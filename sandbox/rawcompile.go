@@ -720,7 +720,7 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 	case OpMqueue:
 		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("mqueue")), imm(unix.FSOPEN_CLOEXEC))
 		b.hint(unix.EPERM, "a new mqueue needs a new IPC namespace: --unshare-ipc")
-		mt := c.createMount(fs, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+		mt := c.createMount(fs, uintptr(mqueueFlags(c.bwrapMountFlags)))
 		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
 	case OpDir:
 		b.closeReg(c.ensureDir(m.Dest, modeOr(m.Mode, c.dirMode(m.Dest))))
@@ -1011,8 +1011,17 @@ func (c *rawTree) dev(dest string, console int, consolePath string) {
 	b.closeReg(c.ensureDir(path.Join(dest, "shm"), shm))
 	b.at("mount devpts on " + path.Join(dest, "pts"))
 	// gid 5 ("tty" on Debian) exists only when mapped: try with it, then
-	// without, as the Go init does.
-	fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("devpts")), imm(unix.FSOPEN_CLOEXEC))
+	// without, as the Go init does. bwrap's devpts has no gid option.
+	var fs, pts int32
+	if c.bwrapMountFlags {
+		fs = b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("devpts")), imm(unix.FSOPEN_CLOEXEC))
+		pts = b.reg()
+		c.devptsInto(fs, pts)
+		c.attach(pts, c.mountPoint(path.Join(dest, "pts"), true), path.Join(dest, "pts"))
+		c.console(dest, console, consolePath)
+		return
+	}
+	fs = b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("devpts")), imm(unix.FSOPEN_CLOEXEC))
 	var withGID []int
 	for _, kv := range [][2]string{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"}} {
 		c.fsconfig(fs, kv[0], kv[1])
@@ -1020,7 +1029,7 @@ func (c *rawTree) dev(dest string, console int, consolePath string) {
 	}
 	b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_CMD_CREATE), imm(0), imm(0), imm(0))
 	withGID = append(withGID, len(b.p.insns)-1)
-	pts := b.reg()
+	pts = b.reg()
 	b.sys(unix.SYS_FSMOUNT, rval(fs), imm(unix.FSMOUNT_CLOEXEC), imm(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC))
 	b.last().out = pts
 	withGID = append(withGID, len(b.p.insns)-1)
@@ -1034,6 +1043,16 @@ func (c *rawTree) dev(dest string, console int, consolePath string) {
 	}
 	b.closeReg(fs)
 	fs = b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("devpts")), imm(unix.FSOPEN_CLOEXEC))
+	c.devptsInto(fs, pts)
+	b.p.insns[jumpOver].onOK = b.here()
+	c.attach(pts, c.mountPoint(path.Join(dest, "pts"), true), path.Join(dest, "pts"))
+	c.console(dest, console, consolePath)
+}
+
+// devptsInto configures, creates and mounts the devpts instance open as fs
+// without a gid option, the mount going into the register pts.
+func (c *rawTree) devptsInto(fs, pts int32) {
+	b := c.b
 	for _, kv := range [][2]string{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}} {
 		c.fsconfig(fs, kv[0], kv[1])
 	}
@@ -1041,8 +1060,11 @@ func (c *rawTree) dev(dest string, console int, consolePath string) {
 	b.sys(unix.SYS_FSMOUNT, rval(fs), imm(unix.FSMOUNT_CLOEXEC), imm(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC))
 	b.last().out = pts
 	b.closeReg(fs)
-	b.p.insns[jumpOver].onOK = b.here()
-	c.attach(pts, c.mountPoint(path.Join(dest, "pts"), true), path.Join(dest, "pts"))
+}
+
+// console binds the terminal on the command's stdio as DEST/console.
+func (c *rawTree) console(dest string, console int, consolePath string) {
+	b := c.b
 	if console >= 0 {
 		// The terminal by its path (a mount can only be cloned from this
 		// namespace's copy of the host's tree), checked to be the very

@@ -312,6 +312,10 @@ var diffCases = []diffCase{
 	// Every bind nosuid (and nodev but for --dev-bind); --dev's tmpfs
 	// nosuid,nodev.
 	{name: "bind and dev mount flags", mkdirs: []string{"d"}, args: cat(B, w("--dev", "/dev", "--bind", "@T@/d", "/mnt", "--dev-bind", "/dev/null", "/mnt/null"), sh("awk '$5 ~ /^\\/(dev|dev\\/null|mnt|mnt\\/null)?$/ {print $5, $6}' /proc/self/mountinfo"))},
+	// A new proc nosuid,nodev,noexec; mqueue without flags; devpts without
+	// a gid; the host's /proc bound when the pid namespace is shared.
+	{name: "proc, mqueue and devpts mount flags", args: cat(minimal, w("--unshare-pid", "--unshare-ipc", "--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue"), sh("awk '$5 ~ /^\\/(proc|dev\\/pts|dev\\/mqueue)$/ {print $5, $6, $NF}' /proc/self/mountinfo"))},
+	{name: "proc without a pid namespace: flags", args: cat(minimal, w("--proc", "/newproc"), sh("awk '$5 == \"/newproc\" {print $4, $5, $6}' /proc/self/mountinfo"))},
 	// Relative sources are the caller's working directory's; relative
 	// destinations the new root's.
 	{name: "relative bind sources", mkdirs: []string{"d/inner"}, args: cat(minimal, w("--bind", "d", "/m", "--ro-bind", ".", "/w"), sh("ls /m /w; touch /m/made && echo made"))},

@@ -81,6 +81,15 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		PID: p.ns.pid, Net: p.ns.net, IPC: p.ns.ipc, UTS: p.ns.uts,
 		Cgroup: p.ns.cgroup || p.ns.cgroupTry,
 	}
+	if !s.Namespaces.PID && s.JoinPIDNS == nil {
+		// Sharing the caller's pid namespace, bwrap binds the host's
+		// /proc for --proc, even where it could mount a new one (root).
+		for i, m := range s.Mounts {
+			if m.Op == sandbox.OpProc {
+				s.Mounts[i] = sandbox.Mount{Op: sandbox.OpBind, Source: "/proc", Dest: m.Dest}
+			}
+		}
+	}
 	if s.Hostname != "" && !s.Namespaces.UTS {
 		return nil, bwrapError("Specifying --hostname requires --unshare-uts")
 	}
