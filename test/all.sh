@@ -132,6 +132,15 @@ if [ "$(id -u)" -eq 0 ]; then
 		summary+=("$(printf '%-10s %-32s FAIL' sbuild "test/sbuild/ci.sh (user, root)")")
 		failed=1
 	fi
+	# And Debian 12's autopkgtest runs a package's tests through it
+	# (autopkgtest-virt-schroot; test/autopkgtest/ci.sh).
+	say "autopkgtest end to end through nook as schroot"
+	if "$top/test/autopkgtest/ci.sh" "$bin/nook"; then
+		summary+=("$(printf '%-10s %-32s pass' autopkgtest "test/autopkgtest/ci.sh (user, root)")")
+	else
+		summary+=("$(printf '%-10s %-32s FAIL' autopkgtest "test/autopkgtest/ci.sh (user, root)")")
+		failed=1
+	fi
 else
 	say "tests as $(id -un) only"
 	echo "NOTE: not root, so the suite ran once, as you. CI runs it as root and as two"
