@@ -141,6 +141,15 @@ if [ "$(id -u)" -eq 0 ]; then
 		summary+=("$(printf '%-10s %-32s FAIL' autopkgtest "test/autopkgtest/ci.sh (user, root)")")
 		failed=1
 	fi
+	# And piuparts, which walks the session's tree from the host (a nook
+	# copy session; test/piuparts/ci.sh).
+	say "piuparts end to end through nook as schroot"
+	if "$top/test/piuparts/ci.sh" "$bin/nook"; then
+		summary+=("$(printf '%-10s %-32s pass' piuparts "test/piuparts/ci.sh (root)")")
+	else
+		summary+=("$(printf '%-10s %-32s FAIL' piuparts "test/piuparts/ci.sh (root)")")
+		failed=1
+	fi
 else
 	say "tests as $(id -un) only"
 	echo "NOTE: not root, so the suite ran once, as you. CI runs it as root and as two"
