@@ -69,6 +69,15 @@ func rawFork(p *rawProg) (pid uintptr, errno syscall.Errno) {
 		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 		return r, syscall.Errno(e)
 	}
+	if useCloneVM {
+		// A copy of this process's memory, but the child starts on a
+		// stack of its own: the goroutine stack this runs on may not be
+		// copied into it (forkOnly).
+		p.entry = 0
+		r, e := rawCloneVM(p.cloneFlags|uintptr(unix.SIGCHLD), p.stackTop[0], p)
+		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+		return r, syscall.Errno(e)
+	}
 	r, _, e := syscall.RawSyscall6(unix.SYS_CLONE, p.cloneFlags|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 	if e != 0 || r != 0 {
 		syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)

@@ -126,6 +126,8 @@ type rawProg struct {
 	stacks   [2][]byte
 	stackTop [2]uintptr
 	// keep holds every byte slice and array the instructions point into.
+	// A child with memory of its own gets only what childRanges lists
+	// (forkOnly): anything else the child reads must be added there.
 	keep []any
 	// steps describes each step for error messages; hints adds advice for
 	// a given errno.

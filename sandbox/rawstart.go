@@ -172,30 +172,49 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	beforeFork(spec)
 	runtime.LockOSThread()
 	syscall.ForkLock.Lock()
+	// A child with memory of its own (pid 1, or the first process forked
+	// by the middle one) gets only the memory it uses (forkOnly): until it
+	// exists, the rest of nook's is marked not to be copied.
+	undo := func() {}
+	if useCloneVM && (!prog.shared || rs.enterFd >= 0) && os.Getenv("NOOK_RAW_FULL_FORK") != "1" {
+		// On this thread: the child is cloned from it.
+		keep := prog.childRanges()
+		if tls := threadTLS(); len(keep) > 0 && tls[1] != 0 {
+			keep = append(keep, tls)
+		} else {
+			keep = nil
+		}
+		undo = forkOnly(keep)
+	}
 	pid, errno := rawFork(prog)
-	syscall.ForkLock.Unlock()
-	runtime.UnlockOSThread()
-	runtime.KeepAlive(prog)
 	for _, fd := range parentFds {
 		unix.Close(fd)
 	}
 	parentFds = nil
+	if errno == 0 && rs.enterFd >= 0 {
+		// pid is the middle process (see compileRaw): it reports the
+		// sandbox's first process, or an error, and exits.
+		p.Pid = int(pid)
+		first, err := p.enteredChild(errFile, prog)
+		if err != nil {
+			undo()
+			syscall.ForkLock.Unlock()
+			runtime.UnlockOSThread()
+			closeStatus()
+			return nil, err
+		}
+		pid = uintptr(first)
+	}
+	undo()
+	syscall.ForkLock.Unlock()
+	runtime.UnlockOSThread()
+	runtime.KeepAlive(prog)
 	if errno != 0 {
 		closeStatus()
 		return nil, userNSError(fmt.Errorf("start the sandbox: %w", os.NewSyscallError("clone", errno)), id.userns)
 	}
 	Phase("forked")
 	p.Pid, p.pgid = int(pid), int(pid)
-	if rs.enterFd >= 0 {
-		// pid is the middle process (see compileRaw): it reports the
-		// sandbox's first process, or an error, and exits.
-		first, err := p.enteredChild(errFile, prog)
-		if err != nil {
-			closeStatus()
-			return nil, err
-		}
-		p.Pid, p.pgid = first, first
-	}
 	// The child runs on this process's memory (rawCloneVM): the program
 	// must outlive it, whether or not anyone waits for the sandbox.
 	liveProgs.Store(p.Pid, prog)
