@@ -285,6 +285,15 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.command(rs)
 		b.p.insns[fork].onOK = b.here()
 		b.at("pid 1")
+		if p.cloneVM {
+			// CLONE_VFORK returned: the command has exec'd, or failed
+			// and written its error record before this one.
+			started := make([]byte, recSize)
+			ne.PutUint32(started, recStarted)
+			b.sys(unix.SYS_WRITE, imm(p.errFd), imm(b.bytes(started)), imm(recSize))
+			b.last().softAll = true
+			p.reportsStart = true
+		}
 		st := uintptr(rs.statusFd)
 		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
 		b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))

@@ -148,3 +148,28 @@ func TestPID1HoldsNoHeap(t *testing.T) {
 	}
 	runtime.KeepAlive(secret)
 }
+
+// TestForkOnlyCrashFallsBack: a raw child forked without memory it needs
+// (here: without its own program) crashes before the command starts; the
+// sandbox starts anyway, forked whole, and later ones are forked whole too.
+func TestForkOnlyCrashFallsBack(t *testing.T) {
+	if engineForced || !haveCloneVM || !useCloneVM {
+		t.Skip("only the raw engine with rawCloneVM forks with forkOnly")
+	}
+	t.Cleanup(func() {
+		childRangesHook = nil
+		forkOnlyOff.Store(false)
+	})
+	childRangesHook = func(keep [][2]uintptr) [][2]uintptr {
+		return keep[len(keep)-1:] // the thread's TLS only
+	}
+	s := baseSpec()
+	s.Args = []string{"/bin/sh", "-c", "exit 7"}
+	st, err := Run(s)
+	if err != nil || st.ExitCode() != 7 {
+		t.Fatalf("status %+v, error %v: want the command's exit 7 after the retry", st, err)
+	}
+	if !forkOnlyOff.Load() {
+		t.Errorf("the crash did not turn forkOnly off")
+	}
+}

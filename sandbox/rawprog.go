@@ -53,6 +53,7 @@ const (
 	recStopped  = 3 // signal
 	recDone     = 4 // exit code, signal
 	recPid      = 5 // pid: the sandbox's first process, made by a middle process (EnterUserNS)
+	recStarted  = 6 // pid 1 has started the command (it exec'd: CLONE_VFORK returned)
 	recSize     = 20
 )
 
@@ -123,6 +124,9 @@ type rawProg struct {
 	entry    uint32
 	shared   bool // the first child shares this process's memory (CLONE_VM)
 	cloneVM  bool // pid 1 starts the command with CLONE_VM|CLONE_VFORK
+	// reportsStart: pid 1 writes recStarted once the command has exec'd,
+	// so an end of the error pipe without it means the sandbox died first.
+	reportsStart bool
 	stacks   [2][]byte
 	stackTop [2]uintptr
 	// keep holds every byte slice and array the instructions point into.

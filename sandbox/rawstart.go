@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/nook-project/nook/sandbox/idmap"
@@ -24,9 +25,35 @@ func (e *errRawFallback) Error() string {
 	return fmt.Sprintf("raw engine: %s: %v: needs the Go init", e.step, e.errno)
 }
 
+// forkOnlyOff is set once a child forked with only its own memory
+// (forkOnly) crashed before starting the command: that would mean it
+// touched memory childRanges does not list (a Go runtime whose entry
+// wrapper reads more of its thread's state, say). From then on, this
+// process forks raw children whole, as before forkOnly existed.
+var forkOnlyOff atomic.Bool
+
 // startRaw starts spec with the raw engine. An error wrapping
 // errRawUnsupported, or an *errRawFallback, means: use the Go init.
 func startRaw(spec *Spec, id *identity) (*Process, error) {
+	p, err := startRawOnce(spec, id)
+	if errors.Is(err, errForkOnlyCrashed) {
+		// Nothing of the command ran: start over, forking it whole.
+		Phase("raw child crashed with only its own memory; forking it whole")
+		p, err = startRawOnce(spec, id)
+	}
+	return p, err
+}
+
+// childRangesHook, when set (by a test), edits the memory a raw child is
+// forked with.
+var childRangesHook func([][2]uintptr) [][2]uintptr
+
+// errForkOnlyCrashed: the raw child, forked with only its own memory, died
+// of SIGSEGV or SIGBUS before it started the command.
+var errForkOnlyCrashed = errors.New("the sandbox's first process crashed on a memory access before starting the command")
+
+// startRawOnce is one attempt of startRaw.
+func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 	if spec.Identity.DenySetgroups && id.userns && id.helper {
 		// newgidmap decides about setgroups itself.
 		return nil, fmt.Errorf("%w: setgroups denied with newgidmap", errRawUnsupported)
@@ -89,7 +116,7 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	if rs.errFd, err = high(errW); err != nil {
 		return nil, err
 	}
-	p := &Process{Identity: id.mode, pid1: spec.Namespaces.PID && !spec.AsPID1, tty: -1, Engine: "raw"}
+	p = &Process{Identity: id.mode, pid1: spec.Namespaces.PID && !spec.AsPID1, tty: -1, Engine: "raw"}
 	var statusFile *os.File
 	if p.pid1 {
 		sr, sw, err := pipe()
@@ -176,13 +203,23 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	// by the middle one) gets only the memory it uses (forkOnly): until it
 	// exists, the rest of nook's is marked not to be copied.
 	undo := func() {}
-	if useCloneVM && (!prog.shared || rs.enterFd >= 0) && os.Getenv("NOOK_RAW_FULL_FORK") != "1" {
+	if useCloneVM && (!prog.shared || rs.enterFd >= 0) && os.Getenv("NOOK_RAW_FULL_FORK") != "1" && !forkOnlyOff.Load() {
+		child := p // the error returns set p to nil
+		defer func() {
+			if err != nil && (child.reaped.Signal == unix.SIGSEGV || child.reaped.Signal == unix.SIGBUS) {
+				forkOnlyOff.Store(true)
+				err = fmt.Errorf("%w (%v)", errForkOnlyCrashed, err)
+			}
+		}()
 		// On this thread: the child is cloned from it.
 		keep := prog.childRanges()
 		if tls := threadTLS(); len(keep) > 0 && tls[1] != 0 {
 			keep = append(keep, tls)
 		} else {
 			keep = nil
+		}
+		if childRangesHook != nil {
+			keep = childRangesHook(keep)
 		}
 		undo = forkOnly(keep)
 	}
@@ -244,6 +281,12 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 	}
 	rec, n, err := readRecord(errFile)
 	Phase("started")
+	switch {
+	case err == nil && n == recSize && rec[0] == recStarted:
+		n = 0 // the command runs
+	case err == nil && n == 0 && prog.reportsStart:
+		n = -1 // pid 1 ended without starting the command
+	}
 	if err != nil || n != 0 {
 		p.reap()
 		closeStatus()

@@ -35,6 +35,8 @@ type Process struct {
 	pid1 bool
 	// rawStatus is the raw pid 1's status pipe, read by waitRaw.
 	rawStatus *os.File
+	// reaped is how the process reap waited for ended.
+	reaped Status
 	msgs      chan statusMsg
 	tty       int // the terminal whose foreground nook hands over, or -1
 	waited    bool
@@ -366,9 +368,11 @@ func (p *Process) reap() (Status, error) {
 	p.ended()
 	p.restoreTTY()
 	if ws.Signaled() {
-		return Status{Signal: ws.Signal()}, nil
+		p.reaped = Status{Signal: ws.Signal()}
+	} else {
+		p.reaped = Status{Code: ws.ExitStatus()}
 	}
-	return Status{Code: ws.ExitStatus()}, nil
+	return p.reaped, nil
 }
 
 // Signal sends sig to the sandbox's process group: the command and, with a
