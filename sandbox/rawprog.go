@@ -121,14 +121,14 @@ type rawProg struct {
 	// entry is where a child made by rawCloneVM starts; stacks are the
 	// stacks of the sandbox's first process and of the command (when pid
 	// 1 starts it), stackTop their aligned tops.
-	entry    uint32
-	shared   bool // the first child shares this process's memory (CLONE_VM)
-	cloneVM  bool // pid 1 starts the command with CLONE_VM|CLONE_VFORK
+	entry   uint32
+	shared  bool // the first child shares this process's memory (CLONE_VM)
+	cloneVM bool // pid 1 starts the command with CLONE_VM|CLONE_VFORK
 	// reportsStart: pid 1 writes recStarted once the command has exec'd,
 	// so an end of the error pipe without it means the sandbox died first.
 	reportsStart bool
-	stacks   [2][]byte
-	stackTop [2]uintptr
+	stacks       [2][]byte
+	stackTop     [2]uintptr
 	// keep holds every byte slice and array the instructions point into.
 	// A child with memory of its own gets only what childRanges lists
 	// (forkOnly): anything else the child reads must be added there.

@@ -37,9 +37,9 @@ type Process struct {
 	rawStatus *os.File
 	// reaped is how the process reap waited for ended.
 	reaped Status
-	msgs      chan statusMsg
-	tty       int // the terminal whose foreground nook hands over, or -1
-	waited    bool
+	msgs   chan statusMsg
+	tty    int // the terminal whose foreground nook hands over, or -1
+	waited bool
 }
 
 // Status is how the command ended.
