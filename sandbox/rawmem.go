@@ -2,16 +2,18 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
+	"os"
 	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
-// A pid 1 (or a child that switches ids) must have memory of its own, so
-// the raw engine forks it: the kernel copies the page tables of all of
-// nook's writable memory, write-protects nook's pages, and every page nook
-// or the child writes afterwards takes a copy-on-write fault. In a VM
+// A pid 1 must have memory of its own, so the raw engine forks it: the
+// kernel copies the page tables of all of nook's writable memory,
+// write-protects nook's pages, and every page nook or the child writes
+// afterwards takes a copy-on-write fault. In a VM
 // whose page-table updates are expensive that measured about 1.5 ms in
 // clone(2) and 2-3 ms of faults afterwards, per sandbox. The child needs
 // only a few dozen pages of that memory (rawProg.childRanges), so for the
@@ -38,15 +40,7 @@ func forkOnly(keep [][2]uintptr) (undo func()) {
 	for _, k := range keep {
 		ks = append(ks, [2]uintptr{k[0] &^ (page - 1), (k[1] + page - 1) &^ (page - 1)})
 	}
-	slices.SortFunc(ks, func(a, b [2]uintptr) int {
-		switch {
-		case a[0] < b[0]:
-			return -1
-		case a[0] > b[0]:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ks, func(a, b [2]uintptr) int { return cmp.Compare(a[0], b[0]) })
 	var marked [][2]uintptr
 	mark := func(from, to uintptr) {
 		if from >= to {
@@ -81,24 +75,9 @@ func forkOnly(keep [][2]uintptr) (undo func()) {
 // anonMappings lists the anonymous, private, writable mappings of this
 // process from /proc/self/maps.
 func anonMappings() [][2]uintptr {
-	fd, err := unix.Open("/proc/self/maps", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	buf, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
 		return nil
-	}
-	defer unix.Close(fd)
-	var buf []byte
-	chunk := make([]byte, 16<<10)
-	for {
-		n, err := unix.Read(fd, chunk)
-		if n > 0 {
-			buf = append(buf, chunk[:n]...)
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if n <= 0 || err != nil {
-			break
-		}
 	}
 	var out [][2]uintptr
 	for line := range bytes.Lines(buf) {

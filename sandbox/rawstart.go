@@ -203,7 +203,9 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 	// by the middle one) gets only the memory it uses (forkOnly): until it
 	// exists, the rest of nook's is marked not to be copied.
 	undo := func() {}
-	if useCloneVM && (!prog.shared || rs.enterFd >= 0) && os.Getenv("NOOK_RAW_FULL_FORK") != "1" && !forkOnlyOff.Load() {
+	// Only for a pid 1 that reports the command's start (reportsStart): a
+	// crash of it is then told apart from the command's own.
+	if prog.reportsStart && os.Getenv("NOOK_RAW_FULL_FORK") != "1" && !forkOnlyOff.Load() {
 		child := p // the error returns set p to nil
 		defer func() {
 			if err != nil && (child.reaped.Signal == unix.SIGSEGV || child.reaped.Signal == unix.SIGBUS) {

@@ -123,33 +123,20 @@ if [ "$(id -u)" -eq 0 ]; then
 	run_as - root-novm NOOK_RAW_NO_VM=1
 	run_as nook-ci-nosub nosub-novm NOOK_RAW_NO_VM=1
 	only=
-	# Debian 12's real sbuild builds a package through nook's schroot face,
-	# as a user in group sbuild and as root (test/sbuild, docs/sbuild-e2e.md).
-	say "sbuild end to end through nook as schroot"
-	if "$top/test/sbuild/ci.sh" "$bin/nook"; then
-		summary+=("$(printf '%-10s %-32s pass' sbuild "test/sbuild/ci.sh (user, root)")")
-	else
-		summary+=("$(printf '%-10s %-32s FAIL' sbuild "test/sbuild/ci.sh (user, root)")")
-		failed=1
-	fi
-	# And Debian 12's autopkgtest runs a package's tests through it
-	# (autopkgtest-virt-schroot; test/autopkgtest/ci.sh).
-	say "autopkgtest end to end through nook as schroot"
-	if "$top/test/autopkgtest/ci.sh" "$bin/nook"; then
-		summary+=("$(printf '%-10s %-32s pass' autopkgtest "test/autopkgtest/ci.sh (user, root)")")
-	else
-		summary+=("$(printf '%-10s %-32s FAIL' autopkgtest "test/autopkgtest/ci.sh (user, root)")")
-		failed=1
-	fi
-	# And piuparts, which walks the session's tree from the host (a nook
-	# copy session; test/piuparts/ci.sh).
-	say "piuparts end to end through nook as schroot"
-	if "$top/test/piuparts/ci.sh" "$bin/nook"; then
-		summary+=("$(printf '%-10s %-32s pass' piuparts "test/piuparts/ci.sh (root)")")
-	else
-		summary+=("$(printf '%-10s %-32s FAIL' piuparts "test/piuparts/ci.sh (root)")")
-		failed=1
-	fi
+	# Debian 12's own clients drive nook's schroot face end to end: sbuild
+	# builds a package as a user in group sbuild and as root (test/sbuild,
+	# docs/sbuild-e2e.md), autopkgtest runs a package's tests
+	# (autopkgtest-virt-schroot), piuparts walks a copy session's tree from
+	# the host.
+	e2e() { # e2e NAME WHO: test/NAME/ci.sh with this build's nook
+		say "$1 end to end through nook as schroot"
+		local result=pass
+		"$top/test/$1/ci.sh" "$bin/nook" || { result=FAIL; failed=1; }
+		summary+=("$(printf '%-11s %-36s %s' "$1" "test/$1/ci.sh ($2)" "$result")")
+	}
+	e2e sbuild "user, root"
+	e2e autopkgtest "user, root"
+	e2e piuparts root
 else
 	say "tests as $(id -un) only"
 	echo "NOTE: not root, so the suite ran once, as you. CI runs it as root and as two"

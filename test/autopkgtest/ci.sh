@@ -44,14 +44,9 @@ say() { printf '=== autopkgtest-e2e: %s\n' "$*"; }
 if [ "${1:-}" = --inner ]; then
 	bin=$2 user=$3 scratch=$4
 	marker=nook-apt-e2e-$$-$RANDOM
-	# shellcheck source=test/sbuild/unpack-helper.sh
-	. "$top/test/sbuild/unpack-helper.sh"
-	if [ "$bin" != /usr/bin/schroot ]; then
-		mount --bind "$bin" /usr/bin/schroot
-		[ -L /bin ] || mount --bind "$bin" /bin/schroot
-		helper=$(show_unpack_helper "$bin" "$scratch")
-		[ -z "$helper" ] || say "unpack helper: $helper"
-	fi
+	# shellcheck source=test/lib/e2e.sh
+	. "$top/test/lib/e2e.sh"
+	e2e_as_schroot "$bin" "$scratch"
 	home=$(getent passwd "$user" | cut -d: -f6)
 	path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 	as_user() {
@@ -63,23 +58,7 @@ if [ "${1:-}" = --inner ]; then
 			runuser -u "$user" -- "${envv[@]}" "$@"
 		fi
 	}
-	list_sessions() { as_user schroot --all-sessions -l 2>/dev/null | sort || true; }
-	mount_points() { awk '{print $5}' /proc/self/mountinfo | sort; }
-	marked_pids() {
-		grep -lsxz "NOOK_APT_E2E=$marker" /proc/[0-9]*/environ | cut -d/ -f3 | grep -vx "$$" || true
-	}
-	bad=0
-	check() { # check WHAT OK: prints and counts a failed check
-		if [ "$2" = 1 ]; then
-			printf 'ok   %s\n' "$1"
-		else
-			printf '!!!  %s\n' "$1"
-			bad=1
-		fi
-	}
-
-	list_sessions >"$scratch/sessions.before"
-	mount_points >"$scratch/mounts.before"
+	e2e_before "$scratch" as_user schroot
 	cp -r "$here/pkg" "$scratch/pkg"
 	mkdir "$scratch/out-parent"
 	chmod -R a+rX "$scratch"
@@ -105,21 +84,7 @@ if [ "${1:-}" = --inner ]; then
 	check "the failing test's stderr came back" \
 		"$(grep -qx 'failing-on-purpose' "$out/fails-stderr" 2>/dev/null && echo 1)"
 
-	list_sessions >"$scratch/sessions.after"
-	mount_points >"$scratch/mounts.after"
-	new_sessions=$(comm -13 "$scratch/sessions.before" "$scratch/sessions.after")
-	check "no session left${new_sessions:+: $new_sessions}" "$([ -z "$new_sessions" ] && echo 1)"
-	new_mounts=$(comm -13 "$scratch/mounts.before" "$scratch/mounts.after")
-	check "no mount left${new_mounts:+: $new_mounts}" "$([ -z "$new_mounts" ] && echo 1)"
-	left=$(marked_pids)
-	check "no process left${left:+: $left}" "$([ -z "$left" ] && echo 1)"
-	if [ -n "$left" ]; then
-		# shellcheck disable=SC2086 # a list of pids
-		ps -o pid=,user=,args= -p $left || true
-		# shellcheck disable=SC2086
-		kill -9 $left 2>/dev/null || true
-	fi
-	for s in $new_sessions; do as_user schroot -e -c "$s" >/dev/null 2>&1 || true; done
+	e2e_after "$scratch" "NOOK_APT_E2E=$marker" as_user schroot
 	if [ "$bad" -ne 0 ]; then
 		echo "--- autopkgtest's output (last 60 lines):"
 		tail -60 "$scratch/autopkgtest.log"
@@ -130,18 +95,11 @@ fi
 # ---------------------------------------------------------------------------
 # Outer part.
 # ---------------------------------------------------------------------------
-[ $# -eq 1 ] || { echo "usage: $0 NOOK_BINARY (or /usr/bin/schroot)" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || { echo "ci.sh: run as root" >&2; exit 1; }
-bin=$(readlink -f "$1")
-[ -x "$bin" ] || { echo "ci.sh: $1 is not executable" >&2; exit 1; }
-
+# shellcheck source=test/lib/e2e.sh
+. "$top/test/lib/e2e.sh"
+e2e_args "$@"
 "$top/test/sbuild/setup.sh"
-if ! dpkg-query -W -f '${Status}' autopkgtest 2>/dev/null | grep -q 'install ok installed'; then
-	say "installing autopkgtest"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends autopkgtest >/dev/null
-fi
+e2e_install autopkgtest
 
 rc=0
 results=()

@@ -38,25 +38,10 @@ say() { printf '=== piuparts-e2e: %s\n' "$*"; }
 if [ "${1:-}" = --inner ]; then
 	bin=$2 deb=$3 want=$4 scratch=$5
 	marker=nook-piu-e2e-$$-$RANDOM
-	# shellcheck source=test/sbuild/unpack-helper.sh
-	. "$top/test/sbuild/unpack-helper.sh"
-	if [ "$bin" != /usr/bin/schroot ]; then
-		mount --bind "$bin" /usr/bin/schroot
-		[ -L /bin ] || mount --bind "$bin" /bin/schroot
-		helper=$(show_unpack_helper "$bin" "$scratch")
-		[ -z "$helper" ] || say "unpack helper: $helper"
-	fi
-	list_sessions() { schroot --all-sessions -l 2>/dev/null | sort || true; }
-	mount_points() { awk '{print $5}' /proc/self/mountinfo | sort; }
-	marked_pids() {
-		grep -lsxz "NOOK_PIU_E2E=$marker" /proc/[0-9]*/environ | cut -d/ -f3 | grep -vx "$$" || true
-	}
-	bad=0
-	check() {
-		if [ "$2" = 1 ]; then printf 'ok   %s\n' "$1"; else printf '!!!  %s\n' "$1"; bad=1; fi
-	}
-	list_sessions >"$scratch/sessions.before"
-	mount_points >"$scratch/mounts.before"
+	# shellcheck source=test/lib/e2e.sh
+	. "$top/test/lib/e2e.sh"
+	e2e_as_schroot "$bin" "$scratch"
+	e2e_before "$scratch" schroot
 	rc=0
 	(cd "$scratch" && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 "NOOK_PIU_E2E=$marker" \
@@ -72,21 +57,7 @@ if [ "${1:-}" = --inner ]; then
 			"$(grep -A2 'FAIL: Package purging left files on system' "$log" | grep -q '/etc/nookpiubad-leftover' && echo 1)"
 		check "and nothing else went wrong (no command failed)" "$(grep -q 'ERROR: Command failed' "$log" || echo 1)"
 	fi
-	list_sessions >"$scratch/sessions.after"
-	mount_points >"$scratch/mounts.after"
-	new_sessions=$(comm -13 "$scratch/sessions.before" "$scratch/sessions.after")
-	check "no session left${new_sessions:+: $new_sessions}" "$([ -z "$new_sessions" ] && echo 1)"
-	new_mounts=$(comm -13 "$scratch/mounts.before" "$scratch/mounts.after")
-	check "no mount left${new_mounts:+: $new_mounts}" "$([ -z "$new_mounts" ] && echo 1)"
-	left=$(marked_pids)
-	check "no process left${left:+: $left}" "$([ -z "$left" ] && echo 1)"
-	if [ -n "$left" ]; then
-		# shellcheck disable=SC2086 # a list of pids
-		ps -o pid=,user=,args= -p $left || true
-		# shellcheck disable=SC2086
-		kill -9 $left 2>/dev/null || true
-	fi
-	for s in $new_sessions; do schroot -e -c "$s" >/dev/null 2>&1 || true; done
+	e2e_after "$scratch" "NOOK_PIU_E2E=$marker" schroot
 	if [ "$bad" -ne 0 ]; then
 		echo "--- piuparts' output (last 60 lines):"
 		tail -60 "$log"
@@ -97,18 +68,11 @@ fi
 # ---------------------------------------------------------------------------
 # Outer part.
 # ---------------------------------------------------------------------------
-[ $# -eq 1 ] || { echo "usage: $0 NOOK_BINARY (or /usr/bin/schroot)" >&2; exit 2; }
-[ "$(id -u)" -eq 0 ] || { echo "ci.sh: run as root" >&2; exit 1; }
-bin=$(readlink -f "$1")
-[ -x "$bin" ] || { echo "ci.sh: $1 is not executable" >&2; exit 1; }
-
+# shellcheck source=test/lib/e2e.sh
+. "$top/test/lib/e2e.sh"
+e2e_args "$@"
 "$top/test/sbuild/setup.sh"
-if ! dpkg-query -W -f '${Status}' piuparts 2>/dev/null | grep -q 'install ok installed'; then
-	say "installing piuparts"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends piuparts >/dev/null
-fi
+e2e_install piuparts
 # The chroot: the buildd tarball, a private full copy per session under
 # nook (real schroot ignores the nook. key and unpacks it as usual); the
 # sbuild profile, whose fstab leaves the chroot's own /tmp alone (the

@@ -270,15 +270,9 @@ var options = sync.OnceValue(func() []option {
 		{name: "pack-fds", group: "Process", help: "pass inherited fds as 3, 4, ... with LISTEN_FDS and LISTEN_PID", apply: flag(func(r *runOptions) { r.spec.PackFds = true })},
 		{name: "close-fds", group: "Process", help: "pass no inherited fds above 2 (but those of --keep-fd)", apply: flag(func(r *runOptions) { r.closeFds = true })},
 		{name: "keep-fd", args: []string{"FD"}, group: "Process", help: "pass inherited fd FD even when it is a directory or with --close-fds", apply: func(r *runOptions, a []string) error {
-			fd, err := parseInt(a[0])
-			if err != nil {
-				return err
-			}
-			if fd <= 2 {
-				return fmt.Errorf("--keep-fd %d: standard input, output and error are always passed", fd)
-			}
+			fd, err := parseKeepFd(a[0])
 			r.keepFds = append(r.keepFds, fd)
-			return nil
+			return err
 		}},
 
 		{name: "help", group: "Other", help: "show this help", apply: flag(func(r *runOptions) { r.help = true })},

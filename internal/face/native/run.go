@@ -146,6 +146,18 @@ func editEnv(env []string, key, value string) []string {
 	return out
 }
 
+// parseKeepFd parses the number of --keep-fd: an fd above 2.
+func parseKeepFd(v string) (int, error) {
+	fd, err := parseInt(v)
+	if err != nil {
+		return 0, err
+	}
+	if fd <= 2 {
+		return 0, fmt.Errorf("--keep-fd %d: standard input, output and error are always passed", fd)
+	}
+	return fd, nil
+}
+
 // keptFds checks the fds an option asked to pass by number: each must be one
 // the caller passed.
 func keptFds(option string, fds []int, passed map[int]bool) (map[int]bool, error) {

@@ -251,9 +251,9 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	}
 	var keep []int
 	for _, v := range *f.keepFds {
-		fd, err := parseInt(v)
-		if err != nil || fd <= 2 {
-			fmt.Fprintf(os.Stderr, "nook session run: --keep-fd %q: want an fd number above 2\n", v)
+		fd, err := parseKeepFd(v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nook session run: %v\n", err)
 			return 2
 		}
 		keep = append(keep, fd)
