@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# Shared by test/all.sh and the VM stage's guest (test/vm/guest.sh): runs
+# the test binaries in $bin as a user and sums up. The caller sets work (a
+# scratch directory), bin (the test binaries and nook) and, optionally,
+# only (the test binaries to run, by name without .test) and
+# NOOK_TEST_RUN (a -test.run pattern) and NOOK_TEST_TIMEOUT (default 15m).
+
+failed=0
+summary=()
+
+# run_as USER LABEL EXTRA_ENV... : every test binary as USER (or only
+# those named in $only).
+run_as() {
+	local user=$1 label=$2
+	shift 2
+	local home="$work/home-$label"
+	rm -rf "$home"
+	mkdir -p "$home"
+	[ "$user" = "-" ] || chown "$user:" "$home"
+	local tests=("$bin"/*.test)
+	if [ -n "${only:-}" ]; then
+		tests=()
+		for n in $only; do tests+=("$bin/$n.test"); done
+	fi
+	for t in "${tests[@]}"; do
+		local log="$work/$label-$(basename "$t" .test).log"
+		local cmd=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" TMPDIR="$home"
+			LANG=C.UTF-8 NOOK_BIN="$bin/nook" CI="${CI:-}" "$@" "$t" -test.v -test.count=1 -test.timeout="${NOOK_TEST_TIMEOUT:-15m}" ${NOOK_TEST_RUN:+-test.run="$NOOK_TEST_RUN"})
+		local rc=0
+		if [ "$user" = "-" ]; then
+			(cd "$home" && "${cmd[@]}") >"$log" 2>&1 </dev/null || rc=$?
+		else
+			(cd "$home" && runuser -u "$user" -- "${cmd[@]}") >"$log" 2>&1 </dev/null || rc=$?
+		fi
+		local pass skip fail
+		pass=$(grep -c -- '--- PASS' "$log" || true)
+		skip=$(grep -c -- '--- SKIP' "$log" || true)
+		fail=$(grep -c -- '--- FAIL' "$log" || true)
+		summary+=("$(printf '%-10s %-32s pass %4d  skip %3d  fail %3d  rc %d' "$label" "$(basename "$t")" "$pass" "$skip" "$fail" "$rc")")
+		if [ "$skip" -gt 0 ]; then
+			grep -B1 -- '--- SKIP' "$log" | grep -v -- '^--$' | grep -v '^=== RUN' | sed "s/^/  [$label skip] /"
+		fi
+		if [ "$rc" -ne 0 ]; then
+			failed=1
+			echo "!!! $label: $(basename "$t") failed (rc $rc); its log:"
+			grep -v -- '^=== \(RUN\|PAUSE\|CONT\)' "$log" | tail -80
+		fi
+	done
+}
+

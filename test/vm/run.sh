@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# run.sh RELEASE...: the VM stage. Boots Debian's own kernels -- bookworm
+# (Debian 12, Linux 6.1) and trixie (Debian 13, Linux 6.12) -- under QEMU
+# and runs nook's tests inside, as root, as nook-ci-sub (with an
+# /etc/subuid range) and as nook-ci-nosub (without), then checks that
+# nothing is left. Run as root. Exit status 0 only when every VM passed.
+#
+# How: test/vm/image.sh makes (once, cached under /var/cache/nook-ci/vm/)
+# a disk image per release with debvm-create. Each run builds nook and its
+# test binaries here (CGO_ENABLED=0, so they run on any glibc), puts them
+# with the test scripts and a config on a small ext4 "run disk", and boots
+# the image with the root disk in snapshot mode (the image is never
+# written) and the run disk as the second disk. nook-vm.service in the
+# image runs guest.sh from the run disk, which writes its results there and
+# powers off; this script then reads them back with debugfs (no mount).
+#
+# Software emulation (TCG): nested KVM on the CI machines fails with "KVM
+# internal error ... emulation failure", so KVM is never used. Each boot is
+# time-boxed (NOOK_VM_TIMEOUT seconds, default 2400); a VM that does not
+# finish in time fails the stage. The stage skips -- loudly, with exit 0 --
+# only when QEMU cannot run here at all.
+#
+# Knobs (environment):
+#   NOOK_VM_TESTS       test binaries to run three ways (names as in
+#                       test/all.sh's bin dir, without .test); default
+#                       "sandbox session cmd_nook"
+#   NOOK_VM_INIT_TESTS  test binaries to run again with NOOK_ENGINE=init;
+#                       default "sandbox"
+#   NOOK_VM_TEST_RUN    a -test.run pattern for them (default: all)
+#   NOOK_VM_SBUILD      1 (default): one real sbuild build through nook as
+#                       schroot per user; 0: none
+#   NOOK_VM_CUSTOM      a script to run inside too (as root, after the
+#                       tests; NOOK, BIN and RESULTS set), e.g. bench/vm.sh
+#   NOOK_VM_OUT         where results are kept (default
+#                       /var/tmp/nook-vm-results/RELEASE)
+#   NOOK_VM_BIN         a directory of already built binaries to use
+#   NOOK_VM_MEM, NOOK_VM_CPUS  the VM's memory (MiB, default 3072) and
+#                       cpus (default: this machine's, at most 4)
+set -euo pipefail
+[ $# -ge 1 ] || { echo "usage: $0 bookworm|trixie..." >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "run.sh: run as root" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+say() { printf '\n=== vm: %s\n' "$*"; }
+
+tests=${NOOK_VM_TESTS-sandbox session cmd_nook}
+init_tests=${NOOK_VM_INIT_TESTS-sandbox}
+timeout=${NOOK_VM_TIMEOUT:-2400}
+mem=${NOOK_VM_MEM:-3072}
+cpus=${NOOK_VM_CPUS:-$(nproc)}
+[ "$cpus" -le 4 ] || cpus=4
+
+# --- can QEMU run here at all? ------------------------------------------------
+for p in debvm qemu-system-x86 e2fsprogs; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+	echo "installing $p"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || true
+	apt-get install -y -qq --no-install-recommends "$p" >/dev/null || true
+done
+probe_rc=0
+command -v qemu-system-x86_64 >/dev/null || probe_rc=127
+if [ "$probe_rc" -eq 0 ]; then
+	# A machine that starts and sits stopped (-S) until the timeout ends it:
+	# 124 means QEMU runs.
+	timeout 3 qemu-system-x86_64 -machine q35 -accel tcg -display none -nodefaults -no-user-config -S \
+		>/dev/null 2>&1 </dev/null || probe_rc=$?
+	[ "$probe_rc" -ne 124 ] || probe_rc=0
+fi
+if [ "$probe_rc" -ne 0 ]; then
+	printf '\n%s\n' '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'
+	echo "!!! SKIPPED: the VM stage (Debian 12 / 13 kernels): QEMU cannot run on this"
+	echo "!!! machine (qemu-system-x86_64 status $probe_rc). Nothing was tested on those kernels."
+	printf '%s\n\n' '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'
+	exit 0
+fi
+
+# --- the binaries -------------------------------------------------------------
+if [ -n "${NOOK_VM_BIN:-}" ]; then
+	bin=$(cd "$NOOK_VM_BIN" && pwd)
+else
+	bin=$(mktemp -d /var/tmp/nook-vm-bin.XXXXXX)
+	trap 'rm -rf "$bin"' EXIT
+	say "build: nook and the test binaries ($tests $init_tests) into $bin"
+	(
+		cd "$top"
+		CGO_ENABLED=0 go build -o "$bin" ./cmd/nook ./cmd/nook-unpack
+		for n in $(printf '%s\n' $tests $init_tests | sort -u); do
+			CGO_ENABLED=0 go test -c -o "$bin/$n.test" "./$(echo "$n" | tr _ /)"
+		done
+	)
+fi
+
+# --- the tarballs the image bakes in ---------------------------------------------
+"$top/test/setup-host.sh" >/dev/null
+"$top/test/sbuild/setup.sh" >/dev/null
+
+# boot RELEASE: one VM run; returns its status.
+boot() {
+	local release=$1 img kernel initrd out rundir disk t0 rc=0
+	img=$("$here/image.sh" "$release")
+	kernel=$img.vmlinuz initrd=$img.initrd
+	if [ ! -s "$kernel" ] || [ ! -s "$initrd" ]; then
+		# The image's /vmlinuz and /initrd.img links name the files.
+		local k i
+		k=$(debugfs -R "stat /vmlinuz" "$img" 2>/dev/null | sed -n 's/Fast link dest: "\(.*\)"/\1/p')
+		i=$(debugfs -R "stat /initrd.img" "$img" 2>/dev/null | sed -n 's/Fast link dest: "\(.*\)"/\1/p')
+		[ -n "$k" ] && [ -n "$i" ] || { echo "run.sh: no /vmlinuz or /initrd.img link in $img" >&2; return 1; }
+		debugfs -R "dump /${k#/} $kernel.tmp" "$img" 2>/dev/null
+		debugfs -R "dump /${i#/} $initrd.tmp" "$img" 2>/dev/null
+		mv "$kernel.tmp" "$kernel"
+		mv "$initrd.tmp" "$initrd"
+	fi
+	out=${NOOK_VM_OUT:-/var/tmp/nook-vm-results}/$release
+	rm -rf "$out"
+	mkdir -p "$out"
+	rundir=$(mktemp -d /var/tmp/nook-vm-run.XXXXXX)
+	disk=$rundir.ext4
+	cp -a "$bin" "$rundir/bin"
+	cp -a "$top/test" "$rundir/test"
+	cp -a "$top/bench" "$rundir/bench"
+	cp "$here/guest.sh" "$rundir/guest.sh"
+	if [ -n "${NOOK_VM_CUSTOM:-}" ]; then
+		cp "$NOOK_VM_CUSTOM" "$rundir/custom.sh"
+		chmod 0755 "$rundir/custom.sh"
+	fi
+	{
+		printf 'TESTS=%q\n' "$tests"
+		printf 'INIT_TESTS=%q\n' "$init_tests"
+		printf 'SBUILD=%q\n' "${NOOK_VM_SBUILD:-1}"
+		printf 'TEST_RUN=%q\n' "${NOOK_VM_TEST_RUN:-}"
+	} >"$rundir/config"
+	mkdir "$rundir/results"
+	chmod -R a+rX "$rundir"
+	# Room for the results next to what is there.
+	local size
+	size=$(($(du -sm "$rundir" | cut -f1) + 512))
+	mke2fs -q -t ext4 -L nookrun -d "$rundir" "$disk" "${size}M"
+	rm -rf "$rundir"
+
+	say "boot $release ($(basename "$img"), kernel $(basename "$(debugfs -R 'stat /vmlinuz' "$img" 2>/dev/null | sed -n 's/Fast link dest: "\(.*\)"/\1/p')")), at most $timeout s; console in $out/console.log"
+	t0=$(date +%s)
+	set +e
+	timeout --kill-after=20 "$timeout" qemu-system-x86_64 \
+		-no-user-config -nodefaults -display none -no-reboot \
+		-machine q35 -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "root=LABEL=debvm rw console=ttyS0 quiet systemd.show_status=0" \
+		-drive "file=$img,format=raw,if=virtio,snapshot=on,cache=unsafe,discard=unmap" \
+		-drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+		-netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
+		-object rng-random,filename=/dev/urandom,id=rng0 -device virtio-rng-pci,rng=rng0 \
+		-serial stdio </dev/null 2>&1 | tee "$out/console.log" |
+		sed -u 's/^\[ *[0-9.]*\] nook-vm-start\[[0-9]*\]: //' |
+		grep --line-buffered -E '^=== |^!!! |^(root|sub|nosub)[a-z-]* +[a-z_]+\.test|^sbuild |^leftovers ' || true
+	local qrc=${PIPESTATUS[0]}
+	set -e
+	local secs=$(($(date +%s) - t0))
+	debugfs -R "rdump /results $out" "$disk" >/dev/null 2>&1 || true
+	rm -f "$disk"
+	if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+		echo "!!! vm $release: did not finish within $timeout s (killed); console: $out/console.log"
+		tail -30 "$out/console.log"
+		return 1
+	fi
+	if [ ! -f "$out/results/status" ]; then
+		echo "!!! vm $release: no results (qemu status $qrc); console tail:"
+		tail -40 "$out/console.log"
+		return 1
+	fi
+	rc=$(cat "$out/results/status")
+	echo "vm $release: $secs s from boot to power-off, guest status $rc; results in $out/results"
+	echo "TIME vm-$release $secs" >>"$out/times"
+	return "$rc"
+}
+
+failed=0
+for r in "$@"; do
+	boot "$r" || failed=1
+done
+exit "$failed"
