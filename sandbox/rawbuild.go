@@ -35,6 +35,9 @@ type rawBuilder struct {
 	err   error
 	used  [rawRegs]bool
 	arena []byte // room for strings (cstr); never grown in place
+	// scratchUsed is how much of the program's scratch buffer fdPaths
+	// has handed out.
+	scratchUsed int
 }
 
 func newRawBuilder() *rawBuilder {
@@ -150,3 +153,36 @@ func (b *rawBuilder) closeReg(r int32) {
 	b.sys(unix.SYS_CLOSE, rval(r))
 	b.used[r] = false
 }
+
+// fdPaths emits an instruction that writes, when the child gets to it,
+// "/proc/self/fd/N" for the fd in each register, joined by sep, into the
+// program's scratch buffer, and returns the address of that string. A
+// layer given to overlayfs as such a path is the open directory itself:
+// nothing is looked up by name again. The strings live until
+// resetScratch; nothing else may use the scratch buffer meanwhile.
+func (b *rawBuilder) fdPaths(sep string, regs ...int32) uintptr {
+	const prefix = "/proc/self/fd/"
+	var text []byte
+	for i, r := range regs {
+		if i > 0 {
+			text = append(text, sep...)
+		}
+		text = append(text, prefix...)
+		text = append(text, fmtReg, byte(r))
+	}
+	// Room for the text with every reference as 20 digits, and the NUL.
+	n := len(text) + 20*len(regs) + 1
+	off := b.scratchUsed
+	if n > len(b.p.scratch)-off {
+		b.fail("%d overlay layers: their paths do not fit in %d bytes", len(regs), len(b.p.scratch))
+		return 0
+	}
+	b.scratchUsed += n
+	in := b.insn(rkFormat, 0, immInt(off), immInt(n))
+	in.text = string(text)
+	b.emit(in)
+	return addrOf(b.p.scratch[off:])
+}
+
+// resetScratch gives the scratch buffer back (see fdPaths).
+func (b *rawBuilder) resetScratch() { b.scratchUsed = 0 }

@@ -205,6 +205,8 @@ func rawRun(p *rawProg, pc int) {
 			e = rawSameFile(p, p.regs[in.args[0]&(rawRegs-1)], in.args[1])
 		case rkCopyFd:
 			e = rawCopyFd(p, p.regs[in.args[0]&(rawRegs-1)], in.args[1])
+		case rkFormat:
+			e = rawFormat(p, in)
 		}
 		if e == 0 {
 			if in.out >= 0 {
@@ -643,5 +645,54 @@ func rawSameFile(p *rawProg, a, b uintptr) syscall.Errno {
 		sa.Rdev_major != sb.Rdev_major || sa.Rdev_minor != sb.Rdev_minor {
 		return unix.EXDEV
 	}
+	return 0
+}
+
+// rawFormat writes in.text into p.scratch from offset in.args[0] (at most
+// in.args[1] bytes) with every register reference (fmtReg, number)
+// replaced by the register's value in decimal, and a NUL after;
+// ENAMETOOLONG when it does not fit (the compiler sizes the room so that
+// it always does).
+//
+//go:nosplit
+//go:norace
+func rawFormat(p *rawProg, in *rawInsn) syscall.Errno {
+	off, n := in.args[0], in.args[1]
+	if off >= uintptr(len(p.scratch)) || n == 0 || n > uintptr(len(p.scratch))-off {
+		return unix.ENAMETOOLONG
+	}
+	buf := p.scratch[off : off+n]
+	t := in.text
+	j := 0
+	for i := 0; i < len(t); i++ {
+		if t[i] != fmtReg || i+1 >= len(t) {
+			if j >= len(buf)-1 {
+				return unix.ENAMETOOLONG
+			}
+			buf[j] = t[i]
+			j++
+			continue
+		}
+		i++
+		v := p.regs[t[i]&(rawRegs-1)]
+		var digits [20]byte
+		k := len(digits)
+		for {
+			k--
+			digits[k] = byte('0' + v%10)
+			v /= 10
+			if v == 0 || k == 0 {
+				break
+			}
+		}
+		for ; k < len(digits); k++ {
+			if j >= len(buf)-1 {
+				return unix.ENAMETOOLONG
+			}
+			buf[j] = digits[k]
+			j++
+		}
+	}
+	buf[j] = 0
 	return 0
 }

@@ -43,7 +43,12 @@ const (
 	rkChmodable                    // the fd in register args[0] is no symlink (ELOOP) and no device node (EPERM)
 	rkSameFile                     // the fd in register args[0] and fd args[1] are the same file, else EXDEV
 	rkCloneParent                  // clone(CLONE_PARENT|args[0]): the child goes on; this process reports the child's pid (recPid) and exits 0
+	rkFormat                       // write text into scratch at offset args[0] (args[1] bytes, NUL-terminated), each fmtReg byte and the register number after it replaced by that register's value in decimal
 )
+
+// fmtReg marks a register reference in an rkFormat text: the next byte is
+// the register's number.
+const fmtReg = 0xff
 
 // Record kinds the child writes to the error pipe and pid 1 to the status
 // pipe, as five native uint32s.
