@@ -836,7 +836,8 @@ func (c *rawTree) write(m Mount) {
 // chmod changes the mode of dest itself, never of what a symlink there
 // points to, and never of a device node (see tree.chmod). fchmodat2 with
 // AT_EMPTY_PATH (Linux 6.6) changes it through the O_PATH handle; older
-// kernels go to the Go init.
+// kernels change it through the handle's /proc/self/fd path, which names
+// the file itself (rkChmodable has made sure it is no symlink).
 func (c *rawTree) chmod(dest string, mode uint32) {
 	b := c.b
 	b.at("chmod " + dest)
@@ -852,7 +853,13 @@ func (c *rawTree) chmod(dest string, mode uint32) {
 	b.hint(unix.EPERM, "refusing to change a device node")
 	b.at("chmod " + dest)
 	b.sys(unix.SYS_FCHMODAT2, rval(fd), imm(b.cstr("")), imm(uintptr(mode)), imm(unix.AT_EMPTY_PATH))
-	b.last().fallback = errnoBit(unix.ENOSYS) | errnoBit(unix.EINVAL) | errnoBit(unix.EOPNOTSUPP)
+	two := len(b.p.insns) - 1
+	b.p.insns[two].soft = [3]uint16{uint16(unix.ENOSYS), uint16(unix.EINVAL), uint16(unix.EOPNOTSUPP)}
+	done := b.sys(unix.SYS_GETPID)
+	b.p.insns[two].onSoft = b.here()
+	b.sys(unix.SYS_FCHMODAT, imm(atFdcwd), imm(b.fdPaths("", fd)), imm(uintptr(mode)), imm(0))
+	b.resetScratch()
+	b.p.insns[done].onOK = b.here()
 	b.closeReg(fd)
 }
 
