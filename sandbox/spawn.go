@@ -35,6 +35,9 @@ type Process struct {
 	pid1 bool
 	// rawStatus is the raw pid 1's status pipe, read by waitRaw.
 	rawStatus *os.File
+	// cleanup removes what the sandbox needed on the host while it ran
+	// (disk-backed overlay uppers); Wait calls it.
+	cleanup func()
 	// reaped is how the process reap waited for ended.
 	reaped Status
 	msgs   chan statusMsg
@@ -117,18 +120,25 @@ func Start(s *Spec) (*Process, error) {
 	if err := readFileOps(&spec); err != nil {
 		return nil, err
 	}
+	cleanup, err := spec.diskUppers(id)
+	if err != nil {
+		return nil, err
+	}
 	Phase("identity")
 	p, err := startRaw(&spec, id)
 	var fb *errRawFallback
 	switch {
 	case err == nil:
-		return p, nil
 	case errors.Is(err, errRawUnsupported), errors.As(err, &fb):
 		Phase("falling back to the Go init: " + err.Error())
-	default:
+		p, err = startInit(&spec, id)
+	}
+	if err != nil {
+		cleanup()
 		return nil, err
 	}
-	return startInit(&spec, id)
+	p.cleanup = cleanup
+	return p, nil
 }
 
 // absoluteSources makes the mounts' relative host paths relative to the
@@ -392,6 +402,9 @@ func (p *Process) Signal(sig syscall.Signal) error {
 func (p *Process) Wait() (Status, error) {
 	if p.waited {
 		return Status{}, errors.New("sandbox already waited for")
+	}
+	if p.cleanup != nil {
+		defer p.cleanup()
 	}
 	if p.Engine == "raw" {
 		return p.waitRaw()

@@ -38,6 +38,12 @@ type Spec struct {
 	// mount plan (parents first); otherwise they run in the order given.
 	Mounts     []Mount `json:"mounts,omitempty"`
 	SortMounts bool    `json:"sort_mounts,omitempty"`
+	// ScratchDir is where an overlay's throwaway upper goes when tmpfs
+	// cannot hold one (inside a user namespace before Linux 6.6; see
+	// tmpupper.go): a directory on a disk-backed filesystem. Empty: the
+	// caller's cache directory ($XDG_CACHE_HOME/nook or ~/.cache/nook),
+	// else /var/tmp/nook-UID.
+	ScratchDir string `json:"scratch_dir,omitempty"`
 	// NoPivotRoot forces the MS_MOVE + chroot fallback that is otherwise used
 	// only when pivot_root(2) fails (the root is not a mount point, as in an
 	// initramfs). It exists so the fallback can be exercised deliberately.
