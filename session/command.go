@@ -300,8 +300,8 @@ func commandSpec(st *State, u User, o RunOptions) (*sandbox.Spec, error) {
 			// it a symlink (systemd-resolved's stub is one, dangling
 			// here), and a bind that cannot land would fail every later
 			// command of the session. The session's own file serves then.
-			if fileBindFits(upper, lower, f[1:]) {
-				mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: f, Dest: f, ReadOnly: true, Try: true})
+			if dest, ok := fileBindDest(upper, lower, f[1:]); ok {
+				mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: f, Dest: dest, ReadOnly: true, Try: true})
 			}
 		}
 	}
@@ -394,26 +394,37 @@ func commandEnv(u User, shell string, o RunOptions) []string {
 	return env
 }
 
-// fileBindFits reports whether a file can be bound onto rel (e.g.
-// "etc/resolv.conf") in the session's tree as a command sees it: the name
-// is a regular file, a whiteout or absent, below plain directories, or a
-// symlink (followed inside the tree) to an existing regular file. upper is
+// fileBindDest reports whether a file can be bound onto rel (e.g.
+// "etc/resolv.conf") in the session's tree as a command sees it, and the
+// absolute path to bind it on: the name is a regular file, a whiteout or
+// absent, below plain directories, or a symlink (followed inside the tree)
+// to an existing regular file -- then the bind goes on that file, not on
+// the name: the mounts are made parents first, so a link into another
+// mount (a host session's /etc/resolv.conf into /run, systemd-resolved's
+// stub) would otherwise be followed before that mount is there. upper is
 // looked at first (empty for a copy session), then lower; paths resolve
 // inside each layer, as readLayered's do. When unsure, it says no: the
 // host's file is then not bound, and the session's own serves.
-func fileBindFits(upper, lower, rel string) bool {
+func fileBindDest(upper, lower, rel string) (string, bool) {
 	return bindFits(upper, lower, rel, 0)
 }
 
-func bindFits(upper, lower, rel string, links int) bool {
+func bindFits(upper, lower, rel string, links int) (string, bool) {
+	no := func() (string, bool) { return "", false }
+	yes := func(ok bool) (string, bool) {
+		if !ok {
+			return no()
+		}
+		return "/" + rel, true
+	}
 	if links > 8 {
-		return false
+		return no()
 	}
 	// A parent in the upper layer that is not a plain directory (a
 	// symlink a command made, a whiteout) makes the layers below
 	// misleading: no bind then.
 	if upper != "" && !plainDirs(upper, path.Dir(rel)) {
-		return false
+		return no()
 	}
 	for _, root := range []string{upper, lower} {
 		if root == "" {
@@ -426,7 +437,7 @@ func bindFits(upper, lower, rel string, links int) bool {
 			}
 			// A parent missing from the tree is made for the mount
 			// point, but not at the end of a symlink.
-			return errors.Is(err, fs.ErrNotExist) && links == 0
+			return yes(errors.Is(err, fs.ErrNotExist) && links == 0)
 		}
 		var st unix.Stat_t
 		err = unix.Fstatat(int(dir.Fd()), path.Base(rel), &st, unix.AT_SYMLINK_NOFOLLOW)
@@ -436,7 +447,7 @@ func bindFits(upper, lower, rel string, links int) bool {
 			n, rerr := unix.Readlinkat(int(dir.Fd()), path.Base(rel), buf)
 			if rerr != nil {
 				dir.Close()
-				return false
+				return no()
 			}
 			target = string(buf[:n])
 		}
@@ -446,24 +457,24 @@ func bindFits(upper, lower, rel string, links int) bool {
 			if root == upper && !opaqueParent(upper, rel) {
 				continue
 			}
-			return links == 0
+			return yes(links == 0)
 		case err != nil:
-			return false
+			return no()
 		}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFREG:
-			return true
+			return yes(true)
 		case unix.S_IFCHR:
-			return root == upper && st.Rdev == 0 && links == 0 // a whiteout: absent
+			return yes(root == upper && st.Rdev == 0 && links == 0) // a whiteout: absent
 		case unix.S_IFLNK:
 			if !path.IsAbs(target) {
 				target = path.Join("/", path.Dir(rel), target)
 			}
 			return bindFits(upper, lower, path.Clean(target)[1:], links+1)
 		}
-		return false
+		return no()
 	}
-	return links == 0
+	return yes(links == 0)
 }
 
 // plainDirs reports whether every component of dir that exists in the
