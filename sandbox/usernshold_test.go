@@ -22,7 +22,7 @@ func TestHeldUserNS(t *testing.T) {
 				subIDs(t)
 			}
 			ident := Identity{Mode: mode, UserNS: UserNSAlways}
-			h := &UserNSHolder{File: filepath.Join(t.TempDir(), "userns"), Idle: 2 * time.Second}
+			h := &UserNSHolder{File: filepath.Join(t.TempDir(), "userns"), Idle: scaled(2 * time.Second)}
 			defer h.Stop()
 			fd, started, err := h.Enter(ident)
 			if err != nil {
@@ -101,7 +101,7 @@ func TestHeldUserNS(t *testing.T) {
 			}
 
 			// Idle: the holder exits by itself; the next Enter starts one.
-			waitGone(t, pid, 15*time.Second)
+			waitGone(t, pid, scaled(15*time.Second))
 			fd4, started, err := h.Enter(ident)
 			if err != nil {
 				t.Fatal(err)
