@@ -6,6 +6,9 @@
 # and nook-ci-nosub without one -- and runs every test three times: as root
 # and as each user. Test binaries are built once into a directory everyone
 # can read, because the checkout itself may not be readable by the users.
+# Then the Debian clients end to end, and the VM stage: Debian 12's and
+# 13's own kernels booted under QEMU, the engine, session and sbuild tests
+# run inside (test/vm/run.sh; docs/kernels.md).
 #
 # As an ordinary user: runs the suite once, as you, and says what that
 # leaves out.
@@ -97,10 +100,19 @@ if [ "$(id -u)" -eq 0 ]; then
 	e2e sbuild "user, root"
 	e2e autopkgtest "user, root"
 	e2e piuparts root
+	# Debian 12's and 13's own kernels (6.1, 6.12), booted under QEMU: the
+	# engine and session tests three ways and sbuild through nook as
+	# schroot as each user, inside each (test/vm, docs/kernels.md).
+	say "VM stage: Debian 12 and 13 kernels under QEMU"
+	t0=$(date +%s)
+	result=pass
+	NOOK_VM_BIN="$bin" NOOK_VM_OUT="$work/vm" "$top/test/vm/run.sh" bookworm trixie || { result=FAIL; failed=1; }
+	summary+=("$(printf '%-11s %-36s %s (%d s)' vm "test/vm/run.sh (6.1, 6.12)" "$result" $(($(date +%s) - t0)))")
 else
 	say "tests as $(id -un) only"
 	echo "NOTE: not root, so the suite ran once, as you. CI runs it as root and as two"
-	echo "      unprivileged users (with and without /etc/subuid ranges): sudo $0"
+	echo "      unprivileged users (with and without /etc/subuid ranges), and boots"
+	echo "      Debian 12's and 13's kernels to run it there too (test/vm): sudo $0"
 	run_as - self
 	only="sandbox cmd_nook"
 	run_as - self-init NOOK_ENGINE=init

@@ -3,7 +3,8 @@
 # the test binaries in $bin as a user and sums up. The caller sets work (a
 # scratch directory), bin (the test binaries and nook) and, optionally,
 # only (the test binaries to run, by name without .test) and
-# NOOK_TEST_RUN (a -test.run pattern) and NOOK_TEST_TIMEOUT (default 15m).
+# NOOK_TEST_RUN (a -test.run pattern), NOOK_TEST_TIMEOUT (default 15m)
+# and logs_to (a directory each log is copied to as soon as it is written).
 
 failed=0
 summary=()
@@ -42,9 +43,12 @@ run_as() {
 		fi
 		if [ "$rc" -ne 0 ]; then
 			failed=1
-			echo "!!! $label: $(basename "$t") failed (rc $rc); its log:"
-			grep -v -- '^=== \(RUN\|PAUSE\|CONT\)' "$log" | tail -80
+			echo "!!! $label: $(basename "$t") failed (rc $rc); what failed, then the end of its log:"
+			grep -E -- '--- FAIL|_test\.go:[0-9]+: |^panic:' "$log" | grep -v -- '--- SKIP' | head -60
+			echo "  ..."
+			grep -v -- '^=== \(RUN\|PAUSE\|CONT\)' "$log" | tail -40
 		fi
+		[ -z "${logs_to:-}" ] || cp "$log" "$logs_to/"
 	done
 }
 

@@ -23,10 +23,17 @@
 # Knobs (environment):
 #   NOOK_VM_TESTS       test binaries to run three ways (names as in
 #                       test/all.sh's bin dir, without .test); default
-#                       "sandbox session cmd_nook"
+#                       "sandbox session" (cmd_nook takes ~12 min a user
+#                       under emulation)
+#   NOOK_VM_PART_TESTS  NAME:PATTERN items: the tests of binary NAME that
+#                       match PATTERN, three ways; default the schroot face
+#                       and session CLI tests of cmd_nook (their tarballs
+#                       are small)
 #   NOOK_VM_INIT_TESTS  test binaries to run again with NOOK_ENGINE=init;
 #                       default "sandbox"
 #   NOOK_VM_TEST_RUN    a -test.run pattern for them (default: all)
+#   NOOK_VM_INIT_TEST_RUN  the same for the NOOK_ENGINE=init runs (default:
+#                       the overlay and engine-choice tests)
 #   NOOK_VM_SBUILD      1 (default): one real sbuild build through nook as
 #                       schroot per user; 0: none
 #   NOOK_VM_CUSTOM      a script to run inside too (as root, after the
@@ -37,6 +44,7 @@
 #   NOOK_VM_MEM, NOOK_VM_CPUS  the VM's memory (MiB, default 3072) and
 #                       cpus (default: this machine's, at most 4)
 set -euo pipefail
+shopt -s extglob
 [ $# -ge 1 ] || { echo "usage: $0 bookworm|trixie..." >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: run as root" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,10 +53,12 @@ export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 say() { printf '\n=== vm: %s\n' "$*"; }
 
-tests=${NOOK_VM_TESTS-sandbox session cmd_nook}
+tests=${NOOK_VM_TESTS-sandbox session}
 init_tests=${NOOK_VM_INIT_TESTS-sandbox}
+part_tests=${NOOK_VM_PART_TESTS-cmd_nook:TestSchroot|TestSessionCLI|TestChrootCLI}
 timeout=${NOOK_VM_TIMEOUT:-2400}
 mem=${NOOK_VM_MEM:-3072}
+cpu_model=${NOOK_VM_CPU_MODEL:-max}
 cpus=${NOOK_VM_CPUS:-$(nproc)}
 [ "$cpus" -le 4 ] || cpus=4
 
@@ -77,17 +87,28 @@ if [ "$probe_rc" -ne 0 ]; then
 	exit 0
 fi
 
+# QEMU and the run disks go when this script does, however it ends.
+live=$(mktemp -d /var/tmp/nook-vm-live.XXXXXX)
+cleanup() {
+	local p
+	for p in $(cat "$live/pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+	rm -f $(cat "$live/disks" 2>/dev/null)
+	rm -rf "$live"
+	[ -n "${NOOK_VM_BIN:-}" ] || [ -z "${bin:-}" ] || rm -rf "$bin"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 # --- the binaries -------------------------------------------------------------
 if [ -n "${NOOK_VM_BIN:-}" ]; then
 	bin=$(cd "$NOOK_VM_BIN" && pwd)
 else
 	bin=$(mktemp -d /var/tmp/nook-vm-bin.XXXXXX)
-	trap 'rm -rf "$bin"' EXIT
 	say "build: nook and the test binaries ($tests $init_tests) into $bin"
 	(
 		cd "$top"
 		CGO_ENABLED=0 go build -o "$bin" ./cmd/nook ./cmd/nook-unpack
-		for n in $(printf '%s\n' $tests $init_tests | sort -u); do
+		for n in $(echo $tests $init_tests ${part_tests//:*([^ ])/} | tr ' ' '\n' | sort -u); do
 			CGO_ENABLED=0 go test -c -o "$bin/$n.test" "./$(echo "$n" | tr _ /)"
 		done
 	)
@@ -118,6 +139,7 @@ boot() {
 	mkdir -p "$out"
 	rundir=$(mktemp -d /var/tmp/nook-vm-run.XXXXXX)
 	disk=$rundir.ext4
+	echo "$disk" >>"$live/disks"
 	cp -a "$bin" "$rundir/bin"
 	cp -a "$top/test" "$rundir/test"
 	cp -a "$top/bench" "$rundir/bench"
@@ -131,6 +153,8 @@ boot() {
 		printf 'INIT_TESTS=%q\n' "$init_tests"
 		printf 'SBUILD=%q\n' "${NOOK_VM_SBUILD:-1}"
 		printf 'TEST_RUN=%q\n' "${NOOK_VM_TEST_RUN:-}"
+		printf 'INIT_TEST_RUN=%q\n' "${NOOK_VM_INIT_TEST_RUN-Overlay|Throwaway|EngineChoice}"
+		printf 'PART_TESTS=%q\n' "$part_tests"
 	} >"$rundir/config"
 	mkdir "$rundir/results"
 	chmod -R a+rX "$rundir"
@@ -142,22 +166,28 @@ boot() {
 
 	say "boot $release ($(basename "$img"), kernel $(basename "$(debugfs -R 'stat /vmlinuz' "$img" 2>/dev/null | sed -n 's/Fast link dest: "\(.*\)"/\1/p')")), at most $timeout s; console in $out/console.log"
 	t0=$(date +%s)
-	set +e
 	timeout --kill-after=20 "$timeout" qemu-system-x86_64 \
 		-no-user-config -nodefaults -display none -no-reboot \
-		-machine q35 -accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
+		-machine q35 -accel tcg,thread=multi -cpu "$cpu_model" -smp "$cpus" -m "$mem" \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "root=LABEL=debvm rw console=ttyS0 quiet systemd.show_status=0" \
 		-drive "file=$img,format=raw,if=virtio,snapshot=on,cache=unsafe,discard=unmap" \
 		-drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
 		-netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
 		-object rng-random,filename=/dev/urandom,id=rng0 -device virtio-rng-pci,rng=rng0 \
-		-serial stdio </dev/null 2>&1 | tee "$out/console.log" |
+		-serial stdio </dev/null >"$out/console.log" 2>&1 &
+	local qpid=$!
+	echo "$qpid" >>"$live/pids"
+	# Progress: the guest's headings, failures and summary lines.
+	tail --pid="$qpid" -n +1 -f "$out/console.log" |
 		sed -u 's/^\[ *[0-9.]*\] nook-vm-start\[[0-9]*\]: //' |
-		grep --line-buffered -E '^=== |^!!! |^(root|sub|nosub)[a-z-]* +[a-z_]+\.test|^sbuild |^leftovers ' || true
-	local qrc=${PIPESTATUS[0]}
-	set -e
+		grep --line-buffered -E '^=== |^!!! |^(root|sub|nosub)[a-z-]* +[a-z_]+\.test|^sbuild |^leftovers ' |
+		sed -u "s/^/[$release] /" &
+	local qrc=0
+	wait "$qpid" || qrc=$?
 	local secs=$(($(date +%s) - t0))
+	# What the guest wrote, even after a timeout (its logs are copied to
+	# the run disk as they are written).
 	debugfs -R "rdump /results $out" "$disk" >/dev/null 2>&1 || true
 	rm -f "$disk"
 	if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
@@ -176,8 +206,24 @@ boot() {
 	return "$rc"
 }
 
+
+# Both releases at once by default: under emulation a VM keeps a little
+# over one core busy, so two share the machine's cores better than one
+# after the other (NOOK_VM_PARALLEL=0 boots them in turn).
 failed=0
-for r in "$@"; do
-	boot "$r" || failed=1
-done
+if [ "${NOOK_VM_PARALLEL:-1}" = 1 ] && [ $# -gt 1 ]; then
+	for r in "$@"; do "$here/image.sh" "$r" >/dev/null; done
+	declare -A jobs
+	for r in "$@"; do
+		boot "$r" &
+		jobs[$r]=$!
+	done
+	for r in "$@"; do
+		wait "${jobs[$r]}" || failed=1
+	done
+else
+	for r in "$@"; do
+		boot "$r" || failed=1
+	done
+fi
 exit "$failed"
