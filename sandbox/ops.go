@@ -438,11 +438,12 @@ func (t *tree) overlay(m Mount) error {
 		}
 	}
 	// Newer overlayfs options are tried first and dropped one at a time
-	// when refused: "lowerdir+" (Linux 6.8), "userxattr" (5.11, inside a
+	// when refused: "lowerdir+" (Linux 6.8; not tried at all before 6.5,
+	// see overlayLegacyContext), "userxattr" (5.11, inside a
 	// user namespace) and "volatile" (5.10). Before 6.5 overlayfs takes
 	// its options the legacy way: fsconfig accepts any key and only the
 	// create refuses an unknown one, so a failed create counts too.
-	o := ovlOptions{plus: true, userxattr: t.inUserNS, volatile: m.Volatile}
+	o := ovlOptions{plus: !overlayLegacyContext(), userxattr: t.inUserNS, volatile: m.Volatile}
 	mfd, err := t.overlayMount(lowers, upper, work, o)
 	for err != nil {
 		var ok bool
@@ -458,6 +459,21 @@ func (t *tree) overlay(m Mount) error {
 		}
 	}
 	return t.mountOn(mfd, m.Dest, m.TmpfsUpper)
+}
+
+// overlayLegacyContext reports whether overlayfs is a legacy filesystem to
+// fsconfig (before Linux 6.5): such a context takes any key and leaves it
+// to overlayfs at create, so "lowerdir+" would be refused only there, with
+// a line in the kernel log. A key no kernel knows tells it: a legacy
+// context accepts it, a new one refuses it (EINVAL). Asked on a context of
+// its own, which is then dropped.
+func overlayLegacyContext() bool {
+	fs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return false // the mount itself will say why
+	}
+	defer unix.Close(fs)
+	return unix.FsconfigSetFlag(fs, "nook-probe-legacy-context") == nil
 }
 
 // ovlOptions are the overlayfs options overlayMount may leave out for an
