@@ -29,7 +29,8 @@ import (
 // Entering is checked, since the record is only a file: the pid must still
 // be the process that was started (its start time), the namespace's parent
 // must be the caller's own user namespace and its owner the caller's uid,
-// and its maps, read from the kernel, must be exactly the identity's. The
+// and its maps, read from the kernel, must be exactly the identity's host
+// ids onto themselves (the outer namespace of lock.go). The
 // holder itself sits in the caller's pid namespace, in its own session, with
 // no fds but /dev/null: no process of a sandbox can see it, signal it or
 // ptrace it, and it holds nothing of nook's (see compileRaw for the process
@@ -153,7 +154,7 @@ func checkHeld(fd, pid int, start uint64, id *identity) error {
 	for _, m := range []struct {
 		file string
 		want []syscall.SysProcIDMap
-	}{{"uid_map", id.uidMap}, {"gid_map", id.gidMap}} {
+	}{{"uid_map", identityMaps(id.uidMap)}, {"gid_map", identityMaps(id.gidMap)}} {
 		b, err := os.ReadFile(dir + "/" + m.file)
 		if err != nil {
 			return fmt.Errorf("read the held namespace's %s: %w", m.file, err)
@@ -218,7 +219,8 @@ func (h *UserNSHolder) start(id *identity) (int, error) {
 		unix.Wait4(pid, nil, 0, nil)
 		return -1, err
 	}
-	if err := idmap.Write(pid, id.uidMap, id.gidMap, id.helper); err != nil {
+	// The sandboxes made in it nest the identity's own maps (lock.go).
+	if err := idmap.Write(pid, identityMaps(id.uidMap), identityMaps(id.gidMap), id.helper); err != nil {
 		return fail(fmt.Errorf("write the id maps of the user namespace holder: %w", err))
 	}
 	dir := "/proc/" + strconv.Itoa(pid)
