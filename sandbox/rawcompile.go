@@ -528,7 +528,7 @@ type rawTree struct {
 	proc     int32 // O_PATH handle on the host's /proc, for the nested user namespace (lock.go)
 	// ttyGID is group 5 ("tty" on Debian) inside, as the set-up sees it
 	// (outerID).
-	ttyGID int
+	ttyGID   int
 	host     int32 // O_PATH handle on the host clone
 	root     int32 // O_PATH handle on the new root
 	roLast   []int32
