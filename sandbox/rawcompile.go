@@ -952,13 +952,6 @@ func (c *rawTree) clearVolatileMark(work int32, name string) {
 	step := b.cur
 	defer func() { b.cur = step }() // the mount's own step again after this
 	b.at("clear the volatile mark of overlay work directory " + name)
-	if c.inUserNS {
-		// Before the root switch: the command's process finds its own
-		// entry there to have its nested maps written (lock.go).
-		b.at("open /proc")
-		c.proc = b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr("/proc")), imm(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
-		b.hint(unix.ENOENT, "nook needs the host's /proc mounted")
-	}
 	how := make([]byte, 24) // struct open_how {flags, mode, resolve uint64}
 	ne.PutUint64(how[0:], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	ne.PutUint64(how[16:], unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_BENEATH|unix.RESOLVE_NO_MAGICLINKS)

@@ -1,0 +1,113 @@
+package attack
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// undoKind is a sandbox to run helperUndo in.
+type undoKind struct {
+	name string
+	args []string // nook's arguments before "--"
+	env  []string
+	// checks are helperUndo's after-attempt checks.
+	checks []string
+	// caps: the command keeps CAP_SYS_ADMIN, so it must still be able to
+	// mount for itself (mkosi's reason for keeping capabilities).
+	caps bool
+}
+
+// TestCommandCannotUndoSandbox: the command, holding every capability it
+// is given, cannot remount nook's read-only mounts read-write (the host
+// root, binds, /sys), unmount or move away a covering mount (a --tmpfs over
+// a secret, the fresh /proc, /dev), in the default layout of nook run (as
+// the caller, --become-root, --identity subids-root), on both engines, nook
+// as bwrap with --cap-add ALL, and session commands as the caller and as
+// root inside; and it can still make and undo mounts of its own. The harm
+// is judged on the host too: a victim directory under the read-only host
+// root is unchanged.
+func TestCommandCannotUndoSandbox(t *testing.T) {
+	needStaticSelf(t)
+	base := tempDir(t)
+	for _, p := range []string{base, selfBin} {
+		if p == "/tmp" || strings.HasPrefix(p, "/tmp/") {
+			t.Fatalf("%s is under /tmp, which the default layout hides: run with TMPDIR and the test binary elsewhere (test/all.sh uses /var/tmp)", p)
+		}
+	}
+	secret := filepath.Join(base, "secret")
+	must(t, os.MkdirAll(secret, 0o755))
+	must(t, os.WriteFile(filepath.Join(secret, "key"), []byte("s3cret"), 0o644))
+	work := filepath.Join(base, "work")
+	must(t, os.MkdirAll(work, 0o777))
+
+	// One victim directory per kind, under the read-only host root.
+	victimDir := filepath.Join(base, "victim")
+	hostChecks := []string{"write:" + filepath.Join(victimDir, "victim"), "hidden:" + filepath.Join(secret, "key"), "proc"}
+	run := append([]string{"run"}, userns()...)
+	run = append(run, "--tmpfs", secret)
+	kinds := []undoKind{
+		{name: "run", args: run, checks: hostChecks, caps: true},
+		{name: "run-go-init", args: run, env: []string{"NOOK_ENGINE=init"}, checks: hostChecks, caps: true},
+		{name: "run-become-root", args: append(append([]string{}, run...), "--become-root"), checks: hostChecks, caps: true},
+		{name: "run-share-pid", args: append(append([]string{}, run...), "--share-pid"), checks: hostChecks[:2], caps: true},
+		{name: "bwrap-cap-add-all", args: []string{"bwrap", "--unshare-user", "--unshare-pid", "--ro-bind", "/", "/",
+			"--tmpfs", secret, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", work, work, "--cap-add", "ALL"},
+			checks: hostChecks, caps: true},
+		{name: "bwrap", args: []string{"bwrap", "--unshare-user", "--unshare-pid", "--ro-bind", "/", "/",
+			"--tmpfs", secret, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", work, work},
+			checks: hostChecks},
+	}
+	if hasSubIDs(t) {
+		kinds = append(kinds, undoKind{name: "run-subids-root", args: append(append([]string{}, run...), "--identity", "subids-root"),
+			checks: hostChecks, caps: true})
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			os.RemoveAll(victimDir)
+			victim := newVictim(t, victimDir)
+			args := append(append(append([]string{}, k.args...), "--", selfBin, "-attack-helper", "undo"), k.checks...)
+			r := nookWith(t, runOpts{dir: work, env: append(os.Environ(), k.env...)}, args...)
+			judgeUndo(t, k, r)
+			victim.check(t, k.name)
+		})
+	}
+
+	// Session commands, in a chroot the attacker controls.
+	t.Run("session", func(t *testing.T) {
+		if isRoot() {
+			t.Skip("SKIP (by design): real root's sessions use the host's ids and no user namespace; root inside is root, as with schroot")
+		}
+		s := newStore(t, base)
+		id, r := hostileChroot(t, s, "plain", nil, false)
+		if id == "" {
+			t.Fatalf("session begin: %s", r)
+		}
+		// As root inside (session run's default, which keeps its capabilities)
+		// and as a build user (who has none).
+		for _, who := range [][]string{nil, {"-u", "1000"}} {
+			args := append(append([]string{"session", "run", id}, who...), "--", "/attack", "-attack-helper", "undo", "proc")
+			r := nookWith(t, runOpts{env: s.env}, args...)
+			judgeUndo(t, undoKind{name: "session " + strings.Join(who, " "), caps: who == nil}, r)
+		}
+	})
+}
+
+func judgeUndo(t *testing.T, k undoKind, r result) {
+	t.Helper()
+	noHarm(t, k.name, r)
+	if k.caps && !strings.Contains(r.out, "own mount ok") {
+		t.Errorf("%s: the command cannot mount for itself any more: %s", k.name, r)
+	}
+}
+
+// hasSubIDs: this user can have a subordinate-id sandbox (CI says so for
+// nook-ci-sub; root always can).
+func hasSubIDs(t *testing.T) bool {
+	if isRoot() || os.Getenv("NOOK_TEST_EXPECT_SUBIDS") == "1" {
+		return true
+	}
+	r := nook(t, "run", "--identity", "subids-root", "--", "true")
+	return r.code == 0
+}
