@@ -70,15 +70,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	b := newRawBuilder()
 	p := b.p
 	p.errFd = uintptr(rs.errFd)
-	// The raw code needs well under 2 KiB of stack; signals stay blocked,
-	// so no signal frame lands there either. One large allocation: fresh
-	// memory that is not cleared page by page here, and of which the child
-	// touches only the top.
-	stacks := make([]byte, len(p.stacks)*32<<10)
-	for i := range p.stacks {
-		p.stacks[i] = stacks[i*32<<10 : (i+1)*32<<10]
-		p.stackTop[i] = (addrOf(p.stacks[i]) + uintptr(len(p.stacks[i]))) &^ 15
-	}
+	p.allocStacks()
 	p.cloneFlags = s.cloneFlags(rs.id.userns)
 
 	p.shared = rs.shareMemory
@@ -346,6 +338,18 @@ func (b *rawBuilder) credentials(rs *rawSetup) error {
 	b.sys(unix.SYS_UMASK, immInt(rs.umask))
 
 	return nil
+}
+
+// allocStacks gives the program its stacks. The raw code needs well under
+// 2 KiB of stack; signals stay blocked, so no signal frame lands there
+// either. One large allocation: fresh memory that is not cleared page by
+// page here, and of which the child touches only the top.
+func (p *rawProg) allocStacks() {
+	stacks := make([]byte, len(p.stacks)*32<<10)
+	for i := range p.stacks {
+		p.stacks[i] = stacks[i*32<<10 : (i+1)*32<<10]
+		p.stackTop[i] = (addrOf(p.stacks[i]) + uintptr(len(p.stacks[i]))) &^ 15
+	}
 }
 
 // initOnly names a feature of s that only the Go init implements, or "".

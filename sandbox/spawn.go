@@ -202,6 +202,14 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	defer statusW.Close()
 
 	cfg := initConfig{Spec: spec, InUserNS: id.userns, UID: id.switchUID, GID: id.switchGID, Umask: currentUmask()}
+	// The init's own namespace: the identity's maps, or, when the init
+	// nests the command (lock.go), host ids onto themselves.
+	uidMap, gidMap := id.uidMap, id.gidMap
+	if lockInInit(&spec, id) {
+		cfg.Lock = &lockConfig{UIDMap: id.uidMap, GIDMap: id.gidMap,
+			InnerUID: innerID(id.uidMap, os.Getuid()), InnerGID: innerID(id.gidMap, os.Getgid())}
+		uidMap, gidMap = identityMaps(id.uidMap), identityMaps(id.gidMap)
+	}
 	files, borrowed, err := childFiles(&spec, &cfg)
 	defer closeAll(borrowed)
 	if err != nil {
@@ -245,9 +253,9 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 			// One id of its own: the init writes its maps itself, first
 			// thing. (The standard library would write them from here,
 			// which fails while nook is non-dumpable.)
-			cfg.UIDMap, cfg.GIDMap = idmap.Format(id.uidMap), idmap.Format(id.gidMap)
+			cfg.UIDMap, cfg.GIDMap = idmap.Format(uidMap), idmap.Format(gidMap)
 		default:
-			attr.UidMappings, attr.GidMappings = id.uidMap, id.gidMap
+			attr.UidMappings, attr.GidMappings = uidMap, gidMap
 			attr.GidMappingsEnableSetgroups = !spec.Identity.DenySetgroups
 		}
 	}
@@ -292,7 +300,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	Phase("forked")
 	p.Pid, p.pgid = pid, pid
 	if id.helper && !spec.NoIDMaps {
-		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, true); err != nil {
+		if err := idmap.Write(p.Pid, uidMap, gidMap, true); err != nil {
 			p.abort(statusR)
 			return nil, fmt.Errorf("write the id maps of the sandbox: %w", err)
 		}
