@@ -35,10 +35,11 @@ var lockProc = -1
 // the caller owns the maps or the namespace (bwrap's --userns-block-fd with
 // maps written by the caller, --userns, --userns2: the command has no
 // capability over the sandbox's mount namespace there, or the caller chose
-// its namespaces), and not with --no-pivot-root, whose chroot forbids a
-// new user namespace.
+// its namespaces), not with --no-pivot-root, whose chroot forbids a new
+// user namespace, and not with AsPID1: the command must then be the init
+// itself, which cannot nest (the raw engine can: it locks AsPID1).
 func lockInInit(s *Spec, id *identity) bool {
-	return id.userns && !s.NoPivotRoot && !s.NoIDMaps && s.JoinUserNS == nil && s.UserNS2 == nil
+	return id.userns && !s.NoPivotRoot && !s.NoIDMaps && s.JoinUserNS == nil && s.UserNS2 == nil && !s.AsPID1
 }
 
 // startLocked starts the command in its nested namespaces and returns its
@@ -109,6 +110,11 @@ func compileLocked(rs *rawSetup, proc int, progs [][]unix.SockFilter) (*rawProg,
 	b.at("prepare the command's process")
 	b.emit(b.insn(rkResetSignals, 0))
 	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_PDEATHSIG), imm(uintptr(unix.SIGKILL)))
+	if s := rs.spec; s.NewSession && !s.underInit() {
+		// Without locking the init would have exec'd the command as the
+		// leader of the session it made: the command leads its own.
+		b.sys(unix.SYS_SETSID)
+	}
 	r := b.sysOut(unix.SYS_FCNTL, immInt(proc), imm(unix.F_DUPFD_CLOEXEC), imm(3))
 	b.nest(rs, r, false)
 	if err := b.credentials(rs); err != nil {

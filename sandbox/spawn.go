@@ -233,7 +233,9 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		Cloneflags: spec.cloneFlags(id.userns),
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	p := &Process{Identity: id.mode, pid1: spec.underInit(), tty: -1, Engine: "init"}
+	// The init stays as the command's parent with a pid namespace, and
+	// whenever it nests the command (lock.go).
+	p := &Process{Identity: id.mode, pid1: spec.underInit() || lockInInit(&spec, id), tty: -1, Engine: "init"}
 	if spec.NewSession {
 		attr.Setsid = true
 	} else {
