@@ -111,3 +111,42 @@ func hasSubIDs(t *testing.T) bool {
 	r := nook(t, "run", "--identity", "subids-root", "--", "true")
 	return r.code == 0
 }
+
+// TestNestedSandboxStillWorks: what mkosi keeps capabilities for still
+// works inside a locked sandbox: a nook run inside nook run (default
+// layout, twice nested, and with subordinate ids outside where there are),
+// and a tmpfs mounted by the command over a directory nook bound
+// read-only.
+func TestNestedSandboxStillWorks(t *testing.T) {
+	base := tempDir(t)
+	for _, p := range []string{base, nookBin} {
+		if p == "/tmp" || strings.HasPrefix(p, "/tmp/") {
+			t.Fatalf("%s is under /tmp, which the default layout hides: run with TMPDIR and nook elsewhere (test/all.sh uses /var/tmp)", p)
+		}
+	}
+	outer := append([]string{"run"}, userns()...)
+	inner := nookBin + " run -- " + nookBin + " run -- sh -c 'mkdir -p /tmp/m && mount -t tmpfs x /tmp/m && touch /tmp/m/f && echo nested ok'"
+	variants := map[string][]string{"self": nil, "become-root": {"--become-root"}}
+	if hasSubIDs(t) {
+		variants["subids-root"] = []string{"--identity", "subids-root"}
+	}
+	for name, extra := range variants {
+		t.Run(name, func(t *testing.T) {
+			args := append(append(append([]string{}, outer...), extra...), "--", "sh", "-c", inner)
+			r := nookWith(t, runOpts{dir: base}, args...)
+			if r.code != 0 || !strings.Contains(r.out, "nested ok") {
+				t.Errorf("nook run inside nook run inside nook run: %s", r)
+			}
+			// The command mounts over a read-only bind of nook's (its own
+			// mount, in its own namespace) and unmounts it again.
+			r = nookWith(t, runOpts{dir: base}, append(append(append([]string{}, outer...), extra...), "--ro-bind", base, base, "--",
+				"sh", "-c", "mount -t tmpfs x "+base+" && touch "+base+"/f && umount "+base+" && echo own ok")...)
+			if r.code != 0 || !strings.Contains(r.out, "own ok") {
+				t.Errorf("a tmpfs of the command's over a read-only bind: %s", r)
+			}
+			if _, err := os.Stat(filepath.Join(base, "f")); err == nil {
+				t.Errorf("the command's tmpfs wrote to the host directory below it")
+			}
+		})
+	}
+}
