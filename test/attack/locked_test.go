@@ -3,6 +3,7 @@ package attack
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -200,4 +201,47 @@ func TestHelpersLocked(t *testing.T) {
 		t.Errorf("a session was begun although the helper unpacked nothing: %s", r)
 	}
 	victim.check(t, "the unpack helper")
+}
+
+// TestSchrootFaceLocked: nook as schroot, with a profile whose fstab binds
+// a host directory read-only into the chroot: a command run as root inside
+// (-u root) and as the caller cannot undo any mount (the bind,ro included)
+// nor write the host directory.
+func TestSchrootFaceLocked(t *testing.T) {
+	needStaticSelf(t)
+	if isRoot() {
+		t.Skip("SKIP (by design): real root's schroot sessions use the host's ids and no user namespace; root inside is root, as with schroot")
+	}
+	base := tempDir(t)
+	victim := newVictim(t, filepath.Join(base, "shared"))
+	tarball := filepath.Join(base, "c.tar.gz")
+	writeTar(t, tarball, chrootEntries(t))
+	etc := filepath.Join(base, "etc")
+	must(t, os.MkdirAll(filepath.Join(etc, "chroot.d"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(etc, "prof"), 0o755))
+	must(t, os.WriteFile(filepath.Join(etc, "prof", "fstab"), []byte(
+		"/proc /proc none rw,bind 0 0\n"+victim.dir+" /victim none bind,ro 0 0\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(etc, "chroot.d", "c"), []byte(fmt.Sprintf(
+		"[c]\ntype=file\nfile=%s\nprofile=prof\nroot-users=%s\n", tarball, currentUser(t))), 0o644))
+	home := filepath.Join(base, "home")
+	must(t, os.MkdirAll(home, 0o700))
+	bin := filepath.Join(base, "bin", "schroot")
+	must(t, os.MkdirAll(filepath.Dir(bin), 0o755))
+	must(t, os.Symlink(nookBin, bin))
+	env := append(os.Environ(), "NOOK_SCHROOT_ETC="+etc, "NOOK_SCHROOT_HOME="+home)
+	for _, who := range [][]string{{"-u", "root"}, nil} {
+		args := append(append([]string{"-c", "c", "-d", "/"}, who...), "--", "/attack", "-attack-helper", "undo", "write:/victim", "proc")
+		r := nookWith(t, runOpts{env: env, bin: bin}, args...)
+		judgeUndo(t, undoKind{name: "schroot " + strings.Join(who, " "), caps: who != nil}, r)
+		victim.check(t, "schroot "+strings.Join(who, " "))
+	}
+}
+
+func currentUser(t *testing.T) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
 }
