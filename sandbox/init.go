@@ -251,8 +251,9 @@ func setupSandbox(cfg *initConfig) error {
 	}
 	if cfg.Lock != nil {
 		// Ids, keyring, seccomp and capabilities are the command's
-		// process's, after it is nested (startLocked).
-		return nil
+		// process's, after it is nested (startLocked). A namespace the
+		// init may make here, the nested one may make too.
+		return assertUserNSDisabled(s)
 	}
 	if err := switchIDs(cfg.UID, cfg.GID, s.Identity.Groups); err != nil {
 		return err
