@@ -1,10 +1,15 @@
 package sandbox
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 // TestLockMaps: the outer namespace maps the host ids of an identity onto
@@ -36,4 +41,97 @@ func TestLockMaps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCommandNested: the command's user namespace is a child of the
+// sandbox's, which is a child of the caller's (both engines: CI runs this
+// with NOOK_ENGINE=init too), and the command runs in a mount namespace
+// other than pid 1's.
+func TestCommandNested(t *testing.T) {
+	for _, mode := range []string{"self", "root"} {
+		t.Run(mode, func(t *testing.T) {
+			s := &Spec{Identity: Identity{Mode: mode, UserNS: UserNSAlways}, Args: []string{"/bin/sh", "-c", "read x"},
+				Mounts: []Mount{{Op: OpBind, Source: "/", Dest: "/", ReadOnly: true}, {Op: OpDev, Dest: "/dev"}}}
+			in, hold, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Stdin = in
+			p, err := Start(s)
+			in.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { hold.Close(); p.Wait() }()
+			// The Go init stays as the command's parent (it nests the
+			// command); the raw engine's first process is the command.
+			cmd := p.Pid
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if kids := childrenOf(p.Pid); len(kids) == 1 {
+					cmd = kids[0]
+					break
+				} else if p.Engine == "raw" {
+					break
+				}
+			}
+			fd, err := unix.Open("/proc/"+strconv.Itoa(cmd)+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			var own unix.Stat_t
+			if err := unix.Stat("/proc/self/ns/user", &own); err != nil {
+				t.Fatal(err)
+			}
+			depth := 0
+			for cur := fd; ; depth++ {
+				var st unix.Stat_t
+				if err := unix.Fstat(cur, &st); err != nil {
+					t.Fatal(err)
+				}
+				if st.Ino == own.Ino {
+					break
+				}
+				parent, err := unix.IoctlRetInt(cur, nsGetParent)
+				if cur != fd {
+					unix.Close(cur)
+				}
+				if err != nil {
+					t.Fatalf("NS_GET_PARENT at depth %d: %v", depth, err)
+				}
+				cur = parent
+			}
+			if depth != 2 {
+				t.Errorf("the command's user namespace is %d levels below the caller's, want 2 (the sandbox's, then the command's own)", depth)
+			}
+		})
+	}
+}
+
+// childrenOf lists the processes whose parent is pid (from /proc/*/stat,
+// readable whatever the process).
+func childrenOf(pid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so from the last ')'.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
