@@ -193,6 +193,10 @@ func setupSandbox(cfg *initConfig) error {
 	if err != nil {
 		return fmt.Errorf("prepare the new root: %w", err)
 	}
+	t.ttyGID = 5
+	if cfg.Lock != nil {
+		t.ttyGID = outerID(cfg.Lock.GIDMap, 5)
+	}
 	t.bwrapModes = s.BwrapModes
 	t.bwrapMountFlags = s.BwrapMountFlags
 	Phase("init staged")
