@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -134,4 +135,37 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return out
+}
+
+// TestPID1KeepsNoCapabilities: pid 1 stays in the sandbox's outer user
+// namespace, where nook's mounts are not locked: it holds no capability
+// there once the command runs (both engines).
+func TestPID1KeepsNoCapabilities(t *testing.T) {
+	s := baseSpec()
+	s.Identity = Identity{UserNS: UserNSAlways}
+	s.Args = []string{"/bin/sh", "-c", "grep -E '^Cap(Prm|Eff|Amb):' /proc/1/status"}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Stdout = w
+	p, err := Start(s)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	r.Close()
+	if st, err := p.Wait(); err != nil || st.ExitCode() != 0 {
+		t.Fatalf("status %+v, %v: %s", st, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("pid 1's capability sets: %q", out)
+	}
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) != 2 || strings.Trim(f[1], "0") != "" {
+			t.Errorf("pid 1 holds capabilities: %s", l)
+		}
+	}
 }

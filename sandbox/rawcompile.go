@@ -233,8 +233,9 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		}
 		// pid 1 only waits and forwards signals: it keeps no capability
 		// (in the sandbox's outer user namespace, where nook's mounts are
-		// not locked, one would be worth having).
-		b.emit(b.insn(rkCapsApply, 0, imm(0), imm(0), immInt(lastCap())))
+		// not locked, one would be worth having). Its bounding set stays:
+		// it never execs, and 41 prctl calls would delay its loop.
+		b.emit(b.insn(rkCapsApply, 0, imm(0), imm(capsKeepBounding), immInt(lastCap())))
 		st := uintptr(rs.statusFd)
 		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
 		b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))
