@@ -446,7 +446,7 @@ func (p *rawProg) recordError(rec [5]uint32) error {
 	if code == 0 {
 		code = ExitSetupFailed
 	}
-	return &StartError{Code: code, Msg: msg}
+	return &StartError{Code: code, Msg: msg, errno: errno}
 }
 
 // waitRaw is Wait for the raw engine, on the calling goroutine: without

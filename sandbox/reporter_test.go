@@ -268,6 +268,22 @@ func doAction(a string) error {
 		unix.Wait4(pid, &ws, unix.WALL, nil)
 		unix.PtraceDetach(pid)
 		return nil
+	case "pid1threads":
+		// Fails unless, within two seconds, no thread of process arg
+		// holds a capability the command lacks: none at all where pid 1
+		// can reach its every thread (a build without cgo), else none
+		// outside the command's bounding set, and none on the thread
+		// that started the command. Every thread, every set: capset and
+		// PR_CAPBSET_DROP are per thread, and an exec from any thread
+		// gives uid 0 its bounding set.
+		var last error
+		for i := 0; i < 100; i++ {
+			if last = pid1ThreadsHoldNothing(arg); last == nil {
+				return nil
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return last
 	case "nocaps":
 		// Fails unless process arg holds no effective capability within
 		// two seconds (the Go init's pid 1 drops them just after starting
@@ -287,6 +303,44 @@ func doAction(a string) error {
 		return fmt.Errorf("CapEff %q", last)
 	}
 	return fmt.Errorf("unknown action %q", verb)
+}
+
+func pid1ThreadsHoldNothing(pid string) error {
+	own, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	v, _ := statusField(string(own), "CapBnd:")
+	cmd, err := strconv.ParseUint(v, 16, 64)
+	if err != nil {
+		return fmt.Errorf("own CapBnd %q: %w", v, err)
+	}
+	ents, err := os.ReadDir("/proc/" + pid + "/task")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + pid + "/task/" + e.Name() + "/status")
+		if err != nil {
+			continue // gone
+		}
+		for _, k := range []string{"CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"} {
+			v, ok := statusField(string(b), k)
+			n, err := strconv.ParseUint(v, 16, 64)
+			if !ok || err != nil {
+				return fmt.Errorf("thread %s: %s %q", e.Name(), k, v)
+			}
+			switch {
+			case allThreadsSyscall() || e.Name() == pid:
+				if n != 0 {
+					return fmt.Errorf("thread %s of pid %s holds %s %016x", e.Name(), pid, k, n)
+				}
+			case n&^cmd != 0:
+				return fmt.Errorf("thread %s of pid %s holds %s %016x, beyond the command's bounding set %016x (cgo build)", e.Name(), pid, k, n, cmd)
+			}
+		}
+	}
+	return nil
 }
 
 // reporterPath is the test binary; tests bind it into sandboxes at the same

@@ -63,6 +63,8 @@ func (s Status) ExitCode() int {
 type StartError struct {
 	Code int
 	Msg  string
+	// errno is the failed system call's error, where there was one.
+	errno unix.Errno
 }
 
 func (e *StartError) Error() string { return e.Msg }
@@ -117,11 +119,26 @@ func Start(s *Spec) (*Process, error) {
 	if err := readFileOps(&spec); err != nil {
 		return nil, err
 	}
+	if spec.SuppressChown && !id.userns && !singleIDUserNS() {
+		// As mkosi-sandbox: the chown filter goes only where chown
+		// cannot work, in a user namespace nook makes or a single-id one
+		// it runs in. Real root without a user namespace chowns for
+		// real (an image built with sudo keeps its files' owners);
+		// every chown a silent no-op would hand the caller a tree owned
+		// by root throughout.
+		spec.SuppressChown = false
+	}
 	Phase("identity")
 	p, err := startRaw(&spec, id)
+	if err != nil && id.userns && spec.EnterUserNS != nil && heldRefused(err) {
+		p, err = startReplacingHolder(&spec, id, err)
+	}
 	var fb *errRawFallback
 	switch {
 	case err == nil:
+		if id.userns && spec.EnterUserNS != nil && spec.HeldUserNS != nil {
+			spec.HeldUserNS.Used()
+		}
 		return p, nil
 	case errors.Is(err, errRawUnsupported), errors.As(err, &fb):
 		Phase("falling back to the Go init: " + err.Error())
@@ -129,6 +146,52 @@ func Start(s *Spec) (*Process, error) {
 		return nil, err
 	}
 	return startInit(&spec, id)
+}
+
+// singleIDUserNS: this process is in a user namespace that maps one uid
+// only (nook started inside a --become-root sandbox, say), where a chown to
+// any other id fails.
+func singleIDUserNS() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	f := strings.Fields(lines[0])
+	return len(lines) == 1 && len(f) == 3 && f[2] == "1"
+}
+
+// heldRefused: a sandbox that was to start in a held user namespace failed
+// as the kernel fails a new namespace over a ucounts limit of that
+// namespace. (A full tmpfs at set-up answers ENOSPC as well; it costs one
+// holder, then the same error.)
+func heldRefused(err error) bool {
+	var se *StartError
+	return errors.As(err, &se) && (se.errno == unix.ENOSPC || se.errno == unix.EUSERS)
+}
+
+// startReplacingHolder starts the sandbox again after its held user
+// namespace refused it: in a fresh holder's namespace when the spec names
+// the holder (the refusing one is ended, so no later sandbox tries it
+// again), else the refusal is the error.
+func startReplacingHolder(spec *Spec, id *identity, refused error) (*Process, error) {
+	if spec.HeldUserNS == nil {
+		return nil, fmt.Errorf("%w: %w", ErrHeldUserNSRefused, refused)
+	}
+	Phase("held user namespace refused")
+	fd, err := spec.HeldUserNS.replace(spec.Identity)
+	if err != nil {
+		// No holder: a namespace of the sandbox's own, as without one.
+		spec.EnterUserNS = nil
+		return startRaw(spec, id)
+	}
+	defer unix.Close(fd)
+	spec.EnterUserNS = &fd
+	p, err := startRaw(spec, id)
+	if err != nil && heldRefused(err) {
+		err = fmt.Errorf("%w: %w", ErrHeldUserNSRefused, err)
+	}
+	return p, err
 }
 
 // absoluteSources makes the mounts' relative host paths relative to the

@@ -154,6 +154,13 @@ type Spec struct {
 	// sandbox gets a new user namespace with the same maps instead. Not
 	// for real root without a user namespace.
 	EnterUserNS *int `json:"-"`
+	// HeldUserNS, with EnterUserNS, is the holder that keeps that
+	// namespace. Start marks it used (UserNSHolder.Used) once the sandbox
+	// runs in it, and when the namespace refuses the sandbox's new
+	// namespaces (ErrHeldUserNSRefused: a user.max_* limit lowered inside
+	// it) ends that holder, starts a fresh one and makes the sandbox
+	// there. Without it, Start returns that error.
+	HeldUserNS *UserNSHolder `json:"-"`
 	// JoinPIDNS, when set, is a caller fd on an existing pid namespace the
 	// sandbox starts in, or below (with Namespaces.PID) (bwrap's --pidns).
 	JoinPIDNS *int `json:"-"`

@@ -33,10 +33,11 @@ func TestHeldUserNS(t *testing.T) {
 			if !started {
 				t.Fatalf("no holder was recorded, yet Enter did not start one")
 			}
-			pid, _, err := readHolderFile(h.File)
+			rec, err := readHolderFile(h.File)
 			if err != nil {
 				t.Fatal(err)
 			}
+			pid := rec.pid
 			held, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/user")
 			if err != nil {
 				t.Fatal(err)
@@ -109,8 +110,8 @@ func TestHeldUserNS(t *testing.T) {
 				t.Fatal(err)
 			}
 			unix.Close(fd2)
-			if pid2, _, _ := readHolderFile(h.File); started || pid2 != pid {
-				t.Errorf("second Enter: started %v, holder %d (first %d)", started, pid2, pid)
+			if rec2, _ := readHolderFile(h.File); started || rec2.pid != pid {
+				t.Errorf("second Enter: started %v, holder %d (first %d)", started, rec2.pid, pid)
 			}
 
 			// The Go init makes its own namespace with the same maps.
@@ -136,7 +137,8 @@ func TestHeldUserNS(t *testing.T) {
 				t.Fatal(err)
 			}
 			unix.Close(fd4)
-			pid4, _, _ := readHolderFile(h.File)
+			rec4, _ := readHolderFile(h.File)
+			pid4 := rec4.pid
 			if !started || pid4 == pid {
 				t.Errorf("after the holder went idle: started %v, holder %d (old %d)", started, pid4, pid)
 			}
@@ -163,13 +165,18 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 		t.Fatal(err)
 	}
 	mine, _ := os.Readlink("/proc/self/ns/user")
+	token, err := holderToken()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// This process (its namespace is no child of its own), a stale start
-	// time, garbage.
+	// time, garbage, a record without a token (an older nook's).
 	for _, rec := range []string{
-		strconv.Itoa(self) + " " + strconv.FormatUint(start, 10),
-		strconv.Itoa(self) + " 1",
-		"1 0",
+		strconv.Itoa(self) + " " + strconv.FormatUint(start, 10) + " " + token,
+		strconv.Itoa(self) + " 1 " + token,
+		"1 0 " + token,
 		"not a record",
+		strconv.Itoa(self) + " " + strconv.FormatUint(start, 10),
 	} {
 		if err := os.WriteFile(h.File, []byte(rec+"\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -207,7 +214,7 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(h.File, []byte(strconv.Itoa(z.Process.Pid)+" "+strconv.FormatUint(zstart, 10)+"\n"), 0o600)
+	os.WriteFile(h.File, []byte(strconv.Itoa(z.Process.Pid)+" "+strconv.FormatUint(zstart, 10)+" "+token+"\n"), 0o600)
 	fd, started, err := h.Enter(Identity{Mode: "root", UserNS: UserNSAlways})
 	if err != nil {
 		t.Fatal(err)
@@ -242,13 +249,13 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(h.File, []byte(strconv.Itoa(live.Process.Pid)+" "+strconv.FormatUint(lstart, 10)+"\n"), 0o600)
+	os.WriteFile(h.File, []byte(strconv.Itoa(live.Process.Pid)+" "+strconv.FormatUint(lstart, 10)+" "+token+"\n"), 0o600)
 	fd, started, err = h.Enter(ident)
 	if err != nil {
 		t.Fatal(err)
 	}
 	unix.Close(fd)
-	if pid2, _, _ := readHolderFile(h.File); !started || pid2 == live.Process.Pid {
+	if rec2, _ := readHolderFile(h.File); !started || rec2.pid == live.Process.Pid {
 		t.Errorf("a namespace with the caller mapped to 1000 was entered as a held one: started %v", started)
 	}
 	h.Stop()
