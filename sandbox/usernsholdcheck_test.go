@@ -2,8 +2,8 @@ package sandbox
 
 import (
 	"errors"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -91,10 +91,11 @@ func TestHeldUserNSOfAnotherRecord(t *testing.T) {
 
 	t.Run("a holder claimed from inside a sandbox", func(t *testing.T) {
 		// The attacker's process: nook's own holder code, started in a
-		// sandbox (no pid namespace, so it shares this one) that is made
-		// in a's held namespace, so its user namespace passes the parent,
-		// owner and map checks, and with b's record path and a token of
-		// its choosing in its argv.
+		// sandbox (no pid namespace, so it shares this one) that runs
+		// right in a's held namespace (it joins it, as bwrap's --userns
+		// does), so its user namespace passes the parent, owner and map
+		// checks, and with b's record path and a token of its choosing in
+		// its argv. Only its mount namespace gives it away.
 		token, err := holderToken()
 		if err != nil {
 			t.Fatal(err)
@@ -106,8 +107,8 @@ func TestHeldUserNSOfAnotherRecord(t *testing.T) {
 		s := baseSpec()
 		s.Namespaces.PID = false
 		s.Mounts = slices.DeleteFunc(s.Mounts, func(m Mount) bool { return m.Op == OpProc })
-		s.Identity = ident
-		s.EnterUserNS = &fdA
+		s.JoinUserNS = &fdA
+		s.NoIDMaps = true
 		s.Mounts = append(s.Mounts, Mount{Op: OpBind, Source: exe, Dest: exe, ReadOnly: true},
 			Mount{Op: OpBind, Source: dir, Dest: dir})
 		s.Args = []string{exe, holderArg1, b.File, "1m", token}
@@ -136,7 +137,7 @@ func TestHeldUserNSOfAnotherRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ns, _ := os.Readlink("/proc/" + strconv.Itoa(fake) + "/ns/user"); ns != nsA {
-			t.Logf("the fake holder's user namespace is %s, not a's %s: the check of its parent refuses it already", ns, nsA)
+			t.Fatalf("the fake holder's user namespace is %s, not a's %s: the case tests nothing", ns, nsA)
 		}
 		must(t, writeHolderFile(b.File, holderRecord{pid: fake, start: start, token: token}))
 		fd, started, err := b.Enter(ident)
@@ -171,10 +172,6 @@ func must(t *testing.T, err error) {
 // holder named it fails with ErrHeldUserNSRefused; and failing tries do not
 // keep the refusing holder alive.
 func TestHeldUserNSRefusing(t *testing.T) {
-	nsenter, err := exec.LookPath("nsenter")
-	if err != nil {
-		t.Skip("SKIP: no nsenter (util-linux) to lower a limit inside the held namespace")
-	}
 	ident := Identity{Mode: "root", UserNS: UserNSAlways}
 	h := &UserNSHolder{File: filepath.Join(t.TempDir(), "userns"), Idle: time.Minute}
 	defer h.Stop()
@@ -184,12 +181,23 @@ func TestHeldUserNSRefusing(t *testing.T) {
 	}
 	defer unix.Close(fd)
 	rec, _ := heldNS(t, h)
-	// What a command that is root in the held namespace can do: the
-	// sysctl belongs to the user namespace of the writer.
-	out, err := exec.Command(nsenter, "--user", "--target", strconv.Itoa(rec.pid), "/bin/sh", "-c",
-		"echo 0 > /proc/sys/user/max_mnt_namespaces && cat /proc/sys/user/max_mnt_namespaces").CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "0" {
-		t.Fatalf("lower the limit inside the held namespace: %v: %s", err, out)
+	// What a process with its capabilities in the held namespace can do
+	// (a session command could, before commands were nested): the
+	// sysctl belongs to the user namespace of the writer. A sandbox that
+	// joins the namespace (bwrap's --userns) runs its command right in it.
+	poison := baseSpec()
+	poison.JoinUserNS = &fd
+	poison.NoIDMaps = true
+	poison.Args = []string{"/bin/sh", "-c", "echo 0 > /proc/sys/user/max_mnt_namespaces && cat /proc/sys/user/max_mnt_namespaces"}
+	pr, w, err := os.Pipe()
+	must(t, err)
+	poison.Stdout = w
+	st, err := Run(poison)
+	w.Close()
+	out, _ := io.ReadAll(pr)
+	pr.Close()
+	if err != nil || st.ExitCode() != 0 || strings.TrimSpace(string(out)) != "0" {
+		t.Fatalf("lower the limit inside the held namespace: %v, %+v: %q", err, st, out)
 	}
 	old := time.Now().Add(-30 * time.Second)
 	must(t, os.Chtimes(h.File, old, old))
