@@ -57,6 +57,13 @@ for p in $pkgs; do
 	name=$(echo "${p#github.com/nook-project/nook/}" | tr / _)
 	CGO_ENABLED=0 go test -c -o "$bin/$name.test" "$p"
 done
+# nook has no cgo, but a program that embeds the sandbox package may: the
+# runtime then cannot reach every thread (syscall.AllThreadsSyscall), which
+# the Go init's pid 1 needs to drop its capabilities. The sandbox suite
+# built with cgo runs too (below), from a directory of its own, which the
+# runs of every binary leave out.
+mkdir -p "$bin/cgo"
+CGO_ENABLED=1 go test -c -o "$bin/cgo/sandbox.test" ./sandbox
 chmod -R a+rX "$work"
 
 failed=0
@@ -78,6 +85,7 @@ run_as() {
 	fi
 	for t in "${tests[@]}"; do
 		local log="$work/$label-$(basename "$t" .test).log"
+		[ "$(basename "$(dirname "$t")")" = cgo ] && log="$work/$label-cgo-$(basename "$t" .test).log"
 		local cmd=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" TMPDIR="$home"
 			LANG=C.UTF-8 NOOK_BIN="$bin/nook" CI="${CI:-}" "$@" "$t" -test.v -test.count=1 -test.timeout=15m)
 		local rc=0
@@ -90,7 +98,7 @@ run_as() {
 		pass=$(grep -c -- '--- PASS' "$log" || true)
 		skip=$(grep -c -- '--- SKIP' "$log" || true)
 		fail=$(grep -c -- '--- FAIL' "$log" || true)
-		summary+=("$(printf '%-10s %-32s pass %4d  skip %3d  fail %3d  rc %d' "$label" "$(basename "$t")" "$pass" "$skip" "$fail" "$rc")")
+		summary+=("$(printf '%-10s %-32s pass %4d  skip %3d  fail %3d  rc %d' "$label" "${t#"$bin"/}" "$pass" "$skip" "$fail" "$rc")")
 		if [ "$skip" -gt 0 ]; then
 			grep -B1 -- '--- SKIP' "$log" | grep -v -- '^--$' | grep -v '^=== RUN' | sed "s/^/  [$label skip] /"
 		fi
@@ -122,6 +130,17 @@ if [ "$(id -u)" -eq 0 ]; then
 	say "sandbox and CLI suites again with NOOK_RAW_NO_VM=1"
 	run_as - root-novm NOOK_RAW_NO_VM=1
 	run_as nook-ci-nosub nosub-novm NOOK_RAW_NO_VM=1
+	# The sandbox suite built with cgo, as an embedder may build it:
+	# through the Go init (whose pid 1 cannot drop capabilities on every
+	# thread there, and must fail closed) and through the raw engine.
+	say "sandbox suite built with cgo, with NOOK_ENGINE=init and without"
+	only="cgo/sandbox"
+	run_as - root-cgo-init NOOK_ENGINE=init
+	run_as nook-ci-sub sub-cgo-init NOOK_TEST_EXPECT_SUBIDS=1 NOOK_ENGINE=init
+	run_as nook-ci-nosub nosub-cgo-init NOOK_ENGINE=init
+	run_as - root-cgo
+	run_as nook-ci-sub sub-cgo NOOK_TEST_EXPECT_SUBIDS=1
+	run_as nook-ci-nosub nosub-cgo
 	only=
 	# Debian 12's own clients drive nook's schroot face end to end: sbuild
 	# builds a package as a user in group sbuild and as root (test/sbuild,
@@ -144,6 +163,9 @@ else
 	run_as - self
 	only="sandbox cmd_nook"
 	run_as - self-init NOOK_ENGINE=init
+	only="cgo/sandbox"
+	run_as - self-cgo-init NOOK_ENGINE=init
+	run_as - self-cgo
 	only=
 fi
 
