@@ -36,8 +36,7 @@ func runPID1(status *os.File, start func() (int, error)) {
 	// pid 1 itself must not be readable or traceable from the command.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	// Nor may the command take capabilities back from it (pid1caps.go).
-	bounding, err := checkPID1Reach()
-	if err != nil {
+	if err := checkPID1Reach(); err != nil {
 		report(statusMsg{Error: "start the command under pid 1: " + err.Error(), Exit: ExitSetupFailed})
 		os.Exit(ExitSetupFailed)
 	}
@@ -58,7 +57,7 @@ func runPID1(status *os.File, start func() (int, error)) {
 		report(statusMsg{Error: err.Error(), Exit: code})
 		os.Exit(code)
 	}
-	if err := dropAllCaps(bounding); err != nil && !errors.Is(err, errCapsThisThread) {
+	if err := dropAllCaps(); err != nil && !errors.Is(err, errCapsThisThread) {
 		unix.Kill(pid, unix.SIGKILL)
 		report(statusMsg{Error: "drop pid 1's capabilities: " + err.Error(), Exit: ExitSetupFailed})
 		os.Exit(ExitSetupFailed)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,14 +12,14 @@ import (
 )
 
 // The Go init's pid 1 lives on while the command runs, and unless the
-// command is in a user namespace of its own (nested), the command holds
-// its capabilities in pid 1's user namespace too: with CAP_SYS_PTRACE it
-// can attach to pid 1 although pid 1 is not dumpable (the kernel asks for
-// that capability in the namespace that owns pid 1's memory), and use any
-// thread of it. So pid 1 must hold nothing the command lacks, on every
-// thread: capability sets are per thread (capset(2) changes the calling
-// thread's only), and an exec from any of them gives uid 0 whatever that
-// thread's bounding set holds.
+// command is in a user namespace below pid 1's (the locked layout), the
+// command holds its capabilities in pid 1's user namespace too: with
+// CAP_SYS_PTRACE it can attach to pid 1 although pid 1 is not dumpable
+// (the kernel asks for that capability in the namespace that owns pid 1's
+// memory), and use any thread of it. So pid 1 must hold nothing the
+// command lacks, on every thread: capability sets are per thread
+// (capset(2) and prctl(2) change the calling thread's only), and an exec
+// from any of them gives uid 0 whatever that thread's bounding set holds.
 //
 // Without cgo, syscall.AllThreadsSyscall reaches every thread of the
 // runtime (dropAllCaps). With cgo it cannot (the runtime does not know the
@@ -30,10 +29,7 @@ import (
 // the thread it runs on, and refuses to start a command that could take
 // what the other threads keep (checkPID1Reach).
 
-const (
-	capSetpcap   = 8
-	capSysPtrace = 19
-)
+const capSysPtrace = 19
 
 // errCapsThisThread is dropAllCaps emptying only its own thread's sets.
 var errCapsThisThread = errors.New("the capabilities of pid 1's other threads cannot be dropped in a program built with cgo")
@@ -46,111 +42,64 @@ var allThreadsSyscall = sync.OnceValue(func() bool {
 	return e == 0
 })
 
-// threadCaps are one thread's capability sets, as /proc shows them.
-type threadCaps struct {
-	tid                     string
-	inh, prm, eff, bnd, amb capSet
-}
-
-// pid1Threads reads the capability sets of every thread of this process.
-func pid1Threads() ([]threadCaps, error) {
-	ents, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return nil, fmt.Errorf("list pid 1's threads: %w", err)
+// initBounding is the Go init's bounding set as it started, before set-up
+// narrowed the thread that starts the command: the most any other thread
+// of pid 1 holds (a thread starts with its creator's sets, and only that
+// one thread's are narrowed). Read in the init only, before any package's
+// init function runs (the init's own takes over the process).
+var initBounding = func() capSet {
+	if len(os.Args) != 4 || os.Args[0] != initArg0 || os.Args[1] != initArg1 {
+		return 0
 	}
-	var out []threadCaps
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/self/task/" + e.Name() + "/status")
-		if errors.Is(err, os.ErrNotExist) {
-			continue // the thread has exited
-		}
+	set, _ := threadBounding()
+	return set
+}()
+
+// threadBounding reads the calling thread's bounding set (no /proc: the
+// sandbox may have none, or the host's).
+func threadBounding() (capSet, error) {
+	var set capSet
+	for c := 0; c <= lastCap(); c++ {
+		in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
 		if err != nil {
-			return nil, fmt.Errorf("read the capabilities of pid 1's thread %s: %w", e.Name(), err)
+			return 0, os.NewSyscallError("prctl PR_CAPBSET_READ", err)
 		}
-		tc := threadCaps{tid: e.Name()}
-		for _, f := range []struct {
-			key string
-			set *capSet
-		}{{"CapInh:", &tc.inh}, {"CapPrm:", &tc.prm}, {"CapEff:", &tc.eff}, {"CapBnd:", &tc.bnd}, {"CapAmb:", &tc.amb}} {
-			v, ok := statusField(string(b), f.key)
-			if !ok {
-				return nil, fmt.Errorf("pid 1's thread %s: no %s in its status", e.Name(), f.key)
-			}
-			n, err := strconv.ParseUint(v, 16, 64)
-			if err != nil {
-				return nil, fmt.Errorf("pid 1's thread %s: %s %q: %w", e.Name(), f.key, v, err)
-			}
-			*f.set = capSet(n)
-		}
-		out = append(out, tc)
-	}
-	return out, nil
-}
-
-func statusField(status, key string) (string, bool) {
-	for _, l := range strings.Split(status, "\n") {
-		if v, ok := strings.CutPrefix(l, key); ok {
-			return strings.TrimSpace(v), true
+		if in == 1 {
+			set |= 1 << uint(c)
 		}
 	}
-	return "", false
+	return set, nil
 }
 
 // checkPID1Reach runs in pid 1, on the thread that starts the command,
-// once the command's capabilities are set on it. It refuses a command that
-// could attach to pid 1 (CAP_SYS_PTRACE within its bounding set, in pid 1's
-// user namespace) while some thread of pid 1 would keep, after
-// dropAllCaps, a capability outside the command's bounding set. A command
-// that keeps every capability gains nothing from pid 1, nor one in a
-// nested user namespace, which holds none in pid 1's. bounding says
-// whether dropAllCaps can empty the bounding sets too: PR_CAPBSET_DROP
-// needs CAP_SETPCAP on each thread it runs on, and AllThreadsSyscall must
-// get one answer from every thread.
-func checkPID1Reach() (bounding bool, err error) {
-	threads, err := pid1Threads()
+// once the command's capabilities are set on it. Where dropAllCaps cannot
+// reach pid 1's other threads (cgo), it refuses a command that could
+// attach to pid 1 — CAP_SYS_PTRACE within its bounding set, in pid 1's
+// user namespace — and was denied a capability the init started with: the
+// other threads may keep it, and one of them could exec to get it back.
+func checkPID1Reach() error {
+	if allThreadsSyscall() || !commandInPID1UserNS() {
+		return nil
+	}
+	// The command is forked from this thread: its bounding set bounds
+	// whatever the command can ever hold.
+	cmd, err := threadBounding()
 	if err != nil {
-		return false, err
+		return fmt.Errorf("read the command's bounding set: %w", err)
 	}
-	all := allThreadsSyscall()
-	self := strconv.Itoa(unix.Gettid())
-	var cmd capSet
-	found := false
-	bounding = true
-	for _, tc := range threads {
-		if tc.tid == self {
-			// The command is forked from this thread: its bounding set
-			// bounds whatever the command can ever hold.
-			cmd, found = tc.bnd, true
-		}
-		if (all || tc.tid == self) && tc.eff&(1<<capSetpcap) == 0 {
-			bounding = false
+	denied := initBounding &^ cmd
+	if cmd&(1<<capSysPtrace) == 0 || denied == 0 {
+		return nil
+	}
+	var names []string
+	for c := 0; c < 64; c++ {
+		if denied&(1<<uint(c)) != 0 {
+			names = append(names, CapName(c))
 		}
 	}
-	if !found {
-		return false, fmt.Errorf("pid 1's thread %s is not in /proc/self/task", self)
-	}
-	if cmd&(1<<capSysPtrace) == 0 || !commandInPID1UserNS() {
-		return bounding, nil
-	}
-	for _, tc := range threads {
-		dropped := all || tc.tid == self
-		var left capSet
-		if !dropped {
-			left = tc.inh | tc.prm | tc.eff | tc.amb
-		}
-		if !(dropped && bounding) {
-			left |= tc.bnd
-		}
-		if extra := left &^ cmd; extra != 0 {
-			why := "pid 1's threads keep capabilities they cannot drop (CAP_SETPCAP is gone from some)"
-			if !all {
-				why = errCapsThisThread.Error()
-			}
-			return false, fmt.Errorf("%s, and the command, which may hold CAP_SYS_PTRACE in pid 1's user namespace, could take back %s from them: "+
-				"drop CAP_SYS_PTRACE from the command as well, or let it keep those, or (cgo) build the program with CGO_ENABLED=0", why, capList(extra))
-		}
-	}
-	return bounding, nil
+	return fmt.Errorf("%w, and the command, which may hold CAP_SYS_PTRACE in pid 1's user namespace, could take back %s from them: "+
+		"drop CAP_SYS_PTRACE from the command as well, or let it keep those, or build the program with CGO_ENABLED=0",
+		errCapsThisThread, strings.Join(names, ","))
 }
 
 // commandInPID1UserNS: the command will run in pid 1's user namespace or
@@ -193,15 +142,4 @@ func commandInPID1UserNS() bool {
 		}
 		fd = parent
 	}
-}
-
-// capList names the capabilities in set.
-func capList(set capSet) string {
-	var names []string
-	for c := 0; c < 64; c++ {
-		if set&(1<<uint(c)) != 0 {
-			names = append(names, CapName(c))
-		}
-	}
-	return strings.Join(names, ",")
 }

@@ -270,12 +270,12 @@ func doAction(a string) error {
 		return nil
 	case "pid1threads":
 		// Fails unless, within two seconds, no thread of process arg
-		// holds a capability the command lacks: none at all where pid 1
-		// can reach its every thread (a build without cgo), else none
-		// outside the command's bounding set, and none on the thread
-		// that started the command. Every thread, every set: capset and
-		// PR_CAPBSET_DROP are per thread, and an exec from any thread
-		// gives uid 0 its bounding set.
+		// holds a capability the command lacks: none at all, and
+		// no_new_privs set, where pid 1 can reach its every thread (a
+		// build without cgo) and on the thread that started the command;
+		// else none outside the command's bounding set. Every thread,
+		// every set: capabilities are per thread, and an exec from any
+		// thread gives uid 0 its bounding set.
 		var last error
 		for i := 0; i < 100; i++ {
 			if last = pid1ThreadsHoldNothing(arg); last == nil {
@@ -324,23 +324,39 @@ func pid1ThreadsHoldNothing(pid string) error {
 		if err != nil {
 			continue // gone
 		}
+		st := string(b)
+		emptied := allThreadsSyscall() || e.Name() == pid
 		for _, k := range []string{"CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"} {
-			v, ok := statusField(string(b), k)
+			v, ok := statusField(st, k)
 			n, err := strconv.ParseUint(v, 16, 64)
 			if !ok || err != nil {
 				return fmt.Errorf("thread %s: %s %q", e.Name(), k, v)
 			}
 			switch {
-			case allThreadsSyscall() || e.Name() == pid:
-				if n != 0 {
-					return fmt.Errorf("thread %s of pid %s holds %s %016x", e.Name(), pid, k, n)
-				}
-			case n&^cmd != 0:
+			case emptied && k == "CapBnd:":
+				// Left as it is; no_new_privs makes it void.
+			case emptied && n != 0:
+				return fmt.Errorf("thread %s of pid %s holds %s %016x", e.Name(), pid, k, n)
+			case !emptied && n&^cmd != 0:
 				return fmt.Errorf("thread %s of pid %s holds %s %016x, beyond the command's bounding set %016x (cgo build)", e.Name(), pid, k, n, cmd)
 			}
 		}
+		// An exec from the thread must not give it back whatever its
+		// bounding set holds (uid 0, set-user-ID, file capabilities).
+		if nnp, _ := statusField(st, "NoNewPrivs:"); emptied && nnp != "1" {
+			return fmt.Errorf("thread %s of pid %s has no_new_privs %q: an exec from it may gain capabilities", e.Name(), pid, nnp)
+		}
 	}
 	return nil
+}
+
+func statusField(status, key string) (string, bool) {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, key); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
 }
 
 // reporterPath is the test binary; tests bind it into sandboxes at the same

@@ -43,7 +43,10 @@ type Spec struct {
 	// initramfs). It exists so the fallback can be exercised deliberately.
 	NoPivotRoot bool `json:"no_pivot_root,omitempty"`
 
-	// SuppressChown makes the chown family succeed without effect.
+	// SuppressChown makes the chown family succeed without effect, where
+	// chown cannot work: in a user namespace the sandbox makes, or in a
+	// single-id one nook runs in. As mkosi-sandbox's, it is ignored
+	// elsewhere (real root without a user namespace chowns for real).
 	SuppressChown bool `json:"suppress_chown,omitempty"`
 	// SuppressSync makes the sync family succeed without effect.
 	SuppressSync bool `json:"suppress_sync,omitempty"`
