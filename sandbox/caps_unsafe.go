@@ -9,8 +9,8 @@ import (
 )
 
 // dropAllCaps leaves every thread of the Go init's pid 1 (see pid1caps.go
-// for why every thread) with no capability and no way to gain one: the
-// ambient set cleared, the other sets emptied, and no_new_privs set, so
+// for why every thread) with no capability and no way to gain one: its
+// sets emptied (the ambient one with them), and no_new_privs set, so
 // that an exec from any thread gains nothing (the kernel then limits the
 // new permitted set to the old one, empty, for uid 0 and for set-user-ID
 // and file-capability binaries alike). Each step needs no privilege and
@@ -31,9 +31,9 @@ func dropAllCaps() error {
 			return syscall.RawSyscall6(trap, a1, a2, a3, a4, a5, a6)
 		}
 	}
-	if _, _, e := each(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
-		return os.NewSyscallError("prctl PR_CAP_AMBIENT_CLEAR_ALL", e)
-	}
+	// capset first (the command runs already: every moment counts), and
+	// it clears the ambient set too, which may hold only what is both
+	// permitted and inheritable.
 	if _, _, e := each(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0, 0, 0, 0); e != 0 {
 		return os.NewSyscallError("capset", e)
 	}
