@@ -138,12 +138,17 @@ func childrenOf(pid int) []int {
 }
 
 // TestPID1KeepsNoCapabilities: pid 1 stays in the sandbox's outer user
-// namespace, where nook's mounts are not locked: it holds no capability
-// there once the command runs (both engines).
+// namespace, where nook's mounts are not locked: it drops every capability
+// it holds there once the command runs (both engines). pid 1 drops them
+// after the command has started (it is suspended until the exec), so the
+// command looks until they are gone; the window is harmless, as pid 1 is
+// non-dumpable and in a namespace above the command's.
 func TestPID1KeepsNoCapabilities(t *testing.T) {
 	s := baseSpec()
 	s.Identity = Identity{UserNS: UserNSAlways}
-	s.Args = []string{"/bin/sh", "-c", "grep -E '^Cap(Prm|Eff|Amb):' /proc/1/status"}
+	s.Args = []string{"/bin/sh", "-c", `i=0; while [ $i -lt 500 ]; do
+		if grep -E '^Cap(Prm|Eff|Amb):' /proc/1/status | grep -qv '0000000000000000$'; then i=$((i+1)); sleep 0.01; else echo dropped; exit 0; fi
+	done; grep -E '^Cap(Prm|Eff|Amb):' /proc/1/status; exit 1`}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -156,16 +161,7 @@ func TestPID1KeepsNoCapabilities(t *testing.T) {
 	}
 	out, _ := io.ReadAll(r)
 	r.Close()
-	if st, err := p.Wait(); err != nil || st.ExitCode() != 0 {
-		t.Fatalf("status %+v, %v: %s", st, err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("pid 1's capability sets: %q", out)
-	}
-	for _, l := range lines {
-		if f := strings.Fields(l); len(f) != 2 || strings.Trim(f[1], "0") != "" {
-			t.Errorf("pid 1 holds capabilities: %s", l)
-		}
+	if st, err := p.Wait(); err != nil || st.ExitCode() != 0 || strings.TrimSpace(string(out)) != "dropped" {
+		t.Errorf("pid 1 still holds capabilities after 5 s (status %+v, %v):\n%s", st, err, out)
 	}
 }
