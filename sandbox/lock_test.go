@@ -51,19 +51,8 @@ func TestLockMaps(t *testing.T) {
 func TestCommandNested(t *testing.T) {
 	for _, mode := range []string{"self", "root"} {
 		t.Run(mode, func(t *testing.T) {
-			s := &Spec{Identity: Identity{Mode: mode, UserNS: UserNSAlways}, Args: []string{"/bin/sh", "-c", "read x"},
-				Mounts: []Mount{{Op: OpBind, Source: "/", Dest: "/", ReadOnly: true}, {Op: OpDev, Dest: "/dev"}}}
-			in, hold, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.Stdin = in
-			p, err := Start(s)
-			in.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { hold.Close(); p.Wait() }()
+			p, release := startWaiting(t, &Spec{Identity: Identity{Mode: mode, UserNS: UserNSAlways}})
+			defer release()
 			// The Go init stays as the command's parent (it nests the
 			// command); the raw engine's first process is the command.
 			cmd := p.Pid
@@ -163,5 +152,31 @@ func TestPID1KeepsNoCapabilities(t *testing.T) {
 	r.Close()
 	if st, err := p.Wait(); err != nil || st.ExitCode() != 0 || strings.TrimSpace(string(out)) != "dropped" {
 		t.Errorf("pid 1 still holds capabilities after 5 s (status %+v, %v):\n%s", st, err, out)
+	}
+}
+
+// startWaiting starts s (the host root read-only, /dev; no pid namespace,
+// so the process started is the command's, or the Go init's) with a
+// command that waits until release, which also waits for the end.
+func startWaiting(t *testing.T, s *Spec) (*Process, func()) {
+	t.Helper()
+	s.Args = []string{"/bin/sh", "-c", "read x"}
+	s.Mounts = []Mount{{Op: OpBind, Source: "/", Dest: "/", ReadOnly: true}, {Op: OpDev, Dest: "/dev"}}
+	in, hold, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Stdin = in
+	p, err := Start(s)
+	in.Close()
+	if err != nil {
+		hold.Close()
+		t.Fatal(err)
+	}
+	return p, func() {
+		hold.Close()
+		if _, err := p.Wait(); err != nil {
+			t.Error(err)
+		}
 	}
 }

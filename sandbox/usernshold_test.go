@@ -59,24 +59,10 @@ func TestHeldUserNS(t *testing.T) {
 			// same maps, as checked below.
 			// Without a pid namespace the command is the process started,
 			// readable from here once it runs.
-			s = &Spec{Identity: ident, EnterUserNS: &fd, Args: []string{"/bin/sh", "-c", "read x"},
-				Mounts: []Mount{{Op: OpBind, Source: "/", Dest: "/", ReadOnly: true}, {Op: OpDev, Dest: "/dev"}}}
-			in, hold, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.Stdin = in
-			p, err := Start(s)
-			in.Close()
+			p, release := startWaiting(t, &Spec{Identity: ident, EnterUserNS: &fd})
 			unix.Close(fd)
-			if err != nil {
-				t.Fatal(err)
-			}
 			outer, err := parentUserNS(p.Pid)
-			hold.Close()
-			if _, werr := p.Wait(); werr != nil {
-				t.Fatal(werr)
-			}
+			release()
 			if err != nil {
 				t.Fatal(err)
 			}
