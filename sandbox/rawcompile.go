@@ -293,7 +293,11 @@ func (b *rawBuilder) credentials(rs *rawSetup) error {
 	// so that the keyring belongs to the command's user.
 	b.at("join a new session keyring")
 	b.sys(unix.SYS_KEYCTL, imm(unix.KEYCTL_JOIN_SESSION_KEYRING), imm(0))
-	b.last().soft[0] = uint16(unix.ENOSYS) // a kernel without keys: nothing to hide
+	// A kernel without keys, or a container manager's seccomp profile
+	// that refuses keyctl (Docker's default): the command cannot reach
+	// any keyring either.
+	b.last().soft[0] = uint16(unix.ENOSYS)
+	b.last().soft[1] = uint16(unix.EPERM)
 	b.hint(unix.EDQUOT, "the key quota of the user is used up (see /proc/key-users, kernel.keys.maxkeys)")
 
 	keep, err := keptCaps(s.Caps)
