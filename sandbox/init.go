@@ -58,6 +58,10 @@ type initConfig struct {
 	// it writes itself before anything else.
 	UIDMap string `json:"uid_map,omitempty"`
 	GIDMap string `json:"gid_map,omitempty"`
+	// Lock, when set, starts the command in a nested user and mount
+	// namespace with these maps (lock.go); the init's own namespace maps
+	// host ids onto themselves.
+	Lock *lockConfig `json:"lock,omitempty"`
 }
 
 // statusMsg is one line from the init to the parent on the status pipe.
@@ -138,8 +142,14 @@ func runInit() {
 	if err := writeAttr("exec", s.ExecLabel); err != nil {
 		fail(ExitSetupFailed, err)
 	}
+	if cfg.Lock != nil {
+		// The command goes into a nested user and mount namespace
+		// (lock.go): this process stays as its parent, pid 1 or not.
+		runPID1(status, func() (int, error) { return startLocked(&cfg) })
+		return
+	}
 	if s.underInit() {
-		runPID1(status, s.Args[0], argv, env, cfg.PassFds, s.PackFds)
+		runPID1(status, func() (int, error) { return startPlain(s.Args[0], argv, env, cfg.PassFds, s.PackFds) })
 		return
 	}
 	if s.PackFds && len(cfg.PassFds) > 0 {
@@ -183,6 +193,10 @@ func setupSandbox(cfg *initConfig) error {
 	if err != nil {
 		return fmt.Errorf("prepare the new root: %w", err)
 	}
+	t.ttyGID = 5
+	if cfg.Lock != nil {
+		t.ttyGID = outerID(cfg.Lock.GIDMap, 5)
+	}
 	t.bwrapModes = s.BwrapModes
 	t.bwrapMountFlags = s.BwrapMountFlags
 	Phase("init staged")
@@ -195,15 +209,27 @@ func setupSandbox(cfg *initConfig) error {
 		return err
 	}
 	// Before the root switch: /proc/sys is still the host's procfs.
-	if err := limitUserNS(s, files); err != nil {
+	if err := limitUserNS(s, files, cfg.Lock != nil); err != nil {
 		return err
 	}
 	for _, f := range files {
 		f.Close()
 	}
+	if cfg.Lock != nil {
+		// Before the root switch, as the raw engine's (lock.go).
+		if lockProc, err = unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return &os.PathError{Op: "open", Path: "/proc", Err: err}
+		}
+	}
 	moved, err := t.finish(s.NoPivotRoot)
 	if err != nil {
 		return err
+	}
+	if moved && cfg.Lock != nil {
+		// A chrooted process may not make a user namespace (EPERM), so
+		// nook's mounts could not be locked against the command.
+		return errors.New("the new root could not be switched to with pivot_root(2) (is / a mount point?), " +
+			"and without it nook cannot lock its mounts against the command")
 	}
 	if err := takeLocks(s.LockFiles); err != nil {
 		return err
@@ -226,6 +252,12 @@ func setupSandbox(cfg *initConfig) error {
 	}
 	if err := enterDir(s); err != nil {
 		return err
+	}
+	if cfg.Lock != nil {
+		// Ids, keyring, seccomp and capabilities are the command's
+		// process's, after it is nested (startLocked). A namespace the
+		// init may make here, the nested one may make too.
+		return assertUserNSDisabled(s)
 	}
 	if err := switchIDs(cfg.UID, cfg.GID, s.Identity.Groups); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -394,8 +395,7 @@ func TestSymlinkedDestinationsStayInside(t *testing.T) {
 }
 
 func TestNoPivotRootFallback(t *testing.T) {
-	s := baseSpec()
-	s.NoPivotRoot = true
+	s := noPivotRootSpec()
 	r, _ := runReport(t, s, reportOpts{do: []string{"write:/tmp/ok"}, stat: []string{"/etc/passwd"}})
 	if r.Files["/etc/passwd"] == nil || r.Do["write:/tmp/ok"] != "ok" {
 		t.Errorf("MS_MOVE fallback sandbox is not usable: %+v", r.Do)
@@ -447,11 +447,28 @@ func TestChmodRefusesSymlinksAndDevices(t *testing.T) {
 // TestFallbackDropsChrootEscapes: after MS_MOVE + chroot the command must
 // not keep what would let it climb back to the old tree.
 func TestFallbackDropsChrootEscapes(t *testing.T) {
-	s := baseSpec()
-	s.NoPivotRoot = true
+	s := noPivotRootSpec()
 	r, _ := runReport(t, s, reportOpts{do: []string{"mount-tmpfs:/tmp/m"}})
 	if r.Do["mount-tmpfs:/tmp/m"] == "ok" {
 		t.Errorf("mount still possible after the MS_MOVE fallback")
+	}
+	// The capabilities taken from the command stay with pid 1 (until it
+	// drops them on every thread): a command that may trace pid 1 must
+	// not get them back from there. In a build with cgo pid 1 cannot
+	// reach its other threads, and fails closed.
+	s = baseSpec()
+	s.NoPivotRoot = true
+	r, st, err := tryReport(t, s, reportOpts{do: []string{"pid1threads:1"}})
+	var se *StartError
+	switch {
+	case !allThreadsSyscall():
+		if !errors.As(err, &se) || se.Code != ExitSetupFailed || !strings.Contains(se.Msg, "built with cgo") {
+			t.Errorf("cgo build: a command keeping CAP_SYS_PTRACE beside a pid 1 that keeps CAP_SYS_ADMIN on its other threads: %v, status %+v, want refused", err, st)
+		}
+	case err != nil:
+		t.Fatal(err)
+	case r.Do["pid1threads:1"] != "ok":
+		t.Errorf("pid 1 under a MS_MOVE root: %s", r.Do["pid1threads:1"])
 	}
 }
 

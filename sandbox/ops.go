@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -320,7 +321,7 @@ func (t *tree) devpts(dest string) error {
 		opts := [][2]string{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}}
 		if withGID {
 			// gid 5 is "tty" on Debian; it exists only when mapped.
-			opts = append(opts, [2]string{"gid", "5"})
+			opts = append(opts, [2]string{"gid", strconv.Itoa(t.ttyGID)})
 		}
 		for _, o := range opts {
 			if o[1] == "" {

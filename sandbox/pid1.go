@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,7 +22,7 @@ import (
 // copy whether a signal came from the terminal or from kill(1). This process
 // must only not die of them: a handled signal is reset to the default in the
 // command at exec, an ignored one would stay ignored.
-func runPID1(status *os.File, name string, argv, env []string, passFds []int, pack bool) {
+func runPID1(status *os.File, start func() (int, error)) {
 	report := func(m statusMsg) {
 		b, _ := json.Marshal(m)
 		status.Write(append(b, '\n'))
@@ -32,46 +33,36 @@ func runPID1(status *os.File, name string, argv, env []string, passFds []int, pa
 		signal.Notify(sigs, s)
 	}
 
-	path, err := resolveCommand(name, env)
+	// pid 1 itself must not be readable or traceable from the command.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Nor may the command take capabilities back from it (pid1caps.go).
+	if err := checkPID1Reach(); err != nil {
+		report(statusMsg{Error: "start the command under pid 1: " + err.Error(), Exit: ExitSetupFailed})
+		os.Exit(ExitSetupFailed)
+	}
+	Phase("pid1 forks")
+	pid, err := start()
 	if err != nil {
-		var ee *execError
 		code := ExitCannotExecute
-		if errors.As(err, &ee) {
+		var se *StartError
+		var ee *execError
+		switch {
+		case errors.As(err, &se):
+			code = se.Code
+		case errors.As(err, &ee):
 			code = ee.code
+		case errors.Is(err, unix.ENOENT):
+			code = ExitNotFound
 		}
 		report(statusMsg{Error: err.Error(), Exit: code})
 		os.Exit(code)
 	}
-	files := []uintptr{0, 1, 2}
-	for _, fd := range passFds {
-		for len(files) <= fd {
-			files = append(files, ^uintptr(0))
-		}
-		files[fd] = uintptr(fd)
-	}
-	exe := path
-	if pack && len(passFds) > 0 {
-		// Only the command's own process knows its pid for LISTEN_PID:
-		// start it through the exec helper (needs /proc inside).
-		exe = "/proc/self/exe"
-		argv = append([]string{initArg0, listenArg1, path}, argv...)
-	}
-	// pid 1 itself must not be readable or traceable from the command.
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	wd, _ := os.Getwd()
-	Phase("pid1 forks")
-	// startCommand is syscall.ForkExec unless DisableUserNS (usernslimit.go).
-	pid, err := startCommand(exe, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
-	if err != nil {
-		code := ExitCannotExecute
-		if errors.Is(err, unix.ENOENT) {
-			code = ExitNotFound
-		}
-		report(statusMsg{Error: "execute " + path + ": " + err.Error(), Exit: code})
-		os.Exit(code)
+	if err := dropAllCaps(); err != nil && !errors.Is(err, errCapsThisThread) {
+		unix.Kill(pid, unix.SIGKILL)
+		report(statusMsg{Error: "drop pid 1's capabilities: " + err.Error(), Exit: ExitSetupFailed})
+		os.Exit(ExitSetupFailed)
 	}
 	report(statusMsg{Started: true})
-	dropAllCaps()
 	own := unix.Getpgrp()
 	for sig := range sigs {
 		if s := sig.(syscall.Signal); s != unix.SIGCHLD && isForwarded(s) {
@@ -115,4 +106,36 @@ func isForwarded(s syscall.Signal) bool {
 		}
 	}
 	return false
+}
+
+// startPlain starts the command for the init the way it was before mounts
+// were locked (lock.go): syscall.ForkExec, or the raw fork into a user
+// namespace of bwrap's --disable-userns or --userns2 (startCommand). For
+// specs whose init cannot lock (see lockInInit).
+func startPlain(name string, argv, env []string, passFds []int, pack bool) (int, error) {
+	path, err := resolveCommand(name, env)
+	if err != nil {
+		return 0, err
+	}
+	files := []uintptr{0, 1, 2}
+	for _, fd := range passFds {
+		for len(files) <= fd {
+			files = append(files, ^uintptr(0))
+		}
+		files[fd] = uintptr(fd)
+	}
+	exe := path
+	if pack && len(passFds) > 0 {
+		// Only the command's own process knows its pid for LISTEN_PID:
+		// start it through the exec helper (needs /proc inside).
+		exe = "/proc/self/exe"
+		argv = append([]string{initArg0, listenArg1, path}, argv...)
+	}
+	wd, _ := os.Getwd()
+	// startCommand is syscall.ForkExec unless DisableUserNS (usernslimit.go).
+	pid, err := startCommand(exe, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
+	if err != nil {
+		return 0, fmt.Errorf("execute %s: %w", path, err)
+	}
+	return pid, nil
 }

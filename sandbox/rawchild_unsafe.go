@@ -187,6 +187,31 @@ func rawRun(p *rawProg, pc int) {
 				rawReport(p, p.errFd, recPid, uint32(r), 0, 0, 0)
 				rawExit(0)
 			}
+		case rkPipe:
+			fds := (*[2]int32)(unsafe.Pointer(&p.scratch[0]))
+			_, _, e = syscall.RawSyscall6(unix.SYS_PIPE2, uintptr(unsafe.Pointer(fds)), unix.O_CLOEXEC, 0, 0, 0, 0)
+			if e == 0 {
+				r = uintptr(fds[0])
+				p.regs[in.args[0]&(rawRegs-1)] = uintptr(fds[1])
+			}
+		case rkForkHelper:
+			if p.cloneVM {
+				// The helper runs on the third stack from the next
+				// instruction. It and this process take turns (a pipe,
+				// then wait4): they never write the same memory at once.
+				p.entry = uint32(next)
+				var ee uintptr
+				r, ee = rawCloneVM(unix.CLONE_VM|uintptr(unix.SIGCHLD), p.stackTop[2], p)
+				e = syscall.Errno(ee)
+				break
+			}
+			r, _, e = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+			if e == 0 && r == 0 {
+				pc = next
+				continue
+			}
+		case rkReap:
+			e = rawReap(p, p.regs[in.args[0]&(rawRegs-1)])
 		case rkWaitLoop:
 			rawWaitLoop(p, in)
 		case rkPidEnv:
@@ -236,6 +261,28 @@ func rawRun(p *rawProg, pc int) {
 		rawExit(uintptr(in.code))
 	}
 	rawExit(ExitSetupFailed)
+}
+
+// rawReap waits for the child pid, which must exit 0; otherwise this
+// process exits at once: the child wrote the error record.
+//
+//go:nosplit
+//go:norace
+func rawReap(p *rawProg, pid uintptr) syscall.Errno {
+	ws := (*uint32)(unsafe.Pointer(&p.scratch[0]))
+	for {
+		_, _, e := syscall.RawSyscall6(unix.SYS_WAIT4, pid, uintptr(unsafe.Pointer(ws)), 0, 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		if *ws != 0 { // not "exited with status 0"
+			rawExit(ExitSetupFailed)
+		}
+		return 0
+	}
 }
 
 // rawResetSignals puts every signal with a handler (the Go runtime's,

@@ -70,15 +70,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	b := newRawBuilder()
 	p := b.p
 	p.errFd = uintptr(rs.errFd)
-	// The raw code needs well under 2 KiB of stack; signals stay blocked,
-	// so no signal frame lands there either. One large allocation: fresh
-	// memory that is not cleared page by page here, and of which the child
-	// touches only the top.
-	stacks := make([]byte, 2*32<<10)
-	for i := range p.stacks {
-		p.stacks[i] = stacks[i*32<<10 : (i+1)*32<<10]
-		p.stackTop[i] = (addrOf(p.stacks[i]) + uintptr(len(p.stacks[i]))) &^ 15
-	}
+	p.allocStacks()
 	p.cloneFlags = s.cloneFlags(rs.id.userns)
 
 	p.shared = rs.shareMemory
@@ -147,7 +139,10 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	}
 	b.sys(unix.SYS_UMASK, imm(0))
 
-	c := &rawTree{b: b, inUserNS: rs.id.userns, bwrapModes: s.BwrapModes, bwrapMountFlags: s.BwrapMountFlags}
+	c := &rawTree{b: b, inUserNS: rs.id.userns, bwrapModes: s.BwrapModes, bwrapMountFlags: s.BwrapMountFlags, ttyGID: 5}
+	if rs.id.userns {
+		c.ttyGID = outerID(rs.id.gidMap, 5)
+	}
 	c.stage()
 	for _, m := range Plan(s.Mounts, s.SortMounts) {
 		c.apply(m, rs)
@@ -201,6 +196,73 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		}
 	}
 
+	// Nested user namespace (lock.go): what the command may not undo is
+	// final here, so from now on it is locked.
+	lock := rs.id.userns
+	if s.Namespaces.PID && !s.AsPID1 {
+		b.at("start the command under pid 1")
+		// pid 1 must not be readable or traceable from the command: only
+		// a non-dumpable mm stops ptrace and /proc/1/mem there. So before
+		// the command exists: the kernel checks at open, and a handle
+		// opened in between would outlive the flag. The mm is pid 1's own
+		// (rawFork never shares nook's memory with a pid 1) and belongs to
+		// the host's user namespace, where the command has no capability.
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
+		fork := b.emit(b.insn(rkFork, 0))
+		cmd := b.reg()
+		b.p.insns[fork].out = cmd
+		// The child (the command) continues after the fork instruction;
+		// pid 1 jumps to its loop, placed after the command's part.
+		if lock {
+			b.nest(rs, c.proc, true)
+		}
+		if err := b.credentials(rs); err != nil {
+			return nil, err
+		}
+		b.command(rs)
+		b.p.insns[fork].onOK = b.here()
+		b.at("pid 1")
+		if p.cloneVM {
+			// CLONE_VFORK returned: the command has exec'd, or failed
+			// and written its error record before this one.
+			started := make([]byte, recSize)
+			ne.PutUint32(started, recStarted)
+			b.sys(unix.SYS_WRITE, imm(p.errFd), imm(b.bytes(started)), imm(recSize))
+			b.last().softAll = true
+			p.reportsStart = true
+		}
+		// pid 1 only waits and forwards signals: it keeps no capability
+		// (in the sandbox's outer user namespace, where nook's mounts are
+		// not locked, one would be worth having). Its bounding set stays:
+		// it never execs, and 41 prctl calls would delay its loop.
+		b.emit(b.insn(rkCapsApply, 0, imm(0), imm(capsKeepBounding), immInt(lastCap())))
+		st := uintptr(rs.statusFd)
+		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
+		b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))
+		var mask uint64
+		for _, sig := range pid1Signals {
+			mask |= 1 << (uint(sig) - 1)
+		}
+		b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st), imm(uintptr(mask))))
+	} else {
+		if lock {
+			b.nest(rs, c.proc, false)
+		}
+		if err := b.credentials(rs); err != nil {
+			return nil, err
+		}
+		b.command(rs)
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	return p, nil
+}
+
+// credentials emits the command's ids, session keyring, seccomp filter,
+// capabilities and umask, in that order.
+func (b *rawBuilder) credentials(rs *rawSetup) error {
+	s := rs.spec
 	uid, gid := rs.innerUID, rs.innerGID
 	if rs.id.switchUID >= 0 || rs.id.switchGID >= 0 {
 		b.at(fmt.Sprintf("switch to uid %d, gid %d", rs.id.switchUID, rs.id.switchGID))
@@ -225,23 +287,36 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.emit(b.insn(rkCapsEffective, 0))
 	}
 
+	// A keyring of its own, as runc gives every container: the caller's
+	// session keyring (and, through it, the user keyring's keys) must be
+	// neither readable nor writable from the command. After the id switch,
+	// so that the keyring belongs to the command's user.
+	b.at("join a new session keyring")
+	b.sys(unix.SYS_KEYCTL, imm(unix.KEYCTL_JOIN_SESSION_KEYRING), imm(0))
+	// A kernel without keys, or a container manager's seccomp profile
+	// that refuses keyctl (Docker's default): the command cannot reach
+	// any keyring either.
+	b.last().soft[0] = uint16(unix.ENOSYS)
+	b.last().soft[1] = uint16(unix.EPERM)
+	b.hint(unix.EDQUOT, "the key quota of the user is used up (see /proc/key-users, kernel.keys.maxkeys)")
+
 	keep, err := keptCaps(s.Caps)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !rs.id.userns && rs.id.switchUID > 0 {
 		if keep, err = addedCaps(s.Caps); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	b.at("install the seccomp filter")
 	filter, err := seccomp.Program(runtime.GOARCH, seccomp.Options{SuppressChown: s.SuppressChown, SuppressSync: s.SuppressSync})
 	if err != nil {
-		return nil, fmt.Errorf("build seccomp filter: %w", err)
+		return fmt.Errorf("build seccomp filter: %w", err)
 	}
-	p.keep = append(p.keep, filter)
+	b.p.keep = append(b.p.keep, filter)
 	fprog := &unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	p.keep = append(p.keep, fprog)
+	b.p.keep = append(b.p.keep, fprog)
 	b.sys(unix.SYS_SECCOMP, imm(1 /* SECCOMP_SET_MODE_FILTER */), imm(0), imm(addrOfAny(fprog)))
 	b.last().soft[0] = uint16(unix.ENOSYS)
 	b.last().onOK = b.here() + 1
@@ -267,48 +342,19 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 	}
 	b.sys(unix.SYS_UMASK, immInt(rs.umask))
 
-	if s.Namespaces.PID && !s.AsPID1 {
-		b.at("start the command under pid 1")
-		// pid 1 must not be readable or traceable from the command, which
-		// keeps every capability of pid 1 by default: only a non-dumpable
-		// mm stops ptrace and /proc/1/mem there. So before the command
-		// exists: the kernel checks at open, and a handle opened in
-		// between would outlive the flag. The mm is pid 1's own (rawFork
-		// never shares nook's memory with a pid 1) and belongs to the
-		// host's user namespace, where the command has no capability.
-		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
-		fork := b.emit(b.insn(rkFork, 0))
-		cmd := b.reg()
-		b.p.insns[fork].out = cmd
-		// The child (the command) continues after the fork instruction;
-		// pid 1 jumps to its loop, placed after the command's part.
-		b.command(rs)
-		b.p.insns[fork].onOK = b.here()
-		b.at("pid 1")
-		if p.cloneVM {
-			// CLONE_VFORK returned: the command has exec'd, or failed
-			// and written its error record before this one.
-			started := make([]byte, recSize)
-			ne.PutUint32(started, recStarted)
-			b.sys(unix.SYS_WRITE, imm(p.errFd), imm(b.bytes(started)), imm(recSize))
-			b.last().softAll = true
-			p.reportsStart = true
-		}
-		st := uintptr(rs.statusFd)
-		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
-		b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))
-		var mask uint64
-		for _, sig := range pid1Signals {
-			mask |= 1 << (uint(sig) - 1)
-		}
-		b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st), imm(uintptr(mask))))
-	} else {
-		b.command(rs)
+	return nil
+}
+
+// allocStacks gives the program its stacks. The raw code needs well under
+// 2 KiB of stack; signals stay blocked, so no signal frame lands there
+// either. One large allocation: fresh memory that is not cleared page by
+// page here, and of which the child touches only the top.
+func (p *rawProg) allocStacks() {
+	stacks := make([]byte, len(p.stacks)*32<<10)
+	for i := range p.stacks {
+		p.stacks[i] = stacks[i*32<<10 : (i+1)*32<<10]
+		p.stackTop[i] = (addrOf(p.stacks[i]) + uintptr(len(p.stacks[i]))) &^ 15
 	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	return p, nil
 }
 
 // initOnly names a feature of s that only the Go init implements, or "".
@@ -488,6 +534,10 @@ func sortedInts(v []int) []int {
 type rawTree struct {
 	b        *rawBuilder
 	inUserNS bool
+	proc     int32 // O_PATH handle on the host's /proc, for the nested user namespace (lock.go)
+	// ttyGID is group 5 ("tty" on Debian) inside, as the set-up sees it
+	// (outerID).
+	ttyGID   int
 	host     int32 // O_PATH handle on the host clone
 	root     int32 // O_PATH handle on the new root
 	roLast   []int32
@@ -539,6 +589,13 @@ func (c *rawTree) stage() {
 		// user namespace the host is shielded anyway (see newTree). The
 		// parent is in the child's user namespace when it makes none.
 		b.last().soft[0] = uint16(unix.EINVAL)
+	}
+	if c.inUserNS {
+		// Before the root switch: the command's process finds its own
+		// entry there to have its nested maps written (lock.go).
+		b.at("open /proc")
+		c.proc = b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr("/proc")), imm(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
+		b.hint(unix.ENOENT, "nook needs the host's /proc mounted")
 	}
 	how := make([]byte, 24) // struct open_how {flags, mode, resolve uint64}
 	ne.PutUint64(how[0:], unix.O_PATH|unix.O_CLOEXEC)
@@ -899,7 +956,7 @@ func (c *rawTree) dev(dest string, console int, consolePath string) {
 	}
 	fs = b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("devpts")), imm(unix.FSOPEN_CLOEXEC))
 	var withGID []int
-	for _, kv := range [][2]string{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"}} {
+	for _, kv := range [][2]string{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", strconv.Itoa(c.ttyGID)}} {
 		c.fsconfig(fs, kv[0], kv[1])
 		withGID = append(withGID, len(b.p.insns)-1)
 	}

@@ -43,6 +43,9 @@ const (
 	rkChmodable                    // the fd in register args[0] is no symlink (ELOOP) and no device node (EPERM)
 	rkSameFile                     // the fd in register args[0] and fd args[1] are the same file, else EXDEV
 	rkCloneParent                  // clone(CLONE_PARENT|args[0]): the child goes on; this process reports the child's pid (recPid) and exits 0
+	rkPipe                         // pipe2(O_CLOEXEC): the read end into out, the write end into register args[0]
+	rkForkHelper                   // clone a helper (sharing memory on a stack of its own where it can): the helper goes on, the parent stores its pid in out and jumps to onOK
+	rkReap                         // wait for the child in register args[0]; unless it exited 0 this process exits silently (the child reported)
 	rkFormat                       // write text into scratch at offset args[0] (args[1] bytes, NUL-terminated), each fmtReg byte and the register number after it replaced by that register's value in decimal
 )
 
@@ -124,16 +127,17 @@ type rawProg struct {
 	shellArgv []uintptr
 	shell     uintptr
 	// entry is where a child made by rawCloneVM starts; stacks are the
-	// stacks of the sandbox's first process and of the command (when pid
-	// 1 starts it), stackTop their aligned tops.
+	// stacks of the sandbox's first process, of the command (when pid 1
+	// starts it) and of the helper that writes the nested user
+	// namespace's maps (lock.go), stackTop their aligned tops.
 	entry   uint32
 	shared  bool // the first child shares this process's memory (CLONE_VM)
 	cloneVM bool // pid 1 starts the command with CLONE_VM|CLONE_VFORK
 	// reportsStart: pid 1 writes recStarted once the command has exec'd,
 	// so an end of the error pipe without it means the sandbox died first.
 	reportsStart bool
-	stacks       [2][]byte
-	stackTop     [2]uintptr
+	stacks       [3][]byte
+	stackTop     [3]uintptr
 	// keep holds every byte slice and array the instructions point into.
 	// A child with memory of its own gets only what childRanges lists
 	// (forkOnly): anything else the child reads must be added there.

@@ -160,7 +160,7 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 			}
 		} else {
 			rs.selfMaps = true
-			rs.uidMapLine, rs.gidMapLine = idmap.Format(id.uidMap), idmap.Format(id.gidMap)
+			rs.uidMapLine, rs.gidMapLine = idmap.Format(identityMaps(id.uidMap)), idmap.Format(identityMaps(id.gidMap))
 		}
 		rs.innerUID = innerID(id.uidMap, os.Getuid())
 		rs.innerGID = innerID(id.gidMap, os.Getgid())
@@ -265,7 +265,8 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 			err = writeFileOnce(fmt.Sprintf("/proc/%d/setgroups", p.Pid), "deny")
 		}
 		if err == nil {
-			err = idmap.Write(p.Pid, id.uidMap, id.gidMap, id.helper)
+			// The outer namespace: host ids onto themselves (lock.go).
+			err = idmap.Write(p.Pid, identityMaps(id.uidMap), identityMaps(id.gidMap), id.helper)
 		}
 		if err != nil {
 			unix.Kill(p.Pid, unix.SIGKILL)
@@ -445,7 +446,7 @@ func (p *rawProg) recordError(rec [5]uint32) error {
 	if code == 0 {
 		code = ExitSetupFailed
 	}
-	return &StartError{Code: code, Msg: msg}
+	return &StartError{Code: code, Msg: msg, errno: errno}
 }
 
 // waitRaw is Wait for the raw engine, on the calling goroutine: without

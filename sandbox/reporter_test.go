@@ -268,6 +268,22 @@ func doAction(a string) error {
 		unix.Wait4(pid, &ws, unix.WALL, nil)
 		unix.PtraceDetach(pid)
 		return nil
+	case "pid1threads":
+		// Fails unless, within two seconds, no thread of process arg
+		// holds a capability the command lacks: none at all, and
+		// no_new_privs set, where pid 1 can reach its every thread (a
+		// build without cgo) and on the thread that started the command;
+		// else none outside the command's bounding set. Every thread,
+		// every set: capabilities are per thread, and an exec from any
+		// thread gives uid 0 its bounding set.
+		var last error
+		for i := 0; i < 100; i++ {
+			if last = pid1ThreadsHoldNothing(arg); last == nil {
+				return nil
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return last
 	case "nocaps":
 		// Fails unless process arg holds no effective capability within
 		// two seconds (the Go init's pid 1 drops them just after starting
@@ -287,6 +303,60 @@ func doAction(a string) error {
 		return fmt.Errorf("CapEff %q", last)
 	}
 	return fmt.Errorf("unknown action %q", verb)
+}
+
+func pid1ThreadsHoldNothing(pid string) error {
+	own, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	v, _ := statusField(string(own), "CapBnd:")
+	cmd, err := strconv.ParseUint(v, 16, 64)
+	if err != nil {
+		return fmt.Errorf("own CapBnd %q: %w", v, err)
+	}
+	ents, err := os.ReadDir("/proc/" + pid + "/task")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + pid + "/task/" + e.Name() + "/status")
+		if err != nil {
+			continue // gone
+		}
+		st := string(b)
+		emptied := allThreadsSyscall() || e.Name() == pid
+		for _, k := range []string{"CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"} {
+			v, ok := statusField(st, k)
+			n, err := strconv.ParseUint(v, 16, 64)
+			if !ok || err != nil {
+				return fmt.Errorf("thread %s: %s %q", e.Name(), k, v)
+			}
+			switch {
+			case emptied && k == "CapBnd:":
+				// Left as it is; no_new_privs makes it void.
+			case emptied && n != 0:
+				return fmt.Errorf("thread %s of pid %s holds %s %016x", e.Name(), pid, k, n)
+			case !emptied && n&^cmd != 0:
+				return fmt.Errorf("thread %s of pid %s holds %s %016x, beyond the command's bounding set %016x (cgo build)", e.Name(), pid, k, n, cmd)
+			}
+		}
+		// An exec from the thread must not give it back whatever its
+		// bounding set holds (uid 0, set-user-ID, file capabilities).
+		if nnp, _ := statusField(st, "NoNewPrivs:"); emptied && nnp != "1" {
+			return fmt.Errorf("thread %s of pid %s has no_new_privs %q: an exec from it may gain capabilities", e.Name(), pid, nnp)
+		}
+	}
+	return nil
+}
+
+func statusField(status, key string) (string, bool) {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, key); ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
 }
 
 // reporterPath is the test binary; tests bind it into sandboxes at the same

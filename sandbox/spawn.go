@@ -66,6 +66,8 @@ func (s Status) ExitCode() int {
 type StartError struct {
 	Code int
 	Msg  string
+	// errno is the failed system call's error, where there was one.
+	errno unix.Errno
 }
 
 func (e *StartError) Error() string { return e.Msg }
@@ -120,15 +122,30 @@ func Start(s *Spec) (*Process, error) {
 	if err := readFileOps(&spec); err != nil {
 		return nil, err
 	}
+	if spec.SuppressChown && !id.userns && !singleIDUserNS() {
+		// As mkosi-sandbox: the chown filter goes only where chown
+		// cannot work, in a user namespace nook makes or a single-id one
+		// it runs in. Real root without a user namespace chowns for
+		// real (an image built with sudo keeps its files' owners);
+		// every chown a silent no-op would hand the caller a tree owned
+		// by root throughout.
+		spec.SuppressChown = false
+	}
 	cleanup, err := spec.diskUppers(id)
 	if err != nil {
 		return nil, err
 	}
 	Phase("identity")
 	p, err := startRaw(&spec, id)
+	if err != nil && id.userns && spec.EnterUserNS != nil && heldRefused(err) {
+		p, err = startReplacingHolder(&spec, id, err)
+	}
 	var fb *errRawFallback
 	switch {
 	case err == nil:
+		if id.userns && spec.EnterUserNS != nil && spec.HeldUserNS != nil {
+			spec.HeldUserNS.Used()
+		}
 	case errors.Is(err, errRawUnsupported), errors.As(err, &fb):
 		Phase("falling back to the Go init: " + err.Error())
 		p, err = startInit(&spec, id)
@@ -139,6 +156,52 @@ func Start(s *Spec) (*Process, error) {
 	}
 	p.cleanup = cleanup
 	return p, nil
+}
+
+// singleIDUserNS: this process is in a user namespace that maps one uid
+// only (nook started inside a --become-root sandbox, say), where a chown to
+// any other id fails.
+func singleIDUserNS() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	f := strings.Fields(lines[0])
+	return len(lines) == 1 && len(f) == 3 && f[2] == "1"
+}
+
+// heldRefused: a sandbox that was to start in a held user namespace failed
+// as the kernel fails a new namespace over a ucounts limit of that
+// namespace. (A full tmpfs at set-up answers ENOSPC as well; it costs one
+// holder, then the same error.)
+func heldRefused(err error) bool {
+	var se *StartError
+	return errors.As(err, &se) && (se.errno == unix.ENOSPC || se.errno == unix.EUSERS)
+}
+
+// startReplacingHolder starts the sandbox again after its held user
+// namespace refused it: in a fresh holder's namespace when the spec names
+// the holder (the refusing one is ended, so no later sandbox tries it
+// again), else the refusal is the error.
+func startReplacingHolder(spec *Spec, id *identity, refused error) (*Process, error) {
+	if spec.HeldUserNS == nil {
+		return nil, fmt.Errorf("%w: %w", ErrHeldUserNSRefused, refused)
+	}
+	Phase("held user namespace refused")
+	fd, err := spec.HeldUserNS.replace(spec.Identity)
+	if err != nil {
+		// No holder: a namespace of the sandbox's own, as without one.
+		spec.EnterUserNS = nil
+		return startRaw(spec, id)
+	}
+	defer unix.Close(fd)
+	spec.EnterUserNS = &fd
+	p, err := startRaw(spec, id)
+	if err != nil && heldRefused(err) {
+		err = fmt.Errorf("%w: %w", ErrHeldUserNSRefused, err)
+	}
+	return p, err
 }
 
 // absoluteSources makes the mounts' relative host paths relative to the
@@ -212,6 +275,14 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	defer statusW.Close()
 
 	cfg := initConfig{Spec: spec, InUserNS: id.userns, UID: id.switchUID, GID: id.switchGID, Umask: currentUmask()}
+	// The init's own namespace: the identity's maps, or, when the init
+	// nests the command (lock.go), host ids onto themselves.
+	uidMap, gidMap := id.uidMap, id.gidMap
+	if lockInInit(&spec, id) {
+		cfg.Lock = &lockConfig{UIDMap: id.uidMap, GIDMap: id.gidMap,
+			InnerUID: innerID(id.uidMap, os.Getuid()), InnerGID: innerID(id.gidMap, os.Getgid())}
+		uidMap, gidMap = identityMaps(id.uidMap), identityMaps(id.gidMap)
+	}
 	files, borrowed, err := childFiles(&spec, &cfg)
 	defer closeAll(borrowed)
 	if err != nil {
@@ -235,7 +306,9 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		Cloneflags: spec.cloneFlags(id.userns),
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	p := &Process{Identity: id.mode, pid1: spec.underInit(), tty: -1, Engine: "init"}
+	// The init stays as the command's parent with a pid namespace, and
+	// whenever it nests the command (lock.go).
+	p := &Process{Identity: id.mode, pid1: spec.underInit() || lockInInit(&spec, id), tty: -1, Engine: "init"}
 	if spec.NewSession {
 		attr.Setsid = true
 	} else {
@@ -255,9 +328,9 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 			// One id of its own: the init writes its maps itself, first
 			// thing. (The standard library would write them from here,
 			// which fails while nook is non-dumpable.)
-			cfg.UIDMap, cfg.GIDMap = idmap.Format(id.uidMap), idmap.Format(id.gidMap)
+			cfg.UIDMap, cfg.GIDMap = idmap.Format(uidMap), idmap.Format(gidMap)
 		default:
-			attr.UidMappings, attr.GidMappings = id.uidMap, id.gidMap
+			attr.UidMappings, attr.GidMappings = uidMap, gidMap
 			attr.GidMappingsEnableSetgroups = !spec.Identity.DenySetgroups
 		}
 	}
@@ -302,7 +375,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	Phase("forked")
 	p.Pid, p.pgid = pid, pid
 	if id.helper && !spec.NoIDMaps {
-		if err := idmap.Write(p.Pid, id.uidMap, id.gidMap, true); err != nil {
+		if err := idmap.Write(p.Pid, uidMap, gidMap, true); err != nil {
 			p.abort(statusR)
 			return nil, fmt.Errorf("write the id maps of the sandbox: %w", err)
 		}

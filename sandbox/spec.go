@@ -49,7 +49,10 @@ type Spec struct {
 	// initramfs). It exists so the fallback can be exercised deliberately.
 	NoPivotRoot bool `json:"no_pivot_root,omitempty"`
 
-	// SuppressChown makes the chown family succeed without effect.
+	// SuppressChown makes the chown family succeed without effect, where
+	// chown cannot work: in a user namespace the sandbox makes, or in a
+	// single-id one nook runs in. As mkosi-sandbox's, it is ignored
+	// elsewhere (real root without a user namespace chowns for real).
 	SuppressChown bool `json:"suppress_chown,omitempty"`
 	// SuppressSync makes the sync family succeed without effect.
 	SuppressSync bool `json:"suppress_sync,omitempty"`
@@ -160,6 +163,13 @@ type Spec struct {
 	// sandbox gets a new user namespace with the same maps instead. Not
 	// for real root without a user namespace.
 	EnterUserNS *int `json:"-"`
+	// HeldUserNS, with EnterUserNS, is the holder that keeps that
+	// namespace. Start marks it used (UserNSHolder.Used) once the sandbox
+	// runs in it, and when the namespace refuses the sandbox's new
+	// namespaces (ErrHeldUserNSRefused: a user.max_* limit lowered inside
+	// it) ends that holder, starts a fresh one and makes the sandbox
+	// there. Without it, Start returns that error.
+	HeldUserNS *UserNSHolder `json:"-"`
 	// JoinPIDNS, when set, is a caller fd on an existing pid namespace the
 	// sandbox starts in, or below (with Namespaces.PID) (bwrap's --pidns).
 	JoinPIDNS *int `json:"-"`

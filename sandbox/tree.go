@@ -20,6 +20,9 @@ import (
 // resolved inside an attached clone of the host's mount tree, so that the
 // staging tmpfs (over /tmp) hides nothing from them.
 type tree struct {
+	// ttyGID is group 5 ("tty" on Debian) inside, as the init sees it
+	// (outerID, lock.go).
+	ttyGID  int
 	staging string   // where the staging tmpfs is mounted
 	host    *os.File // O_PATH: staging/host, a recursive clone of the host's "/"
 	root    *os.File // O_PATH: staging/root, the new root's tmpfs

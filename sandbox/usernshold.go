@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -29,22 +31,48 @@ import (
 // Entering is checked, since the record is only a file: the pid must still
 // be the process that was started (its start time), the namespace's parent
 // must be the caller's own user namespace and its owner the caller's uid,
-// and its maps, read from the kernel, must be exactly the identity's. The
-// holder itself sits in the caller's pid namespace, in its own session, with
-// no fds but /dev/null: no process of a sandbox can see it, signal it or
-// ptrace it, and it holds nothing of nook's (see compileRaw for the process
-// that enters).
+// and its maps, read from the kernel, must be exactly the identity's host
+// ids onto themselves (the outer namespace of lock.go). And it must be the
+// holder this very record started: every holder is started with its
+// record's path and a random token in its argv, the record holds the token,
+// and the holder must sit in the caller's pid and mount namespaces. Without
+// that, a record naming another session's holder (same user, same maps)
+// passed every other check, and the session's commands ran in the other
+// session's namespace, with whatever a command of that session had left in
+// it (its user.max_* limits, its per-namespace user keyrings and
+// binfmt_misc instance). No process of a sandbox can pass: a sandbox always
+// has a mount namespace of its own. The holder itself sits in the caller's
+// pid namespace, in its own session, with no fds but /dev/null: no process
+// of a sandbox can see it, signal it or ptrace it, and it holds nothing of
+// nook's (see compileRaw for the process that enters).
+//
+// A held namespace is shared by every command of a session, so nothing a
+// command does to it may outlive the command. The commands run in a
+// namespace nested in it (lock.go), so their sysctl writes land there; but
+// should a user.max_* limit of the held namespace itself be lowered (they
+// belong to the user namespace the writer is in) every later sandbox in it
+// would fail with ENOSPC. When the held namespace refuses so
+// (ErrHeldUserNSRefused), Start ends that holder and makes the sandbox in a
+// fresh one (Spec.HeldUserNS); and only a sandbox that started marks the
+// holder used, so failing tries never keep a holder alive.
 
 // UserNSHolder names where a held user namespace is recorded.
 type UserNSHolder struct {
-	// File records the holder as "PID STARTTIME". Its directory must be
-	// the caller's own: whoever can replace the file chooses which
-	// (checked) namespace the caller's sandboxes enter.
+	// File records the holder as "PID STARTTIME TOKEN". Its directory
+	// must be the caller's own; a record that does not name the holder
+	// started for File with TOKEN is never entered.
 	File string
 	// Idle is how long the holder stays without a sandbox entering
 	// (default 60 s).
 	Idle time.Duration
 }
+
+// ErrHeldUserNSRefused: the held user namespace a sandbox was to start in
+// refused one of the sandbox's new namespaces (the kernel's per-namespace
+// ucounts limits, user.max_*_namespaces, answer ENOSPC; EUSERS on kernels
+// before 4.9). A limit inside a held namespace can only have been lowered
+// from inside it. Start replaces the holder when Spec.HeldUserNS names it.
+var ErrHeldUserNSRefused = errors.New("the held user namespace refuses new namespaces")
 
 const (
 	holderArg0 = "nook-userns-holder"
@@ -60,8 +88,8 @@ const (
 var holderEnv = []string{"GOMAXPROCS=1", "GODEBUG=updatemaxprocs=0"}
 
 func init() {
-	if len(os.Args) == 4 && os.Args[0] == holderArg0 && os.Args[1] == holderArg1 {
-		os.Exit(runHolder(os.Args[2], os.Args[3]))
+	if len(os.Args) == 5 && os.Args[0] == holderArg0 && os.Args[1] == holderArg1 {
+		os.Exit(runHolder(os.Args[2], os.Args[3], os.Args[4]))
 	}
 }
 
@@ -77,23 +105,42 @@ func (h *UserNSHolder) Enter(ident Identity) (fd int, started bool, err error) {
 		return -1, false, errors.New("hold a user namespace: the identity asks for none")
 	}
 	if fd, err := h.open(id); err == nil {
-		// The holder's clock: it exits Idle after the last touch.
-		now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
-		unix.UtimesNanoAt(unix.AT_FDCWD, h.File, now, 0)
 		return fd, false, nil
 	}
 	fd, err = h.start(id)
 	return fd, err == nil, err
 }
 
+// Used restarts the holder's idle clock: it exits Idle after the last
+// call. Start calls it once a sandbox runs in the namespace
+// (Spec.HeldUserNS); a caller that sets only Spec.EnterUserNS calls it
+// itself. A sandbox that failed to start must not call it, or a namespace
+// that refuses every sandbox would be kept alive by the tries.
+func (h *UserNSHolder) Used() {
+	now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+	unix.UtimesNanoAt(unix.AT_FDCWD, h.File, now, 0)
+}
+
+// replace ends the recorded holder and starts a fresh one for ident.
+func (h *UserNSHolder) replace(ident Identity) (int, error) {
+	id, err := resolveIdentity(&Spec{Identity: ident})
+	if err != nil {
+		return -1, err
+	}
+	if err := h.Stop(); err != nil {
+		return -1, err
+	}
+	return h.start(id)
+}
+
 // Stop ends the holder recorded in File, if it is alive, and removes File.
 func (h *UserNSHolder) Stop() error {
-	pid, start, err := readHolderFile(h.File)
+	rec, err := readHolderFile(h.File)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err == nil {
-		stopHolder(pid, start)
+		stopHolder(h.File, rec)
 	}
 	if err := os.Remove(h.File); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove the user namespace record %s: %w", h.File, err)
@@ -101,16 +148,18 @@ func (h *UserNSHolder) Stop() error {
 	return nil
 }
 
-// stopHolder kills the holder pid started at start and waits (up to a
-// second) until it has exited. Through a pidfd, so a recycled pid is never
-// signalled.
-func stopHolder(pid int, start uint64) {
-	pfd, err := unix.PidfdOpen(pid, 0)
+// stopHolder kills the holder that rec names, if it is the one started for
+// file, and waits (up to a second) until it has exited. Through a pidfd, so
+// a recycled pid is never signalled; and only a holder of file's, so a
+// record rewritten to name another of the caller's processes never has
+// that one killed.
+func stopHolder(file string, rec holderRecord) {
+	pfd, err := unix.PidfdOpen(rec.pid, 0)
 	if err != nil {
 		return
 	}
 	defer unix.Close(pfd)
-	if got, err := procStartTime(pid); err != nil || got != start {
+	if isHolderOf(rec, file) != nil {
 		return
 	}
 	if unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0) != nil {
@@ -128,32 +177,33 @@ func stopHolder(pid int, start uint64) {
 // open returns an fd on the recorded holder's namespace if it is alive and
 // has the maps id asks for.
 func (h *UserNSHolder) open(id *identity) (int, error) {
-	pid, start, err := readHolderFile(h.File)
+	rec, err := readHolderFile(h.File)
 	if err != nil {
 		return -1, err
 	}
-	dir := "/proc/" + strconv.Itoa(pid)
+	dir := "/proc/" + strconv.Itoa(rec.pid)
 	fd, err := unix.Open(dir+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("open the held user namespace: %w", err)
 	}
-	if err := checkHeld(fd, pid, start, id); err != nil {
+	if err := checkHeld(fd, h.File, rec, id); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil
 }
 
-// checkHeld: the namespace behind fd, opened through /proc/PID, is the one the
-// holder started at start made, a child of the caller's own, owned by the
-// caller, with exactly id's maps. The start time is read last: if it still
-// matches, the process whose files were read is the holder.
-func checkHeld(fd, pid int, start uint64, id *identity) error {
-	dir := "/proc/" + strconv.Itoa(pid)
+// checkHeld: the namespace behind fd, opened through /proc/PID, is the one
+// made by the holder that rec names and that was started for file, a child
+// of the caller's own, owned by the caller, with exactly id's maps. The
+// start time is read last (isHolderOf): if it still matches, the process
+// whose files were read is the holder.
+func checkHeld(fd int, file string, rec holderRecord, id *identity) error {
+	dir := "/proc/" + strconv.Itoa(rec.pid)
 	for _, m := range []struct {
 		file string
 		want []syscall.SysProcIDMap
-	}{{"uid_map", id.uidMap}, {"gid_map", id.gidMap}} {
+	}{{"uid_map", identityMaps(id.uidMap)}, {"gid_map", identityMaps(id.gidMap)}} {
 		b, err := os.ReadFile(dir + "/" + m.file)
 		if err != nil {
 			return fmt.Errorf("read the held namespace's %s: %w", m.file, err)
@@ -185,10 +235,45 @@ func checkHeld(fd, pid int, start uint64, id *identity) error {
 	if ps.Dev != own.Dev || ps.Ino != own.Ino {
 		return errors.New("the held namespace is not a child of this process's")
 	}
+	return isHolderOf(rec, file)
+}
+
+// isHolderOf: the process rec names is the holder started for file with
+// rec's token, in this process's pid and mount namespaces, and alive. Its
+// argv says what it was started for: only the process itself can change
+// it (or one that may trace it: the caller's own, outside every sandbox).
+// The namespaces keep out every process of a sandbox, whatever its argv
+// and user namespace: nook makes every sandbox a mount namespace of its
+// own (and a session command a pid namespace too), and none can enter the
+// caller's. (A nook started in another mount namespace of the caller's
+// starts a holder of its own: a cost, no failure.) The start time is read
+// last.
+func isHolderOf(rec holderRecord, file string) error {
+	dir := "/proc/" + strconv.Itoa(rec.pid)
+	for _, ns := range []string{"pid", "mnt"} {
+		var theirs, own unix.Stat_t
+		if err := unix.Stat(dir+"/ns/"+ns, &theirs); err != nil {
+			return fmt.Errorf("read the recorded holder's %s namespace: %w", ns, err)
+		}
+		if err := unix.Stat("/proc/self/ns/"+ns, &own); err != nil {
+			return fmt.Errorf("read this process's %s namespace: %w", ns, err)
+		}
+		if theirs.Dev != own.Dev || theirs.Ino != own.Ino {
+			return fmt.Errorf("the recorded holder is in another %s namespace", ns)
+		}
+	}
+	b, err := os.ReadFile(dir + "/cmdline")
+	if err != nil {
+		return fmt.Errorf("read the recorded holder's arguments: %w", err)
+	}
+	argv := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+	if len(argv) != 5 || argv[0] != holderArg0 || argv[1] != holderArg1 || argv[2] != file || argv[4] != rec.token {
+		return fmt.Errorf("the recorded process %d is not the holder started for %s", rec.pid, file)
+	}
 	// A holder that has exited but is not reaped yet (its parent is a
 	// long-lived embedder, or a slow subreaper) still shows its namespace
 	// and maps; it is gone all the same.
-	if got, state, err := procStat(pid); err != nil || got != start || state == 'Z' || state == 'X' {
+	if got, state, err := procStat(rec.pid); err != nil || got != rec.start || state == 'Z' || state == 'X' {
 		return errors.New("the recorded holder is gone")
 	}
 	return nil
@@ -206,8 +291,12 @@ func (h *UserNSHolder) start(id *identity) (int, error) {
 	if idle <= 0 {
 		idle = 60 * time.Second
 	}
+	token, err := holderToken()
+	if err != nil {
+		return -1, err
+	}
 	n := null.Fd()
-	pid, err := syscall.ForkExec("/proc/self/exe", []string{holderArg0, holderArg1, h.File, idle.String()},
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{holderArg0, holderArg1, h.File, idle.String(), token},
 		&syscall.ProcAttr{Dir: "/", Env: holderEnv, Files: []uintptr{n, n, n},
 			Sys: &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_NEWUSER}})
 	if err != nil {
@@ -218,7 +307,8 @@ func (h *UserNSHolder) start(id *identity) (int, error) {
 		unix.Wait4(pid, nil, 0, nil)
 		return -1, err
 	}
-	if err := idmap.Write(pid, id.uidMap, id.gidMap, id.helper); err != nil {
+	// The sandboxes made in it nest the identity's own maps (lock.go).
+	if err := idmap.Write(pid, identityMaps(id.uidMap), identityMaps(id.gidMap), id.helper); err != nil {
 		return fail(fmt.Errorf("write the id maps of the user namespace holder: %w", err))
 	}
 	dir := "/proc/" + strconv.Itoa(pid)
@@ -228,7 +318,7 @@ func (h *UserNSHolder) start(id *identity) (int, error) {
 	}
 	start, err := procStartTime(pid)
 	if err == nil {
-		err = writeHolderFile(h.File, pid, start)
+		err = writeHolderFile(h.File, holderRecord{pid: pid, start: start, token: token})
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -241,10 +331,10 @@ func (h *UserNSHolder) start(id *identity) (int, error) {
 }
 
 // runHolder is the holder's main: it waits, and exits once its record is
-// gone or names another process, or no sandbox entered for idle. It uses
+// gone or names another holder, or no sandbox used it for idle. It uses
 // plain system calls only: os and time would open the runtime's poller (an
 // epoll fd and an eventfd), and the holder keeps no fd but /dev/null.
-func runHolder(file, idleArg string) int {
+func runHolder(file, idleArg, token string) int {
 	idle, err := time.ParseDuration(idleArg)
 	if err != nil || idle <= 0 {
 		return 2
@@ -263,55 +353,107 @@ func runHolder(file, idleArg string) int {
 		unix.ClockGettime(unix.CLOCK_BOOTTIME, &age)
 		unix.ClockGettime(unix.CLOCK_REALTIME, &now)
 		statErr := unix.Stat(file, &st)
-		pid := 0
+		mine := false
 		if fd, err := unix.Open(file, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
 			n, _ := unix.Read(fd, buf)
 			unix.Close(fd)
 			if n > 0 {
-				pid, _, _ = parseHolderRecord(string(buf[:n]))
+				rec, ok := parseHolderRecord(string(buf[:n]))
+				mine = ok && rec.pid == me && rec.token == token
 			}
 		}
 		// The record is written just after the maps: give it time.
-		if (statErr != nil || pid != me) && age.Sec-born.Sec > 10 {
+		if (statErr != nil || !mine) && age.Sec-born.Sec > 10 {
 			return 0
 		}
-		if statErr == nil && pid == me && time.Duration(now.Nano()-st.Mtim.Nano()) > idle {
+		if statErr == nil && mine && time.Duration(now.Nano()-st.Mtim.Nano()) > idle {
 			return 0
 		}
 	}
 }
 
-func readHolderFile(file string) (pid int, start uint64, err error) {
+// holderRecord is what a record file says: the holder's pid, its start
+// time, and the token it was started with.
+type holderRecord struct {
+	pid   int
+	start uint64
+	token string
+}
+
+func readHolderFile(file string) (holderRecord, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return 0, 0, err
+		return holderRecord{}, err
 	}
-	pid, start, ok := parseHolderRecord(string(b))
+	rec, ok := parseHolderRecord(string(b))
 	if !ok {
-		return 0, 0, fmt.Errorf("%s: not a user namespace record", file)
+		return holderRecord{}, fmt.Errorf("%s: not a user namespace record", file)
 	}
-	return pid, start, nil
+	return rec, nil
 }
 
-// parseHolderRecord reads "PID STARTTIME".
-func parseHolderRecord(s string) (pid int, start uint64, ok bool) {
+// parseHolderRecord reads "PID STARTTIME TOKEN". (A record of an older
+// nook, without a token, is no record: a new holder replaces it, and the
+// old one exits since the record no longer names it.)
+func parseHolderRecord(s string) (holderRecord, bool) {
 	f := strings.Fields(s)
-	if len(f) != 2 {
-		return 0, 0, false
+	if len(f) != 3 || !validToken(f[2]) {
+		return holderRecord{}, false
 	}
 	pid, err1 := strconv.Atoi(f[0])
 	start, err2 := strconv.ParseUint(f[1], 10, 64)
 	if err1 != nil || err2 != nil || pid <= 0 {
-		return 0, 0, false
+		return holderRecord{}, false
 	}
-	return pid, start, true
+	return holderRecord{pid: pid, start: start, token: f[2]}, true
+}
+
+// holderToken is 128 random bits in hex. It is no secret (any process may
+// read a holder's argv): it makes each holder, and so each record, one of
+// a kind, so that a record names the holder started with it and no other,
+// not even an earlier holder of the same file. From getrandom(2) itself,
+// as session ids are (crypto/rand would link a FIPS module whose start-up
+// every nook start would pay for); /dev/urandom where getrandom is
+// missing or filtered.
+func holderToken() (string, error) {
+	var b [16]byte
+	n := 0
+	for n < len(b) {
+		m, err := unix.Getrandom(b[n:], 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		n += m
+	}
+	if n < len(b) {
+		f, err := os.Open("/dev/urandom")
+		if err == nil {
+			_, err = io.ReadFull(f, b[:])
+			f.Close()
+		}
+		if err != nil {
+			return "", fmt.Errorf("make a token for the user namespace holder: %w", err)
+		}
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+func validToken(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // writeHolderFile replaces file atomically (a reader sees the old record
 // or the new one).
-func writeHolderFile(file string, pid int, start uint64) error {
+func writeHolderFile(file string, rec holderRecord) error {
 	tmp := file + ".new-" + strconv.Itoa(os.Getpid())
-	err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", pid, start), 0o600)
+	err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d %s\n", rec.pid, rec.start, rec.token), 0o600)
 	if err == nil {
 		err = os.Rename(tmp, file)
 	}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nook-project/nook/sandbox/idmap"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,10 +33,11 @@ func TestHeldUserNS(t *testing.T) {
 			if !started {
 				t.Fatalf("no holder was recorded, yet Enter did not start one")
 			}
-			pid, _, err := readHolderFile(h.File)
+			rec, err := readHolderFile(h.File)
 			if err != nil {
 				t.Fatal(err)
 			}
+			pid := rec.pid
 			held, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/user")
 			if err != nil {
 				t.Fatal(err)
@@ -49,12 +52,25 @@ func TestHeldUserNS(t *testing.T) {
 			s.Identity = ident
 			s.EnterUserNS = &fd
 			r, _ := runReport(t, s, reportOpts{do: []string{"chown:/tmp", "mount-tmpfs:/tmp/m"}, stat: []string{"/tmp"}})
+			// The command runs in a user namespace nested in the sandbox's
+			// (lock.go); pid 1 stays in the sandbox's own, which is the
+			// held one. Only the raw engine enters; the Go init (forced by
+			// the CI runs with NOOK_ENGINE=init) makes a namespace with the
+			// same maps, as checked below.
+			// Without a pid namespace the command is the process started,
+			// readable from here once it runs.
+			p, release := startWaiting(t, &Spec{Identity: ident, EnterUserNS: &fd})
 			unix.Close(fd)
-			// Only the raw engine enters; the Go init (forced by the CI
-			// runs with NOOK_ENGINE=init) makes a namespace with the same
-			// maps, as checked below.
-			if goInit := os.Getenv("NOOK_ENGINE") == "init"; (r.NS["user"] == held) == goInit {
-				t.Errorf("the sandbox's user namespace is %s, the held one %s (Go init forced: %v)", r.NS["user"], held, goInit)
+			outer, err := parentUserNS(p.Pid)
+			release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if goInit := os.Getenv("NOOK_ENGINE") == "init"; (outer == heldIno(t, pid)) == goInit {
+				t.Errorf("the parent of the command's user namespace is inode %d, the held one %s (Go init forced: %v)", outer, held, goInit)
+			}
+			if r.NS["user"] == held {
+				t.Errorf("the command runs in the held user namespace %s itself, not a nested one", r.NS["user"])
 			}
 			for _, n := range []string{"mnt", "pid"} {
 				if r.NS[n] == hostNS(t, n) {
@@ -80,8 +96,8 @@ func TestHeldUserNS(t *testing.T) {
 				t.Fatal(err)
 			}
 			unix.Close(fd2)
-			if pid2, _, _ := readHolderFile(h.File); started || pid2 != pid {
-				t.Errorf("second Enter: started %v, holder %d (first %d)", started, pid2, pid)
+			if rec2, _ := readHolderFile(h.File); started || rec2.pid != pid {
+				t.Errorf("second Enter: started %v, holder %d (first %d)", started, rec2.pid, pid)
 			}
 
 			// The Go init makes its own namespace with the same maps.
@@ -107,7 +123,8 @@ func TestHeldUserNS(t *testing.T) {
 				t.Fatal(err)
 			}
 			unix.Close(fd4)
-			pid4, _, _ := readHolderFile(h.File)
+			rec4, _ := readHolderFile(h.File)
+			pid4 := rec4.pid
 			if !started || pid4 == pid {
 				t.Errorf("after the holder went idle: started %v, holder %d (old %d)", started, pid4, pid)
 			}
@@ -134,13 +151,18 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 		t.Fatal(err)
 	}
 	mine, _ := os.Readlink("/proc/self/ns/user")
+	token, err := holderToken()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// This process (its namespace is no child of its own), a stale start
-	// time, garbage.
+	// time, garbage, a record without a token (an older nook's).
 	for _, rec := range []string{
-		strconv.Itoa(self) + " " + strconv.FormatUint(start, 10),
-		strconv.Itoa(self) + " 1",
-		"1 0",
+		strconv.Itoa(self) + " " + strconv.FormatUint(start, 10) + " " + token,
+		strconv.Itoa(self) + " 1 " + token,
+		"1 0 " + token,
 		"not a record",
+		strconv.Itoa(self) + " " + strconv.FormatUint(start, 10),
 	} {
 		if err := os.WriteFile(h.File, []byte(rec+"\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -178,7 +200,7 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(h.File, []byte(strconv.Itoa(z.Process.Pid)+" "+strconv.FormatUint(zstart, 10)+"\n"), 0o600)
+	os.WriteFile(h.File, []byte(strconv.Itoa(z.Process.Pid)+" "+strconv.FormatUint(zstart, 10)+" "+token+"\n"), 0o600)
 	fd, started, err := h.Enter(Identity{Mode: "root", UserNS: UserNSAlways})
 	if err != nil {
 		t.Fatal(err)
@@ -190,23 +212,64 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 	z.Wait()
 	h.Stop()
 
-	// A live holder with other maps is not entered for this identity.
+	// A live process in a namespace with other maps is not entered: a
+	// held namespace maps the identity's host ids onto themselves
+	// (lock.go), and this one maps the caller to 1000.
 	uid := 1000
-	if _, _, err := h.Enter(Identity{Mode: "self", UserNS: UserNSAlways, UID: &uid}); err != nil {
+	ident := Identity{Mode: "self", UserNS: UserNSAlways, UID: &uid}
+	other, err := resolveIdentity(&Spec{Identity: ident})
+	if err != nil {
 		t.Fatal(err)
 	}
-	pid, _, _ := readHolderFile(h.File)
-	fd, started, err = h.Enter(Identity{Mode: "root", UserNS: UserNSAlways})
+	if normMap(idmap.Format(other.uidMap)) == normMap(idmap.Format(identityMaps(other.uidMap))) {
+		t.Fatalf("the caller is uid 1000: no map that differs from the held one")
+	}
+	live := exec.Command("/bin/sleep", "30")
+	live.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER,
+		UidMappings: other.uidMap, GidMappings: other.gidMap}
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { live.Process.Kill(); live.Wait() }()
+	lstart, _, err := procStat(live.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(h.File, []byte(strconv.Itoa(live.Process.Pid)+" "+strconv.FormatUint(lstart, 10)+" "+token+"\n"), 0o600)
+	fd, started, err = h.Enter(ident)
 	if err != nil {
 		t.Fatal(err)
 	}
 	unix.Close(fd)
-	if pid2, _, _ := readHolderFile(h.File); !started || pid2 == pid {
-		t.Errorf("a holder with the caller mapped to 1000 was entered for root: started %v", started)
+	if rec2, _ := readHolderFile(h.File); !started || rec2.pid == live.Process.Pid {
+		t.Errorf("a namespace with the caller mapped to 1000 was entered as a held one: started %v", started)
 	}
-	// The old holder sees its record gone and exits (after its start-up
-	// grace of 10 s).
-	waitGone(t, pid, 20*time.Second)
+	h.Stop()
+}
+
+// parentUserNS is the inode of the parent of pid's user namespace.
+func parentUserNS(pid int) (uint64, error) {
+	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	parent, err := unix.IoctlRetInt(fd, nsGetParent)
+	if err != nil {
+		return 0, fmt.Errorf("NS_GET_PARENT: %w", err)
+	}
+	defer unix.Close(parent)
+	var st unix.Stat_t
+	err = unix.Fstat(parent, &st)
+	return st.Ino, err
+}
+
+func heldIno(t *testing.T, pid int) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/user", &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
 }
 
 func waitGone(t *testing.T, pid int, limit time.Duration) {

@@ -53,9 +53,17 @@ type nestPlan struct {
 // limitUserNS prepares the move of the command into another user
 // namespace: for DisableUserNS the limit and a procfs handle, for UserNS2
 // a handle on that namespace. It runs before the root switch.
-func limitUserNS(s *Spec, files map[int]*os.File) error {
+func limitUserNS(s *Spec, files map[int]*os.File, lock bool) error {
 	shellFallback = s.ShellFallback
 	if !s.DisableUserNS && s.UserNS2 == nil {
+		return nil
+	}
+	if lock && s.DisableUserNS {
+		// The nested namespace that locks the mounts (lock.go) is the one
+		// that uses the limit up.
+		if err := os.WriteFile("/proc/sys/user/max_user_namespaces", []byte("1\n"), 0); err != nil {
+			return fmt.Errorf("limit user namespaces: %w", err)
+		}
 		return nil
 	}
 	keep, err := keptCaps(s.Caps)

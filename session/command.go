@@ -152,10 +152,14 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 		if idle := holdIdle(); idle > 0 {
 			// Best effort: without a held namespace the command makes
 			// its own, with the same maps, and reports any failure.
-			h := sandbox.UserNSHolder{File: filepath.Join(st.Dir, usernsRecord), Idle: idle}
+			// Start marks the holder used once the command runs in it,
+			// and replaces it when its namespace refuses the command's
+			// (sandbox.ErrHeldUserNSRefused).
+			h := &sandbox.UserNSHolder{File: filepath.Join(st.Dir, usernsRecord), Idle: idle}
 			if fd, _, err := h.Enter(spec.Identity); err == nil {
 				cmd.userns = fd
 				spec.EnterUserNS = &cmd.userns
+				spec.HeldUserNS = h
 			}
 			sandbox.Phase("run: user namespace")
 		}

@@ -60,6 +60,13 @@ for p in $pkgs; do
 	name=$(echo "${p#github.com/nook-project/nook/}" | tr / _)
 	CGO_ENABLED=0 go test -c -o "$bin/$name.test" "$p"
 done
+# nook has no cgo, but a program that embeds the sandbox package may: the
+# runtime then cannot reach every thread (syscall.AllThreadsSyscall), which
+# the Go init's pid 1 needs to drop its capabilities. The sandbox suite
+# built with cgo runs too (below), from a directory of its own, which the
+# runs of every binary leave out.
+mkdir -p "$bin/cgo"
+CGO_ENABLED=1 go test -c -o "$bin/cgo/sandbox.test" ./sandbox
 chmod -R a+rX "$work"
 
 # shellcheck source=test/lib/runtests.sh
@@ -85,6 +92,17 @@ if [ "$(id -u)" -eq 0 ]; then
 	say "sandbox and CLI suites again with NOOK_RAW_NO_VM=1"
 	run_as - root-novm NOOK_RAW_NO_VM=1
 	run_as nook-ci-nosub nosub-novm NOOK_RAW_NO_VM=1
+	# The sandbox suite built with cgo, as an embedder may build it:
+	# through the Go init (whose pid 1 cannot drop capabilities on every
+	# thread there, and must fail closed) and through the raw engine.
+	say "sandbox suite built with cgo, with NOOK_ENGINE=init and without"
+	only="cgo/sandbox"
+	run_as - root-cgo-init NOOK_ENGINE=init
+	run_as nook-ci-sub sub-cgo-init NOOK_TEST_EXPECT_SUBIDS=1 NOOK_ENGINE=init
+	run_as nook-ci-nosub nosub-cgo-init NOOK_ENGINE=init
+	run_as - root-cgo
+	run_as nook-ci-sub sub-cgo NOOK_TEST_EXPECT_SUBIDS=1
+	run_as nook-ci-nosub nosub-cgo
 	only=
 	# Debian 12's own clients drive nook's schroot face end to end: sbuild
 	# builds a package as a user in group sbuild and as root (test/sbuild,
@@ -116,6 +134,9 @@ else
 	run_as - self
 	only="sandbox cmd_nook"
 	run_as - self-init NOOK_ENGINE=init
+	only="cgo/sandbox"
+	run_as - self-cgo-init NOOK_ENGINE=init
+	run_as - self-cgo
 	only=
 fi
 

@@ -44,6 +44,12 @@ func helper(action string, args []string) int {
 		fmt.Println("done")
 	case "tty":
 		helperTTY()
+	case "undo":
+		helperUndo(args)
+	case "keyring-caller":
+		helperKeyringCaller(args)
+	case "keyring":
+		helperKeyring()
 	case "mount":
 		// Mount a tmpfs on args[0] (a bind of a host directory), leave
 		// a file in it, and hold it until stdin ends.

@@ -38,6 +38,11 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "-attack-helper" {
 		os.Exit(helper(os.Args[2], os.Args[3:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == unpackFlag {
+		// Started by nook as its unpack helper (TestHelpersLocked).
+		hostileUnpackHelper()
+		os.Exit(1)
+	}
 	// Fds this test binary inherited (from a CI runner, a terminal
 	// multiplexer) must not reach nook: the cases count every fd above 2
 	// that nobody passed.

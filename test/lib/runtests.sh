@@ -25,6 +25,7 @@ run_as() {
 	fi
 	for t in "${tests[@]}"; do
 		local log="$work/$label-$(basename "$t" .test).log"
+		[ "$(basename "$(dirname "$t")")" = cgo ] && log="$work/$label-cgo-$(basename "$t" .test).log"
 		local cmd=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" TMPDIR="$home"
 			LANG=C.UTF-8 NOOK_BIN="$bin/nook" CI="${CI:-}" "$@" "$t" -test.v -test.count=1 -test.timeout="${NOOK_TEST_TIMEOUT:-15m}" ${NOOK_TEST_RUN:+-test.run="$NOOK_TEST_RUN"})
 		local rc=0
@@ -37,7 +38,7 @@ run_as() {
 		pass=$(grep -c -- '--- PASS' "$log" || true)
 		skip=$(grep -c -- '--- SKIP' "$log" || true)
 		fail=$(grep -c -- '--- FAIL' "$log" || true)
-		summary+=("$(printf '%-10s %-32s pass %4d  skip %3d  fail %3d  rc %d' "$label" "$(basename "$t")" "$pass" "$skip" "$fail" "$rc")")
+		summary+=("$(printf '%-10s %-32s pass %4d  skip %3d  fail %3d  rc %d' "$label" "${t#"$bin"/}" "$pass" "$skip" "$fail" "$rc")")
 		if [ "$skip" -gt 0 ]; then
 			grep -B1 -- '--- SKIP' "$log" | grep -v -- '^--$' | grep -v '^=== RUN' | sed "s/^/  [$label skip] /"
 		fi

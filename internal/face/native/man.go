@@ -139,8 +139,10 @@ func ManPage(w io.Writer, date string) {
 		"When the command runs as a uid other than 0, its capabilities are raised into the ambient set, so it keeps them across execve(2) and can still, for example, mount.")
 	m.para("A seccomp(2) filter is always installed. " +
 		"It makes ioctl(2) TIOCSTI and TIOCLINUX fail with EPERM, so nothing in the sandbox can type into the caller's terminal (CVE-2017-5226). " +
-		"--suppress-chown makes the chown family (chown, fchown, lchown, fchownat) succeed without doing anything, for tools that chown to ids the namespace does not map; " +
-		"--suppress-sync does the same for sync, fsync, fdatasync, msync, sync_file_range and syncfs. " +
+		"--suppress-chown makes the chown family (chown, fchown, lchown, fchownat) succeed without doing anything, for tools that chown to ids the namespace does not map. " +
+		"As mkosi-sandbox's, it applies only where chown cannot work: in a user namespace nook makes, or in a single-id one nook runs in; " +
+		"real root without a user namespace chowns for real (an image built with sudo keeps its owners). " +
+		"--suppress-sync makes sync, fsync, fdatasync, msync, sync_file_range and syncfs succeed without doing anything. " +
 		"The filter allows everything else and never kills a process. " +
 		"It is installed while nook still holds CAP_SYS_ADMIN in the namespace, so it does not need no_new_privs.")
 	m.para("no_new_privs is off unless --no-new-privs is given: inside a user namespace a setuid binary cannot gain more than the namespace holds, and package managers need setuid helpers.")

@@ -226,7 +226,7 @@ var options = sync.OnceValue(func() []option {
 		{name: "no-sort", group: "Filesystem", help: "run filesystem operations in the order given (bwrap semantics)", apply: flag(func(r *runOptions) { r.spec.SortMounts = false })},
 		{name: "no-pivot-root", group: "Filesystem", help: "switch root with MS_MOVE + chroot, as done anyway when / is not a mount point", apply: flag(func(r *runOptions) { r.spec.NoPivotRoot = true })},
 
-		{name: "suppress-chown", group: "Security", help: "chown and friends succeed without doing anything (seccomp)", apply: flag(func(r *runOptions) { r.spec.SuppressChown = true })},
+		{name: "suppress-chown", group: "Security", help: "chown and friends succeed without doing anything (seccomp; only in a user namespace, where chown fails)", apply: flag(func(r *runOptions) { r.spec.SuppressChown = true })},
 		{name: "suppress-sync", group: "Security", help: "sync, fsync and friends succeed without doing anything (seccomp)", apply: flag(func(r *runOptions) { r.spec.SuppressSync = true })},
 		{name: "cap-add", args: []string{"CAP"}, group: "Security", help: "keep capability CAP (or ALL)", apply: func(r *runOptions, a []string) error {
 			if _, err := checkCap(a[0]); err != nil {
