@@ -42,6 +42,8 @@
 #                       passed to sbuild as --chroot); default: sbuild
 #                       resolves bookworm-amd64-sbuild itself and the install
 #                       phase uses nook-ci-bookworm (setup.sh's definition).
+#   NOOK_SBUILD_LIGHT=1 build mkpkg.sh's light variant (no debhelper) without
+#                       apt-get update (the VM stage, under emulation).
 #   NOOK_SBUILD_KEEP=1  keep the scratch directory.
 #   NOOK_SBUILD_QUIET=1 do not stream sbuild's log (it is still kept and its
 #                       tail shown on failure).
@@ -201,6 +203,11 @@ inner() {
 	# lists, so without it no build-dependency can be installed. The
 	# dist-upgrade that follows is sbuild's default too and costs ~0.5 s.
 	[ -z "${NOOK_SBUILD_CHROOT:-}" ] || sbuild_args+=("--chroot=$NOOK_SBUILD_CHROOT")
+	# NOOK_SBUILD_LIGHT=1 (mkpkg.sh): nothing to install beyond what the
+	# tarball has, so no apt-get update (under emulation parsing the
+	# archive's indices takes minutes). sbuild still resolves the build
+	# dependencies through apt, against its own dummy archive only.
+	[ "${NOOK_SBUILD_LIGHT:-0}" != 1 ] || sbuild_args+=(--no-apt-update --no-apt-upgrade --no-apt-distupgrade --build-dep-resolver=null)
 	say "phase sbuild: sbuild ${sbuild_args[*]} $(basename "$dsc")  (as $user)"
 	local t0 t1 rc=0
 	t0=$(now)

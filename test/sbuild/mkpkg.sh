@@ -11,6 +11,13 @@
 # are needed in the chroot, where the buildd variant and the build-depends
 # provide them.
 #
+# NOOK_SBUILD_LIGHT=1 (the VM stage, test/vm: under software emulation
+# debhelper's perl and the packages it pulls in take ~10 minutes a build)
+# makes the same package with a debian/rules of its own and no
+# build-dependency beyond build-essential, which the buildd tarball has:
+# still a real build by sbuild (dpkg-buildpackage, gcc, dpkg-deb in a
+# session), without an apt install.
+#
 # Also writes DIR/nookhello.expected: the exact line the installed program
 # prints. Prints the path of the .dsc on its last line.
 set -euo pipefail
@@ -67,7 +74,7 @@ Source: nookhello
 Section: misc
 Priority: optional
 Maintainer: nook CI <nook-ci@localhost>
-Build-Depends: debhelper-compat (= 13)
+Build-Depends: @BUILD_DEPENDS@
 Standards-Version: 4.6.2
 Rules-Requires-Root: no
 
@@ -87,11 +94,44 @@ nookhello (1.0) unstable; urgency=medium
  -- nook CI <nook-ci@localhost>  Sun, 22 Nov 2026 12:00:00 +0000
 CL
 
-cat >"$src/debian/rules" <<'RULES'
+if [ "${NOOK_SBUILD_LIGHT:-0}" = 1 ]; then
+	sed -i '/^Build-Depends: @BUILD_DEPENDS@$/d' "$src/debian/control"
+	cat >"$src/debian/rules" <<'RULES'
+#!/usr/bin/make -f
+# No debhelper: the steps dh would take for this one binary, by hand.
+pkg := debian/nookhello
+export CFLAGS := $(shell dpkg-buildflags --get CFLAGS)
+export CPPFLAGS := $(shell dpkg-buildflags --get CPPFLAGS)
+export LDFLAGS := $(shell dpkg-buildflags --get LDFLAGS)
+
+build build-arch:
+	$(MAKE)
+build-indep:
+
+binary binary-arch: build
+	rm -rf $(pkg)
+	$(MAKE) install DESTDIR=$(CURDIR)/$(pkg)
+	strip --remove-section=.comment --remove-section=.note $(pkg)/usr/bin/nookhello
+	install -D -m 0644 debian/copyright $(pkg)/usr/share/doc/nookhello/copyright
+	mkdir -p $(pkg)/DEBIAN
+	dpkg-shlibdeps $(pkg)/usr/bin/nookhello
+	dpkg-gencontrol -pnookhello -P$(pkg)
+	dpkg-deb --root-owner-group --build $(pkg) ..
+binary-indep:
+
+clean:
+	$(MAKE) clean
+	rm -rf $(pkg) debian/files debian/substvars
+.PHONY: build build-arch build-indep binary binary-arch binary-indep clean
+RULES
+else
+	sed -i 's/^Build-Depends: @BUILD_DEPENDS@$/Build-Depends: debhelper-compat (= 13)/' "$src/debian/control"
+	cat >"$src/debian/rules" <<'RULES'
 #!/usr/bin/make -f
 %:
 	dh $@
 RULES
+fi
 chmod 0755 "$src/debian/rules"
 
 echo '3.0 (native)' >"$src/debian/source/format"

@@ -116,7 +116,7 @@ main() {
 
 	if [ "${SBUILD:-0}" = 1 ]; then
 		say "sbuild through nook as schroot, as root, nook-ci-sub and nook-ci-nosub"
-		if NOOK_SBUILD_USERS="nook-ci-sub nook-ci-nosub root" "$nook/test/sbuild/ci.sh" "$bin/nook" 2>&1 |
+		if NOOK_SBUILD_LIGHT=1 NOOK_SBUILD_USERS="nook-ci-sub nook-ci-nosub root" "$nook/test/sbuild/ci.sh" "$bin/nook" 2>&1 |
 			tee "$res/sbuild.log" | grep --line-buffered -E '^=== sbuild end|^TIME (sbuild|total)|^PASS|^FAIL|^!!!'; then
 			summary+=("sbuild     test/sbuild/ci.sh (sub, nosub, root)  pass")
 		else

@@ -28,7 +28,9 @@
 #   NOOK_VM_PART_TESTS  NAME:PATTERN items: the tests of binary NAME that
 #                       match PATTERN, three ways; default the schroot face
 #                       and session CLI tests of cmd_nook (their tarballs
-#                       are small)
+#                       are small) and the attack suite's locked-mount
+#                       and keyring cases (they lean on the kernel's
+#                       rules for mounts copied into a user namespace)
 #   NOOK_VM_INIT_TESTS  test binaries to run again with NOOK_ENGINE=init;
 #                       default "sandbox"
 #   NOOK_VM_TEST_RUN    a -test.run pattern for them (default: all)
@@ -55,7 +57,7 @@ say() { printf '\n=== vm: %s\n' "$*"; }
 
 tests=${NOOK_VM_TESTS-sandbox session}
 init_tests=${NOOK_VM_INIT_TESTS-sandbox}
-part_tests=${NOOK_VM_PART_TESTS-cmd_nook:TestSchroot|TestSessionCLI|TestChrootCLI}
+part_tests=${NOOK_VM_PART_TESTS-cmd_nook:TestSchroot|TestSessionCLI|TestChrootCLI test_attack:TestCommandCannotUndoSandbox|TestNestedSandboxStillWorks|TestHelpersLocked|TestSchrootFaceLocked|TestKeyringIsolated}
 timeout=${NOOK_VM_TIMEOUT:-2400}
 mem=${NOOK_VM_MEM:-3072}
 cpu_model=${NOOK_VM_CPU_MODEL:-max}
