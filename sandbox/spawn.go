@@ -38,6 +38,9 @@ type Process struct {
 	// cleanup removes what the sandbox needed on the host while it ran
 	// (disk-backed overlay uppers); Wait calls it.
 	cleanup func()
+	// relay is the stdio relays (stdiorelay.go), drained before Wait
+	// returns.
+	relay *stdioRelay
 	// reaped is how the process reap waited for ended.
 	reaped Status
 	msgs   chan statusMsg
@@ -135,6 +138,11 @@ func Start(s *Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	relay, err := spec.relayStdio(id)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	Phase("identity")
 	p, err := startRaw(&spec, id)
 	if err != nil && id.userns && spec.EnterUserNS != nil && heldRefused(err) {
@@ -151,10 +159,12 @@ func Start(s *Spec) (*Process, error) {
 		p, err = startInit(&spec, id)
 	}
 	if err != nil {
+		relay.abort()
 		cleanup()
 		return nil, err
 	}
-	p.cleanup = cleanup
+	relay.started()
+	p.cleanup, p.relay = cleanup, relay
 	return p, nil
 }
 
@@ -479,6 +489,7 @@ func (p *Process) Wait() (Status, error) {
 	if p.cleanup != nil {
 		defer p.cleanup()
 	}
+	defer p.relay.wait()
 	if p.Engine == "raw" {
 		return p.waitRaw()
 	}

@@ -95,6 +95,11 @@ type Spec struct {
 	Stdin  *os.File `json:"-"`
 	Stdout *os.File `json:"-"`
 	Stderr *os.File `json:"-"`
+	// DirectStdio passes Stdin, Stdout and Stderr as they are, also where
+	// the command could not reopen them through /proc/self/fd or /dev/std*
+	// (a pipe or file of another user's): by default nook relays those
+	// through pipes the command can reopen (with a pid namespace only).
+	DirectStdio bool `json:"direct_stdio,omitempty"`
 
 	// The fields below were added for the bwrap personality (blockfds.go,
 	// lockfiles.go, userfilters.go, execfallback.go, joinns.go,

@@ -1,0 +1,371 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Reopening stdio. Programs reopen what they were given: `tee /proc/self/fd/2`
+// (autopkgtest's apt-get update), `echo x >/dev/stderr` in build systems and
+// test suites. Opening /proc/self/fd/N is a new open of the inode behind fd N,
+// with the kernel's permission check against the opener's credentials: a pipe
+// is its creator's with mode 0600, a log file is whoever made it. Under
+// schroot the command runs with host credentials (root can open anything);
+// in a sandbox root is the caller, and a build user is a subordinate id, so
+// a pipe or log of host root's, or the caller's own pipe for a build user,
+// cannot be reopened, and the program fails (or, as autopkgtest, retries).
+//
+// So, for each of fds 0, 1 and 2 that is a pipe or a regular file the
+// command could not reopen with its credentials, nook hands the command a
+// pipe of its own instead and relays between it and the caller's file. Pipes
+// and files the command can reopen, terminals (job control and window size
+// stay the terminal's), sockets (no one can reopen those) and devices are
+// passed as they are: in the common case nothing changes and nothing costs.
+
+// relayProbe decides per stdio fd; the identity part of the kernel's
+// permission check (generic_permission, capable_wrt_inode_uidgid) as seen
+// from the host.
+type relayProbe struct {
+	uid, gid    uint32
+	groups      map[uint32]bool
+	dacOverride bool
+	// mapped: the host ids the command's user namespace maps (nil: no
+	// user namespace, a capability applies to every inode).
+	uidMap, gidMap []syscall.SysProcIDMap
+	userns         bool
+}
+
+// canOpen: could the command open st for want (4 read, 2 write)?
+func (p *relayProbe) canOpen(st *unix.Stat_t, want uint32) bool {
+	if p.dacOverride && (!p.userns || (idMapped(p.uidMap, st.Uid) && idMapped(p.gidMap, st.Gid))) {
+		return true
+	}
+	mode := st.Mode & 0o777
+	var bits uint32
+	switch {
+	case st.Uid == p.uid:
+		bits = mode >> 6
+	case st.Gid == p.gid || p.groups[st.Gid]:
+		bits = mode >> 3
+	default:
+		bits = mode
+	}
+	return bits&want == want
+}
+
+func idMapped(m []syscall.SysProcIDMap, host uint32) bool {
+	for _, e := range m {
+		if int64(host) >= int64(e.HostID) && int64(host) < int64(e.HostID)+int64(e.Size) {
+			return true
+		}
+	}
+	return false
+}
+
+func hostID(m []syscall.SysProcIDMap, inside int) (uint32, bool) {
+	for _, e := range m {
+		if inside >= e.ContainerID && inside < e.ContainerID+e.Size {
+			return uint32(e.HostID + inside - e.ContainerID), true
+		}
+	}
+	return 0, false
+}
+
+// newRelayProbe works out the command's host credentials: the caller's
+// own, or the ids it switches to, through the sandbox's maps.
+func newRelayProbe(s *Spec, id *identity) (*relayProbe, error) {
+	keep, err := keptCaps(s.Caps)
+	if err != nil {
+		return nil, err
+	}
+	p := &relayProbe{
+		uid: uint32(os.Geteuid()), gid: uint32(os.Getegid()),
+		dacOverride: keep&(1<<unix.CAP_DAC_OVERRIDE) != 0,
+		uidMap:      id.uidMap, gidMap: id.gidMap, userns: id.userns,
+	}
+	switched := id.switchUID >= 0 || id.switchGID >= 0
+	if id.switchUID >= 0 {
+		p.uid = uint32(id.switchUID)
+		if id.userns {
+			u, ok := hostID(id.uidMap, id.switchUID)
+			if !ok {
+				return nil, nil
+			}
+			p.uid = u
+		}
+	}
+	if id.switchGID >= 0 {
+		p.gid = uint32(id.switchGID)
+		if id.userns {
+			g, ok := hostID(id.gidMap, id.switchGID)
+			if !ok {
+				return nil, nil
+			}
+			p.gid = g
+		}
+	}
+	if !id.userns && p.uid == 0 && !switched {
+		// Host root keeps root's usual set unless told otherwise.
+		return p, nil
+	}
+	if !switched {
+		// The caller's supplementary groups stay the command's.
+		gs, err := unix.Getgroups()
+		if err == nil {
+			p.groups = map[uint32]bool{}
+			for _, g := range gs {
+				p.groups[uint32(g)] = true
+			}
+		}
+	}
+	return p, nil
+}
+
+// stdioRelay is the relays of one sandbox.
+type stdioRelay struct {
+	// given: the pipe ends the command gets, by stdio number; nook closes
+	// its copies once the sandbox started.
+	given [3]*os.File
+	outs  sync.WaitGroup
+	// stopIn ends the stdin relay without reading more (the command is
+	// gone); nil without one.
+	stopIn *os.File
+	in     sync.WaitGroup
+}
+
+// relayStdio replaces the stdio files in s that the command could not
+// reopen with relay pipes, and starts the relays. Only with a pid namespace
+// of the sandbox's own: its end is the end of every process that could hold
+// the relay's pipe, so the relays end too. nil when nothing needs a relay.
+func (s *Spec) relayStdio(id *identity) (*stdioRelay, error) {
+	if s.DirectStdio || !s.Namespaces.PID {
+		return nil, nil
+	}
+	probe, err := newRelayProbe(s, id)
+	if err != nil || probe == nil {
+		return nil, err
+	}
+	files := [3]**os.File{&s.Stdin, &s.Stdout, &s.Stderr}
+	defaults := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	var need [3]bool
+	var stats [3]unix.Stat_t
+	anyNeed := false
+	for i, fp := range files {
+		f := orDefault(*fp, defaults[i])
+		if err := unix.Fstat(int(f.Fd()), &stats[i]); err != nil {
+			continue // not open: nothing to reopen either
+		}
+		t := stats[i].Mode & unix.S_IFMT
+		if t != unix.S_IFIFO && t != unix.S_IFREG {
+			continue
+		}
+		want := uint32(2)
+		if i == 0 {
+			want = 4
+		}
+		if !probe.canOpen(&stats[i], want) {
+			need[i], anyNeed = true, true
+		}
+	}
+	if !anyNeed {
+		return nil, nil
+	}
+	r := &stdioRelay{}
+	ok := false
+	defer func() {
+		if !ok {
+			r.abort()
+		}
+	}()
+	if need[0] {
+		if err := r.startIn(orDefault(s.Stdin, os.Stdin)); err != nil {
+			return nil, err
+		}
+		s.Stdin = r.given[0]
+	}
+	// stdout and stderr on the same file (2>&1) share one relay, so what
+	// the command writes to each keeps its order.
+	if need[1] && need[2] && stats[1].Dev == stats[2].Dev && stats[1].Ino == stats[2].Ino {
+		if err := r.startOut(1, orDefault(s.Stdout, os.Stdout)); err != nil {
+			return nil, err
+		}
+		r.given[2] = r.given[1]
+		s.Stdout, s.Stderr = r.given[1], r.given[1]
+	} else {
+		for i := 1; i <= 2; i++ {
+			if !need[i] {
+				continue
+			}
+			if err := r.startOut(i, orDefault(*files[i], defaults[i])); err != nil {
+				return nil, err
+			}
+			*files[i] = r.given[i]
+		}
+	}
+	ok = true
+	return r, nil
+}
+
+// relayPipe makes a pipe whose inode anyone may open: the command may run
+// as an id other than nook's. Only processes that hold an end (and may look
+// at each other's /proc/PID/fd) can reach it.
+func relayPipe() (r, w *os.File, err error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, os.NewSyscallError("pipe2 for a stdio relay", err)
+	}
+	r, w = os.NewFile(uintptr(fds[0]), "relay-r"), os.NewFile(uintptr(fds[1]), "relay-w")
+	if err := unix.Fchmod(fds[0], 0o666); err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, os.NewSyscallError("fchmod a stdio relay pipe", err)
+	}
+	return r, w, nil
+}
+
+// dupFile duplicates f above the stdio numbers: nook writing to its own fd 1
+// or 2 would make a broken pipe kill nook (the Go runtime raises SIGPIPE for
+// those two), where the command is the one to learn of it.
+func dupFile(f *os.File, name string) (*os.File, error) {
+	d, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, fmt.Errorf("duplicate %s for its relay: %w", name, err)
+	}
+	return os.NewFile(uintptr(d), name), nil
+}
+
+// startOut relays what the command writes to fd n into dst.
+func (r *stdioRelay) startOut(n int, dst *os.File) error {
+	out, err := dupFile(dst, fmt.Sprintf("stdio %d", n))
+	if err != nil {
+		return err
+	}
+	pr, pw, err := relayPipe()
+	if err != nil {
+		out.Close()
+		return err
+	}
+	r.given[n] = pw
+	r.outs.Add(1)
+	go func() {
+		defer r.outs.Done()
+		defer out.Close()
+		defer pr.Close()
+		// A reader gone on nook's side (EPIPE): closing the pipe's read
+		// end gives the command the same EPIPE on its next write.
+		_, _ = io.Copy(onlyWriter{out}, onlyReader{pr})
+	}()
+	return nil
+}
+
+// startIn relays the caller's stdin to the command. It reads only when the
+// relay pipe (one page, the smallest a pipe is) has room, and stops without
+// reading once the command is gone: at most a page more than the command
+// read is taken from the caller's input.
+func (r *stdioRelay) startIn(src *os.File) error {
+	in, err := dupFile(src, "stdin")
+	if err != nil {
+		return err
+	}
+	pr, pw, err := relayPipe()
+	if err != nil {
+		in.Close()
+		return err
+	}
+	stopR, stopW, err := os.Pipe()
+	if err != nil {
+		in.Close()
+		pr.Close()
+		pw.Close()
+		return fmt.Errorf("pipe to stop the stdin relay: %w", err)
+	}
+	_, _ = unix.FcntlInt(pw.Fd(), unix.F_SETPIPE_SZ, os.Getpagesize())
+	r.given[0], r.stopIn = pr, stopW
+	r.in.Add(1)
+	go func() {
+		defer r.in.Done()
+		defer in.Close()
+		defer pw.Close()
+		defer stopR.Close()
+		relayIn(in, pw, stopR)
+	}()
+	return nil
+}
+
+// relayIn copies src to dst a page at a time while dst has room, until src
+// ends, dst's reader is gone, or stop becomes readable.
+func relayIn(src, dst, stop *os.File) {
+	buf := make([]byte, os.Getpagesize())
+	wait := func(fd int, ev int16) bool {
+		for {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: ev}, {Fd: int32(stop.Fd()), Events: unix.POLLIN}}
+			_, err := unix.Poll(fds, -1)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return err == nil && fds[1].Revents == 0 && fds[0].Revents != 0
+		}
+	}
+	for {
+		if !wait(int(dst.Fd()), unix.POLLOUT) || !wait(int(src.Fd()), unix.POLLIN) {
+			return
+		}
+		n, err := unix.Read(int(src.Fd()), buf)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+// started closes nook's copies of the ends the command got.
+func (r *stdioRelay) started() {
+	if r == nil {
+		return
+	}
+	seen := map[*os.File]bool{}
+	for _, f := range r.given {
+		if f != nil && !seen[f] {
+			seen[f] = true
+			f.Close()
+		}
+	}
+}
+
+// wait lets the output relays finish (every writer in the sandbox is gone
+// once its pid namespace is) and stops the input relay.
+func (r *stdioRelay) wait() {
+	if r == nil {
+		return
+	}
+	if r.stopIn != nil {
+		r.stopIn.Close()
+		r.in.Wait()
+	}
+	r.outs.Wait()
+}
+
+// abort undoes relayStdio for a sandbox that did not start.
+func (r *stdioRelay) abort() {
+	if r == nil {
+		return
+	}
+	r.started()
+	r.wait()
+}
+
+// onlyReader and onlyWriter hide ReadFrom/WriteTo, so io.Copy uses its
+// buffer and stops at the first error on either side.
+type onlyReader struct{ io.Reader }
+type onlyWriter struct{ io.Writer }

@@ -1,0 +1,152 @@
+package sandbox
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// closedPipe is a pipe no process without CAP_DAC_OVERRIDE can reopen
+// through /proc/self/fd: mode 000, as a pipe of another user's is to the
+// command (a root-owned pipe for a sandbox of the caller's, the caller's
+// own pipe for a build user with a subordinate id).
+func closedPipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	if err := unix.Fchmod(int(r.Fd()), 0); err != nil {
+		t.Fatalf("fchmod a pipe: %v", err)
+	}
+	return r, w
+}
+
+// noCapsShell is a sandbox running a shell line with no capabilities, so
+// the mode of what it was given decides whether it can reopen it.
+func noCapsShell(line string) *Spec {
+	s := baseSpec()
+	s.Args = []string{"/bin/sh", "-c", line}
+	s.Env = []string{"PATH=/usr/bin:/bin"}
+	s.Caps.Drop = []string{"ALL"}
+	return s
+}
+
+// runCollect starts s, reads what it writes to out's pipe until the end and
+// waits for it.
+func runCollect(t *testing.T, s *Spec, outR, outW *os.File) (string, Status) {
+	t.Helper()
+	p, err := Start(s)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	outW.Close()
+	b, _ := io.ReadAll(outR)
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return string(b), st
+}
+
+// TestStdioReopenable: a command reopens its stdout and stderr through
+// /dev/std* and /proc/self/fd/N although it could not open the pipe it was
+// given (issue 18: autopkgtest's `tee /proc/self/fd/2`, a build user's
+// `>/dev/stderr`). Failed before the relay: "Permission denied".
+func TestStdioReopenable(t *testing.T) {
+	line := `echo a >/dev/stdout && echo b >/dev/stderr && echo c >/proc/self/fd/1 && echo d | tee /proc/self/fd/2 >/dev/null`
+	t.Run("stdout and stderr the same pipe keep their order", func(t *testing.T) {
+		r, w := closedPipe(t)
+		s := noCapsShell(line)
+		s.Stdout, s.Stderr = w, w
+		out, st := runCollect(t, s, r, w)
+		if st.Code != 0 || out != "a\nb\nc\nd\n" {
+			t.Errorf("status %+v, output %q, want 0 and a b c d in order", st, out)
+		}
+	})
+	t.Run("separate pipes", func(t *testing.T) {
+		r, w := closedPipe(t)
+		er, ew := closedPipe(t)
+		s := noCapsShell(`echo out >/dev/stdout; echo err >/proc/self/fd/2`)
+		s.Stdout, s.Stderr = w, ew
+		p, err := Start(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		ew.Close()
+		var errOut []byte
+		done := make(chan struct{})
+		go func() { errOut, _ = io.ReadAll(er); close(done) }()
+		out, _ := io.ReadAll(r)
+		<-done
+		st, err := p.Wait()
+		if err != nil || st.Code != 0 || string(out) != "out\n" || string(errOut) != "err\n" {
+			t.Errorf("status %+v %v, stdout %q, stderr %q", st, err, out, errOut)
+		}
+	})
+	t.Run("DirectStdio passes the pipe as it is", func(t *testing.T) {
+		// The case the relay exists for, without it: the reopen fails.
+		r, w := closedPipe(t)
+		s := noCapsShell(`(echo a >/dev/stdout) 2>/dev/null || echo refused`)
+		s.DirectStdio = true
+		s.Stdout, s.Stderr = w, w
+		out, _ := runCollect(t, s, r, w)
+		if out != "refused\n" {
+			t.Errorf("output %q, want the reopen refused", out)
+		}
+	})
+	t.Run("a pipe the command can reopen is passed as it is", func(t *testing.T) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		s := noCapsShell(`stat -L -c %i /proc/self/fd/1`)
+		s.Stdout = w
+		out, _ := runCollect(t, s, r, w)
+		var st unix.Stat_t
+		if err := unix.Fstat(int(r.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(out) != strconv.FormatUint(st.Ino, 10) {
+			t.Errorf("the command's stdout is inode %q, the caller's pipe %d: relayed without need", out, st.Ino)
+		}
+	})
+}
+
+// TestStdinRelayTakesLittle: stdin the command cannot reopen is relayed, and
+// the relay takes from the caller's input at most a little more than the
+// command read: the rest stays for whoever reads after it.
+func TestStdinRelayTakesLittle(t *testing.T) {
+	inR, inW := closedPipe(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB, a pipe's default size
+	if _, err := inW.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outR.Close()
+	s := noCapsShell(`head -c 16 /dev/stdin`)
+	s.Stdin, s.Stdout = inR, outW
+	out, st := runCollect(t, s, outR, outW)
+	if st.Code != 0 || out != "0123456789abcdef" {
+		t.Fatalf("status %+v, output %q", st, out)
+	}
+	inW.Close()
+	rest, _ := io.ReadAll(inR)
+	if taken := len(data) - len(rest); taken > 3*os.Getpagesize() {
+		t.Errorf("the relay took %d bytes of the caller's input for a command that read 16", taken)
+	}
+	if !bytes.HasSuffix(data, rest) {
+		t.Errorf("what is left of the caller's input is not the end of what was written")
+	}
+}
