@@ -956,3 +956,21 @@ func TestRepackWarnsOfUnrecordedDevices(t *testing.T) {
 	s.Discard(src.State.ID, nil)
 	s.End(res.State.ID, nil)
 }
+
+// TestBuildUserReopensStdio: a build user (a subordinate id, or root's
+// range) writes to /dev/stderr and /dev/stdout and reads /dev/stdin given
+// as the caller's own files, mode 0600, as package builds and test suites
+// do (issue 18; appending: a reopen with O_TRUNC of a regular file would
+// truncate it, as anywhere). Failed before the relay with "Permission
+// denied" as root and with subordinate ids.
+func TestBuildUserReopensStdio(t *testing.T) {
+	s := testStore(t)
+	addTarball(t, s, "users", busyboxTar(t))
+	id := begin(t, s, "users").State.ID
+	for _, user := range []string{"builder", "root"} {
+		r := runIn(t, s, id, RunOptions{Args: []string{"sh", "-c", "cat /dev/stdin; echo err >>/dev/stderr; echo out >>/proc/self/fd/1"}, User: user}, "in\n")
+		if r.code != 0 || r.out != "in\nout\n" || r.err != "err\n" {
+			t.Errorf("as %s: status %d %v, stdout %q, stderr %q", user, r.code, r.startErr, r.out, r.err)
+		}
+	}
+}
