@@ -16,6 +16,9 @@
 # Each needs its test dependencies installed by autopkgtest (apt, dpkg in
 # the session) and the test tree copied in and out.
 #
+# Then, for the same user, autopkgtest -U on one test with its output in a
+# log root created: the testbed must reopen that stderr (see the call).
+#
 # Checked for each user: autopkgtest's exit status 4 (some test failed) and
 # its summary exactly "identity PASS", "artifacts PASS", "fails FAIL
 # non-zero exit status 3"; identity's output; the artifact's text (written
@@ -83,6 +86,21 @@ if [ "${1:-}" = --inner ]; then
 		"$([ "$note" = "artifact written by $user" ] && echo 1)"
 	check "the failing test's stderr came back" \
 		"$(grep -qx 'failing-on-purpose' "$out/fails-stderr" 2>/dev/null && echo 1)"
+
+	# -U (apt-get update and upgrade in the testbed first) as CI runners
+	# call it, without --output-dir (whose log tee would stand between
+	# autopkgtest and the testbed) and with autopkgtest's output going to
+	# a log root made (this shell's redirection): -U's set-up runs
+	# `apt-get update | tee /proc/self/fd/2` in the testbed, and a command
+	# that cannot reopen its stderr makes autopkgtest sleep 15 s and update
+	# again (issue 18). One test is enough.
+	rc=0
+	(cd "$scratch" && as_user autopkgtest -U --no-built-binaries --test-name identity ./pkg/ -- schroot "$chroot") \
+		>"$scratch/autopkgtest-U.log" 2>&1 </dev/null || rc=$?
+	check "autopkgtest -U --test-name identity exit status 0, got $rc" "$([ "$rc" = 0 ] && echo 1)"
+	check "the testbed reopened autopkgtest's root-owned stderr (no 'tee: /proc/self/fd/2' refused, so no second apt-get update)" \
+		"$(grep -q 'tee: /proc/self/fd/2' "$scratch/autopkgtest-U.log" || echo 1)"
+	[ "$bad" -eq 0 ] || { echo "--- autopkgtest -U's output (last 30 lines):"; tail -30 "$scratch/autopkgtest-U.log"; }
 
 	e2e_after "$scratch" "NOOK_APT_E2E=$marker" as_user schroot
 	if [ "$bad" -ne 0 ]; then
