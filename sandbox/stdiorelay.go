@@ -3,7 +3,6 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -137,6 +136,10 @@ type stdioRelay struct {
 	// gone); nil without one.
 	stopIn *os.File
 	in     sync.WaitGroup
+	// stopOut, closed, tells the output relays the sandbox is gone;
+	// stopOutR is its other end, which they poll.
+	stopOut  *os.File
+	stopOutR int
 }
 
 // relayStdio replaces the stdio files in s that the command could not
@@ -214,54 +217,127 @@ func (s *Spec) relayStdio(id *identity) (*stdioRelay, error) {
 
 // relayPipe makes a pipe whose inode anyone may open: the command may run
 // as an id other than nook's. Only processes that hold an end (and may look
-// at each other's /proc/PID/fd) can reach it.
-func relayPipe() (r, w *os.File, err error) {
+// at each other's /proc/PID/fd) can reach it. Raw fds: an *os.File's Fd
+// would make the end blocking again.
+func relayPipe() (r, w int, err error) {
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-		return nil, nil, os.NewSyscallError("pipe2 for a stdio relay", err)
+		return -1, -1, os.NewSyscallError("pipe2 for a stdio relay", err)
 	}
-	r, w = os.NewFile(uintptr(fds[0]), "relay-r"), os.NewFile(uintptr(fds[1]), "relay-w")
 	if err := unix.Fchmod(fds[0], 0o666); err != nil {
-		r.Close()
-		w.Close()
-		return nil, nil, os.NewSyscallError("fchmod a stdio relay pipe", err)
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return -1, -1, os.NewSyscallError("fchmod a stdio relay pipe", err)
 	}
-	return r, w, nil
+	return fds[0], fds[1], nil
 }
 
-// dupFile duplicates f above the stdio numbers: nook writing to its own fd 1
+// dupFd duplicates f above the stdio numbers: nook writing to its own fd 1
 // or 2 would make a broken pipe kill nook (the Go runtime raises SIGPIPE for
 // those two), where the command is the one to learn of it.
-func dupFile(f *os.File, name string) (*os.File, error) {
+func dupFd(f *os.File, name string) (int, error) {
 	d, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
 	if err != nil {
-		return nil, fmt.Errorf("duplicate %s for its relay: %w", name, err)
+		return -1, fmt.Errorf("duplicate %s for its relay: %w", name, err)
 	}
-	return os.NewFile(uintptr(d), name), nil
+	return d, nil
 }
 
 // startOut relays what the command writes to fd n into dst.
 func (r *stdioRelay) startOut(n int, dst *os.File) error {
-	out, err := dupFile(dst, fmt.Sprintf("stdio %d", n))
+	out, err := dupFd(dst, fmt.Sprintf("stdio %d", n))
 	if err != nil {
 		return err
 	}
 	pr, pw, err := relayPipe()
 	if err != nil {
-		out.Close()
+		unix.Close(out)
 		return err
 	}
-	r.given[n] = pw
+	if r.stopOut == nil {
+		var stop [2]int
+		if err := unix.Pipe2(stop[:], unix.O_CLOEXEC); err != nil {
+			unix.Close(out)
+			unix.Close(pr)
+			unix.Close(pw)
+			return os.NewSyscallError("pipe2 to end the stdio relays", err)
+		}
+		r.stopOutR, r.stopOut = stop[0], os.NewFile(uintptr(stop[1]), "stdio relays stop")
+	}
+	// nook's end is nonblocking, so that once the sandbox is gone the
+	// relay takes what is left and stops; the command's stays blocking.
+	if err := unix.SetNonblock(pr, true); err != nil {
+		unix.Close(out)
+		unix.Close(pr)
+		unix.Close(pw)
+		return os.NewSyscallError("set a stdio relay nonblocking", err)
+	}
+	r.given[n] = os.NewFile(uintptr(pw), "stdio relay")
 	r.outs.Add(1)
 	go func() {
 		defer r.outs.Done()
-		defer out.Close()
-		defer pr.Close()
-		// A reader gone on nook's side (EPIPE): closing the pipe's read
-		// end gives the command the same EPIPE on its next write.
-		_, _ = io.Copy(onlyWriter{out}, onlyReader{pr})
+		defer unix.Close(out)
+		defer unix.Close(pr)
+		relayOut(pr, out, r.stopOutR)
 	}()
 	return nil
+}
+
+// relayOut copies src (nonblocking) to dst until src ends or dst fails
+// (EPIPE: closing src then gives the command the same EPIPE on its next
+// write). Once stop is readable the sandbox is gone and every process of
+// its pid namespace with it, so src is at its end at once; what is left is
+// taken and the relay stops, also where a command passed its end to a
+// process outside (over a socket), which Wait must not wait for.
+func relayOut(src, dst, stop int) {
+	buf := make([]byte, 64<<10)
+	ended := false
+	for {
+		if !ended {
+			fds := []unix.PollFd{{Fd: int32(src), Events: unix.POLLIN}, {Fd: int32(stop), Events: unix.POLLIN}}
+			if _, err := unix.Poll(fds, -1); err != nil {
+				if errors.Is(err, unix.EINTR) {
+					continue
+				}
+				return
+			}
+			ended = fds[1].Revents != 0
+		}
+		n, err := unix.Read(src, buf)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			if ended {
+				return
+			}
+			continue
+		case err != nil || n == 0:
+			return
+		}
+		if _, err := fdWriter(dst).Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+// fdWriter writes to a raw fd with write(2), retrying after EINTR and
+// short writes.
+type fdWriter int
+
+func (w fdWriter) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := unix.Write(int(w), b[done:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
 }
 
 // startIn relays the caller's stdin to the command. It reads only when the
@@ -269,42 +345,42 @@ func (r *stdioRelay) startOut(n int, dst *os.File) error {
 // reading once the command is gone: at most a page more than the command
 // read is taken from the caller's input.
 func (r *stdioRelay) startIn(src *os.File) error {
-	in, err := dupFile(src, "stdin")
+	in, err := dupFd(src, "stdin")
 	if err != nil {
 		return err
 	}
 	pr, pw, err := relayPipe()
 	if err != nil {
-		in.Close()
+		unix.Close(in)
 		return err
 	}
-	stopR, stopW, err := os.Pipe()
-	if err != nil {
-		in.Close()
-		pr.Close()
-		pw.Close()
-		return fmt.Errorf("pipe to stop the stdin relay: %w", err)
+	var stop [2]int
+	if err := unix.Pipe2(stop[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(in)
+		unix.Close(pr)
+		unix.Close(pw)
+		return os.NewSyscallError("pipe2 to stop the stdin relay", err)
 	}
-	_, _ = unix.FcntlInt(pw.Fd(), unix.F_SETPIPE_SZ, os.Getpagesize())
-	r.given[0], r.stopIn = pr, stopW
+	_, _ = unix.FcntlInt(uintptr(pw), unix.F_SETPIPE_SZ, os.Getpagesize())
+	r.given[0], r.stopIn = os.NewFile(uintptr(pr), "stdin relay"), os.NewFile(uintptr(stop[1]), "stdin relay stop")
 	r.in.Add(1)
 	go func() {
 		defer r.in.Done()
-		defer in.Close()
-		defer pw.Close()
-		defer stopR.Close()
-		relayIn(in, pw, stopR)
+		defer unix.Close(in)
+		defer unix.Close(pw)
+		defer unix.Close(stop[0])
+		relayIn(in, pw, stop[0])
 	}()
 	return nil
 }
 
 // relayIn copies src to dst a page at a time while dst has room, until src
 // ends, dst's reader is gone, or stop becomes readable.
-func relayIn(src, dst, stop *os.File) {
+func relayIn(src, dst, stop int) {
 	buf := make([]byte, os.Getpagesize())
 	wait := func(fd int, ev int16) bool {
 		for {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: ev}, {Fd: int32(stop.Fd()), Events: unix.POLLIN}}
+			fds := []unix.PollFd{{Fd: int32(fd), Events: ev}, {Fd: int32(stop), Events: unix.POLLIN}}
 			_, err := unix.Poll(fds, -1)
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -313,17 +389,17 @@ func relayIn(src, dst, stop *os.File) {
 		}
 	}
 	for {
-		if !wait(int(dst.Fd()), unix.POLLOUT) || !wait(int(src.Fd()), unix.POLLIN) {
+		if !wait(dst, unix.POLLOUT) || !wait(src, unix.POLLIN) {
 			return
 		}
-		n, err := unix.Read(int(src.Fd()), buf)
+		n, err := unix.Read(src, buf)
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
 			continue
 		}
 		if err != nil || n == 0 {
 			return
 		}
-		if _, err := dst.Write(buf[:n]); err != nil {
+		if _, err := fdWriter(dst).Write(buf[:n]); err != nil {
 			return
 		}
 	}
@@ -353,7 +429,11 @@ func (r *stdioRelay) wait() {
 		r.stopIn.Close()
 		r.in.Wait()
 	}
-	r.outs.Wait()
+	if r.stopOut != nil {
+		r.stopOut.Close()
+		r.outs.Wait()
+		unix.Close(r.stopOutR)
+	}
 }
 
 // abort undoes relayStdio for a sandbox that did not start.
@@ -364,8 +444,3 @@ func (r *stdioRelay) abort() {
 	r.started()
 	r.wait()
 }
-
-// onlyReader and onlyWriter hide ReadFrom/WriteTo, so io.Copy uses its
-// buffer and stops at the first error on either side.
-type onlyReader struct{ io.Reader }
-type onlyWriter struct{ io.Writer }

@@ -91,6 +91,18 @@ func TestStdioReopenable(t *testing.T) {
 			t.Errorf("status %+v %v, stdout %q, stderr %q", st, err, out, errOut)
 		}
 	})
+	t.Run("a process left holding the relay ends with the sandbox", func(t *testing.T) {
+		// Its pid namespace goes with the command, so Wait returns and
+		// the relay has what was written before (a hang here is the
+		// failure: the test binary's timeout).
+		r, w := closedPipe(t)
+		s := noCapsShell(`sleep 1000 & echo started >/dev/stdout`)
+		s.Stdout, s.Stderr = w, w
+		out, st := runCollect(t, s, r, w)
+		if st.Code != 0 || out != "started\n" {
+			t.Errorf("status %+v, output %q", st, out)
+		}
+	})
 	t.Run("DirectStdio passes the pipe as it is", func(t *testing.T) {
 		// The case the relay exists for, without it: the reopen fails.
 		r, w := closedPipe(t)
