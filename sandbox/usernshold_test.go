@@ -214,15 +214,18 @@ func TestHeldUserNSRefusesImpostors(t *testing.T) {
 
 	// A live process in a namespace with other maps is not entered: a
 	// held namespace maps the identity's host ids onto themselves
-	// (lock.go), and this one maps the caller to 1000.
+	// (lock.go), and this one maps the caller to another id.
 	uid := 1000
+	if os.Getuid() == uid {
+		uid = 1001 // (the first user of a Debian image, as in the VM stage)
+	}
 	ident := Identity{Mode: "self", UserNS: UserNSAlways, UID: &uid}
 	other, err := resolveIdentity(&Spec{Identity: ident})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if normMap(idmap.Format(other.uidMap)) == normMap(idmap.Format(identityMaps(other.uidMap))) {
-		t.Fatalf("the caller is uid 1000: no map that differs from the held one")
+		t.Fatalf("the caller is uid %d: no map that differs from the held one", uid)
 	}
 	live := exec.Command("/bin/sleep", "30")
 	live.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER,

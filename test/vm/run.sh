@@ -16,7 +16,7 @@
 #
 # Software emulation (TCG): nested KVM on the CI machines fails with "KVM
 # internal error ... emulation failure", so KVM is never used. Each boot is
-# time-boxed (NOOK_VM_TIMEOUT seconds, default 2400); a VM that does not
+# time-boxed (NOOK_VM_TIMEOUT seconds, default 3600); a VM that does not
 # finish in time fails the stage. The stage skips -- loudly, with exit 0 --
 # only when QEMU cannot run here at all.
 #
@@ -58,7 +58,7 @@ say() { printf '\n=== vm: %s\n' "$*"; }
 tests=${NOOK_VM_TESTS-sandbox session}
 init_tests=${NOOK_VM_INIT_TESTS-sandbox}
 part_tests=${NOOK_VM_PART_TESTS-cmd_nook:TestSchroot|TestSessionCLI|TestChrootCLI test_attack:TestCommandCannotUndoSandbox|TestNestedSandboxStillWorks|TestHelpersLocked|TestSchrootFaceLocked|TestKeyringIsolated}
-timeout=${NOOK_VM_TIMEOUT:-2400}
+timeout=${NOOK_VM_TIMEOUT:-3600}
 mem=${NOOK_VM_MEM:-3072}
 cpu_model=${NOOK_VM_CPU_MODEL:-max}
 cpus=${NOOK_VM_CPUS:-$(nproc)}
