@@ -890,6 +890,17 @@ func userNSError(err error, userns bool) error {
 	if !userns || !(errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EACCES)) {
 		return err
 	}
-	return fmt.Errorf("%w\nnook: the kernel refused to create a user namespace; check user.max_user_namespaces (must be > 0), "+
-		"kernel.unprivileged_userns_clone (Debian, must be 1) and kernel.apparmor_restrict_unprivileged_userns (Ubuntu, must be 0)", err)
+	return &UserNSError{Err: err}
 }
+
+// UserNSError is a sandbox that could not start because the kernel refused
+// it a user namespace (EPERM, EACCES, or ENOSPC: a limit or the nesting
+// depth); Err says which. Faces word it their own way (bwrap's messages).
+type UserNSError struct{ Err error }
+
+func (e *UserNSError) Error() string {
+	return e.Err.Error() + "\nnook: the kernel refused to create a user namespace; check user.max_user_namespaces (must be > 0), " +
+		"kernel.unprivileged_userns_clone (Debian, must be 1) and kernel.apparmor_restrict_unprivileged_userns (Ubuntu, must be 0)"
+}
+
+func (e *UserNSError) Unwrap() error { return e.Err }

@@ -60,3 +60,7 @@ if [ ! -f "$debian" ] || [ ! -s "$debian" ]; then
 fi
 chmod 0644 "$debian"
 ls -l "$debian"
+
+# A newer bubblewrap (Debian 13's) for the message differential; the
+# test skips loudly without it.
+"$(dirname "$0")/fetch-bwrap-trixie.sh" || echo "setup-host.sh: could not fetch Debian 13's bubblewrap; TestBwrapMessagesNewer will skip" >&2

@@ -237,6 +237,13 @@ var diffCases = []diffCase{
 	{name: "size zero", args: cat(minimal, w("--size", "0", "--tmpfs", "/x", "true")), sameStderr: true},
 	{name: "unknown option", args: w("--frobnicate", "true"), sameStderr: true},
 	{name: "missing argument", args: w("--bind", "/tmp"), sameStderr: true},
+	// bwrap's own words for these, the same in 0.8 and 0.11 (issue 18).
+	{name: "chdir twice warns", args: cat(B, w("--chdir", "/", "--chdir", "/etc", "pwd")), sameStderr: true},
+	{name: "uid twice warns", args: cat(B, w("--unshare-user", "--uid", "5", "--uid", "6", "true")), sameStderr: true},
+	{name: "hostname twice warns", args: cat(B, w("--unshare-uts", "--hostname", "a", "--hostname", "b", "hostname")), sameStderr: true},
+	{name: "bind source missing", args: cat(B, w("--bind", "/nonexistent-nook-diff", "/mnt", "true")), sameStderr: true},
+	{name: "ro-bind source missing after a good one", args: cat(B, w("--ro-bind", "/etc", "/mnt", "--ro-bind", "/nonexistent-nook-diff/x", "/mnt", "true")), sameStderr: true},
+	{name: "as-pid-1 with lock-file", args: cat(w("--unshare-pid", "--as-pid-1", "--lock-file", "/etc/passwd"), B, w("true")), sameStderr: true},
 	{name: "double dash ends options", args: cat(B, w("--", "echo", "--bind", "a", "b"))},
 	{name: "first non-option ends options", args: cat(B, w("echo", "--bind", "a", "b"))},
 	{name: "args from a file", in: map[int]string{3: "--setenv\x00X\x00from-args\x00"}, args: cat(w("--args", "3"), B, sh("echo $X"))},

@@ -12,9 +12,7 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/nook-project/nook/internal/face/bwrap"
 	"github.com/nook-project/nook/internal/face/native"
@@ -35,12 +33,11 @@ func main() {
 	releaseMainThread(os.Args[1:])
 	// Before anything opens a file: which fds did the caller pass on?
 	inherited := native.InheritedFds()
-	name := filepath.Base(os.Args[0])
 	args := os.Args[1:]
-	switch {
-	case name == "bwrap":
+	switch faceFor(os.Args[0], args, executable) {
+	case faceBwrap:
 		os.Exit(bwrap.Run(os.Args[0], args, inherited, native.Version))
-	case name == "schroot" || strings.Contains(name, "unschroot"):
+	case faceSchroot:
 		os.Exit(schroot.Run(os.Args[0], args, native.Version))
 	}
 	if len(args) == 0 {

@@ -1,9 +1,12 @@
 package bwrap
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/nook-project/nook/sandbox"
 )
@@ -96,6 +99,12 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	if s.AsPID1 && !s.Namespaces.PID {
 		return nil, bwrapError("Specifying --as-pid-1 requires --unshare-pid")
 	}
+	if s.AsPID1 && len(s.LockFiles) > 0 {
+		return nil, bwrapError("Specifying --as-pid-1 and --lock-file is not permitted")
+	}
+	if err := findSources(s.Mounts); err != nil {
+		return nil, err
+	}
 
 	// Root keeps its capabilities, unless it becomes another uid inside:
 	// bwrap's setuid(2) then loses them.
@@ -146,7 +155,7 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 		}
 	}
 	if len(p.overlaySrc) > 0 {
-		return nil, fmt.Errorf("--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay or --ro-overlay")
+		return nil, errOverlaySrc
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -197,4 +206,35 @@ func (p *parser) capabilities(startFull bool) (sandbox.Capabilities, error) {
 func selinuxActive() bool {
 	_, err := os.Stat("/sys/fs/selinux/enforce")
 	return err == nil
+}
+
+// findSources fails as bwrap does when a source path of a bind or overlay
+// cannot be resolved: bwrap resolves every source (realpath(3)) before it
+// mounts anything, so this error comes before any other set-up error. The
+// sandbox would find the same later, worded as nook words it.
+func findSources(ms []sandbox.Mount) error {
+	for _, m := range ms {
+		var srcs []string
+		switch {
+		case m.Op == sandbox.OpBind || m.Op == sandbox.OpDevBind:
+			if m.Try || m.FromFD || m.SourceInRoot {
+				continue
+			}
+			srcs = []string{m.Source}
+		case m.Op == sandbox.OpOverlay:
+			srcs = append(srcs, m.Lower...)
+			if m.Upper != "" {
+				srcs = append(srcs, m.Upper, m.Work)
+			}
+		}
+		for _, src := range srcs {
+			if _, err := filepath.EvalSymlinks(src); err != nil {
+				var en syscall.Errno
+				if errors.As(err, &en) {
+					return bwrapErrorf("Can't find source path %s: %s", src, errText(en))
+				}
+			}
+		}
+	}
+	return nil
 }

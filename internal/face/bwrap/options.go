@@ -21,8 +21,10 @@ type option struct {
 	// takesPerms and takesSize: the option consumes a pending --perms or
 	// --size (any other option after them is an error, as in bwrap).
 	takesPerms, takesSize bool
-	help                  string
-	apply                 func(p *parser, a []string) error
+	// takesOverlay: the option consumes the pending --overlay-src layers.
+	takesOverlay bool
+	help         string
+	apply        func(p *parser, a []string) error
 }
 
 func flag(f func(p *parser)) func(p *parser, a []string) error {
@@ -179,7 +181,13 @@ var options = sync.OnceValue(func() []option {
 		{name: "help", help: "show this help and exit", apply: flag(func(p *parser) { p.help = true })},
 		{name: "version", help: "show the version and exit", apply: flag(func(p *parser) { p.version = true })},
 		{name: "args", nargs: 1, help: "read more NUL-separated arguments from FD", apply: nil}, // handled by the parse loop
-		{name: "argv0", nargs: 1, help: "argv[0] the command sees", apply: func(p *parser, a []string) error { p.spec.Argv0 = a[0]; return nil }},
+		{name: "argv0", nargs: 1, help: "argv[0] the command sees", apply: func(p *parser, a []string) error {
+			if p.argv0 {
+				return bwrapError("--argv0 used multiple times")
+			}
+			p.spec.Argv0, p.argv0 = a[0], true
+			return nil
+		}},
 		{name: "level-prefix", help: "prefix diagnostics with a syslog level (<3>)", apply: flag(func(p *parser) { p.levelPrefix = true })},
 
 		{name: "unshare-all", help: "unshare every namespace (user and cgroup if possible)", apply: flag(func(p *parser) {
@@ -268,13 +276,13 @@ var options = sync.OnceValue(func() []option {
 			p.overlaySrc = append(p.overlaySrc, a[0])
 			return nil
 		}},
-		{name: "overlay", nargs: 3, help: "overlay on DEST writing to host RWSRC, with WORKDIR beside it", apply: func(p *parser, a []string) error {
+		{name: "overlay", nargs: 3, takesOverlay: true, help: "overlay on DEST writing to host RWSRC, with WORKDIR beside it", apply: func(p *parser, a []string) error {
 			return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Upper: a[0], Work: a[1], Dest: a[2]}, "overlay")
 		}},
-		{name: "tmp-overlay", nargs: 1, help: "overlay on DEST writing to a throwaway tmpfs", apply: func(p *parser, a []string) error {
+		{name: "tmp-overlay", nargs: 1, takesOverlay: true, help: "overlay on DEST writing to a throwaway tmpfs", apply: func(p *parser, a []string) error {
 			return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, TmpfsUpper: true, Dest: a[0]}, "tmp-overlay")
 		}},
-		{name: "ro-overlay", nargs: 1, help: "read-only overlay on DEST", apply: func(p *parser, a []string) error {
+		{name: "ro-overlay", nargs: 1, takesOverlay: true, help: "read-only overlay on DEST", apply: func(p *parser, a []string) error {
 			return p.overlay(sandbox.Mount{Op: sandbox.OpOverlay, ReadOnly: true, Dest: a[0]}, "ro-overlay")
 		}},
 		{name: "exec-label", nargs: 1, help: "SELinux label of the command (where SELinux is active)", apply: func(p *parser, a []string) error {
@@ -360,3 +368,9 @@ var byName = sync.OnceValue(func() map[string]*option {
 	}
 	return m
 })
+
+// IsOption reports whether word is one of bwrap's options, as bwrap would
+// read it first on its command line ("--bind", not "--bind=x").
+func IsOption(word string) bool {
+	return strings.HasPrefix(word, "--") && byName()[word[2:]] != nil
+}

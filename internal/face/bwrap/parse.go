@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 
@@ -42,6 +43,12 @@ type parser struct {
 	// assertUserNSDisabled is checked, not acted on.
 	assertUserNSDisabled bool
 	levelPrefix          bool
+	// warned is where warnings go (stderr in Run): bwrap prints them while
+	// it parses, with --level-prefix's "<4>" only once that option was read.
+	warned io.Writer
+	// given counts the options seen, for bwrap's "Only the last" warning.
+	given map[string]int
+	argv0 bool
 	// labels: --exec-label or --file-label was given.
 	labels        bool
 	help, version bool
@@ -53,7 +60,24 @@ type capOp struct {
 }
 
 func newParser(env []string) *parser {
-	return &parser{env: env, consumed: map[int]bool{}}
+	return &parser{env: env, consumed: map[int]bool{}, warned: io.Discard, given: map[string]int{}}
+}
+
+// lastOnly are the options of which bwrap keeps only the last, warning
+// when one is given again.
+var lastOnly = map[string]bool{
+	"chdir": true, "exec-label": true, "file-label": true, "sync-fd": true, "block-fd": true,
+	"userns-block-fd": true, "info-fd": true, "json-status-fd": true, "seccomp": true,
+	"userns": true, "userns2": true, "pidns": true, "uid": true, "gid": true, "hostname": true,
+}
+
+// warn prints one of bwrap's warnings (syslog level 4 with --level-prefix).
+func (p *parser) warn(format string, a ...any) {
+	lvl := ""
+	if p.levelPrefix {
+		lvl = "<4>"
+	}
+	fmt.Fprintf(p.warned, "%sbwrap: %s\n", lvl, fmt.Sprintf(format, a...))
 }
 
 // readArgs returns the NUL-separated words held by fd (read to its end).
@@ -92,7 +116,11 @@ func readAll(fd int) ([]byte, error) {
 // parse reads the options and returns the command. It stops at "--" (which
 // it drops) or at the first word that is not an option.
 func (p *parser) parse(args []string) ([]string, error) {
-	return p.parseList(args, 0)
+	cmd, err := p.parseList(args, 0)
+	if err == nil && len(p.overlaySrc) > 0 {
+		return nil, errOverlaySrc
+	}
+	return cmd, err
 }
 
 // parseList parses one list of words: the command line, or (depth > 0) the
@@ -121,11 +149,17 @@ func (p *parser) parseList(rest []string, depth int) ([]string, error) {
 		}
 		vals := rest[1 : 1+o.nargs]
 		rest = rest[1+o.nargs:]
+		if p.given[o.name]++; p.given[o.name] > 1 && lastOnly[o.name] {
+			p.warn("Only the last %s option will take effect", a)
+		}
 		if p.perms != nil && !o.takesPerms && o.name != "size" && o.name != "perms" {
 			return nil, fmt.Errorf("--perms must be followed by an option that creates a file")
 		}
 		if p.size != 0 && !o.takesSize && o.name != "perms" && o.name != "size" {
 			return nil, fmt.Errorf("--size must be followed by --tmpfs")
+		}
+		if len(p.overlaySrc) > 0 && o.name != "overlay-src" && !o.takesOverlay {
+			return nil, errOverlaySrc
 		}
 		if o.name == "args" {
 			if depth > 0 {
@@ -197,6 +231,9 @@ func (p *parser) setenv(key, value string, set bool) {
 	}
 	p.env = out
 }
+
+// errOverlaySrc: --overlay-src given and no overlay option to take it.
+var errOverlaySrc = bwrapError("--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay")
 
 func checkCap(name string) error {
 	if name == "ALL" {

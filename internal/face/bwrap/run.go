@@ -29,6 +29,7 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 	defer listening() // not stopped: see sandbox.SubscribeForwarded
 	p := newParser(os.Environ())
 	p.open = sandbox.CallerFds(inherited)
+	p.warned = os.Stderr
 	cmd, err := p.parse(args)
 	diag := diagnostics{prefix: p.levelPrefix}
 	if err != nil {
@@ -89,6 +90,10 @@ func Run(argv0 string, args []string, inherited []int, nookVersion string) int {
 // startMessage words a failed start as bwrap does where a caller may look
 // for it: a command that cannot be run is reported as execvp's error.
 func startMessage(err error, name string) error {
+	var ue *sandbox.UserNSError
+	if errors.As(err, &ue) {
+		return userNSMessage(ue)
+	}
 	var se *sandbox.StartError
 	if !errors.As(err, &se) {
 		return err
@@ -100,6 +105,23 @@ func startMessage(err error, name string) error {
 		return fmt.Errorf("execvp %s: %w", name, unix.EACCES)
 	}
 	return errors.New(se.Msg)
+}
+
+// userNSMessage words a user namespace the kernel refused as bwrap does
+// when its clone(2) fails.
+func userNSMessage(ue *sandbox.UserNSError) error {
+	switch {
+	case errors.Is(ue.Err, unix.ENOSPC):
+		return bwrapError("Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)")
+	case errors.Is(ue.Err, unix.EPERM) && os.Geteuid() != 0:
+		return bwrapError("No permissions to create a new namespace, likely because the kernel does not allow non-privileged user namespaces. " +
+			"On e.g. debian this can be enabled with 'sysctl kernel.unprivileged_userns_clone=1'.")
+	}
+	var en syscall.Errno
+	if errors.As(ue.Err, &en) {
+		return bwrapErrorf("Creating new namespace failed: %s", errText(en))
+	}
+	return ue.Err
 }
 
 // diagnostics prints bwrap's messages: "bwrap: " first, and with
