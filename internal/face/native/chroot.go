@@ -16,7 +16,8 @@ func sandboxFD(fd int) sandbox.FD { return sandbox.FD{Inside: fd, Outside: fd} }
 // Chroot is `nook chroot VERB …`.
 func Chroot(args []string) int {
 	return runVerb("chroot", args, chrootHelp, []verb{
-		{"add", chrootAdd}, {"remove", chrootRemove}, {"list", chrootList}, {"info", chrootInfo}, {"create", chrootCreate},
+		{name: "add", run: chrootAdd}, {name: "remove", run: chrootRemove}, {name: "list", run: chrootList},
+		{name: "info", run: chrootInfo}, {name: "create", run: chrootCreate},
 	})
 }
 

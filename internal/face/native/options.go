@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/nook-project/nook/sandbox"
+	"github.com/nook-project/nook/sandbox/idmap"
 )
 
 // option is one `nook run` option. Filesystem operations take one or two
@@ -140,6 +141,13 @@ var options = sync.OnceValue(func() []option {
 
 		{name: "become-root", group: "Identity", help: "map the caller to root (uid and gid 0) inside", apply: flag(func(r *runOptions) { r.spec.Identity.Mode = "root" })},
 		{name: "identity", args: []string{"MODE"}, group: "Identity", help: "self (default), root, subids-root or subids-self (the last two use /etc/subuid, /etc/subgid and newuidmap)", apply: func(r *runOptions, a []string) error {
+			// Checked here, not only when the sandbox starts: a word
+			// nook does not know is a usage error (2), not a set-up
+			// failure (125), and real root, which makes no user
+			// namespace, would otherwise never look at it.
+			if _, err := idmap.ParseMode(a[0]); err != nil {
+				return err
+			}
 			r.spec.Identity.Mode = a[0]
 			return nil
 		}},

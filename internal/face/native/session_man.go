@@ -284,8 +284,9 @@ the sessions
 .Sh EXIT STATUS
 .Cm run
 exits with the command's status, 128+N when it was killed by signal N,
-127 when it was not found, 126 when it could not be executed, 125 when the
-sandbox could not be set up.
+127 when it was not found, 126 when it could not be executed, 125 when nook
+itself failed: no such session, a damaged one, a user the session cannot
+map, a sandbox that could not be set up.
 Other commands exit 0 on success, 1 on failure and 2 for a usage error.
 .Sh EXAMPLES
 .Bd -literal -offset indent

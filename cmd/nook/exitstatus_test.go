@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// nook's own failures exit 125 wherever the exit status is otherwise the
+// command's (nook run, nook session run): a caller must be able to tell
+// "the build failed" from "nook could not start the build".
+func TestSessionRunOwnFailuresExit125(t *testing.T) {
+	e := newSessionEnv(t)
+	e.busyboxChroot("bb")
+	id := strings.TrimSpace(e.must("session", "begin", "bb"))
+	damaged := strings.TrimSpace(e.must("session", "begin", "bb"))
+	stateDir := filepath.Join(e.dir, "state", "nook", "sessions", damaged)
+	if err := os.WriteFile(filepath.Join(stateDir, "state.json"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no such session", []string{"session", "run", "nook-no-such-session", "--", "true"}, 125, "no such session"},
+		{"damaged session", []string{"session", "run", damaged, "--", "true"}, 125, "is damaged"},
+		{"command fails", []string{"session", "run", id, "--", "sh", "-c", "exit 1"}, 1, ""},
+		{"command not found", []string{"session", "run", id, "--", "nook-no-such-command"}, 127, "not found"},
+		{"usage: no id", []string{"session", "run"}, 2, "give a session id"},
+		{"usage: unknown option", []string{"session", "run", id, "--frobnicate"}, 2, "unknown flag"},
+		{"usage: unknown verb", []string{"session", "frobnicate"}, 2, "unknown verb"},
+	}
+	var info struct {
+		IDMode string `json:"id_mode"`
+	}
+	if err := json.Unmarshal([]byte(e.must("session", "info", id, "--json")), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.IDMode == "subids" {
+		// Only a session over subordinate ids has a map a uid can fall
+		// outside: real root's uses the host's ids, and a single-id
+		// session maps the caller to whichever uid is asked for.
+		cases = append(cases, struct {
+			name string
+			args []string
+			code int
+			msg  string
+		}{"uid outside the map", []string{"session", "run", id, "-u", "99999999", "--", "true"}, 125, "99999999"})
+	} else {
+		t.Logf("id mode %s: -u 99999999 is a uid the session can give, so the case of a uid outside the map runs only with subordinate ids", info.IDMode)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, errOut, code := e.nook(c.args...)
+			if code != c.code || !strings.Contains(errOut, c.msg) {
+				t.Errorf("nook %s: exit %d, stderr %q; want %d and %q", strings.Join(c.args, " "), code, errOut, c.code, c.msg)
+			}
+		})
+	}
+}
+
+// A word the option does not take is a usage error, whatever the caller.
+func TestRunIdentityUsageError(t *testing.T) {
+	_, errOut, code := nook(t, "/", "run", "--identity", "bogus", "--", "true")
+	if code != 2 || !strings.Contains(errOut, "--identity") || !strings.Contains(errOut, "subids-self") {
+		t.Errorf("exit %d, stderr %q; want 2 and the modes --identity takes", code, errOut)
+	}
+}
