@@ -70,3 +70,46 @@ func TestRunIdentityUsageError(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 2 and the modes --identity takes", code, errOut)
 	}
 }
+
+// Help asked for goes to stdout with status 0; usage shown for a mistake
+// goes to stderr with status 2; nook help TOPIC is TOPIC's help.
+func TestHelpStreams(t *testing.T) {
+	cases := []struct {
+		args      []string
+		code      int
+		stdoutHas string // "" means stdout must be empty
+		stderrHas string // "" means stderr must be empty
+	}{
+		{[]string{"--help"}, 0, "usage: nook COMMAND", ""},
+		{[]string{"-h"}, 0, "usage: nook COMMAND", ""},
+		{[]string{"help"}, 0, "usage: nook COMMAND", ""},
+		{[]string{}, 2, "", "usage: nook COMMAND"},
+		{[]string{"frobnicate"}, 2, "", "usage: nook COMMAND"},
+		{[]string{"run", "--help"}, 0, "usage: nook run", ""},
+		{[]string{"run", "-h"}, 0, "usage: nook run", ""},
+		{[]string{"run", "--tmpfs", "/t", "-h"}, 0, "usage: nook run", ""},
+		{[]string{"help", "run"}, 0, "usage: nook run", ""},
+		{[]string{"help", "session"}, 0, "usage: nook session", ""},
+		{[]string{"help", "chroot"}, 0, "usage: nook chroot", ""},
+		{[]string{"help", "cache"}, 0, "usage: nook cache", ""},
+		{[]string{"help", "bwrap"}, 0, "usage: bwrap", ""},
+		{[]string{"help", "frobnicate"}, 2, "", "no help on \"frobnicate\""},
+		{[]string{"session"}, 2, "", "usage: nook session"},
+		{[]string{"session", "--help"}, 0, "usage: nook session", ""},
+		{[]string{"chroot"}, 2, "", "usage: nook chroot"},
+		{[]string{"cache"}, 2, "", "usage: nook cache"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			out, errOut, code := nook(t, "/", c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d", code, c.code)
+			}
+			for _, s := range []struct{ name, got, want string }{{"stdout", out, c.stdoutHas}, {"stderr", errOut, c.stderrHas}} {
+				if s.want == "" && s.got != "" || !strings.Contains(s.got, s.want) {
+					t.Errorf("%s %q, want it to contain %q (empty: nothing)", s.name, s.got, s.want)
+				}
+			}
+		})
+	}
+}

@@ -326,6 +326,13 @@ func parseRun(args []string) (*runOptions, []string, error) {
 			i++
 			break
 		}
+		if a == "-h" {
+			// The short form every tool takes, not a command called
+			// -h (which -- still runs).
+			r.help = true
+			i++
+			continue
+		}
 		if !strings.HasPrefix(a, "--") {
 			break
 		}

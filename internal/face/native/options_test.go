@@ -165,6 +165,11 @@ func TestParseRunMounts(t *testing.T) {
 			cmd: []string{"cmd"},
 		},
 		{
+			name: "-- runs a command called -h",
+			args: []string{"--", "-h"},
+			cmd:  []string{"-h"},
+		},
+		{
 			name: "no arguments",
 			args: nil,
 		},

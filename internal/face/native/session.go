@@ -109,16 +109,18 @@ func failf(what, format string, a ...any) int {
 	return 1
 }
 
-// verbHelp answers `nook VERB` without a subcommand (usage, status 2) and
-// with --help, -h or help (usage, status 0); done is false otherwise.
+// verbHelp answers `nook VERB` without a subcommand (usage on stderr,
+// status 2: a usage error) and with --help, -h or help (usage on stdout,
+// status 0: the answer asked for); done is false otherwise.
 func verbHelp(args []string, usage string) (code int, done bool) {
 	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" && args[0] != "help" {
 		return 0, false
 	}
-	fmt.Print(usage)
 	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
 		return 2, true
 	}
+	fmt.Print(usage)
 	return 0, true
 }
 
