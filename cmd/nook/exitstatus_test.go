@@ -113,3 +113,20 @@ func TestHelpStreams(t *testing.T) {
 		})
 	}
 }
+
+// A mistake in an option is reported against that option, never by a
+// number counting operations nook added itself (the default layout).
+func TestRunOptionMistakeNamesTheOption(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--ro-bind", "/usr", "--", "true"}, "--ro-bind SRC DEST: DEST is missing"},
+		{[]string{"run", "--ro-bind", "/usr", "usr", "true"}, `--ro-bind: destination "usr" is not an absolute path`},
+	} {
+		_, errOut, code := nook(t, "/", c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "operation") {
+			t.Errorf("nook %s: exit %d, stderr %q; want 2 and %q, no operation numbers", strings.Join(c.args, " "), code, errOut, c.want)
+		}
+	}
+}

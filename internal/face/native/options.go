@@ -39,7 +39,28 @@ type runOptions struct {
 	help, version bool
 }
 
+// missingBeforeSeparator tells `--ro-bind /usr -- true` (DEST forgotten,
+// the command's "--" taken for it) from an argument meant as "--": only
+// data, values and names may be that word; a path would be a relative one
+// nook rejects anyway, with a message about a path the user never meant.
+func missingBeforeSeparator(o *option, vals []string) error {
+	for j, v := range vals {
+		if v == "--" && !literalArg[o.args[j]] {
+			return fmt.Errorf("--%s %s: %s is missing (found -- where it should be)", o.name, strings.Join(o.args, " "), o.args[j])
+		}
+	}
+	return nil
+}
+
+// literalArg are the metavariables whose argument may be any word.
+var literalArg = map[string]bool{"DATA": true, "VALUE": true, "NAME": true}
+
 func (r *runOptions) addOp(m sandbox.Mount) error {
+	// Checked here, where the option is known: once the default layout is
+	// added, the spec's own check can only number the operation.
+	if err := m.Validate(); err != nil {
+		return err
+	}
 	if r.perms != nil {
 		switch m.Op {
 		case sandbox.OpTmpfs, sandbox.OpDir, sandbox.OpWrite, sandbox.OpFile:
@@ -353,6 +374,9 @@ func parseRun(args []string) (*runOptions, []string, error) {
 				return nil, nil, fmt.Errorf("--%s needs %s", name, strings.Join(o.args, " "))
 			}
 			vals = args[i+1 : i+1+len(o.args)]
+			if err := missingBeforeSeparator(o, vals); err != nil {
+				return nil, nil, err
+			}
 			i += 1 + len(o.args)
 		}
 		if err := o.apply(r, vals); err != nil {

@@ -165,6 +165,12 @@ func TestParseRunMounts(t *testing.T) {
 			cmd: []string{"cmd"},
 		},
 		{
+			name:   "data may be --",
+			args:   []string{"--write", "--", "/f", "--setenv", "A", "--", "--", "cmd"},
+			mounts: []sandbox.Mount{{Op: sandbox.OpWrite, Data: []byte("--"), Dest: "/f"}},
+			cmd:    []string{"cmd"},
+		},
+		{
 			name: "-- runs a command called -h",
 			args: []string{"--", "-h"},
 			cmd:  []string{"-h"},
@@ -229,6 +235,10 @@ func TestParseRunErrors(t *testing.T) {
 		{"bad userns", []string{"--userns", "sometimes"}, `--userns takes auto, always or never, not "sometimes"`},
 		{"bad setenv name", []string{"--setenv", "A=B", "C"}, "--setenv:"},
 		{"empty setenv name", []string{"--setenv", "", "C"}, "--setenv:"},
+		{"DEST forgotten before --", []string{"--ro-bind", "/usr", "--", "true"}, "--ro-bind SRC DEST: DEST is missing (found -- where it should be)"},
+		{"both forgotten before --", []string{"--bind", "--", "true"}, "--bind SRC DEST: SRC is missing"},
+		{"one-argument option before --", []string{"--tmpfs", "--", "true"}, "--tmpfs DEST: DEST is missing"},
+		{"relative destination names the option", []string{"--tmpfs", "/a", "--ro-bind", "/usr", "usr", "true"}, `--ro-bind: destination "usr" is not an absolute path`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
