@@ -30,7 +30,9 @@ host's root (the built-in chroot "host").
   add NAME SOURCE [--alias A]... [--description D] [--copy]
                         define a chroot (stored in nook's config directory:
                         $XDG_CONFIG_HOME/nook/chroot.d, /etc/nook for root);
-                        --copy makes its sessions private full copies
+                        a tarball is read to its end first, so an empty,
+                        truncated or non-tar file is named here; --copy
+                        makes its sessions private full copies
   remove NAME           remove one of nook's own definitions
   list [--json]         every chroot, with where it is defined
   info NAME [--json]    one chroot, and every definition of its name
