@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,5 +129,39 @@ func TestRunOptionMistakeNamesTheOption(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, c.want) || strings.Contains(errOut, "operation") {
 			t.Errorf("nook %s: exit %d, stderr %q; want 2 and %q, no operation numbers", strings.Join(c.args, " "), code, errOut, c.want)
 		}
+	}
+}
+
+// nook version reports the revision the toolchain stamped into the binary
+// (as `go version -m` reads it) and honours --json.
+func TestVersionReportsBuildRevision(t *testing.T) {
+	m, err := exec.Command("go", "version", "-m", nookBin).Output()
+	if err != nil {
+		t.Skipf("SKIP: go version -m %s (the go tool is needed to read the binary's stamp independently): %v", nookBin, err)
+	}
+	stamped := ""
+	for _, l := range strings.Split(string(m), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "build" && strings.HasPrefix(f[1], "vcs.revision=") {
+			stamped = strings.TrimPrefix(f[1], "vcs.revision=")
+		}
+	}
+	out, errOut, code := nook(t, "/", "version", "--json")
+	var v struct {
+		Version  string `json:"version"`
+		Revision string `json:"revision"`
+		Go       string `json:"go"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v.Version == "" || v.Go == "" {
+		t.Fatalf("nook version --json: exit %d, stdout %q, stderr %q; want a JSON object", code, out, errOut)
+	}
+	if v.Revision != stamped {
+		t.Errorf("revision %q, want the stamped %q", v.Revision, stamped)
+	}
+	line, _, _ := nook(t, "/", "version")
+	if stamped != "" && !strings.Contains(line, stamped) {
+		t.Errorf("nook version printed %q, without the revision %s", line, stamped)
+	}
+	if stamped == "" {
+		t.Logf("the binary carries no VCS stamp (built from a git worktree or with -buildvcs=false): only --json and the absence of a revision are checked")
 	}
 }

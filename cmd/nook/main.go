@@ -72,7 +72,7 @@ func main() {
 	case "help", "--help", "-h":
 		usage(os.Stdout) // asked for: the answer, not an error
 	case "version", "--version":
-		fmt.Println("nook", native.Version)
+		os.Exit(native.Versions(args[1:]))
 	case "man": // hidden: regenerates docs/nook-run.1 and docs/nook-session.1
 		if len(args) > 1 && args[1] == "session" {
 			native.SessionManPage(os.Stdout, native.ManDate)
@@ -126,7 +126,7 @@ Commands:
   session begin|run|end|list|info  build sessions (nook session --help)
   chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
   cache list|prune              the unpack cache of chroot tarballs
-  version                       show the version
+  version [--json]              show the version and the VCS revision built
   help [COMMAND]                this, or COMMAND's help
 `)
 }

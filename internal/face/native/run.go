@@ -31,7 +31,7 @@ func Run(args []string, inherited []int) int {
 		return 0
 	}
 	if r.version {
-		fmt.Println("nook", Version)
+		fmt.Println(BuildVersion())
 		return 0
 	}
 	spec, err := r.build(cmd, inherited)
