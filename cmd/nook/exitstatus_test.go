@@ -165,3 +165,38 @@ func TestVersionReportsBuildRevision(t *testing.T) {
 		t.Logf("the binary carries no VCS stamp (built from a git worktree or with -buildvcs=false): only --json and the absence of a revision are checked")
 	}
 }
+
+// --print-plan shows the filesystem operations in the order nook makes
+// them, after sorting and deduplication, with the default layout marked;
+// --debug shows the same on stderr and runs the command.
+func TestPrintPlan(t *testing.T) {
+	out, errOut, code := nook(t, "/", "run", "--print-plan", "--dir", "/a/b", "--tmpfs", "/a", "--tmpfs", "/a", "--size", "1m", "--tmpfs", "/c", "--", "true")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var ops []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "--") {
+			ops = append(ops, l)
+		}
+	}
+	want := []string{
+		"--ro-bind / /    # default layout",
+		"--tmpfs /a",
+		"--dir /a/b",
+		"--size 1048576 --tmpfs /c",
+		"--dev /dev    # default layout",
+		"--proc /proc    # default layout",
+		"--tmpfs /tmp    # default layout",
+	}
+	if strings.Join(ops, "\n") != strings.Join(want, "\n") {
+		t.Errorf("plan:\n%s\nwant the operations:\n%s", out, strings.Join(want, "\n"))
+	}
+	if !strings.Contains(out, "# then: true") {
+		t.Errorf("plan lacks the command:\n%s", out)
+	}
+	out, errOut, code = nook(t, "/", "run", "--debug", "--ro-bind", "/", "/", "--", "echo", "ran")
+	if code != 0 || out != "ran\n" || !strings.Contains(errOut, "\n--ro-bind / /\n") || strings.Contains(errOut, "default layout") {
+		t.Errorf("--debug: exit %d, stdout %q, stderr %q; want the command run and the plan (no default layout) on stderr", code, out, errOut)
+	}
+}

@@ -37,6 +37,10 @@ type runOptions struct {
 	size          int64
 	overlaySrc    []string
 	help, version bool
+	// printPlan prints the filesystem plan and exits; debug prints it to
+	// stderr and runs the command.
+	printPlan, debug bool
+	defaults         []sandbox.Mount // the default layout build added
 }
 
 // missingBeforeSeparator tells `--ro-bind /usr -- true` (DEST forgotten,
@@ -304,6 +308,8 @@ var options = sync.OnceValue(func() []option {
 			return err
 		}},
 
+		{name: "print-plan", group: "Other", help: "print the filesystem operations in the order nook makes them (after sorting, deduplication and the default layout) and exit", apply: flag(func(r *runOptions) { r.printPlan = true })},
+		{name: "debug", group: "Other", help: "print that plan on stderr, then run the command (mkosi-sandbox's name)", apply: flag(func(r *runOptions) { r.debug = true })},
 		{name: "help", group: "Other", help: "show this help", apply: flag(func(r *runOptions) { r.help = true })},
 		{name: "version", group: "Other", help: "show the version", apply: flag(func(r *runOptions) { r.version = true })},
 	}

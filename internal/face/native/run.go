@@ -39,6 +39,16 @@ func Run(args []string, inherited []int) int {
 		fmt.Fprintf(os.Stderr, "nook run: %v\n", err)
 		return 2
 	}
+	if r.printPlan || r.debug {
+		w := os.Stderr
+		if r.printPlan {
+			w = os.Stdout
+		}
+		printPlan(w, spec, r.defaults)
+		if r.printPlan {
+			return 0
+		}
+	}
 	sandbox.Phase("parsed")
 	spec.BeforeFork = listening
 	return startForwarding(spec, sigs, nil)
@@ -70,7 +80,8 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 	}
 
 	if !r.rootGiven && !r.noDefaultFS {
-		s.Mounts = append(defaultLayout(s.Namespaces.PID), s.Mounts...)
+		r.defaults = defaultLayout(s.Namespaces.PID)
+		s.Mounts = append(append([]sandbox.Mount(nil), r.defaults...), s.Mounts...)
 	}
 
 	env := os.Environ()
