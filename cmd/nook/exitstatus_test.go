@@ -200,3 +200,29 @@ func TestPrintPlan(t *testing.T) {
 		t.Errorf("--debug: exit %d, stdout %q, stderr %q; want the command run and the plan (no default layout) on stderr", code, out, errOut)
 	}
 }
+
+// The default layout: not added under a command line that builds its own
+// root (bwrap's habits), and never all of $HOME writable unasked.
+func TestDefaultLayoutSurprises(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "me")
+	os.MkdirAll(home, 0o755)
+	cmd := exec.Command(nookBin, "run", "--", "sh", "-c", "touch made-inside")
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	errOut, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(errOut), "stays read-only") || !strings.Contains(string(errOut), "--bind "+home+" "+home) {
+		t.Errorf("nook run in $HOME: %v, output %q; want the write refused and a note naming --bind", err, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(home, "made-inside")); err == nil {
+		t.Errorf("a file made in $HOME reached the host")
+	}
+
+	tree := []string{"run", "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib"}
+	if _, err := os.Lstat("/lib64"); err == nil {
+		tree = append(tree, "--symlink", "usr/lib64", "/lib64")
+	}
+	_, errOut2, code := nook(t, "/", append(tree, "--", "/usr/bin/test", "-e", "/etc/passwd")...)
+	if code != 1 {
+		t.Errorf("a bwrap-style tree: exit %d (stderr %q), want 1: no /etc, since nook adds no default layout to it", code, errOut2)
+	}
+}

@@ -23,9 +23,13 @@ type option struct {
 
 // runOptions collects what the options say, before defaults are filled in.
 type runOptions struct {
-	spec          sandbox.Spec
-	fsOps         int  // filesystem operations given
-	rootGiven     bool // an operation on "/" replaces the host root
+	spec      sandbox.Spec
+	fsOps     int  // filesystem operations given
+	rootGiven bool // an operation on "/" replaces the host root
+	// buildsTree is the first option that only a command line building
+	// its own root gives (bwrap's and mkosi-sandbox's start from an
+	// empty one), as written; the default layout is not added then.
+	buildsTree    string
 	noDefaultFS   bool
 	share         map[string]bool
 	unshare       map[string]bool
@@ -41,6 +45,7 @@ type runOptions struct {
 	// stderr and runs the command.
 	printPlan, debug bool
 	defaults         []sandbox.Mount // the default layout build added
+	notes            []string        // what build chose that the user should know
 }
 
 // missingBeforeSeparator tells `--ro-bind /usr -- true` (DEST forgotten,
@@ -84,8 +89,29 @@ func (r *runOptions) addOp(m sandbox.Mount) error {
 	if sandbox.Clean(m.Dest) == "/" && m.Op != sandbox.OpChmod && m.Op != sandbox.OpRemountRO {
 		r.rootGiven = true
 	}
+	if r.buildsTree == "" && buildsTree(m) {
+		r.buildsTree = strings.Join(mountWords(m), " ")
+	}
 	r.spec.Mounts = append(r.spec.Mounts, m)
 	return nil
+}
+
+// buildsTree reports whether m is an operation a command line gives only
+// when it builds a root of its own: a new /proc or /dev (the default
+// layout has both), a device bind, the host's /usr bound onto /usr, or a
+// merged-/usr symlink at the top (--symlink usr/bin /bin). Added to the
+// host root, these would do nothing or hide what the user built.
+func buildsTree(m sandbox.Mount) bool {
+	d := sandbox.Clean(m.Dest)
+	switch m.Op {
+	case sandbox.OpProc, sandbox.OpDev, sandbox.OpDevBind:
+		return true
+	case sandbox.OpBind:
+		return d == "/usr" && sandbox.Clean(m.Source) == "/usr"
+	case sandbox.OpSymlink:
+		return strings.Count(d, "/") == 1 && strings.HasPrefix(m.Source, "usr/")
+	}
+	return false
 }
 
 func parseMode(s string) (*uint32, error) {

@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -480,6 +481,13 @@ func TestBuildDefaultLayout(t *testing.T) {
 			[]string{"--overlay-src", "/l", "--tmp-overlay", "/", "true"},
 			[]sandbox.Mount{{Op: sandbox.OpOverlay, Lower: []string{"/l"}, TmpfsUpper: true, Dest: "/"}},
 		},
+		{"--proc builds a root: no default layout", []string{"--ro-bind", "/usr", "/usr", "--proc", "/proc", "true"},
+			[]sandbox.Mount{ro("/usr", "/usr"), {Op: sandbox.OpProc, Dest: "/proc"}}},
+		{"--dev builds a root", []string{"--dev", "/dev", "true"}, []sandbox.Mount{{Op: sandbox.OpDev, Dest: "/dev"}}},
+		{"bwrap's /usr and merged-/usr symlink build a root", []string{"--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "true"},
+			[]sandbox.Mount{ro("/usr", "/usr"), {Op: sandbox.OpSymlink, Source: "usr/bin", Dest: "/bin"}}},
+		{"a bind of the current directory replaces the default's", []string{"--ro-bind", wd, wd, "true"},
+			append(append([]sandbox.Mount(nil), defaults[:4]...), ro(wd, wd))},
 		{"no-default-fs", []string{"--no-default-fs", "true"}, nil},
 		{"no-default-fs with operations", []string{"--dir", "/bin", "--no-default-fs", "true"}, []sandbox.Mount{{Op: sandbox.OpDir, Dest: "/bin"}}},
 	}
@@ -490,6 +498,39 @@ func TestBuildDefaultLayout(t *testing.T) {
 				t.Errorf("mounts mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// Started in $HOME (where a terminal opens) or above it, nook does not
+// make all of it writable, and says so.
+func TestBuildDefaultLayoutAtHome(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home", "me")
+	os.MkdirAll(home, 0o755)
+	t.Setenv("HOME", home)
+	for _, dir := range []string{home, filepath.Dir(home)} {
+		t.Chdir(dir)
+		r, cmd, err := parseRun([]string{"true"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := r.build(cmd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range s.Mounts {
+			if m.Op == sandbox.OpBind && !m.ReadOnly {
+				t.Errorf("cwd %s: a writable bind %+v", dir, m)
+			}
+		}
+		if len(r.notes) != 1 || !strings.Contains(r.notes[0], "--bind "+dir+" "+dir) {
+			t.Errorf("cwd %s: notes %q, want one naming --bind %s %s", dir, r.notes, dir, dir)
+		}
+	}
+	t.Chdir(home)
+	t.Setenv("HOME", filepath.Join(home, "..", "other"))
+	s := buildArgs(t, []string{"true"}, nil)
+	if last := s.Mounts[len(s.Mounts)-1]; last.Op != sandbox.OpBind || last.Dest != home || last.ReadOnly {
+		t.Errorf("cwd beside $HOME: last mount %+v, want the writable bind of %s", last, home)
 	}
 }
 

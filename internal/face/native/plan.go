@@ -14,14 +14,21 @@ import (
 // sandbox makes them (sandbox.Plan: sorted, duplicates and covered binds
 // dropped, as the engines call it), one a line as the nook run options
 // that make them, those of the default layout marked.
-func printPlan(w io.Writer, spec *sandbox.Spec, defaults []sandbox.Mount) {
+func printPlan(w io.Writer, spec *sandbox.Spec, r *runOptions) {
+	defaults := r.defaults
 	order := "sorted: parents first, duplicates dropped"
 	if !spec.SortMounts {
 		order = "in the order given (--no-sort)"
 	}
 	fmt.Fprintf(w, "# nook run: the filesystem, in the order nook makes it (%s)\n", order)
-	if len(defaults) > 0 {
+	switch {
+	case len(defaults) > 0:
 		fmt.Fprintln(w, "# no option places /, so nook adds its default layout (marked; --no-default-fs leaves it out)")
+	case r.buildsTree != "" && !r.rootGiven:
+		fmt.Fprintf(w, "# %s: the options build their own root, so nook adds no default layout (--ro-bind / / starts from the host's)\n", r.buildsTree)
+	}
+	for _, n := range r.notes {
+		fmt.Fprintf(w, "# %s\n", n)
 	}
 	for _, m := range sandbox.Plan(spec.Mounts, spec.SortMounts) {
 		line := strings.Join(quoteWords(mountWords(m)), " ")
