@@ -30,7 +30,8 @@ host's root (the built-in chroot "host").
   add NAME SOURCE [--alias A]... [--description D] [--copy]
                         define a chroot (stored in nook's config directory:
                         $XDG_CONFIG_HOME/nook/chroot.d, /etc/nook for root);
-                        a tarball is read to its end first, so an empty,
+                        a tarball is read to its end first (by
+                        nook-unpack, when installed), so an empty,
                         truncated or non-tar file is named here; --copy
                         makes its sessions private full copies
   remove NAME           remove one of nook's own definitions

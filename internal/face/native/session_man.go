@@ -182,8 +182,9 @@ Show a session's state.
 .Bl -tag -width Ds
 .It Cm add Ar name source
 Define a chroot in nook's configuration directory.
-A tarball is first read to its end without being unpacked, so that an
-empty, truncated or non\-tar file is named here rather than at the first
+A tarball is first read to its end without being unpacked (by the unpack
+helper, when it is installed), so that an empty, truncated or non\-tar file
+is named here rather than at the first
 .Cm begin .
 .Bl -tag -width Ds
 .It Fl \-alias Ar alias
