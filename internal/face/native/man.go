@@ -76,7 +76,7 @@ func ManPage(w io.Writer, date string) {
 		"An option with one argument may be written `--chdir=/src` as well as `--chdir /src`; options with more arguments take them as separate words. " +
 		"The command starts after `--`, or at the first word that does not begin with `--`.")
 	m.para("When no filesystem option places / (that is, has / as its destination, --chmod and --remount-ro aside), none builds a root of its own " +
-		"(--proc, --dev, --dev-bind, --ro-bind /usr /usr, or a --symlink usr/... at the top, as bubblewrap and mkosi-sandbox command lines do) " +
+		"(--proc /proc, --dev /dev, --dev-bind onto /dev, --ro-bind /usr /usr, or a --symlink usr/... at the top, as bubblewrap and mkosi-sandbox command lines do) " +
 		"and --no-default-fs is not given, the sandbox starts from this layout:")
 	m.example(manDefaultLayout)
 	m.para("To this comes a --bind of the current directory onto itself, unless that is /, an option binds it already, " +

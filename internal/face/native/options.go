@@ -97,15 +97,19 @@ func (r *runOptions) addOp(m sandbox.Mount) error {
 }
 
 // buildsTree reports whether m is an operation a command line gives only
-// when it builds a root of its own: a new /proc or /dev (the default
-// layout has both), a device bind, the host's /usr bound onto /usr, or a
-// merged-/usr symlink at the top (--symlink usr/bin /bin). Added to the
-// host root, these would do nothing or hide what the user built.
+// when it builds a root of its own: a new /proc or /dev, or a device bind
+// onto /dev (the default layout has both), the host's /usr bound onto
+// /usr, or a merged-/usr symlink at the top (--symlink usr/bin /bin).
+// Added to the host root, these would do nothing or hide what the user
+// built. The same operations deeper down (a root built below /outer for a
+// nested chroot) are additions to the default layout.
 func buildsTree(m sandbox.Mount) bool {
 	d := sandbox.Clean(m.Dest)
 	switch m.Op {
-	case sandbox.OpProc, sandbox.OpDev, sandbox.OpDevBind:
-		return true
+	case sandbox.OpProc:
+		return d == "/proc"
+	case sandbox.OpDev, sandbox.OpDevBind:
+		return d == "/dev"
 	case sandbox.OpBind:
 		return d == "/usr" && sandbox.Clean(m.Source) == "/usr"
 	case sandbox.OpSymlink:

@@ -488,6 +488,9 @@ func TestBuildDefaultLayout(t *testing.T) {
 			[]sandbox.Mount{ro("/usr", "/usr"), {Op: sandbox.OpSymlink, Source: "usr/bin", Dest: "/bin"}}},
 		{"a bind of the current directory replaces the default's", []string{"--ro-bind", wd, wd, "true"},
 			append(append([]sandbox.Mount(nil), defaults[:4]...), ro(wd, wd))},
+		{"a root built deeper down keeps the default", []string{"--tmpfs", "/outer", "--proc", "/outer/proc", "--dev", "/outer/dev", "true"},
+			append(append([]sandbox.Mount(nil), defaults...),
+				sandbox.Mount{Op: sandbox.OpTmpfs, Dest: "/outer"}, sandbox.Mount{Op: sandbox.OpProc, Dest: "/outer/proc"}, sandbox.Mount{Op: sandbox.OpDev, Dest: "/outer/dev"})},
 		{"no-default-fs", []string{"--no-default-fs", "true"}, nil},
 		{"no-default-fs with operations", []string{"--dir", "/bin", "--no-default-fs", "true"}, []sandbox.Mount{{Op: sandbox.OpDir, Dest: "/bin"}}},
 	}
