@@ -60,10 +60,17 @@ func candidates(name string, env []string) []string {
 // always 127 and 126 means a file was found but could not be executed.
 func execCommand(name string, argv, env []string) error {
 	var denied error
+	present := "" // the first file found whose interpreter is missing
 	for _, p := range candidates(name, env) {
 		err := unix.Exec(p, argv, env)
 		switch {
-		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ENAMETOOLONG), errors.Is(err, unix.ELOOP):
+		case errors.Is(err, unix.ENOENT):
+			var st unix.Stat_t
+			if present == "" && unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+				present = p
+			}
+			continue
+		case errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ENAMETOOLONG), errors.Is(err, unix.ELOOP):
 			continue
 		case errors.Is(err, unix.EACCES):
 			// A PATH directory that cannot be searched, or a directory
@@ -80,6 +87,9 @@ func execCommand(name string, argv, env []string) error {
 	}
 	if denied != nil {
 		return &execError{code: ExitCannotExecute, msg: fmt.Sprintf("execute %v", denied)}
+	}
+	if present != "" {
+		return missingInterpreter(present, interpreterOf(present))
 	}
 	return &execError{code: ExitNotFound, msg: fmt.Sprintf("%s: command not found", name)}
 }

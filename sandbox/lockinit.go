@@ -73,6 +73,7 @@ func startLocked(cfg *initConfig) (int, error) {
 		unix.Close(p[1])
 		return 0, err
 	}
+	prog.inRoot = true
 	syscall.ForkLock.Lock()
 	pid, errno := rawFork(prog)
 	syscall.ForkLock.Unlock()

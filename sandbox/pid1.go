@@ -134,6 +134,10 @@ func startPlain(name string, argv, env []string, passFds []int, pack bool) (int,
 	wd, _ := os.Getwd()
 	// startCommand is syscall.ForkExec unless DisableUserNS (usernslimit.go).
 	pid, err := startCommand(exe, argv, &syscall.ProcAttr{Dir: wd, Env: env, Files: files})
+	if errors.Is(err, syscall.ENOENT) && exe == path {
+		// resolveCommand found the file: its interpreter is missing.
+		return 0, missingInterpreter(path, interpreterOf(path))
+	}
 	if err != nil {
 		return 0, fmt.Errorf("execute %s: %w", path, err)
 	}

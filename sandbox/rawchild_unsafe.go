@@ -456,7 +456,7 @@ func rawPidEnv(p *rawProg) {
 func rawExec(p *rawProg, in *rawInsn) {
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&p.sigmask)), 0, 8, 0, 0)
 	explicit := in.args[3] != 0
-	denied := -1
+	denied, present := -1, -1
 	var deniedErr syscall.Errno
 	for i := 0; i < len(p.cands); i++ {
 		path := p.cands[i]
@@ -472,7 +472,15 @@ func rawExec(p *rawProg, in *rawInsn) {
 			rawExit(uintptr(code))
 		}
 		switch e {
-		case unix.ENOENT, unix.ENOTDIR, unix.ENAMETOOLONG, unix.ELOOP:
+		case unix.ENOENT:
+			// A file that is there: its interpreter is not (interp.go).
+			st := (*unix.Statx_t)(unsafe.Pointer(&p.scratch[0]))
+			if _, _, se := syscall.RawSyscall6(unix.SYS_STATX, atFdcwd, path, 0, unix.STATX_TYPE, uintptr(unsafe.Pointer(st)), 0); se == 0 &&
+				uint32(st.Mode)&unix.S_IFMT == unix.S_IFREG && present < 0 {
+				present = i
+			}
+			continue
+		case unix.ENOTDIR, unix.ENAMETOOLONG, unix.ELOOP:
 			continue
 		case unix.EACCES:
 			st := (*unix.Statx_t)(unsafe.Pointer(&p.scratch[0]))
@@ -492,6 +500,10 @@ func rawExec(p *rawProg, in *rawInsn) {
 	if denied >= 0 {
 		rawReport(p, p.errFd, recError, uint32(in.step), uint32(deniedErr), ExitCannotExecute, uint32(denied))
 		rawExit(ExitCannotExecute)
+	}
+	if present >= 0 {
+		rawReport(p, p.errFd, recError, uint32(in.step), uint32(unix.ENOENT), ExitNotFound, uint32(present)|interpFlag)
+		rawExit(ExitNotFound)
 	}
 	rawReport(p, p.errFd, recError, uint32(in.step), uint32(unix.ENOENT), ExitNotFound, 0)
 	rawExit(ExitNotFound)

@@ -514,7 +514,7 @@ func (b *rawBuilder) command(rs *rawSetup) {
 		b.emit(b.insn(rkPidEnv, 0))
 	}
 	b.at("execute the command")
-	b.p.execName, b.p.execCands = s.Args[0], cands
+	b.p.execName, b.p.execCands, b.p.mounts = s.Args[0], cands, s.Mounts
 	b.emit(b.insn(rkExec, 0, imm(0), imm(addrOfPtrs(argvPtrs)), imm(addrOfPtrs(envPtrs)),
 		imm(boolArg(strings.Contains(s.Args[0], "/")))))
 }

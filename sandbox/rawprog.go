@@ -148,6 +148,12 @@ type rawProg struct {
 	// execName and execCands are for exec error messages.
 	execName  string
 	execCands []string
+	// mounts are the spec's, to read a command whose interpreter was
+	// missing (interp.go).
+	mounts []Mount
+	// inRoot is set for a program started inside the new root (the Go
+	// init's, lockinit.go): there the command's path is the file itself.
+	inRoot bool
 }
 
 type rawStep struct {

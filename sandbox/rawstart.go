@@ -429,6 +429,18 @@ func (p *rawProg) recordError(rec [5]uint32) error {
 	if what == "execute the command" {
 		cand := int(rec[4])
 		switch {
+		case code == ExitNotFound && rec[4]&interpFlag != 0 && int(rec[4]&^interpFlag) < len(p.execCands):
+			// The child is gone: read the file where it is, inside the
+			// root, or else through the bind that put it there.
+			file := p.execCands[rec[4]&^interpFlag]
+			interp := ""
+			if p.inRoot {
+				interp = interpreterOf(file)
+			} else if host := hostPathOf(p.mounts, file); host != "" {
+				interp = interpreterOf(host)
+			}
+			e := missingInterpreter(file, interp)
+			return &StartError{Code: e.code, Msg: e.msg}
 		case code == ExitNotFound && cand < len(p.execCands) && cand > 0 && cand == len(p.execCands)-1 && p.shell != 0:
 			return &StartError{Code: code, Msg: fmt.Sprintf("execute %s: %v", p.execCands[cand], errno)}
 		case code == ExitNotFound:

@@ -396,6 +396,10 @@ func (s *Spec) Validate() error {
 	return nil
 }
 
+// Validate checks one operation as Spec.Validate does, for a face that
+// reports a mistake against the option that made it.
+func (m *Mount) Validate() error { return m.validate() }
+
 func (m *Mount) validate() error {
 	if !path.IsAbs(m.Dest) {
 		return fmt.Errorf("destination %q is not an absolute path", m.Dest)

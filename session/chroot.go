@@ -245,7 +245,15 @@ func (r *Registry) AddChroot(c Chroot) (Chroot, error) {
 	case st.IsDir():
 		f.Kind = KindDirectory
 	case st.Mode().IsRegular():
+		if st.Size() == 0 {
+			return Chroot{}, fmt.Errorf("%w: %s is empty (0 bytes)", ErrBadTarball, abs)
+		}
 		if _, err := sniffFile(abs); err != nil {
+			return Chroot{}, fmt.Errorf("%w: %w", ErrBadTarball, err)
+		}
+		// Read to the end now: a truncated download otherwise passes
+		// here and fails at the first session begin.
+		if err := checkTarball(abs); err != nil {
 			return Chroot{}, err
 		}
 		f.Kind = KindTarball

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,4 +97,41 @@ func checkHelper(path string) (string, error) {
 		return "", fmt.Errorf("unpack helper %s is not executable: %w", abs, err)
 	}
 	return abs, nil
+}
+
+// ErrBadTarball is wrapped by the error for a chroot tarball the unpack
+// helper cannot read to its end: empty, truncated, not a tar archive.
+var ErrBadTarball = errors.New("not a usable chroot tarball")
+
+// checkTarball has the unpack helper read path to its end without
+// extracting it (unpack.CheckArg). Outside any sandbox: it only reads its
+// stdin and writes nothing, as `tar tf` would.
+func checkTarball(path string) error {
+	helper, err := unpackHelper()
+	if err != nil {
+		// Nothing to check with; a definition needs no helper, and
+		// session begin says how to install it.
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open tarball: %w", err)
+	}
+	defer f.Close()
+	cmd := exec.Command(helper, UnpackFlag, "--check", XzTool)
+	if helper == UnpackSelf {
+		cmd.Args[0] = unpackArg0
+	}
+	cmd.Stdin = f
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return fmt.Errorf("%w: %s: %s", ErrBadTarball, path, strings.TrimSpace(stderr.String()))
+	}
+	if err != nil {
+		return fmt.Errorf("check tarball %s with %s: %w (%s)", path, helper, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
 }

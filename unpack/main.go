@@ -26,7 +26,8 @@ import (
 
 // Main runs the helper with args (os.Args[1:]: session.UnpackFlag, the
 // destination, "chown" or "nochown", the xz tool as session.XzTool names
-// it) and returns the process's exit status. Errors go to stderr, where
+// it; or session.UnpackFlag, CheckArg, the xz tool, to read the tarball
+// without extracting it) and returns the process's exit status. Errors go to stderr, where
 // nook picks them up.
 func Main(args []string) int {
 	if len(args) == 0 || !strings.HasPrefix(args[0], "--nook-unpack=") {
@@ -36,6 +37,13 @@ func Main(args []string) int {
 	if args[0] != session.UnpackFlag {
 		fmt.Fprintf(os.Stderr, "nook-unpack speaks %s, nook asked for %s: install nook and nook-unpack from the same version\n", session.UnpackFlag, args[0])
 		return 2
+	}
+	if len(args) == 3 && args[1] == CheckArg {
+		if err := check(args[2]); err != nil {
+			fmt.Fprintf(os.Stderr, "%v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if len(args) != 4 || (args[2] != "chown" && args[2] != "nochown") {
 		fmt.Fprintf(os.Stderr, "nook-unpack: want %s DEST chown|nochown XZTOOL, got %q\n", session.UnpackFlag, args)

@@ -11,6 +11,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 
@@ -41,8 +42,16 @@ func main() {
 		os.Exit(schroot.Run(os.Args[0], args, native.Version))
 	}
 	if len(args) == 0 {
-		usage()
+		usage(os.Stderr)
 		os.Exit(2)
+	}
+	if args[0] == "help" && len(args) > 1 {
+		// nook help TOPIC is nook TOPIC --help, as git and go do it.
+		if !helpTopics[args[1]] {
+			fmt.Fprintf(os.Stderr, "nook help: no help on %q (topics: run, bwrap, schroot, session, chroot, cache)\n", args[1])
+			os.Exit(2)
+		}
+		args = []string{args[1], "--help"}
 	}
 	switch args[0] {
 	case "run":
@@ -58,9 +67,9 @@ func main() {
 	case "cache":
 		os.Exit(native.Cache(args[1:]))
 	case "help", "--help", "-h":
-		usage()
+		usage(os.Stdout) // asked for: the answer, not an error
 	case "version", "--version":
-		fmt.Println("nook", native.Version)
+		os.Exit(native.Versions(args[1:]))
 	case "man": // hidden: regenerates docs/nook-run.1 and docs/nook-session.1
 		if len(args) > 1 && args[1] == "session" {
 			native.SessionManPage(os.Stdout, native.ManDate)
@@ -69,7 +78,7 @@ func main() {
 		}
 	default:
 		fmt.Fprintf(os.Stderr, "nook: unknown command %q\n", args[0])
-		usage()
+		usage(os.Stderr)
 		os.Exit(2)
 	}
 }
@@ -98,8 +107,13 @@ func needsMainThread(args []string) bool {
 	return false
 }
 
-func usage() {
-	fmt.Fprint(os.Stderr, `usage: nook COMMAND [ARGS...]
+// helpTopics are the commands `nook help TOPIC` knows.
+var helpTopics = map[string]bool{"run": true, "bwrap": true, "schroot": true, "session": true, "chroot": true, "cache": true}
+
+// usage prints the top-level usage: to stdout when asked for (nook
+// --help), to stderr with a usage error.
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: nook COMMAND [ARGS...]
 
 Commands:
   run [OPTIONS] [--] [CMD...]   run CMD in a new sandbox (nook run --help)
@@ -109,6 +123,7 @@ Commands:
   session begin|run|end|list|info  build sessions (nook session --help)
   chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
   cache list|prune              the unpack cache of chroot tarballs
-  version                       show the version
+  version [--json]              show the version and the VCS revision built
+  help [COMMAND]                this, or COMMAND's help
 `)
 }

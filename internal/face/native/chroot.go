@@ -16,7 +16,8 @@ func sandboxFD(fd int) sandbox.FD { return sandbox.FD{Inside: fd, Outside: fd} }
 // Chroot is `nook chroot VERB …`.
 func Chroot(args []string) int {
 	return runVerb("chroot", args, chrootHelp, []verb{
-		{"add", chrootAdd}, {"remove", chrootRemove}, {"list", chrootList}, {"info", chrootInfo}, {"create", chrootCreate},
+		{name: "add", run: chrootAdd}, {name: "remove", run: chrootRemove}, {name: "list", run: chrootList},
+		{name: "info", run: chrootInfo}, {name: "create", run: chrootCreate},
 	})
 }
 
@@ -29,7 +30,10 @@ host's root (the built-in chroot "host").
   add NAME SOURCE [--alias A]... [--description D] [--copy]
                         define a chroot (stored in nook's config directory:
                         $XDG_CONFIG_HOME/nook/chroot.d, /etc/nook for root);
-                        --copy makes its sessions private full copies
+                        a tarball is read to its end first (by
+                        nook-unpack, when installed), so an empty,
+                        truncated or non-tar file is named here; --copy
+                        makes its sessions private full copies
   remove NAME           remove one of nook's own definitions
   list [--json]         every chroot, with where it is defined
   info NAME [--json]    one chroot, and every definition of its name

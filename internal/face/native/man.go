@@ -75,9 +75,13 @@ func ManPage(w io.Writer, date string) {
 	m.para("Options come before the command, in any order. " +
 		"An option with one argument may be written `--chdir=/src` as well as `--chdir /src`; options with more arguments take them as separate words. " +
 		"The command starts after `--`, or at the first word that does not begin with `--`.")
-	m.para("When no filesystem option places / (that is, has / as its destination, --chmod and --remount-ro aside) and --no-default-fs is not given, the sandbox starts from this layout:")
+	m.para("When no filesystem option places / (that is, has / as its destination, --chmod and --remount-ro aside), none builds a root of its own " +
+		"(--proc /proc, --dev /dev, --dev-bind onto /dev, --ro-bind /usr /usr, or a --symlink usr/... at the top, as bubblewrap and mkosi-sandbox command lines do) " +
+		"and --no-default-fs is not given, the sandbox starts from this layout:")
 	m.example(manDefaultLayout)
-	m.para("To this comes a --bind of the current directory onto itself, unless that is /. " +
+	m.para("To this comes a --bind of the current directory onto itself, unless that is /, an option binds it already, " +
+		"or it is $HOME or a directory above it: that stays read-only, and nook says so (--bind \"$HOME\" \"$HOME\" makes it writable). " +
+		"--print-plan shows what nook chose. " +
 		"So the sandbox sees the host root read-only, a fresh /dev, /tmp and /proc, and the current directory read-write. " +
 		"With --share-pid, /proc is a bind of the host's /proc instead. " +
 		"Filesystem options add to this layout. " +

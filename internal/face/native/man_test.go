@@ -297,7 +297,7 @@ func TestManPageDefaultLayout(t *testing.T) {
 		pidNS bool
 		want  string
 	}{{true, manDefaultLayout}, {false, manDefaultLayoutNoPID}} {
-		ms := defaultLayout(tt.pidNS)
+		ms, _ := defaultLayout(tt.pidNS, nil)
 		cwd := sandbox.Mount{Op: sandbox.OpBind, Source: wd, Dest: wd}
 		if len(ms) == 0 || fmt.Sprint(ms[len(ms)-1]) != fmt.Sprint(cwd) {
 			t.Fatalf("defaultLayout(%v) does not end with the bind of the current directory, as the page says: %+v", tt.pidNS, ms)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/nook-project/nook/sandbox"
+	"github.com/nook-project/nook/sandbox/idmap"
 )
 
 // option is one `nook run` option. Filesystem operations take one or two
@@ -22,9 +23,13 @@ type option struct {
 
 // runOptions collects what the options say, before defaults are filled in.
 type runOptions struct {
-	spec          sandbox.Spec
-	fsOps         int  // filesystem operations given
-	rootGiven     bool // an operation on "/" replaces the host root
+	spec      sandbox.Spec
+	fsOps     int  // filesystem operations given
+	rootGiven bool // an operation on "/" replaces the host root
+	// buildsTree is the first option that only a command line building
+	// its own root gives (bwrap's and mkosi-sandbox's start from an
+	// empty one), as written; the default layout is not added then.
+	buildsTree    string
 	noDefaultFS   bool
 	share         map[string]bool
 	unshare       map[string]bool
@@ -36,9 +41,35 @@ type runOptions struct {
 	size          int64
 	overlaySrc    []string
 	help, version bool
+	// printPlan prints the filesystem plan and exits; debug prints it to
+	// stderr and runs the command.
+	printPlan, debug bool
+	defaults         []sandbox.Mount // the default layout build added
+	notes            []string        // what build chose that the user should know
 }
 
+// missingBeforeSeparator tells `--ro-bind /usr -- true` (DEST forgotten,
+// the command's "--" taken for it) from an argument meant as "--": only
+// data, values and names may be that word; a path would be a relative one
+// nook rejects anyway, with a message about a path the user never meant.
+func missingBeforeSeparator(o *option, vals []string) error {
+	for j, v := range vals {
+		if v == "--" && !literalArg[o.args[j]] {
+			return fmt.Errorf("--%s %s: %s is missing (found -- where it should be)", o.name, strings.Join(o.args, " "), o.args[j])
+		}
+	}
+	return nil
+}
+
+// literalArg are the metavariables whose argument may be any word.
+var literalArg = map[string]bool{"DATA": true, "VALUE": true, "NAME": true}
+
 func (r *runOptions) addOp(m sandbox.Mount) error {
+	// Checked here, where the option is known: once the default layout is
+	// added, the spec's own check can only number the operation.
+	if err := m.Validate(); err != nil {
+		return err
+	}
 	if r.perms != nil {
 		switch m.Op {
 		case sandbox.OpTmpfs, sandbox.OpDir, sandbox.OpWrite, sandbox.OpFile:
@@ -58,8 +89,33 @@ func (r *runOptions) addOp(m sandbox.Mount) error {
 	if sandbox.Clean(m.Dest) == "/" && m.Op != sandbox.OpChmod && m.Op != sandbox.OpRemountRO {
 		r.rootGiven = true
 	}
+	if r.buildsTree == "" && buildsTree(m) {
+		r.buildsTree = strings.Join(mountWords(m), " ")
+	}
 	r.spec.Mounts = append(r.spec.Mounts, m)
 	return nil
+}
+
+// buildsTree reports whether m is an operation a command line gives only
+// when it builds a root of its own: a new /proc or /dev, or a device bind
+// onto /dev (the default layout has both), the host's /usr bound onto
+// /usr, or a merged-/usr symlink at the top (--symlink usr/bin /bin).
+// Added to the host root, these would do nothing or hide what the user
+// built. The same operations deeper down (a root built below /outer for a
+// nested chroot) are additions to the default layout.
+func buildsTree(m sandbox.Mount) bool {
+	d := sandbox.Clean(m.Dest)
+	switch m.Op {
+	case sandbox.OpProc:
+		return d == "/proc"
+	case sandbox.OpDev, sandbox.OpDevBind:
+		return d == "/dev"
+	case sandbox.OpBind:
+		return d == "/usr" && sandbox.Clean(m.Source) == "/usr"
+	case sandbox.OpSymlink:
+		return strings.Count(d, "/") == 1 && strings.HasPrefix(m.Source, "usr/")
+	}
+	return false
 }
 
 func parseMode(s string) (*uint32, error) {
@@ -140,6 +196,13 @@ var options = sync.OnceValue(func() []option {
 
 		{name: "become-root", group: "Identity", help: "map the caller to root (uid and gid 0) inside", apply: flag(func(r *runOptions) { r.spec.Identity.Mode = "root" })},
 		{name: "identity", args: []string{"MODE"}, group: "Identity", help: "self (default), root, subids-root or subids-self (the last two use /etc/subuid, /etc/subgid and newuidmap)", apply: func(r *runOptions, a []string) error {
+			// Checked here, not only when the sandbox starts: a word
+			// nook does not know is a usage error (2), not a set-up
+			// failure (125), and real root, which makes no user
+			// namespace, would otherwise never look at it.
+			if _, err := idmap.ParseMode(a[0]); err != nil {
+				return err
+			}
 			r.spec.Identity.Mode = a[0]
 			return nil
 		}},
@@ -275,6 +338,8 @@ var options = sync.OnceValue(func() []option {
 			return err
 		}},
 
+		{name: "print-plan", group: "Other", help: "print the filesystem operations in the order nook makes them (after sorting, deduplication and the default layout) and exit", apply: flag(func(r *runOptions) { r.printPlan = true })},
+		{name: "debug", group: "Other", help: "print that plan on stderr, then run the command (mkosi-sandbox's name)", apply: flag(func(r *runOptions) { r.debug = true })},
 		{name: "help", group: "Other", help: "show this help", apply: flag(func(r *runOptions) { r.help = true })},
 		{name: "version", group: "Other", help: "show the version", apply: flag(func(r *runOptions) { r.version = true })},
 	}
@@ -318,6 +383,13 @@ func parseRun(args []string) (*runOptions, []string, error) {
 			i++
 			break
 		}
+		if a == "-h" {
+			// The short form every tool takes, not a command called
+			// -h (which -- still runs).
+			r.help = true
+			i++
+			continue
+		}
 		if !strings.HasPrefix(a, "--") {
 			break
 		}
@@ -338,6 +410,9 @@ func parseRun(args []string) (*runOptions, []string, error) {
 				return nil, nil, fmt.Errorf("--%s needs %s", name, strings.Join(o.args, " "))
 			}
 			vals = args[i+1 : i+1+len(o.args)]
+			if err := missingBeforeSeparator(o, vals); err != nil {
+				return nil, nil, err
+			}
 			i += 1 + len(o.args)
 		}
 		if err := o.apply(r, vals); err != nil {

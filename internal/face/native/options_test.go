@@ -3,6 +3,7 @@ package native
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -165,6 +166,17 @@ func TestParseRunMounts(t *testing.T) {
 			cmd: []string{"cmd"},
 		},
 		{
+			name:   "data may be --",
+			args:   []string{"--write", "--", "/f", "--setenv", "A", "--", "--", "cmd"},
+			mounts: []sandbox.Mount{{Op: sandbox.OpWrite, Data: []byte("--"), Dest: "/f"}},
+			cmd:    []string{"cmd"},
+		},
+		{
+			name: "-- runs a command called -h",
+			args: []string{"--", "-h"},
+			cmd:  []string{"-h"},
+		},
+		{
 			name: "no arguments",
 			args: nil,
 		},
@@ -224,6 +236,10 @@ func TestParseRunErrors(t *testing.T) {
 		{"bad userns", []string{"--userns", "sometimes"}, `--userns takes auto, always or never, not "sometimes"`},
 		{"bad setenv name", []string{"--setenv", "A=B", "C"}, "--setenv:"},
 		{"empty setenv name", []string{"--setenv", "", "C"}, "--setenv:"},
+		{"DEST forgotten before --", []string{"--ro-bind", "/usr", "--", "true"}, "--ro-bind SRC DEST: DEST is missing (found -- where it should be)"},
+		{"both forgotten before --", []string{"--bind", "--", "true"}, "--bind SRC DEST: SRC is missing"},
+		{"one-argument option before --", []string{"--tmpfs", "--", "true"}, "--tmpfs DEST: DEST is missing"},
+		{"relative destination names the option", []string{"--tmpfs", "/a", "--ro-bind", "/usr", "usr", "true"}, `--ro-bind: destination "usr" is not an absolute path`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -402,12 +418,10 @@ func TestBuildValidates(t *testing.T) {
 	if _, err := r.build(cmd, nil); err == nil {
 		t.Errorf("--share-pid --as-pid-1: build succeeded")
 	}
-	r, cmd, err = parseRun([]string{"--tmpfs", "", "true"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.build(cmd, nil); err == nil {
-		t.Errorf("--tmpfs \"\": build succeeded")
+	// An operation's own mistake is found as the option is read, so the
+	// message can name the option.
+	if _, _, err = parseRun([]string{"--tmpfs", "", "true"}); err == nil || !strings.HasPrefix(err.Error(), "--tmpfs: ") {
+		t.Errorf("--tmpfs \"\": parse error %v, want one naming --tmpfs", err)
 	}
 }
 
@@ -467,6 +481,16 @@ func TestBuildDefaultLayout(t *testing.T) {
 			[]string{"--overlay-src", "/l", "--tmp-overlay", "/", "true"},
 			[]sandbox.Mount{{Op: sandbox.OpOverlay, Lower: []string{"/l"}, TmpfsUpper: true, Dest: "/"}},
 		},
+		{"--proc builds a root: no default layout", []string{"--ro-bind", "/usr", "/usr", "--proc", "/proc", "true"},
+			[]sandbox.Mount{ro("/usr", "/usr"), {Op: sandbox.OpProc, Dest: "/proc"}}},
+		{"--dev builds a root", []string{"--dev", "/dev", "true"}, []sandbox.Mount{{Op: sandbox.OpDev, Dest: "/dev"}}},
+		{"bwrap's /usr and merged-/usr symlink build a root", []string{"--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "true"},
+			[]sandbox.Mount{ro("/usr", "/usr"), {Op: sandbox.OpSymlink, Source: "usr/bin", Dest: "/bin"}}},
+		{"a bind of the current directory replaces the default's", []string{"--ro-bind", wd, wd, "true"},
+			append(append([]sandbox.Mount(nil), defaults[:4]...), ro(wd, wd))},
+		{"a root built deeper down keeps the default", []string{"--tmpfs", "/outer", "--proc", "/outer/proc", "--dev", "/outer/dev", "true"},
+			append(append([]sandbox.Mount(nil), defaults...),
+				sandbox.Mount{Op: sandbox.OpTmpfs, Dest: "/outer"}, sandbox.Mount{Op: sandbox.OpProc, Dest: "/outer/proc"}, sandbox.Mount{Op: sandbox.OpDev, Dest: "/outer/dev"})},
 		{"no-default-fs", []string{"--no-default-fs", "true"}, nil},
 		{"no-default-fs with operations", []string{"--dir", "/bin", "--no-default-fs", "true"}, []sandbox.Mount{{Op: sandbox.OpDir, Dest: "/bin"}}},
 	}
@@ -477,6 +501,39 @@ func TestBuildDefaultLayout(t *testing.T) {
 				t.Errorf("mounts mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// Started in $HOME (where a terminal opens) or above it, nook does not
+// make all of it writable, and says so.
+func TestBuildDefaultLayoutAtHome(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home", "me")
+	os.MkdirAll(home, 0o755)
+	t.Setenv("HOME", home)
+	for _, dir := range []string{home, filepath.Dir(home)} {
+		t.Chdir(dir)
+		r, cmd, err := parseRun([]string{"true"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := r.build(cmd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range s.Mounts {
+			if m.Op == sandbox.OpBind && !m.ReadOnly {
+				t.Errorf("cwd %s: a writable bind %+v", dir, m)
+			}
+		}
+		if len(r.notes) != 1 || !strings.Contains(r.notes[0], "--bind "+dir+" "+dir) {
+			t.Errorf("cwd %s: notes %q, want one naming --bind %s %s", dir, r.notes, dir, dir)
+		}
+	}
+	t.Chdir(home)
+	t.Setenv("HOME", filepath.Join(home, "..", "other"))
+	s := buildArgs(t, []string{"true"}, nil)
+	if last := s.Mounts[len(s.Mounts)-1]; last.Op != sandbox.OpBind || last.Dest != home || last.ReadOnly {
+		t.Errorf("cwd beside $HOME: last mount %+v, want the writable bind of %s", last, home)
 	}
 }
 

@@ -31,13 +31,28 @@ func Run(args []string, inherited []int) int {
 		return 0
 	}
 	if r.version {
-		fmt.Println("nook", Version)
+		fmt.Println(BuildVersion())
 		return 0
 	}
 	spec, err := r.build(cmd, inherited)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook run: %v\n", err)
 		return 2
+	}
+	if r.printPlan || r.debug {
+		w := os.Stderr
+		if r.printPlan {
+			w = os.Stdout
+		}
+		printPlan(w, spec, r)
+		if r.printPlan {
+			return 0
+		}
+	}
+	if !r.printPlan {
+		for _, n := range r.notes {
+			fmt.Fprintf(os.Stderr, "nook: %s\n", n)
+		}
 	}
 	sandbox.Phase("parsed")
 	spec.BeforeFork = listening
@@ -69,8 +84,13 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 		return nil, fmt.Errorf("--hostname needs a UTS namespace, but --share-uts was given")
 	}
 
-	if !r.rootGiven && !r.noDefaultFS {
-		s.Mounts = append(defaultLayout(s.Namespaces.PID), s.Mounts...)
+	if !r.rootGiven && !r.noDefaultFS && r.buildsTree == "" {
+		var note string
+		r.defaults, note = defaultLayout(s.Namespaces.PID, r.spec.Mounts)
+		if note != "" {
+			r.notes = append(r.notes, note)
+		}
+		s.Mounts = append(append([]sandbox.Mount(nil), r.defaults...), s.Mounts...)
 	}
 
 	env := os.Environ()
@@ -114,8 +134,9 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 }
 
 // defaultLayout is the zero-setup sandbox: the host root read-only, fresh
-// /dev, /proc and /tmp, and the current directory writable.
-func defaultLayout(pidNS bool) []sandbox.Mount {
+// /dev, /proc and /tmp, and the current directory writable unless it is
+// $HOME or above it (then a note says so) or an option binds it already.
+func defaultLayout(pidNS bool, given []sandbox.Mount) ([]sandbox.Mount, string) {
 	ms := []sandbox.Mount{
 		{Op: sandbox.OpBind, Source: "/", Dest: "/", ReadOnly: true},
 		{Op: sandbox.OpDev, Dest: "/dev"},
@@ -127,10 +148,25 @@ func defaultLayout(pidNS bool) []sandbox.Mount {
 		// A new procfs needs a pid namespace it owns; show the host's.
 		ms = append(ms, sandbox.Mount{Op: sandbox.OpBind, Source: "/proc", Dest: "/proc"})
 	}
-	if wd, err := os.Getwd(); err == nil && wd != "/" {
-		ms = append(ms, sandbox.Mount{Op: sandbox.OpBind, Source: wd, Dest: wd})
+	wd, err := os.Getwd()
+	if err != nil || wd == "/" {
+		return ms, ""
 	}
-	return ms
+	for _, m := range given {
+		if sandbox.Clean(m.Dest) == wd && (m.Op == sandbox.OpBind || m.Op == sandbox.OpDevBind) {
+			return ms, "" // the user said how the current directory looks
+		}
+	}
+	// A terminal opens in $HOME: all of it writable (ssh keys, shell
+	// start-up files) is not what "the current directory" means to
+	// someone trying nook there.
+	if home := os.Getenv("HOME"); home != "" && home != "/" {
+		home = sandbox.Clean(home)
+		if wd == home || strings.HasPrefix(home, wd+"/") {
+			return ms, fmt.Sprintf("the current directory %s holds your home directory: it stays read-only (--bind %s %s makes it writable)", wd, quoteWords([]string{wd})[0], quoteWords([]string{wd})[0])
+		}
+	}
+	return append(ms, sandbox.Mount{Op: sandbox.OpBind, Source: wd, Dest: wd}), ""
 }
 
 func editEnv(env []string, key, value string) []string {
@@ -212,9 +248,10 @@ func printRunHelp(w io.Writer) {
 	fmt.Fprint(w, `usage: nook run [OPTIONS] [--] [COMMAND [ARGS...]]
 
 Run COMMAND (default: $SHELL) in a new sandbox. With no filesystem option
-that places /, the sandbox sees the host root read-only, a fresh /dev, /proc
-and /tmp, and the current directory read-write; its own pid, IPC and UTS
-namespaces; the host's network. Options may come in any order: filesystem
+that places / or builds a root of its own (--proc, --dev, ...), the sandbox
+sees the host root read-only, a fresh /dev, /proc and /tmp, and the current
+directory read-write (unless it is $HOME or above it); its own pid, IPC and
+UTS namespaces; the host's network. --print-plan shows the result. Options may come in any order: filesystem
 operations are sorted so parents come before children.
 
 Exit status: the command's; 128+N when it was killed by signal N; 127 when it

@@ -15,9 +15,9 @@ import (
 // Session is `nook session VERB …`.
 func Session(args []string, inherited []int) int {
 	return runVerb("session", args, sessionHelp, []verb{
-		{"begin", sessionBegin},
-		{"run", func(st *session.Store, args []string) int { return sessionRun(st, args, inherited) }},
-		{"end", sessionEnd}, {"list", sessionList}, {"info", sessionInfo},
+		{name: "begin", run: sessionBegin},
+		{name: "run", run: func(st *session.Store, args []string) int { return sessionRun(st, args, inherited) }, failed: sandbox.ExitSetupFailed},
+		{name: "end", run: sessionEnd}, {name: "list", run: sessionList}, {name: "info", run: sessionInfo},
 	})
 }
 
@@ -25,24 +25,33 @@ func Session(args []string, inherited []int) int {
 type verb struct {
 	name string
 	run  func(st *session.Store, args []string) int
+	// failed is the exit status for nook's own failures: 1 when zero;
+	// session run, whose status is otherwise the command's, uses 125 so
+	// that its failures cannot pass for the command's (as nook run).
+	failed int
 }
 
-// runVerb is `nook WHAT VERB ARGS…`: usage for no verb or --help, else the
-// store opened and the verb run.
+// runVerb is `nook WHAT VERB ARGS…`: usage for no verb or --help, a usage
+// error for an unknown verb, else the store opened and the verb run.
 func runVerb(what string, args []string, usage string, verbs []verb) int {
 	if code, done := verbHelp(args, usage); done {
 		return code
 	}
-	st, err := session.Open()
-	if err != nil {
-		return failf(what, "%v", err)
-	}
 	names := make([]string, len(verbs))
 	for i, v := range verbs {
-		if v.name == args[0] {
-			return v.run(st, args[1:])
+		if v.name != args[0] {
+			names[i] = v.name
+			continue
 		}
-		names[i] = v.name
+		st, err := session.Open()
+		if err != nil {
+			code := failf(what, "%v", err)
+			if v.failed != 0 {
+				code = v.failed
+			}
+			return code
+		}
+		return v.run(st, args[1:])
 	}
 	fmt.Fprintf(os.Stderr, "nook %s: unknown verb %q (%s)\n", what, args[0], strings.Join(names, ", "))
 	return 2
@@ -89,8 +98,10 @@ running between commands, and a session survives a reboot.
 
 Commands in one session run one at a time: a second waits, with a message,
 until the first ends (an overlay's upper directory must not be used by two
-live mounts). Exit status of run: the command's, 128+N for signal N, 125
-when the sandbox could not be set up.
+live mounts). Exit status of run: the command's, 128+N for signal N, 127
+when it was not found, 126 when it could not be executed, 125 when nook
+failed (no such or damaged session, a user it cannot map, a sandbox that
+could not be set up), 2 for a usage error.
 `
 
 func failf(what, format string, a ...any) int {
@@ -98,16 +109,18 @@ func failf(what, format string, a ...any) int {
 	return 1
 }
 
-// verbHelp answers `nook VERB` without a subcommand (usage, status 2) and
-// with --help, -h or help (usage, status 0); done is false otherwise.
+// verbHelp answers `nook VERB` without a subcommand (usage on stderr,
+// status 2: a usage error) and with --help, -h or help (usage on stdout,
+// status 0: the answer asked for); done is false otherwise.
 func verbHelp(args []string, usage string) (code int, done bool) {
 	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" && args[0] != "help" {
 		return 0, false
 	}
-	fmt.Print(usage)
 	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
 		return 2, true
 	}
+	fmt.Print(usage)
 	return 0, true
 }
 
@@ -288,7 +301,8 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	}
 	cmd, err := st.Prepare(id, o)
 	if err != nil {
-		return failf("session run", "%v", err)
+		failf("session run", "%v", err)
+		return sandbox.ExitSetupFailed
 	}
 	defer cmd.Close()
 	for _, n := range cmd.Notes {

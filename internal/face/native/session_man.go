@@ -182,6 +182,10 @@ Show a session's state.
 .Bl -tag -width Ds
 .It Cm add Ar name source
 Define a chroot in nook's configuration directory.
+A tarball is first read to its end without being unpacked (by the unpack
+helper, when it is installed), so that an empty, truncated or non\-tar file
+is named here rather than at the first
+.Cm begin .
 .Bl -tag -width Ds
 .It Fl \-alias Ar alias
 Another name; repeatable.
@@ -284,8 +288,9 @@ the sessions
 .Sh EXIT STATUS
 .Cm run
 exits with the command's status, 128+N when it was killed by signal N,
-127 when it was not found, 126 when it could not be executed, 125 when the
-sandbox could not be set up.
+127 when it was not found, 126 when it could not be executed, 125 when nook
+itself failed: no such session, a damaged one, a user the session cannot
+map, a sandbox that could not be set up.
 Other commands exit 0 on success, 1 on failure and 2 for a usage error.
 .Sh EXAMPLES
 .Bd -literal -offset indent
