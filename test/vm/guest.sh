@@ -11,7 +11,7 @@ set -uo pipefail
 nook=/nook
 res=$nook/results
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export LANG=C.UTF-8 CI=true
+export LANG=C.UTF-8 CI=true NOOK_VM_GUEST=1
 # shellcheck source=/dev/null
 . "$nook/config"
 say() { printf '\n=== [vm %s] %s\n' "$(uname -r)" "$*"; }
