@@ -3,11 +3,13 @@ package session
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/nook-project/nook/sandbox"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,8 +106,10 @@ func checkHelper(path string) (string, error) {
 var ErrBadTarball = errors.New("not a usable chroot tarball")
 
 // checkTarball has the unpack helper read path to its end without
-// extracting it (unpack.CheckArg). Outside any sandbox: it only reads its
-// stdin and writes nothing, as `tar tf` would.
+// extracting it (unpack.CheckArg). In a sandbox as the unpack itself is
+// (helperSpec: the host read-only, its mounts locked, a user namespace of
+// its own), with no capability and no network: the decompressors parse an
+// untrusted file.
 func checkTarball(path string) error {
 	helper, err := unpackHelper()
 	if err != nil {
@@ -118,20 +122,34 @@ func checkTarball(path string) error {
 		return fmt.Errorf("open tarball: %w", err)
 	}
 	defer f.Close()
-	cmd := exec.Command(helper, UnpackFlag, "--check", XzTool)
-	if helper == UnpackSelf {
-		cmd.Args[0] = unpackArg0
-	}
-	cmd.Stdin = f
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.ExitCode() == 1 {
-		return fmt.Errorf("%w: %s: %s", ErrBadTarball, path, strings.TrimSpace(stderr.String()))
-	}
+	id, err := sandboxIdentity(IDSingle, 0, 0)
 	if err != nil {
-		return fmt.Errorf("check tarball %s with %s: %w (%s)", path, helper, err, strings.TrimSpace(stderr.String()))
+		return err
 	}
-	return nil
+	spec := helperSpec(id, "")
+	spec.Args, spec.Argv0 = []string{helper, UnpackFlag, "--check", XzTool}, unpackArg0
+	spec.Namespaces.Net = true
+	spec.Caps.Drop = []string{"ALL"}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("check tarball %s: %w", path, err)
+	}
+	spec.Stdin, spec.Stdout, spec.Stderr = f, w, w
+	var out strings.Builder
+	copied := make(chan struct{})
+	go func() { io.Copy(&out, r); close(copied) }()
+	st, err := sandbox.Run(spec)
+	w.Close()
+	<-copied
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("check tarball %s: start the helper sandbox: %w", path, err)
+	}
+	switch st.ExitCode() {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("%w: %s: %s", ErrBadTarball, path, strings.TrimSpace(out.String()))
+	}
+	return fmt.Errorf("check tarball %s with %s: status %d (%s)", path, helper, st.ExitCode(), strings.TrimSpace(out.String()))
 }

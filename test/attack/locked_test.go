@@ -190,11 +190,17 @@ func TestHelpersLocked(t *testing.T) {
 	helperBin := filepath.Join(helperDir, "nook-unpack")
 	copyFile(t, selfBin, helperBin, 0o755)
 	s := newStore(t, base)
-	s.env = append(s.env, "NOOK_UNPACK="+helperBin)
 	tarball := filepath.Join(base, "c.tar.gz")
 	writeTar(t, tarball, chrootEntries(t))
+	// chroot add reads the tarball through the helper too (a check that
+	// it is whole): with the hostile one it may fail, never harm.
+	withHelper := append(append([]string(nil), s.env...), "NOOK_UNPACK="+helperBin)
+	r := nookWith(t, runOpts{env: withHelper}, "chroot", "add", "hostile", tarball)
+	noHarm(t, "hostile unpack helper checking the tarball", result{out: r.out + r.err, code: r.code})
+	victim.check(t, "the unpack helper's check at chroot add")
 	s.must("chroot", "add", "c", tarball)
-	r := s.nook("session", "begin", "c")
+	s.env = withHelper
+	r = s.nook("session", "begin", "c")
 	all := result{out: r.out + r.err, code: r.code}
 	noHarm(t, "hostile unpack helper", all)
 	if r.code == 0 {

@@ -128,6 +128,9 @@ func (p *parser) build(cmd []string, inherited []int) (*sandbox.Spec, error) {
 	s.BwrapModes = true
 	s.BwrapMountFlags = true
 	s.SortMounts = false
+	// bwrap passes stdio as it is: a file the command cannot reopen stays
+	// a file it can seek, as its callers expect (no relay, nook-run(1)).
+	s.DirectStdio = true
 	if p.syncFd != nil {
 		// bwrap holds the sync fd in its init, not in the command.
 		s.KeepInit = true
