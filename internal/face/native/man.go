@@ -181,6 +181,9 @@ func ManPage(w io.Writer, date string) {
 
 	m.macro("SH", "FILE DESCRIPTORS")
 	m.text("The command gets nook's standard input, output and error. " +
+		"Programs reopen them (/dev/stderr, `tee /proc/self/fd/2`), and a reopen is a new open with the command's credentials: a pipe or file of another user's (host root's log, or the caller's own pipe for a command running as a subordinate id) would refuse it. " +
+		"Such a pipe or regular file reaches the command through a pipe of nook's that it can reopen, relayed by nook: output in order (stdout and stderr on one file share one relay), input a page at a time as the command reads, so at most a page more than it read is taken from nook's input. " +
+		"Terminals, sockets, devices and what the command can reopen pass as they are, and so does everything with --share-pid (a relay ends with the sandbox's pid namespace) and for nook called as bwrap (bwrap passes them as they are). " +
 		"File descriptors above 2 that nook's caller left open without close-on-exec reach the command at the same numbers, so that, for example, make's jobserver works; nook's own never do. " +
 		"Directories are the exception: a directory fd names a directory of the host's, and `..` from it leads out of the sandbox whatever its root, so nook passes one only when --keep-fd names it (bwrap, and nook called as bwrap, pass them all). " +
 		"--pack-fds renumbers them from 3 up, in order, and sets LISTEN_FDS to their number and LISTEN_PID to the command's pid (under nook's pid 1 this needs /proc inside the sandbox). " +
