@@ -63,24 +63,18 @@ func (s *Spec) diskUppers(id *identity) (cleanup func(), err error) {
 		return cleanup, err
 	}
 	parent := filepath.Join(base, diskUpperDirName)
-	if err := os.MkdirAll(parent, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
 		return cleanup, fmt.Errorf("create the directory for disk-backed overlay uppers %s: %w", parent, err)
 	}
+	for _, d := range []string{base, parent} {
+		if err := privateDir(d); err != nil {
+			return cleanup, err
+		}
+	}
 	sweepDiskUppers(parent)
-	dir, err := os.MkdirTemp(parent, strconv.Itoa(os.Getpid())+"-")
+	dir, lock, err := lockedScratchDir(parent)
 	if err != nil {
-		return cleanup, fmt.Errorf("create a disk-backed overlay upper in %s: %w", parent, err)
-	}
-	// The lock says "in use" to other nooks' sweeps; it goes with this
-	// process (and the sandbox's first process, which inherits the open
-	// file until it execs or ends).
-	lock, err := os.Open(dir)
-	if err == nil {
-		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
-	}
-	if err != nil {
-		os.Remove(dir)
-		return cleanup, fmt.Errorf("lock the disk-backed overlay upper %s: %w", dir, err)
+		return cleanup, err
 	}
 	cleanup = func() {
 		if err := removeScratchTree(dir); err != nil {
@@ -143,6 +137,14 @@ func (s *Spec) scratchBase() (string, error) {
 // sweepDiskUppers removes the directories under parent that no live nook
 // holds: what a killed nook left.
 func sweepDiskUppers(parent string) {
+	pl, err := os.Open(parent)
+	if err != nil {
+		return
+	}
+	defer pl.Close()
+	if unix.Flock(int(pl.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return // another nook is making its directory: sweep next time
+	}
 	ents, err := os.ReadDir(parent)
 	if err != nil {
 		return
@@ -253,4 +255,64 @@ func emptyDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// ErrScratchDirNotPrivate is wrapped by the error for a directory for
+// disk-backed uppers that someone else could change: another user's, a
+// symlink, or writable by others. The fallback base /var/tmp/nook-UID is in a
+// directory every user can create names in, so its name proves nothing.
+var ErrScratchDirNotPrivate = errors.New("not a private directory of this user")
+
+// privateDir makes dir (mode 0700) unless it is there, then checks that it
+// is a directory of this user's, not a symlink, that no one else may write:
+// what is made and removed under it is then out of every other user's
+// reach.
+func privateDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create the directory for disk-backed overlay uppers %s: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("check the directory for disk-backed overlay uppers %s: %w", dir, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("directory for disk-backed overlay uppers %s: %w (a directory owned by uid %d that no one else may write); "+
+			"remove it or set XDG_CACHE_HOME (or Spec.ScratchDir) to a directory of your own on disk",
+			dir, ErrScratchDirNotPrivate, os.Geteuid())
+	}
+	return nil
+}
+
+// lockedScratchDir makes a directory under parent and locks it for this
+// process. Creators hold the parent shared until their own directory is
+// locked; a sweep takes it exclusively or not at all, so it never takes a
+// directory between its creation and its lock.
+func lockedScratchDir(parent string) (dir string, lock *os.File, err error) {
+	plock, err := os.Open(parent)
+	if err != nil {
+		return "", nil, fmt.Errorf("open the directory for disk-backed overlay uppers %s: %w", parent, err)
+	}
+	defer plock.Close()
+	if err := unix.Flock(int(plock.Fd()), unix.LOCK_SH); err != nil {
+		return "", nil, fmt.Errorf("lock the directory for disk-backed overlay uppers %s: %w", parent, err)
+	}
+	dir, err = os.MkdirTemp(parent, strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create a disk-backed overlay upper in %s: %w", parent, err)
+	}
+	// The lock says "in use" to other nooks' sweeps; it goes with this
+	// process (and the sandbox's first process, which inherits the open
+	// file until it execs or ends).
+	lock, err = os.Open(dir)
+	if err == nil {
+		err = unix.Flock(int(lock.Fd()), unix.LOCK_EX)
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		os.Remove(dir)
+		return "", nil, fmt.Errorf("lock the disk-backed overlay upper %s: %w", dir, err)
+	}
+	return dir, lock, nil
 }
