@@ -59,6 +59,16 @@ const (
 	capSysAdmin  = 21
 )
 
+// commandCaps is the set the command keeps: Caps applied to the full set,
+// or, for real root switching to another uid without a user namespace
+// (which loses every capability at the switch), only what Add names.
+func commandCaps(s *Spec, id *identity) (capSet, error) {
+	if !id.userns && id.switchUID > 0 {
+		return addedCaps(s.Caps)
+	}
+	return keptCaps(s.Caps)
+}
+
 // addedCaps is only what Add names (for a process that starts from none).
 func addedCaps(c Capabilities) (capSet, error) {
 	return keptCaps(Capabilities{Drop: []string{"ALL"}, Add: c.Add})

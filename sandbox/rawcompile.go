@@ -300,14 +300,9 @@ func (b *rawBuilder) credentials(rs *rawSetup) error {
 	b.last().soft[1] = uint16(unix.EPERM)
 	b.hint(unix.EDQUOT, "the key quota of the user is used up (see /proc/key-users, kernel.keys.maxkeys)")
 
-	keep, err := keptCaps(s.Caps)
+	keep, err := commandCaps(s, rs.id)
 	if err != nil {
 		return err
-	}
-	if !rs.id.userns && rs.id.switchUID > 0 {
-		if keep, err = addedCaps(s.Caps); err != nil {
-			return err
-		}
 	}
 	b.at("install the seccomp filter")
 	filter, err := seccomp.Program(runtime.GOARCH, seccomp.Options{SuppressChown: s.SuppressChown, SuppressSync: s.SuppressSync})

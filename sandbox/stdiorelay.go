@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -79,7 +80,7 @@ func hostID(m []syscall.SysProcIDMap, inside int) (uint32, bool) {
 // newRelayProbe works out the command's host credentials: the caller's
 // own, or the ids it switches to, through the sandbox's maps.
 func newRelayProbe(s *Spec, id *identity) (*relayProbe, error) {
-	keep, err := keptCaps(s.Caps)
+	keep, err := commandCaps(s, id)
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +114,28 @@ func newRelayProbe(s *Spec, id *identity) (*relayProbe, error) {
 		// Host root keeps root's usual set unless told otherwise.
 		return p, nil
 	}
+	p.groups = map[uint32]bool{}
+	if switched && id.switchGID >= 0 {
+		// The groups the command switches to, as host ids.
+		for _, g := range supplementaryGroups(s.Identity.Groups, id.switchGID) {
+			if id.userns {
+				h, ok := hostID(id.gidMap, g)
+				if !ok {
+					continue
+				}
+				p.groups[h] = true
+			} else {
+				p.groups[uint32(g)] = true
+			}
+		}
+	}
 	if !switched {
-		// The caller's supplementary groups stay the command's.
-		gs, err := unix.Getgroups()
-		if err == nil {
-			p.groups = map[uint32]bool{}
+		// The caller's supplementary groups stay the command's. (After a
+		// switch where setgroups is refused they stay too; not counting
+		// them then costs at worst a relay that was not needed, where
+		// counting groups the command lacks would leave it unable to
+		// reopen.)
+		if gs, err := unix.Getgroups(); err == nil {
 			for _, g := range gs {
 				p.groups[uint32(g)] = true
 			}
@@ -136,6 +154,10 @@ type stdioRelay struct {
 	// gone); nil without one.
 	stopIn *os.File
 	in     sync.WaitGroup
+	// The stdin relay's fds (valid while stopIn is set): the caller's
+	// stdin (a duplicate), nook's end of the relay pipe, the stop pipe's
+	// read end; inLost, what it read and could not deliver.
+	inFd, inPipe, inStop, inLost int
 	// stopOut, closed, tells the output relays the sandbox is gone;
 	// stopOutR is its other end, which they poll.
 	stopOut  *os.File
@@ -292,7 +314,11 @@ func (r *stdioRelay) startOut(n int, dst *os.File) error {
 func relayOut(src, dst, stop int) {
 	buf := make([]byte, 64<<10)
 	ended := false
+	left := 0 // once ended: what the pipe held then, all there is to take
 	for {
+		if ended && left <= 0 {
+			return
+		}
 		if !ended {
 			fds := []unix.PollFd{{Fd: int32(src), Events: unix.POLLIN}, {Fd: int32(stop), Events: unix.POLLIN}}
 			if _, err := unix.Poll(fds, -1); err != nil {
@@ -301,9 +327,22 @@ func relayOut(src, dst, stop int) {
 				}
 				return
 			}
-			ended = fds[1].Revents != 0
+			if ended = fds[1].Revents != 0; ended {
+				// Not until the end of the pipe: a relay end a command
+				// passed outside could keep it open forever.
+				n, err := unix.IoctlGetInt(src, unix.TIOCINQ) // FIONREAD
+				if err != nil {
+					return
+				}
+				left = n
+				continue
+			}
 		}
-		n, err := unix.Read(src, buf)
+		want := buf
+		if ended && left < len(buf) {
+			want = buf[:left]
+		}
+		n, err := unix.Read(src, want)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -315,6 +354,7 @@ func relayOut(src, dst, stop int) {
 		case err != nil || n == 0:
 			return
 		}
+		left -= n
 		if _, err := fdWriter(dst).Write(buf[:n]); err != nil {
 			return
 		}
@@ -340,10 +380,13 @@ func (w fdWriter) Write(b []byte) (int, error) {
 	return done, nil
 }
 
-// startIn relays the caller's stdin to the command. It reads only when the
-// relay pipe (one page, the smallest a pipe is) has room, and stops without
-// reading once the command is gone: at most a page more than the command
-// read is taken from the caller's input.
+// startIn prepares the relay of the caller's stdin to the command;
+// started starts it, so nothing is read for a sandbox that never started.
+// It reads only when the relay pipe (one page, the smallest a pipe is) has
+// room, and stops without reading once the command is gone. What the
+// command did not read goes back where the caller's stdin is a regular file
+// (its offset, shared with the caller, is moved back); from a pipe at most a
+// page more than the command read is taken.
 func (r *stdioRelay) startIn(src *os.File) error {
 	in, err := dupFd(src, "stdin")
 	if err != nil {
@@ -363,20 +406,45 @@ func (r *stdioRelay) startIn(src *os.File) error {
 	}
 	_, _ = unix.FcntlInt(uintptr(pw), unix.F_SETPIPE_SZ, os.Getpagesize())
 	r.given[0], r.stopIn = os.NewFile(uintptr(pr), "stdin relay"), os.NewFile(uintptr(stop[1]), "stdin relay stop")
-	r.in.Add(1)
-	go func() {
-		defer r.in.Done()
-		defer unix.Close(in)
-		defer unix.Close(pw)
-		defer unix.Close(stop[0])
-		relayIn(in, pw, stop[0])
-	}()
+	r.inFd, r.inPipe, r.inStop = in, pw, stop[0]
 	return nil
 }
 
+// runIn is the stdin relay's goroutine.
+func (r *stdioRelay) runIn() {
+	r.in.Add(1)
+	go func() {
+		defer r.in.Done()
+		r.inLost = relayIn(r.inFd, r.inPipe, r.inStop)
+	}()
+}
+
+// endIn stops the stdin relay and gives back what the command did not read
+// where the caller's stdin can seek.
+func (r *stdioRelay) endIn() {
+	if r.stopIn == nil {
+		return
+	}
+	r.stopIn.Close()
+	r.in.Wait()
+	unread := r.inLost
+	if n, err := unix.IoctlGetInt(r.inPipe, unix.TIOCINQ); err == nil { // FIONREAD
+		unread += n
+	}
+	var st unix.Stat_t
+	if unread > 0 && unix.Fstat(r.inFd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		_, _ = unix.Seek(r.inFd, -int64(unread), io.SeekCurrent)
+	}
+	unix.Close(r.inFd)
+	unix.Close(r.inPipe)
+	unix.Close(r.inStop)
+	r.stopIn = nil
+}
+
 // relayIn copies src to dst a page at a time while dst has room, until src
-// ends, dst's reader is gone, or stop becomes readable.
-func relayIn(src, dst, stop int) {
+// ends, dst's reader is gone, or stop becomes readable; it returns how many
+// bytes it read and could not deliver.
+func relayIn(src, dst, stop int) (lost int) {
 	buf := make([]byte, os.Getpagesize())
 	wait := func(fd int, ev int16) bool {
 		for {
@@ -390,17 +458,17 @@ func relayIn(src, dst, stop int) {
 	}
 	for {
 		if !wait(dst, unix.POLLOUT) || !wait(src, unix.POLLIN) {
-			return
+			return 0
 		}
 		n, err := unix.Read(src, buf)
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
 			continue
 		}
 		if err != nil || n == 0 {
-			return
+			return 0
 		}
-		if _, err := fdWriter(dst).Write(buf[:n]); err != nil {
-			return
+		if w, err := fdWriter(dst).Write(buf[:n]); err != nil {
+			return n - w
 		}
 	}
 }
@@ -417,6 +485,9 @@ func (r *stdioRelay) started() {
 			f.Close()
 		}
 	}
+	if r.stopIn != nil {
+		r.runIn()
+	}
 }
 
 // wait lets the output relays finish (every writer in the sandbox is gone
@@ -425,10 +496,7 @@ func (r *stdioRelay) wait() {
 	if r == nil {
 		return
 	}
-	if r.stopIn != nil {
-		r.stopIn.Close()
-		r.in.Wait()
-	}
+	r.endIn()
 	if r.stopOut != nil {
 		r.stopOut.Close()
 		r.outs.Wait()
@@ -436,10 +504,20 @@ func (r *stdioRelay) wait() {
 	}
 }
 
-// abort undoes relayStdio for a sandbox that did not start.
+// abort undoes relayStdio for a sandbox that did not start: nothing of
+// the caller's stdin is read.
 func (r *stdioRelay) abort() {
 	if r == nil {
 		return
+	}
+	if r.stopIn != nil {
+		r.given[0].Close()
+		r.given[0] = nil
+		unix.Close(r.inFd)
+		unix.Close(r.inPipe)
+		unix.Close(r.inStop)
+		r.stopIn.Close()
+		r.stopIn = nil
 	}
 	r.started()
 	r.wait()

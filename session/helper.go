@@ -111,6 +111,9 @@ func helperSpec(id sandbox.Identity, rw string, args ...string) *sandbox.Spec {
 		Mounts:     mounts,
 		Identity:   id,
 		Dir:        "/",
+		// Helpers read and write their stdio, never reopen it: no relay
+		// (a relayed tarball would cost a copy through a pipe).
+		DirectStdio: true,
 	}
 }
 

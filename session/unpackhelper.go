@@ -73,10 +73,14 @@ func unpackHelper() (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("unpacking a chroot tarball needs nook's helper %s, which is not installed (looked in %s): "+
+	return "", fmt.Errorf("%w: unpacking a chroot tarball needs nook's helper %s, which is not installed (looked in %s): "+
 		"build it beside nook (go build -o DIR ./cmd/nook-unpack, or go install github.com/nook-project/nook/cmd/...) or name it in NOOK_UNPACK",
-		unpackArg0, strings.Join(looked, ", "))
+		ErrNoUnpackHelper, unpackArg0, strings.Join(looked, ", "))
 }
+
+// ErrNoUnpackHelper is wrapped by the error for an unpack helper that is
+// not installed where nook looks (and not named by NOOK_UNPACK).
+var ErrNoUnpackHelper = errors.New("no unpack helper")
 
 // checkHelper resolves path to an absolute one without symlinks and checks
 // that it is an executable regular file.
@@ -112,10 +116,14 @@ var ErrBadTarball = errors.New("not a usable chroot tarball")
 // untrusted file.
 func checkTarball(path string) error {
 	helper, err := unpackHelper()
-	if err != nil {
+	if errors.Is(err, ErrNoUnpackHelper) {
 		// Nothing to check with; a definition needs no helper, and
 		// session begin says how to install it.
 		return nil
+	}
+	if err != nil {
+		// A helper named (NOOK_UNPACK) but unusable: say so now.
+		return fmt.Errorf("check tarball %s: %w", path, err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
