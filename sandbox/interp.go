@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // execve(2) fails with ENOENT both when the file is missing and when the
@@ -23,11 +24,17 @@ const interpFlag = 1 << 31
 // interpreterOf returns the interpreter file names: its ELF PT_INTERP or
 // the path of its "#!" line; "" when it names none or cannot be read.
 func interpreterOf(file string) string {
-	f, err := os.Open(file)
+	// Without blocking and only a regular file: the name may lead, on
+	// the host, to a FIFO or a device (found by review: a FIFO held nook
+	// in open(2) for good), and this is only a message.
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
 	var head [64]byte
 	n, _ := f.ReadAt(head[:], 0)
 	if n >= 2 && head[0] == '#' && head[1] == '!' {

@@ -3,7 +3,9 @@ package sandbox
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestInterpreterOf(t *testing.T) {
@@ -44,5 +46,25 @@ func TestHostPathOf(t *testing.T) {
 		if got := hostPathOf(ms, c.in); got != c.want {
 			t.Errorf("hostPathOf(%s) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestInterpreterOfFIFO: a name that leads to a FIFO gives no interpreter
+// at once instead of blocking in open(2) (found by review: nook hung until
+// SIGKILL).
+func TestInterpreterOfFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() { done <- interpreterOf(p) }()
+	select {
+	case got := <-done:
+		if got != "" {
+			t.Errorf("interpreterOf(fifo) = %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("interpreterOf blocked on a FIFO")
 	}
 }
