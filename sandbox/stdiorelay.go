@@ -155,9 +155,11 @@ type stdioRelay struct {
 	stopIn *os.File
 	in     sync.WaitGroup
 	// The stdin relay's fds (valid while stopIn is set): the caller's
-	// stdin (a duplicate), nook's end of the relay pipe, the stop pipe's
-	// read end; inLost, what it read and could not deliver.
-	inFd, inPipe, inStop, inLost int
+	// stdin (a duplicate), nook's write end of the relay pipe (closed by
+	// the relay when it ends) and a read end to count what is left in
+	// it, the stop pipe's read end; inLost, what it read and could not
+	// deliver.
+	inFd, inPipe, inPeek, inStop, inLost int
 	// stopOut, closed, tells the output relays the sandbox is gone;
 	// stopOutR is its other end, which they poll.
 	stopOut  *os.File
@@ -404,9 +406,19 @@ func (r *stdioRelay) startIn(src *os.File) error {
 		unix.Close(pw)
 		return os.NewSyscallError("pipe2 to stop the stdin relay", err)
 	}
+	// nook keeps a read end of its own, to count at the end what the
+	// command left unread (the writer is closed at the input's end, so
+	// the command sees it).
+	peek, err := unix.FcntlInt(uintptr(pr), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		for _, fd := range []int{in, pr, pw, stop[0], stop[1]} {
+			unix.Close(fd)
+		}
+		return os.NewSyscallError("dup the stdin relay pipe", err)
+	}
 	_, _ = unix.FcntlInt(uintptr(pw), unix.F_SETPIPE_SZ, os.Getpagesize())
 	r.given[0], r.stopIn = os.NewFile(uintptr(pr), "stdin relay"), os.NewFile(uintptr(stop[1]), "stdin relay stop")
-	r.inFd, r.inPipe, r.inStop = in, pw, stop[0]
+	r.inFd, r.inPipe, r.inPeek, r.inStop = in, pw, peek, stop[0]
 	return nil
 }
 
@@ -416,6 +428,7 @@ func (r *stdioRelay) runIn() {
 	go func() {
 		defer r.in.Done()
 		r.inLost = relayIn(r.inFd, r.inPipe, r.inStop)
+		unix.Close(r.inPipe) // the command reads to the end
 	}()
 }
 
@@ -428,7 +441,7 @@ func (r *stdioRelay) endIn() {
 	r.stopIn.Close()
 	r.in.Wait()
 	unread := r.inLost
-	if n, err := unix.IoctlGetInt(r.inPipe, unix.TIOCINQ); err == nil { // FIONREAD
+	if n, err := unix.IoctlGetInt(r.inPeek, unix.TIOCINQ); err == nil { // FIONREAD
 		unread += n
 	}
 	var st unix.Stat_t
@@ -436,7 +449,7 @@ func (r *stdioRelay) endIn() {
 		_, _ = unix.Seek(r.inFd, -int64(unread), io.SeekCurrent)
 	}
 	unix.Close(r.inFd)
-	unix.Close(r.inPipe)
+	unix.Close(r.inPeek)
 	unix.Close(r.inStop)
 	r.stopIn = nil
 }
@@ -515,6 +528,7 @@ func (r *stdioRelay) abort() {
 		r.given[0] = nil
 		unix.Close(r.inFd)
 		unix.Close(r.inPipe)
+		unix.Close(r.inPeek)
 		unix.Close(r.inStop)
 		r.stopIn.Close()
 		r.stopIn = nil
