@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/nook-project/nook/internal/face/bwrap"
 	"github.com/nook-project/nook/internal/face/native"
@@ -77,7 +78,7 @@ func main() {
 			native.ManPage(os.Stdout, native.ManDate)
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "nook: unknown command %q\n", args[0])
+		fmt.Fprintf(os.Stderr, "nook: unknown command %q%s\n", args[0], oneDash(args[0]))
 		usage(os.Stderr)
 		os.Exit(2)
 	}
@@ -105,6 +106,15 @@ func needsMainThread(args []string) bool {
 		}
 	}
 	return false
+}
+
+// oneDash is a hint for -help and -version: nook's long options take two
+// dashes.
+func oneDash(word string) string {
+	if name, _, _ := strings.Cut(word, "="); name == "-help" || name == "-version" {
+		return " (long options take two dashes: -" + word + ")"
+	}
+	return ""
 }
 
 // helpTopics are the commands `nook help TOPIC` knows.

@@ -52,7 +52,7 @@ func Cache(args []string) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "nook cache: unknown verb %q (list, prune)\n", args[0])
+	fmt.Fprintf(os.Stderr, "nook cache: unknown verb %q (list, prune)%s\n", args[0], oneDashHelp(args[0]))
 	return 2
 }
 

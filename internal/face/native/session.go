@@ -53,7 +53,7 @@ func runVerb(what string, args []string, usage string, verbs []verb) int {
 		}
 		return v.run(st, args[1:])
 	}
-	fmt.Fprintf(os.Stderr, "nook %s: unknown verb %q (%s)\n", what, args[0], strings.Join(names, ", "))
+	fmt.Fprintf(os.Stderr, "nook %s: unknown verb %q (%s)%s\n", what, args[0], strings.Join(names, ", "), oneDashHelp(args[0]))
 	return 2
 }
 
@@ -122,6 +122,15 @@ func verbHelp(args []string, usage string) (code int, done bool) {
 	}
 	fmt.Print(usage)
 	return 0, true
+}
+
+// oneDashHelp is a hint for a verb's place taken by -help (or -help=…):
+// the help option written with one dash.
+func oneDashHelp(word string) string {
+	if name, _, _ := strings.Cut(word, "="); name == "-help" {
+		return "; for help: --help"
+	}
+	return ""
 }
 
 func newFlags(name string) *flagSet { return newFlagSet(name) }
