@@ -46,7 +46,7 @@ func main() {
 		usage(os.Stderr)
 		os.Exit(2)
 	}
-	if args[0] == "help" && len(args) > 1 {
+	if args[0] == "help" && len(args) > 1 && args[1] != "--help" && args[1] != "-h" {
 		// nook help TOPIC is nook TOPIC --help, as git and go do it.
 		if !helpTopics[args[1]] {
 			fmt.Fprintf(os.Stderr, "nook help: no help on %q (topics: run, bwrap, schroot, session, chroot, cache)\n", args[1])
@@ -69,6 +69,8 @@ func main() {
 		os.Exit(native.Cache(args[1:]))
 	case "help", "--help", "-h":
 		usage(os.Stdout) // asked for: the answer, not an error
+	case "completion":
+		os.Exit(native.Completion(args[1:], bwrap.CompletionOptions(), schroot.CompletionOptions()))
 	case "version", "--version":
 		os.Exit(native.Versions(args[1:]))
 	case "man": // hidden: regenerates docs/nook-run.1 and docs/nook-session.1
@@ -118,7 +120,13 @@ func oneDash(word string) string {
 }
 
 // helpTopics are the commands `nook help TOPIC` knows.
-var helpTopics = map[string]bool{"run": true, "bwrap": true, "schroot": true, "session": true, "chroot": true, "cache": true}
+var helpTopics = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range native.HelpTopics {
+		m[t] = true
+	}
+	return m
+}()
 
 // usage prints the top-level usage: to stdout when asked for (nook
 // --help), to stderr with a usage error.
@@ -134,6 +142,7 @@ Commands:
   chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
   cache list|prune              the unpack cache of chroot tarballs
   version [--json]              show the version and the VCS revision built
+  completion bash|zsh           print a shell completion script
   help [COMMAND]                this, or COMMAND's help
 `)
 }

@@ -16,8 +16,8 @@ func Cache(args []string) int {
 	if err != nil {
 		return failf("cache", "%v", err)
 	}
-	fs := newFlags("cache " + args[0])
-	asJSON := fs.Bool("json")
+	asJSON := new(bool)
+	fs := newJSONFlags("cache "+args[0], asJSON)
 	if ok, code := parseOrUsage(fs, args[1:], cacheHelp); !ok {
 		return code
 	}

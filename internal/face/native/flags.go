@@ -45,13 +45,6 @@ func (fs *flagSet) StringVarP(p *string, long, short string) {
 // StringArrayVar defines a repeatable option: each use appends its value.
 func (fs *flagSet) StringArrayVar(p *[]string, long string) { fs.add(&flagDef{long: long, list: p}) }
 
-// Bool defines a boolean option without a shorthand.
-func (fs *flagSet) Bool(long string) *bool {
-	p := new(bool)
-	fs.BoolVarP(p, long, "")
-	return p
-}
-
 // Name is the verb the set belongs to, for messages.
 func (fs *flagSet) Name() string { return fs.name }
 
