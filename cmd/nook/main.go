@@ -73,10 +73,13 @@ func main() {
 		os.Exit(native.Completion(args[1:], bwrap.CompletionOptions(), schroot.CompletionOptions()))
 	case "version", "--version":
 		os.Exit(native.Versions(args[1:]))
-	case "man": // hidden: regenerates docs/nook-run.1 and docs/nook-session.1
-		if len(args) > 1 && args[1] == "session" {
+	case "man": // hidden: regenerates docs/nook-run.1, docs/nook-session.1 and docs/nook.1
+		switch {
+		case len(args) > 1 && args[1] == "session":
 			native.SessionManPage(os.Stdout, native.ManDate)
-		} else {
+		case len(args) > 1 && args[1] == "nook":
+			native.NookManPage(os.Stdout, native.ManDate)
+		default:
 			native.ManPage(os.Stdout, native.ManDate)
 		}
 	default:
