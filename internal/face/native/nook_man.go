@@ -139,7 +139,9 @@ that is one of bubblewrap's options gives bubblewrap's
 The unpack helper
 .Nm nook-unpack ,
 which unpacks chroot tarballs.
-Unset, nook looks for it beside its own executable, on
+Unset, nook looks for it beside its own executable, in
+.Pa ../libexec/nook
+from there, on
 .Ev PATH ,
 in
 .Pa /usr/libexec/nook

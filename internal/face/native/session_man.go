@@ -268,7 +268,9 @@ A second command, or an end, waits for the running one and says so first.
 The unpack helper
 .Nm nook-unpack
 that unpacks a tarball into the cache.
-Unset, nook looks for it beside its own executable, on
+Unset, nook looks for it beside its own executable, in
+.Pa ../libexec/nook
+from there, on
 .Ev PATH ,
 in
 .Pa /usr/libexec/nook
