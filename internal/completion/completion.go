@@ -219,7 +219,16 @@ _nook() {
 		if ((!ended)) && [[ $w == -- ]]; then
 			ended=1
 		elif ((!ended)) && [[ $w == -?* ]]; then
-			if [[ -n ${_nook_args["$path $w"]+set} ]]; then
+			if [[ ${COMP_WORDS[i + 1]} == = ]]; then
+				# --name=value, which bash splits at the "=".
+				if ((i + 2 >= COMP_CWORD)); then
+					[[ $cur == = ]] && cur=
+					read -ra kinds <<<"${_nook_args["$path $w"]:-none}"
+					_nook_kind "${kinds[0]}"
+					return 0
+				fi
+				i+=2
+			elif [[ -n ${_nook_args["$path $w"]+set} ]]; then
 				read -ra kinds <<<"${_nook_args["$path $w"]}"
 				if ((i + ${#kinds[@]} >= COMP_CWORD)); then
 					_nook_kind "${kinds[COMP_CWORD - i - 1]}"

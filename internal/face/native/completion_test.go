@@ -158,6 +158,10 @@ func TestCompletionArguments(t *testing.T) {
 		{[]string{"schroot", "-d", a}, []string{both[0]}},
 		{[]string{"nook", "chroot", "add", "n", a}, both},
 		{[]string{"nook", "version", "--j"}, []string{"--json"}},
+		// bash splits --name=value at the "=".
+		{[]string{"nook", "run", "--uid", "=", "1", "--unshare-a"}, []string{"--unshare-all"}},
+		{[]string{"nook", "run", "--chdir", "=", a}, both},
+		{[]string{"nook", "session", "run", "x", "--user", "=", "u", "--no-n"}, []string{"--no-network"}},
 	}
 	for _, c := range cases {
 		got := bashComplete(t, script, nil, c.words...)
