@@ -70,7 +70,11 @@ CGO_ENABLED=1 go test -c -o "$bin/cgo/sandbox.test" ./sandbox
 chmod -R a+rX "$work"
 
 say "install: make install and uninstall into a temporary DESTDIR"
-"$top/test/install.sh"
+if command -v make >/dev/null || [ "$(id -u)" -eq 0 ]; then
+	"$top/test/install.sh"
+else
+	echo "NOTE: make is not installed, so test/install.sh is left out (test/setup-host.sh installs it)"
+fi
 
 # shellcheck source=test/lib/runtests.sh
 . "$top/test/lib/runtests.sh"
