@@ -8,7 +8,14 @@ BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# zsh reads packages' completions from /usr/share/zsh/vendor-completions
+# and local ones from /usr/local/share/zsh/site-functions, not from a
+# vendor-completions there.
+ifeq ($(PREFIX),/usr)
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+else
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+endif
 BUILDDIR ?= build
 GO ?= go
 INSTALL ?= install

@@ -49,7 +49,7 @@ func main() {
 	if args[0] == "help" && len(args) > 1 && args[1] != "--help" && args[1] != "-h" {
 		// nook help TOPIC is nook TOPIC --help, as git and go do it.
 		if !helpTopics[args[1]] {
-			fmt.Fprintf(os.Stderr, "nook help: no help on %q (topics: run, bwrap, schroot, session, chroot, cache)\n", args[1])
+			fmt.Fprintf(os.Stderr, "nook help: no help on %q (topics: %s)\n", args[1], strings.Join(native.HelpTopics, ", "))
 			os.Exit(2)
 		}
 		args = []string{args[1], "--help"}
