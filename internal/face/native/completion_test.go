@@ -176,22 +176,7 @@ func TestCompletionArguments(t *testing.T) {
 // names a user could give) and are offered as they are: never expanded,
 // never run.
 func TestCompletionNamesAreData(t *testing.T) {
-	bin := t.TempDir()
-	marker := filepath.Join(bin, "ran")
-	names := []string{"$(touch " + marker + ")", "`touch " + marker + "`", "a b", "*", "$HOME", "bb"}
-	var list strings.Builder
-	for _, n := range names {
-		list.WriteString(n + "\n")
-	}
-	if err := os.WriteFile(filepath.Join(bin, "list"), []byte(list.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// nook chroot|session list --quiet prints the list; anything else fails.
-	fake := "#!/bin/sh\n[ \"$2 $3\" = 'list --quiet' ] && exec cat " + filepath.Join(bin, "list") + "\nexit 2\n"
-	if err := os.WriteFile(filepath.Join(bin, "nook"), []byte(fake), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+	env, names, marker := fakeNook(t)
 	script := completionScript(t, "bash")
 	want := slices.Clone(names)
 	slices.Sort(want)
@@ -214,6 +199,28 @@ func TestCompletionNamesAreData(t *testing.T) {
 	}
 }
 
+// fakeNook puts a stand-in nook first on PATH (env) whose chroot and
+// session list --quiet print names a user could give, some of which run
+// a command (touching marker) if anything expands them.
+func fakeNook(t *testing.T) (env, names []string, marker string) {
+	bin := t.TempDir()
+	marker = filepath.Join(bin, "ran")
+	names = []string{"$(touch " + marker + ")", "`touch " + marker + "`", "a b", "*", "$HOME", "bb"}
+	var list strings.Builder
+	for _, n := range names {
+		list.WriteString(n + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(bin, "list"), []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// nook chroot|session list --quiet prints the list; anything else fails.
+	fake := "#!/bin/sh\n[ \"$2 $3\" = 'list --quiet' ] && exec cat " + filepath.Join(bin, "list") + "\nexit 2\n"
+	if err := os.WriteFile(filepath.Join(bin, "nook"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"PATH=" + bin + ":" + os.Getenv("PATH")}, names, marker
+}
+
 // zsh parses its script; with compadd and the helpers standing in, it
 // offers what bash does.
 func TestCompletionZsh(t *testing.T) {
@@ -221,6 +228,7 @@ func TestCompletionZsh(t *testing.T) {
 		t.Fatalf("zsh is not installed (test/setup-host.sh installs it): %v", err)
 	}
 	script := completionScript(t, "zsh")
+	env, names, marker := fakeNook(t)
 	if out, err := exec.Command("zsh", "-n", script).CombinedOutput(); err != nil {
 		t.Fatalf("zsh -n: %v\n%s", err, out)
 	}
@@ -235,6 +243,7 @@ words=("$@"); CURRENT=$#; PREFIX=$words[CURRENT]
 source $script
 true`, "zsh", script)
 		cmd.Args = append(cmd.Args, words...)
+		cmd.Env = append(os.Environ(), env...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		out, err := cmd.Output()
@@ -266,5 +275,12 @@ true`, "zsh", script)
 		if got := complete(c.words...); !slices.Equal(got, c.want) {
 			t.Errorf("zsh completing %q: %q, want %q", c.words, got, c.want)
 		}
+	}
+	// Names from nook, as they are and never run.
+	if got := complete("nook", "session", "begin", ""); !slices.Equal(got, names) {
+		t.Errorf("zsh completing a chroot name: %q, want %q", got, names)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("a chroot name was run as a command")
 	}
 }
