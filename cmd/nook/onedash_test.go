@@ -14,21 +14,21 @@ func TestOneDashLongOption(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run", "-ro-bind", "/", "/", "true"}, "--ro-bind"},
-		{[]string{"run", "-unshare-net=x", "true"}, "--unshare-net"},
-		{[]string{"session", "-help"}, "--help"},
-		{[]string{"chroot", "-help"}, "--help"},
-		{[]string{"cache", "-help"}, "--help"},
-		{[]string{"chroot", "list", "-json"}, "--json"},
-		{[]string{"session", "end", "-all"}, "--all"},
-		{[]string{"version", "-json"}, "--json"},
-		{[]string{"-help"}, "--help"},
+		{[]string{"run", "-ro-bind", "/", "/", "true"}, "take two dashes (--ro-bind)"},
+		{[]string{"run", "-unshare-net=x", "true"}, "take two dashes (--unshare-net=x)"},
+		{[]string{"session", "-help"}, "for help: --help"},
+		{[]string{"chroot", "-help"}, "for help: --help"},
+		{[]string{"cache", "-help"}, "for help: --help"},
+		{[]string{"chroot", "list", "-json"}, "take two dashes: --json"},
+		{[]string{"session", "end", "-all"}, "take two dashes: --all"},
+		{[]string{"version", "-json"}, "take two dashes: --json"},
+		{[]string{"-help"}, "take two dashes: --help"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			_, errOut, code := e.nook(c.args...)
 			if code != 2 || !strings.Contains(errOut, c.want) {
-				t.Errorf("nook %q: exit %d, stderr %q; want 2 and a message naming %s", c.args, code, errOut, c.want)
+				t.Errorf("nook %q: exit %d, stderr %q; want 2 and a message saying %q", c.args, code, errOut, c.want)
 			}
 		})
 	}
