@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,11 @@ func TestAddNamesBadTarballs(t *testing.T) {
 	dir := t.TempDir()
 	plain := busyboxTar(t)
 	zst := compressWith(t, Zstd, plain)
+	// archive/tar's writer ends plain with exactly the two zero blocks of
+	// the end-of-archive marker: without them every entry is whole, and
+	// only the missing marker says the copy stopped early.
+	unmarked := plain[:len(plain)-1024]
+	gnu := gnuTar(t)
 	cases := []struct {
 		name string
 		data []byte
@@ -25,6 +31,12 @@ func TestAddNamesBadTarballs(t *testing.T) {
 		{"truncated tar", plain[:len(plain)/2+100], "tar archive is truncated"},
 		{"gzip of text", compressWith(t, Gzip, []byte(strings.Repeat("not a tar\n", 100))), "gzip-compressed, but what it holds is not a tar archive"},
 		{"text", []byte(strings.Repeat("not a tar\n", 100)), "not a tar archive"},
+		{"cut at an entry boundary", unmarked, "tar archive is truncated"},
+		{"zstd of a tar cut at an entry boundary", compressWith(t, Zstd, unmarked), "zstd-compressed tar archive is truncated"},
+		{"gzip of a tar cut at an entry boundary", compressWith(t, Gzip, unmarked), "gzip-compressed tar archive is truncated"},
+		{"one zero block of two", plain[:len(plain)-512], ""},
+		{"GNU tar", gnu, ""},
+		{"GNU tar, zstd", compressWith(t, Zstd, gnu), ""},
 		{"whole zstd", zst, ""},
 		{"whole tar", plain, ""},
 	}
@@ -43,4 +55,23 @@ func TestAddNamesBadTarballs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gnuTar is a small tree archived by GNU tar, the tool most chroot
+// tarballs come from (mmdebstrap, sbuild-createchroot): its end marker
+// and record padding must pass.
+func gnuTar(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc", "hostname"), []byte("nook\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("tar", "-C", dir, "-cf", "-", ".").Output()
+	if err != nil {
+		t.Fatalf("tar -c: %v", err)
+	}
+	return out
 }

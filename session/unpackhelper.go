@@ -31,8 +31,9 @@ const unpackArg0 = "nook-unpack"
 const UnpackSelf = "/proc/self/exe"
 
 // UnpackHelper is the unpack helper's path. Empty (the default) looks in
-// order at $NOOK_UNPACK, nook-unpack beside the running executable, on
-// PATH, and in /usr/libexec/nook and /usr/lib/nook.
+// order at $NOOK_UNPACK, nook-unpack beside the running executable, in
+// ../libexec/nook from there (where make install puts it under any
+// PREFIX), on PATH, and in /usr/libexec/nook and /usr/lib/nook.
 var UnpackHelper string
 
 // executable is os.Executable, replaced by a test.
@@ -56,9 +57,11 @@ func unpackHelper() (string, error) {
 	}
 	var looked []string
 	if exe, err := executable(); err == nil {
-		looked = append(looked, filepath.Dir(exe))
-		if p, err := checkHelper(filepath.Join(filepath.Dir(exe), unpackArg0)); err == nil {
-			return p, nil
+		for _, dir := range []string{filepath.Dir(exe), filepath.Join(filepath.Dir(exe), "..", "libexec", "nook")} {
+			looked = append(looked, dir)
+			if p, err := checkHelper(filepath.Join(dir, unpackArg0)); err == nil {
+				return p, nil
+			}
 		}
 	}
 	looked = append(looked, "$PATH")

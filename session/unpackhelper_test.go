@@ -55,8 +55,17 @@ func TestUnpackHelperLookup(t *testing.T) {
 		t.Errorf("nook-unpack beside %s: %q, %v", self, got, err)
 	}
 
-	// Nothing anywhere (unless this machine has one installed).
+	// In ../libexec/nook from the executable, where make install puts it.
 	os.Remove(beside)
+	libexec := filepath.Join(dir, "libexec", "nook", unpackArg0)
+	os.MkdirAll(filepath.Dir(libexec), 0o755)
+	os.WriteFile(libexec, []byte("#!/bin/sh\n"), 0o755)
+	if got, err := unpackHelper(); err != nil || got != libexec {
+		t.Errorf("nook-unpack in ../libexec/nook from %s: %q, %v", self, got, err)
+	}
+
+	// Nothing anywhere (unless this machine has one installed).
+	os.Remove(libexec)
 	for _, p := range []string{"/usr/libexec/nook/nook-unpack", "/usr/lib/nook/nook-unpack"} {
 		if _, err := os.Stat(p); err == nil {
 			t.Skipf("SKIPPED the not-found case: %s exists on this machine", p)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs nook's whole test suite.
+# Runs nook's whole test suite (make check).
 #
 # As root (CI runs it so): installs the Debian packages the tests need,
 # creates two unprivileged users -- nook-ci-sub with a subordinate id range
@@ -68,6 +68,13 @@ done
 mkdir -p "$bin/cgo"
 CGO_ENABLED=1 go test -c -o "$bin/cgo/sandbox.test" ./sandbox
 chmod -R a+rX "$work"
+
+say "install: make install and uninstall into a temporary DESTDIR"
+if command -v make >/dev/null || [ "$(id -u)" -eq 0 ]; then
+	"$top/test/install.sh"
+else
+	echo "NOTE: make is not installed, so test/install.sh is left out (test/setup-host.sh installs it)"
+fi
 
 # shellcheck source=test/lib/runtests.sh
 . "$top/test/lib/runtests.sh"

@@ -36,14 +36,23 @@ func check(xzTool string) error {
 	if err != nil {
 		return err
 	}
-	tr := tar.NewReader(dec)
+	// Counted as unpack counts: an archive cut off at an entry's boundary
+	// reads to archive/tar like a whole one, and unpack refuses it.
+	cr := &countingReader{r: dec}
+	tr := tar.NewReader(cr)
 	entries := 0
+	end := int64(0)
 	for {
-		_, err := tr.Next()
+		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err == nil {
+			if n := stored(hdr); n < 0 {
+				end = -1
+			} else {
+				end = cr.n + n
+			}
 			_, err = io.Copy(io.Discard, tr)
 		}
 		if err != nil {
@@ -55,6 +64,10 @@ func check(xzTool string) error {
 	if entries == 0 {
 		done()
 		return fmt.Errorf("the tar archive (%s) holds no entries", c)
+	}
+	if cr.endless(end) {
+		done()
+		return fmt.Errorf("the %s is truncated: it stops after %d whole entries without tar's end-of-archive blocks (an interrupted copy or download?); copy or download it again", archiveWhat(c), entries)
 	}
 	// As unpack does: the rest of the stream must decode too.
 	if _, err := io.Copy(io.Discard, dec); err != nil {
@@ -69,10 +82,7 @@ func check(xzTool string) error {
 
 // describe names what a read error means for the archive.
 func describe(c session.Compression, entries int, err error) error {
-	what := "tar archive"
-	if c != session.None {
-		what = string(c) + "-compressed tar archive"
-	}
+	what := archiveWhat(c)
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("the %s is truncated: it ends after %d entries, in the middle of one (%w); copy or download it again", what, entries, err)
@@ -83,4 +93,13 @@ func describe(c session.Compression, entries int, err error) error {
 		return fmt.Errorf("the file is %s-compressed, but what it holds is not a tar archive (%w)", c, err)
 	}
 	return fmt.Errorf("the %s is damaged after %d entries: %w", what, entries, err)
+}
+
+// archiveWhat names the archive for a message: "tar archive", or
+// "zstd-compressed tar archive" and the like.
+func archiveWhat(c session.Compression) string {
+	if c == session.None {
+		return "tar archive"
+	}
+	return string(c) + "-compressed tar archive"
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/nook-project/nook/internal/face/bwrap"
 	"github.com/nook-project/nook/internal/face/native"
@@ -45,10 +46,10 @@ func main() {
 		usage(os.Stderr)
 		os.Exit(2)
 	}
-	if args[0] == "help" && len(args) > 1 {
+	if args[0] == "help" && len(args) > 1 && args[1] != "--help" && args[1] != "-h" {
 		// nook help TOPIC is nook TOPIC --help, as git and go do it.
 		if !helpTopics[args[1]] {
-			fmt.Fprintf(os.Stderr, "nook help: no help on %q (topics: run, bwrap, schroot, session, chroot, cache)\n", args[1])
+			fmt.Fprintf(os.Stderr, "nook help: no help on %q (topics: %s)\n", args[1], strings.Join(native.HelpTopics, ", "))
 			os.Exit(2)
 		}
 		args = []string{args[1], "--help"}
@@ -68,16 +69,21 @@ func main() {
 		os.Exit(native.Cache(args[1:]))
 	case "help", "--help", "-h":
 		usage(os.Stdout) // asked for: the answer, not an error
+	case "completion":
+		os.Exit(native.Completion(args[1:], bwrap.CompletionOptions(), schroot.CompletionOptions()))
 	case "version", "--version":
 		os.Exit(native.Versions(args[1:]))
-	case "man": // hidden: regenerates docs/nook-run.1 and docs/nook-session.1
-		if len(args) > 1 && args[1] == "session" {
+	case "man": // hidden: regenerates docs/nook-run.1, docs/nook-session.1 and docs/nook.1
+		switch {
+		case len(args) > 1 && args[1] == "session":
 			native.SessionManPage(os.Stdout, native.ManDate)
-		} else {
+		case len(args) > 1 && args[1] == "nook":
+			native.NookManPage(os.Stdout, native.ManDate)
+		default:
 			native.ManPage(os.Stdout, native.ManDate)
 		}
 	default:
-		fmt.Fprintf(os.Stderr, "nook: unknown command %q\n", args[0])
+		fmt.Fprintf(os.Stderr, "nook: unknown command %q%s\n", args[0], oneDash(args[0]))
 		usage(os.Stderr)
 		os.Exit(2)
 	}
@@ -107,8 +113,23 @@ func needsMainThread(args []string) bool {
 	return false
 }
 
+// oneDash is a hint for -help and -version: nook's long options take two
+// dashes.
+func oneDash(word string) string {
+	if name, _, _ := strings.Cut(word, "="); name == "-help" || name == "-version" {
+		return " (long options take two dashes: -" + word + ")"
+	}
+	return ""
+}
+
 // helpTopics are the commands `nook help TOPIC` knows.
-var helpTopics = map[string]bool{"run": true, "bwrap": true, "schroot": true, "session": true, "chroot": true, "cache": true}
+var helpTopics = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range native.HelpTopics {
+		m[t] = true
+	}
+	return m
+}()
 
 // usage prints the top-level usage: to stdout when asked for (nook
 // --help), to stderr with a usage error.
@@ -124,6 +145,7 @@ Commands:
   chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
   cache list|prune              the unpack cache of chroot tarballs
   version [--json]              show the version and the VCS revision built
+  completion bash|zsh           print a shell completion script
   help [COMMAND]                this, or COMMAND's help
 `)
 }

@@ -16,8 +16,8 @@ func Cache(args []string) int {
 	if err != nil {
 		return failf("cache", "%v", err)
 	}
-	fs := newFlags("cache " + args[0])
-	asJSON := fs.Bool("json")
+	asJSON := new(bool)
+	fs := newJSONFlags("cache "+args[0], asJSON)
 	if ok, code := parseOrUsage(fs, args[1:], cacheHelp); !ok {
 		return code
 	}
@@ -52,7 +52,7 @@ func Cache(args []string) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "nook cache: unknown verb %q (list, prune)\n", args[0])
+	fmt.Fprintf(os.Stderr, "nook cache: unknown verb %q (list, prune)%s\n", args[0], oneDashHelp(args[0]))
 	return 2
 }
 

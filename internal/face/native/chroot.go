@@ -15,10 +15,15 @@ func sandboxFD(fd int) sandbox.FD { return sandbox.FD{Inside: fd, Outside: fd} }
 
 // Chroot is `nook chroot VERB …`.
 func Chroot(args []string) int {
-	return runVerb("chroot", args, chrootHelp, []verb{
+	return runVerb("chroot", args, chrootHelp, chrootVerbs())
+}
+
+// chrootVerbs are `nook chroot`'s verbs (also listed by the completion).
+func chrootVerbs() []verb {
+	return []verb{
 		{name: "add", run: chrootAdd}, {name: "remove", run: chrootRemove}, {name: "list", run: chrootList},
 		{name: "info", run: chrootInfo}, {name: "create", run: chrootCreate},
-	})
+	}
 }
 
 const chrootHelp = `usage: nook chroot VERB [OPTIONS] [ARGS]
@@ -35,7 +40,9 @@ host's root (the built-in chroot "host").
                         truncated or non-tar file is named here; --copy
                         makes its sessions private full copies
   remove NAME           remove one of nook's own definitions
-  list [--json]         every chroot, with where it is defined
+  list [--json] [-q|--quiet]
+                        every chroot, with where it is defined
+                        (--quiet: the names and aliases alone)
   info NAME [--json]    one chroot, and every definition of its name
   create NAME SUITE [--variant V] [--mirror URL]
                         make a Debian tarball with mmdebstrap and add it
@@ -88,12 +95,26 @@ func chrootRemove(st *session.Store, args []string) int {
 }
 
 func chrootList(st *session.Store, args []string) int {
-	fs := newFlags("chroot list")
-	asJSON := fs.Bool("json")
+	asJSON, quiet := new(bool), new(bool)
+	fs := newListFlags("chroot list", asJSON, quiet)
 	if ok, code := parseOrUsage(fs, args, chrootHelp); !ok {
 		return code
 	}
 	list, warnings := st.Registry.List()
+	if *quiet {
+		// Names and aliases, what session begin takes; warnings
+		// still go to stderr.
+		for _, w := range warnings {
+			fmt.Fprintf(os.Stderr, "nook: warning: %v\n", w)
+		}
+		for _, c := range list {
+			fmt.Println(c.Name)
+			for _, a := range c.Aliases {
+				fmt.Println(a)
+			}
+		}
+		return 0
+	}
 	for _, w := range warnings {
 		fmt.Fprintf(os.Stderr, "nook: warning: %v\n", w)
 	}
@@ -109,8 +130,8 @@ func chrootList(st *session.Store, args []string) int {
 }
 
 func chrootInfo(st *session.Store, args []string) int {
-	fs := newFlags("chroot info")
-	asJSON := fs.Bool("json")
+	asJSON := new(bool)
+	fs := newJSONFlags("chroot info", asJSON)
 	if ok, code := parseVerb(fs, args, chrootHelp, 1, "give one chroot name"); !ok {
 		return code
 	}

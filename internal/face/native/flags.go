@@ -45,13 +45,6 @@ func (fs *flagSet) StringVarP(p *string, long, short string) {
 // StringArrayVar defines a repeatable option: each use appends its value.
 func (fs *flagSet) StringArrayVar(p *[]string, long string) { fs.add(&flagDef{long: long, list: p}) }
 
-// Bool defines a boolean option without a shorthand.
-func (fs *flagSet) Bool(long string) *bool {
-	p := new(bool)
-	fs.BoolVarP(p, long, "")
-	return p
-}
-
 // Name is the verb the set belongs to, for messages.
 func (fs *flagSet) Name() string { return fs.name }
 
@@ -128,12 +121,26 @@ func (fs *flagSet) Parse(args []string) error {
 			args, err = fs.parseLong(s, args)
 		default:
 			args, err = fs.parseShorts(s, args)
+			if err != nil {
+				err = fs.oneDash(s, err)
+			}
 		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// oneDash adds to err, from a word of shorthands that did not parse, that
+// the word is a long option written with one dash (-json for --json),
+// when it is one.
+func (fs *flagSet) oneDash(word string, err error) error {
+	name, _, _ := strings.Cut(word[1:], "=")
+	if len(name) < 2 || fs.lookup(name, "") == nil {
+		return err
+	}
+	return fmt.Errorf("%w (long options take two dashes: -%s)", err, word)
 }
 
 func (fs *flagSet) parseLong(s string, args []string) ([]string, error) {

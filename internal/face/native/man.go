@@ -210,7 +210,7 @@ func ManPage(w io.Writer, date string) {
 	m.example("nook run --ro-bind /srv/chroot / --dev /dev --proc /proc \\", "    --tmpfs /tmp -- /bin/bash")
 
 	m.macro("SH", "SEE ALSO")
-	refs := []string{"bwrap(1)", "newuidmap(1)", "unshare(1)", "seccomp(2)", "subuid(5)", "capabilities(7)", "user_namespaces(7)"}
+	refs := []string{"bwrap(1)", "newuidmap(1)", "nook(1)", "nook-session(1)", "unshare(1)", "seccomp(2)", "subuid(5)", "capabilities(7)", "user_namespaces(7)"}
 	for i, r := range refs {
 		name, sec, _ := strings.Cut(strings.TrimSuffix(r, ")"), "(")
 		sep := ","

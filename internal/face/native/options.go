@@ -391,6 +391,11 @@ func parseRun(args []string) (*runOptions, []string, error) {
 			continue
 		}
 		if !strings.HasPrefix(a, "--") {
+			// -ro-bind: one of nook's options with a dash missing, not
+			// a command of that name (which -- still runs).
+			if name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "="); a != name && byName[name] != nil {
+				return nil, nil, fmt.Errorf("unknown option %s: nook's options take two dashes (-%s)", a, a)
+			}
 			break
 		}
 		name, inline, hasInline := strings.Cut(a[2:], "=")

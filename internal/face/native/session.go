@@ -14,11 +14,16 @@ import (
 
 // Session is `nook session VERB …`.
 func Session(args []string, inherited []int) int {
-	return runVerb("session", args, sessionHelp, []verb{
+	return runVerb("session", args, sessionHelp, sessionVerbs(inherited))
+}
+
+// sessionVerbs are `nook session`'s verbs (also listed by the completion).
+func sessionVerbs(inherited []int) []verb {
+	return []verb{
 		{name: "begin", run: sessionBegin},
 		{name: "run", run: func(st *session.Store, args []string) int { return sessionRun(st, args, inherited) }, failed: sandbox.ExitSetupFailed},
 		{name: "end", run: sessionEnd}, {name: "list", run: sessionList}, {name: "info", run: sessionInfo},
-	})
+	}
 }
 
 // verb is one subcommand of `nook session` or `nook chroot`.
@@ -53,7 +58,7 @@ func runVerb(what string, args []string, usage string, verbs []verb) int {
 		}
 		return v.run(st, args[1:])
 	}
-	fmt.Fprintf(os.Stderr, "nook %s: unknown verb %q (%s)\n", what, args[0], strings.Join(names, ", "))
+	fmt.Fprintf(os.Stderr, "nook %s: unknown verb %q (%s)%s\n", what, args[0], strings.Join(names, ", "), oneDashHelp(args[0]))
 	return 2
 }
 
@@ -93,7 +98,7 @@ running between commands, and a session survives a reboot.
                                source session (begun through schroot's
                                source:NAME) first replaces its tarball with
                                its tree, unless --discard
-  list [--json]                your sessions
+  list [--json] [-q|--quiet]   your sessions (--quiet: their ids alone)
   info ID [--json]             one session's state
 
 Commands in one session run one at a time: a second waits, with a message,
@@ -122,6 +127,15 @@ func verbHelp(args []string, usage string) (code int, done bool) {
 	}
 	fmt.Print(usage)
 	return 0, true
+}
+
+// oneDashHelp is a hint for a verb's place taken by -help (or -help=…):
+// the help option written with one dash.
+func oneDashHelp(word string) string {
+	if name, _, _ := strings.Cut(word, "="); name == "-help" {
+		return "; for help: --help"
+	}
+	return ""
 }
 
 func newFlags(name string) *flagSet { return newFlagSet(name) }
@@ -216,11 +230,32 @@ func newRunFlags() (*flagSet, *runFlags) {
 	return fs, f
 }
 
-// verbFlagSets lists every verb's options, for the help and man page tests.
+// verbFlagSets lists every verb's options, built by the functions the verbs
+// parse with: for the help and man page tests and for the shell completion.
+// parseVerb adds --help (-h) to each.
 func verbFlagSets() map[string]*flagSet {
 	run, _ := newRunFlags()
 	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
-		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string))}
+		"session list": newListFlags("session list", new(bool), new(bool)), "session info": newJSONFlags("session info", new(bool)),
+		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string)),
+		"chroot remove": newFlags("chroot remove"), "chroot list": newListFlags("chroot list", new(bool), new(bool)), "chroot info": newJSONFlags("chroot info", new(bool)),
+		"cache list": newJSONFlags("cache list", new(bool)), "cache prune": newJSONFlags("cache prune", new(bool)),
+		"version": newJSONFlags("version", new(bool))}
+}
+
+// newJSONFlags are the options of a verb whose only one is --json.
+func newJSONFlags(name string, asJSON *bool) *flagSet {
+	fs := newFlags(name)
+	fs.BoolVarP(asJSON, "json", "")
+	return fs
+}
+
+// newListFlags are the list verbs' options: --quiet prints the names
+// alone, one a line, for scripts and the shell completion.
+func newListFlags(name string, asJSON, quiet *bool) *flagSet {
+	fs := newJSONFlags(name, asJSON)
+	fs.BoolVarP(quiet, "quiet", "q")
+	return fs
 }
 
 func newBeginFlags(name *string, copy *bool) *flagSet {
@@ -398,14 +433,20 @@ func printJSON(v any) int {
 }
 
 func sessionList(st *session.Store, args []string) int {
-	fs := newFlags("session list")
-	asJSON := fs.Bool("json")
+	asJSON, quiet := new(bool), new(bool)
+	fs := newListFlags("session list", asJSON, quiet)
 	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
 		return code
 	}
 	list, err := st.List()
 	if err != nil {
 		return failf("session list", "%v", err)
+	}
+	if *quiet {
+		for _, s := range list {
+			fmt.Println(s.ID)
+		}
+		return 0
 	}
 	if *asJSON {
 		out := []sessionJSON{}
@@ -427,8 +468,8 @@ func sessionList(st *session.Store, args []string) int {
 }
 
 func sessionInfo(st *session.Store, args []string) int {
-	fs := newFlags("session info")
-	asJSON := fs.Bool("json")
+	asJSON := new(bool)
+	fs := newJSONFlags("session info", asJSON)
 	if ok, code := parseVerb(fs, args, sessionHelp, 1, "give one session id"); !ok {
 		return code
 	}

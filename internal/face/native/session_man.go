@@ -47,6 +47,7 @@ const sessionMan = `.Dd %s
 .Op Fl \-discard
 .Nm nook session list
 .Op Fl \-json
+.Op Fl q
 .Nm nook session info
 .Ar id
 .Op Fl \-json
@@ -59,6 +60,7 @@ const sessionMan = `.Dd %s
 .Ar name
 .Nm nook chroot list
 .Op Fl \-json
+.Op Fl q
 .Nm nook chroot info
 .Ar name
 .Op Fl \-json
@@ -173,8 +175,11 @@ A source session (begun through schroot's
 first replaces its chroot's tarball with its tree;
 .Fl \-discard
 ends it without that.
-.It Cm list Op Fl \-json
+.It Cm list Oo Fl \-json Oc Op Fl q
 List your sessions.
+.Fl q ,
+.Fl \-quiet
+prints their ids alone, one a line.
 .It Cm info Ar id Op Fl \-json
 Show a session's state.
 .El
@@ -196,8 +201,11 @@ Every session of the chroot is a private full copy.
 .El
 .It Cm remove Ar name
 Remove one of nook's own definitions.
-.It Cm list Op Fl \-json
+.It Cm list Oo Fl \-json Oc Op Fl q
 List every chroot and where it is defined.
+.Fl q ,
+.Fl \-quiet
+prints the names and aliases alone, one a line.
 .It Cm info Ar name Op Fl \-json
 Show every definition of
 .Ar name ,
@@ -260,7 +268,9 @@ A second command, or an end, waits for the running one and says so first.
 The unpack helper
 .Nm nook-unpack
 that unpacks a tarball into the cache.
-Unset, nook looks for it beside its own executable, on
+Unset, nook looks for it beside its own executable, in
+.Pa ../libexec/nook
+from there, on
 .Ev PATH ,
 in
 .Pa /usr/libexec/nook

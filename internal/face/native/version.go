@@ -82,8 +82,8 @@ func PrintVersion(w io.Writer, asJSON bool) error {
 
 // Versions is `nook version [--json]`.
 func Versions(args []string) int {
-	fs := newFlags("version")
-	asJSON := fs.Bool("json")
+	asJSON := new(bool)
+	fs := newJSONFlags("version", asJSON)
 	if ok, code := parseVerb(fs, args, "usage: nook version [--json]\n", 0, "nook version takes no operands (only --json)"); !ok {
 		return code
 	}

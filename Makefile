@@ -1,0 +1,64 @@
+# Build and install nook: make, make install, make uninstall, make check.
+# PREFIX (default /usr/local) and DESTDIR as usual; see README, "Install".
+# nook finds its unpack helper in ../libexec/nook from its own directory,
+# so the two stay together under any PREFIX.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# zsh reads packages' completions from /usr/share/zsh/vendor-completions
+# and local ones from /usr/local/share/zsh/site-functions, not from a
+# vendor-completions there.
+ifeq ($(PREFIX),/usr)
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+else
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+endif
+BUILDDIR ?= build
+GO ?= go
+INSTALL ?= install
+
+MANPAGES = docs/nook.1 docs/nook-run.1 docs/nook-session.1
+
+all: $(BUILDDIR)/nook $(BUILDDIR)/nook-unpack $(BUILDDIR)/nook.bash $(BUILDDIR)/_nook
+
+# One go build makes both (&: needs GNU make 4.3); go decides what is
+# stale, so make always asks it. No cgo: built with it, the Go init's pid 1
+# cannot drop capabilities on every thread and refuses to run (test/all.sh).
+$(BUILDDIR)/nook $(BUILDDIR)/nook-unpack &: FORCE
+	@mkdir -p $(BUILDDIR)
+	CGO_ENABLED=0 $(GO) build -o $(BUILDDIR)/ ./cmd/nook ./cmd/nook-unpack
+
+$(BUILDDIR)/nook.bash: $(BUILDDIR)/nook
+	$(BUILDDIR)/nook completion bash > $@.tmp && mv $@.tmp $@
+
+$(BUILDDIR)/_nook: $(BUILDDIR)/nook
+	$(BUILDDIR)/nook completion zsh > $@.tmp && mv $@.tmp $@
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/nook $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	$(INSTALL) -m 0755 $(BUILDDIR)/nook $(DESTDIR)$(BINDIR)/nook
+	$(INSTALL) -m 0755 $(BUILDDIR)/nook-unpack $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack
+	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 $(BUILDDIR)/nook.bash $(DESTDIR)$(BASHCOMPDIR)/nook
+	$(INSTALL) -m 0644 $(BUILDDIR)/_nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
+
+# Removes what install put there, and the directory of nook's own; the
+# shared directories stay.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/nook $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES))) \
+		$(DESTDIR)$(BASHCOMPDIR)/nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
+	if [ -d $(DESTDIR)$(LIBEXECDIR)/nook ]; then rmdir $(DESTDIR)$(LIBEXECDIR)/nook; fi
+
+# The whole suite (as root: three ways, the Debian clients, the VM stage).
+check:
+	./test/all.sh
+
+clean:
+	rm -rf $(BUILDDIR)
+
+.PHONY: all install uninstall check clean FORCE

@@ -1,0 +1,352 @@
+// Package completion writes nook's shell completion scripts (bash and zsh)
+// from a description of its command lines that the faces build from the
+// very tables their parsers read, so the two cannot drift apart.
+//
+// Chroot and session names come from nook itself at completion time
+// (`nook chroot list --quiet`, `nook session list --quiet`). They are the
+// user's own and taken as data: the scripts compare them with what was
+// typed and offer them, and never hand them to anything that expands
+// words (bash's compgen -W would run a "$(...)" in a name).
+package completion
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Kind is what a word completes to.
+type Kind string
+
+// The kinds of words.
+const (
+	None            Kind = "none"    // nothing to offer (a number, a name to make up)
+	File            Kind = "file"    // a path
+	Dir             Kind = "dir"     // a directory
+	CommandName     Kind = "command" // a command name, then paths
+	Chroot          Kind = "chroot"  // a chroot name or alias
+	Session         Kind = "session" // a session id
+	ChrootOrSession Kind = "chroot-or-session"
+)
+
+// Option is one option: its spellings (--name, -n) and its arguments.
+type Option struct {
+	Names []string
+	Args  []Kind
+}
+
+// Command is one command line: nook's own (Path "." for nook itself, "run",
+// "session begin"), or a face's ("bwrap", "schroot").
+type Command struct {
+	Path    string
+	Verbs   []string // the words that lead on to Path + " " + verb
+	Options []Option
+	// Operands are what the words after the options are, in order; the
+	// last kind goes on for every further operand.
+	Operands []Kind
+	// OptionsEnd: the first operand ends the options (nook run's and
+	// bwrap's command); otherwise options may follow operands.
+	OptionsEnd bool
+}
+
+// Root is the path of nook's top-level command line.
+const Root = "."
+
+// table is the data both scripts read: one line per key.
+type table struct {
+	verbs, opts, args, operands map[string]string
+	optionsEnd                  []string
+}
+
+func build(cmds []Command) table {
+	t := table{verbs: map[string]string{}, opts: map[string]string{}, args: map[string]string{}, operands: map[string]string{}}
+	for _, c := range cmds {
+		if len(c.Verbs) > 0 {
+			t.verbs[c.Path] = strings.Join(c.Verbs, " ")
+		}
+		var names []string
+		for _, o := range c.Options {
+			names = append(names, o.Names...)
+			if len(o.Args) > 0 {
+				for _, n := range o.Names {
+					t.args[c.Path+" "+n] = kinds(o.Args)
+				}
+			}
+		}
+		if len(names) > 0 {
+			t.opts[c.Path] = strings.Join(names, " ")
+		}
+		if len(c.Operands) > 0 {
+			t.operands[c.Path] = kinds(c.Operands)
+		}
+		if c.OptionsEnd {
+			t.optionsEnd = append(t.optionsEnd, c.Path)
+		}
+	}
+	return t
+}
+
+func kinds(ks []Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, " ")
+}
+
+// quote is a word in single quotes, for bash and zsh alike.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// assoc writes one associative array's elements, sorted for a stable
+// script: as [key]=value for bash, as key value pairs for zsh (which reads
+// a subscript there as arithmetic).
+func assoc(b *strings.Builder, name string, m map[string]string, zsh bool) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Fprintf(b, "%s=(\n", name)
+	for _, k := range keys {
+		if zsh {
+			fmt.Fprintf(b, "\t%s %s\n", quote(k), quote(m[k]))
+		} else {
+			fmt.Fprintf(b, "\t[%s]=%s\n", quote(k), quote(m[k]))
+		}
+	}
+	b.WriteString(")\n")
+}
+
+func (t table) data(b *strings.Builder, zsh bool) {
+	declare := "declare -gA" // -g: bash-completion sources this file inside a function
+	if zsh {
+		declare = "typeset -gA"
+	}
+	fmt.Fprintf(b, "%s _nook_verbs _nook_opts _nook_args _nook_operands _nook_ends\n", declare)
+	assoc(b, "_nook_verbs", t.verbs, zsh)
+	assoc(b, "_nook_opts", t.opts, zsh)
+	assoc(b, "_nook_args", t.args, zsh)
+	assoc(b, "_nook_operands", t.operands, zsh)
+	ends := map[string]string{}
+	for _, p := range t.optionsEnd {
+		ends[p] = "1"
+	}
+	assoc(b, "_nook_ends", ends, zsh)
+}
+
+// Bash writes the bash script: source it, or install it as
+// share/bash-completion/completions/nook.
+func Bash(w io.Writer, cmds []Command) error {
+	var b strings.Builder
+	b.WriteString(header)
+	build(cmds).data(&b, false)
+	b.WriteString(bashFunctions)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Zsh writes the zsh script: install it as _nook in a directory on
+// $fpath (share/zsh/vendor-completions).
+func Zsh(w io.Writer, cmds []Command) error {
+	var b strings.Builder
+	b.WriteString("#compdef nook\n")
+	b.WriteString(header)
+	build(cmds).data(&b, true)
+	b.WriteString(zshFunctions)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+const header = `# nook's shell completion, generated by ` + "`nook completion`" + ` from the
+# tables nook's parsers read. Chroot and session names come from
+# ` + "`nook chroot list --quiet`" + ` and ` + "`nook session list --quiet`" + `, as data.
+`
+
+const bashFunctions = `
+# $at is the command line walked so far ("." for nook itself, "session
+# begin", "bwrap").
+
+# _nook_offer: the words of $1 that start with $cur.
+_nook_offer() {
+	local -a ws
+	local w
+	read -ra ws <<<"$1"
+	for w in "${ws[@]}"; do
+		[[ $w == "$cur"* ]] && COMPREPLY+=("$w")
+	done
+}
+
+# _nook_list: the chroot or session names nook lists, compared as strings
+# and never expanded or run.
+_nook_list() {
+	local name
+	while IFS= read -r name; do
+		[[ -n $name && $name == "$cur"* ]] && COMPREPLY+=("$name")
+	done < <(command -- "$nook" "$1" list --quiet 2>/dev/null </dev/null)
+}
+
+_nook_kind() {
+	case $1 in
+	file|command-args)
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+	dir)
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
+	command) mapfile -t COMPREPLY < <(compgen -c -- "$cur") ;;
+	chroot) _nook_list chroot ;;
+	session) _nook_list session ;;
+	chroot-or-session) _nook_list chroot; _nook_list session ;;
+	esac
+}
+
+_nook() {
+	COMPREPLY=()
+	local cur=${COMP_WORDS[COMP_CWORD]} nook=${COMP_WORDS[0]} at=. w
+	local -i i=1 n=0 ended=0
+	local -a kinds
+	case ${nook##*/} in
+	bwrap) at=bwrap nook=nook ;;
+	schroot|*unschroot*) at=schroot nook=nook ;;
+	*)
+		while ((i < COMP_CWORD)); do
+			w=${COMP_WORDS[i]}
+			[[ " ${_nook_verbs[$at]} " == *" $w "* && $w != *" "* ]] || break
+			if [[ $at == . ]]; then at=$w; else at="$at $w"; fi
+			i+=1
+		done ;;
+	esac
+	while ((i < COMP_CWORD)); do
+		w=${COMP_WORDS[i]}
+		if ((!ended)) && [[ $w == -- ]]; then
+			ended=1
+		elif ((!ended)) && [[ $w == -?* ]]; then
+			if [[ ${COMP_WORDS[i + 1]} == = ]]; then
+				# --name=value, which bash splits at the "=".
+				if ((i + 2 >= COMP_CWORD)); then
+					[[ $cur == = ]] && cur=
+					read -ra kinds <<<"${_nook_args["$at $w"]:-none}"
+					_nook_kind "${kinds[0]}"
+					return 0
+				fi
+				i+=2
+			elif [[ -n ${_nook_args["$at $w"]+set} ]]; then
+				read -ra kinds <<<"${_nook_args["$at $w"]}"
+				if ((i + ${#kinds[@]} >= COMP_CWORD)); then
+					_nook_kind "${kinds[COMP_CWORD - i - 1]}"
+					return 0
+				fi
+				i+=${#kinds[@]}
+			fi
+		else
+			n+=1
+			[[ -n ${_nook_ends[$at]+set} ]] && ended=1
+		fi
+		i+=1
+	done
+	if ((!ended)) && [[ $cur == -* ]]; then
+		_nook_offer "${_nook_opts[$at]}"
+		return 0
+	fi
+	if ((n == 0)) && [[ -n ${_nook_verbs[$at]+set} ]]; then
+		_nook_offer "${_nook_verbs[$at]}"
+		return 0
+	fi
+	read -ra kinds <<<"${_nook_operands[$at]:-none}"
+	if ((n < ${#kinds[@]})); then
+		w=${kinds[n]}
+	else
+		w=${kinds[${#kinds[@]} - 1]}
+		[[ $w == command ]] && w=command-args
+	fi
+	_nook_kind "$w"
+	return 0
+}
+
+complete -F _nook nook
+# bwrap and schroot complete so only where they are nook.
+for _nook_face in bwrap schroot; do
+	if _nook_p=$(type -P "$_nook_face") && _nook_n=$(type -P nook) &&
+		[[ $(readlink -f -- "$_nook_p") == "$(readlink -f -- "$_nook_n")" ]]; then
+		complete -F _nook "$_nook_face"
+	fi
+done
+unset _nook_face _nook_p _nook_n
+`
+
+const zshFunctions = `
+# _nook_list: the chroot or session names nook lists, offered as data.
+_nook_list() {
+	local -a names
+	names=(${(f)"$(command -- $nook $1 list --quiet 2>/dev/null </dev/null)"})
+	(( $#names )) && compadd -- $names
+}
+
+_nook_kind() {
+	case $1 in
+	file|command-args) _files ;;
+	dir) _files -/ ;;
+	command) _command_names -e ;;
+	chroot) _nook_list chroot ;;
+	session) _nook_list session ;;
+	chroot-or-session) _nook_list chroot; _nook_list session ;;
+	esac
+}
+
+# $at, not $path, which zsh ties to PATH.
+_nook() {
+	local nook=$words[1] at=. w key
+	local -i i=2 n=0 ended=0
+	local -a kinds
+	case ${nook:t} in
+	bwrap) at=bwrap nook=nook ;;
+	schroot|*unschroot*) at=schroot nook=nook ;;
+	*)
+		while (( i < CURRENT )); do
+			w=$words[i]
+			[[ " ${_nook_verbs[$at]} " == *" $w "* && $w != *" "* ]] || break
+			if [[ $at == . ]]; then at=$w; else at="$at $w"; fi
+			i+=1
+		done ;;
+	esac
+	while (( i < CURRENT )); do
+		w=$words[i]
+		if (( !ended )) && [[ $w == -- ]]; then
+			ended=1
+		elif (( !ended )) && [[ $w == -?* ]]; then
+			key="$at $w"
+			if (( ${+_nook_args[$key]} )); then
+				kinds=(${=_nook_args[$key]})
+				if (( i + $#kinds >= CURRENT )); then
+					_nook_kind ${kinds[CURRENT-i]}
+					return
+				fi
+				i+=$#kinds
+			fi
+		else
+			n+=1
+			(( ${+_nook_ends[$at]} )) && ended=1
+		fi
+		i+=1
+	done
+	if (( !ended )) && [[ $PREFIX == -* ]]; then
+		compadd -- ${=_nook_opts[$at]}
+		return
+	fi
+	if (( n == 0 && ${+_nook_verbs[$at]} )); then
+		compadd -- ${=_nook_verbs[$at]}
+		return
+	fi
+	kinds=(${=${_nook_operands[$at]:-none}})
+	if (( n < $#kinds )); then
+		w=${kinds[n+1]}
+	else
+		w=$kinds[-1]
+		[[ $w == command ]] && w=command-args
+	fi
+	_nook_kind $w
+}
+
+_nook "$@"
+`
