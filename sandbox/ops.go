@@ -28,7 +28,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		mfd, err := newTmpfs(mode, m.Size, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
 		if err != nil {
-			return err
+			return inPhase(PhaseMount, err)
 		}
 		return t.mountOn(mfd, m.Dest, true)
 	case OpProc:
@@ -43,7 +43,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		defer unix.Close(fs)
 		mfd, err := createMount(fs, "mqueue", int(mqueueFlags(t.bwrapMountFlags)))
 		if err != nil {
-			return fmt.Errorf("%w (a new mqueue needs a new IPC namespace: --unshare-ipc)", err)
+			return inPhase(PhaseMount, fmt.Errorf("%w (a new mqueue needs a new IPC namespace: --unshare-ipc)", err))
 		}
 		return t.mountOn(mfd, m.Dest, false)
 	case OpDir:
@@ -53,7 +53,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		f, err := t.ensureDir(m.Dest, mode)
 		if err != nil {
-			return err
+			return parentsOf(m.Dest, err)
 		}
 		return f.Close()
 	case OpSymlink:
@@ -71,7 +71,17 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 	case OpRemountRO:
 		f, err := t.openIn(m.Dest)
 		if err != nil {
-			return err
+			ph := PhaseCreate
+			if errors.Is(err, unix.ENOTDIR) {
+				ph = PhaseParents
+			}
+			return &phaseError{phase: ph, err: err}
+		}
+		if !isMountRoot(f) {
+			// What mount_setattr would refuse once every operation has
+			// run (rootfs.go): said here, where the operation is known.
+			f.Close()
+			return &phaseError{phase: PhaseMount, err: &os.PathError{Op: "remount", Path: m.Dest, Err: unix.EINVAL}}
 		}
 		id, err := mountID(f)
 		if err != nil {
@@ -95,7 +105,7 @@ func (t *tree) chmod(dest string, mode uint32) error {
 	dest = Clean(dest)
 	parent, err := t.openIn(path.Dir(dest))
 	if err != nil {
-		return err
+		return inPhase(PhaseOpen, err)
 	}
 	defer parent.Close()
 	name := path.Base(dest)
@@ -104,7 +114,7 @@ func (t *tree) chmod(dest string, mode uint32) error {
 	}
 	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: dest, Err: err}
+		return inPhase(PhaseOpen, &os.PathError{Op: "open", Path: dest, Err: err})
 	}
 	f := os.NewFile(uintptr(fd), dest)
 	defer f.Close()
@@ -350,7 +360,7 @@ func (t *tree) devpts(dest string) error {
 func (t *tree) symlink(target, dest string) error {
 	parent, err := t.ensureDir(path.Dir(dest), t.parentDirMode(path.Dir(dest)))
 	if err != nil {
-		return err
+		return inPhaseAll(PhaseParents, err)
 	}
 	defer parent.Close()
 	name := path.Base(dest)
@@ -370,10 +380,11 @@ func (t *tree) symlink(target, dest string) error {
 				}
 			}
 		}
-		return fmt.Errorf("create symlink %s: something else is there already", dest)
+		return &phaseError{phase: PhaseExisting, notSymlink: rerr != nil, existing: got,
+			err: fmt.Errorf("create symlink %s: something else is there already", dest)}
 	}
 	if err != nil {
-		return fmt.Errorf("create symlink %s -> %s: %w", dest, target, err)
+		return inPhase(PhaseCreate, fmt.Errorf("create symlink %s -> %s: %w", dest, target, err))
 	}
 	return nil
 }
