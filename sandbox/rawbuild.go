@@ -30,8 +30,8 @@ var fbCreate = errnoBit(unix.EROFS) | errnoBit(unix.EACCES) | errnoBit(unix.EPER
 
 // rawBuilder assembles a rawProg.
 type rawBuilder struct {
-	p     *rawProg
-	cur   int32 // current step
+	p   *rawProg
+	cur int32 // current step
 	// phase is what the instructions emitted now do of a filesystem
 	// operation, for its SetupFailure (0: not one).
 	phase SetupPhase

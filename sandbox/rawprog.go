@@ -121,9 +121,9 @@ type rawProg struct {
 	rec        [5]uint32
 	// textLen is how much of scratch the last rkReadlinkEq read.
 	textLen uintptr
-	scratch    [4096]byte // readlink, stat and capability buffers
-	ifr        [40]byte   // struct ifreq for bringing up lo
-	empty      [1]byte    // ""
+	scratch [4096]byte // readlink, stat and capability buffers
+	ifr     [40]byte   // struct ifreq for bringing up lo
+	empty   [1]byte    // ""
 	// pidEnv is the "LISTEN_PID=" entry of the command's environment,
 	// with room for the digits.
 	pidEnv []byte
