@@ -460,7 +460,7 @@ func (t *tree) overlay(m Mount) error {
 	for err != nil {
 		var ok bool
 		if o, ok = o.without(err); !ok {
-			return fmt.Errorf("mount overlay on %s: %w", m.Dest, err)
+			return inPhase(PhaseMount, fmt.Errorf("mount overlay on %s: %w", m.Dest, err))
 		}
 		mfd, err = t.overlayMount(lowers, upper, work, o)
 	}
