@@ -55,7 +55,16 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		if err != nil {
 			return parentsOf(m.Dest, err)
 		}
-		return f.Close()
+		defer f.Close()
+		// What was there already must be a directory too.
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return &os.PathError{Op: "stat", Path: m.Dest, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return &phaseError{phase: PhaseExisting, err: &os.PathError{Op: "make directory", Path: m.Dest, Err: unix.ENOTDIR}}
+		}
+		return nil
 	case OpSymlink:
 		return t.symlink(m.Source, m.Dest)
 	case OpWrite:

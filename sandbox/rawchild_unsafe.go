@@ -232,6 +232,8 @@ func rawRun(p *rawProg, pc int) {
 			e = rawCopyFd(p, p.regs[in.args[0]&(rawRegs-1)], in.args[1])
 		case rkFormat:
 			e = rawFormat(p, in)
+		case rkWantDir:
+			e = rawWantDir(p, p.regs[in.args[0]&(rawRegs-1)])
 		case rkKindCheck:
 			e = rawKindCheck(p, p.regs[in.args[0]&(rawRegs-1)], p.regs[in.args[1]&(rawRegs-1)])
 		}
@@ -792,4 +794,19 @@ func rawKindCheck(p *rawProg, mount, target uintptr) syscall.Errno {
 		return unix.EISDIR
 	}
 	return unix.EINVAL
+}
+
+// rawWantDir fails with ENOTDIR unless fd is a directory.
+//
+//go:nosplit
+//go:norace
+func rawWantDir(p *rawProg, fd uintptr) syscall.Errno {
+	st := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, fd, uintptr(unsafe.Pointer(st)), 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
+	return 0
 }

@@ -812,8 +812,11 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		mt := c.createMount(fs, uintptr(mqueueFlags(c.bwrapMountFlags)))
 		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
 	case OpDir:
-		b.closeReg(c.ensureDir(m.Dest, modeOr(m.Mode, c.dirMode(m.Dest))))
-		b.phase = PhaseMount
+		d := c.ensureDir(m.Dest, modeOr(m.Mode, c.dirMode(m.Dest)))
+		// What was there already must be a directory too.
+		b.phase = PhaseExisting
+		b.emit(b.insn(rkWantDir, 0, imm(uintptr(d))))
+		b.closeReg(d)
 	case OpSymlink:
 		c.symlink(m.Source, m.Dest)
 	case OpRemountRO:

@@ -47,6 +47,7 @@ const (
 	rkForkHelper                   // clone a helper (sharing memory on a stack of its own where it can): the helper goes on, the parent stores its pid in out and jumps to onOK
 	rkReap                         // wait for the child in register args[0]; unless it exited 0 this process exits silently (the child reported)
 	rkKindCheck                    // the mount in register args[0] and the target in register args[1]: ENOTDIR (a directory onto something else), EISDIR (the reverse), else EINVAL
+	rkWantDir                      // the fd in register args[0] is a directory, else ENOTDIR
 	rkFormat                       // write text into scratch at offset args[0] (args[1] bytes, NUL-terminated), each fmtReg byte and the register number after it replaced by that register's value in decimal
 )
 
