@@ -176,9 +176,12 @@ func isMountRoot(f *os.File) bool {
 
 // normal makes both engines' reports of one failure alike: a component
 // that is no directory is a parent's failure, whatever made the call that
-// found it; an "existing" failure that found alike kinds is the mount's.
+// found it; an "existing" failure that found alike kinds is the mount's;
+// a symlink in the way is EEXIST.
 func (f *SetupFailure) normal() *SetupFailure {
 	switch {
+	case f.Op == OpSymlink && f.Phase == PhaseExisting:
+		f.Errno = unix.EEXIST // whatever the look at what is there said
 	case f.Phase == PhaseCreate && f.Errno == unix.ENOTDIR:
 		f.Phase = PhaseParents
 	case f.Phase == PhaseExisting && f.Op != OpSymlink && f.Errno != unix.ENOTDIR && f.Errno != unix.EISDIR:
