@@ -53,6 +53,8 @@ func TestBwrapSetupMessages(t *testing.T) {
 		{"dev onto a file", cat(B, w("--dev", "/etc/passwd", "true")), false},
 		{"mqueue onto a file", cat(w("--unshare-ipc"), B, w("--mqueue", "/etc/passwd", "true")), false},
 		{"mqueue without an IPC namespace", cat(B, T, w("--mqueue", "/tmp/mq", "true")), true},
+		{"overlay onto a file", cat(B, w("--overlay-src", "/usr", "--tmp-overlay", "/etc/passwd", "true")), false},
+		{"overlay under a file", cat(B, w("--overlay-src", "/usr", "--tmp-overlay", "/etc/passwd/x", "true")), false},
 		{"dir onto a file", cat(B, w("--dir", "/etc/passwd", "true")), false},
 		{"dir onto a symlink to a file", cat(B, T, w("--symlink", "/etc/passwd", "/tmp/l", "--dir", "/tmp/l", "true")), false},
 		{"dir under a file", cat(B, w("--dir", "/etc/passwd/x", "true")), false},
