@@ -58,7 +58,7 @@ const fmtReg = 0xff
 // Record kinds the child writes to the error pipe and pid 1 to the status
 // pipe, as five native uint32s.
 const (
-	recError    = 1 // step, errno, exit code, candidate index (exec)
+	recError    = 1 // step, errno, exit code, candidate index (exec) or the failing instruction | pcFlag
 	recFallback = 2 // step, errno: start over with the Go init
 	recStopped  = 3 // signal
 	recDone     = 4 // exit code, signal
