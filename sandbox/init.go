@@ -69,6 +69,8 @@ type statusMsg struct {
 	Error   string `json:"error,omitempty"`
 	Exit    int    `json:"exit,omitempty"`
 	Started bool   `json:"started,omitempty"`
+	// Setup is the filesystem operation that failed, by its fields.
+	Setup *SetupFailure `json:"setup,omitempty"`
 	// Stopped is the signal that stopped the command (pid-1 mode).
 	Stopped int `json:"stopped,omitempty"`
 	// Done carries the command's status from the pid-1 reaper.
@@ -92,7 +94,12 @@ func runInit() {
 	unix.CloseOnExec(statusFd)
 	status := os.NewFile(uintptr(statusFd), "status")
 	fail := func(code int, err error) {
-		b, _ := json.Marshal(statusMsg{Error: err.Error(), Exit: code})
+		msg := statusMsg{Error: err.Error(), Exit: code}
+		var ae *applyError
+		if errors.As(err, &ae) {
+			msg.Setup = ae.setup
+		}
+		b, _ := json.Marshal(msg)
 		status.Write(append(b, '\n'))
 		os.Exit(code)
 	}
@@ -202,7 +209,7 @@ func setupSandbox(cfg *initConfig) error {
 	Phase("init staged")
 	for _, m := range Plan(s.Mounts, s.SortMounts) {
 		if err := t.apply(m, files); err != nil {
-			return fmt.Errorf("%s %s: %w", m.Op, m.Dest, err)
+			return &applyError{msg: fmt.Sprintf("%s %s: %v", m.Op, m.Dest, err), setup: setupFailureOf(m, err), err: err}
 		}
 	}
 	if err := waitOn(s.BlockFD, files); err != nil {

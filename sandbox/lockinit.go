@@ -95,7 +95,7 @@ func startLocked(cfg *initConfig) (int, error) {
 	case n != recSize:
 		return 0, &StartError{Code: ExitSetupFailed, Msg: "the command's process ended before it started the command"}
 	}
-	return 0, prog.recordError(rec)
+	return 0, prog.recordError(rec, errFile)
 }
 
 // compileLocked is the command's part of a raw program, for a child of the

@@ -28,7 +28,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		mfd, err := newTmpfs(mode, m.Size, unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
 		if err != nil {
-			return err
+			return inPhase(PhaseMount, err)
 		}
 		return t.mountOn(mfd, m.Dest, true)
 	case OpProc:
@@ -43,7 +43,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		defer unix.Close(fs)
 		mfd, err := createMount(fs, "mqueue", int(mqueueFlags(t.bwrapMountFlags)))
 		if err != nil {
-			return fmt.Errorf("%w (a new mqueue needs a new IPC namespace: --unshare-ipc)", err)
+			return inPhase(PhaseMount, fmt.Errorf("%w (a new mqueue needs a new IPC namespace: --unshare-ipc)", err))
 		}
 		return t.mountOn(mfd, m.Dest, false)
 	case OpDir:
@@ -53,9 +53,18 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		f, err := t.ensureDir(m.Dest, mode)
 		if err != nil {
-			return err
+			return parentsOf(m.Dest, err)
 		}
-		return f.Close()
+		defer f.Close()
+		// What was there already must be a directory too.
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return &os.PathError{Op: "stat", Path: m.Dest, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return &phaseError{phase: PhaseExisting, err: &os.PathError{Op: "make directory", Path: m.Dest, Err: unix.ENOTDIR}}
+		}
+		return nil
 	case OpSymlink:
 		return t.symlink(m.Source, m.Dest)
 	case OpWrite:
@@ -71,7 +80,17 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 	case OpRemountRO:
 		f, err := t.openIn(m.Dest)
 		if err != nil {
-			return err
+			ph := PhaseCreate
+			if errors.Is(err, unix.ENOTDIR) {
+				ph = PhaseParents
+			}
+			return &phaseError{phase: ph, err: err}
+		}
+		if !isMountRoot(f) {
+			// What mount_setattr would refuse once every operation has
+			// run (rootfs.go): said here, where the operation is known.
+			f.Close()
+			return &phaseError{phase: PhaseMount, err: &os.PathError{Op: "remount", Path: m.Dest, Err: unix.EINVAL}}
 		}
 		id, err := mountID(f)
 		if err != nil {
@@ -95,7 +114,7 @@ func (t *tree) chmod(dest string, mode uint32) error {
 	dest = Clean(dest)
 	parent, err := t.openIn(path.Dir(dest))
 	if err != nil {
-		return err
+		return inPhase(PhaseOpen, err)
 	}
 	defer parent.Close()
 	name := path.Base(dest)
@@ -104,7 +123,7 @@ func (t *tree) chmod(dest string, mode uint32) error {
 	}
 	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: dest, Err: err}
+		return inPhase(PhaseOpen, &os.PathError{Op: "open", Path: dest, Err: err})
 	}
 	f := os.NewFile(uintptr(fd), dest)
 	defer f.Close()
@@ -350,7 +369,7 @@ func (t *tree) devpts(dest string) error {
 func (t *tree) symlink(target, dest string) error {
 	parent, err := t.ensureDir(path.Dir(dest), t.parentDirMode(path.Dir(dest)))
 	if err != nil {
-		return err
+		return inPhaseAll(PhaseParents, err)
 	}
 	defer parent.Close()
 	name := path.Base(dest)
@@ -370,10 +389,11 @@ func (t *tree) symlink(target, dest string) error {
 				}
 			}
 		}
-		return fmt.Errorf("create symlink %s: something else is there already", dest)
+		return &phaseError{phase: PhaseExisting, notSymlink: rerr != nil, existing: got,
+			err: fmt.Errorf("create symlink %s: something else is there already", dest)}
 	}
 	if err != nil {
-		return fmt.Errorf("create symlink %s -> %s: %w", dest, target, err)
+		return inPhase(PhaseCreate, fmt.Errorf("create symlink %s -> %s: %w", dest, target, err))
 	}
 	return nil
 }
@@ -449,7 +469,7 @@ func (t *tree) overlay(m Mount) error {
 	for err != nil {
 		var ok bool
 		if o, ok = o.without(err); !ok {
-			return fmt.Errorf("mount overlay on %s: %w", m.Dest, err)
+			return inPhase(PhaseMount, fmt.Errorf("mount overlay on %s: %w", m.Dest, err))
 		}
 		mfd, err = t.overlayMount(lowers, upper, work, o)
 	}

@@ -30,8 +30,11 @@ var fbCreate = errnoBit(unix.EROFS) | errnoBit(unix.EACCES) | errnoBit(unix.EPER
 
 // rawBuilder assembles a rawProg.
 type rawBuilder struct {
-	p     *rawProg
-	cur   int32 // current step
+	p   *rawProg
+	cur int32 // current step
+	// phase is what the instructions emitted now do of a filesystem
+	// operation, for its SetupFailure (0: not one).
+	phase SetupPhase
 	err   error
 	used  [rawRegs]bool
 	arena []byte // room for strings (cstr); never grown in place
@@ -55,6 +58,24 @@ func (b *rawBuilder) fail(format string, a ...any) {
 func (b *rawBuilder) at(what string) {
 	b.p.steps = append(b.p.steps, rawStep{what: what})
 	b.cur = int32(len(b.p.steps) - 1)
+	b.phase = 0
+}
+
+// atMount starts the step of filesystem operation m: its failures are
+// reported by m's fields too (SetupFailure), as the mount itself unless
+// the instructions say otherwise (inPhase).
+func (b *rawBuilder) atMount(what string, m Mount) {
+	b.at(what)
+	mc := m
+	b.p.steps[b.cur].mount = &mc
+	b.phase = PhaseMount
+}
+
+// inPhase sets the phase of the instructions emitted from start on.
+func (b *rawBuilder) inPhase(start int, p SetupPhase) {
+	for i := start; i < len(b.p.insns); i++ {
+		b.p.insns[i].phase = uint8(p)
+	}
 }
 
 // hint adds advice to the current step's error message for errno e.
@@ -108,6 +129,7 @@ func (b *rawBuilder) bytes(v []byte) uintptr {
 // emit appends an instruction and returns its index.
 func (b *rawBuilder) emit(in rawInsn) int {
 	in.step = b.cur
+	in.phase = uint8(b.phase)
 	if in.code == 0 {
 		in.code = ExitSetupFailed
 	}

@@ -232,6 +232,10 @@ func rawRun(p *rawProg, pc int) {
 			e = rawCopyFd(p, p.regs[in.args[0]&(rawRegs-1)], in.args[1])
 		case rkFormat:
 			e = rawFormat(p, in)
+		case rkWantDir:
+			e = rawWantDir(p, p.regs[in.args[0]&(rawRegs-1)])
+		case rkKindCheck:
+			e = rawKindCheck(p, p.regs[in.args[0]&(rawRegs-1)], p.regs[in.args[1]&(rawRegs-1)])
 		}
 		if e == 0 {
 			if in.out >= 0 {
@@ -257,7 +261,12 @@ func rawRun(p *rawProg, pc int) {
 			rawReport(p, p.errFd, recFallback, uint32(in.step), uint32(e), 0, 0)
 			rawExit(ExitSetupFailed)
 		}
-		rawReport(p, p.errFd, recError, uint32(in.step), uint32(e), uint32(in.code), 0)
+		rawReport(p, p.errFd, recError, uint32(in.step), uint32(e), uint32(in.code), uint32(pc)|pcFlag)
+		if in.kind == rkReadlinkEq && e == unix.EEXIST {
+			// What the symlink in the way points to, for the message.
+			rawReport(p, p.errFd, recText, uint32(p.textLen), 0, 0, 0)
+			syscall.RawSyscall6(unix.SYS_WRITE, p.errFd, uintptr(unsafe.Pointer(&p.scratch[0])), p.textLen, 0, 0, 0)
+		}
 		rawExit(uintptr(in.code))
 	}
 	rawExit(ExitSetupFailed)
@@ -409,7 +418,13 @@ func rawCapsApply(p *rawProg, in *rawInsn) syscall.Errno {
 func rawReadlinkEq(p *rawProg, in *rawInsn) syscall.Errno {
 	dir := p.regs[in.args[0]&(rawRegs-1)]
 	n, _, e := syscall.RawSyscall6(unix.SYS_READLINKAT, dir, in.args[1], uintptr(unsafe.Pointer(&p.scratch[0])), uintptr(len(p.scratch)), 0, 0)
-	if e != 0 || n != uintptr(len(in.text)) {
+	p.textLen = 0
+	if e != 0 {
+		// EINVAL: what is there is no symlink (the parent words it so).
+		return e
+	}
+	p.textLen = n
+	if n != uintptr(len(in.text)) {
 		return unix.EEXIST
 	}
 	for i := 0; i < len(in.text); i++ {
@@ -753,5 +768,45 @@ func rawFormat(p *rawProg, in *rawInsn) syscall.Errno {
 		}
 	}
 	buf[j] = 0
+	return 0
+}
+
+// rawKindCheck says why a mount could not be moved onto a target: ENOTDIR
+// when a directory was to go onto something else, EISDIR for the reverse,
+// EINVAL (the kernel's answer) when they are alike.
+//
+//go:nosplit
+//go:norace
+func rawKindCheck(p *rawProg, mount, target uintptr) syscall.Errno {
+	st := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, mount, uintptr(unsafe.Pointer(st)), 0, 0, 0, 0); e != 0 {
+		return unix.EINVAL
+	}
+	mdir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, target, uintptr(unsafe.Pointer(st)), 0, 0, 0, 0); e != 0 {
+		return unix.EINVAL
+	}
+	tdir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	switch {
+	case mdir && !tdir:
+		return unix.ENOTDIR
+	case !mdir && tdir:
+		return unix.EISDIR
+	}
+	return unix.EINVAL
+}
+
+// rawWantDir fails with ENOTDIR unless fd is a directory.
+//
+//go:nosplit
+//go:norace
+func rawWantDir(p *rawProg, fd uintptr) syscall.Errno {
+	st := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, fd, uintptr(unsafe.Pointer(st)), 0, 0, 0, 0); e != 0 {
+		return e
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return unix.ENOTDIR
+	}
 	return 0
 }

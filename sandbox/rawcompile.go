@@ -536,6 +536,7 @@ type rawTree struct {
 	host     int32 // O_PATH handle on the host clone
 	root     int32 // O_PATH handle on the new root
 	roLast   []int32
+	roMounts []Mount // the --remount-ro of each of roLast
 	howPath  uintptr // struct open_how for O_PATH lookups inside a root
 	nOverlay int
 	nData    int
@@ -680,11 +681,15 @@ func (c *rawTree) ensureDir(p string, mode uint32) int32 {
 	parent := c.root
 	owned := false // parent is a register this function opened
 	cur := ""
+	saved := b.phase
+	defer func() { b.phase = saved }()
 	for i, name := range parts {
 		cur += "/" + name
 		m := c.parentDirMode(cur)
+		b.phase = PhaseParents
 		if i == len(parts)-1 {
 			m = mode
+			b.phase = PhaseCreate
 		}
 		b.sys(unix.SYS_MKDIRAT, rval(parent), imm(b.cstr(name)), imm(uintptr(m&0o777)))
 		mk := len(b.p.insns) - 1
@@ -707,6 +712,15 @@ func (c *rawTree) ensureDir(p string, mode uint32) int32 {
 	return parent
 }
 
+// parents makes dest's missing parent directories and returns a handle on
+// the one it goes in.
+func (c *rawTree) parents(dest string) int32 {
+	start := len(c.b.p.insns)
+	r := c.ensureDir(path.Dir(dest), c.parentDirMode(path.Dir(dest)))
+	c.b.inPhase(start, PhaseParents)
+	return r
+}
+
 // mountPoint returns a handle on dest, made as a directory or an empty
 // file when missing.
 func (c *rawTree) mountPoint(dest string, dir bool) int32 {
@@ -715,7 +729,10 @@ func (c *rawTree) mountPoint(dest string, dir bool) int32 {
 		return c.ensureDir(dest, c.dirMode(dest))
 	}
 	dest = Clean(dest)
-	parent := c.ensureDir(path.Dir(dest), c.parentDirMode(path.Dir(dest)))
+	parent := c.parents(dest)
+	saved := b.phase
+	b.phase = PhaseCreate
+	defer func() { b.phase = saved }()
 	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(b.cstr(path.Base(dest))),
 		imm(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW), imm(0o444))
 	mk := len(b.p.insns) - 1
@@ -730,10 +747,21 @@ func (c *rawTree) mountPoint(dest string, dir bool) int32 {
 // attach moves mount m onto dest's handle and closes both.
 func (c *rawTree) attach(m, target int32, dest string) {
 	b := c.b
-	b.sys(unix.SYS_MOVE_MOUNT, rval(m), imm(b.cstr("")), rval(target), imm(b.cstr("")),
+	mv := b.sys(unix.SYS_MOVE_MOUNT, rval(m), imm(b.cstr("")), rval(target), imm(b.cstr("")),
 		imm(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
 	// The source's type changed between the parent's look and now.
 	b.last().fallback = errnoBit(unix.ENOTDIR) | errnoBit(unix.EISDIR)
+	// EINVAL: say whether the kinds differ (a directory onto a file).
+	b.last().soft[0] = uint16(unix.EINVAL)
+	over := b.sys(unix.SYS_GETPID) // success: jump past the check
+	b.p.insns[mv].onSoft = b.here()
+	saved := b.phase
+	if saved != 0 {
+		b.phase = PhaseExisting
+	}
+	b.emit(b.insn(rkKindCheck, 0, imm(uintptr(m)), imm(uintptr(target))))
+	b.phase = saved
+	b.p.insns[over].onOK = b.here()
 	b.closeReg(target)
 	if c.ownNext {
 		c.own(m)
@@ -748,7 +776,7 @@ func (c *rawTree) attach(m, target int32, dest string) {
 
 func (c *rawTree) apply(m Mount, rs *rawSetup) {
 	b := c.b
-	b.at(fmt.Sprintf("%s %s", m.Op, m.Dest))
+	b.atMount(fmt.Sprintf("%s %s", m.Op, m.Dest), m)
 	if c.bwrapModes {
 		c.parentMode = bwrapParentMode(m)
 	}
@@ -784,11 +812,17 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		mt := c.createMount(fs, uintptr(mqueueFlags(c.bwrapMountFlags)))
 		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
 	case OpDir:
-		b.closeReg(c.ensureDir(m.Dest, modeOr(m.Mode, c.dirMode(m.Dest))))
+		d := c.ensureDir(m.Dest, modeOr(m.Mode, c.dirMode(m.Dest)))
+		// What was there already must be a directory too.
+		b.phase = PhaseExisting
+		b.emit(b.insn(rkWantDir, 0, imm(uintptr(d))))
+		b.closeReg(d)
 	case OpSymlink:
 		c.symlink(m.Source, m.Dest)
 	case OpRemountRO:
+		b.phase = PhaseCreate
 		c.roLast = append(c.roLast, c.openIn(m.Dest))
+		c.roMounts = append(c.roMounts, m)
 	case OpOverlay:
 		c.overlay(m)
 	case OpWrite, OpFile:
@@ -853,13 +887,15 @@ func (c *rawTree) write(m Mount) {
 			b.emit(b.insn(rkWriteData, 0, imm(uintptr(fd)), imm(b.bytes(m.Data)), immInt(len(m.Data))))
 		}
 	}
-	parent := c.ensureDir(path.Dir(dest), c.parentDirMode(path.Dir(dest)))
+	parent := c.parents(dest)
 	name := b.cstr(path.Base(dest))
 	done := -1
 	if !m.AsBind {
 		decide := b.emit(b.insn(rkWriteDecide, 0, imm(uintptr(parent)), imm(name), imm(uintptr(c.owned))))
 		b.p.insns[decide].soft[0] = uint16(unix.EXDEV)
+		b.phase = PhaseCreate
 		fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(name), imm(unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC), imm(uintptr(mode&0o7777)))
+		b.phase = PhaseMount
 		data(fd)
 		b.sys(unix.SYS_FCHMOD, rval(fd), imm(uintptr(mode)))
 		b.closeReg(fd)
@@ -892,18 +928,21 @@ func (c *rawTree) write(m Mount) {
 // the file itself (rkChmodable has made sure it is no symlink).
 func (c *rawTree) chmod(dest string, mode uint32) {
 	b := c.b
-	b.at("chmod " + dest)
+	cm := Mount{Op: OpChmod, Dest: dest}
+	b.atMount("chmod "+dest, cm)
+	b.phase = PhaseOpen
 	parent := c.openIn(path.Dir(dest))
 	name := path.Base(dest)
 	if dest == "/" {
 		name = "."
 	}
 	fd := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(b.cstr(name)), imm(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC))
+	b.phase = 0 // what follows is nook's own refusal, or the chmod
 	b.closeReg(parent)
 	b.emit(b.insn(rkChmodable, 0, imm(uintptr(fd))))
 	b.hint(unix.ELOOP, "it is a symlink; name what it points to instead")
 	b.hint(unix.EPERM, "refusing to change a device node")
-	b.at("chmod " + dest)
+	b.atMount("chmod "+dest, cm)
 	b.sys(unix.SYS_FCHMODAT2, rval(fd), imm(b.cstr("")), imm(uintptr(mode)), imm(unix.AT_EMPTY_PATH))
 	two := len(b.p.insns) - 1
 	b.p.insns[two].soft = [3]uint16{uint16(unix.ENOSYS), uint16(unix.EINVAL), uint16(unix.EOPNOTSUPP)}
@@ -1010,17 +1049,20 @@ func (c *rawTree) console(dest string, console int, consolePath string) {
 
 func (c *rawTree) symlink(target, dest string) {
 	b := c.b
-	b.at(fmt.Sprintf("create symlink %s -> %s", dest, target))
+	sm := Mount{Op: OpSymlink, Source: target, Dest: dest}
+	b.atMount(fmt.Sprintf("create symlink %s -> %s", dest, target), sm)
 	dest = Clean(dest)
-	parent := c.ensureDir(path.Dir(dest), c.parentDirMode(path.Dir(dest)))
+	parent := c.parents(dest)
 	name := b.cstr(path.Base(dest))
+	b.phase = PhaseCreate
 	b.sys(unix.SYS_SYMLINKAT, imm(b.cstr(target)), rval(parent), imm(name))
 	mk := len(b.p.insns) - 1
 	b.p.insns[mk].soft[0] = uint16(unix.EEXIST)
 	b.p.insns[mk].fallback = fbCreate
 	b.p.insns[mk].onOK = b.here() + 1
 	// Idempotent for the same target, as bwrap's --symlink.
-	b.at(fmt.Sprintf("create symlink %s: something else is there already", dest))
+	b.atMount(fmt.Sprintf("create symlink %s: something else is there already", dest), sm)
+	b.phase = PhaseExisting
 	in := b.insn(rkReadlinkEq, 0, imm(uintptr(parent)), imm(name))
 	in.text = target
 	b.emit(in)
@@ -1033,7 +1075,8 @@ func (c *rawTree) symlink(target, dest string) {
 func (c *rawTree) finish() {
 	b := c.b
 	b.at("make mounts read-only")
-	for _, r := range c.roLast {
+	for i, r := range c.roLast {
+		b.atMount(fmt.Sprintf("%s %s", OpRemountRO, c.roMounts[i].Dest), c.roMounts[i])
 		attr := make([]byte, 32)
 		ne.PutUint64(attr[0:], unix.MOUNT_ATTR_RDONLY)
 		b.sys(unix.SYS_MOUNT_SETATTR, rval(r), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH), imm(b.bytes(attr)), imm(32))

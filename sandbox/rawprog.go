@@ -46,6 +46,8 @@ const (
 	rkPipe                         // pipe2(O_CLOEXEC): the read end into out, the write end into register args[0]
 	rkForkHelper                   // clone a helper (sharing memory on a stack of its own where it can): the helper goes on, the parent stores its pid in out and jumps to onOK
 	rkReap                         // wait for the child in register args[0]; unless it exited 0 this process exits silently (the child reported)
+	rkKindCheck                    // the mount in register args[0] and the target in register args[1]: ENOTDIR (a directory onto something else), EISDIR (the reverse), else EINVAL
+	rkWantDir                      // the fd in register args[0] is a directory, else ENOTDIR
 	rkFormat                       // write text into scratch at offset args[0] (args[1] bytes, NUL-terminated), each fmtReg byte and the register number after it replaced by that register's value in decimal
 )
 
@@ -56,12 +58,13 @@ const fmtReg = 0xff
 // Record kinds the child writes to the error pipe and pid 1 to the status
 // pipe, as five native uint32s.
 const (
-	recError    = 1 // step, errno, exit code, candidate index (exec)
+	recError    = 1 // step, errno, exit code, candidate index (exec) or the failing instruction | pcFlag
 	recFallback = 2 // step, errno: start over with the Go init
 	recStopped  = 3 // signal
 	recDone     = 4 // exit code, signal
 	recPid      = 5 // pid: the sandbox's first process, made by a middle process (EnterUserNS)
 	recStarted  = 6 // pid 1 has started the command (it exec'd: CLONE_VFORK returned)
+	recText     = 7 // length: that many bytes follow (what a symlink in the way points to), after a recError
 	recSize     = 20
 )
 
@@ -87,6 +90,8 @@ type rawInsn struct {
 	fallback        uint64
 	step            int32
 	code            int32
+	// phase is the SetupPhase of a filesystem operation this does.
+	phase uint8
 	// text is what rkReadlinkEq compares with.
 	text string
 	// exitWhen ends the child silently (status code) on a successful
@@ -115,9 +120,11 @@ type rawProg struct {
 	// cloneFlags for the fork (namespaces).
 	cloneFlags uintptr
 	rec        [5]uint32
-	scratch    [4096]byte // readlink, stat and capability buffers
-	ifr        [40]byte   // struct ifreq for bringing up lo
-	empty      [1]byte    // ""
+	// textLen is how much of scratch the last rkReadlinkEq read.
+	textLen uintptr
+	scratch [4096]byte // readlink, stat and capability buffers
+	ifr     [40]byte   // struct ifreq for bringing up lo
+	empty   [1]byte    // ""
 	// pidEnv is the "LISTEN_PID=" entry of the command's environment,
 	// with room for the digits.
 	pidEnv []byte
@@ -159,6 +166,8 @@ type rawProg struct {
 type rawStep struct {
 	what string
 	hint map[unix.Errno]string
+	// mount is the filesystem operation the step carries out, if any.
+	mount *Mount
 }
 
 const pidEnvPrefix = "LISTEN_PID="

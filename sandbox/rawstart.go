@@ -299,7 +299,7 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 		if n != recSize {
 			return nil, &StartError{Code: ExitSetupFailed, Msg: "the sandbox ended before starting the command"}
 		}
-		return nil, prog.recordError(rec)
+		return nil, prog.recordError(rec, errFile)
 	}
 	// Wait reads pid 1's records itself (waitRaw): no goroutine, and so
 	// no thread, sits blocked on them meanwhile.
@@ -328,7 +328,7 @@ func (p *Process) enteredChild(errFile *os.File, prog *rawProg) (int, error) {
 	case n != recSize:
 		return 0, &StartError{Code: ExitSetupFailed, Msg: "the sandbox ended before starting the command"}
 	}
-	return 0, prog.recordError(rec)
+	return 0, prog.recordError(rec, errFile)
 }
 
 // reapMiddle waits for the middle process, which exits 0 right after its
@@ -415,7 +415,7 @@ func readRecord(f *os.File) ([5]uint32, int, error) {
 }
 
 // recordError turns the child's error record into an error.
-func (p *rawProg) recordError(rec [5]uint32) error {
+func (p *rawProg) recordError(rec [5]uint32, f *os.File) error {
 	kind, step, errno, code := rec[0], int(rec[1]), unix.Errno(rec[2]), int(rec[3])
 	what := "set up the sandbox"
 	var hint string
@@ -451,6 +451,10 @@ func (p *rawProg) recordError(rec [5]uint32) error {
 			return &StartError{Code: code, Msg: fmt.Sprintf("execute %s: %v", p.execCands[cand], errno)}
 		}
 	}
+	setup := p.setupFailure(rec, f)
+	if setup != nil && setup.Op == OpSymlink && setup.Phase == PhaseExisting {
+		errno = unix.EEXIST // as nook has always worded it
+	}
 	msg := fmt.Sprintf("%s: %v", what, errno)
 	if hint != "" {
 		msg += ": " + hint
@@ -458,7 +462,7 @@ func (p *rawProg) recordError(rec [5]uint32) error {
 	if code == 0 {
 		code = ExitSetupFailed
 	}
-	return &StartError{Code: code, Msg: msg, errno: errno}
+	return &StartError{Code: code, Msg: msg, errno: errno, Setup: setup}
 }
 
 // waitRaw is Wait for the raw engine, on the calling goroutine: without

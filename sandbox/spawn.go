@@ -69,11 +69,21 @@ func (s Status) ExitCode() int {
 type StartError struct {
 	Code int
 	Msg  string
+	// Setup is the filesystem operation that failed, when one did.
+	Setup *SetupFailure
 	// errno is the failed system call's error, where there was one.
 	errno unix.Errno
 }
 
 func (e *StartError) Error() string { return e.Msg }
+
+// Unwrap gives the failed filesystem operation, when there is one.
+func (e *StartError) Unwrap() error {
+	if e.Setup == nil {
+		return nil
+	}
+	return e.Setup
+}
 
 // WorkDir reports whether the command could not start because its working
 // directory could not be entered, and why (the message after the path).
@@ -413,7 +423,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		return p, nil
 	case ok && first.Error != "":
 		p.reap()
-		return nil, &StartError{Code: first.Exit, Msg: first.Error}
+		return nil, &StartError{Code: first.Exit, Msg: first.Error, Setup: first.Setup}
 	}
 	st, _ := p.reap()
 	return nil, &StartError{Code: ExitSetupFailed, Msg: fmt.Sprintf("the sandbox init ended before starting the command (%s)", describe(st))}

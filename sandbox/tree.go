@@ -105,8 +105,12 @@ func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) 
 func (t *tree) attach(mfd int, target *os.File, dest string, owned bool) (*os.File, error) {
 	m := os.NewFile(uintptr(mfd), "mount:"+dest)
 	if err := unix.MoveMount(mfd, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		ph, en := PhaseMount, err
+		if e := kindMismatch(mfd, int(target.Fd())); e != 0 {
+			ph, en = PhaseExisting, e
+		}
 		m.Close()
-		return nil, &os.PathError{Op: "move_mount", Path: dest, Err: err}
+		return nil, &phaseError{phase: ph, err: &os.PathError{Op: "move_mount", Path: dest, Err: en}}
 	}
 	if owned {
 		id, err := mountID(m)
@@ -184,7 +188,12 @@ func (t *tree) ensureDir(p string, mode uint32) (*os.File, error) {
 	if f, err := pathrs.OpenatInRoot(t.root, p); err == nil {
 		return f, nil
 	} else if !errors.Is(err, unix.ENOENT) {
-		return nil, fmt.Errorf("resolve %s inside the new root: %w", p, err)
+		// ENOTDIR: a component above p is no directory.
+		ph := PhaseCreate
+		if errors.Is(err, unix.ENOTDIR) {
+			ph = PhaseParents
+		}
+		return nil, &phaseError{phase: ph, path: p, err: fmt.Errorf("resolve %s inside the new root: %w", p, err)}
 	}
 	parent, err := t.ensureDir(path.Dir(p), t.parentDirMode(path.Dir(p)))
 	if err != nil {
@@ -210,9 +219,13 @@ func (t *tree) ensureDir(p string, mode uint32) (*os.File, error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("create directory %s inside the new root: %w", p, err)
+		return nil, &phaseError{phase: PhaseCreate, path: p, err: fmt.Errorf("create directory %s inside the new root: %w", p, err)}
 	}
-	return t.openIn(p)
+	f, err := t.openIn(p)
+	if err != nil {
+		return nil, &phaseError{phase: PhaseCreate, path: p, err: err}
+	}
+	return f, nil
 }
 
 // create runs mk (an *at call relative to a real fd on dir) and, when the
@@ -369,14 +382,15 @@ func setattr(mfd int, set, clr uint64) error {
 // empty file when it is missing.
 func (t *tree) mountPoint(dest string, dir bool) (*os.File, error) {
 	if dir {
-		return t.ensureDir(dest, t.dirMode(dest))
+		f, err := t.ensureDir(dest, t.dirMode(dest))
+		return f, parentsOf(dest, err)
 	}
 	if f, err := pathrs.OpenatInRoot(t.root, dest); err == nil {
 		return f, nil
 	}
 	parent, err := t.ensureDir(path.Dir(dest), t.parentDirMode(path.Dir(dest)))
 	if err != nil {
-		return nil, err
+		return nil, inPhaseAll(PhaseParents, err)
 	}
 	defer parent.Close()
 	name := path.Base(dest)
@@ -388,9 +402,10 @@ func (t *tree) mountPoint(dest string, dir bool) (*os.File, error) {
 		return err
 	})
 	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, fmt.Errorf("create mount point %s: %w", dest, err)
+		return nil, inPhase(PhaseCreate, fmt.Errorf("create mount point %s: %w", dest, err))
 	}
-	return t.openIn(dest)
+	f, err := t.openIn(dest)
+	return f, inPhase(PhaseCreate, err)
 }
 
 // writeFile puts data at m.Dest: a plain file when dest's directory is
@@ -401,14 +416,14 @@ func (t *tree) writeFile(m Mount, data io.Reader, mode uint32) error {
 	dest := m.Dest
 	parent, err := t.ensureDir(path.Dir(dest), t.parentDirMode(path.Dir(dest)))
 	if err != nil {
-		return err
+		return inPhaseAll(PhaseParents, err)
 	}
 	defer parent.Close()
 	name := path.Base(dest)
 	if t.isOwned(parent) && !m.AsBind && plainOrMissing(parent, name) {
 		fd, err := unix.Openat(int(parent.Fd()), name, unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, mode)
 		if err != nil {
-			return &os.PathError{Op: "create", Path: dest, Err: err}
+			return inPhase(PhaseCreate, &os.PathError{Op: "create", Path: dest, Err: err})
 		}
 		return fillFile(fd, dest, data, mode)
 	}

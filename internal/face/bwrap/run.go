@@ -94,6 +94,12 @@ func startMessage(err error, name string) error {
 	if errors.As(err, &ue) {
 		return userNSMessage(ue)
 	}
+	var sf *sandbox.SetupFailure
+	if errors.As(err, &sf) {
+		if m := setupMessage(sf); m != nil {
+			return m
+		}
+	}
 	var se *sandbox.StartError
 	if !errors.As(err, &se) {
 		return err

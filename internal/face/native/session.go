@@ -346,12 +346,19 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	for _, fd := range passedFds(inherited, kept, false) {
 		cmd.Spec.Fds = append(cmd.Spec.Fds, sandboxFD(fd))
 	}
-	return startAndWait(cmd.Spec, sigs, listening, func(msg string) string {
-		if !cmd.State.Copy && strings.Contains(msg, "mount overlay") {
-			return "overlayfs was refused here (kernel, filesystem or policy); a session begun with --copy needs none"
-		}
-		return ""
+	return startAndWait(cmd.Spec, sigs, listening, func(se *sandbox.StartError) string {
+		return overlayHint(cmd.State.Copy, se)
 	})
+}
+
+// overlayHint is the advice for a session whose overlay mount failed
+// (either engine): a session begun with --copy needs no overlayfs.
+func overlayHint(copied bool, se *sandbox.StartError) string {
+	var sf *sandbox.SetupFailure
+	if !copied && errors.As(se, &sf) && sf.Op == sandbox.OpOverlay && sf.Phase == sandbox.PhaseMount {
+		return "overlayfs was refused here (kernel, filesystem or policy); a session begun with --copy needs none"
+	}
+	return ""
 }
 
 func sessionEnd(st *session.Store, args []string) int {
