@@ -203,29 +203,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.sys(unix.SYS_PERSONALITY, immInt(p))
 	}
 
-	b.at("change to the working directory " + s.Dir)
-	if s.Dir != "" {
-		b.sys(unix.SYS_CHDIR, imm(b.cstr(s.Dir)))
-	} else {
-		// The caller's directory when it exists inside, else (bwrap's
-		// rule, HomeFallback) $HOME, else /.
-		var tries []string
-		if s.CallerDir != "" {
-			tries = append(tries, s.CallerDir)
-		}
-		if home := envValue(s.Env, "HOME"); s.HomeFallback && home != "" {
-			tries = append(tries, home)
-		}
-		var oks []int
-		for _, d := range tries {
-			oks = append(oks, b.sys(unix.SYS_CHDIR, imm(b.cstr(d))))
-			b.last().softAll = true
-		}
-		b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
-		for _, i := range oks {
-			b.p.insns[i].onOK = b.here()
-		}
-	}
+	b.chdir(s)
 
 	// Nested user namespace (lock.go): what the command may not undo is
 	// final here, so from now on it is locked.
@@ -277,6 +255,33 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		return nil, b.err
 	}
 	return p, nil
+}
+
+// chdir emits the change to the command's working directory: the one
+// asked for, else the caller's when it exists inside, else (bwrap's rule,
+// HomeFallback) $HOME, else /.
+func (b *rawBuilder) chdir(s *Spec) {
+	b.at("change to the working directory " + s.Dir)
+	if s.Dir != "" {
+		b.sys(unix.SYS_CHDIR, imm(b.cstr(s.Dir)))
+		return
+	}
+	var tries []string
+	if s.CallerDir != "" {
+		tries = append(tries, s.CallerDir)
+	}
+	if home := envValue(s.Env, "HOME"); s.HomeFallback && home != "" {
+		tries = append(tries, home)
+	}
+	var oks []int
+	for _, d := range tries {
+		oks = append(oks, b.sys(unix.SYS_CHDIR, imm(b.cstr(d))))
+		b.last().softAll = true
+	}
+	b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
+	for _, i := range oks {
+		b.p.insns[i].onOK = b.here()
+	}
 }
 
 // pid1Loop is pid 1's part once it has forked the command (cmd): report
