@@ -35,6 +35,53 @@ import (
 // EOF instead of the byte (the init failed) ends T; the init's death ends
 // its pid namespace, T's below it included.
 
+// asPID1Below reports whether the init forks the command of cfg into a pid
+// namespace of its own (above). With locked mounts, and for real root
+// without a user namespace (nothing to lock there, but the command must
+// still die with nook). Not where the init could not start it the raw way:
+// without pivot_root (its capabilities depend on how the root was
+// switched), or with namespaces the caller chose.
+func asPID1Below(cfg *initConfig) bool {
+	s := &cfg.Spec
+	if !s.AsPID1 {
+		return false
+	}
+	return cfg.Lock != nil || (!cfg.InUserNS && !s.NoPivotRoot && !s.DisableUserNS && !s.AssertUserNSDisabled &&
+		s.UserNS2 == nil && s.JoinUserNS == nil && s.JoinPIDNS == nil)
+}
+
+// plainSetup is lockedSetup for real root without a user namespace.
+func plainSetup(cfg *initConfig) (*rawSetup, [][]unix.SockFilter, error) {
+	s := &cfg.Spec
+	rs := &rawSetup{spec: s, id: &identity{mode: "host", switchUID: cfg.UID, switchGID: cfg.GID}, statusFd: -1, syncFd: -1,
+		pidFd: -1, ttyFd: -1, enterFd: -1, console: -1, umask: cfg.Umask, innerUID: os.Getuid(), innerGID: os.Getgid()}
+	for _, fd := range append([]int{0, 1, 2}, cfg.PassFds...) {
+		rs.moves = append(rs.moves, fdMove{from: fd, to: fd})
+	}
+	var progs [][]unix.SockFilter
+	for i, raw := range s.SeccompPrograms {
+		prog, err := DecodeFilter(raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("seccomp program %d: %w", i+1, err)
+		}
+		progs = append(progs, prog)
+	}
+	return rs, progs, nil
+}
+
+// plainCommand is lockedCommand without the nesting.
+func (b *rawBuilder) plainCommand(rs *rawSetup, progs [][]unix.SockFilter) error {
+	if rs.spec.NewSession {
+		b.sys(unix.SYS_SETSID)
+	}
+	if err := b.credentials(rs); err != nil {
+		return err
+	}
+	b.seccompPrograms(progs)
+	b.command(rs)
+	return b.err
+}
+
 // earlyCmd is T as the init sees it.
 type earlyCmd struct {
 	pid  int
@@ -57,8 +104,10 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 		}
 	}
 	var err error
-	if lockProc, err = unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
-		return nil, &os.PathError{Op: "open", Path: "/proc", Err: err}
+	if cfg.Lock != nil {
+		if lockProc, err = unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return nil, &os.PathError{Op: "open", Path: "/proc", Err: err}
+		}
 	}
 	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -95,7 +144,13 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 		unix.Close(initEnd)
 		return nil, err
 	}
-	rs, progs, err := lockedSetup(cfg)
+	var rs *rawSetup
+	var progs [][]unix.SockFilter
+	if cfg.Lock != nil {
+		rs, progs, err = lockedSetup(cfg)
+	} else {
+		rs, progs, err = plainSetup(cfg)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -136,7 +191,12 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 		b.sys(unix.SYS_PERSONALITY, immInt(pers))
 	}
 	b.chdir(s)
-	if err := b.lockedCommand(rs, lockProc, progs); err != nil {
+	if cfg.Lock != nil {
+		err = b.lockedCommand(rs, lockProc, progs)
+	} else {
+		err = b.plainCommand(rs, progs)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	e.prog = b.p
@@ -193,8 +253,10 @@ func (e *earlyCmd) failure() error {
 func (e *earlyCmd) release() (int, error) {
 	_, err := unix.Write(e.sock, []byte{1})
 	unix.Close(e.sock)
-	unix.Close(lockProc)
-	lockProc = -1
+	if lockProc >= 0 {
+		unix.Close(lockProc)
+		lockProc = -1
+	}
 	if err != nil {
 		unix.Kill(e.pid, unix.SIGKILL)
 		unix.Wait4(e.pid, nil, 0, nil)

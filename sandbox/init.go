@@ -197,7 +197,7 @@ func setupSandbox(cfg *initConfig) error {
 		return err
 	}
 	var procs []int
-	if cfg.Lock != nil && s.AsPID1 {
+	if asPID1Below(cfg) {
 		// The command's process first: its /proc (aspid1init.go).
 		var err error
 		if procs, err = forkAsPID1(cfg); err != nil {
@@ -240,6 +240,12 @@ func setupSandbox(cfg *initConfig) error {
 	moved, err := t.finish(s.NoPivotRoot)
 	if err != nil {
 		return err
+	}
+	if moved && early != nil && cfg.Lock == nil {
+		// The command's process would keep what the chroot leaves open
+		// (CAP_SYS_ADMIN, CAP_SYS_CHROOT); see below.
+		return errors.New("the new root could not be switched to with pivot_root(2) (is / a mount point?), " +
+			"and without it nook cannot start the command as pid 1 below its own")
 	}
 	if moved && cfg.Lock != nil {
 		// A chrooted process may not make a user namespace (EPERM), so

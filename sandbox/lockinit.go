@@ -139,6 +139,13 @@ func (b *rawBuilder) lockedCommand(rs *rawSetup, proc int, progs [][]unix.SockFi
 	if err := b.credentials(rs); err != nil {
 		return err
 	}
+	b.seccompPrograms(progs)
+	b.command(rs)
+	return b.err
+}
+
+// seccompPrograms installs the caller's seccomp programs.
+func (b *rawBuilder) seccompPrograms(progs [][]unix.SockFilter) {
 	if len(progs) > 0 {
 		b.at("install the caller's seccomp programs")
 		for _, f := range progs {
@@ -147,6 +154,4 @@ func (b *rawBuilder) lockedCommand(rs *rawSetup, proc int, progs [][]unix.SockFi
 			b.sys(unix.SYS_SECCOMP, imm(unix.SECCOMP_SET_MODE_FILTER), imm(0), imm(addrOfAny(fprog)))
 		}
 	}
-	b.command(rs)
-	return b.err
 }
