@@ -114,7 +114,14 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 		return nil, os.NewSyscallError("socketpair", err)
 	}
 	initEnd, cmdEnd := sp[0], sp[1]
-	defer unix.Close(cmdEnd)
+	// The init's copy of T's end goes as soon as T exists, so that T's
+	// death reads as EOF here.
+	cmdOpen := true
+	defer func() {
+		if cmdOpen {
+			unix.Close(cmdEnd)
+		}
+	}()
 	// Fd numbers T may put its contexts at: copies of the init's end,
 	// which T does not need.
 	holders := make([]int, nproc)
@@ -164,6 +171,8 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 	b.at("prepare the command's process")
 	b.emit(b.insn(rkResetSignals, 0))
 	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_PDEATHSIG), imm(uintptr(unix.SIGKILL)))
+	// Its copy of the init's end, so that the init's death reads as EOF.
+	b.closeFd(initEnd)
 	if nproc > 0 {
 		b.at("open a /proc of the command's pid namespace")
 		for _, h := range holders {
@@ -200,11 +209,14 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 		return fail(err)
 	}
 	e.prog = b.p
-	runtime.LockOSThread() // the init's thread is locked already: a no-op that says why
+	// On the init's thread, locked since runInit began: T's parent-death
+	// signal follows it.
 	syscall.ForkLock.Lock()
 	pid, errno := rawFork(e.prog)
 	syscall.ForkLock.Unlock()
 	unix.Close(p[1])
+	unix.Close(cmdEnd)
+	cmdOpen = false
 	if errno != 0 {
 		e.errs.Close()
 		unix.Close(initEnd)
