@@ -14,6 +14,8 @@
 //	rawstart.go    the raw engine's parent side
 //	usernshold.go  UserNSHolder: a user namespace kept for many sandboxes
 //	init.go, tree.go, ops.go, pid1.go  the Go init, the fallback engine
+//	lock.go, lockinit.go  the command nested, so it cannot undo nook's mounts
+//	aspid1init.go  the Go init's command as pid 1 of a pid namespace below it
 //
 // # Two engines
 //
@@ -29,7 +31,8 @@
 // memory (CLONE_VM on a stack of its own, rawclone_amd64.s): no page
 // tables are copied and the parent takes no copy-on-write faults. With a
 // pid namespace the child stays as pid 1, a raw wait4 loop that reports the
-// command's stops and end on a pipe and passes forwarded signals on.
+// command's stops and end on a pipe and passes forwarded signals on; with
+// AsPID1 too, above the command's own pid namespace.
 //
 // The Go init (nook re-executed through /proc/self/exe; importing the
 // package is all an embedder needs for it) remains for what the list cannot

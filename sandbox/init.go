@@ -136,6 +136,13 @@ func runInit() {
 	if s.PackFds && len(cfg.PassFds) > 0 {
 		env = withEnv(env, "LISTEN_FDS", strconv.Itoa(len(cfg.PassFds)))
 	}
+	if early != nil {
+		// The command's process has its fds, its exec label and its
+		// /proc (that of its own pid namespace, where this process has no
+		// /proc/self): it only waits to be let go.
+		runPID1(status, early.release)
+		return
+	}
 	if err := closeOnExecExcept(cfg.PassFds); err != nil {
 		fail(ExitSetupFailed, err)
 	}
@@ -196,10 +203,19 @@ func setupSandbox(cfg *initConfig) error {
 	if err := waitOn(s.UserNSBlockFD, files); err != nil {
 		return err
 	}
+	var procs []int
+	if asPID1Below(cfg) {
+		// The command's process first: its /proc (aspid1init.go).
+		var err error
+		if procs, err = forkAsPID1(cfg); err != nil {
+			return err
+		}
+	}
 	t, err := newTree(cfg.InUserNS)
 	if err != nil {
 		return fmt.Errorf("prepare the new root: %w", err)
 	}
+	t.procs = procs
 	t.ttyGID = 5
 	if cfg.Lock != nil {
 		t.ttyGID = outerID(cfg.Lock.GIDMap, 5)
@@ -222,7 +238,7 @@ func setupSandbox(cfg *initConfig) error {
 	for _, f := range files {
 		f.Close()
 	}
-	if cfg.Lock != nil {
+	if cfg.Lock != nil && lockProc < 0 {
 		// Before the root switch, as the raw engine's (lock.go).
 		if lockProc, err = unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 			return &os.PathError{Op: "open", Path: "/proc", Err: err}
@@ -231,6 +247,12 @@ func setupSandbox(cfg *initConfig) error {
 	moved, err := t.finish(s.NoPivotRoot)
 	if err != nil {
 		return err
+	}
+	if moved && early != nil && cfg.Lock == nil {
+		// The command's process would keep what the chroot leaves open
+		// (CAP_SYS_ADMIN, CAP_SYS_CHROOT); see below.
+		return errors.New("the new root could not be switched to with pivot_root(2) (is / a mount point?), " +
+			"and without it nook cannot start the command as pid 1 below its own")
 	}
 	if moved && cfg.Lock != nil {
 		// A chrooted process may not make a user namespace (EPERM), so

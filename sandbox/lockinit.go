@@ -35,21 +35,20 @@ var lockProc = -1
 // the caller owns the maps or the namespace (bwrap's --userns-block-fd with
 // maps written by the caller, --userns, --userns2: the command has no
 // capability over the sandbox's mount namespace there, or the caller chose
-// its namespaces), not with --no-pivot-root, whose chroot forbids a new
-// user namespace, and not with AsPID1: the command must then be the init
-// itself, which cannot nest (the raw engine can: it locks AsPID1).
+// its namespaces), and not with --no-pivot-root, whose chroot forbids a new
+// user namespace. With AsPID1 the command is forked into a pid namespace
+// of its own (aspid1init.go).
 func lockInInit(s *Spec, id *identity) bool {
-	return id.userns && !s.NoPivotRoot && !s.NoIDMaps && s.JoinUserNS == nil && s.UserNS2 == nil && !s.AsPID1
+	return id.userns && !s.NoPivotRoot && !s.NoIDMaps && s.JoinUserNS == nil && s.UserNS2 == nil
 }
 
-// startLocked starts the command in its nested namespaces and returns its
-// pid once it has exec'd.
-func startLocked(cfg *initConfig) (int, error) {
+// lockedSetup is what the raw program of a locked command needs: its fds
+// are in place already, in the init.
+func lockedSetup(cfg *initConfig) (*rawSetup, [][]unix.SockFilter, error) {
 	s := &cfg.Spec
 	id := &identity{userns: true, uidMap: cfg.Lock.UIDMap, gidMap: cfg.Lock.GIDMap, switchUID: cfg.UID, switchGID: cfg.GID}
 	rs := &rawSetup{spec: s, id: id, statusFd: -1, syncFd: -1, pidFd: -1, ttyFd: -1, enterFd: -1, console: -1,
 		umask: cfg.Umask, innerUID: cfg.Lock.InnerUID, innerGID: cfg.Lock.InnerGID}
-	// The fds are in place already.
 	for _, fd := range append([]int{0, 1, 2}, cfg.PassFds...) {
 		rs.moves = append(rs.moves, fdMove{from: fd, to: fd})
 	}
@@ -57,9 +56,19 @@ func startLocked(cfg *initConfig) (int, error) {
 	for i, raw := range s.SeccompPrograms {
 		prog, err := DecodeFilter(raw)
 		if err != nil {
-			return 0, fmt.Errorf("seccomp program %d: %w", i+1, err)
+			return nil, nil, fmt.Errorf("seccomp program %d: %w", i+1, err)
 		}
 		progs = append(progs, prog)
+	}
+	return rs, progs, nil
+}
+
+// startLocked starts the command in its nested namespaces and returns its
+// pid once it has exec'd.
+func startLocked(cfg *initConfig) (int, error) {
+	rs, progs, err := lockedSetup(cfg)
+	if err != nil {
+		return 0, err
 	}
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
@@ -99,9 +108,7 @@ func startLocked(cfg *initConfig) (int, error) {
 }
 
 // compileLocked is the command's part of a raw program, for a child of the
-// init: its signal handlers reset, the nested namespaces, its credentials,
-// the caller's seccomp programs (last: they may forbid what the steps
-// before need), its fds and exec.
+// init: its signal handlers reset, then lockedCommand.
 func compileLocked(rs *rawSetup, proc int, progs [][]unix.SockFilter) (*rawProg, error) {
 	b := newRawBuilder()
 	p := b.p
@@ -111,6 +118,17 @@ func compileLocked(rs *rawSetup, proc int, progs [][]unix.SockFilter) (*rawProg,
 	b.at("prepare the command's process")
 	b.emit(b.insn(rkResetSignals, 0))
 	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_PDEATHSIG), imm(uintptr(unix.SIGKILL)))
+	if err := b.lockedCommand(rs, proc, progs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// lockedCommand emits the rest of a locked command's process: its own
+// session where asked, the nested namespaces, its credentials, the
+// caller's seccomp programs (last: they may forbid what the steps before
+// need), its fds and exec.
+func (b *rawBuilder) lockedCommand(rs *rawSetup, proc int, progs [][]unix.SockFilter) error {
 	if s := rs.spec; s.NewSession && !s.underInit() {
 		// Without locking the init would have exec'd the command as the
 		// leader of the session it made: the command leads its own.
@@ -119,19 +137,21 @@ func compileLocked(rs *rawSetup, proc int, progs [][]unix.SockFilter) (*rawProg,
 	r := b.sysOut(unix.SYS_FCNTL, immInt(proc), imm(unix.F_DUPFD_CLOEXEC), imm(3))
 	b.nest(rs, r, false)
 	if err := b.credentials(rs); err != nil {
-		return nil, err
+		return err
 	}
+	b.seccompPrograms(progs)
+	b.command(rs)
+	return b.err
+}
+
+// seccompPrograms installs the caller's seccomp programs.
+func (b *rawBuilder) seccompPrograms(progs [][]unix.SockFilter) {
 	if len(progs) > 0 {
 		b.at("install the caller's seccomp programs")
 		for _, f := range progs {
 			fprog := &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
-			p.keep = append(p.keep, f, fprog)
+			b.p.keep = append(b.p.keep, f, fprog)
 			b.sys(unix.SYS_SECCOMP, imm(unix.SECCOMP_SET_MODE_FILTER), imm(0), imm(addrOfAny(fprog)))
 		}
 	}
-	b.command(rs)
-	if b.err != nil {
-		return nil, b.err
-	}
-	return p, nil
 }

@@ -215,9 +215,14 @@ func (t *tree) bindFrom(m Mount, src *os.File) error {
 }
 
 func (t *tree) proc(dest string) error {
-	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return os.NewSyscallError("fsopen proc", err)
+	var fs int
+	if len(t.procs) > 0 {
+		fs, t.procs = t.procs[0], t.procs[1:]
+	} else {
+		var err error
+		if fs, err = unix.Fsopen("proc", unix.FSOPEN_CLOEXEC); err != nil {
+			return os.NewSyscallError("fsopen proc", err)
+		}
 	}
 	defer unix.Close(fs)
 	mfd, err := createMount(fs, "proc", unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)

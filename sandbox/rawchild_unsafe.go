@@ -165,11 +165,11 @@ func rawRun(p *rawProg, pc int) {
 				// exec'd, so they never run on shared memory together.
 				p.entry = uint32(next)
 				var ee uintptr
-				r, ee = rawCloneVM(unix.CLONE_VM|unix.CLONE_VFORK|uintptr(unix.SIGCHLD), p.stackTop[1], p)
+				r, ee = rawCloneVM(unix.CLONE_VM|unix.CLONE_VFORK|in.args[0]|uintptr(unix.SIGCHLD), p.stackTop[1], p)
 				e = syscall.Errno(ee)
 				break
 			}
-			r, _, e = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+			r, _, e = syscall.RawSyscall6(unix.SYS_CLONE, in.args[0]|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 			if e == 0 && r == 0 {
 				pc = next
 				continue // the child: go on with the command's steps

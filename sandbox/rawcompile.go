@@ -137,6 +137,37 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 			b.sys(unix.SYS_IOCTL, immInt(rs.ttyFd), imm(unix.TIOCSPGRP), raddr(pg))
 		}
 	}
+	// AsPID1: this process stays as pid 1 of the sandbox's pid namespace
+	// (a guard) and the command's process, forked now, is pid 1 of a pid
+	// namespace of its own below it, where it builds the tree (so its
+	// /proc is that namespace's), nests and execs. The guard holds the
+	// parent-death signal the command could clear in itself: when nook
+	// dies, the guard dies, and the kernel kills everything in its
+	// namespace, the command's included. The guard is in the command's
+	// process group (so the terminal's foreground and job control work as
+	// under a plain pid 1), but a signal from a namespace below cannot
+	// kill or stop the pid 1 of the one above: `kill -KILL 0` from the
+	// command hits nothing of nook's.
+	guard := s.AsPID1 && s.Namespaces.PID
+	guardFork := -1
+	var guardCmd int32
+	if guard {
+		b.at("start the command in a pid namespace of its own")
+		// Before the command exists, as for pid 1 below.
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
+		guardFork = b.emit(b.insn(rkFork, 0, imm(unix.CLONE_NEWPID)))
+		guardCmd = b.reg()
+		b.p.insns[guardFork].out = guardCmd
+		// The command's process: set-up as the first process's, with
+		// memory it may read its own /proc files with (lock.go); it is
+		// made non-dumpable again before exec when it shares the guard's.
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(1))
+		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_PDEATHSIG), imm(uintptr(unix.SIGKILL)))
+		if s.NewSession {
+			// It leads a session of its own, as without the guard.
+			b.sys(unix.SYS_SETSID)
+		}
+	}
 	b.sys(unix.SYS_UMASK, imm(0))
 
 	c := &rawTree{b: b, inUserNS: rs.id.userns, bwrapModes: s.BwrapModes, bwrapMountFlags: s.BwrapMountFlags, ttyGID: 5}
@@ -172,29 +203,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.sys(unix.SYS_PERSONALITY, immInt(p))
 	}
 
-	b.at("change to the working directory " + s.Dir)
-	if s.Dir != "" {
-		b.sys(unix.SYS_CHDIR, imm(b.cstr(s.Dir)))
-	} else {
-		// The caller's directory when it exists inside, else (bwrap's
-		// rule, HomeFallback) $HOME, else /.
-		var tries []string
-		if s.CallerDir != "" {
-			tries = append(tries, s.CallerDir)
-		}
-		if home := envValue(s.Env, "HOME"); s.HomeFallback && home != "" {
-			tries = append(tries, home)
-		}
-		var oks []int
-		for _, d := range tries {
-			oks = append(oks, b.sys(unix.SYS_CHDIR, imm(b.cstr(d))))
-			b.last().softAll = true
-		}
-		b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
-		for _, i := range oks {
-			b.p.insns[i].onOK = b.here()
-		}
-	}
+	b.chdir(s)
 
 	// Nested user namespace (lock.go): what the command may not undo is
 	// final here, so from now on it is locked.
@@ -222,41 +231,86 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.command(rs)
 		b.p.insns[fork].onOK = b.here()
 		b.at("pid 1")
-		if p.cloneVM {
-			// CLONE_VFORK returned: the command has exec'd, or failed
-			// and written its error record before this one.
-			started := make([]byte, recSize)
-			ne.PutUint32(started, recStarted)
-			b.sys(unix.SYS_WRITE, imm(p.errFd), imm(b.bytes(started)), imm(recSize))
-			b.last().softAll = true
-			p.reportsStart = true
-		}
-		// pid 1 only waits and forwards signals: it keeps no capability
-		// (in the sandbox's outer user namespace, where nook's mounts are
-		// not locked, one would be worth having). Its bounding set stays:
-		// it never execs, and 41 prctl calls would delay its loop.
-		b.emit(b.insn(rkCapsApply, 0, imm(0), imm(capsKeepBounding), immInt(lastCap())))
-		st := uintptr(rs.statusFd)
-		b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
-		b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))
-		var mask uint64
-		for _, sig := range pid1Signals {
-			mask |= 1 << (uint(sig) - 1)
-		}
-		b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st), imm(uintptr(mask))))
+		b.pid1Loop(rs, cmd)
 	} else {
+		// Under a guard with shared memory (CLONE_VFORK), the guard's
+		// memory must be non-dumpable again before the command exists.
+		shared := guard && p.cloneVM
 		if lock {
-			b.nest(rs, c.proc, false)
+			b.nest(rs, c.proc, shared)
+		} else if shared {
+			b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
 		}
 		if err := b.credentials(rs); err != nil {
 			return nil, err
 		}
 		b.command(rs)
+		if guard {
+			b.p.insns[guardFork].onOK = b.here()
+			b.at("pid 1")
+			b.pid1Loop(rs, guardCmd)
+		}
 	}
 	if b.err != nil {
 		return nil, b.err
 	}
 	return p, nil
+}
+
+// chdir emits the change to the command's working directory: the one
+// asked for, else the caller's when it exists inside, else (bwrap's rule,
+// HomeFallback) $HOME, else /.
+func (b *rawBuilder) chdir(s *Spec) {
+	b.at("change to the working directory " + s.Dir)
+	if s.Dir != "" {
+		b.sys(unix.SYS_CHDIR, imm(b.cstr(s.Dir)))
+		return
+	}
+	var tries []string
+	if s.CallerDir != "" {
+		tries = append(tries, s.CallerDir)
+	}
+	if home := envValue(s.Env, "HOME"); s.HomeFallback && home != "" {
+		tries = append(tries, home)
+	}
+	var oks []int
+	for _, d := range tries {
+		oks = append(oks, b.sys(unix.SYS_CHDIR, imm(b.cstr(d))))
+		b.last().softAll = true
+	}
+	b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
+	for _, i := range oks {
+		b.p.insns[i].onOK = b.here()
+	}
+}
+
+// pid1Loop is pid 1's part once it has forked the command (cmd): report
+// the start, drop its capabilities and fds, then wait, forward signals and
+// report the command's stops and end on the status pipe.
+func (b *rawBuilder) pid1Loop(rs *rawSetup, cmd int32) {
+	p := b.p
+	if p.cloneVM {
+		// CLONE_VFORK returned: the command has exec'd, or failed
+		// and written its error record before this one.
+		started := make([]byte, recSize)
+		ne.PutUint32(started, recStarted)
+		b.sys(unix.SYS_WRITE, imm(p.errFd), imm(b.bytes(started)), imm(recSize))
+		b.last().softAll = true
+		p.reportsStart = true
+	}
+	// pid 1 only waits and forwards signals: it keeps no capability
+	// (in the sandbox's outer user namespace, where nook's mounts are
+	// not locked, one would be worth having). Its bounding set stays:
+	// it never execs, and 41 prctl calls would delay its loop.
+	b.emit(b.insn(rkCapsApply, 0, imm(0), imm(capsKeepBounding), immInt(lastCap())))
+	st := uintptr(rs.statusFd)
+	b.sys(unix.SYS_CLOSE_RANGE, imm(0), imm(st-1), imm(0))
+	b.sys(unix.SYS_CLOSE_RANGE, imm(st+1), imm(^uintptr(0)), imm(0))
+	var mask uint64
+	for _, sig := range pid1Signals {
+		mask |= 1 << (uint(sig) - 1)
+	}
+	b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st), imm(uintptr(mask))))
 }
 
 // credentials emits the command's ids, session keyring, seccomp filter,

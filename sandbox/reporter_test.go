@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -78,6 +79,10 @@ func (r *report) env(key string) (string, bool) {
 func TestMain(m *testing.M) {
 	if os.Getenv("NOOK_REPORTER") == "1" {
 		reporterMain()
+		return
+	}
+	if m := os.Getenv("NOOK_TEST_ASPID1_NOOK"); m != "" {
+		asPID1NookMain(m)
 		return
 	}
 	os.Exit(m.Run())
@@ -245,6 +250,23 @@ func doAction(a string) error {
 		var ws unix.WaitStatus
 		_, err = unix.Wait4(pid, &ws, 0, nil)
 		return err
+	case "remount-rw":
+		// Remount arg read-write (a bind remount without MS_RDONLY).
+		return unix.Mount("", arg, "", unix.MS_REMOUNT|unix.MS_BIND, "")
+	case "hold-orphan":
+		// Clear the parent-death signal, start a child named arg that
+		// outlives this process's parent, say so, and wait.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+			return err
+		}
+		c := exec.Command("/bin/sleep", "600")
+		c.Args[0] = arg
+		if err := c.Start(); err != nil {
+			return err
+		}
+		os.Stdout.WriteString("ready\n")
+		time.Sleep(10 * time.Minute)
+		return nil
 	case "kill-parent":
 		return unix.Kill(os.Getppid(), unix.SIGKILL)
 	case "kill":

@@ -48,6 +48,9 @@ type tree struct {
 	bwrapModes      bool
 	bwrapMountFlags bool // Spec.BwrapMountFlags
 	parentMode      uint32
+	// procs are file system contexts for OpProc opened by the command's
+	// process in its own pid namespace (aspid1init.go), used in order.
+	procs []int
 }
 
 // spliceRec is one splice: the mount the directory was on, and the mounts

@@ -26,7 +26,8 @@ type undoKind struct {
 // root, binds, /sys), unmount or move away a covering mount (a --tmpfs over
 // a secret, the fresh /proc, /dev), in the default layout of nook run (as
 // the caller, --become-root, --identity subids-root), on both engines, nook
-// as bwrap with --cap-add ALL, and session commands as the caller and as
+// as bwrap with --cap-add ALL, the command as pid 1 (--as-pid-1, both
+// engines, both faces), and session commands as the caller and as
 // root inside; and it can still make and undo mounts of its own. The harm
 // is judged on the host too: a victim directory under the read-only host
 // root is unchanged.
@@ -61,6 +62,17 @@ func TestCommandCannotUndoSandbox(t *testing.T) {
 			"--tmpfs", secret, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", work, work},
 			checks: hostChecks},
 	}
+	// The command as pid 1 of its pid namespace, on both engines and
+	// through the bwrap face (the Go init left it unlocked before
+	// 2026-12-03).
+	asPID1 := append(append([]string{}, run...), "--as-pid-1")
+	bwrapAsPID1 := []string{"bwrap", "--unshare-user", "--unshare-pid", "--as-pid-1", "--ro-bind", "/", "/",
+		"--tmpfs", secret, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", work, work, "--cap-add", "ALL"}
+	kinds = append(kinds,
+		undoKind{name: "run-as-pid-1", args: asPID1, checks: hostChecks, caps: true},
+		undoKind{name: "run-go-init-as-pid-1", args: asPID1, env: []string{"NOOK_ENGINE=init"}, checks: hostChecks, caps: true},
+		undoKind{name: "bwrap-as-pid-1", args: bwrapAsPID1, checks: hostChecks, caps: true},
+		undoKind{name: "bwrap-go-init-as-pid-1", args: bwrapAsPID1, env: []string{"NOOK_ENGINE=init"}, checks: hostChecks, caps: true})
 	if hasSubIDs(t) {
 		kinds = append(kinds, undoKind{name: "run-subids-root", args: append(append([]string{}, run...), "--identity", "subids-root"),
 			checks: hostChecks, caps: true})

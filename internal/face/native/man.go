@@ -174,7 +174,8 @@ func ManPage(w io.Writer, date string) {
 	m.macro("SH", "PROCESSES")
 	m.text("With a pid namespace (the default), a small pid 1 from nook starts the command, reaps orphaned processes and, when the command ends, exits with its status; " +
 		"the kernel then kills whatever is left in the namespace, so nothing started in the sandbox outlives the command. " +
-		"--as-pid-1 runs the command itself as pid 1 instead. " +
+		"--as-pid-1 runs the command itself as pid 1 of a pid namespace of its own instead (its /proc is that namespace's); nook's pid 1 stays above it, " +
+		"so the command still dies with nook and cannot signal nook's pid 1. " +
 		"With --share-pid the command is the sandbox's first process, and processes it leaves behind keep running.")
 	m.para("If nook dies, the sandbox's first process (pid 1, or the command) is killed with SIGKILL; with a pid namespace that ends every process in it. " +
 		"--die-with-parent does the same one level up: nook is killed when the process that started it dies.")
