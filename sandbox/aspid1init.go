@@ -257,7 +257,7 @@ func (e *earlyCmd) failure() error {
 	case n != recSize:
 		return &StartError{Code: ExitSetupFailed, Msg: "the command's process ended before it started the command"}
 	}
-	return e.prog.recordError(rec)
+	return e.prog.recordError(rec, e.errs)
 }
 
 // release lets T go on once the tree is final and returns its pid once it
@@ -281,12 +281,12 @@ func (e *earlyCmd) release() (int, error) {
 		return e.pid, nil // exec closed the pipe: the command runs
 	}
 	unix.Wait4(e.pid, nil, 0, nil)
-	e.errs.Close()
+	defer e.errs.Close()
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("read the command's start-up report: %w", err)
 	case n != recSize:
 		return 0, &StartError{Code: ExitSetupFailed, Msg: "the command's process ended before it started the command"}
 	}
-	return 0, e.prog.recordError(rec)
+	return 0, e.prog.recordError(rec, e.errs)
 }
