@@ -6,8 +6,9 @@ set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "setup-host.sh: run as root" >&2; exit 1; }
 
 # gcc and libc6-dev: test/all.sh builds the sandbox suite with cgo too.
+# qemu-user-static: test/crossvet.sh runs the seccomp tests of other arches.
 packages=(uidmap bubblewrap hyperfine strace procps util-linux iproute2 passwd mandoc
-	mmdebstrap busybox-static xz-utils zstd bzip2 gzip tar time gcc libc6-dev)
+	mmdebstrap busybox-static xz-utils zstd bzip2 gzip tar time gcc libc6-dev qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
