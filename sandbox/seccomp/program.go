@@ -134,11 +134,15 @@ func emitABI(a *assembler, x abi, opts Options, bigEndian bool) {
 		bit = x32SyscallBit
 	}
 	ioctl := a.newLabel()
+	shifted := a.newLabel()
 	succeed := a.newLabel()
 
 	a.loadWord(offNr)
 	for _, n := range x.ioctl {
 		a.jumpIf(unix.BPF_JEQ, n|bit, ioctl, next)
+	}
+	for _, n := range x.ioctlShifted {
+		a.jumpIf(unix.BPF_JEQ, n|bit, shifted, next)
 	}
 	var quiet []uint32
 	if opts.SuppressChown {
@@ -161,6 +165,15 @@ func emitABI(a *assembler, x abi, opts Options, bigEndian bool) {
 	// of args[1] matters; comparing just that word means high garbage bits
 	// cannot smuggle TIOCSTI past the filter.
 	deny := a.newLabel()
+	if len(x.ioctlShifted) > 0 {
+		// The request may also be one argument further on (see
+		// abi.ioctlShifted); check args[2], then args[1] as usual.
+		a.bind(shifted)
+		a.loadWord(argLow(2, bigEndian))
+		for _, req := range x.denyReq {
+			a.jumpIf(unix.BPF_JEQ, req, deny, next)
+		}
+	}
 	a.bind(ioctl)
 	a.loadWord(argLow(1, bigEndian))
 	for _, req := range x.denyReq {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +25,9 @@ type abiCase struct {
 	// other holds unrelated syscalls, some of them sharing a number with a
 	// family member of another ABI.
 	other map[string]uint32
+	// shifted are ioctl numbers whose request is also looked for in args[2]
+	// (MIPS: o32's indirect syscall from an n64 or n32 task).
+	shifted []uint32
 	// tiocsti and tioclinux are the request codes the filter must refuse;
 	// zero means the asm-generic 0x5412 and 0x541c.
 	tiocsti, tioclinux uint32
@@ -150,10 +154,10 @@ var (
 		"ppc ioctl": 54, "n64 ioctl minus 1000": 4015, "o32 ioctl plus 1000": 5054}
 	caseMIPSEL64 = abiCase{name: "mipsel64", arch: unix.AUDIT_ARCH_MIPSEL64,
 		ioctl: expMIPSIoctl, chown: expMIPSChown, sync: expMIPSSync, other: expMIPSOther,
-		tiocsti: 0x5472, tioclinux: 0x5483}
+		shifted: []uint32{4054}, tiocsti: 0x5472, tioclinux: 0x5483}
 	caseMIPSEL64N32 = abiCase{name: "mipsel64n32", arch: unix.AUDIT_ARCH_MIPSEL64N32,
 		ioctl: expMIPSIoctl, chown: expMIPSChown, sync: expMIPSSync, other: expMIPSOther,
-		tiocsti: 0x5472, tioclinux: 0x5483}
+		shifted: []uint32{4054}, tiocsti: 0x5472, tioclinux: 0x5483}
 	caseMIPSEL = abiCase{name: "mipsel", arch: unix.AUDIT_ARCH_MIPSEL,
 		ioctl: expMIPSIoctl, chown: expMIPSChown, sync: expMIPSSync, other: expMIPSOther,
 		tiocsti: 0x5472, tioclinux: 0x5483}
@@ -335,11 +339,16 @@ func TestIoctl(t *testing.T) {
 								goarch, opts, c.name, nr|c.bit, r.name, retName(got), retName(r.want))
 						}
 					}
-					// The request must be read from args[1], not another slot.
+					// The request must be read from args[1], not another
+					// slot (and args[2] for the shifted numbers).
 					for _, slot := range []int{0, 2, 3, 4, 5} {
+						want := uint32(wantAllow)
+						if slot == 2 && slices.Contains(c.shifted, nr) {
+							want = wantEPERM
+						}
 						got := eval(t, prog, rng, c.arch, nr|c.bit, map[int]uint64{slot: uint64(sti)})
-						if got != wantAllow {
-							t.Errorf("%s %s: TIOCSTI in args[%d] gave %s", goarch, c.name, slot, retName(got))
+						if got != want {
+							t.Errorf("%s %s nr %d: TIOCSTI in args[%d] gave %s, want %s", goarch, c.name, nr, slot, retName(got), retName(want))
 						}
 					}
 				}
@@ -614,6 +623,19 @@ func TestMIPSCrossABI(t *testing.T) {
 			if got := eval(t, prog, rng, arch, nr, nil); got != wantSucceed {
 				t.Errorf("arch %#x chown nr %d: got %s, want ERRNO(0)", arch, nr, retName(got))
 			}
+		}
+	}
+	// o32's indirect syscall from an n64 or n32 task: seccomp sees the inner
+	// number with unshifted arguments (4054, fd, TIOCSTI), the kernel runs
+	// ioctl(fd, TIOCSTI). From an o32 task the kernel shifts the arguments
+	// itself, so the same data is a harmless ioctl on fd 4054.
+	indirect := map[int]uint64{0: 4054, 1: 3, 2: mipsTIOCSTI}
+	for _, tt := range []struct {
+		arch uint32
+		want uint32
+	}{{unix.AUDIT_ARCH_MIPSEL64, wantEPERM}, {unix.AUDIT_ARCH_MIPSEL64N32, wantEPERM}, {unix.AUDIT_ARCH_MIPSEL, wantAllow}} {
+		if got := eval(t, prog, rng, tt.arch, 4054, indirect); got != tt.want {
+			t.Errorf("arch %#x: o32 indirect ioctl TIOCSTI: got %s, want %s", tt.arch, retName(got), retName(tt.want))
 		}
 	}
 	// The big-endian MIPS arches are not nook's (GOARCH mips64 is not

@@ -28,8 +28,12 @@ type abi struct {
 	// __X32_SYSCALL_BIT in nr.
 	x32   bool
 	ioctl []uint32
-	chown []uint32
-	sync  []uint32
+	// ioctlShifted are ioctl numbers whose request the filter may see in
+	// args[2] as well as args[1] (MIPS o32 ioctl reached through o32's
+	// indirect syscall by an n64 or n32 task; see mipsABI).
+	ioctlShifted []uint32
+	chown        []uint32
+	sync         []uint32
 	// ioctl requests refused: TIOCSTI and TIOCLINUX. They are per
 	// architecture (asm-generic 0x5412/0x541c; MIPS 0x5472/0x5483).
 	denyReq []uint32
@@ -115,10 +119,25 @@ func mipsN32() sysnums {
 // TIF_32BIT_REGS and TIF_32BIT_ADDR). So a task of any ABI can call any
 // ABI's ioctl, and every MIPS block matches all three tables. The ranges do
 // not overlap, so no other syscall is caught.
+//
+// One more path: o32's indirect syscall, syscall(4000, nr, args...). For it
+// scall64-o32.S reports the inner nr (taken from a0) to seccomp, and the
+// arguments are shifted by one only when the task is o32
+// (mips_syscall_is_indirect checks TIF_32BIT_REGS). An n64 or n32 task that
+// calls syscall(4000, 4054, fd, TIOCSTI) is therefore seen as o32 ioctl
+// with the fd in args[1] and the request in args[2], while sys32_syscall
+// runs ioctl(fd, TIOCSTI). So in the n64 and n32 blocks the o32 ioctl
+// checks args[2] too; a direct o32 ioctl from such a task with a third
+// argument equal to TIOCSTI is refused as well, a price worth paying.
 func mipsABI(name string, auditArch uint32) abi {
 	o32, n64, n32 := xsysMipsle, xsysMips64le, mipsN32()
 	x := fromSysnums(name, auditArch, n64)
-	x.ioctl = []uint32{o32.ioctl, n64.ioctl, n32.ioctl}
+	if auditArch == unix.AUDIT_ARCH_MIPSEL {
+		x.ioctl = []uint32{o32.ioctl, n64.ioctl, n32.ioctl}
+	} else {
+		x.ioctl = []uint32{n64.ioctl, n32.ioctl}
+		x.ioctlShifted = []uint32{o32.ioctl}
+	}
 	x.chown = concat(o32.chown, n64.chown, n32.chown)
 	x.sync = concat(o32.sync, n64.sync, n32.sync)
 	return x
