@@ -20,7 +20,7 @@ type sysnums struct {
 // value of seccomp_data.arch plus, for x32, a marker bit in seccomp_data.nr.
 //
 // Numbers are listed as the kernel's syscall tables give them. For x32 they
-// are listed without __X32_SYSCALL_BIT; the generator adds it.
+// are listed without __X32_SYSCALL_BIT; Program adds it.
 type abi struct {
 	name      string
 	auditArch uint32
@@ -86,11 +86,12 @@ func abiPPC() abi { return fromSysnums("ppc", unix.AUDIT_ARCH_PPC, xsysPpc) }
 
 func abiS390X() abi { return fromSysnums("s390x", unix.AUDIT_ARCH_S390X, xsysS390x) }
 
-// abiS390 is the 31-bit compat ABI of s390x kernels (AUDIT_ARCH_S390,
-// TIF_31BIT tasks). From arch/s390/kernel/syscalls/syscall.tbl, the entries
-// whose compat column is set: the s390x numbers plus the 16-bit-id
-// lchown 16, fchown 95, chown 182 (abi "32"); 198/207/212 are lchown32,
-// fchown32, chown32 there. The request codes are asm-generic.
+// abiS390 is the 31-bit compat ABI of s390x kernels built with
+// CONFIG_COMPAT (AUDIT_ARCH_S390, TIF_31BIT tasks). From
+// arch/s390/kernel/syscalls/syscall.tbl, the entries whose compat column is
+// set: the s390x numbers plus the 16-bit-id lchown 16, fchown 95, chown 182
+// (abi "32"); 198/207/212 are lchown32, fchown32, chown32 there. The
+// request codes are asm-generic.
 func abiS390() abi {
 	x := fromSysnums("s390", unix.AUDIT_ARCH_S390, xsysS390x)
 	x.chown = append([]uint32{16, 95, 182}, xsysS390x.chown...)
