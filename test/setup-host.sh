@@ -7,8 +7,9 @@ set -euo pipefail
 
 # gcc and libc6-dev: test/all.sh builds the sandbox suite with cgo too.
 # zsh: the completion tests check its script; make: test/install.sh.
+# qemu-user-static: test/crossvet.sh runs the seccomp tests of other arches.
 packages=(uidmap bubblewrap hyperfine strace procps util-linux iproute2 passwd mandoc
-	mmdebstrap busybox-static xz-utils zstd bzip2 gzip tar time gcc libc6-dev zsh make)
+	mmdebstrap busybox-static xz-utils zstd bzip2 gzip tar time gcc libc6-dev zsh make qemu-user-static)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -146,7 +146,8 @@ func stampOf(path string) (fileStamp, bool) {
 	if err := unix.Stat(path, &st); err != nil {
 		return fileStamp{}, false
 	}
-	return fileStamp{st.Dev, st.Ino, st.Size, st.Mtim}, true
+	// Dev is a uint32 on mips64 and mips64le.
+	return fileStamp{uint64(st.Dev), st.Ino, st.Size, st.Mtim}, true
 }
 
 func readSubIDs(path string, name string, id int) ([]Range, error) {

@@ -15,14 +15,16 @@ type seccompData struct {
 	args [6]uint64
 }
 
-// bytes lays d out as the kernel does on a little-endian machine.
-func (d seccompData) bytes() []byte {
+// bytes lays d out as a kernel of the given byte order does: every field in
+// native order, so on a big-endian kernel the low half of args[i] is the
+// second word.
+func (d seccompData) bytes(order binary.ByteOrder) []byte {
 	b := make([]byte, 64)
-	binary.LittleEndian.PutUint32(b[0:], uint32(d.nr))
-	binary.LittleEndian.PutUint32(b[4:], d.arch)
-	binary.LittleEndian.PutUint64(b[8:], d.ip)
+	order.PutUint32(b[0:], uint32(d.nr))
+	order.PutUint32(b[4:], d.arch)
+	order.PutUint64(b[8:], d.ip)
 	for i, a := range d.args {
-		binary.LittleEndian.PutUint64(b[16+8*i:], a)
+		order.PutUint64(b[16+8*i:], a)
 	}
 	return b
 }
@@ -75,8 +77,9 @@ func verify(prog []unix.SockFilter) error {
 	return nil
 }
 
-// run interprets prog over data and returns the filter's verdict.
-func run(prog []unix.SockFilter, data []byte) (uint32, error) {
+// run interprets prog over data and returns the filter's verdict. Loads read
+// a word in the given (the kernel's) byte order, as the kernel's BPF does.
+func run(prog []unix.SockFilter, data []byte, order binary.ByteOrder) (uint32, error) {
 	if err := verify(prog); err != nil {
 		return 0, err
 	}
@@ -85,7 +88,7 @@ func run(prog []unix.SockFilter, data []byte) (uint32, error) {
 		ins := prog[pc]
 		switch ins.Code {
 		case opLdAbsW:
-			a = binary.LittleEndian.Uint32(data[ins.K:])
+			a = order.Uint32(data[ins.K:])
 		case opLdImm:
 			a = ins.K
 		case opAndK:

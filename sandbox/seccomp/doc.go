@@ -15,11 +15,15 @@
 //   - Options.SuppressSync: the sync family returns 0 without doing
 //     anything, which saves a lot of time in throw-away build trees.
 //
-// Everything else, and every architecture the program does not recognise,
-// is allowed: the filter never kills a process.
+// Everything else is allowed. A seccomp_data.arch the program does not list
+// for its GOARCH kills the process: the list holds every ABI the kernels of
+// that GOARCH present, so another value is an ABI whose numbers the filter
+// cannot check.
 //
 // The program is generated in pure Go (see Program) and loaded with
-// seccomp(2) (see Install). Only little-endian ABIs are supported, because the
-// filter reads the low 32-bit word of a 64-bit syscall argument and that
-// word's offset in struct seccomp_data depends on byte order.
+// seccomp(2) (see Install). The native syscall numbers come from
+// golang.org/x/sys/unix through a generator (internal/gensysnum writes
+// xsysnum.go), because the tests build and evaluate the filter of every
+// GOARCH on one host, where unix.SYS_* only exist for the host's GOARCH.
+// Argument loads follow the kernel's byte order (s390x is big-endian).
 package seccomp

@@ -29,9 +29,14 @@ const (
 )
 
 // argLow is the offset of the low 32 bits of syscall argument i. args[] are
-// native-endian u64s; every supported ABI is little-endian, so the low word
-// comes first.
-func argLow(i uint32) uint32 { return offArgs + 8*i }
+// u64s in the kernel's byte order: on a little-endian kernel the low word
+// comes first, on a big-endian one (s390x) it is the second word.
+func argLow(i uint32, bigEndian bool) uint32 {
+	if bigEndian {
+		return offArgs + 8*i + 4
+	}
+	return offArgs + 8*i
+}
 
 // Return values of the filter.
 const (
@@ -40,20 +45,28 @@ const (
 	// sets the return value to -data, and data is 0.
 	retSucceed = unix.SECCOMP_RET_ERRNO // | errno 0
 	retEPERM   = unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)
+	// retKill ends the whole process. Kernels before 4.14 do not know
+	// KILL_PROCESS; they read it as SECCOMP_RET_KILL and kill the thread.
+	retKill = unix.SECCOMP_RET_KILL_PROCESS
 )
 
 // Program returns the filter for the given GOARCH ("amd64", "arm64", "386",
-// "arm", "riscv64", "loong64"), covering that arch's native syscalls and its
-// compat ABIs: on amd64 also i386 (AUDIT_ARCH_I386) and x32
-// (AUDIT_ARCH_X86_64 with the __X32_SYSCALL_BIT 0x40000000 set in nr); on
-// arm64 also 32-bit arm; on riscv64 also rv32. The 32-bit GOARCHes also cover
-// their 64-bit siblings, since a 32-bit nook may run on a 64-bit kernel.
+// "arm", "riscv64", "loong64", "ppc64le", "s390x", "mips64le"), covering
+// that arch's native syscalls and its compat ABIs: on amd64 also i386
+// (AUDIT_ARCH_I386) and x32 (AUDIT_ARCH_X86_64 with the __X32_SYSCALL_BIT
+// 0x40000000 set in nr); on arm64 also 32-bit arm; on riscv64 also rv32; on
+// ppc64le also 32-bit powerpc; on s390x also 31-bit s390; on mips64le n64,
+// n32 and o32. The 32-bit GOARCHes also cover their 64-bit siblings, since a
+// 32-bit nook may run on a 64-bit kernel.
 //
 // Layout: a dispatch on seccomp_data.arch (and, for AUDIT_ARCH_X86_64, the
 // x32 bit) that reaches each ABI's block with BPF_JA, then one small block
 // per ABI. Conditional jumps never leave their block, which keeps them far
 // inside the 8-bit jt/jf range; assemble reports ErrJumpTooFar otherwise.
-// Unknown architectures are allowed, never killed.
+// Any other seccomp_data.arch kills the process (SECCOMP_RET_KILL_PROCESS):
+// the kernels a GOARCH runs on present only the ABIs listed for it, so
+// another value is an ABI whose numbers the filter does not know, and
+// allowing it would let its ioctl through unchecked.
 func Program(goarch string, opts Options) ([]unix.SockFilter, error) {
 	abis := abisByGOARCH(goarch)
 	if abis == nil {
@@ -99,32 +112,37 @@ func Program(goarch string, opts Options) ([]unix.SockFilter, error) {
 		if plain >= 0 {
 			a.jump(blocks[plain])
 		} else {
-			a.ret(retAllow)
+			a.ret(retKill)
 		}
 		a.bind(nextGroup)
 	}
-	a.ret(retAllow)
+	a.ret(retKill)
 
+	be := bigEndian(goarch)
 	for i, x := range abis {
 		a.bind(blocks[i])
-		emitABI(a, x, opts)
+		emitABI(a, x, opts, be)
 	}
 	return a.assemble()
 }
 
 // emitABI emits the block for one ABI. It starts by loading nr and ends in
 // returns only, so blocks can be laid out in any order.
-func emitABI(a *assembler, x abi, opts Options) {
+func emitABI(a *assembler, x abi, opts Options, bigEndian bool) {
 	var bit uint32
 	if x.x32 {
 		bit = x32SyscallBit
 	}
 	ioctl := a.newLabel()
+	shifted := a.newLabel()
 	succeed := a.newLabel()
 
 	a.loadWord(offNr)
 	for _, n := range x.ioctl {
 		a.jumpIf(unix.BPF_JEQ, n|bit, ioctl, next)
+	}
+	for _, n := range x.ioctlShifted {
+		a.jumpIf(unix.BPF_JEQ, n|bit, shifted, next)
 	}
 	var quiet []uint32
 	if opts.SuppressChown {
@@ -147,10 +165,20 @@ func emitABI(a *assembler, x abi, opts Options) {
 	// of args[1] matters; comparing just that word means high garbage bits
 	// cannot smuggle TIOCSTI past the filter.
 	deny := a.newLabel()
+	if len(x.ioctlShifted) > 0 {
+		// The request may also be one argument further on (see
+		// abi.ioctlShifted); check args[2], then args[1] as usual.
+		a.bind(shifted)
+		a.loadWord(argLow(2, bigEndian))
+		for _, req := range x.denyReq {
+			a.jumpIf(unix.BPF_JEQ, req, deny, next)
+		}
+	}
 	a.bind(ioctl)
-	a.loadWord(argLow(1))
-	a.jumpIf(unix.BPF_JEQ, reqTIOCSTI, deny, next)
-	a.jumpIf(unix.BPF_JEQ, reqTIOCLINUX, deny, next)
+	a.loadWord(argLow(1, bigEndian))
+	for _, req := range x.denyReq {
+		a.jumpIf(unix.BPF_JEQ, req, deny, next)
+	}
 	a.ret(retAllow)
 	a.bind(deny)
 	a.ret(retEPERM)

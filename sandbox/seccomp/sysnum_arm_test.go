@@ -2,7 +2,7 @@ package seccomp
 
 import "golang.org/x/sys/unix"
 
-// rawProbes: see sysnum_amd64_test.go. arm has 16- and 32-bit id variants and arm_sync_file_range.
+// rawProbes: see sysnum_classic_test.go. arm has 16- and 32-bit id variants and arm_sync_file_range.
 func rawProbes() []rawProbe {
 	return []rawProbe{
 		{"chown", unix.SYS_CHOWN, [6]uintptr{0, 12345, 12345}, unix.EFAULT},

@@ -4,7 +4,7 @@ package seccomp
 
 import "golang.org/x/sys/unix"
 
-// rawProbes: see sysnum_amd64_test.go. The asm-generic table has no chown
+// rawProbes: see sysnum_classic_test.go. The asm-generic table has no chown
 // or lchown.
 func rawProbes() []rawProbe {
 	return []rawProbe{

@@ -1,4 +1,4 @@
-//go:build !amd64 && !386 && !arm && !arm64 && !riscv64 && !loong64
+//go:build !amd64 && !386 && !arm && !arm64 && !riscv64 && !loong64 && !ppc64le && !s390x && !mips64le
 
 package seccomp
 

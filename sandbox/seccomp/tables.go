@@ -2,11 +2,25 @@ package seccomp
 
 import "golang.org/x/sys/unix"
 
+//go:generate go run ./internal/gensysnum -o xsysnum.go
+
+// sysnums holds one syscall table's numbers for the families the filter
+// matches, plus the terminal ioctl request codes of its architecture.
+// xsysnum.go has one per x/sys GOARCH, generated from golang.org/x/sys/unix;
+// the hand-written ones below are compat ABIs x/sys has no file for.
+type sysnums struct {
+	ioctl     uint32
+	chown     []uint32
+	sync      []uint32
+	tiocsti   uint32
+	tioclinux uint32
+}
+
 // abi describes one system-call ABI the kernel can present to a filter: a
 // value of seccomp_data.arch plus, for x32, a marker bit in seccomp_data.nr.
 //
 // Numbers are listed as the kernel's syscall tables give them. For x32 they
-// are listed without __X32_SYSCALL_BIT; the generator adds it.
+// are listed without __X32_SYSCALL_BIT; Program adds it.
 type abi struct {
 	name      string
 	auditArch uint32
@@ -14,136 +28,169 @@ type abi struct {
 	// __X32_SYSCALL_BIT in nr.
 	x32   bool
 	ioctl []uint32
-	chown []uint32
-	sync  []uint32
+	// ioctlShifted are ioctl numbers whose request the filter may see in
+	// args[2] as well as args[1] (MIPS o32 ioctl reached through o32's
+	// indirect syscall by an n64 or n32 task; see mipsABI).
+	ioctlShifted []uint32
+	chown        []uint32
+	sync         []uint32
+	// ioctl requests refused: TIOCSTI and TIOCLINUX. They are per
+	// architecture (asm-generic 0x5412/0x541c; MIPS 0x5472/0x5483).
+	denyReq []uint32
 }
 
 // x32SyscallBit is __X32_SYSCALL_BIT from arch/x86/include/uapi/asm/unistd.h.
 const x32SyscallBit = 0x40000000
 
-// The ioctl request codes are the asm-generic values (asm-generic/ioctls.h),
-// which x86, arm, arm64, riscv and loongarch all use. Architectures with their
-// own values (alpha, mips, powerpc, sparc) are not supported.
-const (
-	reqTIOCSTI   = 0x5412
-	reqTIOCLINUX = 0x541c
-)
+func fromSysnums(name string, auditArch uint32, s sysnums) abi {
+	return abi{name: name, auditArch: auditArch, ioctl: []uint32{s.ioctl},
+		chown: s.chown, sync: s.sync, denyReq: []uint32{s.tiocsti, s.tioclinux}}
+}
 
-var (
-	abiX8664 = abi{
-		name:      "x86_64",
-		auditArch: unix.AUDIT_ARCH_X86_64,
-		ioctl:     []uint32{16},
-		// chown, fchown, lchown, fchownat
-		chown: []uint32{92, 93, 94, 260},
-		// msync, fsync, fdatasync, sync, sync_file_range, syncfs
-		sync: []uint32{26, 74, 75, 162, 277, 306},
+// The ABIs are built by functions, not package variables, so that a nook
+// invocation that never installs a filter does not pay for them.
+
+func abiX8664() abi { return fromSysnums("x86_64", unix.AUDIT_ARCH_X86_64, xsysAmd64) }
+
+func abiX32() abi {
+	x := fromSysnums("x32", unix.AUDIT_ARCH_X86_64, xsysAmd64)
+	x.x32 = true
+	// x32's ioctl is the compat entry 514 (arch/x86/entry/syscalls/
+	// syscall_64.tbl). The x86_64 number is the 64-bit-only entry: current
+	// kernels return ENOSYS for it on x32, but kernels before the x32 table
+	// split dispatched it to the native sys_ioctl, so it is matched too.
+	// The chown and sync families are "common" entries in syscall_64.tbl,
+	// so x32 uses the x86_64 numbers (plus the bit); nothing at 512 and
+	// above belongs to these families.
+	x.ioctl = []uint32{xsysAmd64.ioctl, 514}
+	return x
+}
+
+func abiI386() abi    { return fromSysnums("i386", unix.AUDIT_ARCH_I386, xsys386) }
+func abiARM() abi     { return fromSysnums("arm", unix.AUDIT_ARCH_ARM, xsysArm) }
+func abiAArch64() abi { return fromSysnums("aarch64", unix.AUDIT_ARCH_AARCH64, xsysArm64) }
+func abiRISCV64() abi { return fromSysnums("riscv64", unix.AUDIT_ARCH_RISCV64, xsysRiscv64) }
+
+// rv32 compat tasks on a riscv64 kernel use the same asm-generic numbers
+// (include/uapi/asm-generic/unistd.h; x/sys has no linux/riscv32 file).
+func abiRISCV32() abi { return fromSysnums("riscv32", unix.AUDIT_ARCH_RISCV32, xsysRiscv64) }
+
+func abiLoong64() abi { return fromSysnums("loongarch64", unix.AUDIT_ARCH_LOONGARCH64, xsysLoong64) }
+
+func abiPPC64LE() abi { return fromSysnums("ppc64le", unix.AUDIT_ARCH_PPC64LE, xsysPpc64le) }
+
+// 32-bit tasks on a 64-bit powerpc kernel (CONFIG_COMPAT) report
+// AUDIT_ARCH_PPC and use the same syscall.tbl, whose 32-bit numbers x/sys
+// has as linux/ppc. Listed so that such a task is filtered, not killed.
+func abiPPC() abi { return fromSysnums("ppc", unix.AUDIT_ARCH_PPC, xsysPpc) }
+
+func abiS390X() abi { return fromSysnums("s390x", unix.AUDIT_ARCH_S390X, xsysS390x) }
+
+// abiS390 is the 31-bit compat ABI of s390x kernels built with
+// CONFIG_COMPAT (AUDIT_ARCH_S390, TIF_31BIT tasks). From
+// arch/s390/kernel/syscalls/syscall.tbl, the entries whose compat column is
+// set: the s390x numbers plus the 16-bit-id lchown 16, fchown 95, chown 182
+// (abi "32"); 198/207/212 are lchown32, fchown32, chown32 there. The
+// request codes are asm-generic.
+func abiS390() abi {
+	x := fromSysnums("s390", unix.AUDIT_ARCH_S390, xsysS390x)
+	x.chown = append([]uint32{16, 95, 182}, xsysS390x.chown...)
+	return x
+}
+
+// mipsN32 is the n32 table, arch/mips/kernel/syscalls/syscall_n32.tbl with
+// __NR_N32_Linux 6000 added: ioctl 15; chown 90, fchown 91, lchown 92,
+// fchownat 254; sync 157, fsync 72, fdatasync 73, msync 25,
+// sync_file_range 268, syncfs 306. x/sys has no n32 GOARCH.
+func mipsN32() sysnums {
+	return sysnums{
+		ioctl:     6015,
+		chown:     []uint32{6090, 6091, 6092, 6254},
+		sync:      []uint32{6157, 6072, 6073, 6025, 6268, 6306},
+		tiocsti:   xsysMips64le.tiocsti,
+		tioclinux: xsysMips64le.tioclinux,
 	}
+}
 
-	abiX32 = abi{
-		name:      "x32",
-		auditArch: unix.AUDIT_ARCH_X86_64,
-		x32:       true,
-		// x32's ioctl is the compat entry 514. 16 is the 64-bit-only entry:
-		// current kernels return ENOSYS for it on x32, but kernels before
-		// the x32 table split dispatched it to the native sys_ioctl, so it
-		// is matched too.
-		ioctl: []uint32{16, 514},
-		// The chown and sync families are "common" entries in
-		// syscall_64.tbl, so x32 uses the x86_64 numbers (plus the bit);
-		// nothing at 512 and above belongs to these families.
-		chown: []uint32{92, 93, 94, 260},
-		sync:  []uint32{26, 74, 75, 162, 277, 306},
+// mipsABI builds the block for one MIPS ABI. On MIPS the kernel picks the
+// syscall table by the number's range (o32 4000+, n64 5000+, n32 6000+:
+// scall64-o32.S's handle_sys passes numbers outside its range on to
+// handle_sysn32, which passes them on to handle_sys64), while
+// seccomp_data.arch is the task's own ABI (syscall_get_arch looks at
+// TIF_32BIT_REGS and TIF_32BIT_ADDR). So a task of any ABI can call any
+// ABI's ioctl, and every MIPS block matches all three tables. The ranges do
+// not overlap, so no other syscall is caught.
+//
+// One more path: o32's indirect syscall, syscall(4000, nr, args...). For it
+// scall64-o32.S reports the inner nr (taken from a0) to seccomp, and the
+// arguments are shifted by one only when the task is o32
+// (mips_syscall_is_indirect checks TIF_32BIT_REGS). An n64 or n32 task that
+// calls syscall(4000, 4054, fd, TIOCSTI) is therefore seen as o32 ioctl
+// with the fd in args[1] and the request in args[2], while sys32_syscall
+// runs ioctl(fd, TIOCSTI). So in the n64 and n32 blocks the o32 ioctl
+// checks args[2] too; a direct o32 ioctl from such a task with a third
+// argument equal to TIOCSTI is refused as well, a price worth paying.
+func mipsABI(name string, auditArch uint32) abi {
+	o32, n64, n32 := xsysMipsle, xsysMips64le, mipsN32()
+	x := fromSysnums(name, auditArch, n64)
+	if auditArch == unix.AUDIT_ARCH_MIPSEL {
+		x.ioctl = []uint32{o32.ioctl, n64.ioctl, n32.ioctl}
+	} else {
+		x.ioctl = []uint32{n64.ioctl, n32.ioctl}
+		x.ioctlShifted = []uint32{o32.ioctl}
 	}
+	x.chown = concat(o32.chown, n64.chown, n32.chown)
+	x.sync = concat(o32.sync, n64.sync, n32.sync)
+	return x
+}
 
-	abiI386 = abi{
-		name:      "i386",
-		auditArch: unix.AUDIT_ARCH_I386,
-		ioctl:     []uint32{54},
-		// lchown(16-bit ids) 16, fchown 95, chown 182, lchown32 198,
-		// fchown32 207, chown32 212, fchownat 298
-		chown: []uint32{16, 95, 182, 198, 207, 212, 298},
-		// sync 36, fsync 118, msync 144, fdatasync 148,
-		// sync_file_range 314, syncfs 344
-		sync: []uint32{36, 118, 144, 148, 314, 344},
+func concat(l ...[]uint32) []uint32 {
+	var out []uint32
+	for _, s := range l {
+		out = append(out, s...)
 	}
-
-	abiARM = abi{
-		name:      "arm",
-		auditArch: unix.AUDIT_ARCH_ARM,
-		ioctl:     []uint32{54},
-		// lchown 16, fchown 95, chown 182, lchown32 198, fchown32 207,
-		// chown32 212, fchownat 325
-		chown: []uint32{16, 95, 182, 198, 207, 212, 325},
-		// sync 36, fsync 118, msync 144, fdatasync 148,
-		// arm_sync_file_range (sync_file_range2) 341, syncfs 373.
-		// EABI arm has no plain sync_file_range.
-		sync: []uint32{36, 118, 144, 148, 341, 373},
-	}
-
-	// The asm-generic table (arm64, riscv, loongarch) has no chown or
-	// lchown; callers go through fchownat.
-	genericChown = []uint32{54, 55}                   // fchownat, fchown
-	genericSync  = []uint32{81, 82, 83, 84, 227, 267} // sync, fsync, fdatasync, sync_file_range, msync, syncfs
-	genericIoctl = []uint32{29}
-
-	abiAArch64 = abi{
-		name:      "aarch64",
-		auditArch: unix.AUDIT_ARCH_AARCH64,
-		ioctl:     genericIoctl,
-		chown:     genericChown,
-		sync:      genericSync,
-	}
-
-	abiRISCV64 = abi{
-		name:      "riscv64",
-		auditArch: unix.AUDIT_ARCH_RISCV64,
-		ioctl:     genericIoctl,
-		chown:     genericChown,
-		sync:      genericSync,
-	}
-
-	// rv32 compat tasks on a riscv64 kernel use the same generic numbers.
-	abiRISCV32 = abi{
-		name:      "riscv32",
-		auditArch: unix.AUDIT_ARCH_RISCV32,
-		ioctl:     genericIoctl,
-		chown:     genericChown,
-		sync:      genericSync,
-	}
-
-	abiLoong64 = abi{
-		name:      "loongarch64",
-		auditArch: unix.AUDIT_ARCH_LOONGARCH64,
-		ioctl:     genericIoctl,
-		chown:     genericChown,
-		sync:      genericSync,
-	}
-)
+	return out
+}
 
 // abisByGOARCH lists, per GOARCH, the ABIs a process in the sandbox may use,
-// most likely first (dispatch order only affects speed).
+// most likely first (dispatch order only affects speed). Program kills a
+// process that presents any other seccomp_data.arch: on these kernels that
+// is an ABI nobody modelled, whose numbers the filter cannot check.
 //
 // The 32-bit entries also list their 64-bit siblings: a 386 or arm build of
 // nook may run on a 64-bit kernel, and then the sandboxed programs can be
-// 64-bit. Extra blocks cost a few instructions and can only add protection,
-// since unrecognised architectures are allowed anyway.
+// 64-bit.
 func abisByGOARCH(goarch string) []abi {
 	// A switch, not a map: a map literal is built when the program starts,
 	// and every nook invocation would pay for it.
 	switch goarch {
 	case "amd64":
-		return []abi{abiX8664, abiX32, abiI386}
+		return []abi{abiX8664(), abiX32(), abiI386()}
 	case "386":
-		return []abi{abiI386, abiX8664, abiX32}
+		return []abi{abiI386(), abiX8664(), abiX32()}
 	case "arm64":
-		return []abi{abiAArch64, abiARM}
+		return []abi{abiAArch64(), abiARM()}
 	case "arm":
-		return []abi{abiARM, abiAArch64}
+		return []abi{abiARM(), abiAArch64()}
 	case "riscv64":
-		return []abi{abiRISCV64, abiRISCV32}
+		return []abi{abiRISCV64(), abiRISCV32()}
 	case "loong64":
-		return []abi{abiLoong64}
+		return []abi{abiLoong64()}
+	case "ppc64le":
+		return []abi{abiPPC64LE(), abiPPC()}
+	case "s390x":
+		return []abi{abiS390X(), abiS390()}
+	case "mips64le":
+		return []abi{mipsABI("mipsel64", unix.AUDIT_ARCH_MIPSEL64),
+			mipsABI("mipsel64n32", unix.AUDIT_ARCH_MIPSEL64N32),
+			mipsABI("mipsel", unix.AUDIT_ARCH_MIPSEL)}
 	}
 	return nil
+}
+
+// bigEndian reports whether goarch's kernel lays out struct seccomp_data
+// big-endian. The kernel fills it in its own byte order whatever the task's
+// ABI, so this is per GOARCH, not per ABI.
+func bigEndian(goarch string) bool {
+	return goarch == "s390x"
 }

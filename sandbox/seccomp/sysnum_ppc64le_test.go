@@ -2,10 +2,8 @@ package seccomp
 
 import "golang.org/x/sys/unix"
 
-// rawProbes lists this architecture's chown and sync family syscalls, by the
-// numbers golang.org/x/sys knows (independent of tables.go), with arguments
-// the kernel rejects. Without the filter each fails with wantErrno; with
-// SuppressChown and SuppressSync each returns 0.
+// rawProbes: see sysnum_classic_test.go. powerpc has sync_file_range2 (fd,
+// flags, offset, nbytes) instead of sync_file_range.
 func rawProbes() []rawProbe {
 	return []rawProbe{
 		{"chown", unix.SYS_CHOWN, [6]uintptr{0, 12345, 12345}, unix.EFAULT},
@@ -15,7 +13,7 @@ func rawProbes() []rawProbe {
 		{"fsync", unix.SYS_FSYNC, [6]uintptr{badFD}, unix.EBADF},
 		{"fdatasync", unix.SYS_FDATASYNC, [6]uintptr{badFD}, unix.EBADF},
 		{"syncfs", unix.SYS_SYNCFS, [6]uintptr{badFD}, unix.EBADF},
-		{"sync_file_range", unix.SYS_SYNC_FILE_RANGE, [6]uintptr{badFD, 0, 0, 0}, unix.EBADF},
+		{"sync_file_range2", unix.SYS_SYNC_FILE_RANGE2, [6]uintptr{badFD, 0, 0, 0}, unix.EBADF},
 		{"msync", unix.SYS_MSYNC, [6]uintptr{1, 4096, unix.MS_SYNC}, unix.EINVAL},
 	}
 }
