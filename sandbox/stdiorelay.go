@@ -28,30 +28,51 @@ import (
 // stay the terminal's), sockets (no one can reopen those) and devices are
 // passed as they are: in the common case nothing changes and nothing costs.
 
-// relayProbe decides per stdio fd; the identity part of the kernel's
-// permission check (generic_permission, capable_wrt_inode_uidgid) as seen
-// from the host.
+// relayProbe decides per stdio fd: the kernel's permission check for the
+// reopen (generic_permission, capable_wrt_inode_uidgid), as seen from the
+// host. A capability counts only for an inode whose owner and group are
+// both mapped into the namespace the command holds it in: CAP_DAC_OVERRIDE
+// for any open, CAP_DAC_READ_SEARCH for a read (stdin).
 type relayProbe struct {
-	uid, gid    uint32
-	groups      map[uint32]bool
-	dacOverride bool
-	// mapped: the host ids the command's user namespace maps (nil: no
-	// user namespace, a capability applies to every inode).
+	uid, gid                   uint32
+	groups                     map[uint32]bool
+	dacOverride, dacReadSearch bool
+	// uidMap, gidMap: the host ids the command's user namespace maps,
+	// when userns (without one, a capability applies to every inode
+	// this process's own namespace maps).
 	uidMap, gidMap []syscall.SysProcIDMap
 	userns         bool
+	// overflowUID, overflowGID: what stat shows for an owner this
+	// process's own user namespace does not map (the kernel's overflowuid
+	// and overflowgid), or -1 when it maps every id (the initial one).
+	// Such an owner is no one's here: it matches no uid or group and no
+	// capability counts for it. Where the overflow id is also a mapped one
+	// (a namespace that maps 65534 itself), stat cannot tell the two
+	// apart and the owner counts as unmapped: a relay that was not needed
+	// costs a copy, a missing one fails the command.
+	overflowUID, overflowGID int64
 }
 
-// canOpen: could the command open st for want (4 read, 2 write)?
-func (p *relayProbe) canOpen(st *unix.Stat_t, want uint32) bool {
-	if p.dacOverride && (!p.userns || (idMapped(p.uidMap, st.Uid) && idMapped(p.gidMap, st.Gid))) {
+// canOpen: could the command open st for want (4 read, 2 write)? acl: the
+// inode has an access ACL, whose entries, not the group bits, decide for
+// anyone but the owner.
+func (p *relayProbe) canOpen(st *unix.Stat_t, want uint32, acl bool) bool {
+	ownerKnown := int64(st.Uid) != p.overflowUID
+	groupKnown := int64(st.Gid) != p.overflowGID
+	capHere := ownerKnown && groupKnown && (!p.userns || (idMapped(p.uidMap, st.Uid) && idMapped(p.gidMap, st.Gid)))
+	if capHere && (p.dacOverride || (want == 4 && p.dacReadSearch)) {
 		return true
 	}
 	mode := st.Mode & 0o777
 	var bits uint32
 	switch {
-	case st.Uid == p.uid:
+	case ownerKnown && st.Uid == p.uid:
 		bits = mode >> 6
-	case st.Gid == p.gid || p.groups[st.Gid]:
+	case acl:
+		// Named users and groups: not worked out here; a relay is
+		// always safe.
+		return false
+	case groupKnown && (st.Gid == p.gid || p.groups[st.Gid]):
 		bits = mode >> 3
 	default:
 		bits = mode
@@ -86,9 +107,13 @@ func newRelayProbe(s *Spec, id *identity) (*relayProbe, error) {
 	}
 	p := &relayProbe{
 		uid: uint32(os.Geteuid()), gid: uint32(os.Getegid()),
-		dacOverride: keep&(1<<unix.CAP_DAC_OVERRIDE) != 0,
-		uidMap:      id.uidMap, gidMap: id.gidMap, userns: id.userns,
+		dacOverride:   keep&(1<<unix.CAP_DAC_OVERRIDE) != 0,
+		dacReadSearch: keep&(1<<unix.CAP_DAC_READ_SEARCH) != 0,
+		uidMap:        id.uidMap, gidMap: id.gidMap, userns: id.userns,
 	}
+	p.overflowUID = overflowID("uid_map", "/proc/sys/kernel/overflowuid")
+	p.overflowGID = overflowID("gid_map", "/proc/sys/kernel/overflowgid")
+
 	switched := id.switchUID >= 0 || id.switchGID >= 0
 	if id.switchUID >= 0 {
 		p.uid = uint32(id.switchUID)
@@ -196,7 +221,7 @@ func (s *Spec) relayStdio(id *identity) (*stdioRelay, error) {
 		if i == 0 {
 			want = 4
 		}
-		if !probe.canOpen(&stats[i], want) {
+		if !probe.canOpen(&stats[i], want, t == unix.S_IFREG && hasACL(int(f.Fd()))) {
 			need[i], anyNeed = true, true
 		}
 	}
