@@ -56,16 +56,26 @@ func Translate(pid int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("translate pid %d for /proc: %w", pid, err)
 	}
+	v, err := fdinfoPid(b)
+	if err != nil {
+		return 0, fmt.Errorf("translate pid %d for /proc (%s): %w", pid, path, err)
+	}
+	return v, nil
+}
+
+// fdinfoPid is the Pid line of a pidfd's fdinfo: the pid in the procfs's
+// namespace, 0 where the process is not visible there, -1 once it is gone.
+func fdinfoPid(b []byte) (int, error) {
 	n, ok := field(b, "Pid:")
 	if !ok {
-		return 0, fmt.Errorf("translate pid %d for /proc: %s has no Pid line: %w", pid, path, ErrNotInProc)
+		return 0, fmt.Errorf("no Pid line: %w", ErrNotInProc)
 	}
 	v, err := strconv.Atoi(n)
 	if err != nil {
-		return 0, fmt.Errorf("translate pid %d for /proc: %s: %w", pid, path, err)
+		return 0, err
 	}
 	if v <= 0 {
-		return 0, fmt.Errorf("translate pid %d for /proc (%s reads %d): %w", pid, path, v, ErrNotInProc)
+		return 0, fmt.Errorf("the Pid line reads %d: %w", v, ErrNotInProc)
 	}
 	return v, nil
 }

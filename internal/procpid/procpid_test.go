@@ -114,3 +114,24 @@ func TestTranslateForeignProc(t *testing.T) {
 		t.Errorf("child: its child's /proc dir shows %q, want sleep", f[4])
 	}
 }
+
+// TestFdinfoPidFailsClosed: a process /proc does not show (Pid 0: its
+// namespace is not under /proc's) or no longer has (-1), or an fdinfo
+// without a Pid line, is ErrNotInProc, never a pid to act on.
+func TestFdinfoPidFailsClosed(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+		err  error
+	}{
+		{"pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1234\nPid:\t4321\nNSpid:\t4321\t7\n", 4321, nil},
+		{"pos:\t0\nPid:\t0\nNSpid:\t0\n", 0, ErrNotInProc},
+		{"pos:\t0\nPid:\t-1\nNSpid:\t-1\n", 0, ErrNotInProc},
+		{"pos:\t0\nflags:\t02000002\n", 0, ErrNotInProc},
+	} {
+		got, err := fdinfoPid([]byte(c.in))
+		if got != c.want || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
+			t.Errorf("fdinfoPid(%q) = %d, %v; want %d, %v", c.in, got, err, c.want, c.err)
+		}
+	}
+}
