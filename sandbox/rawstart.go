@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/nook-project/nook/internal/procpid"
 	"github.com/nook-project/nook/sandbox/idmap"
 	"golang.org/x/sys/unix"
 )
@@ -265,7 +266,10 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 		if spec.Identity.DenySetgroups && !id.helper {
 			// Real root writes the maps; it may leave setgroups allowed,
 			// but was asked not to (bwrap denies it).
-			err = writeFileOnce(fmt.Sprintf("/proc/%d/setgroups", p.Pid), "deny")
+			var dir string
+			if dir, err = procpid.Dir(p.Pid); err == nil {
+				err = writeFileOnce(dir+"/setgroups", "deny")
+			}
 		}
 		if err == nil {
 			// The outer namespace: host ids onto themselves (lock.go).

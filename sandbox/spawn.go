@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/nook-project/nook/internal/procpid"
 	"github.com/nook-project/nook/sandbox/idmap"
 	"golang.org/x/sys/unix"
 )
@@ -338,6 +339,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 			p.tty = tty
 		}
 	}
+	rootMaps := false // nook, as root, writes the maps after the fork
 	if id.userns {
 		attr.AmbientCaps = allCaps()
 		switch {
@@ -350,8 +352,17 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 			// which fails while nook is non-dumpable.)
 			cfg.UIDMap, cfg.GIDMap = idmap.Format(uidMap), idmap.Format(gidMap)
 		default:
-			attr.UidMappings, attr.GidMappings = uidMap, gidMap
-			attr.GidMappingsEnableSetgroups = !spec.Identity.DenySetgroups
+			if own, err := procpid.Own(); err == nil && own {
+				attr.UidMappings, attr.GidMappings = uidMap, gidMap
+				attr.GidMappingsEnableSetgroups = !spec.Identity.DenySetgroups
+			} else {
+				// The standard library would write /proc/PID with the
+				// pid of this namespace into a /proc of another (nook
+				// as bwrap in a sandbox that kept the host's /proc):
+				// another process's maps, or none. Written below
+				// through the pid that /proc knows, as newuidmap does.
+				rootMaps = true
+			}
 		}
 	}
 	// Pdeathsig follows the thread that forks, so fork from a locked
@@ -394,8 +405,18 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	}
 	Phase("forked")
 	p.Pid, p.pgid = pid, pid
-	if id.helper && !spec.NoIDMaps {
-		if err := idmap.Write(p.Pid, uidMap, gidMap, true); err != nil {
+	if rootMaps && spec.Identity.DenySetgroups {
+		dir, err := procpid.Dir(p.Pid)
+		if err == nil {
+			err = writeFileOnce(dir+"/setgroups", "deny")
+		}
+		if err != nil {
+			p.abort(statusR)
+			return nil, fmt.Errorf("write the id maps of the sandbox: %w", err)
+		}
+	}
+	if (id.helper || rootMaps) && !spec.NoIDMaps {
+		if err := idmap.Write(p.Pid, uidMap, gidMap, id.helper); err != nil {
 			p.abort(statusR)
 			return nil, fmt.Errorf("write the id maps of the sandbox: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -267,5 +268,87 @@ func TestRelayForRootSwitchedWithoutUserNS(t *testing.T) {
 	out, st := runCollect(t, s, r, w)
 	if st.Code != 0 || out != "via-dev\n" {
 		t.Errorf("status %+v, output %q", st, out)
+	}
+}
+
+// BenchmarkStdioRelayThroughput is a GiB through stdout passed as it is
+// and through a relay, side by side (b.SetBytes: MB/s is the rate):
+//
+//	go test -run '^$' -bench StdioRelayThroughput -benchtime 3x ./sandbox
+func BenchmarkStdioRelayThroughput(b *testing.B) {
+	const size = 1 << 30
+	for _, relayed := range []bool{false, true} {
+		name := "direct"
+		if relayed {
+			name = "relayed"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(size)
+			for i := 0; i < b.N; i++ {
+				r, w, err := os.Pipe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if relayed {
+					unix.Fchmod(int(r.Fd()), 0)
+				}
+				s := noCapsShell("")
+				s.Args = []string{"/bin/dd", "if=/dev/zero", "bs=1M", "count=1024", "status=none"}
+				s.Stdout = w
+				p, err := Start(s)
+				w.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, buf := 0, make([]byte, 1<<20)
+				for {
+					m, err := r.Read(buf)
+					n += m
+					if err != nil {
+						break
+					}
+				}
+				if _, err := p.Wait(); err != nil {
+					b.Fatal(err)
+				}
+				r.Close()
+				if n != size {
+					b.Fatalf("read %d bytes, want %d", n, size)
+				}
+			}
+		})
+	}
+}
+
+// TestRelayToNonblockingOutput: a caller whose output pipe is nonblocking
+// (its file description is shared: a parent such as node sets O_NONBLOCK
+// on its end after nook started) and reads slowly still gets everything
+// the command wrote through a relay: a full pipe is waited for, not the
+// end of the relay.
+func TestRelayToNonblockingOutput(t *testing.T) {
+	const size = 4 << 20
+	r, w := closedPipe(t)
+	s := noCapsShell("head -c " + strconv.Itoa(size) + " /dev/zero >/dev/stdout")
+	s.Stdout = w
+	p, err := Start(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetNonblock(int(w.Fd()), true); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	time.Sleep(300 * time.Millisecond) // the caller's pipe fills meanwhile
+	n, buf := 0, make([]byte, 64<<10)
+	for {
+		m, err := r.Read(buf)
+		n += m
+		if err != nil {
+			break
+		}
+	}
+	st, err := p.Wait()
+	if err != nil || st.Code != 0 || st.Signal != 0 || n != size {
+		t.Errorf("status %+v %v, %d bytes through the relay, want status 0 and %d", st, err, n, size)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nook-project/nook/internal/procpid"
 	"github.com/nook-project/nook/sandbox/idmap"
 	"golang.org/x/sys/unix"
 )
@@ -181,7 +182,10 @@ func (h *UserNSHolder) open(id *identity) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	dir := "/proc/" + strconv.Itoa(rec.pid)
+	dir, err := procpid.Dir(rec.pid)
+	if err != nil {
+		return -1, fmt.Errorf("open the held user namespace: %w", err)
+	}
 	fd, err := unix.Open(dir+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("open the held user namespace: %w", err)
@@ -199,7 +203,10 @@ func (h *UserNSHolder) open(id *identity) (int, error) {
 // start time is read last (isHolderOf): if it still matches, the process
 // whose files were read is the holder.
 func checkHeld(fd int, file string, rec holderRecord, id *identity) error {
-	dir := "/proc/" + strconv.Itoa(rec.pid)
+	dir, err := procpid.Dir(rec.pid)
+	if err != nil {
+		return fmt.Errorf("read the held namespace's maps: %w", err)
+	}
 	for _, m := range []struct {
 		file string
 		want []syscall.SysProcIDMap
@@ -249,7 +256,10 @@ func checkHeld(fd int, file string, rec holderRecord, id *identity) error {
 // starts a holder of its own: a cost, no failure.) The start time is read
 // last.
 func isHolderOf(rec holderRecord, file string) error {
-	dir := "/proc/" + strconv.Itoa(rec.pid)
+	dir, err := procpid.Dir(rec.pid)
+	if err != nil {
+		return fmt.Errorf("look at the recorded holder: %w", err)
+	}
 	for _, ns := range []string{"pid", "mnt"} {
 		var theirs, own unix.Stat_t
 		if err := unix.Stat(dir+"/ns/"+ns, &theirs); err != nil {
@@ -311,7 +321,10 @@ func (h *UserNSHolder) start(id *identity) (int, error) {
 	if err := idmap.Write(pid, identityMaps(id.uidMap), identityMaps(id.gidMap), id.helper); err != nil {
 		return fail(fmt.Errorf("write the id maps of the user namespace holder: %w", err))
 	}
-	dir := "/proc/" + strconv.Itoa(pid)
+	dir, err := procpid.Dir(pid)
+	if err != nil {
+		return fail(fmt.Errorf("open the user namespace holder's namespace: %w", err))
+	}
 	fd, err := unix.Open(dir+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fail(fmt.Errorf("open the user namespace holder's namespace: %w", err))
@@ -474,20 +487,24 @@ func procStartTime(pid int) (uint64, error) {
 // procStat returns the start time and the state letter (field 3: R, S, Z…)
 // of /proc/PID/stat.
 func procStat(pid int) (start uint64, state byte, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	dir, err := procpid.Dir(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := os.ReadFile(dir + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, 0, fmt.Errorf("%s/stat: no command name", dir)
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+		return 0, 0, fmt.Errorf("%s/stat: too few fields", dir)
 	}
 	if len(f[0]) != 1 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: state %q is not one letter", pid, f[0])
+		return 0, 0, fmt.Errorf("%s/stat: state %q is not one letter", dir, f[0])
 	}
 	start, err = strconv.ParseUint(f[19], 10, 64)
 	return start, f[0][0], err

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -62,5 +66,53 @@ func TestBwrapReexecNested(t *testing.T) {
 	const want = "bwrap: Creating new namespace failed: nesting depth or /proc/sys/user/max_*_namespaces exceeded (ENOSPC)\n"
 	if code := cmd.ProcessState.ExitCode(); code != 1 || string(out) != want {
 		t.Errorf("nested bwrap under --disable-userns: exit %d, %q; want 1 and %q", code, out, want)
+	}
+}
+
+// TestBwrapReexecHostProc: nested through /proc/self/exe two levels deep
+// where no level mounts a /proc of its own, so each inner nook runs in a
+// new pid namespace under the host's procfs, and a /proc/PID path built
+// from a child's pid would name another process. Each level must still
+// write its child's maps (as root the maps of a child are written from
+// outside) and the innermost --info-fd must report the command's own
+// namespaces.
+func TestBwrapReexecHostProc(t *testing.T) {
+	bin := nookAsBwrap(t)
+	level := []string{"--unshare-all", "--bind", "/", "/", "--dev", "/dev", "--"}
+	var args []string
+	args = append(args, level...)
+	args = append(args, "/proc/self/exe")
+	args = append(args, level[:len(level)-1]...)
+	args = append(args, "--")
+	args = append(args, "/proc/self/exe")
+	args = append(args, level[:len(level)-1]...)
+	args = append(args, "--info-fd", "3", "--", "sh", "-c", `id -u; stat -L -c %i /proc/self/ns/net`)
+	cmd := exec.Command(bin, args...)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd.ExtraFiles = []*os.File{w}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	outc := make(chan []byte)
+	go func() { b, _ := io.ReadAll(r); outc <- b }()
+	out, err := cmd.Output()
+	w.Close()
+	info := <-outc
+	if err != nil {
+		t.Fatalf("nested bwrap under the host's /proc: %v\n%s%s", err, out, stderr.String())
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) != 2 || lines[0] != strconv.Itoa(os.Getuid()) {
+		t.Fatalf("innermost command printed %q; want its uid %d and its net namespace", out, os.Getuid())
+	}
+	var m map[string]int64
+	if err := json.Unmarshal(info, &m); err != nil {
+		t.Fatalf("innermost --info-fd: %v\n%s", err, info)
+	}
+	if got := strconv.FormatInt(m["net-namespace"], 10); got != lines[1] {
+		t.Errorf("innermost --info-fd net-namespace %s, the command's is %s\n%s", got, lines[1], info)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/nook-project/nook/internal/procpid"
 )
 
 // NeedsHelper reports whether writing m needs the setuid newuidmap or
@@ -44,10 +46,16 @@ func Write(pid int, uidMap, gidMap []syscall.SysProcIDMap, useHelper bool) error
 			return fmt.Errorf("idmap: write %s map for pid %d: %w", m.name, pid, err)
 		}
 	}
-	if useHelper {
-		return runHelpers(pid, uidMap, gidMap)
+	// pid is this process's view; /proc (and newuidmap, which reads
+	// the same /proc) may be another pid namespace's.
+	procPid, err := procpid.Translate(pid)
+	if err != nil {
+		return fmt.Errorf("idmap: write maps: %w", err)
 	}
-	dir := "/proc/" + strconv.Itoa(pid)
+	if useHelper {
+		return runHelpers(procPid, uidMap, gidMap)
+	}
+	dir := "/proc/" + strconv.Itoa(procPid)
 	if err := writeProcFile(dir+"/uid_map", Format(uidMap)); err != nil {
 		return err
 	}

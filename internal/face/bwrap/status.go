@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nook-project/nook/internal/procpid"
 	"github.com/nook-project/nook/sandbox"
 	"golang.org/x/sys/unix"
 )
@@ -54,15 +55,24 @@ func newStatus(p *parser, s *sandbox.Spec) *status {
 }
 
 // members is the pid and namespace members shared by both reports.
-func (st *status) members(pid int) [][2]string {
+// The child's namespaces are read through the pid /proc knows it by: nook
+// may run in a pid namespace under a /proc of another (internal/procpid).
+func (st *status) members(pid int) ([][2]string, error) {
 	out := [][2]string{{"child-pid", fmt.Sprint(pid)}}
+	if len(st.ns) == 0 {
+		return out, nil
+	}
+	dir, err := procpid.Dir(pid)
+	if err != nil {
+		return nil, err
+	}
 	for _, n := range st.ns {
 		var sb unix.Stat_t
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, n), &sb); err == nil {
+		if err := unix.Stat(dir+"/ns/"+n, &sb); err == nil {
 			out = append(out, [2]string{n + "-namespace", fmt.Sprint(sb.Ino)})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // forked is the sandbox.Spec.OnForked hook. When a report cannot be
@@ -77,7 +87,12 @@ func (st *status) forked(pid int) {
 	if st.info == nil && st.json == nil {
 		return
 	}
-	m := st.members(pid)
+	m, err := st.members(pid)
+	if err != nil {
+		// Another process's namespaces would be a wrong report.
+		st.err = bwrapErrorf("Can't read the namespaces of the sandbox: %s", err)
+		return
+	}
 	if st.info != nil {
 		// Pretty-printed, one member a line, as bwrap writes it; then
 		// the fd is done.
