@@ -181,22 +181,50 @@ func TestCompletionNamesAreData(t *testing.T) {
 	want := slices.Clone(names)
 	slices.Sort(want)
 	for _, words := range [][]string{{"nook", "session", "begin", ""}, {"nook", "session", "end", ""}, {"nook", "chroot", "info", ""}} {
-		got := bashComplete(t, script, env, words...)
+		got := asTyped(t, marker, bashComplete(t, script, env, words...))
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
-			t.Errorf("completing %q: %q, want %q", words, got, want)
+			t.Errorf("completing %q: %q as the shell reads them, want %q", words, got, want)
 		}
 	}
-	if got := bashComplete(t, script, env, "nook", "session", "begin", "b"); !slices.Equal(got, []string{"bb"}) {
+	if got := asTyped(t, marker, bashComplete(t, script, env, "nook", "session", "begin", "b")); !slices.Equal(got, []string{"bb"}) {
 		t.Errorf("completing a name starting with b: %q", got)
 	}
 	// schroot -c takes chroots and sessions: the list twice.
-	if got := bashComplete(t, script, env, "schroot", "-c", "$"); !slices.Equal(got, []string{"$(touch " + marker + ")", "$HOME", "$(touch " + marker + ")", "$HOME"}) {
-		t.Errorf("schroot -c $: %q", got)
+	if got := asTyped(t, marker, bashComplete(t, script, env, "schroot", "-c", "$")); !slices.Equal(got, []string{"$(touch " + marker + ")", "$HOME", "$(touch " + marker + ")", "$HOME"}) {
+		t.Errorf("schroot -c $: %q as the shell reads them", got)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Errorf("a chroot name was run as a command")
 	}
+}
+
+// asTyped is what bash makes of each completion reply when the command
+// line it was put on runs (Enter): each must be one word, and running a
+// command (touching marker) fails the test. In a directory holding a
+// file, so that an unquoted "*" would turn into its name.
+func asTyped(t *testing.T, marker string, reply []string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "globbed"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range reply {
+		cmd := exec.Command("bash", "--norc", "--noprofile", "-c", `eval "set -- $1" && printf '%s\0' "$@"`, "bash", w)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if _, serr := os.Stat(marker); serr == nil {
+			t.Fatalf("the completion reply %q ran a command when the line did", w)
+		}
+		words := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		if err != nil || len(words) != 1 {
+			t.Errorf("the completion reply %q is %q on the command line (%v), not one word", w, words, err)
+			continue
+		}
+		got = append(got, words[0])
+	}
+	return got
 }
 
 // fakeNook puts a stand-in nook first on PATH (env) whose chroot and
