@@ -312,3 +312,57 @@ true`, "zsh", script)
 		t.Errorf("a chroot name was run as a command")
 	}
 }
+
+// zsh, completing for real (an interactive zsh on a pseudo-terminal, with
+// compinit and the script on $fpath), puts a listed name on the command
+// line quoted (compadd without -Q): what the line then reads back as is
+// the name, one word, and nothing runs.
+func TestCompletionZshQuotesNames(t *testing.T) {
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Fatalf("zsh is not installed (test/setup-host.sh installs it): %v", err)
+	}
+	env, _, marker := fakeNook(t)
+	fpath := t.TempDir()
+	b, err := os.ReadFile(completionScript(t, "zsh"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(fpath, "_nook"), b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ typed, want string }{
+		{"a", "a b"},
+		{`\$\(`, "$(touch " + marker + ")"},
+		{"\\`", "`touch " + marker + "`"},
+	} {
+		buf := filepath.Join(t.TempDir(), "buffer")
+		// ^T completes the word and writes the line to buf.
+		drive := `
+zmodload zsh/zpty || exit 1
+zpty z 'PS1="> " TERM=dumb zsh -f -i' || exit 1
+zpty -w z 'fpath=("$FPATHDIR" $fpath); autoload -Uz compinit; compinit -u -D'
+zpty -w z 'dump() { zle complete-word; print -rn -- "$BUFFER" >"$BUF"; }; zle -N dump; bindkey "^T" dump'
+zpty -w -n z "nook chroot info $TYPED"$'\x14'
+for i in {1..200}; do [[ -e $BUF ]] && break; sleep 0.05; done
+zpty -d z
+[[ -e $BUF ]]`
+		cmd := exec.Command("zsh", "-f", "-c", drive)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(cmd.Env, "FPATHDIR="+fpath, "BUF="+buf, "TYPED="+c.typed)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("zsh completing %q: %v, %q", c.typed, err, out)
+		}
+		line, err := os.ReadFile(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		word, ok := strings.CutPrefix(strings.TrimSuffix(string(line), " "), "nook chroot info ")
+		if !ok {
+			t.Errorf("zsh completing %q: the line is %q", c.typed, line)
+			continue
+		}
+		if got := asTyped(t, marker, []string{word}); !slices.Equal(got, []string{c.want}) {
+			t.Errorf("zsh completing %q put %q on the line, which reads back as %q; want %q", c.typed, word, got, c.want)
+		}
+	}
+}
