@@ -22,7 +22,9 @@ INSTALL ?= install
 
 MANPAGES = docs/nook.1 docs/nook-run.1 docs/nook-session.1
 
-all: $(BUILDDIR)/nook $(BUILDDIR)/nook-unpack $(BUILDDIR)/nook.bash $(BUILDDIR)/_nook
+BUILT = $(BUILDDIR)/nook $(BUILDDIR)/nook-unpack $(BUILDDIR)/nook.bash $(BUILDDIR)/_nook
+
+all: $(BUILT)
 
 # One go build makes both (&: needs GNU make 4.3); go decides what is
 # stale, so make always asks it. No cgo: built with it, the Go init's pid 1
@@ -37,7 +39,13 @@ $(BUILDDIR)/nook.bash: $(BUILDDIR)/nook
 $(BUILDDIR)/_nook: $(BUILDDIR)/nook
 	$(BUILDDIR)/nook completion zsh > $@.tmp && mv $@.tmp $@
 
-install: all
+# install builds nothing: `make && sudo make install` must not run go as
+# root (not on sudo's secure_path, and it would leave root's files in
+# build/ and a module cache in /root). It installs what make built.
+install:
+	@for f in $(BUILT); do \
+		[ -f "$$f" ] || { echo "make install: $$f is missing: run make first (as yourself; make install does not build)" >&2; exit 1; }; \
+	done
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/nook $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	$(INSTALL) -m 0755 $(BUILDDIR)/nook $(DESTDIR)$(BINDIR)/nook

@@ -63,6 +63,25 @@ func ValidName(s string) error {
 	return nil
 }
 
+// validAliases keeps the aliases that are valid names and warns of each
+// other one, naming where (the definition read). An alias is a word
+// session begin takes and shell completion puts on a command line (from
+// nook chroot list --quiet), so one a hand-edited definition or schroot's
+// configuration gives that is no name (a "$(...)", a space) is skipped
+// rather than offered, as a definition named so is.
+func validAliases(where string, aliases []string) ([]string, []error) {
+	var ok []string
+	var warnings []error
+	for _, a := range aliases {
+		if err := ValidName(a); err != nil {
+			warnings = append(warnings, fmt.Errorf("%s: alias skipped: %w", where, err))
+			continue
+		}
+		ok = append(ok, a)
+	}
+	return ok, warnings
+}
+
 // namePattern reports whether s is a letter or digit followed by letters,
 // digits and bytes of punct (ASCII only). A loop rather than a regexp:
 // compiling one at start-up costs every nook invocation.
@@ -206,7 +225,9 @@ func (r *Registry) own() ([]Chroot, []error) {
 			warnings = append(warnings, fmt.Errorf("read chroot definition %s: %w", p, err))
 			continue
 		}
-		out = append(out, Chroot{Name: name, Kind: f.Kind, Path: f.Path, Aliases: f.Aliases,
+		aliases, bad := validAliases("chroot definition "+p, f.Aliases)
+		warnings = append(warnings, bad...)
+		out = append(out, Chroot{Name: name, Kind: f.Kind, Path: f.Path, Aliases: aliases,
 			Description: f.Description, Origin: p, Layer: OriginNook, Copy: f.Copy})
 	}
 	return out, warnings

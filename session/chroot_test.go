@@ -1,10 +1,12 @@
 package session
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -154,6 +156,54 @@ func TestNamePattern(t *testing.T) {
 		}
 		if got, want := namePattern(s, "._-"), schrootRE.MatchString(s); got != want {
 			t.Errorf("namePattern(%q, schroot's) = %v, the regexp says %v", s, got, want)
+		}
+	}
+}
+
+// An alias that is no name, in nook's own definition (written by hand:
+// chroot add refuses one) or in schroot's configuration, is skipped with
+// one warning naming it and where it is, and is neither listed nor looked
+// up: shell completion puts what nook lists on a command line.
+func TestAliasesAreNames(t *testing.T) {
+	base := t.TempDir()
+	r := &Registry{Dir: filepath.Join(base, "chroot.d"), SchrootConf: filepath.Join(base, "schroot.conf"),
+		SchrootDir: filepath.Join(base, "none"), SbuildDir: filepath.Join(base, "none")}
+	os.MkdirAll(r.Dir, 0o755)
+	hostile := []string{"x$(touch /tmp/pwned)", "a b", "`id`", "-rf", ".hidden"}
+	os.WriteFile(r.SchrootConf, []byte("[fromschroot]\ntype=directory\ndirectory=/srv\naliases=s-ok, "+strings.Join(hostile, ", ")+"\n"), 0o644)
+	own, _ := json.Marshal(ownFile{Kind: KindDirectory, Path: "/srv", Aliases: append([]string{"n-ok"}, hostile...)})
+	os.WriteFile(filepath.Join(r.Dir, "fromnook.json"), own, 0o644)
+
+	list, warnings := r.List()
+	aliases := map[string][]string{}
+	for _, c := range list {
+		aliases[c.Name] = c.Aliases
+	}
+	if d := cmp.Diff(map[string][]string{"fromnook": {"n-ok"}, "fromschroot": {"s-ok"}, "host": nil}, aliases); d != "" {
+		t.Errorf("aliases listed (-want +got):\n%s", d)
+	}
+	for _, h := range hostile {
+		var n int
+		for _, w := range warnings {
+			if strings.Contains(w.Error(), strconv.Quote(h)) {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("alias %q: %d warnings, want one for each definition; warnings: %v", h, n, warnings)
+		}
+		if _, err := r.Lookup(h); !errors.Is(err, ErrNoChroot) {
+			t.Errorf("lookup of alias %q: %v, want ErrNoChroot", h, err)
+		}
+	}
+	for _, w := range warnings {
+		if !strings.Contains(w.Error(), "fromnook.json") && !strings.Contains(w.Error(), "schroot.conf:1") {
+			t.Errorf("warning %q does not say where the alias is", w)
+		}
+	}
+	for _, ok := range []string{"n-ok", "s-ok"} {
+		if _, err := r.Lookup(ok); err != nil {
+			t.Errorf("lookup of the valid alias %s: %v", ok, err)
 		}
 	}
 }

@@ -30,9 +30,14 @@ func FuzzKeyFile(f *testing.F) {
 					t.Fatalf("key %q = %q keeps spaces", k, v)
 				}
 			}
-			if c, err := schrootChroot(p, s); err == nil {
+			if c, _, err := schrootChroot(p, s); err == nil {
 				if ValidName(c.Name) != nil || !filepath.IsAbs(c.Path) {
 					t.Fatalf("definition %+v accepted", c)
+				}
+				for _, a := range c.Aliases {
+					if ValidName(a) != nil {
+						t.Fatalf("alias %q of %+v accepted", a, c)
+					}
 				}
 			}
 		}

@@ -59,7 +59,8 @@ func readSchroot(conf, dir string) ([]Chroot, []error) {
 			continue
 		}
 		for _, s := range secs {
-			c, err := schrootChroot(f, s)
+			c, bad, err := schrootChroot(f, s)
+			warnings = append(warnings, bad...)
 			if err != nil {
 				warnings = append(warnings, err)
 				continue
@@ -118,17 +119,22 @@ func parseKeyFile(path string) ([]keySection, error) {
 	return secs, nil
 }
 
-func schrootChroot(file string, s keySection) (Chroot, error) {
+// schrootChroot is the chroot section s of file defines, with warnings of
+// aliases skipped (validAliases), or why nook does not use it.
+func schrootChroot(file string, s keySection) (Chroot, []error, error) {
 	where := fmt.Sprintf("%s:%d", file, s.line)
 	if err := ValidName(s.name); err != nil {
-		return Chroot{}, fmt.Errorf("%s: %w", where, err)
+		return Chroot{}, nil, fmt.Errorf("%s: %w", where, err)
 	}
 	c := Chroot{Name: s.name, Description: s.keys["description"], Origin: where, Layer: OriginSchroot, Keys: s.keys}
+	var aliases []string
 	for _, a := range strings.Split(s.keys["aliases"], ",") {
 		if a = strings.TrimSpace(a); a != "" {
-			c.Aliases = append(c.Aliases, a)
+			aliases = append(aliases, a)
 		}
 	}
+	var bad []error
+	c.Aliases, bad = validAliases(where, aliases)
 	typ := s.keys["type"]
 	if typ == "" {
 		typ = "plain"
@@ -142,10 +148,10 @@ func schrootChroot(file string, s keySection) (Chroot, error) {
 			c.Path = s.keys["location"] // the deprecated spelling
 		}
 	default:
-		return Chroot{}, fmt.Errorf("%s: chroot %q has type=%s, which nook does not use (only file, directory and plain)", where, s.name, typ)
+		return Chroot{}, nil, fmt.Errorf("%s: chroot %q has type=%s, which nook does not use (only file, directory and plain)", where, s.name, typ)
 	}
 	if !filepath.IsAbs(c.Path) {
-		return Chroot{}, fmt.Errorf("%s: chroot %q has no absolute path for its %s", where, s.name, typ)
+		return Chroot{}, nil, fmt.Errorf("%s: chroot %q has no absolute path for its %s", where, s.name, typ)
 	}
-	return c, nil
+	return c, bad, nil
 }

@@ -32,12 +32,18 @@ const UnpackSelf = "/proc/self/exe"
 
 // UnpackHelper is the unpack helper's path. Empty (the default) looks in
 // order at $NOOK_UNPACK, nook-unpack beside the running executable, in
-// ../libexec/nook from there (where make install puts it under any
-// PREFIX), on PATH, and in /usr/libexec/nook and /usr/lib/nook.
+// ../libexec/nook from there if that is a bin directory (where make
+// install puts it under any PREFIX) and no one else can change it
+// (trustedHelper), on PATH, and in /usr/libexec/nook and /usr/lib/nook.
 var UnpackHelper string
 
 // executable is os.Executable, replaced by a test.
 var executable = os.Executable
+
+// trustTop is the directory at which trustedHelper stops looking up, "/"
+// but in a test, whose temporary directories are under a world-writable
+// /tmp.
+var trustTop = "/"
 
 // unpackHelper finds the helper as UnpackHelper says, as an absolute path
 // with no symlinks, or says how to install it.
@@ -55,12 +61,27 @@ func unpackHelper() (string, error) {
 		}
 		return path, nil
 	}
-	var looked []string
+	var looked, untrusted []string
 	if exe, err := executable(); err == nil {
-		for _, dir := range []string{filepath.Dir(exe), filepath.Join(filepath.Dir(exe), "..", "libexec", "nook")} {
-			looked = append(looked, dir)
-			if p, err := checkHelper(filepath.Join(dir, unpackArg0)); err == nil {
-				return p, nil
+		dir := filepath.Dir(exe)
+		looked = append(looked, dir)
+		if p, err := checkHelper(filepath.Join(dir, unpackArg0)); err == nil {
+			return p, nil
+		}
+		// ../libexec/nook is outside nook's own directory: only for an
+		// installed layout (PREFIX/bin), and only a helper no one but
+		// root and this user can have put there. Otherwise root running
+		// /var/tmp/x/bin/nook would run what any user put in
+		// /var/tmp/x/libexec/nook.
+		if filepath.Base(dir) == "bin" {
+			libexec := filepath.Join(filepath.Dir(dir), "libexec", "nook")
+			looked = append(looked, libexec)
+			if p, err := checkHelper(filepath.Join(libexec, unpackArg0)); err == nil {
+				if err := trustedHelper(p); err != nil {
+					untrusted = append(untrusted, err.Error())
+				} else {
+					return p, nil
+				}
 			}
 		}
 	}
@@ -76,9 +97,46 @@ func unpackHelper() (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: unpacking a chroot tarball needs nook's helper %s, which is not installed (looked in %s): "+
+	skipped := ""
+	if len(untrusted) > 0 {
+		skipped = "; skipped " + strings.Join(untrusted, "; ")
+	}
+	return "", fmt.Errorf("%w: unpacking a chroot tarball needs nook's helper %s, which is not installed (looked in %s%s): "+
 		"build it beside nook (go build -o DIR ./cmd/nook-unpack, or go install github.com/nook-project/nook/cmd/...) or name it in NOOK_UNPACK",
-		ErrNoUnpackHelper, unpackArg0, strings.Join(looked, ", "))
+		ErrNoUnpackHelper, unpackArg0, strings.Join(looked, ", "), skipped)
+}
+
+// ErrUntrustedHelper is wrapped by trustedHelper's error: a helper that
+// someone other than root and the effective user could have replaced.
+var ErrUntrustedHelper = errors.New("unpack helper others could change")
+
+// trustedHelper checks that path (absolute, without symlinks) and every
+// directory above it, up to /, are owned by root or the effective user
+// and writable by neither group nor others, so that no one else can have
+// put the file there or can swap it. For root, as the gap it closes is
+// another user's program run as root. For an ordinary user too: the
+// helper runs as that user, with their files, so a helper another user
+// planted would be the same kind of hole one level down; and a layout
+// make install made (root's, or the user's own PREFIX) passes. A sticky
+// world-writable directory (/tmp) fails: anyone may create the missing
+// parts of a path there.
+func trustedHelper(path string) error {
+	euid := uint32(os.Geteuid())
+	for p := path; ; p = filepath.Dir(p) {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return fmt.Errorf("check unpack helper %s: %w", p, err)
+		}
+		if st.Uid != 0 && st.Uid != euid {
+			return fmt.Errorf("%w: %s (%s is owned by uid %d)", ErrUntrustedHelper, path, p, st.Uid)
+		}
+		if st.Mode&0o022 != 0 {
+			return fmt.Errorf("%w: %s (%s is writable by group or others, mode %#o)", ErrUntrustedHelper, path, p, st.Mode&0o7777)
+		}
+		if p == trustTop || p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 // ErrNoUnpackHelper is wrapped by the error for an unpack helper that is

@@ -5,10 +5,33 @@
 # test/all.sh runs it before the tests; it needs make, tar, bash and zsh.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
+fail() { echo "install.sh: FAIL: $*" >&2; exit 1; }
+
+# trusted DIR: DIR and every directory above it are owned by root or this
+# user and writable by no one else, as nook wants the path to a helper in
+# ../libexec/nook (session/unpackhelper.go, trustedHelper).
+trusted() {
+	local d=$1 uid mode
+	while :; do
+		read -r uid mode < <(stat -c '%u %a' -- "$d") || return 1
+		[[ $uid == 0 || $uid == "$(id -u)" ]] && ((!(8#$mode & 8#022))) || return 1
+		[[ $d == / ]] && return 0
+		d=$(dirname -- "$d")
+	done
+}
+# The installs go where nook trusts them: not under /tmp, which anyone
+# may write to (there nook rightly skips ../libexec/nook).
+base=
+for d in "${XDG_RUNTIME_DIR:-}" "$HOME" /run; do
+	if [ -n "$d" ] && [ -d "$d" ] && [ -w "$d" ] && trusted "$d"; then
+		base=$d
+		break
+	fi
+done
+[ -n "$base" ] || fail "no directory to install into that only root and $(id -un) can write to (tried \$XDG_RUNTIME_DIR, \$HOME, /run)"
+tmp=$(mktemp -d -p "$base" nook-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 0755 "$tmp"
-fail() { echo "install.sh: FAIL: $*" >&2; exit 1; }
 
 # The helper: nook chroot add reads a tarball through it. Only the
 # installed one is there to find: no NOOK_UNPACK, a PATH without it, and
@@ -37,8 +60,12 @@ install_once() {
 	local prefix=$1 zshdir=$2 dest=$tmp/dest out
 	rm -rf "$dest" "$tmp/home"
 	mkdir -p "$tmp/home"
-	# BUILDDIR outside the checkout: nothing is left there either.
-	make -C "$top" --no-print-directory -s install PREFIX="$prefix" DESTDIR="$dest" BUILDDIR="$tmp/build"
+	# BUILDDIR outside the checkout: nothing is left there either. make
+	# builds; make install only installs, so it runs where Go is not on
+	# PATH (sudo's secure_path).
+	make -C "$top" --no-print-directory -s BUILDDIR="$tmp/build"
+	env PATH="$nogo" make -C "$top" --no-print-directory -s install PREFIX="$prefix" DESTDIR="$dest" BUILDDIR="$tmp/build" ||
+		fail "make install failed with PATH=$nogo, which has no go (as under sudo)"
 
 	local files=(bin/nook libexec/nook/nook-unpack
 		share/man/man1/nook.1 share/man/man1/nook-run.1 share/man/man1/nook-session.1
@@ -76,6 +103,15 @@ install_once() {
 	[ ! -e "$dest$prefix/libexec/nook" ] || fail "make uninstall left $prefix/libexec/nook"
 	echo "install.sh: make install and uninstall with PREFIX=$prefix into DESTDIR: ok (${#files[@]} files)"
 }
+
+# make install with nothing built says to run make first, and builds
+# nothing: not even with go on PATH.
+nogo=/usr/sbin:/usr/bin:/sbin:/bin
+! env PATH="$nogo" sh -c 'command -v go' >/dev/null || fail "go is in $nogo: cannot tell that make install runs without it"
+if out=$(make -C "$top" --no-print-directory -s install DESTDIR="$tmp/dest" BUILDDIR="$tmp/unbuilt" 2>&1) ||
+	[[ $out != *"run make first"* ]] || [ -e "$tmp/unbuilt" ]; then
+	fail "make install with nothing built: ${out:-no message}; want a failure saying to run make first, and no build"
+fi
 
 # The default prefix, and a distribution's.
 install_once /usr/local site-functions

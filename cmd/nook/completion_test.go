@@ -1,7 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -58,5 +63,44 @@ func TestListQuiet(t *testing.T) {
 	}
 	if got := strings.TrimSpace(e.must("session", "list", "--quiet")); got != id {
 		t.Errorf("session list --quiet: %q, want %q", got, id)
+	}
+}
+
+// An alias that is no name, written into a definition by hand, is not
+// listed by chroot list --quiet (the completion would offer it) but
+// warned of, naming it; the definition and its good alias stay.
+func TestCompletionListSkipsBadAlias(t *testing.T) {
+	e := newSessionEnv(t)
+	e.must("chroot", "add", "dirc", t.TempDir(), "--alias", "good")
+	defs, _ := filepath.Glob(filepath.Join(e.dir, "config", "*", "chroot.d", "dirc.json"))
+	if len(defs) != 1 {
+		t.Fatalf("definition of dirc: found %q", defs)
+	}
+	var def map[string]any
+	b, err := os.ReadFile(defs[0])
+	if err == nil {
+		err = json.Unmarshal(b, &def)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := "x$(touch " + filepath.Join(e.dir, "pwned") + ")"
+	def["aliases"] = []string{"good", hostile}
+	if b, err = json.Marshal(def); err == nil {
+		err = os.WriteFile(defs[0], b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := e.nook("chroot", "list", "--quiet")
+	names := strings.Fields(out)
+	if code != 0 || !slices.Contains(names, "dirc") || !slices.Contains(names, "good") {
+		t.Errorf("chroot list --quiet: exit %d, %q; want dirc and good listed", code, names)
+	}
+	if strings.Contains(out, "touch") {
+		t.Errorf("chroot list --quiet listed the alias %q: %q", hostile, out)
+	}
+	if !strings.Contains(errOut, "warning") || !strings.Contains(errOut, strconv.Quote(hostile)) {
+		t.Errorf("chroot list --quiet: stderr %q, want a warning naming %q", errOut, hostile)
 	}
 }

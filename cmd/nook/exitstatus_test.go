@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nook-project/nook/internal/face/native"
 )
 
 // nook's own failures exit 125 wherever the exit status is otherwise the
@@ -227,5 +229,27 @@ func TestDefaultLayoutSurprises(t *testing.T) {
 	_, errOut2, code := nook(t, "/", append(tree, "--", "/usr/bin/test", "-e", "/etc/passwd")...)
 	if code != 1 {
 		t.Errorf("a bwrap-style tree: exit %d (stderr %q), want 1: no /etc, since nook adds no default layout to it", code, errOut2)
+	}
+}
+
+// Every verb that answers --help answers `nook help VERB` too, with the
+// same text: the topics are not a second list to forget a verb in.
+func TestHelpEveryVerb(t *testing.T) {
+	helped := 0
+	for _, verb := range native.TopVerbs {
+		t.Run(verb, func(t *testing.T) {
+			want, _, code := nook(t, "/", verb, "--help")
+			if code != 0 {
+				t.Skipf("nook %s --help: exit %d, so it has no help to reach", verb, code)
+			}
+			helped++
+			out, errOut, code := nook(t, "/", "help", verb)
+			if code != 0 || out != want {
+				t.Errorf("nook help %s: exit %d, stdout %q, stderr %q; want 0 and what nook %s --help prints", verb, code, out, errOut, verb)
+			}
+		})
+	}
+	if helped < len(native.TopVerbs)/2 {
+		t.Errorf("only %d of the %d verbs answered --help", helped, len(native.TopVerbs))
 	}
 }

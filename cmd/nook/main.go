@@ -114,10 +114,11 @@ func needsMainThread(args []string) bool {
 }
 
 // oneDash is a hint for -help and -version: nook's long options take two
-// dashes.
+// dashes. Neither takes a value, so a value written after "=" is left out
+// of the hint rather than suggested (--version=1 is a mistake too).
 func oneDash(word string) string {
 	if name, _, _ := strings.Cut(word, "="); name == "-help" || name == "-version" {
-		return " (long options take two dashes: -" + word + ")"
+		return " (long options take two dashes: -" + name + ")"
 	}
 	return ""
 }

@@ -23,6 +23,9 @@ func TestOneDashLongOption(t *testing.T) {
 		{[]string{"session", "end", "-all"}, "take two dashes: --all"},
 		{[]string{"version", "-json"}, "take two dashes: --json"},
 		{[]string{"-help"}, "take two dashes: --help"},
+		// --version and --help take no value: the hint leaves it out.
+		{[]string{"-version=1"}, "take two dashes: --version)"},
+		{[]string{"-help=x"}, "take two dashes: --help)"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

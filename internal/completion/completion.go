@@ -6,7 +6,9 @@
 // (`nook chroot list --quiet`, `nook session list --quiet`). They are the
 // user's own and taken as data: the scripts compare them with what was
 // typed and offer them, and never hand them to anything that expands
-// words (bash's compgen -W would run a "$(...)" in a name).
+// words (bash's compgen -W would run a "$(...)" in a name). What they put
+// on the command line is shell-quoted (bash's printf %q, zsh's compadd),
+// so a name that is a command stays a word there too.
 package completion
 
 import (
@@ -178,11 +180,15 @@ _nook_offer() {
 }
 
 # _nook_list: the chroot or session names nook lists, compared as strings
-# and never expanded or run.
+# and never expanded or run. Each is offered shell-quoted: bash puts a
+# reply on the command line as it is, and nook lists only names, but a
+# word with a "$(...)" in it would run when the line is.
 _nook_list() {
 	local name
 	while IFS= read -r name; do
-		[[ -n $name && $name == "$cur"* ]] && COMPREPLY+=("$name")
+		[[ -n $name && $name == "$cur"* ]] || continue
+		printf -v name %q "$name"
+		COMPREPLY+=("$name")
 	done < <(command -- "$nook" "$1" list --quiet 2>/dev/null </dev/null)
 }
 
@@ -276,7 +282,8 @@ unset _nook_face _nook_p _nook_n
 `
 
 const zshFunctions = `
-# _nook_list: the chroot or session names nook lists, offered as data.
+# _nook_list: the chroot or session names nook lists, offered as data:
+# compadd (without -Q) quotes what it puts on the command line.
 _nook_list() {
 	local -a names
 	names=(${(f)"$(command -- $nook $1 list --quiet 2>/dev/null </dev/null)"})

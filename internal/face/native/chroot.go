@@ -108,9 +108,9 @@ func chrootList(st *session.Store, args []string) int {
 			fmt.Fprintf(os.Stderr, "nook: warning: %v\n", w)
 		}
 		for _, c := range list {
-			fmt.Println(c.Name)
+			printName(c.Name)
 			for _, a := range c.Aliases {
-				fmt.Println(a)
+				printName(a)
 			}
 		}
 		return 0
@@ -194,4 +194,14 @@ func chrootCreate(st *session.Store, args []string) int {
 		return failf("chroot create", "%v", err)
 	}
 	return 0
+}
+
+// printName prints a name for list --quiet, if it is one (session.ValidName).
+// Shell completion puts these words on a command line, so the registry's
+// check of names and aliases as it reads them is not the only one: a word
+// that could be anything else is left out here too.
+func printName(name string) {
+	if session.ValidName(name) == nil {
+		fmt.Println(name)
+	}
 }

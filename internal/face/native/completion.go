@@ -36,8 +36,11 @@ func Completion(args []string, bwrap, schroot []completion.Option) int {
 // that each is one).
 var TopVerbs = []string{"run", "bwrap", "schroot", "session", "chroot", "cache", "version", "help", "completion"}
 
-// HelpTopics are the commands `nook help TOPIC` answers for.
-var HelpTopics = []string{"run", "bwrap", "schroot", "session", "chroot", "cache"}
+// HelpTopics are the commands `nook help TOPIC` answers for: every one of
+// TopVerbs, since each takes --help (`nook help help` is nook --help), and
+// the same list, so a verb added there cannot be left out here
+// (TestHelpEveryVerb).
+var HelpTopics = TopVerbs
 
 // CompletionCommands describes every command line nook has, from the tables
 // the parsers read: nook run's options, each verb's flag set, the faces'.

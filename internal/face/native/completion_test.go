@@ -181,22 +181,50 @@ func TestCompletionNamesAreData(t *testing.T) {
 	want := slices.Clone(names)
 	slices.Sort(want)
 	for _, words := range [][]string{{"nook", "session", "begin", ""}, {"nook", "session", "end", ""}, {"nook", "chroot", "info", ""}} {
-		got := bashComplete(t, script, env, words...)
+		got := asTyped(t, marker, bashComplete(t, script, env, words...))
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
-			t.Errorf("completing %q: %q, want %q", words, got, want)
+			t.Errorf("completing %q: %q as the shell reads them, want %q", words, got, want)
 		}
 	}
-	if got := bashComplete(t, script, env, "nook", "session", "begin", "b"); !slices.Equal(got, []string{"bb"}) {
+	if got := asTyped(t, marker, bashComplete(t, script, env, "nook", "session", "begin", "b")); !slices.Equal(got, []string{"bb"}) {
 		t.Errorf("completing a name starting with b: %q", got)
 	}
 	// schroot -c takes chroots and sessions: the list twice.
-	if got := bashComplete(t, script, env, "schroot", "-c", "$"); !slices.Equal(got, []string{"$(touch " + marker + ")", "$HOME", "$(touch " + marker + ")", "$HOME"}) {
-		t.Errorf("schroot -c $: %q", got)
+	if got := asTyped(t, marker, bashComplete(t, script, env, "schroot", "-c", "$")); !slices.Equal(got, []string{"$(touch " + marker + ")", "$HOME", "$(touch " + marker + ")", "$HOME"}) {
+		t.Errorf("schroot -c $: %q as the shell reads them", got)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Errorf("a chroot name was run as a command")
 	}
+}
+
+// asTyped is what bash makes of each completion reply when the command
+// line it was put on runs (Enter): each must be one word, and running a
+// command (touching marker) fails the test. In a directory holding a
+// file, so that an unquoted "*" would turn into its name.
+func asTyped(t *testing.T, marker string, reply []string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "globbed"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range reply {
+		cmd := exec.Command("bash", "--norc", "--noprofile", "-c", `eval "set -- $1" && printf '%s\0' "$@"`, "bash", w)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if _, serr := os.Stat(marker); serr == nil {
+			t.Fatalf("the completion reply %q ran a command when the line did", w)
+		}
+		words := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		if err != nil || len(words) != 1 {
+			t.Errorf("the completion reply %q is %q on the command line (%v), not one word", w, words, err)
+			continue
+		}
+		got = append(got, words[0])
+	}
+	return got
 }
 
 // fakeNook puts a stand-in nook first on PATH (env) whose chroot and
@@ -282,5 +310,59 @@ true`, "zsh", script)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Errorf("a chroot name was run as a command")
+	}
+}
+
+// zsh, completing for real (an interactive zsh on a pseudo-terminal, with
+// compinit and the script on $fpath), puts a listed name on the command
+// line quoted (compadd without -Q): what the line then reads back as is
+// the name, one word, and nothing runs.
+func TestCompletionZshQuotesNames(t *testing.T) {
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Fatalf("zsh is not installed (test/setup-host.sh installs it): %v", err)
+	}
+	env, _, marker := fakeNook(t)
+	fpath := t.TempDir()
+	b, err := os.ReadFile(completionScript(t, "zsh"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(fpath, "_nook"), b, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ typed, want string }{
+		{"a", "a b"},
+		{`\$\(`, "$(touch " + marker + ")"},
+		{"\\`", "`touch " + marker + "`"},
+	} {
+		buf := filepath.Join(t.TempDir(), "buffer")
+		// ^T completes the word and writes the line to buf.
+		drive := `
+zmodload zsh/zpty || exit 1
+zpty z 'PS1="> " TERM=dumb zsh -f -i' || exit 1
+zpty -w z 'fpath=("$FPATHDIR" $fpath); autoload -Uz compinit; compinit -u -D'
+zpty -w z 'dump() { zle complete-word; print -rn -- "$BUFFER" >"$BUF"; }; zle -N dump; bindkey "^T" dump'
+zpty -w -n z "nook chroot info $TYPED"$'\x14'
+for i in {1..200}; do [[ -e $BUF ]] && break; sleep 0.05; done
+zpty -d z
+[[ -e $BUF ]]`
+		cmd := exec.Command("zsh", "-f", "-c", drive)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(cmd.Env, "FPATHDIR="+fpath, "BUF="+buf, "TYPED="+c.typed)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("zsh completing %q: %v, %q", c.typed, err, out)
+		}
+		line, err := os.ReadFile(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		word, ok := strings.CutPrefix(strings.TrimSuffix(string(line), " "), "nook chroot info ")
+		if !ok {
+			t.Errorf("zsh completing %q: the line is %q", c.typed, line)
+			continue
+		}
+		if got := asTyped(t, marker, []string{word}); !slices.Equal(got, []string{c.want}) {
+			t.Errorf("zsh completing %q put %q on the line, which reads back as %q; want %q", c.typed, word, got, c.want)
+		}
 	}
 }

@@ -451,7 +451,7 @@ func sessionList(st *session.Store, args []string) int {
 	}
 	if *quiet {
 		for _, s := range list {
-			fmt.Println(s.ID)
+			printName(s.ID)
 		}
 		return 0
 	}

@@ -270,7 +270,9 @@ The unpack helper
 that unpacks a tarball into the cache.
 Unset, nook looks for it beside its own executable, in
 .Pa ../libexec/nook
-from there, on
+from there (if nook is in a directory named
+.Pa bin
+and that path is owned by root or the user and writable by no one else), on
 .Ev PATH ,
 in
 .Pa /usr/libexec/nook
