@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,5 +74,59 @@ func TestSetupFailureFields(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSetupFailureLongSymlinkTarget: a symlink in the way whose target is as
+// long as the kernel allows comes back whole from either engine, also when
+// the raw engine's error pipe holds only one page (a user over
+// fs.pipe-user-pages-soft gets such pipes): the raw child writes the target
+// after its error record, so the parent must read it before it waits for
+// the child, which is blocked until the pipe is read.
+func TestSetupFailureLongSymlinkTarget(t *testing.T) {
+	target := "/" + strings.Repeat("t", 4094)
+	for _, engine := range []string{"raw", "init"} {
+		if engineForced && engine == "raw" {
+			continue
+		}
+		t.Run(engine, func(t *testing.T) {
+			t.Setenv("NOOK_ENGINE", engine)
+			errPipeHook = func(fd int) {
+				if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, os.Getpagesize()); err != nil {
+					t.Errorf("shrink the error pipe: %v", err)
+				}
+			}
+			defer func() { errPipeHook = nil }()
+			s := &Spec{Mounts: []Mount{
+				{Op: OpBind, Source: "/", Dest: "/", ReadOnly: true},
+				{Op: OpTmpfs, Dest: "/tmp"},
+				{Op: OpSymlink, Source: target, Dest: "/tmp/l"},
+				{Op: OpSymlink, Source: "b", Dest: "/tmp/l"},
+			}, Args: []string{"true"}, Env: []string{"PATH=/usr/bin:/bin"}}
+			done := make(chan error, 1)
+			go func() {
+				p, err := Start(s)
+				if err == nil {
+					p.Wait()
+				}
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				// The child, blocked writing to the pipe, dies of
+				// SIGPIPE when this test binary exits.
+				t.Fatal("Start hangs: the child blocks writing the symlink's target while nook waits for it")
+			}
+			var sf *SetupFailure
+			if !errors.As(err, &sf) {
+				t.Fatalf("got %T %v, want a SetupFailure", err, err)
+			}
+			if sf.Phase != PhaseExisting || sf.NotSymlink || sf.Existing != target {
+				t.Errorf("got phase %v, not a symlink %v, a target of %d bytes; want the symlink's %d-byte target",
+					sf.Phase, sf.NotSymlink, len(sf.Existing), len(target))
+			}
+		})
 	}
 }
