@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -69,6 +70,30 @@ func (f *SetupFailure) Error() string {
 }
 
 func (f *SetupFailure) Unwrap() error { return f.Errno }
+
+// setupFailureFields is SetupFailure without its JSON methods.
+type setupFailureFields SetupFailure
+
+// setupFailureJSON carries Existing as bytes (base64 in JSON): a symlink's
+// target need not be UTF-8, and a JSON string would turn what is not into
+// U+FFFD on its way from the Go init.
+type setupFailureJSON struct {
+	*setupFailureFields
+	Existing []byte `json:"existing,omitempty"`
+}
+
+func (f *SetupFailure) MarshalJSON() ([]byte, error) {
+	return json.Marshal(setupFailureJSON{(*setupFailureFields)(f), []byte(f.Existing)})
+}
+
+func (f *SetupFailure) UnmarshalJSON(b []byte) error {
+	w := setupFailureJSON{setupFailureFields: (*setupFailureFields)(f)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	f.Existing = string(w.Existing)
+	return nil
+}
 
 // normal makes both engines' reports of one failure alike: a component
 // that is no directory is a parent's failure, whatever made the call that

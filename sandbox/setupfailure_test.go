@@ -67,7 +67,7 @@ func TestSetupFailureFields(t *testing.T) {
 					t.Fatalf("got %T %v, want a StartError with a SetupFailure", err, err)
 				}
 				if *sf != c.want {
-					t.Errorf("got  %+v\nwant %+v", *sf, c.want)
+					t.Errorf("got  %#v\nwant %#v", *sf, c.want)
 				}
 				if strings.Contains(se.Msg, "Can't") || !strings.Contains(se.Msg, c.want.Dest) {
 					t.Errorf("nook's message changed: %q", se.Msg)
@@ -126,6 +126,44 @@ func TestSetupFailureLongSymlinkTarget(t *testing.T) {
 			if sf.Phase != PhaseExisting || sf.NotSymlink || sf.Existing != target {
 				t.Errorf("got phase %v, not a symlink %v, a target of %d bytes; want the symlink's %d-byte target",
 					sf.Phase, sf.NotSymlink, len(sf.Existing), len(target))
+			}
+		})
+	}
+}
+
+// TestSetupFailureExistingBytes: the target of a symlink in the way comes
+// back byte for byte from either engine, UTF-8 or not (bwrap prints it as it
+// is). The symlink comes from the host through a bind, so only the report
+// carries the target.
+func TestSetupFailureExistingBytes(t *testing.T) {
+	dir := t.TempDir()
+	const target = "x\xffy"
+	if err := os.Symlink(target, dir+"/l"); err != nil {
+		t.Fatal(err)
+	}
+	for _, engine := range []string{"raw", "init"} {
+		if engineForced && engine == "raw" {
+			continue
+		}
+		t.Run(engine, func(t *testing.T) {
+			t.Setenv("NOOK_ENGINE", engine)
+			s := &Spec{Mounts: []Mount{
+				{Op: OpBind, Source: "/", Dest: "/", ReadOnly: true},
+				{Op: OpTmpfs, Dest: "/tmp"},
+				{Op: OpBind, Source: dir, Dest: "/tmp/h", ReadOnly: true},
+				{Op: OpSymlink, Source: "b", Dest: "/tmp/h/l"},
+			}, Args: []string{"true"}, Env: []string{"PATH=/usr/bin:/bin"}}
+			p, err := Start(s)
+			if err == nil {
+				p.Wait()
+				t.Fatal("started; want a symlink in the way")
+			}
+			var sf *SetupFailure
+			if !errors.As(err, &sf) {
+				t.Fatalf("got %T %v, want a SetupFailure", err, err)
+			}
+			if sf.Phase != PhaseExisting || sf.NotSymlink || sf.Existing != target {
+				t.Errorf("got phase %v, not a symlink %v, target %q; want the target %q", sf.Phase, sf.NotSymlink, sf.Existing, target)
 			}
 		})
 	}
