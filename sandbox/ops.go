@@ -389,8 +389,7 @@ func (t *tree) symlink(target, dest string) error {
 				}
 			}
 		}
-		return &phaseError{phase: PhaseExisting, notSymlink: rerr != nil, existing: got,
-			err: fmt.Errorf("create symlink %s: something else is there already", dest)}
+		return symlinkInTheWay(dest, got, rerr)
 	}
 	if err != nil {
 		return inPhase(PhaseCreate, fmt.Errorf("create symlink %s -> %s: %w", dest, target, err))
@@ -606,4 +605,19 @@ func removeVolatileMark(work int) error {
 		return os.NewSyscallError("unlinkat dirty", err)
 	}
 	return os.NewSyscallError("unlinkat volatile", unix.Unlinkat(inc, "volatile", unix.AT_REMOVEDIR))
+}
+
+// symlinkInTheWay is the failure of a --symlink onto dest, where readlink
+// found the target got or failed with rerr: EINVAL, no symlink is there;
+// anything else, what is there could not be read.
+func symlinkInTheWay(dest, got string, rerr error) error {
+	pe := &phaseError{phase: PhaseExisting, existing: got,
+		err: fmt.Errorf("create symlink %s: something else is there already", dest)}
+	if rerr != nil {
+		pe.notSymlink = errors.Is(rerr, unix.EINVAL)
+		if !pe.notSymlink && !errors.As(rerr, &pe.readlinkErr) {
+			pe.readlinkErr = unix.EIO
+		}
+	}
+	return pe
 }

@@ -32,6 +32,8 @@ func (p *rawProg) setupFailure(rec [5]uint32, f *os.File) *SetupFailure {
 			sf.Existing = readText(f)
 		case unix.EINVAL:
 			sf.NotSymlink = true
+		default:
+			sf.ReadlinkErrno = errno // what is there could not be read
 		}
 	}
 	return sf.normal()

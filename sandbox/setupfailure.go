@@ -54,15 +54,20 @@ type SetupFailure struct {
 	Phase SetupPhase `json:"phase"`
 	Errno unix.Errno `json:"errno"`
 	// NotSymlink, for OpSymlink in PhaseExisting: what is at Dest is no
-	// symlink; otherwise Existing is the target of the symlink there.
-	NotSymlink bool   `json:"not_symlink,omitempty"`
-	Existing   string `json:"existing,omitempty"`
+	// symlink; ReadlinkErrno: reading it failed so (neither is set:
+	// Existing is the target of the symlink there).
+	NotSymlink    bool       `json:"not_symlink,omitempty"`
+	ReadlinkErrno unix.Errno `json:"readlink_errno,omitempty"`
+	Existing      string     `json:"existing,omitempty"`
 }
 
 func (f *SetupFailure) Error() string {
 	if f.Phase == PhaseExisting && f.Op == OpSymlink {
 		if f.NotSymlink {
 			return fmt.Sprintf("create symlink %s: something else is there already", f.Dest)
+		}
+		if f.ReadlinkErrno != 0 {
+			return fmt.Sprintf("create symlink %s: something is there already, and reading it as a symlink failed: %v", f.Dest, f.ReadlinkErrno)
 		}
 		return fmt.Sprintf("create symlink %s: a symlink to %s is there already", f.Dest, f.Existing)
 	}

@@ -168,3 +168,35 @@ func TestSetupFailureExistingBytes(t *testing.T) {
 		})
 	}
 }
+
+// TestSetupFailureReadlinkErrno: a symlink in the way that cannot be read
+// keeps readlink's errno, apart from one that is no symlink (EINVAL), in
+// both engines' report and nook's own words.
+func TestSetupFailureReadlinkErrno(t *testing.T) {
+	m := Mount{Op: OpSymlink, Source: "t", Dest: "/l"}
+	for _, c := range []struct {
+		rerr       error
+		notSymlink bool
+		errno      unix.Errno
+	}{
+		{unix.EINVAL, true, 0},
+		{unix.EACCES, false, unix.EACCES},
+	} {
+		// The Go init: ops.go's phaseError of a failed readlink.
+		pe := symlinkInTheWay("/l", "", c.rerr)
+		f := setupFailureOf(m, pe)
+		if f == nil || f.NotSymlink != c.notSymlink || f.ReadlinkErrno != c.errno || f.Errno != unix.EEXIST {
+			t.Errorf("Go init, readlink %v: got %+v", c.rerr, f)
+		}
+		// The raw engine: the error record of its readlink instruction.
+		p := &rawProg{steps: []rawStep{{mount: &m}}, insns: []rawInsn{{kind: rkReadlinkEq, phase: uint8(PhaseExisting)}}}
+		f = p.setupFailure([5]uint32{recError, 0, uint32(c.rerr.(unix.Errno)), 0, pcFlag}, nil)
+		if f == nil || f.NotSymlink != c.notSymlink || f.ReadlinkErrno != c.errno || f.Errno != unix.EEXIST {
+			t.Errorf("raw engine, readlink %v: got %+v", c.rerr, f)
+		}
+	}
+	f := &SetupFailure{Op: OpSymlink, Dest: "/l", Phase: PhaseExisting, Errno: unix.EEXIST, ReadlinkErrno: unix.EACCES}
+	if msg := f.Error(); !strings.Contains(msg, "/l") || !strings.Contains(msg, unix.EACCES.Error()) {
+		t.Errorf("nook's words %q name neither the path nor readlink's errno", msg)
+	}
+}

@@ -25,6 +25,8 @@ func TestSetupMessage(t *testing.T) {
 			"Can't make symlink at /l: destination exists and is not a symlink"},
 		{sandbox.SetupFailure{Op: sandbox.OpSymlink, Source: "t", Dest: "/l", Phase: sandbox.PhaseExisting, Existing: "other"},
 			"Can't make symlink at /l: existing destination is other"},
+		{sandbox.SetupFailure{Op: sandbox.OpSymlink, Source: "t", Dest: "/l", Phase: sandbox.PhaseExisting, Errno: unix.EEXIST, ReadlinkErrno: unix.EACCES},
+			"Can't make symlink at /l: destination exists, and cannot read symlink target: Permission denied"},
 		{sandbox.SetupFailure{Op: sandbox.OpProc, Dest: "/f", Phase: sandbox.PhaseExisting, Errno: unix.ENOTDIR},
 			"Destination is not a directory /f"},
 		{sandbox.SetupFailure{Op: sandbox.OpBind, Source: "/s", Dest: "/d", Phase: sandbox.PhaseExisting, Errno: unix.EISDIR},
