@@ -133,14 +133,15 @@ func (t *tree) chmod(dest string, mode uint32) error {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
-		return fmt.Errorf("chmod %s: it is a symlink; name what it points to instead", dest)
+		// apply's caller names the operation and dest.
+		return errors.New("it is a symlink; name what it points to instead")
 	case unix.S_IFCHR, unix.S_IFBLK:
-		return fmt.Errorf("chmod %s: refusing to change a device node", dest)
+		return errors.New("refusing to change a device node")
 	}
 	// O_PATH handles cannot be fchmod'ed; the /proc link reaches the same
 	// inode without resolving the path again.
 	if err := unix.Fchmodat(unix.AT_FDCWD, fdPath(f), mode, 0); err != nil {
-		return &os.PathError{Op: "chmod", Path: dest, Err: err}
+		return inPhase(PhaseChmod, err) // apply's caller names the chmod and dest
 	}
 	return nil
 }

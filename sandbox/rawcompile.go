@@ -928,7 +928,7 @@ func (c *rawTree) write(m Mount) {
 // the file itself (rkChmodable has made sure it is no symlink).
 func (c *rawTree) chmod(dest string, mode uint32) {
 	b := c.b
-	cm := Mount{Op: OpChmod, Dest: dest}
+	cm := Mount{Op: OpChmod, Dest: dest, Mode: &mode}
 	b.atMount("chmod "+dest, cm)
 	b.phase = PhaseOpen
 	parent := c.openIn(path.Dir(dest))
@@ -943,6 +943,7 @@ func (c *rawTree) chmod(dest string, mode uint32) {
 	b.hint(unix.ELOOP, "it is a symlink; name what it points to instead")
 	b.hint(unix.EPERM, "refusing to change a device node")
 	b.atMount("chmod "+dest, cm)
+	b.phase = PhaseChmod
 	b.sys(unix.SYS_FCHMODAT2, rval(fd), imm(b.cstr("")), imm(uintptr(mode)), imm(unix.AT_EMPTY_PATH))
 	two := len(b.p.insns) - 1
 	b.p.insns[two].soft = [3]uint16{uint16(unix.ENOSYS), uint16(unix.EINVAL), uint16(unix.EOPNOTSUPP)}

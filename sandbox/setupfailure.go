@@ -24,6 +24,8 @@ const (
 	PhaseMount
 	// PhaseOpen: opening Dest to change it (chmod).
 	PhaseOpen
+	// PhaseChmod: the chmod itself (SetupFailure.Mode is the mode).
+	PhaseChmod
 )
 
 func (p SetupPhase) String() string {
@@ -38,6 +40,8 @@ func (p SetupPhase) String() string {
 		return "mount on"
 	case PhaseOpen:
 		return "open"
+	case PhaseChmod:
+		return "change the mode of"
 	}
 	return fmt.Sprintf("phase %d of", int(p))
 }
@@ -50,6 +54,8 @@ type SetupFailure struct {
 	AsBind bool   `json:"as_bind,omitempty"` // OpWrite/OpFile bound over Dest (bwrap's --bind-data)
 	Dest   string `json:"dest"`
 	Source string `json:"source,omitempty"`
+	// Mode, for OpChmod, is the mode asked for.
+	Mode uint32 `json:"mode,omitempty"`
 	// Phase is the part that failed, Errno why.
 	Phase SetupPhase `json:"phase"`
 	Errno unix.Errno `json:"errno"`

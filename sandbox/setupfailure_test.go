@@ -41,7 +41,10 @@ func TestSetupFailureFields(t *testing.T) {
 			SetupFailure{Op: OpDir, Dest: "/etc/passwd", Phase: PhaseExisting, Errno: unix.ENOTDIR}},
 		{"chmod of a missing path",
 			[]Mount{{Op: OpChmod, Dest: "/tmp/missing", Mode: &mode}},
-			SetupFailure{Op: OpChmod, Dest: "/tmp/missing", Phase: PhaseOpen, Errno: unix.ENOENT}},
+			SetupFailure{Op: OpChmod, Dest: "/tmp/missing", Mode: mode, Phase: PhaseOpen, Errno: unix.ENOENT}},
+		{"chmod on a read-only bind",
+			[]Mount{{Op: OpChmod, Dest: "/etc/passwd", Mode: &mode}},
+			SetupFailure{Op: OpChmod, Dest: "/etc/passwd", Mode: mode, Phase: PhaseChmod, Errno: unix.EROFS}},
 		{"remount-ro of no mount",
 			[]Mount{{Op: OpRemountRO, Dest: "/etc"}},
 			SetupFailure{Op: OpRemountRO, Dest: "/etc", Phase: PhaseMount, Errno: unix.EINVAL}},
@@ -71,6 +74,9 @@ func TestSetupFailureFields(t *testing.T) {
 				}
 				if strings.Contains(se.Msg, "Can't") || !strings.Contains(se.Msg, c.want.Dest) {
 					t.Errorf("nook's message changed: %q", se.Msg)
+				}
+				if prefix := string(c.want.Op) + " " + c.want.Dest + ":"; strings.HasPrefix(strings.TrimPrefix(se.Msg, prefix+" "), prefix) {
+					t.Errorf("nook's message names the operation twice: %q", se.Msg)
 				}
 			})
 		}

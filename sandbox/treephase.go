@@ -60,6 +60,9 @@ func setupFailureOf(m Mount, err error) *SetupFailure {
 	}
 	f := &SetupFailure{Op: m.Op, AsBind: m.AsBind, Dest: m.Dest, Source: m.Source, Phase: pe.phase,
 		Errno: en, NotSymlink: pe.notSymlink, ReadlinkErrno: pe.readlinkErr, Existing: pe.existing}
+	if m.Op == OpChmod && m.Mode != nil {
+		f.Mode = *m.Mode
+	}
 	return f.normal()
 }
 

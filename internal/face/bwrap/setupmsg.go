@@ -42,6 +42,8 @@ func setupMessage(f *sandbox.SetupFailure) error {
 		return bwrapErrorf("Destination is not a file %s", dest)
 	case sandbox.PhaseOpen:
 		return errno("Can't open %s", dest)
+	case sandbox.PhaseChmod:
+		return errno("Can't chmod %#o %s", f.Mode, dest)
 	case sandbox.PhaseMount:
 		switch f.Op {
 		case sandbox.OpRemountRO:
