@@ -753,7 +753,6 @@ func (c *rawTree) attach(m, target int32, dest string) {
 	b.last().fallback = errnoBit(unix.ENOTDIR) | errnoBit(unix.EISDIR)
 	// EINVAL: say whether the kinds differ (a directory onto a file).
 	b.last().soft[0] = uint16(unix.EINVAL)
-	over := b.sys(unix.SYS_GETPID) // success: jump past the check
 	b.p.insns[mv].onSoft = b.here()
 	saved := b.phase
 	if saved != 0 {
@@ -761,7 +760,7 @@ func (c *rawTree) attach(m, target int32, dest string) {
 	}
 	b.emit(b.insn(rkKindCheck, 0, imm(uintptr(m)), imm(uintptr(target))))
 	b.phase = saved
-	b.p.insns[over].onOK = b.here()
+	b.p.insns[mv].onOK = b.here() // success: past the check
 	b.closeReg(target)
 	if c.ownNext {
 		c.own(m)
@@ -947,11 +946,10 @@ func (c *rawTree) chmod(dest string, mode uint32) {
 	b.sys(unix.SYS_FCHMODAT2, rval(fd), imm(b.cstr("")), imm(uintptr(mode)), imm(unix.AT_EMPTY_PATH))
 	two := len(b.p.insns) - 1
 	b.p.insns[two].soft = [3]uint16{uint16(unix.ENOSYS), uint16(unix.EINVAL), uint16(unix.EOPNOTSUPP)}
-	done := b.sys(unix.SYS_GETPID)
 	b.p.insns[two].onSoft = b.here()
 	b.sys(unix.SYS_FCHMODAT, imm(atFdcwd), imm(b.fdPaths("", fd)), imm(uintptr(mode)), imm(0))
 	b.resetScratch()
-	b.p.insns[done].onOK = b.here()
+	b.p.insns[two].onOK = b.here() // success: past the fallback
 	b.closeReg(fd)
 }
 
