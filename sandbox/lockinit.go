@@ -97,6 +97,10 @@ func startLocked(cfg *initConfig) (int, error) {
 	if err == nil && n == 0 {
 		return int(pid), nil // exec closed the pipe: the command runs
 	}
+	var failure error
+	if err == nil && n == recSize {
+		failure = prog.recordError(rec, errFile) // before reaping, as in startRawOnce
+	}
 	unix.Wait4(int(pid), nil, 0, nil)
 	switch {
 	case err != nil:
@@ -104,7 +108,7 @@ func startLocked(cfg *initConfig) (int, error) {
 	case n != recSize:
 		return 0, &StartError{Code: ExitSetupFailed, Msg: "the command's process ended before it started the command"}
 	}
-	return 0, prog.recordError(rec, errFile)
+	return 0, failure
 }
 
 // compileLocked is the command's part of a raw program, for a child of the

@@ -133,14 +133,15 @@ func (t *tree) chmod(dest string, mode uint32) error {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
-		return fmt.Errorf("chmod %s: it is a symlink; name what it points to instead", dest)
+		// apply's caller names the operation and dest.
+		return errors.New("it is a symlink; name what it points to instead")
 	case unix.S_IFCHR, unix.S_IFBLK:
-		return fmt.Errorf("chmod %s: refusing to change a device node", dest)
+		return errors.New("refusing to change a device node")
 	}
 	// O_PATH handles cannot be fchmod'ed; the /proc link reaches the same
 	// inode without resolving the path again.
 	if err := unix.Fchmodat(unix.AT_FDCWD, fdPath(f), mode, 0); err != nil {
-		return &os.PathError{Op: "chmod", Path: dest, Err: err}
+		return inPhase(PhaseChmod, err) // apply's caller names the chmod and dest
 	}
 	return nil
 }
@@ -394,8 +395,7 @@ func (t *tree) symlink(target, dest string) error {
 				}
 			}
 		}
-		return &phaseError{phase: PhaseExisting, notSymlink: rerr != nil, existing: got,
-			err: fmt.Errorf("create symlink %s: something else is there already", dest)}
+		return symlinkInTheWay(dest, got, rerr)
 	}
 	if err != nil {
 		return inPhase(PhaseCreate, fmt.Errorf("create symlink %s -> %s: %w", dest, target, err))
@@ -611,4 +611,19 @@ func removeVolatileMark(work int) error {
 		return os.NewSyscallError("unlinkat dirty", err)
 	}
 	return os.NewSyscallError("unlinkat volatile", unix.Unlinkat(inc, "volatile", unix.AT_REMOVEDIR))
+}
+
+// symlinkInTheWay is the failure of a --symlink onto dest, where readlink
+// found the target got or failed with rerr: EINVAL, no symlink is there;
+// anything else, what is there could not be read.
+func symlinkInTheWay(dest, got string, rerr error) error {
+	pe := &phaseError{phase: PhaseExisting, existing: got,
+		err: fmt.Errorf("create symlink %s: something else is there already", dest)}
+	if rerr != nil {
+		pe.notSymlink = errors.Is(rerr, unix.EINVAL)
+		if !pe.notSymlink && !errors.As(rerr, &pe.readlinkErr) {
+			pe.readlinkErr = unix.EIO
+		}
+	}
+	return pe
 }

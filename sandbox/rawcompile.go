@@ -807,7 +807,6 @@ func (c *rawTree) attach(m, target int32, dest string) {
 	b.last().fallback = errnoBit(unix.ENOTDIR) | errnoBit(unix.EISDIR)
 	// EINVAL: say whether the kinds differ (a directory onto a file).
 	b.last().soft[0] = uint16(unix.EINVAL)
-	over := b.sys(unix.SYS_GETPID) // success: jump past the check
 	b.p.insns[mv].onSoft = b.here()
 	saved := b.phase
 	if saved != 0 {
@@ -815,7 +814,7 @@ func (c *rawTree) attach(m, target int32, dest string) {
 	}
 	b.emit(b.insn(rkKindCheck, 0, imm(uintptr(m)), imm(uintptr(target))))
 	b.phase = saved
-	b.p.insns[over].onOK = b.here()
+	b.p.insns[mv].onOK = b.here() // success: past the check
 	b.closeReg(target)
 	if c.ownNext {
 		c.own(m)
@@ -982,7 +981,7 @@ func (c *rawTree) write(m Mount) {
 // the file itself (rkChmodable has made sure it is no symlink).
 func (c *rawTree) chmod(dest string, mode uint32) {
 	b := c.b
-	cm := Mount{Op: OpChmod, Dest: dest}
+	cm := Mount{Op: OpChmod, Dest: dest, Mode: &mode}
 	b.atMount("chmod "+dest, cm)
 	b.phase = PhaseOpen
 	parent := c.openIn(path.Dir(dest))
@@ -997,14 +996,14 @@ func (c *rawTree) chmod(dest string, mode uint32) {
 	b.hint(unix.ELOOP, "it is a symlink; name what it points to instead")
 	b.hint(unix.EPERM, "refusing to change a device node")
 	b.atMount("chmod "+dest, cm)
+	b.phase = PhaseChmod
 	b.sys(unix.SYS_FCHMODAT2, rval(fd), imm(b.cstr("")), imm(uintptr(mode)), imm(unix.AT_EMPTY_PATH))
 	two := len(b.p.insns) - 1
 	b.p.insns[two].soft = [3]uint16{uint16(unix.ENOSYS), uint16(unix.EINVAL), uint16(unix.EOPNOTSUPP)}
-	done := b.sys(unix.SYS_GETPID)
 	b.p.insns[two].onSoft = b.here()
 	b.sys(unix.SYS_FCHMODAT, imm(atFdcwd), imm(b.fdPaths("", fd)), imm(uintptr(mode)), imm(0))
 	b.resetScratch()
-	b.p.insns[done].onOK = b.here()
+	b.p.insns[two].onOK = b.here() // success: past the fallback
 	b.closeReg(fd)
 }
 

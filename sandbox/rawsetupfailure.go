@@ -26,12 +26,17 @@ func (p *rawProg) setupFailure(rec [5]uint32, f *os.File) *SetupFailure {
 	m := p.steps[step].mount
 	sf := &SetupFailure{Op: m.Op, AsBind: m.AsBind, Dest: m.Dest, Source: m.Source,
 		Phase: SetupPhase(p.insns[pc].phase), Errno: errno}
+	if m.Op == OpChmod && m.Mode != nil {
+		sf.Mode = *m.Mode
+	}
 	if p.insns[pc].kind == rkReadlinkEq {
 		switch errno {
 		case unix.EEXIST:
 			sf.Existing = readText(f)
 		case unix.EINVAL:
 			sf.NotSymlink = true
+		default:
+			sf.ReadlinkErrno = errno // what is there could not be read
 		}
 	}
 	return sf.normal()

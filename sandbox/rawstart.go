@@ -49,6 +49,11 @@ func startRaw(spec *Spec, id *identity) (*Process, error) {
 // forked with.
 var childRangesHook func([][2]uintptr) [][2]uintptr
 
+// errPipeHook, when set (by a test), is given the error pipe's read end
+// before the child starts (to shrink the pipe to one page, as for a user
+// over fs.pipe-user-pages-soft).
+var errPipeHook func(fd int)
+
 // errForkOnlyCrashed: the raw child, forked with only its own memory, died
 // of SIGSEGV or SIGBUS before it started the command.
 var errForkOnlyCrashed = errors.New("the sandbox's first process crashed on a memory access before starting the command")
@@ -111,6 +116,9 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 	errR, errW, err := pipe()
 	if err != nil {
 		return nil, err
+	}
+	if errPipeHook != nil {
+		errPipeHook(errR)
 	}
 	errFile := os.NewFile(uintptr(errR), "raw-errors")
 	defer errFile.Close()
@@ -298,6 +306,13 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 		n = -1 // pid 1 ended without starting the command
 	}
 	if err != nil || n != 0 {
+		var failure error
+		if err == nil && n == recSize {
+			// Before reaping: what follows the record (a symlink's
+			// target) may not fit the pipe, and the child, blocked
+			// writing it, would never exit.
+			failure = prog.recordError(rec, errFile)
+		}
 		p.reap()
 		closeStatus()
 		if err != nil {
@@ -306,7 +321,7 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 		if n != recSize {
 			return nil, &StartError{Code: ExitSetupFailed, Msg: "the sandbox ended before starting the command"}
 		}
-		return nil, prog.recordError(rec, errFile)
+		return nil, failure
 	}
 	// Wait reads pid 1's records itself (waitRaw): no goroutine, and so
 	// no thread, sits blocked on them meanwhile.
@@ -328,6 +343,10 @@ func (p *Process) enteredChild(errFile *os.File, prog *rawProg) (int, error) {
 		}
 		return int(rec[1]), err
 	}
+	var failure error
+	if err == nil && n == recSize {
+		failure = prog.recordError(rec, errFile) // before reaping, as in startRawOnce
+	}
 	p.reap()
 	switch {
 	case err != nil:
@@ -335,7 +354,7 @@ func (p *Process) enteredChild(errFile *os.File, prog *rawProg) (int, error) {
 	case n != recSize:
 		return 0, &StartError{Code: ExitSetupFailed, Msg: "the sandbox ended before starting the command"}
 	}
-	return 0, prog.recordError(rec, errFile)
+	return 0, failure
 }
 
 // reapMiddle waits for the middle process, which exits 0 right after its

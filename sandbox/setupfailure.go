@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,8 @@ const (
 	PhaseMount
 	// PhaseOpen: opening Dest to change it (chmod).
 	PhaseOpen
+	// PhaseChmod: the chmod itself (SetupFailure.Mode is the mode).
+	PhaseChmod
 )
 
 func (p SetupPhase) String() string {
@@ -37,6 +40,8 @@ func (p SetupPhase) String() string {
 		return "mount on"
 	case PhaseOpen:
 		return "open"
+	case PhaseChmod:
+		return "change the mode of"
 	}
 	return fmt.Sprintf("phase %d of", int(p))
 }
@@ -49,13 +54,17 @@ type SetupFailure struct {
 	AsBind bool   `json:"as_bind,omitempty"` // OpWrite/OpFile bound over Dest (bwrap's --bind-data)
 	Dest   string `json:"dest"`
 	Source string `json:"source,omitempty"`
+	// Mode, for OpChmod, is the mode asked for.
+	Mode uint32 `json:"mode,omitempty"`
 	// Phase is the part that failed, Errno why.
 	Phase SetupPhase `json:"phase"`
 	Errno unix.Errno `json:"errno"`
 	// NotSymlink, for OpSymlink in PhaseExisting: what is at Dest is no
-	// symlink; otherwise Existing is the target of the symlink there.
-	NotSymlink bool   `json:"not_symlink,omitempty"`
-	Existing   string `json:"existing,omitempty"`
+	// symlink; ReadlinkErrno: reading it failed so (neither is set:
+	// Existing is the target of the symlink there).
+	NotSymlink    bool       `json:"not_symlink,omitempty"`
+	ReadlinkErrno unix.Errno `json:"readlink_errno,omitempty"`
+	Existing      string     `json:"existing,omitempty"`
 }
 
 func (f *SetupFailure) Error() string {
@@ -63,12 +72,39 @@ func (f *SetupFailure) Error() string {
 		if f.NotSymlink {
 			return fmt.Sprintf("create symlink %s: something else is there already", f.Dest)
 		}
+		if f.ReadlinkErrno != 0 {
+			return fmt.Sprintf("create symlink %s: something is there already, and reading it as a symlink failed: %v", f.Dest, f.ReadlinkErrno)
+		}
 		return fmt.Sprintf("create symlink %s: a symlink to %s is there already", f.Dest, f.Existing)
 	}
 	return fmt.Sprintf("%s %s: %s %s: %v", f.Op, f.Dest, f.Phase, f.Dest, f.Errno)
 }
 
 func (f *SetupFailure) Unwrap() error { return f.Errno }
+
+// setupFailureFields is SetupFailure without its JSON methods.
+type setupFailureFields SetupFailure
+
+// setupFailureJSON carries Existing as bytes (base64 in JSON): a symlink's
+// target need not be UTF-8, and a JSON string would turn what is not into
+// U+FFFD on its way from the Go init.
+type setupFailureJSON struct {
+	*setupFailureFields
+	Existing []byte `json:"existing,omitempty"`
+}
+
+func (f *SetupFailure) MarshalJSON() ([]byte, error) {
+	return json.Marshal(setupFailureJSON{(*setupFailureFields)(f), []byte(f.Existing)})
+}
+
+func (f *SetupFailure) UnmarshalJSON(b []byte) error {
+	w := setupFailureJSON{setupFailureFields: (*setupFailureFields)(f)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	f.Existing = string(w.Existing)
+	return nil
+}
 
 // normal makes both engines' reports of one failure alike: a component
 // that is no directory is a parent's failure, whatever made the call that

@@ -16,10 +16,11 @@ import (
 type phaseError struct {
 	phase SetupPhase
 	// path is where it failed (ensureDir: the component it made).
-	path       string
-	notSymlink bool
-	existing   string
-	err        error
+	path        string
+	notSymlink  bool
+	readlinkErr unix.Errno
+	existing    string
+	err         error
 }
 
 func (e *phaseError) Error() string { return e.err.Error() }
@@ -58,7 +59,10 @@ func setupFailureOf(m Mount, err error) *SetupFailure {
 		return nil
 	}
 	f := &SetupFailure{Op: m.Op, AsBind: m.AsBind, Dest: m.Dest, Source: m.Source, Phase: pe.phase,
-		Errno: en, NotSymlink: pe.notSymlink, Existing: pe.existing}
+		Errno: en, NotSymlink: pe.notSymlink, ReadlinkErrno: pe.readlinkErr, Existing: pe.existing}
+	if m.Op == OpChmod && m.Mode != nil {
+		f.Mode = *m.Mode
+	}
 	return f.normal()
 }
 

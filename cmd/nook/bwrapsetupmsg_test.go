@@ -65,6 +65,8 @@ func TestBwrapSetupMessages(t *testing.T) {
 		{"chmod of a missing path", cat(B, w("--chmod", "0755", "/nonexistent-nook-diff", "true")), false},
 		{"chmod under a missing directory", cat(B, T, w("--dir", "/tmp/a", "--chmod", "0755", "/tmp/a/b/c", "true")), false},
 		{"chmod under a file", cat(B, w("--chmod", "0755", "/etc/passwd/x", "true")), false},
+		{"chmod on a read-only bind", cat(B, w("--chmod", "0700", "/etc/passwd", "true")), false},
+		{"chmod to 0 on a read-only bind", cat(B, w("--chmod", "0", "/etc/passwd", "true")), false},
 		{"remount-ro of no mount", cat(B, w("--remount-ro", "/etc", "true")), false},
 		{"remount-ro of a missing path", cat(B, w("--remount-ro", "/nonexistent-nook-diff", "true")), false},
 		{"remount-ro under a file", cat(B, w("--remount-ro", "/etc/passwd/x", "true")), false},

@@ -28,6 +28,8 @@ func setupMessage(f *sandbox.SetupFailure) error {
 		switch {
 		case f.Op == sandbox.OpSymlink && f.NotSymlink:
 			return bwrapErrorf("Can't make symlink at %s: destination exists and is not a symlink", dest)
+		case f.Op == sandbox.OpSymlink && f.ReadlinkErrno != 0:
+			return bwrapErrorf("Can't make symlink at %s: destination exists, and cannot read symlink target: %s", dest, capitalizeErrno(f.ReadlinkErrno.Error(), f.ReadlinkErrno))
 		case f.Op == sandbox.OpSymlink:
 			return bwrapErrorf("Can't make symlink at %s: existing destination is %s", dest, f.Existing)
 		case f.Errno == unix.ENOTDIR:
@@ -40,6 +42,8 @@ func setupMessage(f *sandbox.SetupFailure) error {
 		return bwrapErrorf("Destination is not a file %s", dest)
 	case sandbox.PhaseOpen:
 		return errno("Can't open %s", dest)
+	case sandbox.PhaseChmod:
+		return errno("Can't chmod %#o %s", f.Mode, dest)
 	case sandbox.PhaseMount:
 		switch f.Op {
 		case sandbox.OpRemountRO:
