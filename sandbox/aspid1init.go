@@ -250,6 +250,12 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 func (e *earlyCmd) failure() error {
 	rec, n, err := readRecord(e.errs)
 	runtime.KeepAlive(e.prog)
+	var failure error
+	if err == nil && n == recSize {
+		// Before reaping: a symlink's target follows the record and may
+		// not fit the pipe (recordError reads it).
+		failure = e.prog.recordError(rec, e.errs)
+	}
 	unix.Wait4(e.pid, nil, 0, nil)
 	switch {
 	case err != nil:
@@ -257,7 +263,7 @@ func (e *earlyCmd) failure() error {
 	case n != recSize:
 		return &StartError{Code: ExitSetupFailed, Msg: "the command's process ended before it started the command"}
 	}
-	return e.prog.recordError(rec, e.errs)
+	return failure
 }
 
 // release lets T go on once the tree is final and returns its pid once it
@@ -280,13 +286,17 @@ func (e *earlyCmd) release() (int, error) {
 		e.errs.Close()
 		return e.pid, nil // exec closed the pipe: the command runs
 	}
+	var failure error
+	if err == nil && n == recSize {
+		failure = e.prog.recordError(rec, e.errs) // before reaping, as above
+	}
 	unix.Wait4(e.pid, nil, 0, nil)
-	defer e.errs.Close()
+	e.errs.Close()
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("read the command's start-up report: %w", err)
 	case n != recSize:
 		return 0, &StartError{Code: ExitSetupFailed, Msg: "the command's process ended before it started the command"}
 	}
-	return 0, e.prog.recordError(rec, e.errs)
+	return 0, failure
 }
