@@ -126,23 +126,33 @@ func Program(goarch string, opts Options) ([]unix.SockFilter, error) {
 	return a.assemble()
 }
 
-// emitABI emits the block for one ABI. It starts by loading nr and ends in
-// returns only, so blocks can be laid out in any order.
+// emitABI emits the block for one ABI. It starts by loading nr (or, for an
+// ABI with indirectIoctl, args[0]) and ends in returns only, so blocks can
+// be laid out in any order.
 func emitABI(a *assembler, x abi, opts Options, bigEndian bool) {
 	var bit uint32
 	if x.x32 {
 		bit = x32SyscallBit
 	}
 	ioctl := a.newLabel()
-	shifted := a.newLabel()
+	deny := a.newLabel()
 	succeed := a.newLabel()
 
+	if x.indirectIoctl != 0 {
+		// First, and whatever nr says (see abi.indirectIoctl): the ioctl
+		// number in args[0] with the request in args[2].
+		notIndirect := a.newLabel()
+		a.loadWord(argLow(0, bigEndian))
+		a.jumpIf(unix.BPF_JEQ, x.indirectIoctl, next, notIndirect)
+		a.loadWord(argLow(2, bigEndian))
+		for _, req := range x.denyReq {
+			a.jumpIf(unix.BPF_JEQ, req, deny, next)
+		}
+		a.bind(notIndirect)
+	}
 	a.loadWord(offNr)
 	for _, n := range x.ioctl {
 		a.jumpIf(unix.BPF_JEQ, n|bit, ioctl, next)
-	}
-	for _, n := range x.ioctlShifted {
-		a.jumpIf(unix.BPF_JEQ, n|bit, shifted, next)
 	}
 	var quiet []uint32
 	if opts.SuppressChown {
@@ -164,16 +174,6 @@ func emitABI(a *assembler, x abi, opts Options, bigEndian bool) {
 	// ioctl: the kernel passes cmd on as unsigned int, so only the low word
 	// of args[1] matters; comparing just that word means high garbage bits
 	// cannot smuggle TIOCSTI past the filter.
-	deny := a.newLabel()
-	if len(x.ioctlShifted) > 0 {
-		// The request may also be one argument further on (see
-		// abi.ioctlShifted); check args[2], then args[1] as usual.
-		a.bind(shifted)
-		a.loadWord(argLow(2, bigEndian))
-		for _, req := range x.denyReq {
-			a.jumpIf(unix.BPF_JEQ, req, deny, next)
-		}
-	}
 	a.bind(ioctl)
 	a.loadWord(argLow(1, bigEndian))
 	for _, req := range x.denyReq {

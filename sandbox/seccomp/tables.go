@@ -28,12 +28,12 @@ type abi struct {
 	// __X32_SYSCALL_BIT in nr.
 	x32   bool
 	ioctl []uint32
-	// ioctlShifted are ioctl numbers whose request the filter may see in
-	// args[2] as well as args[1] (MIPS o32 ioctl reached through o32's
-	// indirect syscall by an n64 or n32 task; see mipsABI).
-	ioctlShifted []uint32
-	chown        []uint32
-	sync         []uint32
+	// indirectIoctl, when not zero, is an ioctl number the kernel may run
+	// from args[0] with the request in args[2], whatever nr the filter sees
+	// (MIPS o32's indirect syscall from an n64 or n32 task; see mipsABI).
+	indirectIoctl uint32
+	chown         []uint32
+	sync          []uint32
 	// ioctl requests refused: TIOCSTI and TIOCLINUX. They are per
 	// architecture (asm-generic 0x5412/0x541c; MIPS 0x5472/0x5483).
 	denyReq []uint32
@@ -121,23 +121,28 @@ func mipsN32() sysnums {
 // ABI's ioctl, and every MIPS block matches all three tables. The ranges do
 // not overlap, so no other syscall is caught.
 //
-// One more path: o32's indirect syscall, syscall(4000, nr, args...). For it
-// scall64-o32.S reports the inner nr (taken from a0) to seccomp, and the
-// arguments are shifted by one only when the task is o32
-// (mips_syscall_is_indirect checks TIF_32BIT_REGS). An n64 or n32 task that
-// calls syscall(4000, 4054, fd, TIOCSTI) is therefore seen as o32 ioctl
-// with the fd in args[1] and the request in args[2], while sys32_syscall
-// runs ioctl(fd, TIOCSTI). So in the n64 and n32 blocks the o32 ioctl
-// checks args[2] too; a direct o32 ioctl from such a task with a third
-// argument equal to TIOCSTI is refused as well, a price worth paying.
+// One more path: o32's indirect syscall, syscall(4000, nr, args...), which
+// any task can make since 4000 is in o32's range. sys32_syscall
+// (scall64-o32.S) runs the o32 syscall numbered by a0 (compared as a 32-bit
+// word) with a1... as its arguments. The kernel shifts the arguments, and
+// re-reads the number after a tracer's syscall-entry stop
+// (mips_syscall_update_nr), only when mips_syscall_is_indirect holds, and
+// that needs TIF_32BIT_REGS: an o32 task. For an n64 or n32 task seccomp
+// sees the unshifted (4054, fd, TIOCSTI), and since seccomp runs after the
+// ptrace entry stop while the number it sees is never re-read, a tracer
+// that writes a0 there leaves seccomp with a stale nr of any value. So the
+// n64 and n32 blocks cannot trust nr for this call: before looking at it,
+// they refuse any syscall whose args[0] low word is o32 ioctl (4054) and
+// whose args[2] low word is TIOCSTI or TIOCLINUX. The price: such an n64 or
+// n32 call of any syscall, read(4054, buf, 0x5472) say, gets EPERM too.
+// The o32 block needs none of this: for o32 tasks nr and arguments are
+// already the inner call's.
 func mipsABI(name string, auditArch uint32) abi {
 	o32, n64, n32 := xsysMipsle, xsysMips64le, mipsN32()
 	x := fromSysnums(name, auditArch, n64)
-	if auditArch == unix.AUDIT_ARCH_MIPSEL {
-		x.ioctl = []uint32{o32.ioctl, n64.ioctl, n32.ioctl}
-	} else {
-		x.ioctl = []uint32{n64.ioctl, n32.ioctl}
-		x.ioctlShifted = []uint32{o32.ioctl}
+	x.ioctl = []uint32{o32.ioctl, n64.ioctl, n32.ioctl}
+	if auditArch != unix.AUDIT_ARCH_MIPSEL {
+		x.indirectIoctl = o32.ioctl
 	}
 	x.chown = concat(o32.chown, n64.chown, n32.chown)
 	x.sync = concat(o32.sync, n64.sync, n32.sync)
