@@ -50,7 +50,17 @@ func fromSysnums(name string, auditArch uint32, s sysnums) abi {
 // The ABIs are built by functions, not package variables, so that a nook
 // invocation that never installs a filter does not pay for them.
 
-func abiX8664() abi { return fromSysnums("x86_64", unix.AUDIT_ARCH_X86_64, xsysAmd64) }
+func abiX8664() abi {
+	x := fromSysnums("x86_64", unix.AUDIT_ARCH_X86_64, xsysAmd64)
+	// 514 is x32's ioctl (compat_sys_ioctl). Before 5.4 split the x32
+	// entries into their own table, a kernel built with x32 support held
+	// them at 512 and up in sys_call_table and do_syscall_64 masked
+	// __X32_SYSCALL_BIT off nr, so an x86_64 task calling 514 without the
+	// bit ran that ioctl. Current kernels
+	// return ENOSYS for it, so matching it costs nothing.
+	x.ioctl = []uint32{xsysAmd64.ioctl, 514}
+	return x
+}
 
 func abiX32() abi {
 	x := fromSysnums("x32", unix.AUDIT_ARCH_X86_64, xsysAmd64)
@@ -71,8 +81,12 @@ func abiARM() abi     { return fromSysnums("arm", unix.AUDIT_ARCH_ARM, xsysArm) 
 func abiAArch64() abi { return fromSysnums("aarch64", unix.AUDIT_ARCH_AARCH64, xsysArm64) }
 func abiRISCV64() abi { return fromSysnums("riscv64", unix.AUDIT_ARCH_RISCV64, xsysRiscv64) }
 
-// rv32 compat tasks on a riscv64 kernel use the same asm-generic numbers
+// rv32 tasks use the same asm-generic numbers as riscv64
 // (include/uapi/asm-generic/unistd.h; x/sys has no linux/riscv32 file).
+// Upstream riscv64 kernels report AUDIT_ARCH_RISCV64 for rv32 compat tasks
+// (syscall_get_arch looks at CONFIG_64BIT, not at the task), so those are
+// caught by the riscv64 block; this one only matters on a kernel that
+// reports AUDIT_ARCH_RISCV32.
 func abiRISCV32() abi { return fromSysnums("riscv32", unix.AUDIT_ARCH_RISCV32, xsysRiscv64) }
 
 func abiLoong64() abi { return fromSysnums("loongarch64", unix.AUDIT_ARCH_LOONGARCH64, xsysLoong64) }
