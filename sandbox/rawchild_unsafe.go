@@ -257,19 +257,30 @@ func rawRun(p *rawProg, pc int) {
 			pc = next
 			continue
 		}
-		if e < 64 && in.fallback&(1<<uint(e)) != 0 {
-			rawReport(p, p.errFd, recFallback, uint32(in.step), uint32(e), 0, 0)
-			rawExit(ExitSetupFailed)
-		}
-		rawReport(p, p.errFd, recError, uint32(in.step), uint32(e), uint32(in.code), uint32(pc)|pcFlag)
-		if in.kind == rkReadlinkEq && e == unix.EEXIST {
-			// What the symlink in the way points to, for the message.
-			rawReport(p, p.errFd, recText, uint32(p.textLen), 0, 0, 0)
-			syscall.RawSyscall6(unix.SYS_WRITE, p.errFd, uintptr(unsafe.Pointer(&p.scratch[0])), p.textLen, 0, 0, 0)
-		}
-		rawExit(uintptr(in.code))
+		rawFail(p, in, pc, e)
 	}
 	rawExit(ExitSetupFailed)
+}
+
+// rawFail reports instruction pc's failure e to the parent and exits. It is
+// a frame of its own (noinline) so that its temporaries do not widen
+// rawRun's frame, which every nosplit chain below rawRun pays for.
+//
+//go:nosplit
+//go:norace
+//go:noinline
+func rawFail(p *rawProg, in *rawInsn, pc int, e syscall.Errno) {
+	if e < 64 && in.fallback&(1<<uint(e)) != 0 {
+		rawReport(p, p.errFd, recFallback, uint32(in.step), uint32(e), 0, 0)
+		rawExit(ExitSetupFailed)
+	}
+	rawReport(p, p.errFd, recError, uint32(in.step), uint32(e), uint32(in.code), uint32(pc)|pcFlag)
+	if in.kind == rkReadlinkEq && e == unix.EEXIST {
+		// What the symlink in the way points to, for the message.
+		rawReport(p, p.errFd, recText, uint32(p.textLen), 0, 0, 0)
+		syscall.RawSyscall6(unix.SYS_WRITE, p.errFd, uintptr(unsafe.Pointer(&p.scratch[0])), p.textLen, 0, 0, 0)
+	}
+	rawExit(uintptr(in.code))
 }
 
 // rawReap waits for the child pid, which must exit 0; otherwise this
@@ -574,17 +585,25 @@ func rawWaitLoop(p *rawProg, in *rawInsn) {
 		if got != cmd {
 			continue
 		}
+		// The records are written here, not through rawReport: one frame
+		// less on this nosplit chain (rawFork → rawRun → rawWaitLoop), which
+		// instrumented builds (go test -fuzz) otherwise overflow.
+		p.rec = [5]uint32{}
+		exit := uintptr(0)
 		switch {
 		case ws&0xff == 0x7f: // stopped
-			rawReport(p, fd, recStopped, (ws>>8)&0xff, 0, 0, 0)
+			p.rec[0], p.rec[1] = recStopped, (ws>>8)&0xff
+			exit = ^uintptr(0)
 		case ws&0x7f == 0: // exited
-			code := (ws >> 8) & 0xff
-			rawReport(p, fd, recDone, code, 0, 0, 0)
-			rawExit(uintptr(code))
+			p.rec[0], p.rec[1] = recDone, (ws>>8)&0xff
+			exit = uintptr(p.rec[1])
 		default: // killed
-			sig := ws & 0x7f
-			rawReport(p, fd, recDone, 0, sig, 0, 0)
-			rawExit(uintptr(128 + sig))
+			p.rec[0], p.rec[2] = recDone, ws&0x7f
+			exit = uintptr(128 + p.rec[2])
+		}
+		syscall.RawSyscall6(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p.rec[0])), recSize, 0, 0, 0)
+		if exit != ^uintptr(0) {
+			rawExit(exit)
 		}
 	}
 }
@@ -777,6 +796,7 @@ func rawFormat(p *rawProg, in *rawInsn) syscall.Errno {
 //
 //go:nosplit
 //go:norace
+//go:noinline
 func rawKindCheck(p *rawProg, mount, target uintptr) syscall.Errno {
 	st := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, mount, uintptr(unsafe.Pointer(st)), 0, 0, 0, 0); e != 0 {
@@ -800,6 +820,7 @@ func rawKindCheck(p *rawProg, mount, target uintptr) syscall.Errno {
 //
 //go:nosplit
 //go:norace
+//go:noinline
 func rawWantDir(p *rawProg, fd uintptr) syscall.Errno {
 	st := (*unix.Stat_t)(unsafe.Pointer(&p.scratch[0]))
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FSTAT, fd, uintptr(unsafe.Pointer(st)), 0, 0, 0, 0); e != 0 {
