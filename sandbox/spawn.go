@@ -502,7 +502,21 @@ func (p *Process) reap() (Status, error) {
 // Signal sends sig to the sandbox's process group: the command and, with a
 // pid namespace, nook's pid 1, which ignores it. So the command gets one
 // copy, as it would from the terminal.
+//
+// A signal that asks the command to end (SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+// SIGKILL) also tells the stdio relays, before or after the command ends:
+// once it has ended, a relay whose destination takes nothing for a moment
+// drops what it holds, so that Wait returns as it would without a relay
+// (a caller's reader that stalled would otherwise hold it for ever). Here
+// rather than in an API of its own: every front end forwards the signals
+// it gets through Signal, and a library caller that asks the command to
+// end wants Wait to return as well; a command that survives the signal
+// loses nothing, since nothing is dropped before the sandbox ends.
 func (p *Process) Signal(sig syscall.Signal) error {
+	switch sig {
+	case unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGKILL:
+		p.relay.toldToEnd()
+	}
 	if err := unix.Kill(-p.pgid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return os.NewSyscallError("kill", err)
 	}

@@ -99,6 +99,8 @@ type Spec struct {
 	// the command could not reopen them through /proc/self/fd or /dev/std*
 	// (a pipe or file of another user's): by default nook relays those
 	// through pipes the command can reopen (with a pid namespace only).
+	// Wait returns once the relays delivered what the command wrote,
+	// unless the command was told to end (see Process.Signal).
 	DirectStdio bool `json:"direct_stdio,omitempty"`
 
 	// The fields below were added for the bwrap personality (blockfds.go,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -189,6 +190,14 @@ type stdioRelay struct {
 	// stopOutR is its other end, which they poll.
 	stopOut  *os.File
 	stopOutR int
+	// giveUp, closed, tells the output relays to drop what their
+	// destination does not take (see dropStalled); giveUpR is its other
+	// end, which they poll while they wait for room. mu guards giveUp,
+	// told (the command was told to end) and over (the sandbox is gone).
+	mu         sync.Mutex
+	giveUp     *os.File
+	giveUpR    int
+	told, over bool
 }
 
 // relayStdio replaces the stdio files in s that the command could not
@@ -311,7 +320,17 @@ func (r *stdioRelay) startOut(n int, dst *os.File) error {
 			unix.Close(pw)
 			return os.NewSyscallError("pipe2 to end the stdio relays", err)
 		}
+		var give [2]int
+		if err := unix.Pipe2(give[:], unix.O_CLOEXEC); err != nil {
+			unix.Close(out)
+			unix.Close(pr)
+			unix.Close(pw)
+			unix.Close(stop[0])
+			unix.Close(stop[1])
+			return os.NewSyscallError("pipe2 to end stalled stdio relays", err)
+		}
 		r.stopOutR, r.stopOut = stop[0], os.NewFile(uintptr(stop[1]), "stdio relays stop")
+		r.giveUpR, r.giveUp = give[0], os.NewFile(uintptr(give[1]), "stdio relays give up")
 	}
 	// nook's end is nonblocking, so that once the sandbox is gone the
 	// relay takes what is left and stops; the command's stays blocking.
@@ -327,7 +346,7 @@ func (r *stdioRelay) startOut(n int, dst *os.File) error {
 		defer r.outs.Done()
 		defer unix.Close(out)
 		defer unix.Close(pr)
-		relayOut(pr, out, r.stopOutR)
+		relayOut(pr, out, r.stopOutR, r.giveUpR)
 	}()
 	return nil
 }
@@ -337,9 +356,11 @@ func (r *stdioRelay) startOut(n int, dst *os.File) error {
 // write). Once stop is readable the sandbox is gone and every process of
 // its pid namespace with it, so src is at its end at once; what is left is
 // taken and the relay stops, also where a command passed its end to a
-// process outside (over a socket), which Wait must not wait for.
-func relayOut(src, dst, stop int) {
-	mv := &mover{buf: make([]byte, 64<<10), splice: true}
+// process outside (over a socket), which Wait must not wait for. Once
+// giveUp is readable too, a dst that takes nothing for stallGrace ends the
+// relay, and what is left is dropped (see dropStalled).
+func relayOut(src, dst, stop, giveUp int) {
+	mv := &mover{buf: make([]byte, 64<<10), splice: true, giveUp: giveUp}
 	ended := false
 	left := 0 // once ended: what the pipe held then, all there is to take
 	for {
@@ -390,11 +411,15 @@ func relayOut(src, dst, stop int) {
 type mover struct {
 	buf    []byte
 	splice bool
+	// giveUp: an fd whose being readable ends a wait for room in dst
+	// that lasts stallGrace (errOutputStalled); -1 for none.
+	giveUp int
 }
 
 // move moves at most most bytes from src to dst: n > 0, or 0 at src's end,
 // or EAGAIN when src is empty. A full dst is waited for, as a blocking
-// write would, whether or not the caller made dst nonblocking.
+// write would, whether or not the caller made dst nonblocking (but see
+// giveUp).
 func (m *mover) move(src, dst, most int) (int, error) {
 	for m.splice {
 		// SPLICE_F_NONBLOCK: src is nonblocking, and a pipe-to-pipe
@@ -408,7 +433,7 @@ func (m *mover) move(src, dst, most int) (int, error) {
 		case errors.Is(err, unix.EAGAIN):
 			// src empty, or dst full: wait for room in dst; if it has
 			// room already, src was empty.
-			full, err := waitWritable(dst)
+			full, err := waitWritable(dst, m.giveUp)
 			if err != nil {
 				return 0, err
 			}
@@ -432,19 +457,38 @@ func (m *mover) move(src, dst, most int) (int, error) {
 		if err != nil || n == 0 {
 			return 0, err
 		}
-		_, err = fdWriter(dst).Write(m.buf[:n])
+		_, err = writeFd(dst, m.buf[:n], m.giveUp)
 		return n, err
 	}
 }
 
+// stallGrace is how long a relay, once it is to give up, waits for any
+// room in its destination before it drops what is left: a reader that is
+// reading makes room within milliseconds, one that stalled (`| sleep
+// infinity`, a pager left open) never does.
+const stallGrace = 250 * time.Millisecond
+
+// errOutputStalled: a relay gave up on a destination that took nothing.
+var errOutputStalled = errors.New("stdio relay's output took nothing after the command was told to end")
+
 // waitWritable waits until fd has room, and reports whether it had none
-// at first.
-func waitWritable(fd int) (bool, error) {
+// at first. Once giveUp (-1: none; poll skips a negative fd) is readable,
+// it waits at most stallGrace more, then fails with errOutputStalled.
+func waitWritable(fd, giveUp int) (bool, error) {
 	waited := false
+	var deadline time.Time // set once giveUp is readable
 	for {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}, {Fd: int32(giveUp), Events: unix.POLLIN}}
 		timeout := 0
-		if waited {
+		switch {
+		case !deadline.IsZero():
+			// giveUp stays readable: poll fd alone.
+			fds = fds[:1]
+			timeout = int(time.Until(deadline).Milliseconds()) + 1
+			if timeout < 0 {
+				timeout = 0
+			}
+		case waited:
 			timeout = -1
 		}
 		n, err := unix.Poll(fds, timeout)
@@ -453,10 +497,17 @@ func waitWritable(fd int) (bool, error) {
 			continue
 		case err != nil:
 			return waited, os.NewSyscallError("poll a stdio relay's output", err)
-		case n > 0:
+		case fds[0].Revents != 0:
 			// Writable, or its reader gone (POLLERR): the next write
 			// tells.
 			return waited, nil
+		case !deadline.IsZero():
+			if !time.Now().Before(deadline) {
+				return waited, errOutputStalled
+			}
+		case n > 0:
+			// giveUp readable, fd full.
+			deadline = time.Now().Add(stallGrace)
 		}
 		waited = true
 	}
@@ -467,14 +518,19 @@ func waitWritable(fd int) (bool, error) {
 type fdWriter int
 
 func (w fdWriter) Write(b []byte) (int, error) {
+	return writeFd(int(w), b, -1)
+}
+
+// writeFd is fdWriter's Write, giving up as waitWritable does with giveUp.
+func writeFd(fd int, b []byte, giveUp int) (int, error) {
 	done := 0
 	for done < len(b) {
-		n, err := unix.Write(int(w), b[done:])
+		n, err := unix.Write(fd, b[done:])
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EAGAIN):
-			if _, err := waitWritable(int(w)); err != nil {
+			if _, err := waitWritable(fd, giveUp); err != nil {
 				return done, err
 			}
 			continue
@@ -615,9 +671,46 @@ func (r *stdioRelay) wait() {
 	}
 	r.endIn()
 	if r.stopOut != nil {
+		r.mu.Lock()
+		r.over = true
+		r.dropStalled()
+		r.mu.Unlock()
 		r.stopOut.Close()
 		r.outs.Wait()
 		unix.Close(r.stopOutR)
+		r.mu.Lock()
+		if r.giveUp != nil {
+			r.giveUp.Close()
+			r.giveUp = nil
+		}
+		r.mu.Unlock()
+		unix.Close(r.giveUpR)
+	}
+}
+
+// toldToEnd notes that the command was sent a signal that ends it (see
+// Process.Signal), before or after it ended.
+func (r *stdioRelay) toldToEnd() {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.told = true
+	r.dropStalled()
+	r.mu.Unlock()
+}
+
+// dropStalled, with mu held: once the command was told to end and the
+// sandbox is gone, an output relay whose destination takes nothing for
+// stallGrace drops what it holds and ends, so that nook exits as it would
+// without the relay (`nook run ... | sleep infinity`, sent SIGTERM), where
+// it would wait on that reader for ever. Not before the end: a command
+// that traps the signal goes on writing, and nothing of that is lost. A
+// destination that is being read still gets everything.
+func (r *stdioRelay) dropStalled() {
+	if r.told && r.over && r.giveUp != nil {
+		r.giveUp.Close()
+		r.giveUp = nil
 	}
 }
 

@@ -34,7 +34,7 @@ func TestRelayMoverFallsBack(t *testing.T) {
 		r, w := rawPipe(t)
 		dr, dw := rawPipe(t)
 		unix.Write(w, []byte("hello"))
-		mv := &mover{buf: make([]byte, 64), splice: true}
+		mv := &mover{buf: make([]byte, 64), splice: true, giveUp: -1}
 		n, err := mv.move(r, dw, 1<<20)
 		got := make([]byte, 16)
 		k, _ := unix.Read(dr, got)
@@ -55,7 +55,7 @@ func TestRelayMoverFallsBack(t *testing.T) {
 		defer f.Close()
 		f.WriteString("a\n")
 		unix.Write(w, []byte("b\n"))
-		mv := &mover{buf: make([]byte, 64), splice: true}
+		mv := &mover{buf: make([]byte, 64), splice: true, giveUp: -1}
 		n, err := mv.move(r, int(f.Fd()), 1<<20)
 		b, _ := os.ReadFile(name)
 		if err != nil || n != 2 || string(b) != "a\nb\n" || mv.splice {
@@ -97,7 +97,7 @@ func TestRelayOutSurvivesEINTR(t *testing.T) {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		tid <- unix.Gettid()
-		relayOut(src, relayDst, stopR)
+		relayOut(src, relayDst, stopR, -1)
 		unix.Close(relayDst)
 		unix.Close(src)
 		close(done)
