@@ -52,21 +52,8 @@ func asPID1Below(cfg *initConfig) bool {
 
 // plainSetup is lockedSetup for real root without a user namespace.
 func plainSetup(cfg *initConfig) (*rawSetup, [][]unix.SockFilter, error) {
-	s := &cfg.Spec
-	rs := &rawSetup{spec: s, id: &identity{mode: "host", switchUID: cfg.UID, switchGID: cfg.GID}, statusFd: -1, syncFd: -1,
-		pidFd: -1, ttyFd: -1, enterFd: -1, console: -1, umask: cfg.Umask, innerUID: os.Getuid(), innerGID: os.Getgid()}
-	for _, fd := range append([]int{0, 1, 2}, cfg.PassFds...) {
-		rs.moves = append(rs.moves, fdMove{from: fd, to: fd})
-	}
-	var progs [][]unix.SockFilter
-	for i, raw := range s.SeccompPrograms {
-		prog, err := DecodeFilter(raw)
-		if err != nil {
-			return nil, nil, fmt.Errorf("seccomp program %d: %w", i+1, err)
-		}
-		progs = append(progs, prog)
-	}
-	return rs, progs, nil
+	id := &identity{mode: "host", switchUID: cfg.UID, switchGID: cfg.GID}
+	return commandSetup(cfg, id, os.Getuid(), os.Getgid())
 }
 
 // plainCommand is lockedCommand without the nesting.

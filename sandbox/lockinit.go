@@ -45,10 +45,16 @@ func lockInInit(s *Spec, id *identity) bool {
 // lockedSetup is what the raw program of a locked command needs: its fds
 // are in place already, in the init.
 func lockedSetup(cfg *initConfig) (*rawSetup, [][]unix.SockFilter, error) {
-	s := &cfg.Spec
 	id := &identity{userns: true, uidMap: cfg.Lock.UIDMap, gidMap: cfg.Lock.GIDMap, switchUID: cfg.UID, switchGID: cfg.GID}
+	return commandSetup(cfg, id, cfg.Lock.InnerUID, cfg.Lock.InnerGID)
+}
+
+// commandSetup is the part of a command's raw program the Go init leaves to
+// the raw engine (credentials, fds, seccomp, exec) for identity id.
+func commandSetup(cfg *initConfig, id *identity, innerUID, innerGID int) (*rawSetup, [][]unix.SockFilter, error) {
+	s := &cfg.Spec
 	rs := &rawSetup{spec: s, id: id, statusFd: -1, syncFd: -1, pidFd: -1, ttyFd: -1, enterFd: -1, console: -1,
-		umask: cfg.Umask, innerUID: cfg.Lock.InnerUID, innerGID: cfg.Lock.InnerGID}
+		umask: cfg.Umask, innerUID: innerUID, innerGID: innerGID}
 	for _, fd := range append([]int{0, 1, 2}, cfg.PassFds...) {
 		rs.moves = append(rs.moves, fdMove{from: fd, to: fd})
 	}
