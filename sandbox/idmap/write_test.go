@@ -153,12 +153,15 @@ func TestWriteErrors(t *testing.T) {
 			t.Errorf("err = %v, want ErrInvalidMap", err)
 		}
 	})
-	t.Run("missing process names the file", func(t *testing.T) {
+	t.Run("missing process names the pid", func(t *testing.T) {
+		// The pid is translated to /proc's view through a pidfd first
+		// (internal/procpid), so a process that is gone is ESRCH there,
+		// before any /proc path is opened.
 		pid := deadPID(t)
 		err := Write(pid, um, gm, false)
-		want := "/proc/" + strconv.Itoa(pid) + "/uid_map"
-		if !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), want) {
-			t.Errorf("err = %v, want ENOENT naming %s", err, want)
+		want := "pid " + strconv.Itoa(pid)
+		if !errors.Is(err, syscall.ESRCH) || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want ESRCH naming %s", err, want)
 		}
 	})
 	t.Run("second write is refused", func(t *testing.T) {
