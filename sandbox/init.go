@@ -139,7 +139,12 @@ func runInit() {
 	if early != nil {
 		// The command's process has its fds, its exec label and its
 		// /proc (that of its own pid namespace, where this process has no
-		// /proc/self): it only waits to be let go.
+		// /proc/self): it only waits to be let go. This process leaves the
+		// caller's directory on the host tree, which would stay busy (and
+		// reachable) the whole run.
+		if err := unix.Chdir("/"); err != nil {
+			fail(ExitSetupFailed, fmt.Errorf("change pid 1's directory to /: %w", os.NewSyscallError("chdir", err)))
+		}
 		runPID1(status, early.release)
 		return
 	}

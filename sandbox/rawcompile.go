@@ -248,6 +248,9 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		if guard {
 			b.p.insns[guardFork].onOK = b.here()
 			b.at("pid 1")
+			// Out of the caller's directory on the host tree it left
+			// (which would stay busy, and reachable, the whole run).
+			b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
 			b.pid1Loop(rs, guardCmd)
 		}
 	}
