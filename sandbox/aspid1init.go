@@ -223,12 +223,21 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 		return nil, fmt.Errorf("receive the command's /proc: %w", err)
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil, fmt.Errorf("receive the command's /proc: %d messages: %w", len(msgs), err)
+	if err != nil {
+		return nil, fmt.Errorf("receive the command's /proc: parse the control message: %w", err)
+	}
+	if len(msgs) != 1 {
+		return nil, fmt.Errorf("receive the command's /proc: %d control messages, want 1", len(msgs))
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != nproc {
-		return nil, fmt.Errorf("receive the command's /proc: %d fds: %w", len(fds), err)
+	if err != nil {
+		return nil, fmt.Errorf("receive the command's /proc: parse the fds: %w", err)
+	}
+	if len(fds) != nproc {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("receive the command's /proc: %d fds, want %d", len(fds), nproc)
 	}
 	return fds, nil
 }

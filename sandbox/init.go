@@ -139,8 +139,13 @@ func runInit() {
 	if early != nil {
 		// The command's process has its fds, its exec label and its
 		// /proc (that of its own pid namespace, where this process has no
-		// /proc/self): it only waits to be let go.
-		runPID1(status, early.release)
+		// /proc/self): it only waits to be let go. This process leaves the
+		// caller's directory on the host tree, which would stay busy (and
+		// reachable) the whole run.
+		if err := unix.Chdir("/"); err != nil {
+			fail(ExitSetupFailed, fmt.Errorf("change pid 1's directory to /: %w", os.NewSyscallError("chdir", err)))
+		}
+		runPID1(status, early.release, true)
 		return
 	}
 	if err := closeOnExecExcept(cfg.PassFds); err != nil {
@@ -159,11 +164,11 @@ func runInit() {
 	if cfg.Lock != nil {
 		// The command goes into a nested user and mount namespace
 		// (lock.go): this process stays as its parent, pid 1 or not.
-		runPID1(status, func() (int, error) { return startLocked(&cfg) })
+		runPID1(status, func() (int, error) { return startLocked(&cfg) }, false)
 		return
 	}
 	if s.underInit() {
-		runPID1(status, func() (int, error) { return startPlain(s.Args[0], argv, env, cfg.PassFds, s.PackFds) })
+		runPID1(status, func() (int, error) { return startPlain(s.Args[0], argv, env, cfg.PassFds, s.PackFds) }, false)
 		return
 	}
 	if s.PackFds && len(cfg.PassFds) > 0 {
