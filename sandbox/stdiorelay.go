@@ -405,7 +405,7 @@ func relayOut(src, dst, stop, giveUp int) {
 }
 
 // mover moves what a nonblocking pipe holds to an fd: with splice(2)
-// while the kernel takes it (pipe to pipe or to a file no copy passes
+// when it holds much (spliceMin) and the kernel takes it (pipe to pipe or to a file no copy passes
 // through nook; measured in BenchmarkStdioRelayThroughput), else with read
 // and write through buf (an O_APPEND file, say, where splice is EINVAL).
 type mover struct {
@@ -421,7 +421,7 @@ type mover struct {
 // write would, whether or not the caller made dst nonblocking (but see
 // giveUp).
 func (m *mover) move(src, dst, most int) (int, error) {
-	for m.splice {
+	for m.splice && bulk(src) {
 		// SPLICE_F_NONBLOCK: src is nonblocking, and a pipe-to-pipe
 		// splice is so for both pipes anyway.
 		n, err := unix.Splice(src, nil, dst, nil, most, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
@@ -460,6 +460,20 @@ func (m *mover) move(src, dst, most int) (int, error) {
 		_, err = writeFd(dst, m.buf[:n], m.giveUp)
 		return n, err
 	}
+}
+
+// spliceMin is what src must hold for a splice. A splice moves src's pipe
+// buffers into dst as they are, one slot of dst's (16 by default) each,
+// however little they hold: a command writing line by line would fill the
+// caller's pipe after 16 lines, where writes fill its pages (64 KiB) — and
+// a caller that reads only once nook has ended (Popen's wait, then read)
+// would wait for ever on a few hundred bytes. Below this, read and write.
+const spliceMin = 32 << 10
+
+// bulk reports whether the pipe src holds at least spliceMin bytes.
+func bulk(src int) bool {
+	n, err := unix.IoctlGetInt(src, unix.TIOCINQ) // FIONREAD
+	return err == nil && n >= spliceMin
 }
 
 // stallGrace is how long a relay, once it is to give up, waits for any

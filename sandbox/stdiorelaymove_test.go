@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,14 +34,20 @@ func TestRelayMoverFallsBack(t *testing.T) {
 	t.Run("pipe to pipe splices", func(t *testing.T) {
 		r, w := rawPipe(t)
 		dr, dw := rawPipe(t)
-		unix.Write(w, []byte("hello"))
+		data := bytes.Repeat([]byte("hello\n"), spliceMin/6+1) // bulk: spliced
+		unix.Write(w, data)
 		mv := &mover{buf: make([]byte, 64), splice: true, giveUp: -1}
 		n, err := mv.move(r, dw, 1<<20)
-		got := make([]byte, 16)
+		got := make([]byte, 2*len(data))
 		k, _ := unix.Read(dr, got)
-		if err != nil || n != 5 || string(got[:k]) != "hello" || !mv.splice {
-			t.Errorf("move = %d, %v; read %q; splice still on %v", n, err, got[:k], mv.splice)
+		if err != nil || n != len(data) || !bytes.Equal(got[:k], data) || !mv.splice {
+			t.Errorf("move = %d, %v; read %d bytes; splice still on %v", n, err, k, mv.splice)
 		}
+		unix.Write(w, []byte("hello")) // little: read and written, splice stays on
+		if n, err := mv.move(r, dw, 1<<20); n != 5 || err != nil || !mv.splice {
+			t.Errorf("move of 5 bytes = %d, %v; splice still on %v", n, err, mv.splice)
+		}
+		unix.Read(dr, got)
 		if n, err := mv.move(r, dw, 1<<20); n != 0 || err != unix.EAGAIN {
 			t.Errorf("move from an empty pipe = %d, %v; want EAGAIN", n, err)
 		}
@@ -54,12 +61,13 @@ func TestRelayMoverFallsBack(t *testing.T) {
 		}
 		defer f.Close()
 		f.WriteString("a\n")
-		unix.Write(w, []byte("b\n"))
-		mv := &mover{buf: make([]byte, 64), splice: true, giveUp: -1}
+		data := bytes.Repeat([]byte("b\n"), spliceMin/2) // bulk: splice is tried
+		unix.Write(w, data)
+		mv := &mover{buf: make([]byte, 64<<10), splice: true, giveUp: -1}
 		n, err := mv.move(r, int(f.Fd()), 1<<20)
 		b, _ := os.ReadFile(name)
-		if err != nil || n != 2 || string(b) != "a\nb\n" || mv.splice {
-			t.Errorf("move = %d, %v; file %q; splice still on %v", n, err, b, mv.splice)
+		if err != nil || n != len(data) || string(b) != "a\n"+string(data) || mv.splice {
+			t.Errorf("move = %d, %v; file of %d bytes; splice still on %v", n, err, len(b), mv.splice)
 		}
 	})
 }
@@ -156,5 +164,45 @@ func TestRelayOutSurvivesEINTR(t *testing.T) {
 	<-done
 	if !bytes.Equal(got, want) {
 		t.Errorf("the relay delivered %d bytes (want %d), or not in order", len(got), size)
+	}
+}
+
+// TestRelaySmallWritesKeepPipeRoom: a command that writes line by line
+// through a relay must not fill the caller's pipe after 16 lines. A splice
+// puts each pipe buffer it moves into a slot of its own in the destination
+// (16 by default) however little it holds, so with every small write
+// spliced a caller that reads only once nook has ended (Popen's wait, then
+// read) waited for ever on a few hundred bytes; found by review, and this
+// hung before spliceMin.
+func TestRelaySmallWritesKeepPipeRoom(t *testing.T) {
+	src, srcW := rawPipe(t)
+	dstR, dst := rawPipe(t) // the caller's pipe: nobody reads it until the end
+	stop, stopW := rawPipe(t)
+	done := make(chan struct{})
+	go func() { relayOut(src, dst, stop, -1); close(done) }()
+	var want []byte
+	for i := 0; i < 40; i++ {
+		line := []byte(fmt.Sprintf("line %d\n", i))
+		want = append(want, line...)
+		if _, err := unix.Write(srcW, line); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // each line in a pipe buffer of its own
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if n, err := unix.IoctlGetInt(src, unix.TIOCINQ); err != nil || n == 0 {
+			break
+		}
+	}
+	unix.Write(stopW, []byte{1}) // the sandbox is gone
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the relay still waits for room in the caller's pipe after 40 short lines")
+	}
+	got := make([]byte, 4096)
+	k, err := unix.Read(dstR, got)
+	if err != nil || string(got[:k]) != string(want) {
+		t.Errorf("the caller's pipe holds %q (%v), want the 40 lines", got[:max(k, 0)], err)
 	}
 }
