@@ -145,7 +145,7 @@ func runInit() {
 		if err := unix.Chdir("/"); err != nil {
 			fail(ExitSetupFailed, fmt.Errorf("change pid 1's directory to /: %w", os.NewSyscallError("chdir", err)))
 		}
-		runPID1(status, early.release, true)
+		runPID1(status, early.release)
 		return
 	}
 	if err := closeOnExecExcept(cfg.PassFds); err != nil {
@@ -164,11 +164,11 @@ func runInit() {
 	if cfg.Lock != nil {
 		// The command goes into a nested user and mount namespace
 		// (lock.go): this process stays as its parent, pid 1 or not.
-		runPID1(status, func() (int, error) { return startLocked(&cfg) }, false)
+		runPID1(status, func() (int, error) { return startLocked(&cfg) })
 		return
 	}
 	if s.underInit() {
-		runPID1(status, func() (int, error) { return startPlain(s.Args[0], argv, env, cfg.PassFds, s.PackFds) }, false)
+		runPID1(status, func() (int, error) { return startPlain(s.Args[0], argv, env, cfg.PassFds, s.PackFds) })
 		return
 	}
 	if s.PackFds && len(cfg.PassFds) > 0 {

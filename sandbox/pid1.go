@@ -22,12 +22,7 @@ import (
 // copy whether a signal came from the terminal or from kill(1). This process
 // must only not die of them: a handled signal is reset to the default in the
 // command at exec, an ignored one would stay ignored.
-//
-// guard: the command is pid 1 of a pid namespace below this one (AsPID1).
-// Then a signal sent to this process's pid (bwrap's child-pid, which a
-// caller kills) would never reach the command: the ones pid1PassesOn are
-// passed on whatever the command's group.
-func runPID1(status *os.File, start func() (int, error), guard bool) {
+func runPID1(status *os.File, start func() (int, error)) {
 	report := func(m statusMsg) {
 		b, _ := json.Marshal(m)
 		status.Write(append(b, '\n'))
@@ -72,8 +67,7 @@ func runPID1(status *os.File, start func() (int, error), guard bool) {
 	for sig := range sigs {
 		if s := sig.(syscall.Signal); s != unix.SIGCHLD && isForwarded(s) {
 			// The command left the group (setsid): pass it on.
-			// With a guard, one no terminal sends: pass it on.
-			if pg, err := unix.Getpgid(pid); err == nil && (pg != own || guard && pid1PassesOn(s)) {
+			if pg, err := unix.Getpgid(pid); err == nil && pg != own {
 				unix.Kill(pid, s)
 			}
 		}
@@ -104,16 +98,6 @@ func runPID1(status *os.File, start func() (int, error), guard bool) {
 // passes the forwarded ones on to a command that left its process group.
 var pid1Signals = []syscall.Signal{unix.SIGCHLD, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT,
 	unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
-
-// pid1PassesOn reports whether nook's pid 1 above a command run as pid 1 of
-// a namespace of its own (AsPID1) passes s on to the command even in its
-// process group: the forwarded signals that a terminal never sends to its
-// foreground group, so that the command cannot get a second copy from the
-// group (one sent to the group reaches pid 1 as well). Process.Signal sends
-// these to pid 1 only.
-func pid1PassesOn(s syscall.Signal) bool {
-	return s == unix.SIGTERM || s == unix.SIGUSR1 || s == unix.SIGUSR2
-}
 
 func isForwarded(s syscall.Signal) bool {
 	for _, f := range pid1Signals {

@@ -550,7 +550,6 @@ func rawWaitLoop(p *rawProg, in *rawInsn) {
 	cmd := p.regs[in.args[0]&(rawRegs-1)]
 	fd := in.args[1]
 	mask := uint64(in.args[2])
-	always := uint64(in.args[3]) // with a guard: passed on whatever the group
 	sfd, _, e := syscall.RawSyscall6(unix.SYS_SIGNALFD4, ^uintptr(0), uintptr(unsafe.Pointer(&mask)), 8, unix.SFD_CLOEXEC, 0, 0)
 	if e != 0 {
 		sfd = ^uintptr(0) // no signalfd: block in wait4 instead, forward nothing
@@ -577,7 +576,7 @@ func rawWaitLoop(p *rawProg, in *rawInsn) {
 			}
 			sig := uintptr(p.scratch[0]) | uintptr(p.scratch[1])<<8 | uintptr(p.scratch[2])<<16 | uintptr(p.scratch[3])<<24
 			if sig != uintptr(unix.SIGCHLD) {
-				if pg, _, e := syscall.RawSyscall6(unix.SYS_GETPGID, cmd, 0, 0, 0, 0, 0); e == 0 && (pg != own || always>>(sig-1)&1 != 0) {
+				if pg, _, e := syscall.RawSyscall6(unix.SYS_GETPGID, cmd, 0, 0, 0, 0, 0); e == 0 && pg != own {
 					syscall.RawSyscall6(unix.SYS_KILL, cmd, sig, 0, 0, 0, 0)
 				}
 			}

@@ -231,7 +231,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		b.command(rs)
 		b.p.insns[fork].onOK = b.here()
 		b.at("pid 1")
-		b.pid1Loop(rs, cmd, false)
+		b.pid1Loop(rs, cmd)
 	} else {
 		// Under a guard with shared memory (CLONE_VFORK), the guard's
 		// memory must be non-dumpable again before the command exists.
@@ -251,7 +251,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 			// Out of the caller's directory on the host tree it left
 			// (which would stay busy, and reachable, the whole run).
 			b.sys(unix.SYS_CHDIR, imm(b.cstr("/")))
-			b.pid1Loop(rs, guardCmd, true)
+			b.pid1Loop(rs, guardCmd)
 		}
 	}
 	if b.err != nil {
@@ -290,7 +290,7 @@ func (b *rawBuilder) chdir(s *Spec) {
 // pid1Loop is pid 1's part once it has forked the command (cmd): report
 // the start, drop its capabilities and fds, then wait, forward signals and
 // report the command's stops and end on the status pipe.
-func (b *rawBuilder) pid1Loop(rs *rawSetup, cmd int32, guard bool) {
+func (b *rawBuilder) pid1Loop(rs *rawSetup, cmd int32) {
 	p := b.p
 	if p.cloneVM {
 		// CLONE_VFORK returned: the command has exec'd, or failed
@@ -313,17 +313,7 @@ func (b *rawBuilder) pid1Loop(rs *rawSetup, cmd int32, guard bool) {
 	for _, sig := range pid1Signals {
 		mask |= 1 << (uint(sig) - 1)
 	}
-	// With a guard (AsPID1), those pid1PassesOn go on whatever the
-	// command's group (runPID1).
-	var always uint64
-	if guard {
-		for _, sig := range pid1Signals {
-			if pid1PassesOn(sig) {
-				always |= 1 << (uint(sig) - 1)
-			}
-		}
-	}
-	b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st), imm(uintptr(mask)), imm(uintptr(always))))
+	b.emit(b.insn(rkWaitLoop, 0, imm(uintptr(cmd)), imm(st), imm(uintptr(mask))))
 }
 
 // credentials emits the command's ids, session keyring, seccomp filter,

@@ -33,7 +33,7 @@ const (
 	rkIfUp                         // set IFF_UP in the flags of the interface request ifr
 	rkReadlinkEq                   // readlinkat(register args[0], args[1]) must equal text
 	rkFork                         // clone(SIGCHLD|args[0]): the child goes on, the parent stores the pid in out and jumps to onOK
-	rkWaitLoop                     // pid 1: reap everything, report the command (pid in register args[0]) on fd args[1]; args[2] the signalfd mask, args[3] those passed on whatever the group
+	rkWaitLoop                     // pid 1: reap everything, report the command (pid in register args[0]) on fd args[1]
 	rkPidEnv                       // write getpid() in decimal and a NUL into pidEnv
 	rkExec                         // execve each path of cands with argv args[1], envp args[2]; args[3]: the name has a slash
 	rkMntID                        // out := mount id of the fd in register args[0]

@@ -128,7 +128,7 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 	// With a pid namespace a pid 1 of nook's reports the command's status:
 	// the command's parent, or with AsPID1 the guard above the command's
 	// own pid namespace (compileRaw).
-	p = &Process{Identity: id.mode, pid1: spec.Namespaces.PID, guard: spec.AsPID1 && spec.Namespaces.PID, tty: -1, Engine: "raw"}
+	p = &Process{Identity: id.mode, pid1: spec.Namespaces.PID, tty: -1, Engine: "raw"}
 	var statusFile *os.File
 	if p.pid1 {
 		sr, sw, err := pipe()

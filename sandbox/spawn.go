@@ -34,10 +34,6 @@ type Process struct {
 
 	pgid int
 	pid1 bool
-	// guard: with AsPID1, nook's pid 1 stays above the command's own pid
-	// namespace, and a signal sent to pid 1 (Pid) does not reach the
-	// command by itself (see Signal).
-	guard bool
 	// rawStatus is the raw pid 1's status pipe, read by waitRaw.
 	rawStatus *os.File
 	// cleanup removes what the sandbox needed on the host while it ran
@@ -333,7 +329,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	}
 	// The init stays as the command's parent with a pid namespace, and
 	// whenever it nests the command (lock.go).
-	p := &Process{Identity: id.mode, pid1: spec.underInit() || lockInInit(&spec, id), guard: asPID1Below(&cfg), tty: -1, Engine: "init"}
+	p := &Process{Identity: id.mode, pid1: spec.underInit() || lockInInit(&spec, id), tty: -1, Engine: "init"}
 	if spec.NewSession {
 		attr.Setsid = true
 	} else {
@@ -521,13 +517,7 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	case unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGKILL:
 		p.relay.toldToEnd()
 	}
-	target := -p.pgid
-	if p.guard && pid1PassesOn(sig) {
-		// pid 1 passes it on to the command whatever its group: the
-		// group's copy would be a second one.
-		target = p.Pid
-	}
-	if err := unix.Kill(target, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+	if err := unix.Kill(-p.pgid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return os.NewSyscallError("kill", err)
 	}
 	return nil
