@@ -151,3 +151,34 @@ func asPID1NookMain(marker string) {
 	}
 	os.Exit(st.ExitCode())
 }
+
+// TestAsPID1SignalReachesGroup: a SIGTERM given to nook (Process.Signal)
+// reaches the whole process group of a command run as pid 1. sh as pid 1
+// ignores it (no handler), its sleep does not and ends, so sh goes on and
+// ends at once. Found by review: a revision that sent the signal to nook's
+// pid 1 only, to be passed to the command alone, left the sleep running.
+func TestAsPID1SignalReachesGroup(t *testing.T) {
+	for _, e := range bothEngines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Setenv("NOOK_ENGINE", e.env)
+			s := baseSpec()
+			s.AsPID1 = true
+			s.Args = []string{"/bin/sh", "-c", "sleep 30; exit 7"}
+			p, err := Start(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond) // sh has started its sleep
+			start := time.Now()
+			if err := p.Signal(unix.SIGTERM); err != nil {
+				t.Error(err)
+			}
+			timer := time.AfterFunc(20*time.Second, func() { unix.Kill(p.Pid, unix.SIGKILL) })
+			st, err := p.Wait()
+			timer.Stop()
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("the command ended %v after SIGTERM (status %+v, %v): the signal did not reach its sleep", took, st, err)
+			}
+		})
+	}
+}
