@@ -537,9 +537,26 @@ func (w fdWriter) Write(b []byte) (int, error) {
 
 // writeFd is fdWriter's Write, giving up as waitWritable does with giveUp.
 func writeFd(fd int, b []byte, giveUp int) (int, error) {
+	// With giveUp, a wait for room must be one poll can end: on a pipe or
+	// socket a blocking write of more than PIPE_BUF waits inside write(2)
+	// for the rest once part of it fit, so after each poll it writes at
+	// most PIPE_BUF, which a pipe with room takes whole.
+	chunk := len(b)
+	if giveUp >= 0 && streamFd(fd) {
+		chunk = pipeBuf
+	}
 	done := 0
 	for done < len(b) {
-		n, err := unix.Write(fd, b[done:])
+		if giveUp >= 0 {
+			if _, err := waitWritable(fd, giveUp); err != nil {
+				return done, err
+			}
+		}
+		end := len(b)
+		if end-done > chunk {
+			end = done + chunk
+		}
+		n, err := unix.Write(fd, b[done:end])
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -554,6 +571,21 @@ func writeFd(fd int, b []byte, giveUp int) (int, error) {
 		done += n
 	}
 	return done, nil
+}
+
+// pipeBuf is PIPE_BUF: a write of at most this much to a pipe with room is
+// taken whole, never partly.
+const pipeBuf = 4096
+
+// streamFd reports whether fd is a pipe or a socket, where a write may
+// wait for a reader.
+func streamFd(fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return true
+	}
+	t := st.Mode & unix.S_IFMT
+	return t == unix.S_IFIFO || t == unix.S_IFSOCK
 }
 
 // startIn prepares the relay of the caller's stdin to the command;
