@@ -163,12 +163,35 @@ func TestAsPID1SignalReachesGroup(t *testing.T) {
 			t.Setenv("NOOK_ENGINE", e.env)
 			s := baseSpec()
 			s.AsPID1 = true
-			s.Args = []string{"/bin/sh", "-c", "sleep 30; exit 7"}
-			p, err := Start(s)
+			// The line says the sleep exists (a fixed pause was too short
+			// under emulation: the SIGTERM reached sh alone, before its
+			// fork). sh, pid 1 without a handler, ignores the SIGTERM; the
+			// sleep ends of it, and so does the wait.
+			s.Args = []string{"/bin/sh", "-c", "sleep 30 & echo started; wait; exit 7"}
+			r, w, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(500 * time.Millisecond) // sh has started its sleep
+			defer r.Close()
+			s.Stdout = w
+			p, err := Start(s)
+			w.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			line := make(chan string, 1)
+			go func() {
+				l, _ := bufio.NewReader(r).ReadString('\n')
+				line <- l
+			}()
+			select {
+			case l := <-line:
+				if l != "started\n" {
+					t.Errorf("the command printed %q, want started", l)
+				}
+			case <-time.After(60 * time.Second):
+				t.Error("the command did not start its sleep within 60 s")
+			}
 			start := time.Now()
 			if err := p.Signal(unix.SIGTERM); err != nil {
 				t.Error(err)
