@@ -186,6 +186,9 @@ type stdioRelay struct {
 	// it, the stop pipe's read end; inLost, what it read and could not
 	// deliver.
 	inFd, inPipe, inPeek, inStop, inLost int
+	// inRead is how much the stdin relay read in all: what goes back is
+	// never more, though the command may have written into its own pipe.
+	inRead int
 	// stopOut, closed, tells the output relays the sandbox is gone;
 	// stopOutR is its other end, which they poll.
 	stopOut  *os.File
@@ -623,6 +626,14 @@ func (r *stdioRelay) startIn(src *os.File) error {
 		return os.NewSyscallError("dup the stdin relay pipe", err)
 	}
 	_, _ = unix.FcntlInt(uintptr(pw), unix.F_SETPIPE_SZ, os.Getpagesize())
+	// Nonblocking: see relayIn. The command's end is a file description
+	// of its own, blocking as a pipe's read end is.
+	if err := unix.SetNonblock(pw, true); err != nil {
+		for _, fd := range []int{in, pr, pw, stop[0], stop[1], peek} {
+			unix.Close(fd)
+		}
+		return os.NewSyscallError("make the stdin relay pipe nonblocking", err)
+	}
 	r.given[0], r.stopIn = os.NewFile(uintptr(pr), "stdin relay"), os.NewFile(uintptr(stop[1]), "stdin relay stop")
 	r.inFd, r.inPipe, r.inPeek, r.inStop = in, pw, peek, stop[0]
 	return nil
@@ -633,7 +644,7 @@ func (r *stdioRelay) runIn() {
 	r.in.Add(1)
 	go func() {
 		defer r.in.Done()
-		r.inLost = relayIn(r.inFd, r.inPipe, r.inStop)
+		r.inRead, r.inLost = relayIn(r.inFd, r.inPipe, r.inStop)
 		unix.Close(r.inPipe) // the command reads to the end
 	}()
 }
@@ -650,6 +661,7 @@ func (r *stdioRelay) endIn() {
 	if n, err := unix.IoctlGetInt(r.inPeek, unix.TIOCINQ); err == nil { // FIONREAD
 		unread += n
 	}
+	unread = min(unread, r.inRead)
 	var st unix.Stat_t
 	if unread > 0 && unix.Fstat(r.inFd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
 		_, _ = unix.Seek(r.inFd, -int64(unread), io.SeekCurrent)
@@ -662,8 +674,8 @@ func (r *stdioRelay) endIn() {
 
 // relayIn copies src to dst a page at a time while dst has room, until src
 // ends, dst's reader is gone, or stop becomes readable; it returns how many
-// bytes it read and could not deliver.
-func relayIn(src, dst, stop int) (lost int) {
+// bytes it read in all and how many of those it could not deliver.
+func relayIn(src, dst, stop int) (read, lost int) {
 	buf := make([]byte, os.Getpagesize())
 	wait := func(fd int, ev int16) bool {
 		for {
@@ -677,17 +689,33 @@ func relayIn(src, dst, stop int) (lost int) {
 	}
 	for {
 		if !wait(dst, unix.POLLOUT) || !wait(src, unix.POLLIN) {
-			return 0
+			return read, 0
 		}
 		n, err := unix.Read(src, buf)
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
 			continue
 		}
 		if err != nil || n == 0 {
-			return 0
+			return read, 0
 		}
-		if w, err := fdWriter(dst).Write(buf[:n]); err != nil {
-			return n - w
+		read += n
+		// dst is nonblocking and waited for with stop: the command can
+		// reopen the relay pipe for writing and fill it, and a blocking
+		// write would then hold this relay, and Wait, for ever.
+		for done := 0; done < n; {
+			w, err := unix.Write(dst, buf[done:n])
+			switch {
+			case errors.Is(err, unix.EINTR):
+				continue
+			case errors.Is(err, unix.EAGAIN):
+				if !wait(dst, unix.POLLOUT) {
+					return read, n - done
+				}
+				continue
+			case err != nil:
+				return read, n - done
+			}
+			done += w
 		}
 	}
 }

@@ -352,3 +352,81 @@ func TestRelayToNonblockingOutput(t *testing.T) {
 		t.Errorf("status %+v %v, %d bytes through the relay, want status 0 and %d", st, err, n, size)
 	}
 }
+
+// TestStdinRelayCommandFillsItsStdin: a command that reopens its relayed
+// stdin for writing (the relay pipe is anyone's to open) and fills it does
+// not hold nook after it ended: the relay's write of the caller's next
+// input waits with poll, which the end of the sandbox stops. (Found by
+// review: the relay's blocking write waited for ever, and so did Wait.)
+func TestStdinRelayCommandFillsItsStdin(t *testing.T) {
+	inR, inW := closedPipe(t)
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outR.Close()
+	s := noCapsShell(`exec 3>/proc/self/fd/0 && head -c 4096 /dev/zero >&3 && echo filled && sleep 1; exit 7`)
+	s.Stdin, s.Stdout = inR, outW
+	p, err := Start(s)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	outW.Close()
+	line := make([]byte, 7)
+	if _, err := io.ReadFull(outR, line); err != nil || string(line) != "filled\n" {
+		t.Fatalf("the command said %q (%v), want filled", line, err)
+	}
+	// The caller's next input, which the relay reads and cannot deliver.
+	if _, err := inW.Write([]byte("hi\n")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Status, 1)
+	go func() {
+		st, _ := p.Wait()
+		done <- st
+	}()
+	select {
+	case st := <-done:
+		if st.Code != 7 {
+			t.Errorf("status %+v, want exit 7", st)
+		}
+	case <-time.After(20 * time.Second):
+		p.Signal(unix.SIGKILL)
+		t.Fatal("Wait had not returned 20 s after a command that filled its own stdin relay ended")
+	}
+}
+
+// TestStdinRelayGivesBackNoMoreThanItRead: what the command writes into
+// its own relayed stdin is not counted as the caller's unread input: the
+// caller's file offset goes back to where the sandbox found it, not before.
+func TestStdinRelayGivesBackNoMoreThanItRead(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stdin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strings.Repeat("line\n", 1020)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Chmod(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(5000, 0); err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// The relay has delivered the 100 bytes left before the command
+	// reads none of them and writes 3000 more behind them (one page holds both).
+	s := noCapsShell(`sleep 1; head -c 3000 /dev/zero 1<>/proc/self/fd/0; exit 0`)
+	s.Stdin, s.Stdout = f, w
+	if _, st := runCollect(t, s, r, w); st.Code != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	if off, _ := f.Seek(0, 1); off != 5000 {
+		t.Errorf("the caller's offset is %d after a command that read nothing, want 5000", off)
+	}
+}
