@@ -34,18 +34,22 @@ func Translate(pid int) (int, error) {
 	if pid <= 0 {
 		return 0, fmt.Errorf("translate pid %d for /proc: %w", pid, unix.EINVAL)
 	}
-	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, unix.ENOSYS) {
-		// Before Linux 5.3: no pidfds, so no translation; the pid
-		// stands as it is only where /proc is this namespace's.
-		own, err := ownProc()
-		if err != nil {
-			return 0, fmt.Errorf("translate pid %d for /proc: %w", pid, err)
-		}
-		if !own {
-			return 0, fmt.Errorf("translate pid %d for /proc (no pidfd_open, and /proc is another pid namespace's): %w", pid, ErrNotInProc)
-		}
+	// Where /proc is this namespace's, which is nearly always, a pid
+	// stands as it is, with no pidfd at all: a container's seccomp
+	// profile may refuse pidfd_open (EPERM), and that must not break
+	// what needs no translation.
+	own, err := ownProc()
+	if err != nil {
+		return 0, fmt.Errorf("translate pid %d for /proc: %w", pid, err)
+	}
+	if own {
 		return pid, nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		// Before Linux 5.3, or refused by a seccomp profile: no
+		// translation, and /proc is another namespace's.
+		return 0, fmt.Errorf("translate pid %d for /proc (no pidfd_open: %v; /proc is another pid namespace's): %w", pid, err, ErrNotInProc)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("translate pid %d for /proc: %w", pid, os.NewSyscallError("pidfd_open", err))

@@ -8,14 +8,20 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/nook-project/nook/sandbox/seccomp"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain: with PROCPID_TEST_CHILD set, the binary is the child of
 // TestTranslateForeignProc, pid 1 of a new pid namespace under the
 // host's /proc; it reports what it sees on stdout.
 func TestMain(m *testing.M) {
-	if os.Getenv("PROCPID_TEST_CHILD") == "1" {
+	switch os.Getenv("PROCPID_TEST_CHILD") {
+	case "1":
 		os.Exit(child())
+	case "eperm":
+		os.Exit(epermChild())
 	}
 	os.Exit(m.Run())
 }
@@ -133,5 +139,62 @@ func TestFdinfoPidFailsClosed(t *testing.T) {
 		if got != c.want || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
 			t.Errorf("fdinfoPid(%q) = %d, %v; want %d, %v", c.in, got, err, c.want, c.err)
 		}
+	}
+}
+
+// epermChild refuses itself pidfd_open with EPERM, as a container's
+// seccomp profile may, and translates its own pid under its own /proc.
+func epermChild() int {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		println(err.Error())
+		return 1
+	}
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_PIDFD_OPEN},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	if err := seccomp.Install(prog); err != nil {
+		println(err.Error())
+		return 1
+	}
+	if _, err := unix.PidfdOpen(os.Getpid(), 0); !errors.Is(err, unix.EPERM) {
+		println("pidfd_open was not refused:", err)
+		return 1
+	}
+	got, err := Translate(os.Getpid())
+	if err != nil {
+		println(err.Error())
+		return 2
+	}
+	if got != os.Getpid() {
+		println("Translate gave", got, "for", os.Getpid())
+		return 2
+	}
+	return 0
+}
+
+// TestTranslateWithoutPidfd: a seccomp profile that refuses pidfd_open
+// (EPERM) does not break translation where /proc is this namespace's,
+// where none is needed. (Found by review: Translate failed, and with it
+// every id-map write, under such a profile.)
+func TestTranslateWithoutPidfd(t *testing.T) {
+	own, err := Own()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !own {
+		t.Skip("SKIP: this test runs under a /proc of another pid namespace")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), "PROCPID_TEST_CHILD=eperm")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child under a profile refusing pidfd_open: %v\n%s", err, out)
 	}
 }
