@@ -226,18 +226,20 @@ func forkAsPID1(cfg *initConfig) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive the command's /proc: parse the control message: %w", err)
 	}
-	if len(msgs) != 1 {
-		return nil, fmt.Errorf("receive the command's /proc: %d control messages, want 1", len(msgs))
+	// Every fd received is closed unless it is one of the nproc
+	// contexts returned.
+	var fds []int
+	for i := range msgs {
+		got, err := unix.ParseUnixRights(&msgs[i])
+		if err == nil {
+			fds = append(fds, got...)
+		}
 	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil {
-		return nil, fmt.Errorf("receive the command's /proc: parse the fds: %w", err)
-	}
-	if len(fds) != nproc {
+	if len(msgs) != 1 || len(fds) != nproc {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-		return nil, fmt.Errorf("receive the command's /proc: %d fds, want %d", len(fds), nproc)
+		return nil, fmt.Errorf("receive the command's /proc: %d control messages with %d fds, want 1 with %d", len(msgs), len(fds), nproc)
 	}
 	return fds, nil
 }
