@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/nook-project/nook/internal/procpid"
@@ -47,6 +48,9 @@ type Process struct {
 	msgs   chan statusMsg
 	tty    int // the terminal whose foreground nook hands over, or -1
 	waited bool
+	// gone is set once the first process is reaped: its pid, the
+	// sandbox's process group id, may then name another group.
+	gone atomic.Bool
 }
 
 // Status is how the command ended.
@@ -517,6 +521,10 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	case unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGKILL:
 		p.relay.toldToEnd()
 	}
+	if p.gone.Load() {
+		// Reaped: the group is empty, and its id free for another.
+		return nil
+	}
 	if err := unix.Kill(-p.pgid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return os.NewSyscallError("kill", err)
 	}
@@ -605,6 +613,7 @@ func (p *Process) Wait() (Status, error) {
 // ended notes that the first process has been reaped.
 func (p *Process) ended() {
 	p.waited = true
+	p.gone.Store(true)
 	liveProgs.Delete(p.Pid)
 }
 
