@@ -1,6 +1,11 @@
 package sandbox
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 // TestMkosiFieldsValidate: the fields added for the mkosi-sandbox face are
 // accepted only on the operations they apply to.
@@ -26,5 +31,91 @@ func TestMkosiFieldsValidate(t *testing.T) {
 		if err := c.m.Validate(); (err == nil) != c.ok {
 			t.Errorf("%s: Validate gives %v", c.name, err)
 		}
+	}
+}
+
+// TestDevFuse: OpDev with Fuse gives the host's /dev/fuse, a device that
+// works (opening it reaches the fuse driver), and without Fuse there is
+// none.
+func TestDevFuse(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skipf("SKIP LOUDLY: this host has no /dev/fuse (%v): Mount.Fuse not tested", err)
+	}
+	for _, fuse := range []bool{true, false} {
+		s := baseSpec()
+		for i := range s.Mounts {
+			if s.Mounts[i].Op == OpDev {
+				s.Mounts[i].Fuse = fuse
+			}
+		}
+		r, _ := runReport(t, s, reportOpts{stat: []string{"/dev/fuse", "/dev/null"}})
+		f := r.Files["/dev/fuse"]
+		switch {
+		case fuse && (f == nil || f.Type != "char"):
+			t.Errorf("Fuse: /dev/fuse is %+v, want the host's device", f)
+		case !fuse && f != nil:
+			t.Errorf("without Fuse: /dev/fuse is %+v, want none", f)
+		}
+		if f := r.Files["/dev/null"]; f == nil || f.Type != "char" {
+			t.Errorf("Fuse %v: /dev/null is %+v", fuse, f)
+		}
+	}
+}
+
+// TestOverlayIndexOff: an upper directory used with one lower directory
+// is used again over another one. Where the kernel keeps an index for it
+// (index=on, as real root: inside a user namespace overlayfs has no index),
+// that mount fails with ESTALE, and IndexOff mounts it all the same.
+func TestOverlayIndexOff(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(names ...string) {
+		for _, n := range names {
+			if err := os.Mkdir(filepath.Join(dir, n), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mk("l1", "l2", "upper", "work", "work2")
+	os.WriteFile(filepath.Join(dir, "l1", "one"), []byte("1"), 0o644)
+	os.WriteFile(filepath.Join(dir, "l2", "two"), []byte("2"), 0o644)
+	os.WriteFile(filepath.Join(dir, "upper", "up"), []byte("u"), 0o644)
+	j := func(n string) string { return filepath.Join(dir, n) }
+	// First use, with the index on where the kernel keeps one, and a
+	// second over l2, which must fail there: the stale state.
+	s := baseSpec()
+	s.Mounts = append(s.Mounts, Mount{Op: OpBind, Source: dir, Dest: dir})
+	first := "overlay-try:" + j("l1") + "|" + j("upper") + "|" + j("work") + "|index=on"
+	second := "overlay-try:" + j("l2") + "|" + j("upper") + "|" + j("work2") + "|index=on"
+	r, _ := runReport(t, s, reportOpts{do: []string{first, second}})
+	if r.Do[first] != "ok" {
+		t.Fatalf("first use of the upper: %s", r.Do[first])
+	}
+	stale := r.Do[second] != "ok"
+	if stale && !strings.Contains(r.Do[second], "stale") {
+		t.Fatalf("second use with index=on: %s, want ESTALE", r.Do[second])
+	}
+	if !stale {
+		t.Logf("no stale index state here (overlayfs keeps no index in a user namespace): IndexOff is only shown to mount")
+	}
+	spec := func(indexOff bool) *Spec {
+		s := baseSpec()
+		s.Mounts = append(s.Mounts, Mount{Op: OpOverlay, Lower: []string{j("l2")}, Upper: j("upper"), Work: j("work2"), Dest: "/ovl", IndexOff: indexOff})
+		return s
+	}
+	r, _ = runReport(t, spec(true), reportOpts{stat: []string{"/ovl/two", "/ovl/up"}})
+	if r.Files["/ovl/two"] == nil || r.Files["/ovl/up"] == nil {
+		t.Errorf("IndexOff overlay over l2: the lower's or the upper's file is missing: %+v", r.Files)
+	}
+	if m := r.mount("/ovl"); m == nil || strings.Contains(m.SuperOpts, "index=on") || strings.Contains(m.SuperOpts, "metacopy=on") {
+		t.Errorf("IndexOff overlay: %+v", m)
+	}
+	if def, _ := os.ReadFile("/sys/module/overlay/parameters/index"); stale && strings.TrimSpace(string(def)) == "Y" {
+		// The kernel's default is the index on: without IndexOff the
+		// mount fails.
+		if _, _, err := tryReport(t, spec(false), reportOpts{}); err == nil {
+			t.Errorf("the stale upper mounted without IndexOff where the kernel's index is on by default")
+		}
+	} else {
+		t.Logf("the kernel's overlay index is off by default here: an overlay without IndexOff is not shown to fail")
 	}
 }

@@ -34,7 +34,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 	case OpProc:
 		return t.procOrBind(m)
 	case OpDev:
-		return t.dev(m.Dest)
+		return t.dev(m.Dest, m.Fuse)
 	case OpMqueue:
 		fs, err := unix.Fsopen("mqueue", unix.FSOPEN_CLOEXEC)
 		if err != nil {
@@ -240,6 +240,12 @@ func (t *tree) proc(dest string) error {
 // mknod them.
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
+// fuseNode is the bind of the host's /dev/fuse into the new /dev at dest
+// (Mount.Fuse): skipped where the host has none.
+func fuseNode(dest string) Mount {
+	return Mount{Op: OpDevBind, Source: "/dev/fuse", Dest: path.Join(dest, "fuse"), Try: true}
+}
+
 // devTmpfsFlags are the flags of OpDev's tmpfs: bwrap's nosuid,nodev (its
 // device nodes are binds, mounts of their own, and /dev/shm is a directory
 // on it where programs may map files to run) or nook's nosuid,noexec.
@@ -259,7 +265,7 @@ func mqueueFlags(bwrap bool) uint64 {
 	return unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
 }
 
-func (t *tree) dev(dest string) error {
+func (t *tree) dev(dest string, fuse bool) error {
 	mfd, err := newTmpfs(0o755, 0, int(devTmpfsFlags(t.bwrapMountFlags)))
 	if err != nil {
 		return err
@@ -269,6 +275,11 @@ func (t *tree) dev(dest string) error {
 	}
 	for _, n := range devNodes {
 		if err := t.bind(Mount{Op: OpDevBind, Source: "/dev/" + n, Dest: path.Join(dest, n)}); err != nil {
+			return err
+		}
+	}
+	if fuse {
+		if err := t.bind(fuseNode(dest)); err != nil {
 			return err
 		}
 	}
@@ -469,7 +480,7 @@ func (t *tree) overlay(m Mount) error {
 	// user namespace) and "volatile" (5.10). Before 6.5 overlayfs takes
 	// its options the legacy way: fsconfig accepts any key and only the
 	// create refuses an unknown one, so a failed create counts too.
-	o := ovlOptions{plus: !overlayLegacyContext(), userxattr: t.inUserNS, volatile: m.Volatile}
+	o := ovlOptions{plus: !overlayLegacyContext(), userxattr: t.inUserNS, volatile: m.Volatile, indexOff: m.IndexOff}
 	mfd, err := t.overlayMount(lowers, upper, work, o)
 	for err != nil {
 		var ok bool
@@ -508,6 +519,9 @@ type ovlOptions struct {
 	// plus: "lowerdir+" takes one directory at a time, so no path needs
 	// escaping; without it the escaped list goes to "lowerdir".
 	plus, userxattr, volatile bool
+	// indexOff (Mount.IndexOff) is never dropped: the mount it gives
+	// differs in what upper directories it takes.
+	indexOff bool
 }
 
 // without returns the options to try after a mount with o failed with
@@ -571,6 +585,13 @@ func (t *tree) overlayMount(lowers []string, upper, work string, o ovlOptions) (
 	if o.volatile {
 		if err := unix.FsconfigSetFlag(fs, "volatile"); err != nil {
 			return -1, os.NewSyscallError("fsconfig overlay volatile", err)
+		}
+	}
+	if o.indexOff {
+		for _, k := range []string{"index", "metacopy"} {
+			if err := unix.FsconfigSetString(fs, k, "off"); err != nil {
+				return -1, os.NewSyscallError("fsconfig overlay "+k+"=off", err)
+			}
 		}
 	}
 	return createMount(fs, "overlay", 0)

@@ -861,7 +861,7 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 			b.p.insns[done].onOK = b.here()
 		}
 	case OpDev:
-		c.dev(m.Dest, rs.console, rs.consolePath)
+		c.dev(m.Dest, m.Fuse, rs.console, rs.consolePath)
 	case OpMqueue:
 		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("mqueue")), imm(unix.FSOPEN_CLOEXEC))
 		b.hint(unix.EPERM, "a new mqueue needs a new IPC namespace: --unshare-ipc")
@@ -1010,7 +1010,7 @@ func (c *rawTree) chmod(dest string, mode uint32) {
 	b.closeReg(fd)
 }
 
-func (c *rawTree) dev(dest string, console int, consolePath string) {
+func (c *rawTree) dev(dest string, fuse bool, console int, consolePath string) {
 	b := c.b
 	mt := c.tmpfs(0o755, 0, uintptr(devTmpfsFlags(c.bwrapMountFlags)))
 	target := c.mountPoint(dest, true)
@@ -1019,6 +1019,10 @@ func (c *rawTree) dev(dest string, console int, consolePath string) {
 	for _, n := range devNodes {
 		b.at("bind /dev/" + n + " into " + dest)
 		c.bind(Mount{Op: OpDevBind, Source: "/dev/" + n, Dest: path.Join(dest, n)})
+	}
+	if fuse {
+		b.at("bind /dev/fuse into " + dest)
+		c.bind(fuseNode(dest))
 	}
 	for _, l := range [][2]string{
 		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},

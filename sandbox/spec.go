@@ -453,8 +453,6 @@ func (m *Mount) notYetImplemented() error {
 		{m.NoFollow, "not following the source's symlink"},
 		{m.DestNoFollow, "not following the destination's symlink"},
 		{m.Replace, "replacing what is there"},
-		{m.IndexOff, "index=off"},
-		{m.Fuse, "/dev/fuse"},
 	} {
 		if f.set {
 			return fmt.Errorf("%s: %w", f.name, ErrNotImplemented)
