@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestMkosiFieldsValidate: the fields added for the mkosi-sandbox face are
@@ -117,5 +120,63 @@ func TestOverlayIndexOff(t *testing.T) {
 		}
 	} else {
 		t.Logf("the kernel's overlay index is off by default here: an overlay without IndexOff is not shown to fail")
+	}
+}
+
+// TestSharedPropagation: with SharedPropagation every mount the command
+// sees is shared (without it none is), on both engines, with and without
+// a pid 1 above the command; a mount the command makes in a bound host
+// directory stays inside; and where the mounts are locked (a user
+// namespace) the command can still neither remount the read-only root
+// read-write nor unmount nook's mounts.
+func TestSharedPropagation(t *testing.T) {
+	for _, e := range bothEngines {
+		for _, id := range []Identity{{}, {UserNS: UserNSAlways}} {
+			for _, asPID1 := range []bool{false, true} {
+				name := fmt.Sprintf("%s/userns-%s/aspid1-%v", e.name, id.UserNS, asPID1)
+				t.Run(name, func(t *testing.T) {
+					t.Setenv("NOOK_ENGINE", e.env)
+					dir := t.TempDir()
+					if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					for _, shared := range []bool{true, false} {
+						s := baseSpec()
+						s.Identity = id
+						s.AsPID1 = asPID1
+						s.SharedPropagation = shared
+						s.Mounts = append(s.Mounts, Mount{Op: OpBind, Source: dir, Dest: "/bound"})
+						do := []string{"mount-tmpfs:/bound/sub", "mount-tmpfs:/tmp/mine", "remount-rw:/", "umount:/tmp", "umount:/bound"}
+						r, st := runReport(t, s, reportOpts{do: do})
+						if st.ExitCode() != 0 {
+							t.Fatalf("shared %v: status %+v", shared, st)
+						}
+						for _, m := range r.Mounts {
+							if has := strings.Contains(m.Tags, "shared:"); has != shared {
+								t.Errorf("shared %v: mount %s has tags %q", shared, m.Point, m.Tags)
+							}
+						}
+						for _, a := range do[:2] {
+							if r.Do[a] != "ok" {
+								t.Errorf("shared %v: %s: %s", shared, a, r.Do[a])
+							}
+						}
+						var a, b unix.Stat_t
+						if unix.Stat(dir, &a) == nil && unix.Stat(filepath.Join(dir, "sub"), &b) == nil && a.Dev != b.Dev {
+							t.Errorf("shared %v: the command's tmpfs on /bound/sub reached the host's %s/sub", shared, dir)
+							unix.Unmount(filepath.Join(dir, "sub"), unix.MNT_DETACH)
+						}
+						if id.UserNS != UserNSAlways && isRoot() {
+							continue // real root without a user namespace: nothing is locked
+						}
+						for _, a := range do[2:] {
+							if r.Do[a] == "ok" {
+								t.Errorf("shared %v: %s worked: the command undid nook's mounts", shared, a)
+							}
+						}
+					}
+				})
+			}
+		}
 	}
 }

@@ -182,6 +182,11 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		}
 	}
 	c.finish()
+	if s.SharedPropagation && !rs.id.userns {
+		// Without a user namespace nothing is nested (lock.go, which
+		// shares the command's own mounts).
+		b.shareMounts()
+	}
 
 	if s.Hostname != "" {
 		b.at("set the host name")
