@@ -600,8 +600,10 @@ type rawTree struct {
 	roLast   []int32
 	roMounts []Mount // the --remount-ro of each of roLast
 	howPath  uintptr // struct open_how for O_PATH lookups inside a root
-	nOverlay int
-	nData    int
+	// howNoFollow is howPath with O_NOFOLLOW.
+	howNoFollow uintptr
+	nOverlay    int
+	nData       int
 	// owned is the mask of registers holding the mount ids of mounts nook
 	// made (tmpfs and the like): files there may be written in place.
 	owned   uint64
@@ -659,6 +661,10 @@ func (c *rawTree) stage() {
 	ne.PutUint64(how[0:], unix.O_PATH|unix.O_CLOEXEC)
 	ne.PutUint64(how[16:], unix.RESOLVE_IN_ROOT|unix.RESOLVE_NO_MAGICLINKS)
 	c.howPath = b.bytes(how)
+	// The same, leaving a symlink in the last component unfollowed
+	// (Mount.NoFollow): a handle on the link itself.
+	ne.PutUint64(how[0:], unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	c.howNoFollow = b.bytes(how)
 
 	b.at("clone the host tree")
 	hostClone := b.sysOut(unix.SYS_OPEN_TREE, imm(atFdcwd), imm(b.cstr("/")), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE))
@@ -900,7 +906,11 @@ func (c *rawTree) bind(m Mount) {
 	// The parent looks at the source to choose a directory or a file as
 	// the mount point; the child checks that it stayed so (attach).
 	var st unix.Stat_t
-	if err := unix.Stat(m.Source, &st); err != nil {
+	stat, how := unix.Stat, c.howPath
+	if m.NoFollow {
+		stat, how = unix.Lstat, c.howNoFollow
+	}
+	if err := stat(m.Source, &st); err != nil {
 		if m.Try && os.IsNotExist(err) {
 			return
 		}
@@ -908,7 +918,7 @@ func (c *rawTree) bind(m Mount) {
 		b.fail("bind source %s: %v", m.Source, err)
 		return
 	}
-	src := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(m.Source)), imm(c.howPath), imm(24))
+	src := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(m.Source)), imm(how), imm(24))
 	b.last().fallback = errnoBit(unix.EAGAIN) | errnoBit(unix.ENOSYS) | errnoBit(unix.ENOENT)
 	tr := b.sysOut(unix.SYS_OPEN_TREE, rval(src), imm(b.cstr("")), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE))
 	b.closeReg(src)

@@ -448,7 +448,6 @@ func (m *Mount) notYetImplemented() error {
 		set  bool
 		name string
 	}{
-		{m.NoFollow, "not following the source's symlink"},
 		{m.DestNoFollow, "not following the destination's symlink"},
 		{m.Replace, "replacing what is there"},
 	} {
