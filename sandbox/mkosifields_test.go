@@ -247,3 +247,67 @@ func rawDoesIt(t *testing.T, run func()) {
 		t.Errorf("the raw engine left this to the Go init (NOOK_TIMING=1 says why)")
 	}
 }
+
+// TestSymlinkReplace: with Replace a symlink covers a file and a symlink
+// to another target in an /etc bound read-only from the host (mkosi's
+// --symlink /buildroot/etc/passwd /etc/passwd), leaves a symlink with the
+// same target alone, and still refuses a directory; the host's files stay
+// as they were. Without Replace the file is in the way. Both engines.
+func TestSymlinkReplace(t *testing.T) {
+	for _, e := range bothEngines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Setenv("NOOK_ENGINE", e.env)
+			etc := t.TempDir()
+			os.WriteFile(filepath.Join(etc, "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+			os.Symlink("elsewhere", filepath.Join(etc, "other"))
+			os.Symlink("/buildroot/etc/same", filepath.Join(etc, "same"))
+			os.Mkdir(filepath.Join(etc, "dir"), 0o755)
+			spec := func(replace bool, links ...string) *Spec {
+				s := baseSpec()
+				s.Mounts = append(s.Mounts, Mount{Op: OpBind, Source: etc, Dest: "/etc", ReadOnly: true})
+				for _, l := range links {
+					s.Mounts = append(s.Mounts, Mount{Op: OpSymlink, Source: "/buildroot/etc/" + l, Dest: "/etc/" + l, Replace: replace})
+				}
+				return s
+			}
+			var r *report
+			var st Status
+			rawDoesIt(t, func() {
+				r, st = runReport(t, spec(true, "passwd", "other", "same"), reportOpts{
+					stat: []string{"/etc/passwd", "/etc/other", "/etc/same"}})
+			})
+			if st.ExitCode() != 0 {
+				t.Fatalf("status %+v", st)
+			}
+			for _, l := range []string{"passwd", "other", "same"} {
+				if f := r.Files["/etc/"+l]; f == nil || f.Type != "symlink" || f.Target != "/buildroot/etc/"+l {
+					t.Errorf("/etc/%s is %+v, want a symlink to /buildroot/etc/%s", l, f, l)
+				}
+			}
+			if r.mount("/etc/passwd") == nil || r.mount("/etc/other") == nil {
+				t.Errorf("no mounts over /etc/passwd and /etc/other: %+v", r.Mounts)
+			}
+			if r.mount("/etc/same") != nil {
+				t.Errorf("a mount over /etc/same, whose symlink already had the target")
+			}
+			if b, _ := os.ReadFile(filepath.Join(etc, "passwd")); string(b) != "root:x:0:0::/root:/bin/sh\n" {
+				t.Errorf("the host's passwd now holds %q", b)
+			}
+			if l, _ := os.Readlink(filepath.Join(etc, "other")); l != "elsewhere" {
+				t.Errorf("the host's symlink now points to %q", l)
+			}
+			// Where nothing is there yet in the read-only /etc, the Go
+			// init makes room (a splice), Replace or not.
+			r, _ = runReport(t, spec(true, "new"), reportOpts{stat: []string{"/etc/new"}})
+			if f := r.Files["/etc/new"]; f == nil || f.Type != "symlink" || f.Target != "/buildroot/etc/new" {
+				t.Errorf("/etc/new is %+v", f)
+			}
+			if _, _, err := tryReport(t, spec(true, "dir"), reportOpts{}); err == nil {
+				t.Errorf("a symlink replaced a directory")
+			}
+			if _, _, err := tryReport(t, spec(false, "passwd"), reportOpts{}); err == nil {
+				t.Errorf("a symlink over a file without Replace started")
+			}
+		})
+	}
+}

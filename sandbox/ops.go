@@ -66,7 +66,12 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		return nil
 	case OpSymlink:
-		return t.symlink(m.Source, m.Dest)
+		err := t.symlink(m.Source, m.Dest)
+		var pe *phaseError
+		if m.Replace && errors.As(err, &pe) && pe.phase == PhaseExisting && pe.readlinkErr == 0 {
+			return t.symlinkOver(m.Source, m.Dest)
+		}
+		return err
 	case OpWrite:
 		return t.writeFile(m, bytes.NewReader(m.Data), modeOr(m.Mode, 0o644))
 	case OpFile:
@@ -412,6 +417,43 @@ func (t *tree) symlink(target, dest string) error {
 		return inPhase(PhaseCreate, fmt.Errorf("create symlink %s -> %s: %w", dest, target, err))
 	}
 	return nil
+}
+
+// symlinkOver covers what is at dest, anything but a directory, with a
+// symlink to target (Mount.Replace): made on the staging tmpfs and
+// mounted over dest's own entry, never following a symlink there, so the
+// file under it (a host file in a bound /etc, say) stays as it is.
+func (t *tree) symlinkOver(target, dest string) error {
+	dest = Clean(dest)
+	parent, err := t.openIn(path.Dir(dest))
+	if err != nil {
+		return inPhase(PhaseParents, err)
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), path.Base(dest), unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return inPhase(PhaseExisting, &os.PathError{Op: "open", Path: dest, Err: err})
+	}
+	under := os.NewFile(uintptr(fd), dest)
+	defer under.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: dest, Err: err}
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return symlinkInTheWay(dest, "", unix.EINVAL)
+	}
+	t.nData++
+	staged := path.Join(t.staging, fmt.Sprintf("link%d", t.nData))
+	if err := unix.Symlink(target, staged); err != nil {
+		return fmt.Errorf("create symlink %s -> %s on the staging tmpfs: %w", staged, target, err)
+	}
+	tr, err := unix.OpenTree(unix.AT_FDCWD, staged, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return &os.PathError{Op: "open_tree", Path: staged, Err: err}
+	}
+	_, err = t.attach(tr, under, dest, false)
+	return err
 }
 
 func (t *tree) overlay(m Mount) error {

@@ -885,7 +885,7 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		b.emit(b.insn(rkWantDir, 0, imm(uintptr(d))))
 		b.closeReg(d)
 	case OpSymlink:
-		c.symlink(m.Source, m.Dest)
+		c.symlinkReplacing(m.Source, m.Dest, m.Replace)
 	case OpRemountRO:
 		b.phase = PhaseCreate
 		c.roLast = append(c.roLast, c.openIn(m.Dest))
@@ -1122,7 +1122,13 @@ func (c *rawTree) console(dest string, console int, consolePath string) {
 	}
 }
 
-func (c *rawTree) symlink(target, dest string) {
+func (c *rawTree) symlink(target, dest string) { c.symlinkReplacing(target, dest, false) }
+
+// symlinkReplacing makes a symlink at dest; with replace, what is there
+// already (not the same symlink, not a directory) is covered by a symlink
+// made on the staging tmpfs and mounted over dest's own entry (see
+// tree.symlinkOver).
+func (c *rawTree) symlinkReplacing(target, dest string, replace bool) {
 	b := c.b
 	sm := Mount{Op: OpSymlink, Source: target, Dest: dest}
 	b.atMount(fmt.Sprintf("create symlink %s -> %s", dest, target), sm)
@@ -1140,7 +1146,22 @@ func (c *rawTree) symlink(target, dest string) {
 	b.phase = PhaseExisting
 	in := b.insn(rkReadlinkEq, 0, imm(uintptr(parent)), imm(name))
 	in.text = target
-	b.emit(in)
+	eq := b.emit(in)
+	if replace {
+		// Another target (EEXIST) or no symlink (EINVAL): cover it. A
+		// directory there makes the move_mount fail, and the Go init
+		// says so.
+		b.p.insns[eq].soft = [3]uint16{uint16(unix.EEXIST), uint16(unix.EINVAL)}
+		b.p.insns[eq].onSoft = b.here()
+		b.atMount(fmt.Sprintf("mount a symlink %s -> %s over what is there", dest, target), sm)
+		c.nData++
+		staged := b.cstr(path.Join(rawStaging, fmt.Sprintf("link%d", c.nData)))
+		b.sys(unix.SYS_SYMLINKAT, imm(b.cstr(target)), imm(atFdcwd), imm(staged))
+		tr := b.sysOut(unix.SYS_OPEN_TREE, imm(atFdcwd), imm(staged), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW))
+		under := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(name), imm(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC))
+		c.attach(tr, under, dest)
+		b.p.insns[eq].onOK = b.here()
+	}
 	b.closeReg(parent)
 }
 

@@ -449,7 +449,6 @@ func (m *Mount) notYetImplemented() error {
 		name string
 	}{
 		{m.DestNoFollow, "not following the destination's symlink"},
-		{m.Replace, "replacing what is there"},
 	} {
 		if f.set {
 			return fmt.Errorf("%s: %w", f.name, ErrNotImplemented)
