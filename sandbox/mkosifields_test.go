@@ -311,3 +311,55 @@ func TestSymlinkReplace(t *testing.T) {
 		})
 	}
 }
+
+// TestBindDestNoFollow: with DestNoFollow a file bound onto a symlink is
+// mounted on the link itself (mkosi-sandbox's rule), so the link's target
+// is not covered; a directory bound so follows the link as
+// usual, and without DestNoFollow a file does too. Both engines.
+func TestBindDestNoFollow(t *testing.T) {
+	for _, e := range bothEngines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Setenv("NOOK_ENGINE", e.env)
+			dir := t.TempDir()
+			file := filepath.Join(dir, "file")
+			os.WriteFile(file, []byte("bound"), 0o644)
+			sub := filepath.Join(dir, "sub")
+			os.Mkdir(sub, 0o755)
+			os.WriteFile(filepath.Join(sub, "inner"), []byte("i"), 0o644)
+			for _, noFollow := range []bool{true, false} {
+				s := baseSpec()
+				s.Mounts = append(s.Mounts,
+					Mount{Op: OpWrite, Data: []byte("target"), Dest: "/tmp/a-target"},
+					Mount{Op: OpSymlink, Source: "a-target", Dest: "/tmp/link"},
+					Mount{Op: OpBind, Source: file, Dest: "/tmp/link", DestNoFollow: noFollow},
+					Mount{Op: OpSymlink, Source: "a-dirtarget", Dest: "/tmp/dirlink"},
+					Mount{Op: OpDir, Dest: "/tmp/a-dirtarget"},
+					Mount{Op: OpBind, Source: sub, Dest: "/tmp/dirlink", DestNoFollow: noFollow},
+					Mount{Op: OpBind, Source: file, Dest: "/tmp/plain", DestNoFollow: noFollow})
+				var r *report
+				var st Status
+				rawDoesIt(t, func() {
+					r, st = runReport(t, s, reportOpts{stat: []string{"/tmp/link", "/tmp/a-target", "/tmp/a-dirtarget/inner", "/tmp/plain"}})
+				})
+				if st.ExitCode() != 0 {
+					t.Fatalf("DestNoFollow %v: status %+v", noFollow, st)
+				}
+				if f := r.Files["/tmp/link"]; noFollow && (f == nil || f.Type != "file" || f.Content != "bound") {
+					t.Errorf("DestNoFollow: /tmp/link is %+v, want the bound file", f)
+				} else if !noFollow && (f == nil || f.Type != "symlink") {
+					t.Errorf("without DestNoFollow: /tmp/link is %+v, want the symlink", f)
+				}
+				want := map[bool]string{true: "target", false: "bound"}[noFollow]
+				if f := r.Files["/tmp/a-target"]; f == nil || f.Content != want {
+					t.Errorf("DestNoFollow %v: the link's target /tmp/a-target is %+v, want %q in it", noFollow, f, want)
+				}
+				if f := r.Files["/tmp/a-dirtarget/inner"]; f == nil {
+					t.Errorf("DestNoFollow %v: a directory bound onto a link did not follow it", noFollow)
+				}
+				if f := r.Files["/tmp/plain"]; f == nil || f.Content != "bound" {
+					t.Errorf("DestNoFollow %v: /tmp/plain is %+v", noFollow, f)
+				}
+			}
+		})
+	}
+}

@@ -210,14 +210,41 @@ func (t *tree) bindFrom(m Mount, src *os.File) error {
 			return fmt.Errorf("set the attributes of the bind of %s: %w", m.Source, err)
 		}
 	}
-	target, err := t.mountPoint(m.Dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
-	if err != nil {
-		unix.Close(tr)
-		return err
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	var target *os.File
+	if m.DestNoFollow && !isDir {
+		target = t.symlinkAt(m.Dest)
+	}
+	if target == nil {
+		if target, err = t.mountPoint(m.Dest, isDir); err != nil {
+			unix.Close(tr)
+			return err
+		}
 	}
 	defer target.Close()
 	_, err = t.attach(tr, target, m.Dest, false)
 	return err
+}
+
+// symlinkAt returns an O_PATH handle on the symlink at dest itself, or
+// nil when dest is anything else or missing (Mount.DestNoFollow).
+func (t *tree) symlinkAt(dest string) *os.File {
+	dest = Clean(dest)
+	parent, err := t.openIn(path.Dir(dest))
+	if err != nil {
+		return nil
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), path.Base(dest), unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		unix.Close(fd)
+		return nil
+	}
+	return os.NewFile(uintptr(fd), dest)
 }
 
 func (t *tree) proc(dest string) error {

@@ -937,7 +937,32 @@ func (c *rawTree) bind(m Mount) {
 		ne.PutUint64(attr[0:], set)
 		b.sys(unix.SYS_MOUNT_SETATTR, rval(tr), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), imm(b.bytes(attr)), imm(32))
 	}
-	c.attach(tr, c.mountPoint(m.Dest, st.Mode&unix.S_IFMT == unix.S_IFDIR), m.Dest)
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if !m.DestNoFollow || isDir {
+		c.attach(tr, c.mountPoint(m.Dest, isDir), m.Dest)
+		return
+	}
+	// DestNoFollow: a symlink at dest is mounted on as itself. Whether
+	// one is there is found out in the child: readlinkat of the O_PATH
+	// handle's own link succeeds only on a symlink.
+	dest := Clean(m.Dest)
+	under := b.sysOut(unix.SYS_OPENAT2, rval(c.root), imm(b.cstr(dest)), imm(c.howNoFollow), imm(24))
+	open := len(b.p.insns) - 1
+	b.p.insns[open].soft = [3]uint16{uint16(unix.ENOENT), uint16(unix.ENOTDIR), uint16(unix.ELOOP)}
+	b.p.insns[open].fallback = errnoBit(unix.EAGAIN) | errnoBit(unix.ENOSYS)
+	b.sys(unix.SYS_READLINKAT, rval(under), imm(b.cstr("")), imm(b.bytes(make([]byte, 64))), imm(64))
+	readlink := len(b.p.insns) - 1
+	b.p.insns[readlink].softAll = true
+	b.sys(unix.SYS_CLOSE, rval(under)) // no symlink: the usual way
+	// The usual way first: its handles must not take the registers of tr
+	// and under, which the symlink's way below still uses.
+	b.p.insns[open].onSoft = b.here()
+	c.attach(tr, c.mountPoint(dest, false), dest)
+	done := b.sys(unix.SYS_GETPID)
+	b.p.insns[readlink].onOK = b.here()
+	b.used[tr], b.used[under] = true, true
+	c.attach(tr, under, dest)
+	b.p.insns[done].onOK = b.here()
 }
 
 // write puts a file's contents (OpWrite's data, or what OpFile's fd

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -402,9 +401,6 @@ func (s *Spec) Validate() error {
 		if err := m.validate(); err != nil {
 			return fmt.Errorf("filesystem operation %d (%s %s): %w", i+1, m.Op, m.Dest, err)
 		}
-		if err := m.notYetImplemented(); err != nil {
-			return fmt.Errorf("filesystem operation %d (%s %s): %w", i+1, m.Op, m.Dest, err)
-		}
 	}
 
 	if s.Hostname != "" && !s.Namespaces.UTS {
@@ -433,26 +429,6 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("file descriptor %d passed twice", fd.Inside)
 		}
 		seen[fd.Inside] = true
-	}
-	return nil
-}
-
-// ErrNotImplemented is returned by Validate (so by Start, on both engines)
-// for a field of Spec or Mount that is declared but not yet carried out.
-var ErrNotImplemented = errors.New("not implemented yet")
-
-// notYetImplemented rejects the fields whose implementation has not
-// landed; each case goes as its engines learn it.
-func (m *Mount) notYetImplemented() error {
-	for _, f := range []struct {
-		set  bool
-		name string
-	}{
-		{m.DestNoFollow, "not following the destination's symlink"},
-	} {
-		if f.set {
-			return fmt.Errorf("%s: %w", f.name, ErrNotImplemented)
-		}
 	}
 	return nil
 }
