@@ -206,11 +206,14 @@ func TestBindNoFollow(t *testing.T) {
 				Mount{Op: OpBind, Source: dangling, Dest: "/etc/resolv.conf", NoFollow: true, ReadOnly: true},
 				Mount{Op: OpBind, Source: good, Dest: "/tmp/good", NoFollow: true},
 				Mount{Op: OpBind, Source: good, Dest: "/tmp/followed"},
-				Mount{Op: OpBind, Source: filepath.Join(dir, "missing"), Dest: "/tmp/missing", NoFollow: true, Try: true})
+				Mount{Op: OpBind, Source: filepath.Join(dir, "missing"), Dest: "/tmp/missing", NoFollow: true, Try: true},
+				// mkosi's /etc/resolv.conf: a link bound onto a link.
+				Mount{Op: OpSymlink, Source: "../run/stub.conf", Dest: "/tmp/resolv.conf"},
+				Mount{Op: OpBind, Source: dangling, Dest: "/tmp/resolv.conf", NoFollow: true, DestNoFollow: true, ReadOnly: true})
 			var r *report
 			var st Status
 			rawDoesIt(t, func() {
-				r, st = runReport(t, s, reportOpts{stat: []string{"/etc/resolv.conf", "/tmp/good", "/tmp/followed", "/tmp/missing"}})
+				r, st = runReport(t, s, reportOpts{stat: []string{"/etc/resolv.conf", "/tmp/good", "/tmp/followed", "/tmp/missing", "/tmp/resolv.conf", "/run/stub.conf"}})
 			})
 			if st.ExitCode() != 0 {
 				t.Fatalf("status %+v", st)
@@ -223,6 +226,9 @@ func TestBindNoFollow(t *testing.T) {
 			}
 			if f := r.Files["/tmp/followed"]; f == nil || f.Type != "file" {
 				t.Errorf("link bound as usual: %+v, want its target's file", f)
+			}
+			if f := r.Files["/tmp/resolv.conf"]; f == nil || f.Type != "symlink" || f.Target != "/nonexistent/nook-test" {
+				t.Errorf("a link bound without following onto a link, not followed either: %+v", f)
 			}
 			if f := r.Files["/tmp/missing"]; f != nil {
 				t.Errorf("a missing source with Try: %+v", f)
