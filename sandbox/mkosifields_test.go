@@ -352,11 +352,13 @@ func TestBindDestNoFollow(t *testing.T) {
 					Mount{Op: OpSymlink, Source: "a-dirtarget", Dest: "/tmp/dirlink"},
 					Mount{Op: OpDir, Dest: "/tmp/a-dirtarget"},
 					Mount{Op: OpBind, Source: sub, Dest: "/tmp/dirlink", DestNoFollow: noFollow},
-					Mount{Op: OpBind, Source: file, Dest: "/tmp/plain", DestNoFollow: noFollow})
+					Mount{Op: OpBind, Source: file, Dest: "/tmp/plain", DestNoFollow: noFollow},
+					Mount{Op: OpWrite, Data: []byte("there"), Dest: "/tmp/b-file"},
+					Mount{Op: OpBind, Source: file, Dest: "/tmp/b-file", DestNoFollow: noFollow})
 				var r *report
 				var st Status
 				rawDoesIt(t, func() {
-					r, st = runReport(t, s, reportOpts{stat: []string{"/tmp/link", "/tmp/a-target", "/tmp/a-dirtarget/inner", "/tmp/plain"}})
+					r, st = runReport(t, s, reportOpts{stat: []string{"/tmp/link", "/tmp/a-target", "/tmp/a-dirtarget/inner", "/tmp/plain", "/tmp/b-file"}})
 				})
 				if st.ExitCode() != 0 {
 					t.Fatalf("DestNoFollow %v: status %+v", noFollow, st)
@@ -373,8 +375,19 @@ func TestBindDestNoFollow(t *testing.T) {
 				if f := r.Files["/tmp/a-dirtarget/inner"]; f == nil {
 					t.Errorf("DestNoFollow %v: a directory bound onto a link did not follow it", noFollow)
 				}
-				if f := r.Files["/tmp/plain"]; f == nil || f.Content != "bound" {
-					t.Errorf("DestNoFollow %v: /tmp/plain is %+v", noFollow, f)
+				for _, p := range []string{"/tmp/plain", "/tmp/b-file"} {
+					if f := r.Files[p]; f == nil || f.Content != "bound" {
+						t.Errorf("DestNoFollow %v: %s is %+v", noFollow, p, f)
+					}
+				}
+				// One mount each, on the link or on what it points to.
+				n := map[string]int{}
+				for _, m := range r.Mounts {
+					n[m.Point]++
+				}
+				onLink := map[bool]int{true: 1, false: 0}[noFollow]
+				if n["/tmp/link"] != onLink || n["/tmp/a-target"] != 1-onLink || n["/tmp/plain"] != 1 || n["/tmp/b-file"] != 1 {
+					t.Errorf("DestNoFollow %v: mounts %v", noFollow, n)
 				}
 			}
 		})
