@@ -393,3 +393,25 @@ func TestBindDestNoFollow(t *testing.T) {
 		})
 	}
 }
+
+// TestBindNoFollowInRoot: NoFollow with a source inside the new root
+// (mkosi-sandbox's +SRC with --bind-nofollow) binds the root's symlink as
+// itself. The raw engine leaves sources in the root to the Go init.
+func TestBindNoFollowInRoot(t *testing.T) {
+	for _, e := range bothEngines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Setenv("NOOK_ENGINE", e.env)
+			s := baseSpec()
+			s.Mounts = append(s.Mounts,
+				Mount{Op: OpSymlink, Source: "../nowhere", Dest: "/tmp/a-link"},
+				Mount{Op: OpBind, Source: "/tmp/a-link", SourceInRoot: true, NoFollow: true, Dest: "/tmp/copy"})
+			r, st := runReport(t, s, reportOpts{stat: []string{"/tmp/copy"}})
+			if st.ExitCode() != 0 {
+				t.Fatalf("status %+v", st)
+			}
+			if f := r.Files["/tmp/copy"]; f == nil || f.Type != "symlink" || f.Target != "../nowhere" {
+				t.Errorf("/tmp/copy is %+v, want the root's link", f)
+			}
+		})
+	}
+}
