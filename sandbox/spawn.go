@@ -171,6 +171,7 @@ func Start(s *Spec) (*Process, error) {
 		}
 	case errors.Is(err, errRawUnsupported), errors.As(err, &fb):
 		Phase("falling back to the Go init: " + err.Error())
+		initFallbacks.Add(1)
 		p, err = startInit(&spec, id)
 	}
 	if err != nil {
@@ -958,3 +959,7 @@ func (e *UserNSError) Error() string {
 }
 
 func (e *UserNSError) Unwrap() error { return e.Err }
+
+// initFallbacks counts the starts the raw engine left to the Go init, for
+// tests that must see the raw engine do an operation itself.
+var initFallbacks atomic.Int64

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -195,6 +196,15 @@ type Spec struct {
 	// of the sandbox's) the command is moved into once the sandbox is set
 	// up (bwrap's --userns2).
 	UserNS2 *int `json:"userns2,omitempty"`
+
+	// SharedPropagation makes the sandbox's mounts shared once it is set
+	// up (mkosi-sandbox's default), so that a mount the command makes
+	// under one of them also appears at its other places inside (a bind
+	// of a bind), instead of nook's default, where each mount is private
+	// (slave of the host's where nook runs without a user namespace). It
+	// forms a new peer group of the sandbox's own: nothing reaches the
+	// host, nor comes from it. Locked mounts stay locked.
+	SharedPropagation bool `json:"shared_propagation,omitempty"`
 }
 
 // Namespaces lists the namespaces to create. A mount namespace is always
@@ -352,6 +362,30 @@ type Mount struct {
 	// tmpfs and bind it onto Dest (ReadOnly applies), as bwrap's
 	// --bind-data does, instead of creating it in place when they can.
 	AsBind bool `json:"as_bind,omitempty"`
+	// NoFollow makes OpBind and OpDevBind bind a symlink at Source as the
+	// link itself instead of what it points to (mkosi-sandbox's
+	// --bind-nofollow): a dangling link can be bound too. Dest becomes (or
+	// must already be) a file to mount it on.
+	NoFollow bool `json:"no_follow,omitempty"`
+	// DestNoFollow makes OpBind and OpDevBind of a source that is not a
+	// directory mount on Dest's symlink itself, where Dest's last
+	// component is a symlink, instead of on what it points to
+	// (mkosi-sandbox's rule for any bind). A directory source follows
+	// Dest as usual.
+	DestNoFollow bool `json:"dest_no_follow,omitempty"`
+	// Replace makes OpSymlink cover what is already at Dest (a file, a
+	// device node, or a symlink to another target) with the new symlink,
+	// mounted over it, instead of failing; a symlink already pointing at
+	// Source is left alone, and a directory is still an error.
+	// mkosi relies on it to put /etc/passwd links into a bound /etc.
+	Replace bool `json:"replace,omitempty"`
+	// IndexOff mounts OpOverlay with index=off and metacopy=off, so that
+	// an upper directory used before over other lower directories can be
+	// used again: with the kernel's index on (CONFIG_OVERLAY_FS_INDEX or
+	// the module's index parameter) that mount fails with ESTALE.
+	IndexOff bool `json:"index_off,omitempty"`
+	// Fuse makes OpDev also give /dev/fuse when the host has it.
+	Fuse bool `json:"fuse,omitempty"`
 }
 
 // Validate checks the spec for mistakes a face can report before any process
@@ -411,6 +445,9 @@ func (m *Mount) validate() error {
 		if m.Source == "" && !m.FromFD {
 			return fmt.Errorf("no source")
 		}
+		if m.NoFollow && m.FromFD {
+			return fmt.Errorf("a bind from a file descriptor has no symlink to leave unfollowed")
+		}
 	case OpSymlink:
 		if m.Source == "" {
 			return fmt.Errorf("no link target")
@@ -441,7 +478,30 @@ func (m *Mount) validate() error {
 	default:
 		return fmt.Errorf("unknown operation %q", m.Op)
 	}
+	for _, f := range []struct {
+		set  bool
+		name string
+		ops  []Op
+	}{
+		{m.NoFollow, "not following the source's symlink", []Op{OpBind, OpDevBind}},
+		{m.DestNoFollow, "not following the destination's symlink", []Op{OpBind, OpDevBind}},
+		{m.Replace, "replacing what is there", []Op{OpSymlink}},
+		{m.IndexOff, "index=off", []Op{OpOverlay}},
+		{m.Fuse, "/dev/fuse", []Op{OpDev}},
+	} {
+		if f.set && !slices.Contains(f.ops, m.Op) {
+			return fmt.Errorf("%s applies to %s only", f.name, opNames(f.ops))
+		}
+	}
 	return nil
+}
+
+func opNames(ops []Op) string {
+	var names []string
+	for _, o := range ops {
+		names = append(names, string(o))
+	}
+	return strings.Join(names, " and ")
 }
 
 // Clean returns p made absolute and lexically cleaned: the form the mount
