@@ -66,11 +66,29 @@ func TestMkosiDifferential(t *testing.T) {
 				t.Errorf("nook differs from mkosi-sandbox")
 			}
 			if t.Failed() {
-				t.Logf("mkosi-sandbox:\n%s\nnook:\n%s", ms, got)
+				t.Logf("mkosi-sandbox:\n%s\nnook:\n%s\nlines only mkosi-sandbox printed or left:\n%s\nlines only nook printed or left:\n%s",
+					ms, got, onlyIn(ms.stdout+ms.files, got.stdout+got.files), onlyIn(got.stdout+got.files, ms.stdout+ms.files))
 			}
 		})
 		if !ok {
 			failed = append(failed, c.name)
 		}
 	}
+}
+
+// onlyIn is the lines of a that b lacks, for reading a failure.
+func onlyIn(a, b string) string {
+	have := map[string]int{}
+	for _, l := range strings.Split(b, "\n") {
+		have[l]++
+	}
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if have[l] > 0 {
+			have[l]--
+			continue
+		}
+		out = append(out, "  "+l)
+	}
+	return strings.Join(out, "\n")
 }

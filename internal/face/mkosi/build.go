@@ -26,6 +26,7 @@ type host struct {
 	effCaps  map[int]bool
 	env      []string
 	hasFuse  bool
+	umask    uint32
 	features features
 }
 
@@ -38,6 +39,7 @@ func currentHost() host {
 	}
 	_, err := os.Stat("/dev/fuse")
 	h.hasFuse = err == nil
+	h.umask = currentUmask()
 	return h
 }
 
@@ -97,7 +99,19 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 		}
 	}
 	for _, op := range order(o.ops) {
+		if tmpName(op.dst) && (op.kind == opTmpfs || op.kind == opBind && !op.relative && isDir(op.src)) {
+			// The mount point as mkosi-sandbox makes it, 0755 (seen on
+			// the host where it is made under a bind), where nook's own
+			// default for a directory named tmp is 1777; a tmpfs there
+			// is still 1777 itself.
+			s.Mounts = append(s.Mounts, sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Mode: ptr(uint32(0o755))})
+		}
 		s.Mounts = append(s.Mounts, mountFor(op, h))
+		if op.kind == opOverlay && op.upper == "tmpfs" && tmpName(op.dst) {
+			// mkosi-sandbox makes the throwaway upper 1777 there, and
+			// the overlay's root shows the upper's mode.
+			s.Mounts = append(s.Mounts, sandbox.Mount{Op: sandbox.OpChmod, Dest: op.dst, Mode: ptr(uint32(0o1777))})
+		}
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -132,7 +146,8 @@ func mountFor(op fsop, h host) sandbox.Mount {
 	case opSymlink:
 		return sandbox.Mount{Op: sandbox.OpSymlink, Source: op.src, Dest: op.dst, Replace: h.features.replace}
 	case opWrite:
-		return sandbox.Mount{Op: sandbox.OpWrite, Dest: op.dst, Data: []byte(op.data)}
+		// open(2) with the caller's umask, as Python's open does.
+		return sandbox.Mount{Op: sandbox.OpWrite, Dest: op.dst, Data: []byte(op.data), Mode: mode(0o666 &^ h.umask)}
 	default: // opOverlay
 		m := sandbox.Mount{Op: sandbox.OpOverlay, Dest: op.dst, Lower: op.lower, IndexOff: h.features.indexOff}
 		switch op.upper {
@@ -172,6 +187,14 @@ func environment(env []string, o *options) []string {
 	}
 	return out
 }
+
+// isDir reports whether the host path p is a directory (following links).
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func containsInt(xs []int, x int) bool {
 	for _, y := range xs {
