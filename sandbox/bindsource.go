@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,10 +58,37 @@ func (t *tree) procOrBind(m Mount) error {
 }
 
 // openSource opens a bind's source: a host path, or with m.SourceInRoot a
-// path inside the new root.
+// path inside the new root; with m.NoFollow a symlink there is opened as
+// itself.
 func (t *tree) openSource(m Mount) (*os.File, error) {
+	if m.NoFollow {
+		return t.openSourceNoFollow(m)
+	}
 	if m.SourceInRoot {
 		return t.openIn(m.Source)
 	}
 	return t.openHost(m.Source)
+}
+
+// openSourceNoFollow resolves the directory of m.Source as openSource
+// does and opens its last component without following a symlink there
+// (O_PATH|O_NOFOLLOW: a handle on the link itself, which open_tree clones
+// as it is, dangling or not).
+func (t *tree) openSourceNoFollow(m Mount) (*os.File, error) {
+	src := Clean(m.Source)
+	dm := m
+	dm.NoFollow, dm.Source = false, path.Dir(src)
+	if src == "/" {
+		return t.openSource(dm)
+	}
+	dir, err := t.openSource(dm)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	fd, err := unix.Openat(int(dir.Fd()), path.Base(src), unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("can't find source path %s: %w", m.Source, err)
+	}
+	return os.NewFile(uintptr(fd), src), nil
 }

@@ -253,6 +253,12 @@ func setupSandbox(cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
+	if s.SharedPropagation && cfg.Lock == nil {
+		// Locked, the command's process shares its own (lock.go).
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+			return &os.PathError{Op: "make the sandbox's mounts shared", Path: "/", Err: err}
+		}
+	}
 	if moved && early != nil && cfg.Lock == nil {
 		// The command's process would keep what the chroot leaves open
 		// (CAP_SYS_ADMIN, CAP_SYS_CHROOT); see below.

@@ -131,6 +131,9 @@ func (b *rawBuilder) nest(rs *rawSetup, proc int32, underPID1 bool) {
 	for _, e := range []unix.Errno{unix.EPERM, unix.ENOSPC, unix.EUSERS} {
 		b.hint(e, "the kernel refused the nested user namespace that locks nook's mounts (user.max_user_namespaces, or 32 levels of nesting)")
 	}
+	if rs.spec.SharedPropagation {
+		b.shareMounts()
+	}
 	b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(1))
 	b.sys(unix.SYS_WRITE, rval(wr), imm(one), imm(1))
 	b.emit(b.insn(rkReap, 0, imm(uintptr(w))))
@@ -140,4 +143,15 @@ func (b *rawBuilder) nest(rs *rawSetup, proc int32, underPID1 bool) {
 	if underPID1 {
 		b.sys(unix.SYS_PRCTL, imm(unix.PR_SET_DUMPABLE), imm(0))
 	}
+}
+
+// shareMounts makes every mount of the current mount namespace shared
+// (Spec.SharedPropagation): a peer group of the sandbox's own. Where the
+// mounts are locked it runs in the command's nested namespace, which the
+// kernel made with each of nook's mounts a slave of the outer copy: the
+// command's mounts propagate among its own, never out to nook's, and
+// MNT_LOCKED and the locked flags stay as they are.
+func (b *rawBuilder) shareMounts() {
+	b.at("make the sandbox's mounts shared")
+	b.sys(unix.SYS_MOUNT, imm(b.cstr("")), imm(b.cstr("/")), imm(b.cstr("")), imm(unix.MS_REC|unix.MS_SHARED), imm(0))
 }

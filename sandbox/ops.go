@@ -34,7 +34,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 	case OpProc:
 		return t.procOrBind(m)
 	case OpDev:
-		return t.dev(m.Dest)
+		return t.dev(m.Dest, m.Fuse)
 	case OpMqueue:
 		fs, err := unix.Fsopen("mqueue", unix.FSOPEN_CLOEXEC)
 		if err != nil {
@@ -66,7 +66,12 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		}
 		return nil
 	case OpSymlink:
-		return t.symlink(m.Source, m.Dest)
+		err := t.symlink(m.Source, m.Dest)
+		var pe *phaseError
+		if m.Replace && errors.As(err, &pe) && pe.phase == PhaseExisting && pe.readlinkErr == 0 {
+			return t.symlinkOver(m.Source, m.Dest)
+		}
+		return err
 	case OpWrite:
 		return t.writeFile(m, bytes.NewReader(m.Data), modeOr(m.Mode, 0o644))
 	case OpFile:
@@ -205,14 +210,41 @@ func (t *tree) bindFrom(m Mount, src *os.File) error {
 			return fmt.Errorf("set the attributes of the bind of %s: %w", m.Source, err)
 		}
 	}
-	target, err := t.mountPoint(m.Dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
-	if err != nil {
-		unix.Close(tr)
-		return err
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	var target *os.File
+	if m.DestNoFollow && !isDir {
+		target = t.symlinkAt(m.Dest)
+	}
+	if target == nil {
+		if target, err = t.mountPoint(m.Dest, isDir); err != nil {
+			unix.Close(tr)
+			return err
+		}
 	}
 	defer target.Close()
 	_, err = t.attach(tr, target, m.Dest, false)
 	return err
+}
+
+// symlinkAt returns an O_PATH handle on the symlink at dest itself, or
+// nil when dest is anything else or missing (Mount.DestNoFollow).
+func (t *tree) symlinkAt(dest string) *os.File {
+	dest = Clean(dest)
+	parent, err := t.openIn(path.Dir(dest))
+	if err != nil {
+		return nil
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), path.Base(dest), unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		unix.Close(fd)
+		return nil
+	}
+	return os.NewFile(uintptr(fd), dest)
 }
 
 func (t *tree) proc(dest string) error {
@@ -240,6 +272,12 @@ func (t *tree) proc(dest string) error {
 // mknod them.
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
+// fuseNode is the bind of the host's /dev/fuse into the new /dev at dest
+// (Mount.Fuse): skipped where the host has none.
+func fuseNode(dest string) Mount {
+	return Mount{Op: OpDevBind, Source: "/dev/fuse", Dest: path.Join(dest, "fuse"), Try: true}
+}
+
 // devTmpfsFlags are the flags of OpDev's tmpfs: bwrap's nosuid,nodev (its
 // device nodes are binds, mounts of their own, and /dev/shm is a directory
 // on it where programs may map files to run) or nook's nosuid,noexec.
@@ -259,7 +297,7 @@ func mqueueFlags(bwrap bool) uint64 {
 	return unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
 }
 
-func (t *tree) dev(dest string) error {
+func (t *tree) dev(dest string, fuse bool) error {
 	mfd, err := newTmpfs(0o755, 0, int(devTmpfsFlags(t.bwrapMountFlags)))
 	if err != nil {
 		return err
@@ -269,6 +307,11 @@ func (t *tree) dev(dest string) error {
 	}
 	for _, n := range devNodes {
 		if err := t.bind(Mount{Op: OpDevBind, Source: "/dev/" + n, Dest: path.Join(dest, n)}); err != nil {
+			return err
+		}
+	}
+	if fuse {
+		if err := t.bind(fuseNode(dest)); err != nil {
 			return err
 		}
 	}
@@ -403,6 +446,43 @@ func (t *tree) symlink(target, dest string) error {
 	return nil
 }
 
+// symlinkOver covers what is at dest, anything but a directory, with a
+// symlink to target (Mount.Replace): made on the staging tmpfs and
+// mounted over dest's own entry, never following a symlink there, so the
+// file under it (a host file in a bound /etc, say) stays as it is.
+func (t *tree) symlinkOver(target, dest string) error {
+	dest = Clean(dest)
+	parent, err := t.openIn(path.Dir(dest))
+	if err != nil {
+		return inPhase(PhaseParents, err)
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), path.Base(dest), unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return inPhase(PhaseExisting, &os.PathError{Op: "open", Path: dest, Err: err})
+	}
+	under := os.NewFile(uintptr(fd), dest)
+	defer under.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: dest, Err: err}
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return symlinkInTheWay(dest, "", unix.EINVAL)
+	}
+	t.nData++
+	staged := path.Join(t.staging, fmt.Sprintf("link%d", t.nData))
+	if err := unix.Symlink(target, staged); err != nil {
+		return fmt.Errorf("create symlink %s -> %s on the staging tmpfs: %w", staged, target, err)
+	}
+	tr, err := unix.OpenTree(unix.AT_FDCWD, staged, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return &os.PathError{Op: "open_tree", Path: staged, Err: err}
+	}
+	_, err = t.attach(tr, under, dest, false)
+	return err
+}
+
 func (t *tree) overlay(m Mount) error {
 	var handles []*os.File
 	defer func() {
@@ -469,7 +549,7 @@ func (t *tree) overlay(m Mount) error {
 	// user namespace) and "volatile" (5.10). Before 6.5 overlayfs takes
 	// its options the legacy way: fsconfig accepts any key and only the
 	// create refuses an unknown one, so a failed create counts too.
-	o := ovlOptions{plus: !overlayLegacyContext(), userxattr: t.inUserNS, volatile: m.Volatile}
+	o := ovlOptions{plus: !overlayLegacyContext(), userxattr: t.inUserNS, volatile: m.Volatile, indexOff: m.IndexOff}
 	mfd, err := t.overlayMount(lowers, upper, work, o)
 	for err != nil {
 		var ok bool
@@ -508,6 +588,9 @@ type ovlOptions struct {
 	// plus: "lowerdir+" takes one directory at a time, so no path needs
 	// escaping; without it the escaped list goes to "lowerdir".
 	plus, userxattr, volatile bool
+	// indexOff (Mount.IndexOff) is never dropped: the mount it gives
+	// differs in what upper directories it takes.
+	indexOff bool
 }
 
 // without returns the options to try after a mount with o failed with
@@ -571,6 +654,13 @@ func (t *tree) overlayMount(lowers []string, upper, work string, o ovlOptions) (
 	if o.volatile {
 		if err := unix.FsconfigSetFlag(fs, "volatile"); err != nil {
 			return -1, os.NewSyscallError("fsconfig overlay volatile", err)
+		}
+	}
+	if o.indexOff {
+		for _, k := range []string{"index", "metacopy"} {
+			if err := unix.FsconfigSetString(fs, k, "off"); err != nil {
+				return -1, os.NewSyscallError("fsconfig overlay "+k+"=off", err)
+			}
 		}
 	}
 	return createMount(fs, "overlay", 0)

@@ -182,6 +182,11 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		}
 	}
 	c.finish()
+	if s.SharedPropagation && !rs.id.userns {
+		// Without a user namespace nothing is nested (lock.go, which
+		// shares the command's own mounts).
+		b.shareMounts()
+	}
 
 	if s.Hostname != "" {
 		b.at("set the host name")
@@ -595,8 +600,10 @@ type rawTree struct {
 	roLast   []int32
 	roMounts []Mount // the --remount-ro of each of roLast
 	howPath  uintptr // struct open_how for O_PATH lookups inside a root
-	nOverlay int
-	nData    int
+	// howNoFollow is howPath with O_NOFOLLOW.
+	howNoFollow uintptr
+	nOverlay    int
+	nData       int
 	// owned is the mask of registers holding the mount ids of mounts nook
 	// made (tmpfs and the like): files there may be written in place.
 	owned   uint64
@@ -654,6 +661,10 @@ func (c *rawTree) stage() {
 	ne.PutUint64(how[0:], unix.O_PATH|unix.O_CLOEXEC)
 	ne.PutUint64(how[16:], unix.RESOLVE_IN_ROOT|unix.RESOLVE_NO_MAGICLINKS)
 	c.howPath = b.bytes(how)
+	// The same, leaving a symlink in the last component unfollowed
+	// (Mount.NoFollow): a handle on the link itself.
+	ne.PutUint64(how[0:], unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	c.howNoFollow = b.bytes(how)
 
 	b.at("clone the host tree")
 	hostClone := b.sysOut(unix.SYS_OPEN_TREE, imm(atFdcwd), imm(b.cstr("/")), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE))
@@ -861,7 +872,7 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 			b.p.insns[done].onOK = b.here()
 		}
 	case OpDev:
-		c.dev(m.Dest, rs.console, rs.consolePath)
+		c.dev(m.Dest, m.Fuse, rs.console, rs.consolePath)
 	case OpMqueue:
 		fs := b.sysOut(unix.SYS_FSOPEN, imm(b.cstr("mqueue")), imm(unix.FSOPEN_CLOEXEC))
 		b.hint(unix.EPERM, "a new mqueue needs a new IPC namespace: --unshare-ipc")
@@ -874,7 +885,7 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		b.emit(b.insn(rkWantDir, 0, imm(uintptr(d))))
 		b.closeReg(d)
 	case OpSymlink:
-		c.symlink(m.Source, m.Dest)
+		c.symlinkReplacing(m.Source, m.Dest, m.Replace)
 	case OpRemountRO:
 		b.phase = PhaseCreate
 		c.roLast = append(c.roLast, c.openIn(m.Dest))
@@ -895,7 +906,11 @@ func (c *rawTree) bind(m Mount) {
 	// The parent looks at the source to choose a directory or a file as
 	// the mount point; the child checks that it stayed so (attach).
 	var st unix.Stat_t
-	if err := unix.Stat(m.Source, &st); err != nil {
+	stat, how := unix.Stat, c.howPath
+	if m.NoFollow {
+		stat, how = unix.Lstat, c.howNoFollow
+	}
+	if err := stat(m.Source, &st); err != nil {
 		if m.Try && os.IsNotExist(err) {
 			return
 		}
@@ -903,7 +918,7 @@ func (c *rawTree) bind(m Mount) {
 		b.fail("bind source %s: %v", m.Source, err)
 		return
 	}
-	src := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(m.Source)), imm(c.howPath), imm(24))
+	src := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(m.Source)), imm(how), imm(24))
 	b.last().fallback = errnoBit(unix.EAGAIN) | errnoBit(unix.ENOSYS) | errnoBit(unix.ENOENT)
 	tr := b.sysOut(unix.SYS_OPEN_TREE, rval(src), imm(b.cstr("")), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE))
 	b.closeReg(src)
@@ -922,7 +937,32 @@ func (c *rawTree) bind(m Mount) {
 		ne.PutUint64(attr[0:], set)
 		b.sys(unix.SYS_MOUNT_SETATTR, rval(tr), imm(b.cstr("")), imm(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), imm(b.bytes(attr)), imm(32))
 	}
-	c.attach(tr, c.mountPoint(m.Dest, st.Mode&unix.S_IFMT == unix.S_IFDIR), m.Dest)
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if !m.DestNoFollow || isDir {
+		c.attach(tr, c.mountPoint(m.Dest, isDir), m.Dest)
+		return
+	}
+	// DestNoFollow: a symlink at dest is mounted on as itself. Whether
+	// one is there is found out in the child: readlinkat of the O_PATH
+	// handle's own link succeeds only on a symlink.
+	dest := Clean(m.Dest)
+	under := b.sysOut(unix.SYS_OPENAT2, rval(c.root), imm(b.cstr(dest)), imm(c.howNoFollow), imm(24))
+	open := len(b.p.insns) - 1
+	b.p.insns[open].soft = [3]uint16{uint16(unix.ENOENT), uint16(unix.ENOTDIR), uint16(unix.ELOOP)}
+	b.p.insns[open].fallback = errnoBit(unix.EAGAIN) | errnoBit(unix.ENOSYS)
+	b.sys(unix.SYS_READLINKAT, rval(under), imm(b.cstr("")), imm(b.bytes(make([]byte, 64))), imm(64))
+	readlink := len(b.p.insns) - 1
+	b.p.insns[readlink].softAll = true
+	b.sys(unix.SYS_CLOSE, rval(under)) // no symlink: the usual way
+	// The usual way first: its handles must not take the registers of tr
+	// and under, which the symlink's way below still uses.
+	b.p.insns[open].onSoft = b.here()
+	c.attach(tr, c.mountPoint(dest, false), dest)
+	done := b.sys(unix.SYS_GETPID)
+	b.p.insns[readlink].onOK = b.here()
+	b.used[tr], b.used[under] = true, true
+	c.attach(tr, under, dest)
+	b.p.insns[done].onOK = b.here()
 }
 
 // write puts a file's contents (OpWrite's data, or what OpFile's fd
@@ -1010,7 +1050,7 @@ func (c *rawTree) chmod(dest string, mode uint32) {
 	b.closeReg(fd)
 }
 
-func (c *rawTree) dev(dest string, console int, consolePath string) {
+func (c *rawTree) dev(dest string, fuse bool, console int, consolePath string) {
 	b := c.b
 	mt := c.tmpfs(0o755, 0, uintptr(devTmpfsFlags(c.bwrapMountFlags)))
 	target := c.mountPoint(dest, true)
@@ -1019,6 +1059,10 @@ func (c *rawTree) dev(dest string, console int, consolePath string) {
 	for _, n := range devNodes {
 		b.at("bind /dev/" + n + " into " + dest)
 		c.bind(Mount{Op: OpDevBind, Source: "/dev/" + n, Dest: path.Join(dest, n)})
+	}
+	if fuse {
+		b.at("bind /dev/fuse into " + dest)
+		c.bind(fuseNode(dest))
 	}
 	for _, l := range [][2]string{
 		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
@@ -1103,7 +1147,13 @@ func (c *rawTree) console(dest string, console int, consolePath string) {
 	}
 }
 
-func (c *rawTree) symlink(target, dest string) {
+func (c *rawTree) symlink(target, dest string) { c.symlinkReplacing(target, dest, false) }
+
+// symlinkReplacing makes a symlink at dest; with replace, what is there
+// already (not the same symlink, not a directory) is covered by a symlink
+// made on the staging tmpfs and mounted over dest's own entry (see
+// tree.symlinkOver).
+func (c *rawTree) symlinkReplacing(target, dest string, replace bool) {
 	b := c.b
 	sm := Mount{Op: OpSymlink, Source: target, Dest: dest}
 	b.atMount(fmt.Sprintf("create symlink %s -> %s", dest, target), sm)
@@ -1121,7 +1171,22 @@ func (c *rawTree) symlink(target, dest string) {
 	b.phase = PhaseExisting
 	in := b.insn(rkReadlinkEq, 0, imm(uintptr(parent)), imm(name))
 	in.text = target
-	b.emit(in)
+	eq := b.emit(in)
+	if replace {
+		// Another target (EEXIST) or no symlink (EINVAL): cover it. A
+		// directory there makes the move_mount fail, and the Go init
+		// says so.
+		b.p.insns[eq].soft = [3]uint16{uint16(unix.EEXIST), uint16(unix.EINVAL)}
+		b.p.insns[eq].onSoft = b.here()
+		b.atMount(fmt.Sprintf("mount a symlink %s -> %s over what is there", dest, target), sm)
+		c.nData++
+		staged := b.cstr(path.Join(rawStaging, fmt.Sprintf("link%d", c.nData)))
+		b.sys(unix.SYS_SYMLINKAT, imm(b.cstr(target)), imm(atFdcwd), imm(staged))
+		tr := b.sysOut(unix.SYS_OPEN_TREE, imm(atFdcwd), imm(staged), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW))
+		under := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(name), imm(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC))
+		c.attach(tr, under, dest)
+		b.p.insns[eq].onOK = b.here()
+	}
 	b.closeReg(parent)
 }
 

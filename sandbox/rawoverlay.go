@@ -201,6 +201,12 @@ func (c *rawTree) overlay(m Mount) {
 				c.fsconfig(fs, "volatile", "") // Linux 5.10
 				soft()
 			}
+			if m.IndexOff {
+				for _, k := range []string{"index", "metacopy"} {
+					c.fsconfig(fs, k, "off")
+					soft()
+				}
+			}
 			b.sys(unix.SYS_FSCONFIG, rval(fs), imm(unix.FSCONFIG_CMD_CREATE), imm(0), imm(0), imm(0))
 			soft()
 			b.sys(unix.SYS_FSMOUNT, rval(fs), imm(unix.FSMOUNT_CLOEXEC), imm(0))

@@ -55,6 +55,9 @@ type mountFact struct {
 	Point, FSType, Opts, Root string
 	// SuperOpts are the filesystem's own options (mountinfo's last field).
 	SuperOpts string
+	// Tags are mountinfo's optional fields (shared:N, master:N), space
+	// separated.
+	Tags string
 }
 
 func (r *report) mount(point string) *mountFact {
@@ -142,7 +145,7 @@ func reporterMain() {
 		if i+1 >= len(f) {
 			continue
 		}
-		m := mountFact{Point: unescape(f[4]), Root: unescape(f[3]), Opts: f[5], FSType: f[i+1]}
+		m := mountFact{Point: unescape(f[4]), Root: unescape(f[3]), Opts: f[5], FSType: f[i+1], Tags: strings.Join(f[6:i], " ")}
 		if i+3 < len(f) {
 			m.SuperOpts = f[i+3]
 		}
@@ -250,6 +253,28 @@ func doAction(a string) error {
 		var ws unix.WaitStatus
 		_, err = unix.Wait4(pid, &ws, 0, nil)
 		return err
+	case "umount":
+		return unix.Unmount(arg, unix.MNT_DETACH)
+	case "overlay-try":
+		// Mount an overlay "lower|upper|work|options" on a new directory
+		// and unmount it again (with user xattrs in a user namespace).
+		f := strings.Split(arg, "|")
+		if len(f) != 4 {
+			return fmt.Errorf("overlay-try wants lower|upper|work|options")
+		}
+		dir, err := os.MkdirTemp("", "ovl")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(dir)
+		opts := "lowerdir=" + f[0] + ",upperdir=" + f[1] + ",workdir=" + f[2] + "," + f[3]
+		if strings.Fields(readTrim("/proc/self/uid_map"))[2] != "4294967295" {
+			opts += ",userxattr"
+		}
+		if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
+			return err
+		}
+		return unix.Unmount(dir, unix.MNT_DETACH)
 	case "remount-rw":
 		// Remount arg read-write (a bind remount without MS_RDONLY).
 		return unix.Mount("", arg, "", unix.MS_REMOUNT|unix.MS_BIND, "")

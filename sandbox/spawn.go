@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/nook-project/nook/internal/procpid"
@@ -167,6 +168,7 @@ func Start(s *Spec) (*Process, error) {
 		}
 	case errors.Is(err, errRawUnsupported), errors.As(err, &fb):
 		Phase("falling back to the Go init: " + err.Error())
+		initFallbacks.Add(1)
 		p, err = startInit(&spec, id)
 	}
 	if err != nil {
@@ -949,3 +951,7 @@ func (e *UserNSError) Error() string {
 }
 
 func (e *UserNSError) Unwrap() error { return e.Err }
+
+// initFallbacks counts the starts the raw engine left to the Go init, for
+// tests that must see the raw engine do an operation itself.
+var initFallbacks atomic.Int64

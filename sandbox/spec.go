@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -402,13 +401,8 @@ func (s *Spec) Validate() error {
 		if err := m.validate(); err != nil {
 			return fmt.Errorf("filesystem operation %d (%s %s): %w", i+1, m.Op, m.Dest, err)
 		}
-		if err := m.notYetImplemented(); err != nil {
-			return fmt.Errorf("filesystem operation %d (%s %s): %w", i+1, m.Op, m.Dest, err)
-		}
 	}
-	if s.SharedPropagation {
-		return fmt.Errorf("shared mount propagation: %w", ErrNotImplemented)
-	}
+
 	if s.Hostname != "" && !s.Namespaces.UTS {
 		return fmt.Errorf("setting the hostname needs a new UTS namespace (--unshare-uts)")
 	}
@@ -435,30 +429,6 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("file descriptor %d passed twice", fd.Inside)
 		}
 		seen[fd.Inside] = true
-	}
-	return nil
-}
-
-// ErrNotImplemented is returned by Validate (so by Start, on both engines)
-// for a field of Spec or Mount that is declared but not yet carried out.
-var ErrNotImplemented = errors.New("not implemented yet")
-
-// notYetImplemented rejects the fields whose implementation has not
-// landed; each case goes as its engines learn it.
-func (m *Mount) notYetImplemented() error {
-	for _, f := range []struct {
-		set  bool
-		name string
-	}{
-		{m.NoFollow, "not following the source's symlink"},
-		{m.DestNoFollow, "not following the destination's symlink"},
-		{m.Replace, "replacing what is there"},
-		{m.IndexOff, "index=off"},
-		{m.Fuse, "/dev/fuse"},
-	} {
-		if f.set {
-			return fmt.Errorf("%s: %w", f.name, ErrNotImplemented)
-		}
 	}
 	return nil
 }

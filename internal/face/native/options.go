@@ -29,16 +29,21 @@ type runOptions struct {
 	// buildsTree is the first option that only a command line building
 	// its own root gives (bwrap's and mkosi-sandbox's start from an
 	// empty one), as written; the default layout is not added then.
-	buildsTree    string
-	noDefaultFS   bool
-	share         map[string]bool
-	unshare       map[string]bool
-	closeFds      bool
-	keepFds       []int // --keep-fd: passed even when a directory or with --close-fds
-	clearEnv      bool
-	envEdits      [][2]string // {key, value}; value "\x00" unsets
-	perms         *uint32
-	size          int64
+	buildsTree  string
+	noDefaultFS bool
+	share       map[string]bool
+	unshare     map[string]bool
+	closeFds    bool
+	keepFds     []int // --keep-fd: passed even when a directory or with --close-fds
+	clearEnv    bool
+	envEdits    [][2]string // {key, value}; value "\x00" unsets
+	perms       *uint32
+	size        int64
+	// destNoFollow and indexOff change the next bind or overlay, as
+	// perms and size the next operation that takes them.
+	destNoFollow, indexOff bool
+	// fuse gives every new /dev a /dev/fuse (the default layout's too).
+	fuse          bool
 	overlaySrc    []string
 	help, version bool
 	// printPlan prints the filesystem plan and exits; debug prints it to
@@ -84,7 +89,19 @@ func (r *runOptions) addOp(m sandbox.Mount) error {
 		}
 		m.Size = r.size
 	}
-	r.perms, r.size = nil, 0
+	if r.destNoFollow {
+		if m.Op != sandbox.OpBind && m.Op != sandbox.OpDevBind {
+			return fmt.Errorf("--dest-nofollow applies only to the next bind")
+		}
+		m.DestNoFollow = true
+	}
+	if r.indexOff {
+		if m.Op != sandbox.OpOverlay {
+			return fmt.Errorf("--overlay-index-off applies only to the next overlay")
+		}
+		m.IndexOff = true
+	}
+	r.perms, r.size, r.destNoFollow, r.indexOff = nil, 0, false, false
 	r.fsOps++
 	if sandbox.Clean(m.Dest) == "/" && m.Op != sandbox.OpChmod && m.Op != sandbox.OpRemountRO {
 		r.rootGiven = true
@@ -155,6 +172,13 @@ func parseInt(s string) (int, error) {
 func bindOp(op sandbox.Op, ro, try bool) func(r *runOptions, a []string) error {
 	return func(r *runOptions, a []string) error {
 		return r.addOp(sandbox.Mount{Op: op, Source: a[0], Dest: a[1], ReadOnly: ro, Try: try})
+	}
+}
+
+// bindNoFollow is a bind that leaves a symlink at SRC unfollowed.
+func bindNoFollow(ro bool) func(r *runOptions, a []string) error {
+	return func(r *runOptions, a []string) error {
+		return r.addOp(sandbox.Mount{Op: sandbox.OpBind, Source: a[0], Dest: a[1], ReadOnly: ro, NoFollow: true})
 	}
 }
 
@@ -234,15 +258,22 @@ var options = sync.OnceValue(func() []option {
 		{name: "bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --bind, ignored when SRC is missing", apply: bindOp(sandbox.OpBind, false, true)},
 		{name: "ro-bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind read-only (recursively)", apply: bindOp(sandbox.OpBind, true, false)},
 		{name: "ro-bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --ro-bind, ignored when SRC is missing", apply: bindOp(sandbox.OpBind, true, true)},
+		{name: "bind-nofollow", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --bind, but a symlink at SRC is bound as the link itself, dangling or not", apply: bindNoFollow(false)},
+		{name: "ro-bind-nofollow", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --ro-bind, but a symlink at SRC is bound as the link itself", apply: bindNoFollow(true)},
+		{name: "dest-nofollow", group: "Filesystem", help: "the next bind, of anything but a directory, mounts on a symlink at DEST itself instead of on what it points to", apply: flag(func(r *runOptions) { r.destNoFollow = true })},
 		{name: "dev-bind", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "bind, keeping device nodes usable", apply: bindOp(sandbox.OpDevBind, false, false)},
 		{name: "dev-bind-try", args: []string{"SRC", "DEST"}, group: "Filesystem", help: "like --dev-bind, ignored when SRC is missing", apply: bindOp(sandbox.OpDevBind, false, true)},
 		{name: "tmpfs", args: []string{"DEST"}, group: "Filesystem", help: "new tmpfs (--size, --perms apply)", apply: destOp(sandbox.OpTmpfs)},
 		{name: "proc", args: []string{"DEST"}, group: "Filesystem", help: "new procfs (needs the pid namespace)", apply: destOp(sandbox.OpProc)},
 		{name: "dev", args: []string{"DEST"}, group: "Filesystem", help: "new minimal /dev: null zero full random urandom tty, devpts, ptmx, shm, fd links, console on a tty", apply: destOp(sandbox.OpDev)},
+		{name: "fuse", group: "Filesystem", help: "every new /dev (--dev, the default layout's) also gets the host's /dev/fuse, where there is one", apply: flag(func(r *runOptions) { r.fuse = true })},
 		{name: "mqueue", args: []string{"DEST"}, group: "Filesystem", help: "new mqueue filesystem (needs --unshare-ipc)", apply: destOp(sandbox.OpMqueue)},
 		{name: "dir", args: []string{"DEST"}, group: "Filesystem", help: "create a directory (0755, --perms applies)", apply: destOp(sandbox.OpDir)},
 		{name: "symlink", args: []string{"TARGET", "DEST"}, group: "Filesystem", help: "create a symlink DEST pointing to TARGET", apply: func(r *runOptions, a []string) error {
 			return r.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1]})
+		}},
+		{name: "symlink-replace", args: []string{"TARGET", "DEST"}, group: "Filesystem", help: "like --symlink, but a file or another symlink at DEST is covered by the new symlink (mounted over it; the file stays as it is)", apply: func(r *runOptions, a []string) error {
+			return r.addOp(sandbox.Mount{Op: sandbox.OpSymlink, Source: a[0], Dest: a[1], Replace: true})
 		}},
 		{name: "write", args: []string{"DATA", "DEST"}, group: "Filesystem", help: "create a file holding DATA (0644, --perms applies); never writes a host file", apply: func(r *runOptions, a []string) error {
 			return r.addOp(sandbox.Mount{Op: sandbox.OpWrite, Data: []byte(a[0]), Dest: a[1]})
@@ -275,6 +306,7 @@ var options = sync.OnceValue(func() []option {
 		{name: "ro-overlay", args: []string{"DEST"}, group: "Filesystem", help: "read-only overlay of the --overlay-src dirs", apply: func(r *runOptions, a []string) error {
 			return r.overlay(sandbox.Mount{Op: sandbox.OpOverlay, Dest: a[0]})
 		}},
+		{name: "overlay-index-off", group: "Filesystem", help: "mount the next overlay with index=off,metacopy=off, so an UPPER used over other lower directories before mounts again", apply: flag(func(r *runOptions) { r.indexOff = true })},
 		{name: "perms", args: []string{"OCTAL"}, group: "Filesystem", help: "mode for the next --tmpfs, --dir, --write or --file", apply: func(r *runOptions, a []string) error {
 			m, err := parseMode(a[0])
 			r.perms = m
@@ -286,6 +318,17 @@ var options = sync.OnceValue(func() []option {
 			return err
 		}},
 		{name: "no-default-fs", group: "Filesystem", help: "start from an empty root even when no option places /", apply: flag(func(r *runOptions) { r.noDefaultFS = true })},
+		{name: "propagation", args: []string{"MODE"}, group: "Filesystem", help: "private (default: mounts made inside reach no other place) or shared (a peer group of the sandbox's own, as mkosi-sandbox's)", apply: func(r *runOptions, a []string) error {
+			switch a[0] {
+			case "private":
+				r.spec.SharedPropagation = false
+			case "shared":
+				r.spec.SharedPropagation = true
+			default:
+				return fmt.Errorf("--propagation takes private or shared, not %q", a[0])
+			}
+			return nil
+		}},
 		{name: "no-sort", group: "Filesystem", help: "run filesystem operations in the order given (bwrap semantics)", apply: flag(func(r *runOptions) { r.spec.SortMounts = false })},
 		{name: "no-pivot-root", group: "Filesystem", help: "switch root with MS_MOVE + chroot, as done anyway when / is not a mount point", apply: flag(func(r *runOptions) { r.spec.NoPivotRoot = true })},
 
@@ -426,6 +469,9 @@ func parseRun(args []string) (*runOptions, []string, error) {
 	}
 	if r.perms != nil || r.size != 0 {
 		return nil, nil, fmt.Errorf("--perms or --size must come before the operation they change")
+	}
+	if r.destNoFollow || r.indexOff {
+		return nil, nil, fmt.Errorf("--dest-nofollow or --overlay-index-off must come before the bind or overlay it changes")
 	}
 	if len(r.overlaySrc) > 0 {
 		return nil, nil, fmt.Errorf("--overlay-src without a following --overlay, --tmp-overlay or --ro-overlay")

@@ -52,6 +52,15 @@ func mountWords(m sandbox.Mount) []string {
 	if m.Size != 0 {
 		pre = append(pre, "--size", strconv.FormatInt(m.Size, 10))
 	}
+	if m.DestNoFollow {
+		pre = append(pre, "--dest-nofollow")
+	}
+	if m.IndexOff {
+		pre = append(pre, "--overlay-index-off")
+	}
+	if m.Fuse {
+		pre = append(pre, "--fuse")
+	}
 	switch m.Op {
 	case sandbox.OpBind, sandbox.OpDevBind:
 		name := "--bind"
@@ -64,8 +73,14 @@ func mountWords(m sandbox.Mount) []string {
 		if m.Try {
 			name += "-try"
 		}
+		if m.NoFollow {
+			name += "-nofollow"
+		}
 		return append(pre, name, m.Source, m.Dest)
 	case sandbox.OpSymlink:
+		if m.Replace {
+			return append(pre, "--symlink-replace", m.Source, m.Dest)
+		}
 		return append(pre, "--symlink", m.Source, m.Dest)
 	case sandbox.OpWrite:
 		return append(pre, "--write", string(m.Data), m.Dest)

@@ -92,6 +92,14 @@ func (r *runOptions) build(cmd []string, inherited []int) (*sandbox.Spec, error)
 		}
 		s.Mounts = append(append([]sandbox.Mount(nil), r.defaults...), s.Mounts...)
 	}
+	if r.fuse {
+		s.Mounts = append([]sandbox.Mount(nil), s.Mounts...)
+		for i := range s.Mounts {
+			if s.Mounts[i].Op == sandbox.OpDev {
+				s.Mounts[i].Fuse = true
+			}
+		}
+	}
 
 	env := os.Environ()
 	if r.clearEnv {
