@@ -305,6 +305,17 @@ func TestSymlinkReplace(t *testing.T) {
 			if _, _, err := tryReport(t, spec(true, "dir"), reportOpts{}); err == nil {
 				t.Errorf("a symlink replaced a directory")
 			}
+			// Where nothing is there in nook's own root, the symlink is
+			// made in place: no mount (the raw engine went on into the
+			// replacing mount after making it).
+			fresh := baseSpec()
+			fresh.Mounts = append(fresh.Mounts, Mount{Op: OpSymlink, Source: "usr/bin", Dest: "/tmp/bin2", Replace: true})
+			rawDoesIt(t, func() {
+				r, st = runReport(t, fresh, reportOpts{stat: []string{"/tmp/bin2"}})
+			})
+			if f := r.Files["/tmp/bin2"]; st.ExitCode() != 0 || f == nil || f.Type != "symlink" || f.Target != "usr/bin" || r.mount("/tmp/bin2") != nil {
+				t.Errorf("/tmp/bin2 is %+v, mount %+v; want a plain symlink to usr/bin", f, r.mount("/tmp/bin2"))
+			}
 			if _, _, err := tryReport(t, spec(false, "passwd"), reportOpts{}); err == nil {
 				t.Errorf("a symlink over a file without Replace started")
 			}

@@ -136,11 +136,6 @@ func sameBesidesPython(t *testing.T, ms, nk *outcome) {
 	}
 }
 
-// notYetInEngine marks cases that need an engine field the mkengine branch
-// declared and has not carried out yet: until it does, nook leaves the
-// behaviour out (internal/face/mkosi features.go) and the case fails.
-const notYetInEngine = ""
-
 var mkosiCases = []diffCase{
 	// Identity and namespaces.
 	{name: "ids by default", args: cat(mR, sh(probeIDs))},
@@ -268,7 +263,7 @@ var mkosiCases = []diffCase{
 	{name: "bind host proc", args: cat(mMin, sh(`[ -d /proc/$HOSTPID ] && echo visible; `+probeMI))},
 	{name: "proc elsewhere", args: cat(mMin, w("--proc", "/p"), sh("ls -d /p/self; stat -c %a /p"))},
 	{name: "dev nodes", args: cat(mMin, sh("ls /dev; stat -c '%a %F %n' /dev /dev/null /dev/shm /dev/pts /dev/ptmx /dev/stdin"))},
-	{name: "dev fuse where the host has it", args: cat(mMin, sh("ls /dev/fuse")), differs: notYetInEngine},
+	{name: "dev fuse where the host has it", args: cat(mMin, sh("ls /dev/fuse"))},
 	{name: "dev mount table", args: cat(mMin, sh(probeMI))},
 	{name: "dev is usable", args: cat(mMin, sh("echo x >/dev/null && head -c 4 /dev/zero | od -An -tx1"))},
 	{name: "write", args: cat(mMin, w("--write", "hello", "/etc/greeting"), sh("cat /etc/greeting; echo; stat -c '%a %F' /etc /etc/greeting"))},
@@ -339,7 +334,7 @@ var mkosiCases = []diffCase{
 		check: newerThan253("synced\n")},
 	{name: "become-root owns its files", mkdirs: []string{"d"}, args: cat(mR, w("--bind", "@T@/d", "@T@/d", "--become-root"), sh("touch @T@/d/f; stat -c %u:%g @T@/d/f"))},
 	{name: "become-root can mount", args: cat(mR, w("--become-root"), sh("mount -t tmpfs none /mnt && echo mounted"))},
-	{name: "mounts inside are shared", args: cat(mR, w("--tmpfs", "/mnt"), sh("grep -c shared: /proc/self/mountinfo >/dev/null && echo shared")), differs: notYetInEngine},
+	{name: "mounts inside are shared", args: cat(mR, w("--tmpfs", "/mnt"), sh("grep -c shared: /proc/self/mountinfo >/dev/null && echo shared"))},
 
 	// Newer than 25.3 (mkosi's main branch), checked against its documentation.
 	{name: "pack-fds", in: map[int]string{3: "three\n"}, args: cat(mR, w("--exec-fd", "3", "--pack-fds"), sh(`[ "$LISTEN_PID" = $$ ] && echo pid; [ "$LISTEN_FDS" -ge 1 ] && echo fds; cat <&3`)),
@@ -382,13 +377,4 @@ var mkosiCases = []diffCase{
 		args: mkosiChroot("cat /etc/os-release; echo $container $HOME $BUILDROOT; id -u; cat /run/host/container-manager; stat -c '%a %n' /tmp /run /run/user/0 /var/tmp")},
 	{name: "mkosi-chroot mounts", files: chrootFiles, args: mkosiChroot(probeMI)},
 	{name: "mkosi-chroot writes into the image", files: chrootFiles, args: mkosiChroot("echo built >/etc/issue && cat /etc/issue")},
-}
-
-func init() {
-	// A case marked notYetInEngine compares as any other.
-	for i := range mkosiCases {
-		if mkosiCases[i].differs == notYetInEngine {
-			mkosiCases[i].differs = ""
-		}
-	}
 }

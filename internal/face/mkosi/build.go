@@ -27,11 +27,10 @@ type host struct {
 	env      []string
 	hasFuse  bool
 	umask    uint32
-	features features
 }
 
 func currentHost() host {
-	h := host{uid: os.Getuid(), effCaps: map[int]bool{}, env: os.Environ(), features: engineFeatures()}
+	h := host{uid: os.Getuid(), effCaps: map[int]bool{}, env: os.Environ()}
 	if caps, err := sandbox.EffectiveCaps(); err == nil {
 		for _, c := range caps {
 			h.effCaps[c] = true
@@ -86,7 +85,9 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 	s.SuppressChown = o.suppressChown
 	s.SuppressSync = o.suppressSync
 	s.PackFds = o.packFds
-	s.SharedPropagation = h.features.shared
+	// Shared once set up: a mount the command makes under one place
+	// appears at its binds elsewhere, as under mkosi-sandbox.
+	s.SharedPropagation = true
 
 	s.Env = environment(h.env, o)
 	s.Dir = "/"
@@ -130,7 +131,7 @@ func mountFor(op fsop, h host) sandbox.Mount {
 		}
 		return m
 	case opDev:
-		return sandbox.Mount{Op: sandbox.OpDev, Dest: op.dst, Fuse: h.hasFuse && h.features.fuse}
+		return sandbox.Mount{Op: sandbox.OpDev, Dest: op.dst, Fuse: h.hasFuse}
 	case opProc:
 		// No pid namespace: the host's /proc, bound, as mkosi-sandbox does.
 		return sandbox.Mount{Op: sandbox.OpBind, Source: "/proc", Dest: op.dst}
@@ -142,14 +143,14 @@ func mountFor(op fsop, h host) sandbox.Mount {
 		return m
 	case opBind:
 		return sandbox.Mount{Op: sandbox.OpBind, Source: op.src, Dest: op.dst, ReadOnly: op.ro, Try: !op.required,
-			SourceInRoot: op.relative, NoFollow: op.nofollow, DestNoFollow: h.features.destNoFollow}
+			SourceInRoot: op.relative, NoFollow: op.nofollow, DestNoFollow: true}
 	case opSymlink:
-		return sandbox.Mount{Op: sandbox.OpSymlink, Source: op.src, Dest: op.dst, Replace: h.features.replace}
+		return sandbox.Mount{Op: sandbox.OpSymlink, Source: op.src, Dest: op.dst, Replace: true}
 	case opWrite:
 		// open(2) with the caller's umask, as Python's open does.
 		return sandbox.Mount{Op: sandbox.OpWrite, Dest: op.dst, Data: []byte(op.data), Mode: mode(0o666 &^ h.umask)}
 	default: // opOverlay
-		m := sandbox.Mount{Op: sandbox.OpOverlay, Dest: op.dst, Lower: op.lower, IndexOff: h.features.indexOff}
+		m := sandbox.Mount{Op: sandbox.OpOverlay, Dest: op.dst, Lower: op.lower, IndexOff: true}
 		switch op.upper {
 		case "":
 		case "tmpfs":
