@@ -334,7 +334,9 @@ var mkosiCases = []diffCase{
 		check: newerThan253("synced\n")},
 	{name: "become-root owns its files", mkdirs: []string{"d"}, args: cat(mR, w("--bind", "@T@/d", "@T@/d", "--become-root"), sh("touch @T@/d/f; stat -c %u:%g @T@/d/f"))},
 	{name: "become-root can mount", args: cat(mR, w("--become-root"), sh("mount -t tmpfs none /mnt && echo mounted"))},
-	{name: "mounts inside are shared", args: cat(mR, w("--tmpfs", "/mnt"), sh("grep -c shared: /proc/self/mountinfo >/dev/null && echo shared"))},
+	{name: "mounts inside are shared", args: cat(mR, w("--tmpfs", "/mnt"), sh("grep -q shared: /proc/self/mountinfo && echo shared"))},
+	{name: "device nodes under a bind stay usable", args: cat(mR, sh("echo x >/dev/null && echo written"))},
+	{name: "bind of /dev as mkosi binds it for devices", args: cat(mMin[:len(mMin)-2], w("--bind", "/dev", "/dev"), sh("echo x >/dev/null && head -c1 /dev/zero | od -An -tx1"))},
 
 	// Newer than 25.3 (mkosi's main branch), checked against its documentation.
 	{name: "pack-fds", in: map[int]string{3: "three\n"}, args: cat(mR, w("--exec-fd", "3", "--pack-fds"), sh(`[ "$LISTEN_PID" = $$ ] && echo pid; [ "$LISTEN_FDS" -ge 1 ] && echo fds; cat <&3`)),

@@ -22,11 +22,11 @@ var keptCaps = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", 
 
 // host is what build reads about the caller, so tests can vary it.
 type host struct {
-	uid      int
-	effCaps  map[int]bool
-	env      []string
-	hasFuse  bool
-	umask    uint32
+	uid     int
+	effCaps map[int]bool
+	env     []string
+	hasFuse bool
+	umask   uint32
 }
 
 func currentHost() host {
@@ -142,7 +142,10 @@ func mountFor(op fsop, h host) sandbox.Mount {
 		}
 		return m
 	case opBind:
-		return sandbox.Mount{Op: sandbox.OpBind, Source: op.src, Dest: op.dst, ReadOnly: op.ro, Try: !op.required,
+		// mkosi-sandbox's binds add no flags: device nodes under them
+		// stay usable (mkosi binds /dev so for its devices=True runs),
+		// where nook's own binds are nodev.
+		return sandbox.Mount{Op: sandbox.OpDevBind, Source: op.src, Dest: op.dst, ReadOnly: op.ro, Try: !op.required,
 			SourceInRoot: op.relative, NoFollow: op.nofollow, DestNoFollow: true}
 	case opSymlink:
 		return sandbox.Mount{Op: sandbox.OpSymlink, Source: op.src, Dest: op.dst, Replace: true}
