@@ -119,6 +119,30 @@ func mkosiBuildScript(script string) []string {
 var buildFiles = map[string]string{"src/main.c": "int main(){}\n", "build/.keep": "", "out/.keep": "", "vartmp/.keep": "",
 	"scripts/build.sh": "#!/bin/sh\necho \"$1\"; pwd; id -u; ls $SRCDIR; touch $OUTPUTDIR/artifact $BUILDDIR/obj; stat -c '%a %u %n' $OUTPUTDIR/artifact\n"}
 
+// keptCapsDiffer: mkosi after 25.3 keeps a list of capabilities in the
+// user namespace it makes (acquire_privileges, drop_capabilities); 25.3
+// raised every one it had into the ambient set.
+const keptCapsDiffer = "mkosi after 25.3 keeps only its list of capabilities (all sets); 25.3 kept all"
+
+// keptCapsCheck: 25.3 holds every capability; nook holds
+// mask (CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID SETGID SETUID
+// SETPCAP SYS_CHROOT SYS_PTRACE SYS_ADMIN SYS_RESOURCE SETFCAP) in every
+// set, the bounding one included, and no_new_privs is off in both.
+func keptCapsCheck(mask string) func(t *testing.T, ms, nk *outcome) {
+	return func(t *testing.T, ms, nk *outcome) {
+		// 25.3 as root in the namespace leaves the inheritable and
+		// ambient sets empty, and fills them for the caller's own uid.
+		if e := capField(ms.stdout, "CapEff"); e != capField(ms.stdout, "CapBnd") || e == "0000000000000000" {
+			t.Errorf("mkosi-sandbox 25.3 CapEff %s: not every capability", e)
+		}
+		for _, set := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+			if capField(nk.stdout, set) != mask {
+				t.Errorf("nook %s %s, want %s", set, capField(nk.stdout, set), mask)
+			}
+		}
+	}
+}
+
 // pythonEnv: mkosi-sandbox is a Python program, and its environment shows
 // it: the wrapper's PYTHONPATH, and LC_CTYPE=C.UTF-8 that Python's C
 // locale coercion (PEP 538) adds under LANG=C. The rest must be the same.
@@ -141,6 +165,8 @@ var mkosiCases = []diffCase{
 	{name: "ids by default", args: cat(mR, sh(probeIDs))},
 	{name: "capabilities by default as root", who: "root", args: cat(mR, sh(probeCaps))},
 	{name: "namespaces by default", args: cat(mR, sh(probeNS))},
+	{name: "capabilities in the user namespace", who: "user", args: cat(mR, sh(probeCaps)), differs: keptCapsDiffer, check: keptCapsCheck("00000000812c01df")},
+	{name: "capabilities with become-root", who: "user", args: cat(w("--become-root"), mR, sh(probeCaps)), differs: keptCapsDiffer, check: keptCapsCheck("00000000812c01df")},
 	{name: "become-root ids", args: cat(w("--become-root"), mR, sh(probeIDs))},
 	{name: "become-root namespaces", args: cat(w("--become-root"), mR, sh(probeNS))},
 	{name: "become-root as root caps", who: "root", args: cat(w("--become-root"), mR, sh(probeCaps))},
