@@ -22,14 +22,20 @@ func fuzzMounts(data []byte) []Mount {
 			m.Source = Clean(paths[int(data[i+1]/byte(len(paths)))%len(paths)])
 			m.ReadOnly = flags&1 != 0
 			m.Try = flags&2 != 0
+			m.NoFollow = flags&4 != 0
+			m.DestNoFollow = flags&8 != 0
+		case OpDev:
+			m.Fuse = flags&1 != 0
 		case OpChmod:
 			mode := uint32(0o700 + uint32(flags&1)*0o55)
 			m.Mode = &mode
 		case OpSymlink:
 			m.Source = "target"
+			m.Replace = flags&1 != 0
 		case OpOverlay:
 			m.Lower = []string{"/"}
 			m.TmpfsUpper = flags&1 != 0
+			m.IndexOff = flags&2 != 0
 		case OpWrite:
 			m.Data = []byte{flags}
 		}
@@ -64,6 +70,8 @@ func FuzzCompileRaw(f *testing.F) {
 			Hostname:   strings.Repeat("h", int(flags>>5)),
 			PackFds:    flags&8 != 0,
 			AsPID1:     flags&16 != 0,
+			// The flags' bits are all taken.
+			SharedPropagation: len(data)&1 != 0,
 		}
 		id := &identity{userns: true, mode: "self", switchUID: -1, switchGID: -1}
 		rs := &rawSetup{spec: s, id: id, errFd: 100, statusFd: 101, syncFd: -1, pidFd: -1, ttyFd: -1, console: -1,

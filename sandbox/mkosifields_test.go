@@ -206,11 +206,14 @@ func TestBindNoFollow(t *testing.T) {
 				Mount{Op: OpBind, Source: dangling, Dest: "/etc/resolv.conf", NoFollow: true, ReadOnly: true},
 				Mount{Op: OpBind, Source: good, Dest: "/tmp/good", NoFollow: true},
 				Mount{Op: OpBind, Source: good, Dest: "/tmp/followed"},
-				Mount{Op: OpBind, Source: filepath.Join(dir, "missing"), Dest: "/tmp/missing", NoFollow: true, Try: true})
+				Mount{Op: OpBind, Source: filepath.Join(dir, "missing"), Dest: "/tmp/missing", NoFollow: true, Try: true},
+				// mkosi's /etc/resolv.conf: a link bound onto a link.
+				Mount{Op: OpSymlink, Source: "../run/stub.conf", Dest: "/tmp/resolv.conf"},
+				Mount{Op: OpBind, Source: dangling, Dest: "/tmp/resolv.conf", NoFollow: true, DestNoFollow: true, ReadOnly: true})
 			var r *report
 			var st Status
 			rawDoesIt(t, func() {
-				r, st = runReport(t, s, reportOpts{stat: []string{"/etc/resolv.conf", "/tmp/good", "/tmp/followed", "/tmp/missing"}})
+				r, st = runReport(t, s, reportOpts{stat: []string{"/etc/resolv.conf", "/tmp/good", "/tmp/followed", "/tmp/missing", "/tmp/resolv.conf", "/run/stub.conf"}})
 			})
 			if st.ExitCode() != 0 {
 				t.Fatalf("status %+v", st)
@@ -223,6 +226,9 @@ func TestBindNoFollow(t *testing.T) {
 			}
 			if f := r.Files["/tmp/followed"]; f == nil || f.Type != "file" {
 				t.Errorf("link bound as usual: %+v, want its target's file", f)
+			}
+			if f := r.Files["/tmp/resolv.conf"]; f == nil || f.Type != "symlink" || f.Target != "/nonexistent/nook-test" {
+				t.Errorf("a link bound without following onto a link, not followed either: %+v", f)
 			}
 			if f := r.Files["/tmp/missing"]; f != nil {
 				t.Errorf("a missing source with Try: %+v", f)
@@ -346,11 +352,13 @@ func TestBindDestNoFollow(t *testing.T) {
 					Mount{Op: OpSymlink, Source: "a-dirtarget", Dest: "/tmp/dirlink"},
 					Mount{Op: OpDir, Dest: "/tmp/a-dirtarget"},
 					Mount{Op: OpBind, Source: sub, Dest: "/tmp/dirlink", DestNoFollow: noFollow},
-					Mount{Op: OpBind, Source: file, Dest: "/tmp/plain", DestNoFollow: noFollow})
+					Mount{Op: OpBind, Source: file, Dest: "/tmp/plain", DestNoFollow: noFollow},
+					Mount{Op: OpWrite, Data: []byte("there"), Dest: "/tmp/b-file"},
+					Mount{Op: OpBind, Source: file, Dest: "/tmp/b-file", DestNoFollow: noFollow})
 				var r *report
 				var st Status
 				rawDoesIt(t, func() {
-					r, st = runReport(t, s, reportOpts{stat: []string{"/tmp/link", "/tmp/a-target", "/tmp/a-dirtarget/inner", "/tmp/plain"}})
+					r, st = runReport(t, s, reportOpts{stat: []string{"/tmp/link", "/tmp/a-target", "/tmp/a-dirtarget/inner", "/tmp/plain", "/tmp/b-file"}})
 				})
 				if st.ExitCode() != 0 {
 					t.Fatalf("DestNoFollow %v: status %+v", noFollow, st)
@@ -367,9 +375,42 @@ func TestBindDestNoFollow(t *testing.T) {
 				if f := r.Files["/tmp/a-dirtarget/inner"]; f == nil {
 					t.Errorf("DestNoFollow %v: a directory bound onto a link did not follow it", noFollow)
 				}
-				if f := r.Files["/tmp/plain"]; f == nil || f.Content != "bound" {
-					t.Errorf("DestNoFollow %v: /tmp/plain is %+v", noFollow, f)
+				for _, p := range []string{"/tmp/plain", "/tmp/b-file"} {
+					if f := r.Files[p]; f == nil || f.Content != "bound" {
+						t.Errorf("DestNoFollow %v: %s is %+v", noFollow, p, f)
+					}
 				}
+				// One mount each, on the link or on what it points to.
+				n := map[string]int{}
+				for _, m := range r.Mounts {
+					n[m.Point]++
+				}
+				onLink := map[bool]int{true: 1, false: 0}[noFollow]
+				if n["/tmp/link"] != onLink || n["/tmp/a-target"] != 1-onLink || n["/tmp/plain"] != 1 || n["/tmp/b-file"] != 1 {
+					t.Errorf("DestNoFollow %v: mounts %v", noFollow, n)
+				}
+			}
+		})
+	}
+}
+
+// TestBindNoFollowInRoot: NoFollow with a source inside the new root
+// (mkosi-sandbox's +SRC with --bind-nofollow) binds the root's symlink as
+// itself. The raw engine leaves sources in the root to the Go init.
+func TestBindNoFollowInRoot(t *testing.T) {
+	for _, e := range bothEngines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Setenv("NOOK_ENGINE", e.env)
+			s := baseSpec()
+			s.Mounts = append(s.Mounts,
+				Mount{Op: OpSymlink, Source: "../nowhere", Dest: "/tmp/a-link"},
+				Mount{Op: OpBind, Source: "/tmp/a-link", SourceInRoot: true, NoFollow: true, Dest: "/tmp/copy"})
+			r, st := runReport(t, s, reportOpts{stat: []string{"/tmp/copy"}})
+			if st.ExitCode() != 0 {
+				t.Fatalf("status %+v", st)
+			}
+			if f := r.Files["/tmp/copy"]; f == nil || f.Type != "symlink" || f.Target != "../nowhere" {
+				t.Errorf("/tmp/copy is %+v, want the root's link", f)
 			}
 		})
 	}

@@ -402,7 +402,6 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("filesystem operation %d (%s %s): %w", i+1, m.Op, m.Dest, err)
 		}
 	}
-
 	if s.Hostname != "" && !s.Namespaces.UTS {
 		return fmt.Errorf("setting the hostname needs a new UTS namespace (--unshare-uts)")
 	}

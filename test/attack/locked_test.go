@@ -73,6 +73,13 @@ func TestCommandCannotUndoSandbox(t *testing.T) {
 		undoKind{name: "run-go-init-as-pid-1", args: asPID1, env: []string{"NOOK_ENGINE=init"}, checks: hostChecks, caps: true},
 		undoKind{name: "bwrap-as-pid-1", args: bwrapAsPID1, checks: hostChecks, caps: true},
 		undoKind{name: "bwrap-go-init-as-pid-1", args: bwrapAsPID1, env: []string{"NOOK_ENGINE=init"}, checks: hostChecks, caps: true})
+	// Shared propagation (mkosi-sandbox's default, issue 19) is made in
+	// the command's nested namespace and must leave the locks as they are.
+	shared := append(append([]string{}, run...), "--propagation", "shared")
+	kinds = append(kinds,
+		undoKind{name: "run-shared", args: shared, checks: hostChecks, caps: true},
+		undoKind{name: "run-go-init-shared", args: shared, env: []string{"NOOK_ENGINE=init"}, checks: hostChecks, caps: true},
+		undoKind{name: "run-as-pid-1-shared", args: append(append([]string{}, shared...), "--as-pid-1"), checks: hostChecks, caps: true})
 	if hasSubIDs(t) {
 		kinds = append(kinds, undoKind{name: "run-subids-root", args: append(append([]string{}, run...), "--identity", "subids-root"),
 			checks: hostChecks, caps: true})

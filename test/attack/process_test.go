@@ -345,6 +345,18 @@ func TestMountPropagationOut(t *testing.T) {
 	must(t, os.MkdirAll(hostDir, 0o777))
 	os.Chmod(hostDir, 0o777)
 	kinds := sandboxKinds(t, base)
+	// With shared propagation too (issue 19): the sandbox's peer group is
+	// its own.
+	for _, k := range kinds[:2] {
+		k := k
+		cmd := k.cmd
+		k.name += "-shared"
+		k.cmd = func(a ...string) ([]string, []string) {
+			args, env := cmd(a...)
+			return append([]string{args[0], "--propagation", "shared"}, args[1:]...), env
+		}
+		kinds = append(kinds, k)
+	}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			args, env := k.cmd("mount", "/shared")
@@ -410,38 +422,40 @@ func TestMountPropagationIn(t *testing.T) {
 		{"outside-every-bind", elsewhere, "/elsewhere", false},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(nookBin, "run", "--userns", "always", "--ro-bind", root, "/", "--ro-bind", shared, "/ro",
-				"--proc", "/proc", "--", "/attack", "-attack-helper", "watch", c.inside)
-			in, _ := cmd.StdinPipe()
-			outp, _ := cmd.StdoutPipe()
-			must(t, cmd.Start())
-			br := bufio.NewReader(outp)
-			if l, _ := br.ReadString('\n'); l != "ready\n" {
+		for _, prop := range []string{"private", "shared"} {
+			t.Run(c.name+"/"+prop, func(t *testing.T) {
+				cmd := exec.Command(nookBin, "run", "--userns", "always", "--propagation", prop, "--ro-bind", root, "/", "--ro-bind", shared, "/ro",
+					"--proc", "/proc", "--", "/attack", "-attack-helper", "watch", c.inside)
+				in, _ := cmd.StdinPipe()
+				outp, _ := cmd.StdoutPipe()
+				must(t, cmd.Start())
+				br := bufio.NewReader(outp)
+				if l, _ := br.ReadString('\n'); l != "ready\n" {
+					in.Close()
+					cmd.Wait()
+					t.Fatalf("helper said %q", l)
+				}
+				must(t, unix.Mount("host", c.hostMount, "tmpfs", 0, ""))
+				defer unix.Unmount(c.hostMount, unix.MNT_DETACH)
+				must(t, os.WriteFile(c.hostMount+"/secret", []byte("host-secret"), 0o644))
+				in.Write([]byte("go\n"))
 				in.Close()
+				rest := make([]byte, 4096)
+				n, _ := readAll(br, rest)
 				cmd.Wait()
-				t.Fatalf("helper said %q", l)
-			}
-			must(t, unix.Mount("host", c.hostMount, "tmpfs", 0, ""))
-			defer unix.Unmount(c.hostMount, unix.MNT_DETACH)
-			must(t, os.WriteFile(c.hostMount+"/secret", []byte("host-secret"), 0o644))
-			in.Write([]byte("go\n"))
-			in.Close()
-			rest := make([]byte, 4096)
-			n, _ := readAll(br, rest)
-			cmd.Wait()
-			out := string(rest[:n])
-			sawSecret := strings.Contains(out, `read "host-secret"`)
-			if sawSecret != c.visible {
-				t.Errorf("host mount at %s seen inside: %v, want %v (%s)", c.hostMount, sawSecret, c.visible, out)
-			}
-			if !strings.Contains(out, "write ") || strings.Contains(out, "write <nil>") {
-				t.Errorf("the command wrote into a host mount through a read-only bind: %s", out)
-			}
-			if _, err := os.Stat(c.hostMount + "/from-inside"); err == nil {
-				t.Errorf("a file written inside reached the host mount")
-			}
-		})
+				out := string(rest[:n])
+				sawSecret := strings.Contains(out, `read "host-secret"`)
+				if sawSecret != c.visible {
+					t.Errorf("host mount at %s seen inside: %v, want %v (%s)", c.hostMount, sawSecret, c.visible, out)
+				}
+				if !strings.Contains(out, "write ") || strings.Contains(out, "write <nil>") {
+					t.Errorf("the command wrote into a host mount through a read-only bind: %s", out)
+				}
+				if _, err := os.Stat(c.hostMount + "/from-inside"); err == nil {
+					t.Errorf("a file written inside reached the host mount")
+				}
+			})
+		}
 	}
 }
 
