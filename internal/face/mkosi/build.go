@@ -57,8 +57,17 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 	// No user namespace for a caller holding CAP_SYS_ADMIN, unless one
 	// that is not root asks to become root.
 	userns := !(h.effCaps[capSysAdmin] && (h.uid == 0 || !o.becomeRoot))
+	// A caller that is not root but holds CAP_SYS_ADMIN (mkosi-sandbox
+	// run inside another one, as mkosi runs sandbox.py in its sandboxes)
+	// gets no new user namespace from mkosi-sandbox; nook's engine builds
+	// a sandbox without one only as root, so it makes one mapping the
+	// caller to itself, which the command cannot tell apart but for
+	// /proc/self/ns/user.
+	nestedSelf := !userns && h.uid != 0
 	s.Identity.DenySetgroups = true
 	switch {
+	case nestedSelf:
+		s.Identity.UserNS, s.Identity.Mode = sandbox.UserNSAlways, "self"
 	case !userns:
 		s.Identity.UserNS = sandbox.UserNSNever
 	case o.becomeRoot:
@@ -66,7 +75,14 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 	default:
 		s.Identity.UserNS, s.Identity.Mode = sandbox.UserNSAlways, "self"
 	}
-	if userns {
+	if nestedSelf {
+		// The capabilities the caller holds, kept.
+		held := []string{}
+		for c := range h.effCaps {
+			held = append(held, strings.ToUpper(sandbox.CapName(c)))
+		}
+		s.Caps = sandbox.Capabilities{Drop: []string{"ALL"}, Add: held, AmbientAlways: true}
+	} else if userns {
 		keep := keptCaps
 		if net {
 			keep = append(append([]string{}, keptCaps...), "CAP_NET_BIND_SERVICE", "CAP_NET_ADMIN")
