@@ -69,4 +69,5 @@ ls -l "$debian"
 # fetch nothing (test/vm/guest.sh sets NOOK_VM_GUEST).
 if [ -z "${NOOK_VM_GUEST:-}" ]; then
 	"$(dirname "$0")/fetch-bwrap-trixie.sh" || echo "setup-host.sh: could not fetch Debian 13's bubblewrap; TestBwrapMessagesNewer will skip" >&2
+	"$(dirname "$0")/fetch-mkosi-trixie.sh" || echo "setup-host.sh: could not fetch Debian 13's mkosi; TestMkosiDifferential will skip" >&2
 fi

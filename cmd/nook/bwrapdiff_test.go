@@ -40,6 +40,9 @@ type diffCase struct {
 	dirs map[int]string
 	// mkdirs are directories made in the scratch directory first.
 	mkdirs []string
+	// files are files made there first (path: contents; mode 0644), and
+	// links symlinks (path: target).
+	files, links map[string]string
 	// stdin is the command's standard input.
 	stdin string
 	// who limits the case to root ("root") or to unprivileged users ("user").
@@ -102,6 +105,18 @@ func runCase(t *testing.T, bin string, c diffCase) *outcome {
 	}
 	for _, d := range c.mkdirs {
 		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, content := range c.files {
+		os.MkdirAll(filepath.Dir(filepath.Join(work, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(work, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, target := range c.links {
+		os.MkdirAll(filepath.Dir(filepath.Join(work, p)), 0o755)
+		if err := os.Symlink(strings.ReplaceAll(target, "@T@", work), filepath.Join(work, p)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,6 +33,13 @@ func TestFaceFor(t *testing.T) {
 		{"/proc/self/exe", nil, nookFile, faceNative},
 		{"/proc/self/exe", []string{"--version"}, bwrapFile, faceBwrap},
 		{"exe", []string{"--help"}, nookFile, faceBwrap},
+		{"mkosi-sandbox", []string{"--ro-bind", "/", "/", "true"}, nookFile, faceMkosi},
+		{"/usr/bin/mkosi-sandbox", nil, nookFile, faceMkosi},
+		{"/proc/self/exe", nil, func() string { return "/usr/bin/mkosi-sandbox" }, faceMkosi},
+		// Re-executed with an option only mkosi-sandbox has: its face again.
+		{"/proc/self/exe", []string{"--ro-bind", "/", "/", "--same-dir", "true"}, nookFile, faceMkosi},
+		{"/proc/self/exe", []string{"--become-root", "true"}, nookFile, faceMkosi},
+		{"/proc/self/exe", []string{"--setenv", "A", "--become-root", "true"}, nookFile, faceBwrap},
 	} {
 		if got := faceFor(c.argv0, c.args, c.exe); got != c.want {
 			t.Errorf("faceFor(%q, %q, %s) = %d, want %d", c.argv0, c.args, c.exe(), got, c.want)

@@ -6,22 +6,25 @@ import (
 	"strings"
 
 	"github.com/nook-project/nook/internal/face/bwrap"
+	"github.com/nook-project/nook/internal/face/mkosi"
 )
 
-// face is which command line answers: nook's own, bwrap's or schroot's.
+// face is which command line answers: nook's own, bwrap's, schroot's or
+// mkosi-sandbox's.
 type face int
 
 const (
 	faceNative face = iota
 	faceBwrap
 	faceSchroot
+	faceMkosi
 )
 
 // faceFor chooses the face from the name nook was called by (argv0), the
 // name of the file it runs from (exe, read only when the name says
 // nothing) and the first argument.
 //
-// A name that is a face's decides: "bwrap", "schroot" or a name containing
+// A name that is a face's decides: "bwrap", "mkosi-sandbox", "schroot" or a name containing
 // "unschroot", and "nook" (nook's own command line, whatever follows).
 // Any other name is what a re-execution through /proc/self/exe gives
 // (execve(2) leaves argv[0] to the caller; bwrap's users pass
@@ -42,10 +45,29 @@ func faceFor(argv0 string, args []string, exe func() string) face {
 	if f, ok := faceByName(filepath.Base(exe())); ok && f != faceNative {
 		return f
 	}
+	if mkosiOnly(args) {
+		return faceMkosi
+	}
 	if len(args) > 0 && (args[0] == "--" || bwrap.IsOption(args[0])) {
 		return faceBwrap
 	}
 	return faceNative
+}
+
+// mkosiOnly reports whether args start with mkosi-sandbox's options and
+// one of them is not bwrap's (--dir, --write, --same-dir, --become-root,
+// --suppress-chown, an overlay option, ...): a sandbox started by nook as
+// mkosi-sandbox that runs `/proc/self/exe --ro-bind / / --same-dir CMD`
+// gets mkosi-sandbox again. Options both share (--ro-bind / / true) still
+// mean bwrap, as before this face existed.
+func mkosiOnly(args []string) bool {
+	for i := 0; i < len(args) && mkosi.IsOption(args[i]); {
+		if !bwrap.IsOption(args[i]) {
+			return true
+		}
+		i += 1 + mkosi.Nargs(args[i])
+	}
+	return false
 }
 
 // faceByName is the face a name belongs to, if any.
@@ -53,6 +75,8 @@ func faceByName(name string) (face, bool) {
 	switch {
 	case name == "bwrap":
 		return faceBwrap, true
+	case name == "mkosi-sandbox":
+		return faceMkosi, true
 	case name == "schroot" || strings.Contains(name, "unschroot"):
 		return faceSchroot, true
 	case name == "nook" || strings.HasPrefix(name, "nook-") || strings.HasPrefix(name, "nook."):

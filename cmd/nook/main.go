@@ -6,7 +6,7 @@
 
 // Command nook runs commands in rootless sandboxes. Which face answers
 // depends on the name it is called by: nook's own command line, or (later)
-// the bwrap and schroot personalities.
+// the bwrap, schroot and mkosi-sandbox personalities.
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/nook-project/nook/internal/face/bwrap"
+	"github.com/nook-project/nook/internal/face/mkosi"
 	"github.com/nook-project/nook/internal/face/native"
 	"github.com/nook-project/nook/internal/face/schroot"
 	"github.com/nook-project/nook/sandbox"
@@ -41,6 +42,8 @@ func main() {
 		os.Exit(bwrap.Run(os.Args[0], args, inherited, native.Version))
 	case faceSchroot:
 		os.Exit(schroot.Run(os.Args[0], args, native.Version))
+	case faceMkosi:
+		os.Exit(mkosi.Run(args, inherited, native.Version))
 	}
 	if len(args) == 0 {
 		usage(os.Stderr)
@@ -61,6 +64,8 @@ func main() {
 		os.Exit(bwrap.Run("bwrap", args[1:], inherited, native.Version))
 	case "schroot":
 		os.Exit(schroot.Run("schroot", args[1:], native.Version))
+	case "mkosi-sandbox":
+		os.Exit(mkosi.Run(args[1:], inherited, native.Version))
 	case "session":
 		os.Exit(native.Session(args[1:], inherited))
 	case "chroot":
@@ -70,7 +75,7 @@ func main() {
 	case "help", "--help", "-h":
 		usage(os.Stdout) // asked for: the answer, not an error
 	case "completion":
-		os.Exit(native.Completion(args[1:], bwrap.CompletionOptions(), schroot.CompletionOptions()))
+		os.Exit(native.Completion(args[1:], bwrap.CompletionOptions(), schroot.CompletionOptions(), mkosi.CompletionOptions()))
 	case "version", "--version":
 		os.Exit(native.Versions(args[1:]))
 	case "man": // hidden: regenerates docs/nook-run.1, docs/nook-session.1 and docs/nook.1
@@ -142,6 +147,8 @@ Commands:
   bwrap [OPTIONS] [--] CMD...   bubblewrap's command line (also: nook called as bwrap)
   schroot [OPTIONS] [--] [CMD...]  schroot's command line (also: nook called as
                                 schroot, or by a name containing "unschroot")
+  mkosi-sandbox [OPTIONS] [--] [CMD...]  mkosi-sandbox's command line (also:
+                                nook called as mkosi-sandbox)
   session begin|run|end|list|info  build sessions (nook session --help)
   chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
   cache list|prune              the unpack cache of chroot tarballs

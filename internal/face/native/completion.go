@@ -11,7 +11,7 @@ import (
 
 // Completion is `nook completion bash|zsh`: the script on stdout. bwrap and
 // schroot are the faces' options (their packages import this one).
-func Completion(args []string, bwrap, schroot []completion.Option) int {
+func Completion(args []string, bwrap, schroot, mkosi []completion.Option) int {
 	const usage = "usage: nook completion bash|zsh\n\n" +
 		"Prints a shell completion script: source it (bash: source <(nook completion bash))\n" +
 		"or install it (make install puts both where bash-completion and zsh look).\n"
@@ -26,7 +26,7 @@ func Completion(args []string, bwrap, schroot []completion.Option) int {
 		fmt.Fprintf(os.Stderr, "nook completion: give one shell, bash or zsh%s\n", oneDashHelp(args[0]))
 		return 2
 	}
-	if err := write(os.Stdout, CompletionCommands(bwrap, schroot)); err != nil {
+	if err := write(os.Stdout, CompletionCommands(bwrap, schroot, mkosi)); err != nil {
 		return failf("completion", "%v", err)
 	}
 	return 0
@@ -34,7 +34,7 @@ func Completion(args []string, bwrap, schroot []completion.Option) int {
 
 // TopVerbs are nook's commands, as main dispatches them (its test checks
 // that each is one).
-var TopVerbs = []string{"run", "bwrap", "schroot", "session", "chroot", "cache", "version", "help", "completion"}
+var TopVerbs = []string{"run", "bwrap", "schroot", "mkosi-sandbox", "session", "chroot", "cache", "version", "help", "completion"}
 
 // HelpTopics are the commands `nook help TOPIC` answers for: every one of
 // TopVerbs, since each takes --help (`nook help help` is nook --help), and
@@ -44,12 +44,13 @@ var HelpTopics = TopVerbs
 
 // CompletionCommands describes every command line nook has, from the tables
 // the parsers read: nook run's options, each verb's flag set, the faces'.
-func CompletionCommands(bwrap, schroot []completion.Option) []completion.Command {
+func CompletionCommands(bwrap, schroot, mkosi []completion.Option) []completion.Command {
 	help := completion.Option{Names: []string{"--help", "-h"}}
 	cmds := []completion.Command{
 		{Path: completion.Root, Verbs: TopVerbs, Options: []completion.Option{help, {Names: []string{"--version"}}}},
 		{Path: "bwrap", Options: bwrap, Operands: []completion.Kind{completion.CommandName}, OptionsEnd: true},
 		{Path: "schroot", Options: schroot, Operands: []completion.Kind{completion.CommandName}},
+		{Path: "mkosi-sandbox", Options: mkosi, Operands: []completion.Kind{completion.CommandName}, OptionsEnd: true},
 		{Path: "help", Verbs: HelpTopics},
 		{Path: "completion", Verbs: []string{"bash", "zsh"}, Options: []completion.Option{help}},
 	}

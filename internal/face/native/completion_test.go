@@ -11,13 +11,14 @@ import (
 
 	"github.com/nook-project/nook/internal/completion"
 	"github.com/nook-project/nook/internal/face/bwrap"
+	"github.com/nook-project/nook/internal/face/mkosi"
 	"github.com/nook-project/nook/internal/face/schroot"
 )
 
 func completionScript(t *testing.T, shell string) string {
 	t.Helper()
 	var b bytes.Buffer
-	cmds := CompletionCommands(bwrap.CompletionOptions(), schroot.CompletionOptions())
+	cmds := CompletionCommands(bwrap.CompletionOptions(), schroot.CompletionOptions(), mkosi.CompletionOptions())
 	write := completion.Bash
 	if shell == "zsh" {
 		write = completion.Zsh

@@ -51,6 +51,11 @@ const nookMan = `.Dd %s
 .Op Fl \-
 .Op Ar command ...
 .Nm
+.Cm mkosi-sandbox
+.Op Ar options
+.Op Fl \-
+.Op Ar command ...
+.Nm
 .Cm version
 .Op Fl \-json
 .Nm
@@ -65,9 +70,10 @@ runs commands in sandboxes made of Linux namespaces, as an ordinary user:
 no setuid helper, no daemon.
 It keeps build sessions over chroot tarballs and directories on disk, and
 answers the command lines of
-.Xr bwrap 1
+.Xr bwrap 1 ,
+.Xr schroot 1
 and
-.Xr schroot 1 ,
+.Xr mkosi-sandbox 1 ,
 so that their clients can use it unchanged.
 .Pp
 The commands:
@@ -97,6 +103,9 @@ bubblewrap's command line, as when nook is called by the name
 .It Cm schroot
 schroot's command line, as when nook is called by the name
 .Nm schroot .
+.It Cm mkosi-sandbox
+mkosi-sandbox's command line, as when nook is called by the name
+.Nm mkosi-sandbox .
 .It Cm version
 Print nook's version and the revision it was built from;
 .Fl \-json
@@ -129,10 +138,14 @@ Called as
 or by a name containing
 .Dq unschroot ,
 it is schroot for sbuild, autopkgtest and piuparts, over nook's sessions.
+Called as
+.Nm mkosi-sandbox ,
+it takes mkosi-sandbox's options and defaults.
 A symbolic link or a copy of the executable by that name is enough.
 Any other name gives nook's own command line, except that a first argument
 that is one of bubblewrap's options gives bubblewrap's
-.Pq a sandbox re-running Pa /proc/self/exe .
+.Pq a sandbox re-running Pa /proc/self/exe ,
+and options that start with one only mkosi-sandbox has give mkosi-sandbox's.
 .Sh ENVIRONMENT
 .Bl -tag -width Ds
 .It Ev NOOK_UNPACK
