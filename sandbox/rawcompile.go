@@ -1186,6 +1186,9 @@ func (c *rawTree) symlinkReplacing(target, dest string, replace bool) {
 		under := b.sysOut(unix.SYS_OPENAT, rval(parent), imm(name), imm(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC))
 		c.attach(tr, under, dest)
 		b.p.insns[eq].onOK = b.here()
+		// A new link (symlinkat worked) has nothing to cover: past the
+		// cover steps too, not into them.
+		b.p.insns[mk].onOK = b.here()
 	}
 	b.closeReg(parent)
 }
