@@ -147,10 +147,13 @@ func (b *rawBuilder) nest(rs *rawSetup, proc int32, underPID1 bool) {
 
 // shareMounts makes every mount of the current mount namespace shared
 // (Spec.SharedPropagation): a peer group of the sandbox's own. Where the
-// mounts are locked it runs in the command's nested namespace, which the
-// kernel made with each of nook's mounts a slave of the outer copy: the
-// command's mounts propagate among its own, never out to nook's, and
-// MNT_LOCKED and the locked flags stay as they are.
+// mounts are locked it runs in the command's nested namespace, whose
+// mounts are copies of nook's private ones (or slaves of the host's, as
+// nook's binds are): no peer of the outer namespace's (the kernel would
+// make a copy of a shared one a slave, the namespace's user namespace
+// being less privileged). The command's mounts propagate among its own,
+// never out to nook's, and MNT_LOCKED and the locked flags stay as they
+// are.
 func (b *rawBuilder) shareMounts() {
 	b.at("make the sandbox's mounts shared")
 	b.sys(unix.SYS_MOUNT, imm(b.cstr("")), imm(b.cstr("/")), imm(b.cstr("")), imm(unix.MS_REC|unix.MS_SHARED), imm(0))

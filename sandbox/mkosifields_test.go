@@ -120,7 +120,11 @@ func TestOverlayIndexOff(t *testing.T) {
 			t.Errorf("the stale upper mounted without IndexOff where the kernel's index is on by default")
 		}
 	} else {
-		t.Logf("the kernel's overlay index is off by default here: an overlay without IndexOff is not shown to fail")
+		// Where the default is off (or in a user namespace) an overlay
+		// without IndexOff mounts the stale upper too, and mountinfo
+		// names index and metacopy only where they differ from the
+		// default: a no-op IndexOff passes every check above.
+		t.Skip("SKIP LOUDLY: the kernel's overlay index is off by default here (or overlayfs keeps none in a user namespace): IndexOff is not shown to matter")
 	}
 }
 

@@ -349,9 +349,20 @@ func (t *tree) spliceEntry(from, to *os.File, dirPath, name string, readonly boo
 		return nil, &os.PathError{Op: "open_tree", Path: path.Join(dirPath, name), Err: err}
 	}
 	if readonly {
-		if err := setattr(tr, unix.MOUNT_ATTR_RDONLY, 0); err != nil {
+		// Only an entry of the read-only directory's own mount is made
+		// read-only: a mount of its own there keeps its flags (a tmpfs or
+		// bind nook made read-write before the splice, as asked; a host
+		// mount under a read-only bind is read-only already).
+		own, err := onMount(from, name)
+		if err != nil {
 			unix.Close(tr)
 			return nil, err
+		}
+		if own {
+			if err := setattr(tr, unix.MOUNT_ATTR_RDONLY, 0); err != nil {
+				unix.Close(tr)
+				return nil, err
+			}
 		}
 	}
 	target, err := pathrs.OpenatInRoot(t.root, path.Join(dirPath, name))
@@ -361,6 +372,20 @@ func (t *tree) spliceEntry(from, to *os.File, dirPath, name string, readonly boo
 	}
 	defer target.Close()
 	return t.attach(tr, target, path.Join(dirPath, name), false)
+}
+
+// onMount reports whether entry name of dir is on dir's own mount, not
+// the root of another mount on it.
+func onMount(dir *os.File, name string) (bool, error) {
+	id, err := mountID(dir)
+	if err != nil {
+		return false, err
+	}
+	var st unix.Statx_t
+	if err := unix.Statx(int(dir.Fd()), name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st); err != nil {
+		return false, &os.PathError{Op: "statx", Path: path.Join(dir.Name(), name), Err: err}
+	}
+	return st.Mnt_id == id, nil
 }
 
 func readlinkat(dirfd int, name string) (string, error) {
