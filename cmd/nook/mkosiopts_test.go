@@ -78,13 +78,18 @@ func TestRunMkosiEngineOptions(t *testing.T) {
 	// --print-plan names each modifier, so the plan can be run again.
 	out, errOut, code := nook(t, dir, "run", "--no-default-fs", "--ro-bind", "/", "/", "--fuse", "--dev", "/dev", "--dest-nofollow", "--ro-bind", j("file"), "/tmp/f",
 		"--bind-nofollow", j("resolv.conf"), "/tmp/r", "--symlink-replace", "x", "/tmp/s",
-		"--overlay-src", j("lower"), "--overlay-index-off", "--tmp-overlay", "/tmp/o", "--print-plan", "true")
+		"--overlay-src", j("lower"), "--overlay-index-off", "--tmp-overlay", "/tmp/o", "--propagation", "shared", "--print-plan", "true")
 	if code != 0 {
 		t.Fatalf("--print-plan: exit %d: %s", code, errOut)
 	}
-	for _, w := range []string{"--fuse --dev /dev", "--dest-nofollow --ro-bind " + j("file"), "--bind-nofollow " + j("resolv.conf"), "--symlink-replace x /tmp/s", "--overlay-index-off --overlay-src " + j("lower") + " --tmp-overlay /tmp/o"} {
+	for _, w := range []string{"--fuse --dev /dev", "--dest-nofollow --ro-bind " + j("file"), "--bind-nofollow " + j("resolv.conf"), "--symlink-replace x /tmp/s", "--overlay-index-off --overlay-src " + j("lower") + " --tmp-overlay /tmp/o", "\n--propagation shared\n"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("--print-plan lacks %q:\n%s", w, out)
 		}
+	}
+	// The default layout's /dev stays marked so with --fuse.
+	out, errOut, code = nook(t, dir, "run", "--fuse", "--print-plan", "true")
+	if code != 0 || !strings.Contains(out, "--fuse --dev /dev    # default layout") {
+		t.Errorf("--fuse --print-plan: exit %d, the default /dev not marked:\n%s%s", code, out, errOut)
 	}
 }

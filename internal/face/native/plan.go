@@ -33,12 +33,20 @@ func printPlan(w io.Writer, spec *sandbox.Spec, r *runOptions) {
 	for _, m := range sandbox.Plan(spec.Mounts, spec.SortMounts) {
 		line := strings.Join(quoteWords(mountWords(m)), " ")
 		for _, d := range sandbox.Plan(defaults, false) {
+			// --fuse reaches the default /dev as well: still the
+			// default layout's.
+			if d.Op == sandbox.OpDev {
+				d.Fuse = m.Fuse
+			}
 			if reflect.DeepEqual(d, m) {
 				line += "    # default layout"
 				break
 			}
 		}
 		fmt.Fprintln(w, line)
+	}
+	if spec.SharedPropagation {
+		fmt.Fprintln(w, "--propagation shared")
 	}
 	fmt.Fprintf(w, "# then: %s\n", strings.Join(quoteWords(spec.Args), " "))
 }
