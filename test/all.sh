@@ -89,6 +89,13 @@ else
 	echo "NOTE: make is not installed, so test/install.sh is left out (test/setup-host.sh installs it)"
 fi
 
+say "release: make release twice, bit-identical"
+if command -v make >/dev/null && command -v git >/dev/null && git -C "$top" rev-parse HEAD >/dev/null 2>&1; then
+	"$top/test/release.sh"
+else
+	echo "NOTE: make, git or a git checkout is missing, so test/release.sh is left out"
+fi
+
 # shellcheck source=test/lib/runtests.sh
 . "$top/test/lib/runtests.sh"
 
