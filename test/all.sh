@@ -145,6 +145,10 @@ if [ "$(id -u)" -eq 0 ]; then
 	e2e sbuild "user, root"
 	e2e autopkgtest "user, root"
 	e2e piuparts root
+	# nook's own Debian package (debian/), built for trixie by sbuild
+	# through nook as schroot, installed, used and removed in a fresh
+	# session (test/debpkg/ci.sh).
+	e2e debpkg root
 	# Debian 12's and 13's own kernels (6.1, 6.12), booted under QEMU: the
 	# engine and session tests three ways and sbuild through nook as
 	# schroot as each user, inside each (test/vm, docs/kernels.md).
