@@ -36,7 +36,9 @@ fail() { printf '!!! debpkg: %s\n' "$*" >&2; exit 1; }
 scratch=$(mktemp -d /var/tmp/nook-debpkg.XXXXXX)
 chmod 0755 "$scratch"
 marker=NOOK_DEBPKG_E2E=$(basename "$scratch" | cut -d. -f2)
-trap 'rm -rf "$scratch"' EXIT
+# NOOK_DEBPKG_KEEP=1 keeps the scratch directory (logs, packages) of a
+# failed run.
+trap 'rc=$?; if [ $rc -ne 0 ] && [ "${NOOK_DEBPKG_KEEP:-}" = 1 ]; then echo "kept $scratch" >&2; else rm -rf "$scratch"; fi; exit $rc' EXIT
 
 say "source package of $(git -C "$top" rev-parse --short HEAD)"
 dsc=$("$top/test/debpkg/mksource.sh" "$scratch/src")
