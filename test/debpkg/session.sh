@@ -40,7 +40,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends schroot bubblewrap >/dev/null
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 schroot_sum=$(sum /usr/bin/schroot) bwrap_sum=$(sum /usr/bin/bwrap)
-real_version=$(schroot --version | head -1)
+real_version=$(schroot --version | sed -n 1p)
 say "originals: $real_version; $(bwrap --version)"
 
 dpkg -i nook-schroot_*.deb nook-bwrap_*.deb nook-mkosi-sandbox_*.deb >/dev/null
@@ -50,7 +50,7 @@ for n in schroot bwrap mkosi-sandbox; do
 done
 [ "$(sum /usr/bin/schroot.distrib)" = "$schroot_sum" ] || fail "/usr/bin/schroot.distrib is not the original"
 [ "$(sum /usr/bin/bwrap.distrib)" = "$bwrap_sum" ] || fail "/usr/bin/bwrap.distrib is not the original"
-got=$(schroot --version | head -1)
+got=$(schroot --version | sed -n 1p)
 case $got in
 "schroot (nook ${NOOK_DEBPKG_VERSION%%-*}) "*) ;;
 *) fail "schroot --version through nook-schroot said '$got'" ;;
@@ -62,7 +62,7 @@ say "bwrap through nook-bwrap: ok"
 dpkg -r nook-schroot nook-bwrap nook-mkosi-sandbox >/dev/null
 [ "$(sum /usr/bin/schroot)" = "$schroot_sum" ] || fail "/usr/bin/schroot is not the original after removal"
 [ "$(sum /usr/bin/bwrap)" = "$bwrap_sum" ] || fail "/usr/bin/bwrap is not the original after removal"
-[ "$(schroot --version | head -1)" = "$real_version" ] || fail "schroot --version after removal: $(schroot --version | head -1)"
+[ "$(schroot --version | sed -n 1p)" = "$real_version" ] || fail "schroot --version after removal: $(schroot --version | sed -n 1p)"
 for n in schroot bwrap mkosi-sandbox; do
 	[ ! -e /usr/bin/$n.distrib ] || fail "/usr/bin/$n.distrib left"
 	[ -z "$(dpkg-divert --listpackage /usr/bin/$n)" ] || fail "a diversion of /usr/bin/$n is left"
