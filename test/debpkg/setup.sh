@@ -23,7 +23,7 @@ chroot_conf=/etc/schroot/chroot.d/$chroot_name
 mirror=http://deb.debian.org/debian
 # debian/control's Build-Depends (less what the buildd variant has) and
 # lintian, which sbuild runs in the chroot after the build.
-include=debhelper,golang-go,lintian
+include=debhelper,golang-go,mandoc,zsh,lintian
 
 say() { printf '=== debpkg setup: %s\n' "$*"; }
 
