@@ -19,6 +19,13 @@ endif
 BUILDDIR ?= build
 GO ?= go
 INSTALL ?= install
+# VERSION, when set, is what `nook version` says (else "dev"); GOBUILDFLAGS
+# go to go build and GOLDFLAGS to its linker (debian/rules passes
+# -trimpath and -B gobuildid).
+VERSION ?=
+GOBUILDFLAGS ?=
+GOLDFLAGS ?=
+LDFLAGS_ALL = $(GOLDFLAGS) $(if $(VERSION),-X github.com/nook-project/nook/internal/face/native.Version=$(VERSION))
 
 MANPAGES = docs/nook.1 docs/nook-run.1 docs/nook-session.1
 
@@ -31,7 +38,7 @@ all: $(BUILT)
 # cannot drop capabilities on every thread and refuses to run (test/all.sh).
 $(BUILDDIR)/nook $(BUILDDIR)/nook-unpack &: FORCE
 	@mkdir -p $(BUILDDIR)
-	CGO_ENABLED=0 $(GO) build -o $(BUILDDIR)/ ./cmd/nook ./cmd/nook-unpack
+	CGO_ENABLED=0 $(GO) build $(GOBUILDFLAGS) -ldflags '$(LDFLAGS_ALL)' -o $(BUILDDIR)/ ./cmd/nook ./cmd/nook-unpack
 
 $(BUILDDIR)/nook.bash: $(BUILDDIR)/nook
 	$(BUILDDIR)/nook completion bash > $@.tmp && mv $@.tmp $@
@@ -62,6 +69,29 @@ uninstall:
 		$(DESTDIR)$(BASHCOMPDIR)/nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
 	if [ -d $(DESTDIR)$(LIBEXECDIR)/nook ]; then rmdir $(DESTDIR)$(LIBEXECDIR)/nook; fi
 
+# make release: a static, reproducible build of the checked-out commit,
+# as build/release/nook-VERSION-linux-ARCH.tar.gz (the make install tree
+# with PREFIX empty: bin/, libexec/nook/, share/). Static: no cgo. Bit for
+# bit the same from any checkout path, user or build cache: -trimpath; the
+# version and revision come from git (the Go VCS stamp: vcs.revision,
+# vcs.time, vcs.modified); file times in the archive are SOURCE_DATE_EPOCH
+# (default: the commit's time), owners 0, names sorted, gzip without a
+# name or time. test/release.sh builds it twice and compares.
+RELEASE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+RELEASE_ARCH = $(shell $(GO) env GOARCH)
+RELEASE_NAME = nook-$(RELEASE_VERSION)-linux-$(RELEASE_ARCH)
+release:
+	rm -rf $(BUILDDIR)/release
+	$(MAKE) --no-print-directory BUILDDIR=$(BUILDDIR)/release/build VERSION=$(RELEASE_VERSION) \
+		GOBUILDFLAGS='-trimpath -buildvcs=true' all
+	$(MAKE) --no-print-directory BUILDDIR=$(BUILDDIR)/release/build PREFIX= \
+		DESTDIR=$(BUILDDIR)/release/$(RELEASE_NAME) install
+	tar -C $(BUILDDIR)/release --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 \
+		--numeric-owner --mode=go-w --format=gnu -cf - $(RELEASE_NAME) | gzip -9n \
+		> $(BUILDDIR)/release/$(RELEASE_NAME).tar.gz
+	@echo $(BUILDDIR)/release/$(RELEASE_NAME).tar.gz
+
 # The whole suite (as root: three ways, the Debian clients, the VM stage).
 check:
 	./test/all.sh
@@ -69,4 +99,4 @@ check:
 clean:
 	rm -rf $(BUILDDIR)
 
-.PHONY: all install uninstall check clean FORCE
+.PHONY: all install uninstall release check clean FORCE

@@ -54,6 +54,12 @@ if ! command -v staticcheck >/dev/null; then
 fi
 staticcheck ./...
 
+say "go1.24: nook builds and vets with Debian 13's Go"
+# go.mod's go line is 1.24 so that Debian's package builds with Debian's Go
+# (debian/); the 1.24.4 toolchain comes through the module proxy once and
+# stays in the module cache.
+"$top/test/go124.sh"
+
 say "fuzz: every target briefly"
 "$top/test/fuzz.sh"
 
@@ -81,6 +87,13 @@ if command -v make >/dev/null || [ "$(id -u)" -eq 0 ]; then
 	"$top/test/install.sh"
 else
 	echo "NOTE: make is not installed, so test/install.sh is left out (test/setup-host.sh installs it)"
+fi
+
+say "release: make release twice, bit-identical"
+if command -v make >/dev/null && command -v git >/dev/null && git -C "$top" rev-parse HEAD >/dev/null 2>&1; then
+	"$top/test/release.sh"
+else
+	echo "NOTE: make, git or a git checkout is missing, so test/release.sh is left out"
 fi
 
 # shellcheck source=test/lib/runtests.sh
@@ -132,6 +145,10 @@ if [ "$(id -u)" -eq 0 ]; then
 	e2e sbuild "user, root"
 	e2e autopkgtest "user, root"
 	e2e piuparts root
+	# nook's own Debian package (debian/), built for trixie by sbuild
+	# through nook as schroot, installed, used and removed in a fresh
+	# session (test/debpkg/ci.sh).
+	e2e debpkg root
 	# Debian 12's and 13's own kernels (6.1, 6.12), booted under QEMU: the
 	# engine and session tests three ways and sbuild through nook as
 	# schroot as each user, inside each (test/vm, docs/kernels.md).

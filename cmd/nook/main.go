@@ -1,9 +1,3 @@
-// nook is short-lived and nearly single-threaded: it has no use for the
-// runtime's goroutine that keeps GOMAXPROCS up to date with the cgroup's
-// CPU limit (one more goroutine and timer at every start).
-
-//go:debug updatemaxprocs=0
-
 // Command nook runs commands in rootless sandboxes. Which face answers
 // depends on the name it is called by: nook's own command line, or (later)
 // the bwrap, schroot and mkosi-sandbox personalities.
