@@ -103,6 +103,10 @@ func writableCgroup(dir string) string {
 	return ""
 }
 
+// DelegatedCgroup is the cgroup v2 directory a booted session of the
+// caller would be made below, by the rule above, or why there is none.
+func DelegatedCgroup() (string, error) { return delegatedCgroup() }
+
 // delegatedCgroup finds the caller's delegated cgroup by the rule above.
 func delegatedCgroup() (string, error) {
 	mnt, root, err := cgroup2Mount()

@@ -414,13 +414,14 @@ type sessionJSON struct {
 	Created  string `json:"created"`
 	Dir      string `json:"directory"`
 	Copy     bool   `json:"copy,omitempty"`
+	Boot     bool   `json:"boot,omitempty"`
 	Location string `json:"location,omitempty"`
 	Damaged  bool   `json:"damaged,omitempty"`
 }
 
 func toJSON(s *session.State) sessionJSON {
 	j := sessionJSON{ID: s.ID, Chroot: s.Chroot, Kind: string(s.Kind), Source: s.Source, Lower: s.Lower, Entry: s.Entry,
-		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Location: s.Location(), Damaged: s.Chroot == ""}
+		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Boot: s.Boot, Location: s.Location(), Damaged: s.Chroot == ""}
 	if !s.Created.IsZero() {
 		j.Created = s.Created.Format("2006-01-02T15:04:05Z")
 	}
