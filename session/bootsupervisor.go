@@ -182,22 +182,26 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 	}
 	spec.Stdin, spec.Stdout, spec.Stderr = slave, slave, slave
 	// The container's cgroup namespace starts at the cgroup of the
-	// process that makes it: nook is in payload while it forks, and
-	// leaves for its own leaf at once.
+	// process that makes it: nook is in payload while it starts the
+	// sandbox, and leaves for its own leaf once it has. (Leaving from
+	// Spec.OnForked would be sooner, but a callback needs the Go init,
+	// which stays as a process in payload above systemd; with the raw
+	// engine systemd is the sandbox's first process, and it moves itself
+	// to init.scope, so payload ends with no process of its own.)
 	if err := joinCgroup(filepath.Join(cg, "payload")); err != nil {
 		slave.Close()
 		return err
 	}
-	left := false
-	spec.OnForked = func(int) { left = joinCgroup(filepath.Join(cg, "supervisor")) == nil }
 	p, err := sandbox.Start(spec)
-	slave.Close()
-	if !left {
-		if jerr := joinCgroup(filepath.Join(cg, "supervisor")); jerr != nil && err == nil {
-			p.Signal(syscall.SIGKILL)
-			p.Wait()
-			return jerr
-		}
+	// The slave stays open here while the container runs: systemd
+	// closes its stdio and opens /dev/console later, and with no slave
+	// open for a moment the master would read end of file (EIO) and the
+	// console log would stop.
+	defer slave.Close()
+	if jerr := joinCgroup(filepath.Join(cg, "supervisor")); jerr != nil && err == nil {
+		p.Signal(syscall.SIGKILL)
+		p.Wait()
+		return jerr
 	}
 	if err != nil {
 		return fmt.Errorf("boot session %s: %w", st.ID, err)
