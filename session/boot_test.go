@@ -244,3 +244,55 @@ func processGone(pid int) bool {
 	_, rest, _ := strings.Cut(string(b), ") ")
 	return strings.HasPrefix(rest, "Z")
 }
+
+// Where the cgroup v2 hierarchy is: unified (systemd's default), hybrid
+// (this CI host: v1 controllers, v2 at /sys/fs/cgroup/unified), or none
+// (cgroup v1 only: refused with ErrBootNoCgroup2).
+func TestCgroup2Mount(t *testing.T) {
+	const v1 = "35 24 0:30 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n" +
+		"40 35 0:35 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,memory\n" +
+		"41 35 0:36 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,xattr,name=systemd\n"
+	const hybrid = v1 + "36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate\n"
+	const unified = "30 24 0:26 /user.slice /sys/fs/cgroup\\040x rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n"
+	for _, c := range []struct {
+		name, info, mnt, root string
+		err                   error
+	}{
+		{"v1 only", v1, "", "", ErrBootNoCgroup2},
+		{"hybrid", hybrid, "/sys/fs/cgroup/unified", "/", nil},
+		{"unified", unified, "/sys/fs/cgroup x", "/user.slice", nil},
+	} {
+		mnt, root, err := cgroup2MountIn([]byte(c.info))
+		if mnt != c.mnt || root != c.root || !errors.Is(err, c.err) || (c.err == nil && err != nil) {
+			t.Errorf("%s: %q %q %v, want %q %q %v", c.name, mnt, root, err, c.mnt, c.root, c.err)
+		}
+	}
+}
+
+// A boot that does not finish in time is ended, says why, and leaves no
+// session, process or cgroup.
+func TestBootTimeout(t *testing.T) {
+	s := testStore(t)
+	deleg := needBootHost(t, s)
+	if _, err := os.Stat(systemdTarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The unpack first, so that the bound below is the boot's alone.
+	if _, _, err := s.Cache.Ensure(systemdTarball, s.Mode(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NOOK_BOOT_TIMEOUT", "1ms")
+	_, err := s.Begin("sd", BeginOptions{Boot: true, Name: "slow"})
+	if !errors.Is(err, ErrBootFailed) || !strings.Contains(err.Error(), "NOOK_BOOT_TIMEOUT") {
+		t.Fatalf("begin --boot with a 1 ms bound: %v, want ErrBootFailed naming NOOK_BOOT_TIMEOUT", err)
+	}
+	if l, _ := s.List(); len(l) != 0 {
+		t.Errorf("a boot that timed out left sessions: %v", l)
+	}
+	if _, err := os.Stat(sessionCgroup(deleg, "slow")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a boot that timed out left its cgroup (%v)", err)
+	}
+}

@@ -53,6 +53,11 @@ func cgroup2Mount() (mnt, root string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("read /proc/self/mountinfo: %w", err)
 	}
+	return cgroup2MountIn(b)
+}
+
+// cgroup2MountIn is cgroup2Mount for the mountinfo text b.
+func cgroup2MountIn(b []byte) (mnt, root string, err error) {
 	for _, line := range strings.Split(string(b), "\n") {
 		pre, post, ok := strings.Cut(line, " - ")
 		if !ok {
