@@ -225,10 +225,10 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 	case s := <-exited:
 		return fmt.Errorf("%w: systemd ended during the boot (%s); see %s", ErrBootFailed, describeStatus(s), filepath.Join(dir, bootConsoleLog))
 	case <-time.After(bootTimeout()):
-		stop()
+		// A boot that failed is killed (teardownCgroup), not powered
+		// off: systemd may not handle the signal yet.
 		return fmt.Errorf("%w: systemd did not report the end of its start-up (READY=1) within %v (NOOK_BOOT_TIMEOUT); see %s", ErrBootFailed, bootTimeout(), filepath.Join(dir, bootConsoleLog))
 	case <-term:
-		stop()
 		return fmt.Errorf("%w: the session was ended during its boot", ErrBootFailed)
 	}
 	select {
