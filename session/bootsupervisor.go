@@ -339,6 +339,10 @@ func openPty() (master, slave *os.File, err error) {
 	return m, s, nil
 }
 
+// BootRunning reports whether st is a booted session whose container
+// runs (its supervisor is alive).
+func (st *State) BootRunning() bool { return st.Boot && bootAlive(st.Dir) }
+
 // bootAlive reports whether the booted session in dir has a live
 // supervisor (it holds boot.lock).
 func bootAlive(dir string) bool {

@@ -52,6 +52,9 @@ func TestBootSessionCLI(t *testing.T) {
 	if err != nil || !strings.Contains(string(console), "multi-user.target") {
 		t.Errorf("the console log does not show multi-user.target reached (%v):\n%s", err, console)
 	}
+	if out := e.must("session", "info", id); !strings.Contains(out, "yes, running") {
+		t.Errorf("session info does not say the container runs:\n%s", out)
+	}
 	var rec struct {
 		Supervisor int `json:"supervisor"`
 	}

@@ -402,6 +402,17 @@ func sessionEnd(st *session.Store, args []string) int {
 	return rc
 }
 
+// booted says whether a booted session's container runs, for info.
+func booted(s *session.State) string {
+	switch {
+	case !s.Boot:
+		return ""
+	case s.BootRunning():
+		return "yes, running (console: " + s.Dir + "/console.log)"
+	}
+	return "yes, powered off"
+}
+
 // sessionJSON is the --json form of a session.
 type sessionJSON struct {
 	ID       string `json:"id"`
@@ -495,7 +506,7 @@ func sessionInfo(st *session.Store, args []string) int {
 	}
 	j := toJSON(s)
 	printFields("", [][2]string{{"Session", j.ID}, {"Chroot", j.Chroot}, {"Kind", j.Kind}, {"Source", j.Source},
-		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}})
+		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}, {"Booted", booted(s)}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook session info: %v\n", err)
 		return 1
