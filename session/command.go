@@ -119,6 +119,10 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 		return nil, err
 	}
 	sandbox.Phase("run: locked")
+	if st.Boot {
+		lock.Unlock()
+		return nil, fmt.Errorf("session %s is booted: commands into a booted session are not supported yet (they will go through an agent inside, never setns)", st.ID)
+	}
 	cmd := &Command{State: st, lock: lock, userns: -1}
 	ok := false
 	defer func() {

@@ -42,6 +42,11 @@
 //	command.go    the sandbox.Spec of one command in a session
 //	hostroot.go   the tree of the built-in chroot "host" for a user
 //	overlaycheck.go  where begin makes a copy instead of an overlay
+//	boot.go       booted sessions: checks before begin, starting the supervisor
+//	bootsupervisor.go  the supervisor of a booted session, and how end stops it
+//	bootspec.go   the sandbox of a booted session: what systemd expects
+//	bootcgroup.go the delegated cgroup: the rule, the session's groups
+//	               (docs/system-containers.md)
 //	users.go      passwd and group lookup in a session, adding a user
 //	lock.go, atomic.go  flock and write-fsync-rename
 package session

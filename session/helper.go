@@ -43,6 +43,10 @@ func runHelper(verb string, args []string) int {
 		err = helperAddUser(args)
 	case verb == "pack" && len(args) == 3:
 		err = helperPack(args[0], args[1], Compression(args[2]))
+	case verb == "boot-detach" && len(args) == 2:
+		err = helperBootDetach(args)
+	case verb == "boot" && len(args) == 2:
+		err = helperBoot(args)
 	case verb == "writefiles" && len(args) == 1:
 		err = helperWriteFiles(args[0])
 	default:

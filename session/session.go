@@ -79,6 +79,9 @@ type State struct {
 	// Repack is the tarball the session's tree replaces when it ends
 	// (schroot's source sessions).
 	Repack string `json:"repack,omitempty"`
+	// Boot says the session is booted: its chroot's systemd runs as pid 1
+	// under a supervisor (boot.go) from begin to end.
+	Boot bool `json:"boot,omitempty"`
 	// Dir is the session's directory, filled in when read.
 	Dir string `json:"-"`
 }
@@ -131,6 +134,9 @@ type BeginOptions struct {
 	// Repack makes the session replace its chroot's tarball with its
 	// tree when it ends (schroot's source sessions).
 	Repack bool
+	// Boot starts the chroot's systemd as the session's pid 1 and waits
+	// until it reports the end of its start-up (boot.go).
+	Boot bool
 }
 
 // BeginResult is a new session and what is worth telling about it.
@@ -141,6 +147,8 @@ type BeginResult struct {
 	// Warnings are one-line notes for the user (single-id mode, skipped
 	// device nodes, ...).
 	Warnings []string
+	// deleg is a booted session's delegated cgroup.
+	deleg string
 }
 
 // Begin starts a session of the chroot called name. With a warm cache it
@@ -150,6 +158,22 @@ type BeginResult struct {
 // point leaves no session, only a temporary directory that a later call
 // removes.
 func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
+	res, err := s.begin(name, o)
+	if err != nil || !res.State.Boot {
+		return res, err
+	}
+	// Booted: once the session exists and no lock of begin's is held
+	// (ending a session that failed to boot takes the cache's).
+	if err := startBoot(res.State, res.deleg); err != nil {
+		if eerr := s.End(res.State.ID, nil); eerr != nil {
+			return nil, fmt.Errorf("%w (and ending the session failed: %v)", err, eerr)
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *Store) begin(name string, o BeginOptions) (*BeginResult, error) {
 	c, err := s.Registry.Lookup(name)
 	if err != nil {
 		return nil, err
@@ -182,6 +206,13 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 			return nil, err
 		}
 		st.Repack = c.Path
+	}
+	var deleg string
+	if o.Boot {
+		st.Boot = true
+		if deleg, err = bootChecks(s.Mode(), c); err != nil {
+			return nil, err
+		}
 	}
 	if s.Mode() == IDSingle {
 		res.Warnings = append(res.Warnings, SingleIDWarning)
@@ -235,6 +266,11 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 		return nil, fmt.Errorf("chroot %s: unknown kind %q", c.Name, c.Kind)
 	}
 
+	if st.Boot {
+		if _, err := findSystemd(st); err != nil {
+			return nil, err
+		}
+	}
 	sandbox.Phase("begin: cache ready")
 	// Prune must not remove the entry between here and the rename.
 	cl, err := s.cacheLock(false)
@@ -307,6 +343,7 @@ func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	}
 	st.Dir = final
 	res.State = st
+	res.deleg = deleg
 	return res, nil
 }
 
@@ -592,6 +629,11 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 	// have taken the name since).
 	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); errors.Is(err, fs.ErrNotExist) || !lock.names(filepath.Join(st.Dir, "lock")) {
 		return fmt.Errorf("%w %q: it was ended while this waited", ErrNoSession, st.ID)
+	}
+	if st.Boot {
+		if err := stopBoot(st); err != nil {
+			return err
+		}
 	}
 	// The user namespace holder goes first: it exits by itself once its
 	// record is gone, but there is no reason to keep it that long.

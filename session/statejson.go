@@ -42,7 +42,7 @@ func decodeState(path string, b []byte, st *State) error {
 }
 
 // scanState decodes a flat JSON object of the keys State has, with plain
-// string values (no escapes, valid UTF-8), a boolean copy and a keys
+// string values (no escapes, valid UTF-8), booleans copy and boot and a keys
 // object of such strings; it reports false, leaving st in any state, for
 // anything else.
 func scanState(b []byte, st *State) bool {
@@ -63,6 +63,10 @@ func scanState(b []byte, st *State) bool {
 		switch k {
 		case "copy":
 			if st.Copy, ok = s.boolean(); !ok {
+				return false
+			}
+		case "boot":
+			if st.Boot, ok = s.boolean(); !ok {
 				return false
 			}
 		case "keys":

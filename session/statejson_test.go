@@ -20,6 +20,7 @@ func sampleStates() []State {
 			Created: created, Keys: map[string]string{"type": "directory", "profile": "sbuild", "union-type": "overlay", "empty": ""},
 			Repack: "/srv/sid.tar.gz"},
 		{ID: "k", Keys: map[string]string{}},
+		{ID: "sd", Chroot: "sd", Kind: KindTarball, IDMode: IDSubids, Created: created, Boot: true},
 	}
 }
 

@@ -63,6 +63,34 @@ fi
 chmod 0644 "$debian"
 ls -l "$debian"
 
+# The same with systemd, for booted sessions (nook session begin --boot).
+systemd_tar=/var/cache/nook-ci/bookworm-systemd.tar
+if [ ! -s "$systemd_tar" ]; then
+	echo "making $systemd_tar with mmdebstrap (once)"
+	rm -f "$systemd_tar.tmp"
+	mmdebstrap --quiet --format=tar --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$systemd_tar.tmp" http://deb.debian.org/debian
+	mv "$systemd_tar.tmp" "$systemd_tar"
+fi
+chmod 0644 "$systemd_tar"
+ls -l "$systemd_tar"
+
+# A delegated cgroup v2 subtree for each test user, as a host without
+# systemd gives one (docs/system-containers.md): a directory chowned to the
+# user with the files delegation hands over. test/lib/runtests.sh starts
+# each user's tests inside theirs. cgroupfs forgets it at reboot, so this
+# runs every time.
+cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+if [ -n "$cg2" ]; then
+	mkdir -p "$cg2/nook-ci"
+	for u in nook-ci-sub nook-ci-nosub; do
+		mkdir -p "$cg2/nook-ci/$u"
+		chown "$u:" "$cg2/nook-ci/$u" "$cg2/nook-ci/$u/cgroup.procs" "$cg2/nook-ci/$u/cgroup.threads" "$cg2/nook-ci/$u/cgroup.subtree_control"
+	done
+	echo "delegated cgroups: $cg2/nook-ci/{nook-ci-sub,nook-ci-nosub}"
+else
+	echo "setup-host.sh: no cgroup v2 mounted: the booted-session tests will skip" >&2
+fi
+
 # A newer bubblewrap (Debian 13's) for the message differential; the
 # test skips loudly without it.
 # Not inside the VM stage's guests, which run no bwrap differential and

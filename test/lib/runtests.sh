@@ -32,7 +32,11 @@ run_as() {
 		if [ "$user" = "-" ]; then
 			(cd "$home" && "${cmd[@]}") >"$log" 2>&1 </dev/null || rc=$?
 		else
-			(cd "$home" && runuser -u "$user" -- "${cmd[@]}") >"$log" 2>&1 </dev/null || rc=$?
+			# In the user's delegated cgroup (test/setup-host.sh), as a
+			# login manager would start a session: booted sessions need it.
+			(cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+				[ -z "$cg" ] || [ ! -d "$cg/nook-ci/$user" ] || echo "$BASHPID" >"$cg/nook-ci/$user/cgroup.procs"
+				cd "$home" && runuser -u "$user" -- "${cmd[@]}") >"$log" 2>&1 </dev/null || rc=$?
 		fi
 		local pass skip fail
 		pass=$(grep -c -- '--- PASS' "$log" || true)

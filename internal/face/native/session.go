@@ -69,12 +69,16 @@ not in memory: every command runs in fresh namespaces over an overlay (the
 chroot below, the session's own directory above), nothing stays mounted or
 running between commands, and a session survives a reboot.
 
-  begin CHROOT [-n|--name NAME] [--copy]
+  begin CHROOT [-n|--name NAME] [--copy] [--boot]
                                start a session; prints only its id
                                (default CHROOT-UUID; --session-name is
                                schroot's spelling of --name); --copy makes
                                it a private full copy on the host (costs a
-                               full unpack) instead of an overlay
+                               full unpack) instead of an overlay; --boot
+                               starts the chroot's systemd as the session's
+                               pid 1 and waits until it has booted (needs
+                               subordinate ids and a delegated cgroup v2:
+                               docs/system-containers.md); end powers it off
   run ID [OPTIONS] [--] [CMD...]
                                run CMD (default: the user's login shell)
       -u, --user USER          user inside, by name or number (default root);
@@ -185,13 +189,13 @@ func printFields(indent string, fields [][2]string) {
 }
 
 func sessionBegin(st *session.Store, args []string) int {
-	name, copy := new(string), new(bool)
-	fs := newBeginFlags(name, copy)
+	name, copy, boot := new(string), new(bool), new(bool)
+	fs := newBeginFlags(name, copy, boot)
 	if ok, code := parseVerb(fs, args, sessionHelp, 1, "give one chroot name (nook chroot list shows them)"); !ok {
 		return code
 	}
 	progress, end := progressBar(fs.Arg(0))
-	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Progress: progress, Busy: func() {
+	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Boot: *boot, Progress: progress, Busy: func() {
 		fmt.Fprintf(os.Stderr, "nook: another nook is unpacking %s; waiting for it\n", fs.Arg(0))
 	}})
 	end()
@@ -235,7 +239,7 @@ func newRunFlags() (*flagSet, *runFlags) {
 // parseVerb adds --help (-h) to each.
 func verbFlagSets() map[string]*flagSet {
 	run, _ := newRunFlags()
-	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
+	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
 		"session list": newListFlags("session list", new(bool), new(bool)), "session info": newJSONFlags("session info", new(bool)),
 		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string)),
 		"chroot remove": newFlags("chroot remove"), "chroot list": newListFlags("chroot list", new(bool), new(bool)), "chroot info": newJSONFlags("chroot info", new(bool)),
@@ -258,11 +262,12 @@ func newListFlags(name string, asJSON, quiet *bool) *flagSet {
 	return fs
 }
 
-func newBeginFlags(name *string, copy *bool) *flagSet {
+func newBeginFlags(name *string, copy, boot *bool) *flagSet {
 	fs := newFlags("session begin")
 	fs.StringVarP(name, "name", "n")
 	fs.StringVarP(name, "session-name", "") // schroot's spelling
 	fs.BoolVarP(copy, "copy", "")
+	fs.BoolVarP(boot, "boot", "")
 	return fs
 }
 
@@ -397,6 +402,17 @@ func sessionEnd(st *session.Store, args []string) int {
 	return rc
 }
 
+// booted says whether a booted session's container runs, for info.
+func booted(s *session.State) string {
+	switch {
+	case !s.Boot:
+		return ""
+	case s.BootRunning():
+		return "yes, running (console: " + s.Dir + "/console.log)"
+	}
+	return "yes, powered off"
+}
+
 // sessionJSON is the --json form of a session.
 type sessionJSON struct {
 	ID       string `json:"id"`
@@ -409,13 +425,14 @@ type sessionJSON struct {
 	Created  string `json:"created"`
 	Dir      string `json:"directory"`
 	Copy     bool   `json:"copy,omitempty"`
+	Boot     bool   `json:"boot,omitempty"`
 	Location string `json:"location,omitempty"`
 	Damaged  bool   `json:"damaged,omitempty"`
 }
 
 func toJSON(s *session.State) sessionJSON {
 	j := sessionJSON{ID: s.ID, Chroot: s.Chroot, Kind: string(s.Kind), Source: s.Source, Lower: s.Lower, Entry: s.Entry,
-		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Location: s.Location(), Damaged: s.Chroot == ""}
+		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Boot: s.Boot, Location: s.Location(), Damaged: s.Chroot == ""}
 	if !s.Created.IsZero() {
 		j.Created = s.Created.Format("2006-01-02T15:04:05Z")
 	}
@@ -489,7 +506,7 @@ func sessionInfo(st *session.Store, args []string) int {
 	}
 	j := toJSON(s)
 	printFields("", [][2]string{{"Session", j.ID}, {"Chroot", j.Chroot}, {"Kind", j.Kind}, {"Source", j.Source},
-		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}})
+		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}, {"Booted", booted(s)}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook session info: %v\n", err)
 		return 1

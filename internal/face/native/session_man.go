@@ -29,6 +29,7 @@ const sessionMan = `.Dd %s
 .Nm nook session begin
 .Op Fl n Ar name
 .Op Fl \-copy
+.Op Fl \-boot
 .Ar chroot
 .Nm nook session run
 .Ar id
@@ -107,6 +108,23 @@ session's tree from the host need it.
 Begin makes a copy by itself, and says why, where overlay sessions cannot
 work: the sessions directory on NFS, FUSE, CIFS, 9p or an overlay, or a
 kernel older than 5.11 for a user.
+.It Fl \-boot
+Start the chroot's systemd as the session's pid 1, in fresh user, mount,
+pid, ipc, uts and cgroup namespaces, under a supervisor that lives as long
+as the container, and wait until systemd reports that its start-up is over
+.Pq at most Ev NOOK_BOOT_TIMEOUT , No 120 s .
+It needs a range of subordinate ids and a cgroup v2 subtree delegated to
+the caller: the one named by
+.Ev NOOK_CGROUP ,
+else the cgroup nook runs in when the caller may write to it (a systemd
+scope started with Delegate=yes, user@UID.service, or a directory root
+made and chowned on a host without systemd).
+The console is kept in the session directory's console.log.
+.Cm end
+powers the container off (at most
+.Ev NOOK_BOOT_STOP_TIMEOUT , No 30 s ,
+then it is killed) and removes its cgroup.
+Commands cannot be run in a booted session yet.
 .El
 .It Cm run Ar id Oo Ar options Oc Oo Fl \- Oc Op Ar command ...
 Run

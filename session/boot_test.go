@@ -1,0 +1,298 @@
+package session
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// systemdTarball is made once by test/setup-host.sh with mmdebstrap
+// (bookworm minbase with systemd, systemd-sysv and dbus).
+const systemdTarball = "/var/cache/nook-ci/bookworm-systemd.tar"
+
+// needBootHost skips, saying why, where this host cannot boot a session
+// for the caller: no subordinate ids or no delegated cgroup v2.
+func needBootHost(t *testing.T, s *Store) string {
+	t.Helper()
+	if s.Mode() == IDSingle {
+		t.Skip("SKIP (booted sessions need subordinate ids; TestBootNeedsSubids covers this user)")
+	}
+	deleg, err := delegatedCgroup()
+	if err != nil {
+		if os.Getenv("NOOK_TEST_EXPECT_SUBIDS") == "1" || os.Geteuid() == 0 {
+			t.Logf("NOTE: CI (test/lib/runtests.sh after test/setup-host.sh) runs this in a delegated cgroup; here: %v", err)
+		}
+		t.Skipf("SKIP: this host gives no delegated cgroup v2 here: %v", err)
+	}
+	return deleg
+}
+
+// A user without subordinate ids is told what to add, and no session is
+// left behind.
+func TestBootNeedsSubids(t *testing.T) {
+	s := testStore(t)
+	if s.Mode() != IDSingle {
+		t.Skipf("SKIP: this user has a subordinate range (mode %s); the error is for users without one", s.Mode())
+	}
+	addTarball(t, s, "bb", busyboxTar(t))
+	_, err := s.Begin("bb", BeginOptions{Boot: true})
+	if !errors.Is(err, ErrBootNoSubids) {
+		t.Fatalf("begin --boot without subordinate ids: %v, want ErrBootNoSubids", err)
+	}
+	for _, want := range []string{"/etc/subuid", "/etc/subgid", ":100000:65536", "usermod --add-subuids"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say what to add (%q missing): %v", want, err)
+		}
+	}
+	if l, _ := s.List(); len(l) != 0 {
+		t.Errorf("a failed begin --boot left sessions: %v", l)
+	}
+}
+
+// A chroot without systemd is refused before anything runs.
+func TestBootNoSystemd(t *testing.T) {
+	s := testStore(t)
+	needBootHost(t, s)
+	addTarball(t, s, "bb", busyboxTar(t))
+	_, err := s.Begin("bb", BeginOptions{Boot: true})
+	if !errors.Is(err, ErrBootNoSystemd) {
+		t.Fatalf("begin --boot of a chroot without systemd: %v, want ErrBootNoSystemd", err)
+	}
+	if l, _ := s.List(); len(l) != 0 {
+		t.Errorf("a failed begin --boot left sessions: %v", l)
+	}
+}
+
+// A cgroup the caller was not delegated is refused with the way to get
+// one.
+func TestBootNoDelegatedCgroup(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("SKIP: root may write to every cgroup; the error is for users")
+	}
+	s := testStore(t)
+	if s.Mode() == IDSingle {
+		t.Skip("SKIP: without subordinate ids the subid error comes first (TestBootNeedsSubids)")
+	}
+	mnt, _, err := cgroup2Mount()
+	if err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	t.Setenv("NOOK_CGROUP", mnt) // the root group: root's alone
+	addTarball(t, s, "bb", busyboxTar(t))
+	_, err = s.Begin("bb", BeginOptions{Boot: true})
+	if !errors.Is(err, ErrBootNoCgroup) {
+		t.Fatalf("begin --boot with NOOK_CGROUP=%s: %v, want ErrBootNoCgroup", mnt, err)
+	}
+	if !strings.Contains(err.Error(), "not writable") {
+		t.Errorf("the error does not say why: %v", err)
+	}
+	t.Setenv("NOOK_CGROUP", "")
+	os.Unsetenv("NOOK_CGROUP")
+}
+
+// statusUnit reports, once the boot is over, what systemctl
+// is-system-running says and which units failed, into a file of the
+// session's tree (a route for this test only: commands into a booted
+// session are not there yet).
+var statusUnit = []File{
+	{Path: "/etc/systemd/system/nook-test-state.service", Mode: 0o644, Data: []byte(`[Unit]
+Description=nook test: report the system state
+[Service]
+ExecStart=/bin/sh -c 'systemctl is-system-running --wait >/var/tmp/nook-state.new 2>&1; systemctl --failed --no-legend --plain >>/var/tmp/nook-state.new 2>&1; cat /proc/1/comm >>/var/tmp/nook-state.new; cat /proc/1/environ | tr "\\0" "\\n" | grep ^container= >>/var/tmp/nook-state.new; cat /run/host/container-manager >>/var/tmp/nook-state.new; mv /var/tmp/nook-state.new /var/tmp/nook-state'
+`)},
+	{Path: "/etc/systemd/system/multi-user.target.d/nook-test.conf", Mode: 0o644, Data: []byte("[Unit]\nWants=nook-test-state.service\n")},
+}
+
+// The real thing: bookworm's systemd boots as the session's pid 1 to a
+// running system (no unit failing), a command cannot be run into it by
+// setns, end powers it off and leaves no process, cgroup or mount.
+func TestBootSystemd(t *testing.T) {
+	s := testStore(t)
+	deleg := needBootHost(t, s)
+	if _, err := os.Stat(systemdTarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := s.Begin("sd", BeginOptions{Boot: true, Files: statusUnit})
+	if err != nil {
+		t.Fatalf("begin --boot: %v", err)
+	}
+	st := res.State
+	t.Logf("begin --boot (with the unpack, once) took %v", time.Since(start))
+	var rec bootRecord
+	if err := readJSON(filepath.Join(st.Dir, bootRecordFile), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Cgroup != sessionCgroup(deleg, st.ID) {
+		t.Errorf("cgroup %s, want %s", rec.Cgroup, sessionCgroup(deleg, st.ID))
+	}
+	comm, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(rec.Pid1), "comm"))
+	if strings.TrimSpace(string(comm)) != "systemd" {
+		t.Errorf("the container's pid 1 (host pid %d) is %q, want systemd", rec.Pid1, comm)
+	}
+
+	state := filepath.Join(st.upper(), "var/tmp/nook-state")
+	var out []byte
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out, err = os.ReadFile(state); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(st.Dir, bootConsoleLog))
+		t.Fatalf("the status unit wrote nothing: %v\nconsole:\n%s", err, log)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if lines[0] != "running" {
+		log, _ := os.ReadFile(filepath.Join(st.Dir, bootConsoleLog))
+		t.Errorf("systemctl is-system-running: %q, want running; failed units and the rest:\n%s\nconsole:\n%s", lines[0], out, log)
+	}
+	for _, want := range []string{"systemd", "container=nook", "nook"} {
+		if !strings.Contains(string(out), "\n"+want+"\n") && !strings.HasSuffix(string(out), "\n"+want+"\n") {
+			t.Errorf("%q missing from what the container saw:\n%s", want, out)
+		}
+	}
+
+	if _, err := s.Prepare(st.ID, RunOptions{Args: []string{"true"}}); err == nil || !strings.Contains(err.Error(), "booted") {
+		t.Errorf("a command in a booted session: %v, want a refusal", err)
+	}
+
+	// Power off through the supervisor, as end does first, to see that
+	// systemd went down its own way (not killed).
+	began := time.Now()
+	if err := stopBoot(st); err != nil {
+		t.Fatalf("power off: %v", err)
+	}
+	if d := time.Since(began); d >= stopTimeout() {
+		t.Errorf("power off took %v: the container was killed, not powered off", d)
+	}
+	log, _ := os.ReadFile(filepath.Join(st.Dir, bootConsoleLog))
+	if !strings.Contains(string(log), "Powering off.") {
+		t.Errorf("the console shows no power-off:\n%s", log)
+	}
+	if err := s.End(st.ID, nil); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	for _, pid := range []int{rec.Supervisor, rec.Pid1} {
+		if !processGone(pid) {
+			t.Errorf("process %d is still running after end", pid)
+		}
+	}
+	if _, err := os.Stat(rec.Cgroup); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s is still there after end (%v)", rec.Cgroup, err)
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), st.ID) {
+		t.Errorf("a mount of the session is left:\n%s", mi)
+	}
+}
+
+// Ending a booted session without powering it off first also leaves
+// nothing, and a supervisor that was killed leaves nothing either once
+// end has run.
+func TestBootEndKilledSupervisor(t *testing.T) {
+	s := testStore(t)
+	needBootHost(t, s)
+	if _, err := os.Stat(systemdTarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Begin("sd", BeginOptions{Boot: true})
+	if err != nil {
+		t.Fatalf("begin --boot: %v", err)
+	}
+	var rec bootRecord
+	if err := readJSON(filepath.Join(res.State.Dir, bootRecordFile), &rec); err != nil {
+		t.Fatal(err)
+	}
+	unix.Kill(rec.Supervisor, syscall.SIGKILL)
+	if err := s.End(res.State.ID, nil); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	for _, pid := range []int{rec.Supervisor, rec.Pid1} {
+		if !processGone(pid) {
+			t.Errorf("process %d is still running after end", pid)
+		}
+	}
+	if _, err := os.Stat(rec.Cgroup); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s is still there after end (%v)", rec.Cgroup, err)
+	}
+}
+
+// processGone reports whether pid no longer runs: it does not exist, or
+// it is a zombie its new parent (the host's init) has yet to reap. A
+// zombie is not waited for: this test's process is not its parent.
+func processGone(pid int) bool {
+	if err := unix.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "Z")
+}
+
+// Where the cgroup v2 hierarchy is: unified (systemd's default), hybrid
+// (this CI host: v1 controllers, v2 at /sys/fs/cgroup/unified), or none
+// (cgroup v1 only: refused with ErrBootNoCgroup2).
+func TestCgroup2Mount(t *testing.T) {
+	const v1 = "35 24 0:30 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n" +
+		"40 35 0:35 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,memory\n" +
+		"41 35 0:36 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,xattr,name=systemd\n"
+	const hybrid = v1 + "36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate\n"
+	const unified = "30 24 0:26 /user.slice /sys/fs/cgroup\\040x rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n"
+	for _, c := range []struct {
+		name, info, mnt, root string
+		err                   error
+	}{
+		{"v1 only", v1, "", "", ErrBootNoCgroup2},
+		{"hybrid", hybrid, "/sys/fs/cgroup/unified", "/", nil},
+		{"unified", unified, "/sys/fs/cgroup x", "/user.slice", nil},
+	} {
+		mnt, root, err := cgroup2MountIn([]byte(c.info))
+		if mnt != c.mnt || root != c.root || !errors.Is(err, c.err) || (c.err == nil && err != nil) {
+			t.Errorf("%s: %q %q %v, want %q %q %v", c.name, mnt, root, err, c.mnt, c.root, c.err)
+		}
+	}
+}
+
+// A boot that does not finish in time is ended, says why, and leaves no
+// session, process or cgroup.
+func TestBootTimeout(t *testing.T) {
+	s := testStore(t)
+	deleg := needBootHost(t, s)
+	if _, err := os.Stat(systemdTarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The unpack first, so that the bound below is the boot's alone.
+	if _, _, err := s.Cache.Ensure(systemdTarball, s.Mode(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NOOK_BOOT_TIMEOUT", "1ms")
+	_, err := s.Begin("sd", BeginOptions{Boot: true, Name: "slow"})
+	if !errors.Is(err, ErrBootFailed) || !strings.Contains(err.Error(), "NOOK_BOOT_TIMEOUT") {
+		t.Fatalf("begin --boot with a 1 ms bound: %v, want ErrBootFailed naming NOOK_BOOT_TIMEOUT", err)
+	}
+	if l, _ := s.List(); len(l) != 0 {
+		t.Errorf("a boot that timed out left sessions: %v", l)
+	}
+	if _, err := os.Stat(sessionCgroup(deleg, "slow")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a boot that timed out left its cgroup (%v)", err)
+	}
+}

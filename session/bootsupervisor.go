@@ -1,0 +1,418 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nook-project/nook/sandbox"
+)
+
+// The supervisor of a booted session is this same binary, started by begin
+// on the host (helper verb "boot", through "boot-detach" so that it is not
+// begin's child: a double fork), in a session of its own, with no terminal,
+// its stdio on the session's supervisor.log. It lives exactly as long as
+// the container: it starts systemd, keeps the console's pty (copying what
+// systemd writes there to console.log) and the notify socket, reports
+// READY=1 (or why the boot failed) to begin on fd 3, and on SIGTERM (what
+// `nook session end` sends) powers the container off. Whatever way the
+// container ends, the supervisor kills what is left in its cgroup, removes
+// the cgroups and exits. It holds an flock on boot.lock while it lives, so
+// that end can tell a live supervisor from a pid that was reused.
+
+// Files of a booted session, in its directory.
+const (
+	bootRecordFile = "boot.json"
+	bootLockFile   = "boot.lock"
+	bootConsoleLog = "console.log"
+	bootNotifyName = "notify"
+	bootSuperLog   = "supervisor.log"
+)
+
+// bootRecord says where a booted session's supervisor and cgroup are.
+type bootRecord struct {
+	Supervisor int    `json:"supervisor"`
+	Cgroup     string `json:"cgroup"`
+	// Pid1 is the container's systemd as the host sees it.
+	Pid1 int `json:"pid1,omitempty"`
+}
+
+// sigPoweroff is SIGRTMIN+4 as systemd counts (glibc's SIGRTMIN is 34):
+// the signal that makes systemd in a container power off.
+const sigPoweroff = syscall.Signal(38)
+
+// bootTimeout is how long begin waits for systemd to report READY=1:
+// NOOK_BOOT_TIMEOUT (a Go duration), by default 120 s.
+func bootTimeout() time.Duration { return durationEnv("NOOK_BOOT_TIMEOUT", 120*time.Second) }
+
+// stopTimeout is how long end waits for the container to power off before
+// killing it: NOOK_BOOT_STOP_TIMEOUT, by default 30 s.
+func stopTimeout() time.Duration { return durationEnv("NOOK_BOOT_STOP_TIMEOUT", 30*time.Second) }
+
+func durationEnv(name string, def time.Duration) time.Duration {
+	d, err := time.ParseDuration(os.Getenv(name))
+	if err != nil || d <= 0 {
+		return def
+	}
+	return d
+}
+
+// helperBootDetach starts the supervisor (same arguments) in a new session
+// and exits at once, so that the supervisor's parent is not begin.
+func helperBootDetach(args []string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("start the boot supervisor: %w", err)
+	}
+	log, err := os.OpenFile(filepath.Join(args[0], bootSuperLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("start the boot supervisor: %w", err)
+	}
+	defer log.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return fmt.Errorf("start the boot supervisor: %w", err)
+	}
+	defer null.Close()
+	p, err := os.StartProcess(exe, append([]string{helperArg0, helperArg1, "boot"}, args...), &os.ProcAttr{
+		Dir:   args[0],
+		Files: []*os.File{null, log, log, os.NewFile(3, "status")},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return fmt.Errorf("start the boot supervisor: %w", err)
+	}
+	return p.Release()
+}
+
+// helperBoot is the supervisor: args are the session directory and the
+// delegated cgroup.
+func helperBoot(args []string) error {
+	dir, deleg := args[0], args[1]
+	status := os.NewFile(3, "status")
+	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	report := func(msg string) {
+		if status != nil {
+			status.WriteString(msg + "\n")
+			status.Close()
+			status = nil
+		}
+	}
+	err := supervise(dir, deleg, term, func() { report("ready") })
+	if err != nil {
+		report("error " + bootErrKind(err) + " " + strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	return err
+}
+
+func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
+	var st State
+	if err := readState(filepath.Join(dir, "state.json"), &st); err != nil {
+		return err
+	}
+	st.Dir = dir
+	lock, err := os.OpenFile(filepath.Join(dir, bootLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("boot session %s: %w", st.ID, err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("boot session %s: it has a supervisor already: %w", st.ID, err)
+	}
+	systemd, err := findSystemd(&st)
+	if err != nil {
+		return err
+	}
+	cg := sessionCgroup(deleg, st.ID)
+	rec := bootRecord{Supervisor: os.Getpid(), Cgroup: cg}
+	if err := writeJSONAtomic(filepath.Join(dir, bootRecordFile), rec); err != nil {
+		return err
+	}
+	if err := makeSessionCgroup(cg); err != nil {
+		return err
+	}
+	// Whatever happens below, nothing of the container is left.
+	defer teardownCgroup(cg, deleg)
+
+	master, slave, err := openPty()
+	if err != nil {
+		return fmt.Errorf("boot session %s: console: %w", st.ID, err)
+	}
+	defer master.Close()
+	console, err := os.OpenFile(filepath.Join(dir, bootConsoleLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		slave.Close()
+		return fmt.Errorf("boot session %s: %w", st.ID, err)
+	}
+	defer console.Close()
+	copied := make(chan struct{})
+	go func() { io.Copy(console, master); close(copied) }()
+
+	// The socket is bound by a name relative to the session directory
+	// (the supervisor's working directory): a full path may be longer
+	// than a socket address holds.
+	os.Remove(bootNotifyName)
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: bootNotifyName, Net: "unixgram"})
+	if err != nil {
+		slave.Close()
+		return fmt.Errorf("boot session %s: notify socket: %w", st.ID, err)
+	}
+	defer notify.Close()
+	defer os.Remove(filepath.Join(dir, bootNotifyName))
+	os.Chmod(filepath.Join(dir, bootNotifyName), 0o777)
+	readyc := make(chan struct{})
+	go watchNotify(notify, readyc)
+
+	spec, err := bootSpec(&st, systemd, filepath.Join(cg, "payload"), filepath.Join(dir, bootNotifyName))
+	if err != nil {
+		slave.Close()
+		return err
+	}
+	spec.Stdin, spec.Stdout, spec.Stderr = slave, slave, slave
+	// The container's cgroup namespace starts at the cgroup of the
+	// process that makes it: nook is in payload while it starts the
+	// sandbox, and leaves for its own leaf once it has. (Leaving from
+	// Spec.OnForked would be sooner, but a callback needs the Go init,
+	// which stays as a process in payload above systemd; with the raw
+	// engine systemd is the sandbox's first process, and it moves itself
+	// to init.scope, so payload ends with no process of its own.)
+	if err := joinCgroup(filepath.Join(cg, "payload")); err != nil {
+		slave.Close()
+		return err
+	}
+	p, err := sandbox.Start(spec)
+	// The slave stays open here while the container runs: systemd
+	// closes its stdio and opens /dev/console later, and with no slave
+	// open for a moment the master would read end of file (EIO) and the
+	// console log would stop.
+	defer slave.Close()
+	if jerr := joinCgroup(filepath.Join(cg, "supervisor")); jerr != nil && err == nil {
+		p.Signal(syscall.SIGKILL)
+		p.Wait()
+		return jerr
+	}
+	if err != nil {
+		return fmt.Errorf("boot session %s: %w", st.ID, err)
+	}
+	rec.Pid1 = innermostInit(p.Pid)
+	writeJSONAtomic(filepath.Join(dir, bootRecordFile), rec)
+	exited := make(chan sandbox.Status, 1)
+	go func() { s, _ := p.Wait(); exited <- s }()
+
+	stop := func() {
+		unix.Kill(innermostInit(p.Pid), sigPoweroff)
+		select {
+		case <-exited:
+		case <-time.After(stopTimeout()):
+			fmt.Fprintf(os.Stderr, "session %s did not power off within %v: killing it\n", st.ID, stopTimeout())
+		}
+	}
+	select {
+	case <-readyc:
+		ready()
+	case s := <-exited:
+		return fmt.Errorf("%w: systemd ended during the boot (%s); see %s", ErrBootFailed, describeStatus(s), filepath.Join(dir, bootConsoleLog))
+	case <-time.After(bootTimeout()):
+		// A boot that failed is killed (teardownCgroup), not powered
+		// off: systemd may not handle the signal yet.
+		return fmt.Errorf("%w: systemd did not report the end of its start-up (READY=1) within %v (NOOK_BOOT_TIMEOUT); see %s", ErrBootFailed, bootTimeout(), filepath.Join(dir, bootConsoleLog))
+	case <-term:
+		return fmt.Errorf("%w: the session was ended during its boot", ErrBootFailed)
+	}
+	select {
+	case <-exited:
+		fmt.Fprintf(os.Stderr, "session %s: the container powered off\n", st.ID)
+	case <-term:
+		stop()
+	}
+	return nil
+}
+
+// innermostInit is systemd's pid on the host: the sandbox's first process
+// when the command itself is pid 1, else the pid 1 of the pid namespace
+// nested below nook's init (the Go init's way), found as the child whose
+// last NSpid is 1.
+func innermostInit(pid int) int {
+	for depth := 0; depth < 4; depth++ {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if err != nil {
+			return pid
+		}
+		next := 0
+		for _, f := range strings.Fields(string(b)) {
+			var c int
+			fmt.Sscan(f, &c)
+			st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c))
+			if err != nil {
+				continue
+			}
+			for _, l := range strings.Split(string(st), "\n") {
+				if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+					ns := strings.Fields(v)
+					if len(ns) > 1 && ns[len(ns)-1] == "1" {
+						next = c
+					}
+				}
+			}
+		}
+		if next == 0 {
+			return pid
+		}
+		pid = next
+	}
+	return pid
+}
+
+// teardownCgroup kills whatever is left of the container, leaves the
+// session's cgroup and removes it.
+func teardownCgroup(cg, deleg string) {
+	if err := killCgroup(filepath.Join(cg, "payload"), 10*time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if err := joinCgroup(deleg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if err := removeCgroup(cg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+}
+
+// watchNotify closes ready when a READY=1 arrives on the notify socket.
+func watchNotify(c *net.UnixConn, ready chan<- struct{}) {
+	buf := make([]byte, 4096)
+	done := false
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		for _, l := range bytes.Split(buf[:n], []byte("\n")) {
+			if string(l) == "READY=1" && !done {
+				done = true
+				close(ready)
+			}
+		}
+	}
+}
+
+func describeStatus(s sandbox.Status) string {
+	c := s.ExitCode()
+	if c > 128 {
+		return fmt.Sprintf("killed by signal %d", c-128)
+	}
+	return fmt.Sprintf("exit status %d", c)
+}
+
+// openPty makes a pseudo-terminal pair: the container's console is the
+// slave, nook keeps the master.
+func openPty() (master, slave *os.File, err error) {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		return nil, nil, os.NewSyscallError("ioctl TIOCSPTLCK", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		return nil, nil, os.NewSyscallError("ioctl TIOCGPTN", err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, s, nil
+}
+
+// BootRunning reports whether st is a booted session whose container
+// runs (its supervisor is alive).
+func (st *State) BootRunning() bool { return st.Boot && bootAlive(st.Dir) }
+
+// bootAlive reports whether the booted session in dir has a live
+// supervisor (it holds boot.lock).
+func bootAlive(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, bootLockFile))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return true
+	}
+	unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}
+
+// stopBoot powers a booted session off through its supervisor and waits
+// (bounded) for the supervisor to end; a supervisor that does not is
+// killed (its container dies with it). Then nothing of the container
+// may be left in its cgroup, which goes.
+func stopBoot(st *State) error {
+	var rec bootRecord
+	if err := readJSON(filepath.Join(st.Dir, bootRecordFile), &rec); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("stop session %s: %w", st.ID, err)
+	}
+	if rec.Supervisor > 0 {
+		// A pidfd taken while the supervisor holds its lock names the
+		// supervisor and no process that reused its pid later; it
+		// becomes readable when the supervisor has exited (its lock goes
+		// a moment before).
+		pidfd, err := unix.PidfdOpen(rec.Supervisor, 0)
+		if err == nil && !bootAlive(st.Dir) {
+			unix.Close(pidfd)
+			pidfd = -1
+		}
+		if err == nil && pidfd >= 0 {
+			defer unix.Close(pidfd)
+			unix.PidfdSendSignal(pidfd, unix.SIGTERM, nil, 0)
+			if !waitPidfd(pidfd, stopTimeout()+15*time.Second) {
+				unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+				waitPidfd(pidfd, 5*time.Second)
+			}
+		}
+	}
+	if rec.Cgroup != "" && strings.Contains(filepath.Base(rec.Cgroup), "nook-session-") {
+		if err := killCgroup(rec.Cgroup, 10*time.Second); err != nil {
+			return fmt.Errorf("stop session %s: %w", st.ID, err)
+		}
+		if err := removeCgroup(rec.Cgroup); err != nil {
+			return fmt.Errorf("stop session %s: %w", st.ID, err)
+		}
+	}
+	return nil
+}
+
+// waitPidfd waits (bounded) for the process of pidfd to exit.
+func waitPidfd(pidfd int, bound time.Duration) bool {
+	deadline := time.Now().Add(bound)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
+}
