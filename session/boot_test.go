@@ -296,3 +296,75 @@ func TestBootTimeout(t *testing.T) {
 		t.Errorf("a boot that timed out left its cgroup (%v)", err)
 	}
 }
+
+// runBooted runs a command in a booted session through its agent,
+// capturing its output.
+func runBooted(t *testing.T, s *Store, id string, o RunOptions, stdin string, sigs <-chan os.Signal) (string, string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	files := make([]*os.File, 3)
+	for i, n := range []string{"in", "out", "err"} {
+		f, err := os.OpenFile(filepath.Join(dir, n), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	files[0].WriteString(stdin)
+	files[0].Seek(0, 0)
+	code, err := s.RunBooted(id, o, files[0], files[1], files[2], sigs)
+	if err != nil {
+		t.Fatalf("run %q in booted session: %v", o.Args, err)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "out"))
+	errb, _ := os.ReadFile(filepath.Join(dir, "err"))
+	return string(out), string(errb), code
+}
+
+// Commands into a booted container go through the agent inside: they
+// see the container's systemd as pid 1 and its state, get stdin, give
+// their exit status, run as a user of the container's passwd, are found
+// (or not: 127) in its PATH, receive the signals passed on, and cannot
+// reach the agent's socket unless root inside.
+func TestBootRun(t *testing.T) {
+	s := testStore(t)
+	needBootHost(t, s)
+	if _, err := os.Stat(systemdTarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Begin("sd", BeginOptions{Boot: true})
+	if err != nil {
+		t.Fatalf("begin --boot: %v", err)
+	}
+	id := res.State.ID
+	out, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"sh", "-c", "systemctl is-system-running --wait; cat /proc/1/comm; id -u; exit 3"}}, "", nil)
+	if code != 3 || out != "running\nsystemd\n0\n" {
+		t.Errorf("state, pid 1, uid, exit: %d %q (stderr %q), want 3 %q", code, out, errOut, "running\nsystemd\n0\n")
+	}
+	start := time.Now()
+	if out, _, code := runBooted(t, s, id, RunOptions{Args: []string{"cat"}}, "through the agent\n", nil); code != 0 || out != "through the agent\n" {
+		t.Errorf("cat: %d %q", code, out)
+	}
+	t.Logf("one command through the agent: %v", time.Since(start))
+	if out, _, code := runBooted(t, s, id, RunOptions{Args: []string{"id", "-un"}, User: "nobody"}, "", nil); code != 0 || out != "nobody\n" {
+		t.Errorf("-u nobody: %d %q", code, out)
+	}
+	if _, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"no-such-command"}}, "", nil); code != 127 || !strings.Contains(errOut, "not found") {
+		t.Errorf("a missing command: %d %q, want 127 and not found", code, errOut)
+	}
+	if _, _, code := runBooted(t, s, id, RunOptions{Args: []string{"ls", agentInside}, User: "nobody"}, "", nil); code == 0 {
+		t.Errorf("a user other than root inside can list the agent's socket directory")
+	}
+	sigs := make(chan os.Signal, 1)
+	go func() { time.Sleep(500 * time.Millisecond); sigs <- syscall.SIGTERM }()
+	if _, _, code := runBooted(t, s, id, RunOptions{Args: []string{"sleep", "60"}}, "", sigs); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("sleep sent SIGTERM: exit %d, want %d", code, 128+int(syscall.SIGTERM))
+	}
+	if err := s.End(id, nil); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+}
