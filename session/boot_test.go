@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -367,4 +368,37 @@ func TestBootRun(t *testing.T) {
 	if err := s.End(id, nil); err != nil {
 		t.Fatalf("end: %v", err)
 	}
+}
+
+// The container's root can put anything where the agent's socket goes:
+// nook connects only to a socket there, never through a link to another
+// one of the host's.
+func TestAgentSocketNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, agentDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A socket of the host's that a link points to.
+	other := filepath.Join(dir, "other")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: other, Net: "unix"})
+	if err != nil {
+		t.Skipf("SKIP: cannot make a socket in %s: %v", dir, err)
+	}
+	defer l.Close()
+	if err := os.Symlink(other, filepath.Join(dir, agentDir, agentSocket)); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := dialAgentOnce(filepath.Join(dir, agentDir, agentSocket)); err == nil {
+		c.Close()
+		t.Fatalf("connected through a link at the agent's socket")
+	}
+	os.Remove(filepath.Join(dir, agentDir, agentSocket))
+	if err := os.Rename(other, filepath.Join(dir, agentDir, agentSocket)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialAgentOnce(filepath.Join(dir, agentDir, agentSocket))
+	if err != nil {
+		t.Fatalf("a real socket there: %v", err)
+	}
+	c.Close()
 }

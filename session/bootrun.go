@@ -95,23 +95,36 @@ func readReply(r *bufio.Reader, rep *agentReply) error {
 	return json.Unmarshal(l, rep)
 }
 
-// dialAgent connects to the agent's socket, through an O_PATH handle on
-// its directory (a socket address holds 108 bytes, less than a session's
-// path may be), waiting a little for an agent that is starting.
+// dialAgent connects to the agent's socket, waiting a little for an agent
+// that is starting. The container's root can write in the socket's
+// directory, so the name is not trusted: the socket is opened O_PATH
+// without following a link, checked to be a socket, and connected to
+// through /proc/self/fd (which also spares the 108-byte limit of a
+// socket address).
 func dialAgent(dir string) (*net.UnixConn, error) {
-	d, err := os.OpenFile(filepath.Join(dir, agentDir), unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBootNoAgent, err)
-	}
-	defer d.Close()
-	addr := &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), agentSocket), Net: "unix"}
 	var last error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		c, err := net.DialUnix("unix", nil, addr)
+		c, err := dialAgentOnce(filepath.Join(dir, agentDir, agentSocket))
 		if err == nil {
 			return c, nil
 		}
 		last = err
 	}
 	return nil, fmt.Errorf("%w: %v", ErrBootNoAgent, last)
+}
+
+func dialAgentOnce(sock string) (*net.UnixConn, error) {
+	fd, err := unix.Open(sock, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: sock, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: sock, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return nil, fmt.Errorf("%s is not a socket", sock)
+	}
+	return net.DialUnix("unix", nil, &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d", fd), Net: "unix"})
 }
