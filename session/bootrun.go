@@ -14,6 +14,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ErrBooted is Prepare's answer for a booted session: its commands go
+// through RunBooted.
+var ErrBooted = errors.New("the session is booted")
+
 // ErrBootNoAgent means the agent of a booted session did not answer.
 var ErrBootNoAgent = errors.New("the booted session's agent does not answer")
 

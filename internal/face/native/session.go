@@ -340,7 +340,8 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	o.Busy = func(holder string) {
 		fmt.Fprintf(os.Stderr, "nook: session %s is busy with %s; this command waits until it ends\n", id, holder)
 	}
-	if s, err := st.Get(id); err == nil && s.Boot {
+	cmd, err := st.Prepare(id, o)
+	if errors.Is(err, session.ErrBooted) {
 		// Into the running container, through its agent.
 		listening()
 		code, err := st.RunBooted(id, o, os.Stdin, os.Stdout, os.Stderr, sigs)
@@ -350,7 +351,6 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 		}
 		return code
 	}
-	cmd, err := st.Prepare(id, o)
 	if err != nil {
 		failf("session run", "%v", err)
 		return sandbox.ExitSetupFailed
