@@ -324,7 +324,8 @@ func runBooted(t *testing.T, s *Store, id string, o RunOptions, stdin string, si
 }
 
 // Commands into a booted container go through the agent inside: they
-// see the container's systemd as pid 1 and its state, get stdin, give
+// reach a service the container runs, see its systemd as pid 1 and its
+// state, get stdin, give
 // their exit status, run as a user of the container's passwd, are found
 // (or not: 127) in its PATH, receive the signals passed on, and cannot
 // reach the agent's socket unless root inside.
@@ -337,11 +338,28 @@ func TestBootRun(t *testing.T) {
 	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Begin("sd", BeginOptions{Boot: true})
+	// A service: a socket unit on a free port of loopback (the
+	// container shares the host's network), answered by a unit per
+	// connection.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	service := []File{
+		{Path: "/etc/systemd/system/nook-echo.socket", Mode: 0o644, Data: []byte("[Socket]\nListenStream=127.0.0.1:" + port + "\nAccept=yes\n[Install]\nWantedBy=sockets.target\n")},
+		{Path: "/etc/systemd/system/nook-echo@.service", Mode: 0o644, Data: []byte("[Service]\nExecStart=/bin/sh -c 'echo served by $(cat /proc/1/comm)'\nStandardOutput=socket\n")},
+		{Path: "/etc/systemd/system/sockets.target.d/nook-echo.conf", Mode: 0o644, Data: []byte("[Unit]\nWants=nook-echo.socket\n")},
+	}
+	res, err := s.Begin("sd", BeginOptions{Boot: true, Files: service})
 	if err != nil {
 		t.Fatalf("begin --boot: %v", err)
 	}
 	id := res.State.ID
+	if out, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + port + "; cat <&3"}}, "", nil); code != 0 || out != "served by systemd\n" {
+		t.Errorf("the service on port %s: %d %q (stderr %q), want %q", port, code, out, errOut, "served by systemd\n")
+	}
 	out, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"sh", "-c", "systemctl is-system-running --wait; cat /proc/1/comm; id -u; exit 3"}}, "", nil)
 	if code != 3 || out != "running\nsystemd\n0\n" {
 		t.Errorf("state, pid 1, uid, exit: %d %q (stderr %q), want 3 %q", code, out, errOut, "running\nsystemd\n0\n")
