@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -377,6 +378,26 @@ func TestBootRun(t *testing.T) {
 	}
 	if _, _, code := runBooted(t, s, id, RunOptions{Args: []string{"ls", agentInside}, User: "nobody"}, "", nil); code == 0 {
 		t.Errorf("a user other than root inside can list the agent's socket directory")
+	}
+	// A terminal on stdin that is another session's controlling terminal
+	// (as the caller's is its shell's): the command runs with it.
+	master, slave, err := openPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	holder := exec.Command("sleep", "60")
+	holder.Stdin = slave
+	holder.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	defer devnull.Close()
+	if code, err := s.RunBooted(id, RunOptions{Args: []string{"test", "-t", "0"}}, slave, devnull, devnull, nil); err != nil || code != 0 {
+		t.Errorf("a command with the caller's terminal on stdin: %d %v, want 0 (stdin a terminal)", code, err)
 	}
 	sigs := make(chan os.Signal, 1)
 	go func() { time.Sleep(500 * time.Millisecond); sigs <- syscall.SIGTERM }()

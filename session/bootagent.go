@@ -245,11 +245,12 @@ func agentCommand(req agentRequest, files []*os.File) (*exec.Cmd, error) {
 	for i, g := range u.Groups {
 		groups[i] = uint32(g)
 	}
+	// The caller's terminal, when stdin is one, is used as it is but
+	// not made the command's controlling terminal: it is the caller's
+	// shell's, and taking it (TIOCSCTTY with force) would need
+	// CAP_SYS_ADMIN of the host's user namespace, or, for real root,
+	// steal it from that shell. A terminal of its own (a pty the agent
+	// relays) is left for later.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups}}
-	if _, err := unix.IoctlGetTermios(int(files[0].Fd()), unix.TCGETS); err == nil {
-		// The caller's terminal becomes the command's, as in a login.
-		cmd.SysProcAttr.Setctty = true
-		cmd.SysProcAttr.Ctty = 0
-	}
 	return cmd, nil
 }
