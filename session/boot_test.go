@@ -373,6 +373,9 @@ func TestBootRun(t *testing.T) {
 	if out, _, code := runBooted(t, s, id, RunOptions{Args: []string{"id", "-un"}, User: "nobody"}, "", nil); code != 0 || out != "nobody\n" {
 		t.Errorf("-u nobody: %d %q", code, out)
 	}
+	if out, _, code := runBooted(t, s, id, RunOptions{Args: []string{"pwd"}, Dir: "/etc"}, "", nil); code != 0 || out != "/etc\n" {
+		t.Errorf("-d /etc: %d %q", code, out)
+	}
 	if _, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"no-such-command"}}, "", nil); code != 127 || !strings.Contains(errOut, "not found") {
 		t.Errorf("a missing command: %d %q, want 127 and not found", code, errOut)
 	}
