@@ -2,7 +2,9 @@ package session
 
 import (
 	"errors"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -163,8 +165,8 @@ func TestBootSystemd(t *testing.T) {
 		}
 	}
 
-	if _, err := s.Prepare(st.ID, RunOptions{Args: []string{"true"}}); err == nil || !strings.Contains(err.Error(), "booted") {
-		t.Errorf("a command in a booted session: %v, want a refusal", err)
+	if _, err := s.Prepare(st.ID, RunOptions{Args: []string{"true"}}); !errors.Is(err, ErrBooted) {
+		t.Errorf("a sandbox of its own for a command in a booted session: %v, want ErrBooted", err)
 	}
 
 	// Power off through the supervisor, as end does first, to see that
@@ -295,4 +297,150 @@ func TestBootTimeout(t *testing.T) {
 	if _, err := os.Stat(sessionCgroup(deleg, "slow")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a boot that timed out left its cgroup (%v)", err)
 	}
+}
+
+// runBooted runs a command in a booted session through its agent,
+// capturing its output.
+func runBooted(t *testing.T, s *Store, id string, o RunOptions, stdin string, sigs <-chan os.Signal) (string, string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	files := make([]*os.File, 3)
+	for i, n := range []string{"in", "out", "err"} {
+		f, err := os.OpenFile(filepath.Join(dir, n), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	files[0].WriteString(stdin)
+	files[0].Seek(0, 0)
+	code, err := s.RunBooted(id, o, files[0], files[1], files[2], sigs)
+	if err != nil {
+		t.Fatalf("run %q in booted session: %v", o.Args, err)
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "out"))
+	errb, _ := os.ReadFile(filepath.Join(dir, "err"))
+	return string(out), string(errb), code
+}
+
+// Commands into a booted container go through the agent inside: they
+// reach a service the container runs, see its systemd as pid 1 and its
+// state, get stdin, give
+// their exit status, run as a user of the container's passwd, are found
+// (or not: 127) in its PATH, receive the signals passed on, and cannot
+// reach the agent's socket unless root inside.
+func TestBootRun(t *testing.T) {
+	s := testStore(t)
+	needBootHost(t, s)
+	if _, err := os.Stat(systemdTarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A service: a socket unit on a free port of loopback (the
+	// container shares the host's network), answered by a unit per
+	// connection.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	service := []File{
+		{Path: "/etc/systemd/system/nook-echo.socket", Mode: 0o644, Data: []byte("[Socket]\nListenStream=127.0.0.1:" + port + "\nAccept=yes\n[Install]\nWantedBy=sockets.target\n")},
+		{Path: "/etc/systemd/system/nook-echo@.service", Mode: 0o644, Data: []byte("[Service]\nExecStart=/bin/sh -c 'echo served by $(cat /proc/1/comm)'\nStandardOutput=socket\n")},
+		{Path: "/etc/systemd/system/sockets.target.d/nook-echo.conf", Mode: 0o644, Data: []byte("[Unit]\nWants=nook-echo.socket\n")},
+	}
+	res, err := s.Begin("sd", BeginOptions{Boot: true, Files: service})
+	if err != nil {
+		t.Fatalf("begin --boot: %v", err)
+	}
+	id := res.State.ID
+	if out, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + port + "; cat <&3"}}, "", nil); code != 0 || out != "served by systemd\n" {
+		t.Errorf("the service on port %s: %d %q (stderr %q), want %q", port, code, out, errOut, "served by systemd\n")
+	}
+	out, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"sh", "-c", "systemctl is-system-running --wait; cat /proc/1/comm; id -u; exit 3"}}, "", nil)
+	if code != 3 || out != "running\nsystemd\n0\n" {
+		t.Errorf("state, pid 1, uid, exit: %d %q (stderr %q), want 3 %q", code, out, errOut, "running\nsystemd\n0\n")
+	}
+	start := time.Now()
+	if out, _, code := runBooted(t, s, id, RunOptions{Args: []string{"cat"}}, "through the agent\n", nil); code != 0 || out != "through the agent\n" {
+		t.Errorf("cat: %d %q", code, out)
+	}
+	t.Logf("one command through the agent: %v", time.Since(start))
+	if out, _, code := runBooted(t, s, id, RunOptions{Args: []string{"id", "-un"}, User: "nobody"}, "", nil); code != 0 || out != "nobody\n" {
+		t.Errorf("-u nobody: %d %q", code, out)
+	}
+	if out, _, code := runBooted(t, s, id, RunOptions{Args: []string{"pwd"}, Dir: "/etc"}, "", nil); code != 0 || out != "/etc\n" {
+		t.Errorf("-d /etc: %d %q", code, out)
+	}
+	if _, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"no-such-command"}}, "", nil); code != 127 || !strings.Contains(errOut, "not found") {
+		t.Errorf("a missing command: %d %q, want 127 and not found", code, errOut)
+	}
+	if _, _, code := runBooted(t, s, id, RunOptions{Args: []string{"ls", agentInside}, User: "nobody"}, "", nil); code == 0 {
+		t.Errorf("a user other than root inside can list the agent's socket directory")
+	}
+	// A terminal on stdin that is another session's controlling terminal
+	// (as the caller's is its shell's): the command runs with it.
+	master, slave, err := openPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	holder := exec.Command("sleep", "60")
+	holder.Stdin = slave
+	holder.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	defer devnull.Close()
+	if code, err := s.RunBooted(id, RunOptions{Args: []string{"test", "-t", "0"}}, slave, devnull, devnull, nil); err != nil || code != 0 {
+		t.Errorf("a command with the caller's terminal on stdin: %d %v, want 0 (stdin a terminal)", code, err)
+	}
+	sigs := make(chan os.Signal, 1)
+	go func() { time.Sleep(500 * time.Millisecond); sigs <- syscall.SIGTERM }()
+	if _, _, code := runBooted(t, s, id, RunOptions{Args: []string{"sleep", "60"}}, "", sigs); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("sleep sent SIGTERM: exit %d, want %d", code, 128+int(syscall.SIGTERM))
+	}
+	if err := s.End(id, nil); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+// The container's root can put anything where the agent's socket goes:
+// nook connects only to a socket there, never through a link to another
+// one of the host's.
+func TestAgentSocketNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, agentDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A socket of the host's that a link points to.
+	other := filepath.Join(dir, "other")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: other, Net: "unix"})
+	if err != nil {
+		t.Skipf("SKIP: cannot make a socket in %s: %v", dir, err)
+	}
+	defer l.Close()
+	if err := os.Symlink(other, filepath.Join(dir, agentDir, agentSocket)); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := dialAgentOnce(filepath.Join(dir, agentDir, agentSocket)); err == nil {
+		c.Close()
+		t.Fatalf("connected through a link at the agent's socket")
+	}
+	os.Remove(filepath.Join(dir, agentDir, agentSocket))
+	if err := os.Rename(other, filepath.Join(dir, agentDir, agentSocket)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialAgentOnce(filepath.Join(dir, agentDir, agentSocket))
+	if err != nil {
+		t.Fatalf("a real socket there: %v", err)
+	}
+	c.Close()
 }

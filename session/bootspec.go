@@ -52,7 +52,7 @@ const bootNotifyPath = "/run/host/notify"
 // the session's cgroup (payload, bound from the host) writable on
 // /sys/fs/cgroup, /proc with the kernel's knobs read-only and its leaky
 // files masked, a console on stdio, and NOTIFY_SOCKET for READY=1.
-func bootSpec(st *State, systemd, payloadCgroup, notify string) (*sandbox.Spec, error) {
+func bootSpec(st *State, systemd, payloadCgroup, notify, exe string) (*sandbox.Spec, error) {
 	id, err := sandboxIdentity(st.IDMode, 0, 0)
 	if err != nil {
 		return nil, err
@@ -78,6 +78,12 @@ func bootSpec(st *State, systemd, payloadCgroup, notify string) (*sandbox.Spec, 
 		sandbox.Mount{Op: sandbox.OpDir, Dest: "/run/host", Mode: mode(0o755)},
 		sandbox.Mount{Op: sandbox.OpWrite, Dest: "/run/host/container-manager", Data: []byte("nook\n"), Mode: mode(0o444)},
 		sandbox.Mount{Op: sandbox.OpBind, Source: notify, Dest: bootNotifyPath},
+		// The agent (bootagent.go): this binary, its socket's
+		// directory, and its unit in the runtime unit directory.
+		sandbox.Mount{Op: sandbox.OpBind, Source: exe, Dest: agentBinary, ReadOnly: true},
+		sandbox.Mount{Op: sandbox.OpBind, Source: filepath.Join(st.Dir, agentDir), Dest: agentInside},
+		sandbox.Mount{Op: sandbox.OpWrite, Dest: "/run/systemd/system/" + agentUnit, Data: []byte(agentUnitText), Mode: mode(0o644)},
+		sandbox.Mount{Op: sandbox.OpSymlink, Source: "../" + agentUnit, Dest: "/run/systemd/system/sysinit.target.wants/" + agentUnit},
 		// The kernel's knobs read-only (sysctl from inside would
 		// reach the host's where a namespace does not cover it); the
 		// host's /proc/sys shows what the reader's namespaces hold.

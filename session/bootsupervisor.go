@@ -175,7 +175,16 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 	readyc := make(chan struct{})
 	go watchNotify(notify, readyc)
 
-	spec, err := bootSpec(&st, systemd, filepath.Join(cg, "payload"), filepath.Join(dir, bootNotifyName))
+	exe, err := os.Executable()
+	if err != nil {
+		slave.Close()
+		return fmt.Errorf("boot session %s: %w", st.ID, err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, agentDir), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		slave.Close()
+		return fmt.Errorf("boot session %s: %w", st.ID, err)
+	}
+	spec, err := bootSpec(&st, systemd, filepath.Join(cg, "payload"), filepath.Join(dir, bootNotifyName), exe)
 	if err != nil {
 		slave.Close()
 		return err

@@ -121,7 +121,7 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 	sandbox.Phase("run: locked")
 	if st.Boot {
 		lock.Unlock()
-		return nil, fmt.Errorf("session %s is booted: commands into a booted session are not supported yet (they will go through an agent inside, never setns)", st.ID)
+		return nil, fmt.Errorf("%w: session %s's commands go through its agent (Store.RunBooted), not a sandbox of their own", ErrBooted, st.ID)
 	}
 	cmd := &Command{State: st, lock: lock, userns: -1}
 	ok := false

@@ -45,6 +45,8 @@
 //	boot.go       booted sessions: checks before begin, starting the supervisor
 //	bootsupervisor.go  the supervisor of a booted session, and how end stops it
 //	bootspec.go   the sandbox of a booted session: what systemd expects
+//	bootagent.go  the agent inside a booted container, its protocol
+//	bootrun.go    a command into a booted container, through the agent
 //	bootcgroup.go the delegated cgroup: the rule, the session's groups
 //	               (docs/system-containers.md)
 //	users.go      passwd and group lookup in a session, adding a user

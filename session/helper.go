@@ -45,6 +45,8 @@ func runHelper(verb string, args []string) int {
 		err = helperPack(args[0], args[1], Compression(args[2]))
 	case verb == "boot-detach" && len(args) == 2:
 		err = helperBootDetach(args)
+	case verb == "agent" && len(args) == 0:
+		err = helperAgent()
 	case verb == "boot" && len(args) == 2:
 		err = helperBoot(args)
 	case verb == "writefiles" && len(args) == 1:

@@ -13,7 +13,8 @@ import (
 
 // nook session begin --boot and end from the command line: the chroot's
 // systemd reaches multi-user.target (its console is kept in the session
-// directory), end leaves no session, no cgroup and no supervisor. A user
+// directory), a command run into it through its agent sees it running,
+// end leaves no session, no cgroup and no supervisor. A user
 // without subordinate ids is told what to add to /etc/subuid.
 func TestBootSessionCLI(t *testing.T) {
 	const tarball = "/var/cache/nook-ci/bookworm-systemd.tar"
@@ -60,8 +61,8 @@ func TestBootSessionCLI(t *testing.T) {
 	}
 	b, _ := os.ReadFile(filepath.Join(info.Dir, "boot.json"))
 	json.Unmarshal(b, &rec)
-	if _, errOut, code := e.nook("session", "run", id, "--", "true"); code != 125 || !strings.Contains(errOut, "booted") {
-		t.Errorf("run in a booted session: exit %d, %q; want 125 and a refusal", code, errOut)
+	if out, errOut, code := e.nook("session", "run", id, "--", "sh", "-c", "systemctl is-system-running --wait; exit 7"); code != 7 || out != "running\n" {
+		t.Errorf("run in a booted session: exit %d, %q (stderr %q); want 7 and running", code, out, errOut)
 	}
 	e.must("session", "end", id)
 	if _, err := os.Stat(filepath.Join(deleg, "nook-session-"+id)); !os.IsNotExist(err) {

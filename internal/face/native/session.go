@@ -78,7 +78,8 @@ running between commands, and a session survives a reboot.
                                starts the chroot's systemd as the session's
                                pid 1 and waits until it has booted (needs
                                subordinate ids and a delegated cgroup v2:
-                               docs/system-containers.md); end powers it off
+                               docs/system-containers.md); run reaches it
+                               through an agent inside; end powers it off
   run ID [OPTIONS] [--] [CMD...]
                                run CMD (default: the user's login shell)
       -u, --user USER          user inside, by name or number (default root);
@@ -340,6 +341,16 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 		fmt.Fprintf(os.Stderr, "nook: session %s is busy with %s; this command waits until it ends\n", id, holder)
 	}
 	cmd, err := st.Prepare(id, o)
+	if errors.Is(err, session.ErrBooted) {
+		// Into the running container, through its agent.
+		listening()
+		code, err := st.RunBooted(id, o, os.Stdin, os.Stdout, os.Stderr, sigs)
+		if err != nil {
+			failf("session run", "%v", err)
+			return sandbox.ExitSetupFailed
+		}
+		return code
+	}
 	if err != nil {
 		failf("session run", "%v", err)
 		return sandbox.ExitSetupFailed

@@ -124,7 +124,16 @@ The console is kept in the session directory's console.log.
 powers the container off (at most
 .Ev NOOK_BOOT_STOP_TIMEOUT , No 30 s ,
 then it is killed) and removes its cgroup.
-Commands cannot be run in a booted session yet.
+.Cm run
+reaches the running container through an agent inside (never by entering
+its namespaces from the host): the command gets the caller's standard
+input, output and error, signals and exit status;
+.Fl u
+and
+.Fl d
+apply, binds and
+.Fl \-no\-network
+do not.
 .El
 .It Cm run Ar id Oo Ar options Oc Oo Fl \- Oc Op Ar command ...
 Run

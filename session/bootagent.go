@@ -1,0 +1,256 @@
+package session
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Commands reach a booted container through an agent already inside, never
+// by setns from the host: this same binary, bound read-only into the
+// container at agentBinary and started by systemd as a unit nook puts in
+// /run/systemd/system (the runtime unit directory, on the container's
+// own /run). It runs as the container's root and listens on a socket in a
+// directory of the session's (agentDir, bound at agentInside), mode 0600:
+// only root inside and the caller outside can connect.
+//
+// The protocol, one connection per command: the client sends one message
+// with a JSON agentRequest and a newline, carrying its stdin, stdout and
+// stderr as SCM_RIGHTS; the agent answers a JSON agentReply line when the
+// command started (or could not), takes {"signal":N} lines which it sends
+// to the command's process group, and ends with {"exit":N}. A client that
+// goes away kills the command's group. The command gets the caller's
+// three files and nothing else of the host's, exactly as a command of an
+// ordinary session does.
+
+const (
+	agentDir    = "agent"
+	agentSocket = "sock"
+	agentInside = "/run/host/agent"
+	agentBinary = "/run/host/nook"
+	agentUnit   = "nook-agent.service"
+)
+
+// agentUnitText is the agent's unit: started early, restarted if it dies.
+const agentUnitText = `[Unit]
+Description=nook agent: commands from nook session run
+DefaultDependencies=no
+[Service]
+ExecStart=@` + agentBinary + ` ` + helperArg0 + ` ` + helperArg1 + ` agent
+Restart=always
+[Install]
+WantedBy=sysinit.target
+`
+
+var errNotFound = errors.New("command not found")
+
+type agentRequest struct {
+	Args      []string `json:"args"`
+	User      string   `json:"user,omitempty"`
+	Dir       string   `json:"dir,omitempty"`
+	Env       []string `json:"env,omitempty"`
+	CallerEnv []string `json:"caller_env,omitempty"`
+	Setenv    []string `json:"setenv,omitempty"`
+}
+
+type agentReply struct {
+	Started bool   `json:"started,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Exit    *int   `json:"exit,omitempty"`
+	Signal  int    `json:"signal,omitempty"`
+}
+
+// helperAgent is the agent, inside the container.
+func helperAgent() error {
+	os.Remove(agentInside + "/" + agentSocket)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: agentInside + "/" + agentSocket, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("agent: listen: %w", err)
+	}
+	if err := os.Chmod(agentInside+"/"+agentSocket, 0o600); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return fmt.Errorf("agent: accept: %w", err)
+		}
+		go agentServe(c)
+	}
+}
+
+func agentServe(c *net.UnixConn) {
+	defer c.Close()
+	enc := json.NewEncoder(c)
+	buf := make([]byte, 1<<16)
+	oob := make([]byte, unix.CmsgSpace(3*4))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return
+	}
+	var files []*os.File
+	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, m := range msgs {
+			if fds, err := unix.ParseUnixRights(&m); err == nil {
+				for _, fd := range fds {
+					files = append(files, os.NewFile(uintptr(fd), "caller"))
+				}
+			}
+		}
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	line, rest, _ := strings.Cut(string(buf[:n]), "\n")
+	var req agentRequest
+	if err := json.Unmarshal([]byte(line), &req); err != nil || len(files) != 3 || len(req.Args) == 0 {
+		enc.Encode(agentReply{Error: "agent: a request needs a command and three files"})
+		return
+	}
+	cmd, err := agentCommand(req, files)
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		// As a session's command: 127 not found, 126 not executable.
+		code := 126
+		if errors.Is(err, errNotFound) || errors.Is(err, os.ErrNotExist) {
+			code = 127
+		}
+		enc.Encode(agentReply{Error: err.Error(), Exit: &code})
+		return
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	files = nil
+	enc.Encode(agentReply{Started: true})
+	done := make(chan struct{})
+	go func() {
+		// Signals from the client; its going away kills the command.
+		r := bufio.NewReader(io2reader(rest, c))
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				select {
+				case <-done:
+				default:
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				}
+				return
+			}
+			var m agentReply
+			if json.Unmarshal([]byte(l), &m) == nil && m.Signal > 0 {
+				syscall.Kill(-cmd.Process.Pid, syscall.Signal(m.Signal))
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		} else {
+			code = ee.ExitCode()
+		}
+	} else if err != nil {
+		code = 125
+	}
+	enc.Encode(agentReply{Exit: &code})
+}
+
+// io2reader reads what came with the request's message first, then c.
+func io2reader(first string, c *net.UnixConn) *prefixReader {
+	return &prefixReader{first: []byte(first), c: c}
+}
+
+type prefixReader struct {
+	first []byte
+	c     *net.UnixConn
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.first) > 0 {
+		n := copy(b, p.first)
+		p.first = p.first[n:]
+		return n, nil
+	}
+	return p.c.Read(b)
+}
+
+// agentCommand is the command of a request, as the user it names (from
+// the container's own passwd and group), with the environment a session
+// command gets.
+func agentCommand(req agentRequest, files []*os.File) (*exec.Cmd, error) {
+	name := req.User
+	if name == "" {
+		name = "root"
+	}
+	passwd, _ := os.ReadFile("/etc/passwd")
+	u, ok := parsePasswd(passwd, name)
+	if !ok {
+		if name != "root" && name != "0" {
+			return nil, fmt.Errorf("no user %q in the container", name)
+		}
+		u = User{Name: "root", Home: "/root", Shell: "/bin/sh"}
+	}
+	if group, err := os.ReadFile("/etc/group"); err == nil {
+		u.Groups = memberOf(group, u.Name)
+	}
+	shell := u.Shell
+	if shell == "" {
+		shell = "/bin/sh"
+	}
+	env := commandEnv(u, shell, RunOptions{Env: req.Env, CallerEnv: req.CallerEnv, Setenv: req.Setenv})
+	prog := req.Args[0]
+	if !strings.Contains(prog, "/") {
+		found := ""
+		for _, kv := range env {
+			if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+				for _, d := range strings.Split(p, ":") {
+					if fi, err := os.Stat(path.Join(d, prog)); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+						found = path.Join(d, prog)
+						break
+					}
+				}
+			}
+		}
+		if found == "" {
+			return nil, fmt.Errorf("%s: %w", prog, errNotFound)
+		}
+		prog = found
+	}
+	dir := req.Dir
+	if dir == "" {
+		dir = u.Home
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			dir = "/"
+		}
+	}
+	cmd := &exec.Cmd{Path: prog, Args: req.Args, Env: env, Dir: dir, Stdin: files[0], Stdout: files[1], Stderr: files[2]}
+	groups := make([]uint32, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = uint32(g)
+	}
+	// The caller's terminal, when stdin is one, is used as it is but
+	// not made the command's controlling terminal: it is the caller's
+	// shell's, and taking it (TIOCSCTTY with force) would need
+	// CAP_SYS_ADMIN of the host's user namespace, or, for real root,
+	// steal it from that shell. A terminal of its own (a pty the agent
+	// relays) is left for later.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups}}
+	return cmd, nil
+}
