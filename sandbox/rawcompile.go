@@ -519,7 +519,7 @@ func (b *rawBuilder) command(rs *rawSetup) {
 		env = withEnv(env, "PWD", "")
 		pwd = len(env) - 1
 	}
-	if s.PackFds && npass > 0 {
+	if s.setsListenPID(env, npass) {
 		env = withEnv(env, "LISTEN_PID", "")
 		listenPID = len(env) - 1
 	}

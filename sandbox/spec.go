@@ -91,6 +91,10 @@ type Spec struct {
 	Fds []FD `json:"fds,omitempty"`
 	// PackFds renumbers Fds to 3, 4, ... and sets LISTEN_FDS and LISTEN_PID.
 	PackFds bool `json:"pack_fds,omitempty"`
+	// ListenPID sets LISTEN_PID to the command's pid whenever its final
+	// environment has LISTEN_FDS, packed fds or not (mkosi-sandbox 25.3,
+	// whose caller sets LISTEN_FDS itself and relies on it).
+	ListenPID bool `json:"listen_pid,omitempty"`
 
 	// Stdin, Stdout and Stderr default to the caller's own 0, 1 and 2.
 	Stdin  *os.File `json:"-"`

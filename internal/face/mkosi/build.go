@@ -101,6 +101,7 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 	s.SuppressChown = o.suppressChown
 	s.SuppressSync = o.suppressSync
 	s.PackFds = o.packFds
+	s.ListenPID = true
 	// Shared once set up: a mount the command makes under one place
 	// appears at its binds elsewhere, as under mkosi-sandbox.
 	s.SharedPropagation = true
