@@ -880,9 +880,11 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
 	case OpDir:
 		d := c.ensureDir(m.Dest, modeOr(m.Mode, c.dirMode(m.Dest)))
-		// What was there already must be a directory too.
-		b.phase = PhaseExisting
-		b.emit(b.insn(rkWantDir, 0, imm(uintptr(d))))
+		if !m.Try {
+			// What was there already must be a directory too.
+			b.phase = PhaseExisting
+			b.emit(b.insn(rkWantDir, 0, imm(uintptr(d))))
+		}
 		b.closeReg(d)
 	case OpSymlink:
 		c.symlinkReplacing(m.Source, m.Dest, m.Replace)

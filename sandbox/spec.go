@@ -318,7 +318,9 @@ type Mount struct {
 	Dest   string `json:"dest"`
 	// ReadOnly makes a bind or overlay read-only (applied last).
 	ReadOnly bool `json:"ro,omitempty"`
-	// Try skips a bind whose source does not exist.
+	// Try skips a bind whose source does not exist; on OpDir it leaves
+	// a non-directory already at Dest as it is (mkosi-sandbox's --dir
+	// makes nothing where anything exists).
 	Try bool `json:"try,omitempty"`
 	// Mode is the permission bits for tmpfs, dir, write, file and chmod;
 	// nil means the operation's default.

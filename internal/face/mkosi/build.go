@@ -153,7 +153,8 @@ func mountFor(op fsop, h host) sandbox.Mount {
 		// No pid namespace: the host's /proc, bound, as mkosi-sandbox does.
 		return sandbox.Mount{Op: sandbox.OpBind, Source: "/proc", Dest: op.dst}
 	case opDir:
-		m := sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Mode: mode(0o755)}
+		// Try: DirOperation makes nothing where something already is.
+		m := sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Mode: mode(0o755), Try: true}
 		if tmpName(op.dst) {
 			m.Mode = mode(0o1777)
 		}
