@@ -200,8 +200,9 @@ func environment(env []string, o *options) []string {
 		set(kv[0], kv[1])
 	}
 	for _, k := range o.unsetenv {
+		// Only a variable of that very name: "A=B" names none.
 		for i := 0; i < len(out); i++ {
-			if strings.HasPrefix(out[i], k+"=") {
+			if name, _, _ := strings.Cut(out[i], "="); name == k {
 				out = append(out[:i], out[i+1:]...)
 				i--
 			}

@@ -166,6 +166,10 @@ func parse(args []string, cwd string) (*options, error) {
 		case "--unsetenv":
 			o.unsetenv = append(o.unsetenv, a[0])
 		case "--setenv":
+			if a[0] == "" || strings.Contains(a[0], "=") {
+				// os.environ's putenv refuses it (a traceback).
+				return nil, &UsageError{Msg: fmt.Sprintf("--setenv: illegal environment variable name %q", a[0])}
+			}
 			o.setenv = append(o.setenv, [2]string{a[0], a[1]})
 		case "--chdir":
 			o.chdir = abs(a[0])
