@@ -116,7 +116,18 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 			s.Fds = append(s.Fds, sandbox.FD{Inside: fd, Outside: fd})
 		}
 	}
-	for _, op := range order(o.ops) {
+	ops := order(o.ops)
+	for i := range ops {
+		switch ops[i].kind {
+		case opDir, opWrite, opTmpfs:
+			// sandbox.py acts on the destination's target in the new
+			// root (chase), a dangling symlink's made.
+			if to, ok := chaseDst(ops[:i], ops[i].dst); ok {
+				ops[i].dst = to
+			}
+		}
+	}
+	for _, op := range ops {
 		if tmpName(op.dst) && (op.kind == opTmpfs || op.kind == opBind && !op.relative && isDir(op.src)) {
 			// The mount point as mkosi-sandbox makes it, 0755 (seen on
 			// the host where it is made under a bind), where nook's own
