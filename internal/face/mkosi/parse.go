@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -192,8 +191,8 @@ func parse(args []string, cwd string) (*options, error) {
 		case "--debug":
 			o.debug = true
 		case "--exec-fd":
-			fd, err := strconv.Atoi(a[0])
-			if err != nil {
+			fd, ok := pyInt(a[0])
+			if !ok {
 				return nil, &UsageError{Msg: fmt.Sprintf("--exec-fd: invalid literal for int(): %q", a[0])}
 			}
 			o.execFds = append(o.execFds, fd)
