@@ -90,8 +90,9 @@ func check(o *options) (int, error) {
 		return exitUsage, fmt.Errorf("--suspend is not supported by nook")
 	}
 	if o.cmd[0] == "" {
-		// execvp("") fails with ENOENT: mkosi-sandbox's 127.
-		return sandbox.ExitNotFound, fmt.Errorf("execute \"\": %w", os.ErrNotExist)
+		// Python's execvp refuses an empty name (ValueError): a
+		// traceback under mkosi-sandbox, a usage error here.
+		return exitUsage, &UsageError{Msg: "the command is empty"}
 	}
 	return 0, nil
 }
