@@ -168,10 +168,12 @@ func runInit() {
 		return
 	}
 	if s.underInit() {
-		runPID1(status, func() (int, error) { return startPlain(s.Args[0], argv, env, cfg.PassFds, s.PackFds) })
+		runPID1(status, func() (int, error) {
+			return startPlain(s.Args[0], argv, env, cfg.PassFds, s.setsListenPID(env, len(cfg.PassFds)))
+		})
 		return
 	}
-	if s.PackFds && len(cfg.PassFds) > 0 {
+	if s.setsListenPID(env, len(cfg.PassFds)) {
 		env = withEnv(env, "LISTEN_PID", strconv.Itoa(os.Getpid()))
 	}
 	err := execWithFallback(s, argv, env)
@@ -180,6 +182,22 @@ func runInit() {
 		fail(ee.code, err)
 	}
 	fail(ExitCannotExecute, err)
+}
+
+// setsListenPID reports whether the command's environment env (LISTEN_FDS
+// already added for packed fds) gets LISTEN_PID, npass fds passed.
+func (s *Spec) setsListenPID(env []string, npass int) bool {
+	if s.PackFds && npass > 0 {
+		return true
+	}
+	if s.ListenPID {
+		for _, kv := range env {
+			if strings.HasPrefix(kv, "LISTEN_FDS=") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func withEnv(env []string, key, value string) []string {

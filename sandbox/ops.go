@@ -61,7 +61,7 @@ func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 			return &os.PathError{Op: "stat", Path: m.Dest, Err: err}
 		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR && !m.Try {
 			return &phaseError{phase: PhaseExisting, err: &os.PathError{Op: "make directory", Path: m.Dest, Err: unix.ENOTDIR}}
 		}
 		return nil

@@ -112,7 +112,7 @@ func isForwarded(s syscall.Signal) bool {
 // were locked (lock.go): syscall.ForkExec, or the raw fork into a user
 // namespace of bwrap's --disable-userns or --userns2 (startCommand). For
 // specs whose init cannot lock (see lockInInit).
-func startPlain(name string, argv, env []string, passFds []int, pack bool) (int, error) {
+func startPlain(name string, argv, env []string, passFds []int, listenPID bool) (int, error) {
 	path, err := resolveCommand(name, env)
 	if err != nil {
 		return 0, err
@@ -125,7 +125,7 @@ func startPlain(name string, argv, env []string, passFds []int, pack bool) (int,
 		files[fd] = uintptr(fd)
 	}
 	exe := path
-	if pack && len(passFds) > 0 {
+	if listenPID {
 		// Only the command's own process knows its pid for LISTEN_PID:
 		// start it through the exec helper (needs /proc inside).
 		exe = "/proc/self/exe"

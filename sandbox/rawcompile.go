@@ -519,7 +519,7 @@ func (b *rawBuilder) command(rs *rawSetup) {
 		env = withEnv(env, "PWD", "")
 		pwd = len(env) - 1
 	}
-	if s.PackFds && npass > 0 {
+	if s.setsListenPID(env, npass) {
 		env = withEnv(env, "LISTEN_PID", "")
 		listenPID = len(env) - 1
 	}
@@ -880,9 +880,11 @@ func (c *rawTree) apply(m Mount, rs *rawSetup) {
 		c.attach(mt, c.mountPoint(m.Dest, true), m.Dest)
 	case OpDir:
 		d := c.ensureDir(m.Dest, modeOr(m.Mode, c.dirMode(m.Dest)))
-		// What was there already must be a directory too.
-		b.phase = PhaseExisting
-		b.emit(b.insn(rkWantDir, 0, imm(uintptr(d))))
+		if !m.Try {
+			// What was there already must be a directory too.
+			b.phase = PhaseExisting
+			b.emit(b.insn(rkWantDir, 0, imm(uintptr(d))))
+		}
 		b.closeReg(d)
 	case OpSymlink:
 		c.symlinkReplacing(m.Source, m.Dest, m.Replace)

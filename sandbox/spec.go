@@ -91,6 +91,10 @@ type Spec struct {
 	Fds []FD `json:"fds,omitempty"`
 	// PackFds renumbers Fds to 3, 4, ... and sets LISTEN_FDS and LISTEN_PID.
 	PackFds bool `json:"pack_fds,omitempty"`
+	// ListenPID sets LISTEN_PID to the command's pid whenever its final
+	// environment has LISTEN_FDS, packed fds or not (mkosi-sandbox 25.3,
+	// whose caller sets LISTEN_FDS itself and relies on it).
+	ListenPID bool `json:"listen_pid,omitempty"`
 
 	// Stdin, Stdout and Stderr default to the caller's own 0, 1 and 2.
 	Stdin  *os.File `json:"-"`
@@ -314,7 +318,9 @@ type Mount struct {
 	Dest   string `json:"dest"`
 	// ReadOnly makes a bind or overlay read-only (applied last).
 	ReadOnly bool `json:"ro,omitempty"`
-	// Try skips a bind whose source does not exist.
+	// Try skips a bind whose source does not exist; on OpDir it leaves
+	// a non-directory already at Dest as it is (mkosi-sandbox's --dir
+	// makes nothing where anything exists).
 	Try bool `json:"try,omitempty"`
 	// Mode is the permission bits for tmpfs, dir, write, file and chmod;
 	// nil means the operation's default.

@@ -40,6 +40,12 @@ func TestFaceFor(t *testing.T) {
 		{"/proc/self/exe", []string{"--ro-bind", "/", "/", "--same-dir", "true"}, nookFile, faceMkosi},
 		{"/proc/self/exe", []string{"--become-root", "true"}, nookFile, faceMkosi},
 		{"/proc/self/exe", []string{"--setenv", "A", "--become-root", "true"}, nookFile, faceBwrap},
+		// Help and version are no mkosi-sandbox command line: nook's
+		// own usage for -h, bwrap's for what bwrap knows.
+		{"/proc/self/exe", []string{"-h"}, nookFile, faceNative},
+		{"/proc/self/exe", []string{"-h", "--become-root"}, nookFile, faceNative},
+		{"/proc/self/exe", []string{"--dir", "/x", "--help", "--become-root"}, nookFile, faceBwrap},
+		{"/proc/self/exe", []string{"--version", "--same-dir"}, nookFile, faceBwrap},
 	} {
 		if got := faceFor(c.argv0, c.args, c.exe); got != c.want {
 			t.Errorf("faceFor(%q, %q, %s) = %d, want %d", c.argv0, c.args, c.exe(), got, c.want)

@@ -55,13 +55,19 @@ func faceFor(argv0 string, args []string, exe func() string) face {
 }
 
 // mkosiOnly reports whether args start with mkosi-sandbox's options and
-// one of them is not bwrap's (--dir, --write, --same-dir, --become-root,
-// --suppress-chown, an overlay option, ...): a sandbox started by nook as
-// mkosi-sandbox that runs `/proc/self/exe --ro-bind / / --same-dir CMD`
-// gets mkosi-sandbox again. Options both share (--ro-bind / / true) still
-// mean bwrap, as before this face existed.
+// one of them is not bwrap's (--write, --same-dir, --become-root,
+// --suppress-chown, an overlay option, ...; --dir is both's): a sandbox
+// started by nook as mkosi-sandbox that runs `/proc/self/exe --ro-bind / /
+// --same-dir CMD` gets mkosi-sandbox again. Options both share (--ro-bind
+// / / true) still mean bwrap, as before this face existed. -h, --help and
+// --version decide nothing: `/proc/self/exe -h` is nook's own usage, as
+// before, and what follows them is never read.
 func mkosiOnly(args []string) bool {
 	for i := 0; i < len(args) && mkosi.IsOption(args[i]); {
+		switch args[i] {
+		case "-h", "--help", "--version":
+			return false
+		}
 		if !bwrap.IsOption(args[i]) {
 			return true
 		}

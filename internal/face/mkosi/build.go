@@ -101,6 +101,7 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 	s.SuppressChown = o.suppressChown
 	s.SuppressSync = o.suppressSync
 	s.PackFds = o.packFds
+	s.ListenPID = true
 	// Shared once set up: a mount the command makes under one place
 	// appears at its binds elsewhere, as under mkosi-sandbox.
 	s.SharedPropagation = true
@@ -115,7 +116,18 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 			s.Fds = append(s.Fds, sandbox.FD{Inside: fd, Outside: fd})
 		}
 	}
-	for _, op := range order(o.ops) {
+	ops := order(o.ops)
+	for i := range ops {
+		switch ops[i].kind {
+		case opDir, opWrite, opTmpfs:
+			// sandbox.py acts on the destination's target in the new
+			// root (chase), a dangling symlink's made.
+			if to, ok := chaseDst(ops[:i], ops[i].dst); ok {
+				ops[i].dst = to
+			}
+		}
+	}
+	for _, op := range ops {
 		if tmpName(op.dst) && (op.kind == opTmpfs || op.kind == opBind && !op.relative && isDir(op.src)) {
 			// The mount point as mkosi-sandbox makes it, 0755 (seen on
 			// the host where it is made under a bind), where nook's own
@@ -152,7 +164,8 @@ func mountFor(op fsop, h host) sandbox.Mount {
 		// No pid namespace: the host's /proc, bound, as mkosi-sandbox does.
 		return sandbox.Mount{Op: sandbox.OpBind, Source: "/proc", Dest: op.dst}
 	case opDir:
-		m := sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Mode: mode(0o755)}
+		// Try: DirOperation makes nothing where something already is.
+		m := sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Mode: mode(0o755), Try: true}
 		if tmpName(op.dst) {
 			m.Mode = mode(0o1777)
 		}
@@ -198,8 +211,9 @@ func environment(env []string, o *options) []string {
 		set(kv[0], kv[1])
 	}
 	for _, k := range o.unsetenv {
+		// Only a variable of that very name: "A=B" names none.
 		for i := 0; i < len(out); i++ {
-			if strings.HasPrefix(out[i], k+"=") {
+			if name, _, _ := strings.Cut(out[i], "="); name == k {
 				out = append(out[:i], out[i+1:]...)
 				i--
 			}

@@ -6,8 +6,9 @@ import (
 )
 
 // FuzzParse: any mkosi-sandbox command line parses or fails with a
-// UsageError; a parsed one orders its operations and builds a spec that
-// validates or fails with an error. Never a panic.
+// UsageError; a parsed one orders its operations (+SRC binds last, the
+// rest by destination) and builds a spec or fails with an error. Never a
+// panic.
 func FuzzParse(f *testing.F) {
 	f.Add("--ro-bind\x00/\x00/\x00--\x00true")
 	f.Add("--bind\x00+usr\x00/u\x00--ro-bind-nofollow\x00/l\x00/l\x00--tmpfs\x00/tmp\x00--dir\x00rel\x00sh")
@@ -26,16 +27,17 @@ func FuzzParse(f *testing.F) {
 		}
 		ops := order(o.ops)
 		for i := 1; i < len(ops); i++ {
-			if !ops[i-1].relative && ops[i].relative {
+			if ops[i-1].relative != ops[i].relative {
+				if ops[i-1].relative {
+					t.Fatalf("a +SRC bind before another operation: %+v before %+v", ops[i-1], ops[i])
+				}
 				continue
 			}
 			if ops[i-1].relative == ops[i].relative && strings.Compare(strings.Join(splitPath(ops[i-1].dst), "\x00"), strings.Join(splitPath(ops[i].dst), "\x00")) > 0 {
 				t.Fatalf("out of order: %+v before %+v", ops[i-1], ops[i])
 			}
 		}
-		s, err := build(o, host{uid: 1000, effCaps: map[int]bool{}}, nil)
-		if err == nil && s.Validate() != nil {
-			t.Fatalf("build gave a spec that does not validate")
-		}
+		// build validates what it returns; a panic is what this looks for.
+		_, _ = build(o, host{uid: 1000, effCaps: map[int]bool{}}, nil)
 	})
 }

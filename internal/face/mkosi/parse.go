@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -166,6 +165,10 @@ func parse(args []string, cwd string) (*options, error) {
 		case "--unsetenv":
 			o.unsetenv = append(o.unsetenv, a[0])
 		case "--setenv":
+			if a[0] == "" || strings.Contains(a[0], "=") {
+				// os.environ's putenv refuses it (a traceback).
+				return nil, &UsageError{Msg: fmt.Sprintf("--setenv: illegal environment variable name %q", a[0])}
+			}
 			o.setenv = append(o.setenv, [2]string{a[0], a[1]})
 		case "--chdir":
 			o.chdir = abs(a[0])
@@ -188,8 +191,8 @@ func parse(args []string, cwd string) (*options, error) {
 		case "--debug":
 			o.debug = true
 		case "--exec-fd":
-			fd, err := strconv.Atoi(a[0])
-			if err != nil {
+			fd, ok := pyInt(a[0])
+			if !ok {
 				return nil, &UsageError{Msg: fmt.Sprintf("--exec-fd: invalid literal for int(): %q", a[0])}
 			}
 			o.execFds = append(o.execFds, fd)

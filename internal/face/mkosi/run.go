@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/nook-project/nook/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // Exit statuses where mkosi-sandbox would end in a Python traceback
@@ -50,7 +51,18 @@ func Run(args []string, inherited []int, nookVersion string) int {
 		return fail(err, exitSetup)
 	}
 	spec.BeforeFork = listening
+	for _, fd := range o.execFds {
+		// Not into the sandbox's processes (the command gets none of
+		// them either: build leaves them out of spec.Fds).
+		unix.CloseOnExec(fd)
+	}
 	proc, err := sandbox.Start(spec)
+	// Start returns once the command has exec'd (or failed to): the
+	// moment sandbox.py's own execve would close the --exec-fd pipes.
+	// mkosi 25.3's spawn() reads the pipe until its end before it feeds
+	// the command input or yields it, so nook must not hold them while
+	// the command runs.
+	closeExecFds(o.execFds)
 	if err != nil {
 		var se *sandbox.StartError
 		if errors.As(err, &se) {
@@ -78,8 +90,9 @@ func check(o *options) (int, error) {
 		return exitUsage, fmt.Errorf("--suspend is not supported by nook")
 	}
 	if o.cmd[0] == "" {
-		// execvp("") fails with ENOENT: mkosi-sandbox's 127.
-		return sandbox.ExitNotFound, fmt.Errorf("execute \"\": %w", os.ErrNotExist)
+		// Python's execvp refuses an empty name (ValueError): a
+		// traceback under mkosi-sandbox, a usage error here.
+		return exitUsage, &UsageError{Msg: "the command is empty"}
 	}
 	return 0, nil
 }
@@ -93,6 +106,13 @@ func foreignServices() bool {
 		}
 	}
 	return true
+}
+
+// closeExecFds closes nook's copies of the --exec-fd fds.
+func closeExecFds(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 func fail(err error, code int) int {

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// Cases found by review (review2), run by TestMkosiDifferential beside
+// the others: each is a command line Debian 13's mkosi-sandbox runs, and
+// nook must do what it does.
+func init() {
+	mkosiCases = append(mkosiCases,
+		// sandbox.py chases a destination inside the new root
+		// (chase(newroot, dst)), so a dangling symlink there leads to its
+		// target, which --dir, --write and --tmpfs then make: image trees
+		// hold such links (/var/run -> ../run before /run exists).
+		diffCase{name: "dir through a dangling symlink", args: cat(mMin, w("--symlink", "/x", "/y", "--dir", "/y"), sh("stat -c '%a %F' /x"))},
+		diffCase{name: "write through a dangling symlink", args: cat(mMin, w("--symlink", "/x", "/y", "--write", "hi", "/y"), sh("cat /x"))},
+		diffCase{name: "tmpfs through a dangling symlink", args: cat(mMin, w("--symlink", "/x", "/y", "--tmpfs", "/y"), sh("stat -c '%a %F' /x"))},
+		// DirOperation makes nothing where something already is.
+		diffCase{name: "dir on an existing file", args: cat(mR, w("--dir", "/etc/hostname"), sh("echo ran"))},
+		// What every sandboxed command of mkosi 25.3 ends with (run.py).
+		diffCase{name: "exec-fd and double dash as run.py ends", in: map[int]string{3: ""}, args: cat(mR, w("--exec-fd", "3", "--"), sh("echo ran"))},
+		// sandbox.py 25.3 sets LISTEN_PID whenever LISTEN_FDS is set (run.py
+		// relies on it for swtpm and journal-remote).
+		diffCase{name: "LISTEN_FDS gets LISTEN_PID", args: cat(mR, w("--setenv", "LISTEN_FDS", "1"), sh(`[ "$LISTEN_PID" = $$ ] && echo pid-set`))},
+		// os.environ has no variable named "A=B": nothing is unset.
+		diffCase{name: "unsetenv of a name holding =", args: cat(mR, w("--setenv", "A", "B=c", "--unsetenv", "A=B"), sh("echo A=${A-unset}"))},
+	)
+}
+
+// Differences found by review (review2), each checked as nook does it.
+func init() {
+	oneLine := func(nk *outcome) bool {
+		return strings.HasPrefix(nk.stderr, "mkosi-sandbox: ") && strings.Count(nk.stderr, "\n") == 1
+	}
+	mkosiCases = append(mkosiCases,
+		// int() takes blanks, a sign and underscores.
+		diffCase{name: "exec-fd as int() reads it", in: map[int]string{3: "", 10: ""}, args: cat(mR, w("--exec-fd", " 3", "--exec-fd", "+1_0", "--"), sh("ls /proc/self/fd/3 /proc/self/fd/10 2>/dev/null || echo closed"))},
+		diffCase{name: "empty command", args: cat(mR, w("")),
+			differs: "Python's execvp refuses an empty name (ValueError, a traceback, status 1); nook says so in one line, status 2",
+			check: func(t *testing.T, ms, nk *outcome) {
+				if ms.code != 1 || nk.code != 2 || !oneLine(nk) {
+					t.Errorf("empty command: mkosi-sandbox %d, nook %d %q", ms.code, nk.code, nk.stderr)
+				}
+			}},
+		diffCase{name: "write onto a read-only bind", files: map[string]string{"f": "old\n"}, args: cat(mMin, w("--ro-bind", "@T@", "/mnt", "--write", "new", "/mnt/f"), sh("cat /mnt/f")),
+			differs: "mkosi-sandbox's open() meets the read-only mount (EROFS, a traceback, status 1); nook binds its own file on",
+			check: func(t *testing.T, ms, nk *outcome) {
+				if ms.code != 1 || nk.code != 0 || nk.stdout != "new" {
+					t.Errorf("write onto a read-only bind: mkosi-sandbox %d, nook %d %q", ms.code, nk.code, nk.stdout)
+				}
+			}},
+		// /proc/self/fd/4 is the host directory itself, under no mount
+		// of the sandbox's.
+		diffCase{name: "write under a writable host bind", files: map[string]string{"f": "old\n"}, dirs: map[int]string{4: "@T@"},
+			args:    cat(mR, w("--bind", "@T@", "/mnt", "--write", "new", "/mnt/f"), sh("cat /mnt/f /proc/self/fd/4/f")),
+			differs: "mkosi-sandbox writes the host's file; nook writes its own and binds it on, the host's left as it was",
+			check: func(t *testing.T, ms, nk *outcome) {
+				if ms.code != 0 || ms.stdout != "newnew" || nk.code != 0 || nk.stdout != "newold\n" {
+					t.Errorf("write under a host bind: mkosi-sandbox %d %q, nook %d %q", ms.code, ms.stdout, nk.code, nk.stdout)
+				}
+			}},
+	)
+}
