@@ -43,6 +43,11 @@ func Translate(pid int) (int, error) {
 		return 0, fmt.Errorf("translate pid %d for /proc: %w", pid, err)
 	}
 	if own {
+		// A pid that names no process fails as pidfd_open would have
+		// (ESRCH), not later as a missing /proc entry.
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			return 0, fmt.Errorf("translate pid %d for /proc: %w", pid, os.NewSyscallError("kill", err))
+		}
 		return pid, nil
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
