@@ -661,6 +661,11 @@ func (r *stdioRelay) endIn() {
 	if n, err := unix.IoctlGetInt(r.inPeek, unix.TIOCINQ); err == nil { // FIONREAD
 		unread += n
 	}
+	// A command that writes into its own relayed stdin (the pipe is
+	// anyone's to open) makes the pipe hold more than the relay put there;
+	// capped at what the relay read, the offset goes back at most over
+	// input the command had, which a command given the caller's file
+	// itself could do anyway (it shares the offset and may lseek).
 	unread = min(unread, r.inRead)
 	var st unix.Stat_t
 	if unread > 0 && unix.Fstat(r.inFd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
