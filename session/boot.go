@@ -17,6 +17,12 @@ func bootChecks(mode IDMode, c Chroot) (string, error) {
 	if c.Kind == KindHost {
 		return "", fmt.Errorf("%w: the host root cannot be booted (its systemd is the host's)", ErrBootFailed)
 	}
+	if mode == IDHost {
+		// Without a user namespace the container's root would be the
+		// host's, with CAP_SYS_ADMIN over the host's mounts, network
+		// and kernel knobs: no boundary at all.
+		return "", fmt.Errorf("%w: its root would be the host's root, with no user namespace between them; begin --boot as an ordinary user with a subordinate id range (the container's root is then an unprivileged id of the host)", ErrBootAsRoot)
+	}
 	if mode == IDSingle {
 		return "", fmt.Errorf("%w (systemd and the packages it runs use many users): you have none in /etc/subuid and /etc/subgid; ask root to add one, e.g. the line %s:100000:65536 to both files (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)",
 			ErrBootNoSubids, callerName(), callerName())

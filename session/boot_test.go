@@ -26,6 +26,9 @@ func needBootHost(t *testing.T, s *Store) string {
 	if s.Mode() == IDSingle {
 		t.Skip("SKIP (booted sessions need subordinate ids; TestBootNeedsSubids covers this user)")
 	}
+	if s.Mode() == IDHost {
+		t.Skip("SKIP (nook boots no container as real root; TestBootRefusedForRoot covers root)")
+	}
 	deleg, err := delegatedCgroup()
 	if err != nil {
 		if os.Getenv("NOOK_TEST_EXPECT_SUBIDS") == "1" || os.Geteuid() == 0 {
@@ -443,4 +446,22 @@ func TestAgentSocketNotFollowed(t *testing.T) {
 		t.Fatalf("a real socket there: %v", err)
 	}
 	c.Close()
+}
+
+// Real root is refused: without a user namespace the container's root
+// would be the host's (found by review: from inside, open_by_handle_at
+// read the host's files and a remount of /proc/sys wrote a host sysctl).
+func TestBootRefusedForRoot(t *testing.T) {
+	s := testStore(t)
+	if s.Mode() != IDHost {
+		t.Skipf("SKIP: this store's mode is %s; the refusal is for real root", s.Mode())
+	}
+	addTarball(t, s, "bb", busyboxTar(t))
+	_, err := s.Begin("bb", BeginOptions{Boot: true})
+	if !errors.Is(err, ErrBootAsRoot) {
+		t.Fatalf("begin --boot as real root: %v, want ErrBootAsRoot", err)
+	}
+	if l, _ := s.List(); len(l) != 0 {
+		t.Errorf("a refused begin --boot left sessions: %v", l)
+	}
 }

@@ -37,6 +37,7 @@ import (
 // Boot errors, told apart with errors.Is.
 var (
 	ErrBootNoSubids   = errors.New("a booted session needs a range of 65536 subordinate ids")
+	ErrBootAsRoot     = errors.New("nook boots no container as real root")
 	ErrBootNoCgroup2  = errors.New("no cgroup v2 hierarchy is mounted (cgroup v1 only): systemd in a container needs cgroup v2")
 	ErrBootNoCgroup   = errors.New("no delegated cgroup")
 	ErrBootNoSystemd  = errors.New("no systemd in the chroot")

@@ -50,15 +50,33 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 		return 0, err
 	}
 	defer c.Close()
-	req, _ := json.Marshal(agentRequest{Args: args, User: o.User, Dir: o.Dir, Env: o.Env, CallerEnv: o.CallerEnv, Setenv: o.Setenv})
+	// The agent is in the container's hands: only what the command may
+	// get of the caller's environment leaves the host.
+	req, _ := json.Marshal(agentRequest{Args: args, User: o.User, Dir: o.Dir, Env: o.Env, CallerEnv: keptCallerEnv(o.CallerEnv), Setenv: o.Setenv})
 	rights := unix.UnixRights(int(stdin.Fd()), int(stdout.Fd()), int(stderr.Fd()))
 	if _, _, err := c.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
 		return 0, fmt.Errorf("run in session %s: send to the agent: %w", st.ID, err)
 	}
-	r := bufio.NewReader(c)
+	r := bufio.NewReaderSize(c, maxAgentAnswer)
 	var rep agentReply
-	if err := readReply(r, &rep); err != nil {
-		return 0, fmt.Errorf("run in session %s: %w", st.ID, err)
+	// Until the agent says the command started, a signal of the caller's
+	// (Ctrl-C) ends the wait: an agent that never answers (a frozen
+	// container, or one the container's root put there) must not hold
+	// nook. Closing the connection makes a real agent end the command.
+	first := make(chan error, 1)
+	go func() { first <- readReply(r, &rep) }()
+	select {
+	case err := <-first:
+		if err != nil {
+			return 0, fmt.Errorf("run in session %s: %w", st.ID, err)
+		}
+	case sig := <-sigs:
+		c.Close()
+		<-first
+		if n, ok := sig.(syscall.Signal); ok {
+			return 128 + int(n), nil
+		}
+		return 0, fmt.Errorf("run in session %s: interrupted before the agent answered", st.ID)
 	}
 	if !rep.Started {
 		if rep.Exit != nil {
@@ -90,8 +108,14 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 	return *rep.Exit, nil
 }
 
+// maxAgentAnswer bounds one answer line of the agent (a few bytes of
+// JSON): a hostile agent must not make nook hold without bound.
+const maxAgentAnswer = 64 << 10
+
 func readReply(r *bufio.Reader, rep *agentReply) error {
-	l, err := r.ReadBytes('\n')
+	// ReadSlice fails with bufio.ErrBufferFull on a line longer than
+	// the reader's buffer (maxAgentAnswer).
+	l, err := r.ReadSlice('\n')
 	if err != nil {
 		return fmt.Errorf("read the agent's answer: %w", err)
 	}

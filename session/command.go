@@ -382,12 +382,7 @@ func commandEnv(u User, shell string, o RunOptions) []string {
 			home = "/"
 		}
 		env = []string{"PATH=" + p, "HOME=" + home, "USER=" + u.Name, "LOGNAME=" + u.Name, "SHELL=" + shell}
-		for _, kv := range o.CallerEnv {
-			k, _, _ := strings.Cut(kv, "=")
-			if k == "TERM" || k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") {
-				env = append(env, kv)
-			}
-		}
+		env = append(env, keptCallerEnv(o.CallerEnv)...)
 	}
 	for _, kv := range o.Setenv {
 		k, _, _ := strings.Cut(kv, "=")
@@ -504,4 +499,17 @@ func plainDirs(root, dir string) bool {
 		}
 	}
 	return true
+}
+
+// keptCallerEnv is what a session's command gets of the caller's
+// environment: the terminal type and the locale, nothing else.
+func keptCallerEnv(callerEnv []string) []string {
+	var out []string
+	for _, kv := range callerEnv {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "TERM" || k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

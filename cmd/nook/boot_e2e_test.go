@@ -30,6 +30,18 @@ func TestBootSessionCLI(t *testing.T) {
 		}
 		return
 	}
+	if os.Geteuid() == 0 {
+		// Real root is refused (its container's root would be the host's).
+		e.busyboxChroot("bb")
+		_, errOut, code := e.nook("session", "begin", "--boot", "bb")
+		if code != 1 || !strings.Contains(errOut, "no container as real root") {
+			t.Fatalf("begin --boot as real root: exit %d, %q; want 1 and the refusal", code, errOut)
+		}
+		if out := e.must("session", "list", "-q"); strings.TrimSpace(out) != "" {
+			t.Errorf("a refused begin --boot left sessions: %s", out)
+		}
+		return
+	}
 	deleg, err := session.DelegatedCgroup()
 	if err != nil {
 		t.Skipf("SKIP: no delegated cgroup v2 here (CI's test/lib/runtests.sh starts the tests in one): %v", err)

@@ -114,7 +114,8 @@ pid, ipc, uts and cgroup namespaces, under a supervisor that lives as long
 as the container, and wait until systemd reports that its start-up is over
 .Pq at most Ev NOOK_BOOT_TIMEOUT , No 120 s .
 It needs a range of subordinate ids and a cgroup v2 subtree delegated to
-the caller: the one named by
+the caller; real root is refused (its container's root would be the
+host's). The cgroup is the one named by
 .Ev NOOK_CGROUP ,
 else the cgroup nook runs in when the caller may write to it (a systemd
 scope started with Delegate=yes, user@UID.service, or a directory root

@@ -1,0 +1,218 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Attacks on the host side of `nook session run` into a booted session:
+// the agent's socket is in a directory the container's root writes to, so
+// whatever answers there is the container's, not nook's. These tests put
+// a listener of their own there (as the container's root can: stop
+// nook-agent.service and listen on /run/host/agent/sock) in a session that
+// looks booted, with no container at all.
+
+// fakeBooted makes a session that RunBooted takes for a running booted
+// one: an ordinary busybox session whose state says boot, with boot.lock
+// held (as a live supervisor holds it), and a listener of the test's on
+// agent/sock.
+func fakeBooted(t *testing.T) (*Store, string, *net.UnixListener) {
+	t.Helper()
+	s := testStore(t)
+	addTarball(t, s, "bb", busyboxTar(t))
+	res, err := s.Begin("bb", BeginOptions{})
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	st := res.State
+	st.Boot = true
+	if err := writeJSONAtomic(filepath.Join(st.Dir, "state.json"), st); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(filepath.Join(st.Dir, bootLockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups run last first: the lock goes before testStore's end.
+	t.Cleanup(func() { lock.Close() })
+	if err := os.Mkdir(filepath.Join(st.Dir, agentDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Bound in a short directory and renamed into place: the session's
+	// path may be longer than a socket address holds.
+	short, err := os.MkdirTemp("", "ag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(short) })
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(short, "s"), Net: "unix"})
+	if err != nil {
+		t.Skipf("SKIP: cannot make a socket in %s: %v", short, err)
+	}
+	l.SetUnlinkOnClose(false)
+	t.Cleanup(func() { l.Close() })
+	if err := os.Rename(filepath.Join(short, "s"), filepath.Join(st.Dir, agentDir, agentSocket)); err != nil {
+		t.Fatal(err)
+	}
+	if !st.BootRunning() {
+		t.Fatal("the fake booted session does not look running")
+	}
+	return s, st.ID, l
+}
+
+func devNulls(t *testing.T) [3]*os.File {
+	t.Helper()
+	var f [3]*os.File
+	for i := range f {
+		n, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		f[i] = n
+	}
+	return f
+}
+
+// The caller's environment stays on the host: what the agent receives is
+// what a session's command may get of it (TERM and the locale), not the
+// caller's secrets. nook session run passes os.Environ() as CallerEnv;
+// the agent filters it, but the agent is inside, in the container's hands.
+func TestRunBootedSendsNoCallerSecrets(t *testing.T) {
+	s, id, l := fakeBooted(t)
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 1<<16)
+		oob := make([]byte, unix.CmsgSpace(3*4))
+		n, oobn, _, _, _ := c.ReadMsgUnix(buf, oob)
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				fds, _ := unix.ParseUnixRights(&m)
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
+			}
+		}
+		got <- buf[:n]
+		exit := 0
+		json.NewEncoder(c).Encode(agentReply{Error: "fake agent", Exit: &exit})
+	}()
+	f := devNulls(t)
+	env := []string{"TERM=xterm", "LANG=C.UTF-8", "AWS_SECRET_ACCESS_KEY=hunter2", "SSH_AUTH_SOCK=/run/user/1000/ssh", "HOME=/home/caller"}
+	if _, err := s.RunBooted(id, RunOptions{Args: []string{"true"}, CallerEnv: env}, f[0], f[1], f[2], nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	msg := <-got
+	line, _, _ := bytes.Cut(msg, []byte("\n"))
+	var req agentRequest
+	if err := json.Unmarshal(line, &req); err != nil {
+		t.Fatalf("the request %q: %v", msg, err)
+	}
+	for _, kv := range append(append([]string{}, req.CallerEnv...), req.Env...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "TERM" && k != "LANG" && k != "LANGUAGE" && !strings.HasPrefix(k, "LC_") {
+			t.Errorf("the caller's %s went into the container (request %s)", kv, line)
+		}
+	}
+}
+
+// An agent that answers without end (no newline, ever) does not make nook
+// hold all of it in memory: an answer line is a few bytes of JSON.
+func TestRunBootedBoundsAgentAnswer(t *testing.T) {
+	s, id, l := fakeBooted(t)
+	const flood = 16 << 20
+	sent := make(chan int, 1)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			sent <- 0
+			return
+		}
+		defer c.Close()
+		c.ReadMsgUnix(make([]byte, 1<<16), make([]byte, 64))
+		chunk := bytes.Repeat([]byte{'x'}, 1<<16)
+		total := 0
+		for total < flood {
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			n, err := c.Write(chunk)
+			total += n
+			if err != nil {
+				break
+			}
+		}
+		sent <- total
+	}()
+	f := devNulls(t)
+	_, err := s.RunBooted(id, RunOptions{Args: []string{"true"}}, f[0], f[1], f[2], nil)
+	if err == nil {
+		t.Errorf("an answer of %d bytes with no end of line was taken", flood)
+	}
+	if n := <-sent; n >= flood {
+		t.Errorf("nook read all %d bytes of an agent's answer line (%v): a hostile agent makes it grow without bound", n, err)
+	}
+}
+
+// An agent that accepts and never answers leaves nook interruptible: a
+// signal the caller sends (Ctrl-C) ends the wait, as it would end a
+// command.
+func TestRunBootedSilentAgentInterruptible(t *testing.T) {
+	s, id, l := fakeBooted(t)
+	conns := make(chan *net.UnixConn, 1)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err == nil {
+			conns <- c
+		}
+		close(conns)
+	}()
+	f := devNulls(t)
+	sigs := make(chan os.Signal, 4)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.RunBooted(id, RunOptions{Args: []string{"true"}}, f[0], f[1], f[2], sigs)
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	sigs <- syscall.SIGINT
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("nook still waits for a silent agent 5 s after SIGINT")
+		// Let it go: the agent hangs up.
+		if c := <-conns; c != nil {
+			c.Close()
+		}
+		<-done
+		return
+	}
+	if c := <-conns; c != nil {
+		c.Close()
+	}
+}
+
+// After nook session run returns, nothing in the container still holds
+// the caller's files: a command's background child (or any process of
+// the container's root, which can take them from /proc/PID/fd while the
+// command runs) could otherwise go on reading the caller's terminal and
+// writing to its files for as long as the session lives. And the
+// supervisor holds no fd of begin's caller beyond what it was given (a
+// shell's or make's pipe left open across exec would stay open, and its
+// reader waiting, until end).
