@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -208,11 +209,53 @@ func TestRunBootedSilentAgentInterruptible(t *testing.T) {
 	}
 }
 
-// After nook session run returns, nothing in the container still holds
-// the caller's files: a command's background child (or any process of
-// the container's root, which can take them from /proc/PID/fd while the
-// command runs) could otherwise go on reading the caller's terminal and
-// writing to its files for as long as the session lives. And the
-// supervisor holds no fd of begin's caller beyond what it was given (a
-// shell's or make's pipe left open across exec would stay open, and its
-// reader waiting, until end).
+// The supervisor holds no fd of begin's caller beyond what it was given:
+// a shell's or make's pipe left open across exec would otherwise stay
+// open, and its reader wait, until end. (Found by review: the supervisor
+// held the reviewer's shell's fd 251.)
+func TestBootSupervisorHoldsNoCallerFile(t *testing.T) {
+	s := testStore(t)
+	needBootHost(t, s)
+	if _, err := os.Stat(systemdTarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A pipe begin's caller leaves open across exec, as shells and make
+	// do.
+	var p [2]int
+	if err := unix.Pipe2(p[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	var pst unix.Stat_t
+	if err := unix.Fstat(p[1], &pst); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Begin("sd", BeginOptions{Boot: true})
+	if err != nil {
+		t.Fatalf("begin --boot: %v", err)
+	}
+	id := res.State.ID
+	defer s.End(id, nil)
+	var rec bootRecord
+	if err := readJSON(filepath.Join(res.State.Dir, bootRecordFile), &rec); err != nil {
+		t.Fatal(err)
+	}
+	fdDir := filepath.Join("/proc", strconv.Itoa(rec.Supervisor), "fd")
+	ents, err := os.ReadDir(fdDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "pipe:[" + strconv.FormatUint(pst.Ino, 10) + "]"
+	for _, e := range ents {
+		if l, _ := os.Readlink(filepath.Join(fdDir, e.Name())); l == want {
+			t.Errorf("the supervisor (pid %d) holds begin's caller's pipe as fd %s", rec.Supervisor, e.Name())
+		}
+	}
+	if err := s.End(id, nil); err != nil {
+		t.Errorf("end: %v", err)
+	}
+}
