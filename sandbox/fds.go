@@ -38,6 +38,12 @@ func closeOnExecExcept(keep []int) error {
 	return nil
 }
 
+// CloseOnExecExcept marks every fd above 2 close-on-exec except keep, as
+// the init does before the command: for a front end that starts helpers of
+// its own (the boot supervisor), which must not hold the fds its caller
+// left open.
+func CloseOnExecExcept(keep ...int) error { return closeOnExecExcept(keep) }
+
 func cloexecRange(from, to int) error {
 	last := uint(to)
 	if to == int(^uint(0)>>1) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -75,7 +74,7 @@ func helperBootDetach(args []string) error {
 	// jobserver) would stay open in the supervisor until end, and their
 	// readers wait: everything from 3 on is close-on-exec (3, the status
 	// pipe, is passed on explicitly below).
-	closeOnExecFrom(3)
+	sandbox.CloseOnExecExcept()
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("start the boot supervisor: %w", err)
@@ -429,23 +428,5 @@ func waitPidfd(pidfd int, bound time.Duration) bool {
 			continue
 		}
 		return err == nil && n > 0
-	}
-}
-
-// closeOnExecFrom marks every fd from lowest on close-on-exec:
-// close_range(2) where the kernel has CLOSE_RANGE_CLOEXEC (5.11), else
-// one by one from /proc/self/fd.
-func closeOnExecFrom(lowest int) {
-	if unix.CloseRange(uint(lowest), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
-		return
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= lowest {
-			unix.CloseOnExec(fd)
-		}
 	}
 }
