@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -385,8 +386,11 @@ func TestBootRun(t *testing.T) {
 	if _, _, code := runBooted(t, s, id, RunOptions{Args: []string{"ls", agentInside}, User: "nobody"}, "", nil); code == 0 {
 		t.Errorf("a user other than root inside can list the agent's socket directory")
 	}
-	// A terminal on stdin that is another session's controlling terminal
-	// (as the caller's is its shell's): the command runs with it.
+	// The caller's terminal (another session's controlling terminal, as
+	// the caller's is its shell's) on stdin, stdout and stderr: the
+	// command gets a terminal of the container's own, of the caller's
+	// size, as its controlling terminal; the caller's is raw meanwhile
+	// and as it was afterwards.
 	master, slave, err := openPty()
 	if err != nil {
 		t.Fatal(err)
@@ -400,10 +404,62 @@ func TestBootRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { holder.Process.Kill(); holder.Wait() }()
-	devnull, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	defer devnull.Close()
-	if code, err := s.RunBooted(id, RunOptions{Args: []string{"test", "-t", "0"}}, slave, devnull, devnull, nil); err != nil || code != 0 {
-		t.Errorf("a command with the caller's terminal on stdin: %d %v, want 0 (stdin a terminal)", code, err)
+	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 77})
+	before, _ := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	screen := make(chan string, 1)
+	go func() {
+		// Read until the test closes the master (the slave stays open
+		// in the holder): what the command wrote, with the pty's \r\n.
+		var b []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			b = append(b, buf[:n]...)
+			if err != nil || strings.Contains(string(b), "END") {
+				break
+			}
+		}
+		screen <- string(b)
+	}()
+	code, err = s.RunBooted(id, RunOptions{Args: []string{"sh", "-c", `tty; stty size; set -- $(cat /proc/$$/stat); echo ctty=$7; [ -t 2 ] && echo stderr-tty; echo END`}, User: "nobody"}, slave, slave, slave, nil)
+	if err != nil || code != 0 {
+		t.Errorf("a command with the caller's terminal: %d %v", code, err)
+	}
+	var got string
+	select {
+	case got = <-screen:
+	case <-time.After(10 * time.Second):
+		t.Errorf("no END on the caller's terminal (run: %d %v)", code, err)
+	}
+	if !strings.Contains(got, "/dev/pts/") || !strings.Contains(got, "33 77\r\n") || !strings.Contains(got, "ctty=") || strings.Contains(got, "ctty=0\r") || !strings.Contains(got, "stderr-tty") {
+		t.Errorf("the command's terminal: %q, want a /dev/pts/N as controlling terminal of 33 rows and 77 columns, on stderr too", got)
+	}
+	if after, _ := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); before == nil || after == nil || *before != *after {
+		t.Errorf("the caller's terminal is not as it was after the command")
+	}
+	// A process the command leaves running keeps nothing of the
+	// caller's: run returns when the command ends, and the caller's
+	// pipe ends when the caller closes its end.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	code, err = s.RunBooted(id, RunOptions{Args: []string{"sh", "-c", "sleep 60 & echo left"}}, devnull(t), outW, outW, nil)
+	outW.Close()
+	if err != nil || code != 0 {
+		t.Errorf("sh leaving sleep behind: %d %v", code, err)
+	}
+	left := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(outR); left <- string(b) }()
+	select {
+	case g := <-left:
+		if g != "left\n" {
+			t.Errorf("sh leaving sleep behind wrote %q, want left", g)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the caller's pipe is still open 10 s after run returned (%v): a process left inside holds it", time.Since(start))
+		outR.Close()
 	}
 	sigs := make(chan os.Signal, 1)
 	go func() { time.Sleep(500 * time.Millisecond); sigs <- syscall.SIGTERM }()
@@ -464,4 +520,14 @@ func TestBootRefusedForRoot(t *testing.T) {
 	if l, _ := s.List(); len(l) != 0 {
 		t.Errorf("a refused begin --boot left sessions: %v", l)
 	}
+}
+
+func devnull(t *testing.T) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

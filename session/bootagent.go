@@ -60,6 +60,14 @@ type agentRequest struct {
 	Env       []string `json:"env,omitempty"`
 	CallerEnv []string `json:"caller_env,omitempty"`
 	Setenv    []string `json:"setenv,omitempty"`
+	// TTY asks for a terminal of the container's own (the caller has
+	// one): the command's stdin and stdout, and its stderr with
+	// StderrTTY, are a pty's slave, which the agent relays to the pipes
+	// it got; Rows and Cols are its size.
+	TTY       bool   `json:"tty,omitempty"`
+	StderrTTY bool   `json:"stderr_tty,omitempty"`
+	Rows      uint16 `json:"rows,omitempty"`
+	Cols      uint16 `json:"cols,omitempty"`
 }
 
 type agentReply struct {
@@ -67,6 +75,9 @@ type agentReply struct {
 	Error   string `json:"error,omitempty"`
 	Exit    *int   `json:"exit,omitempty"`
 	Signal  int    `json:"signal,omitempty"`
+	// Rows and Cols, from the client: the caller's window changed.
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
 }
 
 // helperAgent is the agent, inside the container.
@@ -118,7 +129,16 @@ func agentServe(c *net.UnixConn) {
 		enc.Encode(agentReply{Error: "agent: a request needs a command and three files"})
 		return
 	}
-	cmd, err := agentCommand(req, files)
+	var tty *agentTTY
+	if req.TTY {
+		if tty, err = newAgentTTY(req.Rows, req.Cols); err != nil {
+			code := 125
+			enc.Encode(agentReply{Error: err.Error(), Exit: &code})
+			return
+		}
+		defer tty.close()
+	}
+	cmd, err := agentCommand(req, files, tty)
 	if err == nil {
 		err = cmd.Start()
 	}
@@ -131,10 +151,16 @@ func agentServe(c *net.UnixConn) {
 		enc.Encode(agentReply{Error: err.Error(), Exit: &code})
 		return
 	}
-	for _, f := range files {
-		f.Close()
+	if tty != nil {
+		// The command holds the slave; the agent keeps the pipes and
+		// relays between them and the master.
+		tty.started(files[0], files[1])
+	} else {
+		for _, f := range files {
+			f.Close()
+		}
+		files = nil
 	}
-	files = nil
 	enc.Encode(agentReply{Started: true})
 	done := make(chan struct{})
 	go func() {
@@ -151,13 +177,23 @@ func agentServe(c *net.UnixConn) {
 				return
 			}
 			var m agentReply
-			if json.Unmarshal([]byte(l), &m) == nil && m.Signal > 0 {
+			if json.Unmarshal([]byte(l), &m) != nil {
+				continue
+			}
+			if m.Signal > 0 {
 				syscall.Kill(-cmd.Process.Pid, syscall.Signal(m.Signal))
+			}
+			if m.Rows > 0 && m.Cols > 0 && tty != nil {
+				tty.resize(m.Rows, m.Cols)
 			}
 		}
 	}()
 	err = cmd.Wait()
 	close(done)
+	if tty != nil {
+		// What the command wrote reaches the client before its status.
+		tty.finish()
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -194,7 +230,7 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 // agentCommand is the command of a request, as the user it names (from
 // the container's own passwd and group), with the environment a session
 // command gets.
-func agentCommand(req agentRequest, files []*os.File) (*exec.Cmd, error) {
+func agentCommand(req agentRequest, files []*os.File, tty *agentTTY) (*exec.Cmd, error) {
 	name := req.User
 	if name == "" {
 		name = "root"
@@ -245,12 +281,19 @@ func agentCommand(req agentRequest, files []*os.File) (*exec.Cmd, error) {
 	for i, g := range u.Groups {
 		groups[i] = uint32(g)
 	}
-	// The caller's terminal, when stdin is one, is used as it is but
-	// not made the command's controlling terminal: it is the caller's
-	// shell's, and taking it (TIOCSCTTY with force) would need
-	// CAP_SYS_ADMIN of the host's user namespace, or, for real root,
-	// steal it from that shell. A terminal of its own (a pty the agent
-	// relays) is left for later.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups}}
+	if tty != nil {
+		// The container's own terminal, the command's controlling
+		// one: job control and the window size work inside.
+		cmd.Stdin, cmd.Stdout = tty.slave, tty.slave
+		if req.StderrTTY {
+			cmd.Stderr = tty.slave
+		}
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+		if err := tty.chown(u.UID, u.GID); err != nil {
+			return nil, err
+		}
+	}
 	return cmd, nil
 }

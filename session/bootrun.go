@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,13 +52,22 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 		return 0, err
 	}
 	defer c.Close()
+	rl, err := newBootRelay(stdin, stdout, stderr)
+	if err != nil {
+		return 0, fmt.Errorf("run in session %s: %w", st.ID, err)
+	}
+	// Whatever happens from here, the relays stop and nook's pipe ends
+	// close: nothing of the caller's is left to the container.
+	defer rl.finish()
 	// The agent is in the container's hands: only what the command may
 	// get of the caller's environment leaves the host.
-	req, _ := json.Marshal(agentRequest{Args: args, User: o.User, Dir: o.Dir, Env: o.Env, CallerEnv: keptCallerEnv(o.CallerEnv), Setenv: o.Setenv})
-	rights := unix.UnixRights(int(stdin.Fd()), int(stdout.Fd()), int(stderr.Fd()))
+	req, _ := json.Marshal(agentRequest{Args: args, User: o.User, Dir: o.Dir, Env: o.Env, CallerEnv: keptCallerEnv(o.CallerEnv), Setenv: o.Setenv,
+		TTY: rl.tty, StderrTTY: rl.stderrTTY, Rows: rl.rows, Cols: rl.cols})
+	rights := unix.UnixRights(rl.theirs()...)
 	if _, _, err := c.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
 		return 0, fmt.Errorf("run in session %s: send to the agent: %w", st.ID, err)
 	}
+	rl.sent()
 	r := bufio.NewReaderSize(c, maxAgentAnswer)
 	var rep agentReply
 	// Until the agent says the command started, a signal of the caller's
@@ -87,8 +98,22 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 		}
 		return 0, fmt.Errorf("run in session %s: %s", st.ID, rep.Error)
 	}
+	if rl.tty {
+		restore, err := makeRaw(stdin)
+		if err == nil {
+			defer restore()
+		}
+	}
+	rl.start()
 	done := make(chan struct{})
 	defer close(done)
+	var winch chan os.Signal
+	if rl.tty {
+		// The terminal inside follows the caller's window.
+		winch = make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		defer signal.Stop(winch)
+	}
 	go func() {
 		enc := json.NewEncoder(c)
 		for {
@@ -97,6 +122,9 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 				if n, ok := sig.(syscall.Signal); ok {
 					enc.Encode(agentReply{Signal: int(n)})
 				}
+			case <-winch:
+				rows, cols := windowSize(stdout)
+				enc.Encode(agentReply{Rows: rows, Cols: cols})
 			case <-done:
 				return
 			}
@@ -105,7 +133,144 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 	if err := readReply(r, &rep); err != nil || rep.Exit == nil {
 		return 0, fmt.Errorf("run in session %s: the agent went away before the command ended (%v)", st.ID, err)
 	}
+	rl.finish()
 	return *rep.Exit, nil
+}
+
+// bootRelay is the relays of one command run into a booted container:
+// pipes of nook's in place of the caller's stdin, stdout and stderr.
+type bootRelay struct {
+	stdin, stdout, stderr *os.File
+	tty, stderrTTY        bool
+	rows, cols            uint16
+	// The command's ends (sent to the agent, then closed here) and
+	// nook's: the stdin pipe's write end, the output pipes' read ends.
+	inR, outW, errW *os.File
+	inW, outR, errR *os.File
+	// inPeek is a second read end of the stdin pipe: what is still in
+	// the pipe when the command ends goes back to a seekable stdin.
+	inPeek          *os.File
+	stopIn, stopOut *relayStop
+	wg              sync.WaitGroup
+	unwritten       int
+	started         bool
+	once            sync.Once
+}
+
+func newBootRelay(stdin, stdout, stderr *os.File) (_ *bootRelay, err error) {
+	rl := &bootRelay{stdin: stdin, stdout: stdout, stderr: stderr}
+	defer func() {
+		if err != nil {
+			rl.finish()
+		}
+	}()
+	// A terminal inside when the caller has one on both ends, as ssh
+	// and docker exec -t give; stderr shares it when it is that terminal.
+	rl.tty = isTerminal(stdin) && isTerminal(stdout)
+	if rl.tty {
+		rl.rows, rl.cols = windowSize(stdout)
+		rl.stderrTTY = isTerminal(stderr) && sameFile(stdout, stderr)
+	}
+	if rl.stopIn, err = newRelayStop(); err != nil {
+		return nil, err
+	}
+	if rl.stopOut, err = newRelayStop(); err != nil {
+		return nil, err
+	}
+	if rl.inR, rl.inW, err = relayPipe(1); err != nil {
+		return nil, err
+	}
+	fd, err := unix.FcntlInt(rl.inR.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC on the stdin relay pipe", err)
+	}
+	rl.inPeek = os.NewFile(uintptr(fd), "stdin relay")
+	if rl.outR, rl.outW, err = relayPipe(0); err != nil {
+		return nil, err
+	}
+	// stdout and stderr on one file (2>&1) share one pipe, which keeps
+	// their order; so do both on the caller's terminal.
+	if !rl.stderrTTY && !sameFile(stdout, stderr) {
+		if rl.errR, rl.errW, err = relayPipe(0); err != nil {
+			return nil, err
+		}
+	}
+	return rl, nil
+}
+
+// theirs is the fds the agent gets: the command's stdin, stdout, stderr.
+func (rl *bootRelay) theirs() []int {
+	errW := rl.outW
+	if rl.errW != nil {
+		errW = rl.errW
+	}
+	return []int{int(rl.inR.Fd()), int(rl.outW.Fd()), int(errW.Fd())}
+}
+
+// sent closes nook's copies of the command's ends: from now on only the
+// command holds them, and the output relays see their end.
+func (rl *bootRelay) sent() {
+	for _, f := range []**os.File{&rl.inR, &rl.outW, &rl.errW} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
+	}
+}
+
+// start starts the copiers.
+func (rl *bootRelay) start() {
+	rl.started = true
+	rl.wg.Add(1)
+	go func() {
+		defer rl.wg.Done()
+		_, rl.unwritten = copyFds(int(rl.stdin.Fd()), int(rl.inW.Fd()), rl.stopIn.r, false)
+		// The caller's stdin ended (or the command did): the command
+		// sees its end.
+		rl.inW.Close()
+	}()
+	for _, p := range [][2]*os.File{{rl.outR, rl.stdout}, {rl.errR, rl.stderr}} {
+		if p[0] == nil {
+			continue
+		}
+		rl.wg.Add(1)
+		go func() {
+			defer rl.wg.Done()
+			copyFds(int(p[0].Fd()), int(p[1].Fd()), rl.stopOut.r, true)
+		}()
+	}
+}
+
+// finish ends the relays once the command has ended: stdin stops at once
+// (what it read too many goes back to a seekable stdin), the outputs
+// take what the command wrote and stop, also where a process it left
+// behind still holds their pipes. Then every pipe end of nook's closes.
+func (rl *bootRelay) finish() {
+	rl.once.Do(func() {
+		if rl.stopIn != nil {
+			rl.stopIn.stop()
+		}
+		if rl.stopOut != nil {
+			rl.stopOut.stop()
+		}
+		rl.wg.Wait()
+		if rl.started {
+			giveBack(rl.stdin, rl.unwritten, rl.inPeek)
+		}
+		for _, f := range []*os.File{rl.inR, rl.outW, rl.errW, rl.outR, rl.errR, rl.inPeek} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		if !rl.started && rl.inW != nil {
+			rl.inW.Close()
+		}
+		for _, s := range []*relayStop{rl.stopIn, rl.stopOut} {
+			if s != nil {
+				s.close()
+			}
+		}
+	})
 }
 
 // maxAgentAnswer bounds one answer line of the agent (a few bytes of

@@ -139,6 +139,11 @@ func TestSessionCLI(t *testing.T) {
 	if out := e.must("session", "run", id, "--setenv", "A=b", "-u", "root", "-d", "/tmp", "--", "sh", "-c", "echo $A $(pwd) $(hostname)"); out != "b /tmp bb\n" {
 		t.Errorf("options: %q", out)
 	}
+	// Options before the id, and the -- after it (a schroot user's
+	// habit): the -- is not taken for the command.
+	if out, errOut, code := e.nook("session", "run", "-d", "/tmp", id, "--", "pwd"); code != 0 || out != "/tmp\n" {
+		t.Errorf("run -d /tmp ID -- pwd: %d %q %q, want /tmp", code, out, errOut)
+	}
 	// A host directory bound in.
 	hostDir := filepath.Join(e.dir, "shared")
 	os.Mkdir(hostDir, 0o777)

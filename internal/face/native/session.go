@@ -298,6 +298,11 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	cmdArgs := fs.Args()
 	if id == "" && len(cmdArgs) > 0 {
 		id, cmdArgs = cmdArgs[0], cmdArgs[1:]
+		// nook session run -u USER ID -- CMD: the flag parser stopped
+		// at the id, so the -- after it is still there.
+		if len(cmdArgs) > 0 && cmdArgs[0] == "--" {
+			cmdArgs = cmdArgs[1:]
+		}
 	}
 	if id == "" {
 		fmt.Fprintln(os.Stderr, "nook session run: give a session id (nook session list shows yours)")
