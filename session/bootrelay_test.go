@@ -65,7 +65,7 @@ func keepingAgent(l *net.UnixListener, n int, out, errOut string) (<-chan []*os.
 // closes its end; writes inside go nowhere; what the command did not read
 // of a seekable stdin is given back. Before the relay the agent got the
 // caller's files themselves: the pipe stayed open as long as the agent
-// held it (docs/known-issues.md 11, now gone).
+// held it (docs/known-issues.md listed it as 11).
 func TestRunBootedRelaysStdio(t *testing.T) {
 	s, id, l := fakeBooted(t)
 	kept, read := keepingAgent(l, 3, "out\n", "err\n")
