@@ -259,3 +259,71 @@ func TestBootSupervisorHoldsNoCallerFile(t *testing.T) {
 		t.Errorf("end: %v", err)
 	}
 }
+
+// Only systemd's READY=1 ends the boot: the notify socket is open to any
+// user inside (mode 0777), and before the check a service's process
+// could end begin's wait early. Found by review 2026-12-03.
+func TestWatchNotifyTakesOnlySystemd(t *testing.T) {
+	dir, err := os.MkdirTemp("", "nf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	name := filepath.Join(dir, "n")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := passCred(l); err != nil {
+		t.Fatal(err)
+	}
+	send := func() {
+		c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: name, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("STATUS=x\nREADY=1\n"))
+	}
+	// The sender (this process) is not pid1: ignored.
+	ready := make(chan struct{})
+	go watchNotify(l, os.Getpid()+1, ready)
+	send()
+	select {
+	case <-ready:
+		t.Errorf("READY=1 from pid %d was taken for systemd's (pid %d)", os.Getpid(), os.Getpid()+1)
+	case <-time.After(300 * time.Millisecond):
+	}
+	l.Close()
+	l2, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name + "2", Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	passCred(l2)
+	name += "2"
+	ready2 := make(chan struct{})
+	go watchNotify(l2, os.Getpid(), ready2)
+	send()
+	select {
+	case <-ready2:
+	case <-time.After(5 * time.Second):
+		t.Errorf("READY=1 from pid1 itself was not taken")
+	}
+}
+
+// console.log stops growing at its bound and says so; the console is
+// still read to its end.
+func TestCappedLog(t *testing.T) {
+	var b bytes.Buffer
+	c := &cappedLog{w: &b, left: 10}
+	for _, s := range []string{"0123456", "789abc", "def"} {
+		if n, err := c.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("write %q: %d %v", s, n, err)
+		}
+	}
+	if got := b.String(); !strings.HasPrefix(got, "0123456789\n[nook: console.log reached") || strings.Contains(got, "abc") || strings.Count(got, "[nook:") != 1 {
+		t.Errorf("capped log: %q", got)
+	}
+}

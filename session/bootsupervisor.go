@@ -163,7 +163,7 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 	}
 	defer console.Close()
 	copied := make(chan struct{})
-	go func() { io.Copy(console, master); close(copied) }()
+	go func() { io.Copy(&cappedLog{w: console, left: consoleLogMax}, master); close(copied) }()
 
 	// The socket is bound by a name relative to the session directory
 	// (the supervisor's working directory): a full path may be longer
@@ -176,9 +176,16 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 	}
 	defer notify.Close()
 	defer os.Remove(filepath.Join(dir, bootNotifyName))
+	// Any user inside may send to it (mode 0777: systemd's services
+	// run as many users); the sender's pid tells systemd's READY=1
+	// from anyone else's, which needs credentials on each message, set
+	// before anything can send.
 	os.Chmod(filepath.Join(dir, bootNotifyName), 0o777)
+	if err := passCred(notify); err != nil {
+		slave.Close()
+		return fmt.Errorf("boot session %s: notify socket: %w", st.ID, err)
+	}
 	readyc := make(chan struct{})
-	go watchNotify(notify, readyc)
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -220,13 +227,19 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 	if err != nil {
 		return fmt.Errorf("boot session %s: %w", st.ID, err)
 	}
-	rec.Pid1 = innermostInit(p.Pid)
+	// systemd's pid, found once now, before it has started anything:
+	// later, a process of the container's may be pid 1 of a namespace
+	// of its own below it (a service with PrivatePIDs=, unshare -pf),
+	// and neither its READY=1 nor the power-off signal is systemd's.
+	pid1 := innermostInit(p.Pid)
+	rec.Pid1 = pid1
 	writeJSONAtomic(filepath.Join(dir, bootRecordFile), rec)
+	go watchNotify(notify, pid1, readyc)
 	exited := make(chan sandbox.Status, 1)
 	go func() { s, _ := p.Wait(); exited <- s }()
 
 	stop := func() {
-		unix.Kill(innermostInit(p.Pid), sigPoweroff)
+		unix.Kill(pid1, sigPoweroff)
 		select {
 		case <-exited:
 		case <-time.After(stopTimeout()):
@@ -252,6 +265,38 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 		stop()
 	}
 	return nil
+}
+
+// consoleLogMax bounds console.log: a container that writes to its
+// console without end must not fill the caller's disk.
+const consoleLogMax = 8 << 20
+
+// cappedLog writes up to left bytes to w, then one line saying the rest
+// is dropped, then nothing; it takes everything, so that the console's
+// reader never stops and the writers inside never block.
+type cappedLog struct {
+	w    io.Writer
+	left int64
+	said bool
+}
+
+func (c *cappedLog) Write(b []byte) (int, error) {
+	if int64(len(b)) <= c.left {
+		c.left -= int64(len(b))
+		if _, err := c.w.Write(b); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	if !c.said {
+		c.said = true
+		if c.left > 0 {
+			c.w.Write(b[:c.left])
+			c.left = 0
+		}
+		fmt.Fprintf(c.w, "\n[nook: console.log reached %d MiB; the rest of the console is dropped]\n", consoleLogMax>>20)
+	}
+	return len(b), nil
 }
 
 // innermostInit is systemd's pid on the host: the sandbox's first process
@@ -303,14 +348,20 @@ func teardownCgroup(cg, deleg string) {
 	}
 }
 
-// watchNotify closes ready when a READY=1 arrives on the notify socket.
-func watchNotify(c *net.UnixConn, ready chan<- struct{}) {
+// watchNotify closes ready when systemd (pid1, as the host sees it)
+// sends READY=1 on the notify socket; what any other process inside sends
+// there is ignored.
+func watchNotify(c *net.UnixConn, pid1 int, ready chan<- struct{}) {
 	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
 	done := false
 	for {
-		n, err := c.Read(buf)
+		n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 		if err != nil {
 			return
+		}
+		if senderPid(oob[:oobn]) != pid1 {
+			continue
 		}
 		for _, l := range bytes.Split(buf[:n], []byte("\n")) {
 			if string(l) == "READY=1" && !done {
@@ -319,6 +370,36 @@ func watchNotify(c *net.UnixConn, ready chan<- struct{}) {
 			}
 		}
 	}
+}
+
+// passCred has the kernel attach each sender's credentials to what
+// arrives on c (SO_PASSCRED), its pid translated into nook's namespace.
+func passCred(c *net.UnixConn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+	}); err != nil {
+		return err
+	}
+	return os.NewSyscallError("setsockopt SO_PASSCRED", serr)
+}
+
+// senderPid is the pid in a message's SCM_CREDENTIALS, 0 without one.
+func senderPid(oob []byte) int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for i := range msgs {
+		if cred, err := unix.ParseUnixCredentials(&msgs[i]); err == nil {
+			return int(cred.Pid)
+		}
+	}
+	return 0
 }
 
 func describeStatus(s sandbox.Status) string {
