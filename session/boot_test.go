@@ -531,3 +531,31 @@ func devnull(t *testing.T) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+// --no-network at begin: the booted container has only loopback for its
+// whole life (a service it runs cannot reach the host's network); without
+// --boot it is refused, since an ordinary session's commands choose their
+// network each.
+func TestBootNoNetwork(t *testing.T) {
+	s := testStore(t)
+	addTarball(t, s, "bb", busyboxTar(t))
+	if _, err := s.Begin("bb", BeginOptions{NoNetwork: true}); !errors.Is(err, ErrNetworkNotBooted) {
+		t.Errorf("begin --no-network without --boot: %v, want ErrNetworkNotBooted", err)
+	}
+	needBootHost(t, s)
+	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Begin("sd", BeginOptions{Boot: true, NoNetwork: true})
+	if err != nil {
+		t.Fatalf("begin --boot --no-network: %v", err)
+	}
+	defer s.End(res.State.ID, nil)
+	out, errOut, code := runBooted(t, s, res.State.ID, RunOptions{Args: []string{"sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; cat /sys/class/net/lo/operstate"}}, "", nil)
+	if code != 0 || (out != "lo\nunknown\n" && out != "lo\nup\n") {
+		t.Errorf("interfaces in the container: %d %q (stderr %q), want lo alone, up", code, out, errOut)
+	}
+	if err := s.End(res.State.ID, nil); err != nil {
+		t.Errorf("end: %v", err)
+	}
+}

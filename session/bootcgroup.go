@@ -43,6 +43,8 @@ var (
 	ErrBootNoSystemd  = errors.New("no systemd in the chroot")
 	ErrBootFailed     = errors.New("the container did not boot")
 	ErrBootNotRunning = errors.New("the booted session is not running")
+	// ErrNetworkNotBooted: begin's NoNetwork is for booted sessions.
+	ErrNetworkNotBooted = errors.New("only a booted session takes its network at begin")
 )
 
 const cgroup2Magic = 0x63677270

@@ -115,7 +115,7 @@ func bootSpec(st *State, systemd, payloadCgroup, notify, exe string) (*sandbox.S
 			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		},
 		Dir:         "/",
-		Namespaces:  sandbox.Namespaces{PID: true, IPC: true, UTS: true, Cgroup: true},
+		Namespaces:  sandbox.Namespaces{PID: true, IPC: true, UTS: true, Cgroup: true, Net: st.NoNetwork},
 		Hostname:    hostname(st.Chroot),
 		Identity:    id,
 		Mounts:      mounts,

@@ -82,6 +82,9 @@ type State struct {
 	// Boot says the session is booted: its chroot's systemd runs as pid 1
 	// under a supervisor (boot.go) from begin to end.
 	Boot bool `json:"boot,omitempty"`
+	// NoNetwork gives a booted container a network namespace of its own
+	// with only loopback, for its whole life.
+	NoNetwork bool `json:"no_network,omitempty"`
 	// Dir is the session's directory, filled in when read.
 	Dir string `json:"-"`
 }
@@ -137,6 +140,10 @@ type BeginOptions struct {
 	// Boot starts the chroot's systemd as the session's pid 1 and waits
 	// until it reports the end of its start-up (boot.go).
 	Boot bool
+	// NoNetwork gives a booted session a network namespace of its own
+	// with only loopback (commands of an ordinary session choose theirs
+	// each: RunOptions.NoNetwork).
+	NoNetwork bool
 }
 
 // BeginResult is a new session and what is worth telling about it.
@@ -208,8 +215,12 @@ func (s *Store) begin(name string, o BeginOptions) (*BeginResult, error) {
 		st.Repack = c.Path
 	}
 	var deleg string
+	if o.NoNetwork && !o.Boot {
+		return nil, fmt.Errorf("%w: an ordinary session's commands choose theirs (session run --no-network)", ErrNetworkNotBooted)
+	}
 	if o.Boot {
 		st.Boot = true
+		st.NoNetwork = o.NoNetwork
 		if deleg, err = bootChecks(s.Mode(), c); err != nil {
 			return nil, err
 		}

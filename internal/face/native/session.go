@@ -69,7 +69,7 @@ not in memory: every command runs in fresh namespaces over an overlay (the
 chroot below, the session's own directory above), nothing stays mounted or
 running between commands, and a session survives a reboot.
 
-  begin CHROOT [-n|--name NAME] [--copy] [--boot]
+  begin CHROOT [-n|--name NAME] [--copy] [--boot [--no-network]]
                                start a session; prints only its id
                                (default CHROOT-UUID; --session-name is
                                schroot's spelling of --name); --copy makes
@@ -79,7 +79,8 @@ running between commands, and a session survives a reboot.
                                pid 1 and waits until it has booted (needs
                                subordinate ids and a delegated cgroup v2:
                                docs/system-containers.md); run reaches it
-                               through an agent inside; end powers it off
+                               through an agent inside; end powers it off;
+                               --no-network gives it only loopback
   run ID [OPTIONS] [--] [CMD...]
                                run CMD (default: the user's login shell)
       -u, --user USER          user inside, by name or number (default root);
@@ -190,13 +191,13 @@ func printFields(indent string, fields [][2]string) {
 }
 
 func sessionBegin(st *session.Store, args []string) int {
-	name, copy, boot := new(string), new(bool), new(bool)
-	fs := newBeginFlags(name, copy, boot)
+	name, copy, boot, noNet := new(string), new(bool), new(bool), new(bool)
+	fs := newBeginFlags(name, copy, boot, noNet)
 	if ok, code := parseVerb(fs, args, sessionHelp, 1, "give one chroot name (nook chroot list shows them)"); !ok {
 		return code
 	}
 	progress, end := progressBar(fs.Arg(0))
-	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Boot: *boot, Progress: progress, Busy: func() {
+	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Boot: *boot, NoNetwork: *noNet, Progress: progress, Busy: func() {
 		fmt.Fprintf(os.Stderr, "nook: another nook is unpacking %s; waiting for it\n", fs.Arg(0))
 	}})
 	end()
@@ -240,7 +241,7 @@ func newRunFlags() (*flagSet, *runFlags) {
 // parseVerb adds --help (-h) to each.
 func verbFlagSets() map[string]*flagSet {
 	run, _ := newRunFlags()
-	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
+	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool), new(bool), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
 		"session list": newListFlags("session list", new(bool), new(bool)), "session info": newJSONFlags("session info", new(bool)),
 		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string)),
 		"chroot remove": newFlags("chroot remove"), "chroot list": newListFlags("chroot list", new(bool), new(bool)), "chroot info": newJSONFlags("chroot info", new(bool)),
@@ -263,12 +264,13 @@ func newListFlags(name string, asJSON, quiet *bool) *flagSet {
 	return fs
 }
 
-func newBeginFlags(name *string, copy, boot *bool) *flagSet {
+func newBeginFlags(name *string, copy, boot, noNet *bool) *flagSet {
 	fs := newFlags("session begin")
 	fs.StringVarP(name, "name", "n")
 	fs.StringVarP(name, "session-name", "") // schroot's spelling
 	fs.BoolVarP(copy, "copy", "")
 	fs.BoolVarP(boot, "boot", "")
+	fs.BoolVarP(noNet, "no-network", "")
 	return fs
 }
 

@@ -29,7 +29,7 @@ const sessionMan = `.Dd %s
 .Nm nook session begin
 .Op Fl n Ar name
 .Op Fl \-copy
-.Op Fl \-boot
+.Op Fl \-boot Op Fl \-no\-network
 .Ar chroot
 .Nm nook session run
 .Ar id
@@ -127,14 +127,21 @@ powers the container off (at most
 then it is killed) and removes its cgroup.
 .Cm run
 reaches the running container through an agent inside (never by entering
-its namespaces from the host): the command gets the caller's standard
-input, output and error, signals and exit status;
+its namespaces from the host): the command's standard input, output and
+error are relayed to the caller's (a terminal of the container's own when
+the caller has one on standard input and output), and it gets the signals
+and gives its exit status;
 .Fl u
 and
 .Fl d
 apply, binds and
 .Fl \-no\-network
 do not.
+.It Fl \-no\-network
+With
+.Fl \-boot :
+the container gets a network namespace of its own with only loopback, for
+its whole life.
 .El
 .It Cm run Ar id Oo Ar options Oc Oo Fl \- Oc Op Ar command ...
 Run
