@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Booted sessions (docs/system-containers.md), as the unprivileged
 # nook-ci-sub in its delegated cgroup (test/setup-host.sh makes both and
-# the systemd chroot): begin --boot to the end of systemd's start-up, one
+# the systemd chroot): begin --boot to the end of systemd's start-up,
+# begin --long-lived, one
 # command into the running container through its agent beside one in an
 # ordinary session of the same chroot (fresh namespaces each time) and
 # beside nook run, and end (power-off and clean-up). Results go to
@@ -42,11 +43,17 @@ as hyperfine -N --runs "${BOOT_RUNS:-5}" \
 	-n "nook session begin --boot + end" "sh -c 'id=\$($nook session begin --boot sd) && $nook session end \$id'" \
 	-n "nook session begin + end (not booted)" "sh -c 'id=\$($nook session begin sd) && $nook session end \$id'"
 
-echo "== one command: into the booted container (agent, stdio relayed), an ordinary session, nook run"
+echo "== begin --long-lived (one sandbox for the session's life) and end"
+as hyperfine -N --runs "${BOOT_RUNS:-5}" \
+	-n "nook session begin --long-lived + end" "sh -c 'id=\$($nook session begin --long-lived sd) && $nook session end \$id'"
+
+echo "== one command: into the booted container and the long-lived sandbox (agent, stdio relayed), an ordinary session, nook run"
 booted=$(as "$nook" session begin --boot sd)
+held=$(as "$nook" session begin --long-lived sd)
 plain=$(as "$nook" session begin sd)
 as hyperfine -N --warmup 3 --runs "$runs" \
 	-n "session run (booted)" "$nook session run $booted -- true" \
+	-n "session run (long-lived)" "$nook session run $held -- true" \
 	-n "session run (ordinary)" "$nook session run $plain -- true" \
 	-n "nook run --ro-bind / /" "$nook run --ro-bind / / true"
 as "$nook" session end --all

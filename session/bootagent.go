@@ -282,6 +282,11 @@ func agentCommand(req agentRequest, files []*os.File, tty *agentTTY) (*exec.Cmd,
 		groups[i] = uint32(g)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups}}
+	if b, err := os.ReadFile("/proc/self/setgroups"); err == nil && strings.TrimSpace(string(b)) == "deny" {
+		// A long-lived session of a caller without subordinate ids
+		// maps one id, and setgroups is denied there.
+		cmd.SysProcAttr.Credential.NoSetGroups = true
+	}
 	if tty != nil {
 		// The container's own terminal, the command's controlling
 		// one: job control and the window size work inside.

@@ -44,7 +44,9 @@ var (
 	ErrBootFailed     = errors.New("the container did not boot")
 	ErrBootNotRunning = errors.New("the booted session is not running")
 	// ErrNetworkNotBooted: begin's NoNetwork is for booted sessions.
-	ErrNetworkNotBooted = errors.New("only a booted session takes its network at begin")
+	ErrNetworkNotBooted = errors.New("only a booted or long-lived session takes its network at begin")
+	// ErrBadBegin: begin options that do not go together.
+	ErrBadBegin = errors.New("begin options that do not go together")
 )
 
 const cgroup2Magic = 0x63677270

@@ -34,8 +34,8 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 	if err != nil {
 		return 0, err
 	}
-	if !st.Boot {
-		return 0, fmt.Errorf("session %s is not booted", st.ID)
+	if !st.Supervised() {
+		return 0, fmt.Errorf("session %s is neither booted nor long-lived", st.ID)
 	}
 	if !st.BootRunning() {
 		return 0, fmt.Errorf("%w: session %s (begin a new one)", ErrBootNotRunning, st.ID)

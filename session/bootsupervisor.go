@@ -136,6 +136,9 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fmt.Errorf("boot session %s: it has a supervisor already: %w", st.ID, err)
 	}
+	if st.LongLived {
+		return superviseHeld(&st, term, ready)
+	}
 	systemd, err := findSystemd(&st)
 	if err != nil {
 		return err
@@ -436,7 +439,11 @@ func openPty() (master, slave *os.File, err error) {
 
 // BootRunning reports whether st is a booted session whose container
 // runs (its supervisor is alive).
-func (st *State) BootRunning() bool { return st.Boot && bootAlive(st.Dir) }
+func (st *State) BootRunning() bool { return st.Supervised() && bootAlive(st.Dir) }
+
+// Supervised says whether the session runs under a supervisor from begin
+// to end, its commands through an agent: booted or long-lived.
+func (st *State) Supervised() bool { return st.Boot || st.LongLived }
 
 // bootAlive reports whether the booted session in dir has a live
 // supervisor (it holds boot.lock).

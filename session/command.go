@@ -119,7 +119,7 @@ func (s *Store) Prepare(id string, o RunOptions) (*Command, error) {
 		return nil, err
 	}
 	sandbox.Phase("run: locked")
-	if st.Boot {
+	if st.Supervised() {
 		lock.Unlock()
 		return nil, fmt.Errorf("%w: session %s's commands go through its agent (Store.RunBooted), not a sandbox of their own", ErrBooted, st.ID)
 	}

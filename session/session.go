@@ -85,6 +85,9 @@ type State struct {
 	// NoNetwork gives a booted container a network namespace of its own
 	// with only loopback, for its whole life.
 	NoNetwork bool `json:"no_network,omitempty"`
+	// LongLived says the session keeps one sandbox from begin to end,
+	// its commands through an agent (held.go).
+	LongLived bool `json:"long_lived,omitempty"`
 	// Dir is the session's directory, filled in when read.
 	Dir string `json:"-"`
 }
@@ -144,6 +147,10 @@ type BeginOptions struct {
 	// with only loopback (commands of an ordinary session choose theirs
 	// each: RunOptions.NoNetwork).
 	NoNetwork bool
+	// LongLived keeps one set of namespaces for the session's life,
+	// commands going to an agent inside (held.go), instead of fresh
+	// ones per command.
+	LongLived bool
 }
 
 // BeginResult is a new session and what is worth telling about it.
@@ -166,7 +173,7 @@ type BeginResult struct {
 // removes.
 func (s *Store) Begin(name string, o BeginOptions) (*BeginResult, error) {
 	res, err := s.begin(name, o)
-	if err != nil || !res.State.Boot {
+	if err != nil || !res.State.Supervised() {
 		return res, err
 	}
 	// Booted: once the session exists and no lock of begin's is held
@@ -215,7 +222,10 @@ func (s *Store) begin(name string, o BeginOptions) (*BeginResult, error) {
 		st.Repack = c.Path
 	}
 	var deleg string
-	if o.NoNetwork && !o.Boot {
+	if o.Boot && o.LongLived {
+		return nil, fmt.Errorf("%w: a session is booted or long-lived, not both (a booted one is long-lived already)", ErrBadBegin)
+	}
+	if o.NoNetwork && !o.Boot && !o.LongLived {
 		return nil, fmt.Errorf("%w: an ordinary session's commands choose theirs (session run --no-network)", ErrNetworkNotBooted)
 	}
 	if o.Boot {
@@ -223,6 +233,13 @@ func (s *Store) begin(name string, o BeginOptions) (*BeginResult, error) {
 		st.NoNetwork = o.NoNetwork
 		if deleg, err = bootChecks(s.Mode(), c); err != nil {
 			return nil, err
+		}
+	}
+	if o.LongLived {
+		st.LongLived = true
+		st.NoNetwork = o.NoNetwork
+		if c.Kind == KindHost {
+			return nil, fmt.Errorf("%w: a session of the host root is not long-lived (its commands share the host's tree already)", ErrBadBegin)
 		}
 	}
 	if s.Mode() == IDSingle {
@@ -641,7 +658,7 @@ func (s *Store) end(id string, busy func(), discard bool) error {
 	if _, err := os.Stat(filepath.Join(st.Dir, "state.json")); errors.Is(err, fs.ErrNotExist) || !lock.names(filepath.Join(st.Dir, "lock")) {
 		return fmt.Errorf("%w %q: it was ended while this waited", ErrNoSession, st.ID)
 	}
-	if st.Boot {
+	if st.Supervised() {
 		if err := stopBoot(st); err != nil {
 			return err
 		}

@@ -69,6 +69,14 @@ func scanState(b []byte, st *State) bool {
 			if st.Boot, ok = s.boolean(); !ok {
 				return false
 			}
+		case "long_lived":
+			if st.LongLived, ok = s.boolean(); !ok {
+				return false
+			}
+		case "no_network":
+			if st.NoNetwork, ok = s.boolean(); !ok {
+				return false
+			}
 		case "keys":
 			if st.Keys, ok = s.strMap(); !ok {
 				return false

@@ -69,7 +69,7 @@ not in memory: every command runs in fresh namespaces over an overlay (the
 chroot below, the session's own directory above), nothing stays mounted or
 running between commands, and a session survives a reboot.
 
-  begin CHROOT [-n|--name NAME] [--copy] [--boot [--no-network]]
+  begin CHROOT [-n|--name NAME] [--copy] [--boot|--long-lived] [--no-network]
                                start a session; prints only its id
                                (default CHROOT-UUID; --session-name is
                                schroot's spelling of --name); --copy makes
@@ -80,7 +80,11 @@ running between commands, and a session survives a reboot.
                                subordinate ids and a delegated cgroup v2:
                                docs/system-containers.md); run reaches it
                                through an agent inside; end powers it off;
-                               --no-network gives it only loopback
+                               --long-lived keeps one sandbox (one set of
+                               namespaces) for the session's life, commands
+                               reaching it through the same agent, instead
+                               of fresh namespaces per command; --no-network
+                               gives either only loopback
   run ID [OPTIONS] [--] [CMD...]
                                run CMD (default: the user's login shell)
       -u, --user USER          user inside, by name or number (default root);
@@ -191,13 +195,13 @@ func printFields(indent string, fields [][2]string) {
 }
 
 func sessionBegin(st *session.Store, args []string) int {
-	name, copy, boot, noNet := new(string), new(bool), new(bool), new(bool)
-	fs := newBeginFlags(name, copy, boot, noNet)
+	name, copy, boot, noNet, long := new(string), new(bool), new(bool), new(bool), new(bool)
+	fs := newBeginFlags(name, copy, boot, noNet, long)
 	if ok, code := parseVerb(fs, args, sessionHelp, 1, "give one chroot name (nook chroot list shows them)"); !ok {
 		return code
 	}
 	progress, end := progressBar(fs.Arg(0))
-	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Boot: *boot, NoNetwork: *noNet, Progress: progress, Busy: func() {
+	res, err := st.Begin(fs.Arg(0), session.BeginOptions{Name: *name, Copy: *copy, Boot: *boot, NoNetwork: *noNet, LongLived: *long, Progress: progress, Busy: func() {
 		fmt.Fprintf(os.Stderr, "nook: another nook is unpacking %s; waiting for it\n", fs.Arg(0))
 	}})
 	end()
@@ -241,7 +245,7 @@ func newRunFlags() (*flagSet, *runFlags) {
 // parseVerb adds --help (-h) to each.
 func verbFlagSets() map[string]*flagSet {
 	run, _ := newRunFlags()
-	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool), new(bool), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
+	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool), new(bool), new(bool), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
 		"session list": newListFlags("session list", new(bool), new(bool)), "session info": newJSONFlags("session info", new(bool)),
 		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string)),
 		"chroot remove": newFlags("chroot remove"), "chroot list": newListFlags("chroot list", new(bool), new(bool)), "chroot info": newJSONFlags("chroot info", new(bool)),
@@ -264,13 +268,14 @@ func newListFlags(name string, asJSON, quiet *bool) *flagSet {
 	return fs
 }
 
-func newBeginFlags(name *string, copy, boot, noNet *bool) *flagSet {
+func newBeginFlags(name *string, copy, boot, noNet, long *bool) *flagSet {
 	fs := newFlags("session begin")
 	fs.StringVarP(name, "name", "n")
 	fs.StringVarP(name, "session-name", "") // schroot's spelling
 	fs.BoolVarP(copy, "copy", "")
 	fs.BoolVarP(boot, "boot", "")
 	fs.BoolVarP(noNet, "no-network", "")
+	fs.BoolVarP(long, "long-lived", "")
 	return fs
 }
 
@@ -431,26 +436,39 @@ func booted(s *session.State) string {
 	return "yes, powered off"
 }
 
+// longLived says whether a long-lived session's sandbox runs, for info.
+func longLived(s *session.State) string {
+	switch {
+	case !s.LongLived:
+		return ""
+	case s.BootRunning():
+		return "yes, running"
+	}
+	return "yes, stopped (end it)"
+}
+
 // sessionJSON is the --json form of a session.
 type sessionJSON struct {
-	ID       string `json:"id"`
-	Chroot   string `json:"chroot"`
-	Kind     string `json:"kind"`
-	Source   string `json:"source"`
-	Lower    string `json:"lower"`
-	Entry    string `json:"cache_entry,omitempty"`
-	IDMode   string `json:"id_mode"`
-	Created  string `json:"created"`
-	Dir      string `json:"directory"`
-	Copy     bool   `json:"copy,omitempty"`
-	Boot     bool   `json:"boot,omitempty"`
-	Location string `json:"location,omitempty"`
-	Damaged  bool   `json:"damaged,omitempty"`
+	ID        string `json:"id"`
+	Chroot    string `json:"chroot"`
+	Kind      string `json:"kind"`
+	Source    string `json:"source"`
+	Lower     string `json:"lower"`
+	Entry     string `json:"cache_entry,omitempty"`
+	IDMode    string `json:"id_mode"`
+	Created   string `json:"created"`
+	Dir       string `json:"directory"`
+	Copy      bool   `json:"copy,omitempty"`
+	Boot      bool   `json:"boot,omitempty"`
+	LongLived bool   `json:"long_lived,omitempty"`
+	NoNetwork bool   `json:"no_network,omitempty"`
+	Location  string `json:"location,omitempty"`
+	Damaged   bool   `json:"damaged,omitempty"`
 }
 
 func toJSON(s *session.State) sessionJSON {
 	j := sessionJSON{ID: s.ID, Chroot: s.Chroot, Kind: string(s.Kind), Source: s.Source, Lower: s.Lower, Entry: s.Entry,
-		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Boot: s.Boot, Location: s.Location(), Damaged: s.Chroot == ""}
+		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Boot: s.Boot, LongLived: s.LongLived, NoNetwork: s.NoNetwork, Location: s.Location(), Damaged: s.Chroot == ""}
 	if !s.Created.IsZero() {
 		j.Created = s.Created.Format("2006-01-02T15:04:05Z")
 	}
@@ -524,7 +542,7 @@ func sessionInfo(st *session.Store, args []string) int {
 	}
 	j := toJSON(s)
 	printFields("", [][2]string{{"Session", j.ID}, {"Chroot", j.Chroot}, {"Kind", j.Kind}, {"Source", j.Source},
-		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}, {"Booted", booted(s)}})
+		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}, {"Booted", booted(s)}, {"Long-lived", longLived(s)}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook session info: %v\n", err)
 		return 1

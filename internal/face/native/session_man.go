@@ -29,7 +29,8 @@ const sessionMan = `.Dd %s
 .Nm nook session begin
 .Op Fl n Ar name
 .Op Fl \-copy
-.Op Fl \-boot Op Fl \-no\-network
+.Op Fl \-boot | \-long\-lived
+.Op Fl \-no\-network
 .Ar chroot
 .Nm nook session run
 .Ar id
@@ -137,10 +138,20 @@ and
 apply, binds and
 .Fl \-no\-network
 do not.
+.It Fl \-long\-lived
+Keep one sandbox of the session's tree, with one set of namespaces, from
+begin to end, instead of fresh namespaces for every command.
+Its commands reach it as those of a booted session do, through nook's
+agent inside (no systemd; the engine's own pid 1 reaps), with their
+standard input, output and error relayed; processes a command leaves
+running stay until end.
+It needs neither subordinate ids nor a delegated cgroup.
 .It Fl \-no\-network
 With
-.Fl \-boot :
-the container gets a network namespace of its own with only loopback, for
+.Fl \-boot
+or
+.Fl \-long\-lived :
+the sandbox gets a network namespace of its own with only loopback, for
 its whole life.
 .El
 .It Cm run Ar id Oo Ar options Oc Oo Fl \- Oc Op Ar command ...
