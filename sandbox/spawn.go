@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/nook-project/nook/internal/phase"
 	"github.com/nook-project/nook/internal/procpid"
 	"github.com/nook-project/nook/sandbox/idmap"
 	"golang.org/x/sys/unix"
@@ -383,10 +384,10 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		}
 	}
 	var initEnv []string
-	if timing {
+	if phase.Timing() {
 		initEnv = []string{"NOOK_TIMING=1"}
 	}
-	if stopAt != "" {
+	if stopAt := phase.StopAt(); stopAt != "" {
 		initEnv = append(initEnv, "NOOK_TEST_STOP_AT="+stopAt)
 	}
 	beforeFork(sp)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nook-project/nook/unpack/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -128,7 +129,7 @@ func (u *unnamed) discard() {
 
 // MaxRecordedDevices bounds the device nodes the unpack helper records
 // for a source session (DevicesFile).
-const MaxRecordedDevices = 4096
+const MaxRecordedDevices = proto.MaxRecordedDevices
 
 // repackDeviceWarnings says, at the begin of a source session, which of
 // the tarball's device nodes the tarball it packs back will lack: all of

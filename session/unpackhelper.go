@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nook-project/nook/sandbox"
+	"github.com/nook-project/nook/unpack/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,7 +23,7 @@ import (
 
 // UnpackFlag is the helper's first argument, with the protocol version: a
 // helper of another version refuses the call instead of misreading it.
-const UnpackFlag = "--nook-unpack=1"
+const UnpackFlag = proto.Flag
 
 const unpackArg0 = "nook-unpack"
 

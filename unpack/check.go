@@ -8,10 +8,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/nook-project/nook/session"
+	"github.com/nook-project/nook/unpack/proto"
 )
 
-// CheckArg, after session.UnpackFlag, asks the helper to read the tarball
+// CheckArg, after proto.Flag, asks the helper to read the tarball
 // on stdin to its end without extracting it: `nook chroot add` names an
 // empty, truncated or non-tar file when it is added, not at the first
 // session begin.
@@ -20,7 +20,7 @@ const CheckArg = "--check"
 // check reads the tarball on stdin through its decompressor and walks its
 // tar headers and bodies to the end of the stream.
 func check(xzTool string) error {
-	head := make([]byte, session.SniffLen)
+	head := make([]byte, proto.SniffLen)
 	n, err := io.ReadFull(os.Stdin, head)
 	if n == 0 && (err == io.EOF || err == nil) {
 		return errors.New("the file is empty (0 bytes)")
@@ -28,7 +28,7 @@ func check(xzTool string) error {
 	if err != nil && err != io.ErrUnexpectedEOF {
 		return fmt.Errorf("read tarball: %w", err)
 	}
-	c, err := session.Sniff(head[:n])
+	c, err := proto.Sniff(head[:n])
 	if err != nil {
 		return err
 	}
@@ -81,13 +81,13 @@ func check(xzTool string) error {
 }
 
 // describe names what a read error means for the archive.
-func describe(c session.Compression, entries int, err error) error {
+func describe(c proto.Compression, entries int, err error) error {
 	what := archiveWhat(c)
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("the %s is truncated: it ends after %d entries, in the middle of one (%w); copy or download it again", what, entries, err)
 	case errors.Is(err, tar.ErrHeader) && entries == 0:
-		if c == session.None {
+		if c == proto.None {
 			return fmt.Errorf("the file is not a tar archive (%w)", err)
 		}
 		return fmt.Errorf("the file is %s-compressed, but what it holds is not a tar archive (%w)", c, err)
@@ -97,8 +97,8 @@ func describe(c session.Compression, entries int, err error) error {
 
 // archiveWhat names the archive for a message: "tar archive", or
 // "zstd-compressed tar archive" and the like.
-func archiveWhat(c session.Compression) string {
-	if c == session.None {
+func archiveWhat(c proto.Compression) string {
+	if c == proto.None {
 		return "tar archive"
 	}
 	return string(c) + "-compressed tar archive"

@@ -9,32 +9,32 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/nook-project/nook/session"
+	"github.com/nook-project/nook/unpack/proto"
 	"github.com/ulikunitz/xz"
 )
 
 // decompress wraps r (positioned after nothing: the head is still in r)
 // in the decoder for c. The returned closer ends a helper process, if any.
-func decompress(r io.Reader, c session.Compression, xzTool string) (io.Reader, func() error, error) {
+func decompress(r io.Reader, c proto.Compression, xzTool string) (io.Reader, func() error, error) {
 	noop := func() error { return nil }
 	switch c {
-	case session.None:
+	case proto.None:
 		return r, noop, nil
-	case session.Gzip:
+	case proto.Gzip:
 		z, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, nil, fmt.Errorf("start gzip decoder: %w", err)
 		}
 		return z, z.Close, nil
-	case session.Zstd:
+	case proto.Zstd:
 		z, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(1<<30))
 		if err != nil {
 			return nil, nil, fmt.Errorf("start zstd decoder: %w", err)
 		}
 		return z, func() error { z.Close(); return nil }, nil
-	case session.Bzip2:
+	case proto.Bzip2:
 		return bzip2.NewReader(r), noop, nil
-	case session.Xz:
+	case proto.Xz:
 		if xzTool != "go" {
 			if path, err := exec.LookPath("xz"); err == nil {
 				return xzCommand(path, r)

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
-	"github.com/nook-project/nook/session"
+	"github.com/nook-project/nook/unpack/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,7 +36,7 @@ var ErrUnsafeEntry = errors.New("unsafe tar entry")
 type extractor struct {
 	root  *os.File // the destination, O_DIRECTORY
 	chown bool
-	stats session.ExtractStats
+	stats proto.ExtractStats
 	buf   []byte
 	// dirTimes are applied at the end: making entries in a directory
 	// changes its mtime, and a directory without write permission (0555)
@@ -64,16 +64,16 @@ type dirTime struct {
 }
 
 // maxDevices bounds the device nodes recorded for a source session.
-const maxDevices = session.MaxRecordedDevices
+const maxDevices = proto.MaxRecordedDevices
 
 // extract unpacks r into dest, which must exist and be empty. With chown,
 // entries get the archive's numeric owners (never looked up by name);
 // without, they belong to the caller. The device nodes skipped are
 // written to devices as a tar archive, when it is not nil.
-func extract(r io.Reader, dest string, chown bool, devices io.Writer) (session.ExtractStats, error) {
+func extract(r io.Reader, dest string, chown bool, devices io.Writer) (proto.ExtractStats, error) {
 	root, err := os.OpenFile(dest, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return session.ExtractStats{}, fmt.Errorf("open extraction directory: %w", err)
+		return proto.ExtractStats{}, fmt.Errorf("open extraction directory: %w", err)
 	}
 	defer root.Close()
 	x := &extractor{root: root, chown: chown, buf: make([]byte, 1<<20)}

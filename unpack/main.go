@@ -2,7 +2,7 @@
 // a chroot tarball on stdin (tar, or tar compressed with gzip, zstd, xz or
 // bzip2, told apart by content), hashes every byte of it, extracts it into
 // a directory without ever writing outside it, and prints what it did as
-// JSON (session.UnpackResult).
+// JSON (proto.UnpackResult).
 //
 // nook starts it inside a sandbox that has the session's id mapping (see
 // session.UnpackHelper). It is a program of its own so that the
@@ -20,13 +20,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nook-project/nook/sandbox"
-	"github.com/nook-project/nook/session"
+	"github.com/nook-project/nook/internal/phase"
+	"github.com/nook-project/nook/unpack/proto"
 )
 
-// Main runs the helper with args (os.Args[1:]: session.UnpackFlag, the
+// Main runs the helper with args (os.Args[1:]: proto.Flag, the
 // destination, "chown" or "nochown", the xz tool as session.XzTool names
-// it; or session.UnpackFlag, CheckArg, the xz tool, to read the tarball
+// it; or proto.Flag, CheckArg, the xz tool, to read the tarball
 // without extracting it) and returns the process's exit status. Errors go to stderr, where
 // nook picks them up.
 func Main(args []string) int {
@@ -34,8 +34,8 @@ func Main(args []string) int {
 		fmt.Fprintf(os.Stderr, "nook-unpack is started by nook, not by hand (it reads a tarball on stdin under nook's id mapping)\n")
 		return 2
 	}
-	if args[0] != session.UnpackFlag {
-		fmt.Fprintf(os.Stderr, "nook-unpack speaks %s, nook asked for %s: install nook and nook-unpack from the same version\n", session.UnpackFlag, args[0])
+	if args[0] != proto.Flag {
+		fmt.Fprintf(os.Stderr, "nook-unpack speaks %s, nook asked for %s: install nook and nook-unpack from the same version\n", proto.Flag, args[0])
 		return 2
 	}
 	if len(args) == 3 && args[1] == CheckArg {
@@ -46,7 +46,7 @@ func Main(args []string) int {
 		return 0
 	}
 	if len(args) != 4 || (args[2] != "chown" && args[2] != "nochown") {
-		fmt.Fprintf(os.Stderr, "nook-unpack: want %s DEST chown|nochown XZTOOL, got %q\n", session.UnpackFlag, args)
+		fmt.Fprintf(os.Stderr, "nook-unpack: want %s DEST chown|nochown XZTOOL, got %q\n", proto.Flag, args)
 		return 2
 	}
 	if err := unpack(args[1], args[2] == "chown", args[3]); err != nil {
@@ -71,13 +71,13 @@ func Dispatch() {
 func unpack(dest string, chown bool, xzTool string) error {
 	h := newHashReader(os.Stdin)
 	defer h.Close()
-	head := make([]byte, session.SniffLen)
+	head := make([]byte, proto.SniffLen)
 	n, err := io.ReadFull(h, head)
 	if err != nil && err != io.ErrUnexpectedEOF {
 		return fmt.Errorf("read tarball: %w", err)
 	}
 	head = head[:n]
-	c, err := session.Sniff(head)
+	c, err := proto.Sniff(head)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func unpack(dest string, chown bool, xzTool string) error {
 		// Test hook (see stallEnv): hold the unpack half done.
 		dec = &stallReader{r: dec, left: 64 << 10}
 	}
-	sandbox.Phase("helper: unpacking")
+	phase.Mark("helper: unpacking")
 	var devices bytes.Buffer
 	stats, err := extract(dec, dest, chown, &devices)
 	if err != nil {
@@ -98,7 +98,7 @@ func unpack(dest string, chown bool, xzTool string) error {
 	}
 	if stats.Devices > 0 {
 		// Beside the tree, for a source session to pack back.
-		p := filepath.Join(filepath.Dir(dest), session.DevicesFile)
+		p := filepath.Join(filepath.Dir(dest), proto.DevicesFile)
 		if err := os.WriteFile(p, devices.Bytes(), 0o644); err != nil {
 			done()
 			return fmt.Errorf("record device nodes: %w", err)
@@ -121,5 +121,5 @@ func unpack(dest string, chown bool, xzTool string) error {
 	if err != nil {
 		return fmt.Errorf("read tarball: %w", err)
 	}
-	return json.NewEncoder(os.Stdout).Encode(session.UnpackResult{SHA256: sum, Compression: c, Size: size, Stats: stats})
+	return json.NewEncoder(os.Stdout).Encode(proto.UnpackResult{SHA256: sum, Compression: c, Size: size, Stats: stats})
 }
