@@ -422,6 +422,8 @@ func (s *Spec) initOnly() string {
 		return "a callback once forked"
 	case s.BlockFD != nil, s.UserNSBlockFD != nil:
 		return "block fds"
+	case s.BeforeExec != nil:
+		return "a callback before exec"
 	case s.NoIDMaps:
 		return "id maps written by the caller"
 	case len(s.LockFiles) > 0, s.KeepInit:

@@ -327,6 +327,19 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		cfg.FileFds[fd] = len(files)
 		files = append(files, f)
 	}
+	var holdW *os.File
+	if spec.BeforeExec != nil {
+		holdR, w, err := os.Pipe()
+		if err != nil {
+			statusR.Close()
+			return nil, fmt.Errorf("create hold pipe: %w", err)
+		}
+		defer holdR.Close() // the init has its own copy once forked
+		holdW = w
+		defer holdW.Close() // lets the init go on if Start fails first
+		cfg.HoldFd = len(files)
+		files = append(files, holdR)
+	}
 
 	attr := &syscall.SysProcAttr{
 		Cloneflags: spec.cloneFlags(id.userns),
@@ -441,6 +454,10 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	p.msgs = make(chan statusMsg, 4)
 	go readStatus(statusR, p.msgs)
 	first, ok := <-p.msgs
+	if ok && first.Ready && holdW != nil {
+		releaseHold(&spec, holdW)
+		first, ok = <-p.msgs
+	}
 	Phase("started")
 	switch {
 	case !ok && !p.pid1:

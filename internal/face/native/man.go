@@ -58,6 +58,7 @@ var optionNotes = sync.OnceValue(func() map[string]string {
 		"clearenv": "--setenv and --unsetenv apply in the order given, after --clearenv.",
 		"as-pid-1": "Needs a pid namespace. The command must then reap its own orphans.",
 		"pack-fds": "See FILE DESCRIPTORS.",
+		"suspend":  "Its caller waits for that stop (waitid(2) with WSTOPPED and WNOWAIT) and sends SIGCONT: mkosi-sandbox's --suspend. Only nook stops: the sandbox's process, already in its namespaces, waits for nook. The Go init engine sets the sandbox up.",
 		"keep-fd":  "See FILE DESCRIPTORS.",
 	}
 })
