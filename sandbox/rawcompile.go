@@ -922,6 +922,12 @@ func (c *rawTree) bind(m Mount) {
 		b.fail("bind source %s: %v", m.Source, err)
 		return
 	}
+	if m.NoFollow && !m.SourceInRoot && st.Mode&unix.S_IFMT == unix.S_IFLNK && procLinkSource(m.Source) {
+		// The Go init refuses it (ErrProcLinkSource) with its own
+		// resolution of the source.
+		b.fail("bind source %s: a symlink in procfs", m.Source)
+		return
+	}
 	src := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(m.Source)), imm(how), imm(24))
 	b.last().fallback = errnoBit(unix.EAGAIN) | errnoBit(unix.ENOSYS) | errnoBit(unix.ENOENT)
 	tr := b.sysOut(unix.SYS_OPEN_TREE, rval(src), imm(b.cstr("")), imm(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE))

@@ -44,7 +44,7 @@ var optionNotes = sync.OnceValue(func() map[string]string {
 		"chmod":         "Unless --no-sort is given it runs after every other filesystem operation.",
 		"remount-ro":    "Not recursive: mounts below {DEST} keep their own flags.",
 		"no-sort":       "See FILESYSTEM ORDER.",
-		"bind-nofollow": "{DEST} is made as an empty file when missing, and the link is mounted on it; mkosi binds /etc/resolv.conf so.",
+		"bind-nofollow": "{DEST} is made as an empty file when missing, and the link is mounted on it; mkosi binds /etc/resolv.conf so. A symlink in procfs (/proc/self/fd/N, /proc/PID/root, /proc/self) is refused: it names a process's file rather than holding a path.",
 		"dest-nofollow": "mkosi-sandbox binds every file so. A directory bound onto a symlink follows it as usual; a missing {DEST} is made as for any bind.",
 		"symlink-replace": "A symlink already there with the same target is left alone; a directory there is an error. " +
 			"The new symlink is made on a separate tmpfs and mounted over what is there, so a host file below a read-only bind stays as it is: mkosi links /etc/passwd and its like so into a bound /etc.",
