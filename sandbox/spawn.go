@@ -872,8 +872,8 @@ func resolveIdentity(s *Spec) (*identity, error) {
 	case UserNSAlways:
 		id.userns = true
 	case UserNSNever:
-		if !root {
-			return nil, errors.New("without a user namespace only root can build a sandbox")
+		if !root && !holdsSysAdmin() {
+			return nil, errors.New("without a user namespace only root, or a process holding CAP_SYS_ADMIN, can build a sandbox")
 		}
 	case UserNSAuto:
 		id.userns = !root

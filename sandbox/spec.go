@@ -235,7 +235,8 @@ const (
 	UserNSAuto UserNS = ""
 	// UserNSAlways makes one even for real root.
 	UserNSAlways UserNS = "always"
-	// UserNSNever makes none; only real root can then mount.
+	// UserNSNever makes none: only real root, or a process holding
+	// CAP_SYS_ADMIN in its own user namespace, can then mount.
 	UserNSNever UserNS = "never"
 )
 

@@ -141,7 +141,7 @@ func ManPage(w io.Writer, date string) {
 
 	m.macro("SH", "IDENTITY")
 	m.text("nook makes a user namespace unless it runs as root (effective uid 0). " +
-		"--userns always makes one for root too; --userns never makes none, and then only root can build a sandbox. " +
+		"--userns always makes one for root too; --userns never makes none, and then only root, or a process holding CAP_SYS_ADMIN (inside another sandbox's user namespace, say), can build a sandbox. " +
 		"Without a user namespace the ids are the host's, and --uid and --gid switch the command to other ids. " +
 		"In a user namespace the caller's ids are mapped according to --identity:")
 	m.tag("`self`", "the caller's uid and gid are mapped to themselves, one id each (the default). --uid and --gid map the caller to other ids instead.")
