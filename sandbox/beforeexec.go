@@ -41,3 +41,13 @@ func releaseHold(s *Spec, hold *os.File) {
 	}
 	hold.Close()
 }
+
+// StopSelf stops this process (SIGSTOP, which cannot be caught) until it
+// is continued: a BeforeExec for a caller that waits for the stop
+// (mkosi-sandbox's --suspend). The signal goes to the calling thread, so
+// the thread stops before it returns from the call: sent to the process,
+// it may be taken by another thread while this one goes on and lets the
+// command start.
+func StopSelf() {
+	unix.Tgkill(unix.Getpid(), unix.Gettid(), unix.SIGSTOP)
+}

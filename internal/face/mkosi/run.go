@@ -56,7 +56,7 @@ func Run(args []string, inherited []int, nookVersion string) int {
 		// caller started (this one) stops once the sandbox is set up,
 		// and the command starts when it is continued (waitid with
 		// WSTOPPED|WNOWAIT, then SIGCONT).
-		spec.BeforeExec = stopSelf
+		spec.BeforeExec = sandbox.StopSelf
 	}
 	for _, fd := range o.execFds {
 		// Not into the sandbox's processes (the command gets none of
@@ -99,12 +99,6 @@ func check(o *options) (int, error) {
 		return exitUsage, &UsageError{Msg: "the command is empty"}
 	}
 	return 0, nil
-}
-
-// stopSelf stops this process (SIGSTOP, which cannot be caught) until it
-// is continued.
-func stopSelf() {
-	unix.Kill(unix.Getpid(), unix.SIGSTOP)
 }
 
 // foreignServices reports whether systemd's nsresourced and mountfsd

@@ -283,10 +283,3 @@ not be set up; 2 for a usage error.
 		}
 	}
 }
-
-// stopSelf is --suspend's Spec.BeforeExec: nook stops itself (SIGSTOP,
-// which cannot be caught), so that whoever started it sees the sandbox set
-// up (waitid with WSTOPPED) before the command runs, and continues it.
-func stopSelf() {
-	unix.Kill(unix.Getpid(), unix.SIGSTOP)
-}
