@@ -90,5 +90,9 @@ func (t *tree) openSourceNoFollow(m Mount) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("can't find source path %s: %w", m.Source, err)
 	}
+	if err := checkNoFollowSource(fd, m.Source); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
 	return os.NewFile(uintptr(fd), src), nil
 }

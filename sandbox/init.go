@@ -52,6 +52,10 @@ type initConfig struct {
 	// UID and GID, when not -1, are what the command switches to.
 	UID int `json:"uid"`
 	GID int `json:"gid"`
+	// HoldFd, when not 0, is where the init received the read end of a
+	// pipe it waits on (a byte or its end) before starting the command,
+	// once it has said so on the status pipe (Ready): Spec.BeforeExec.
+	HoldFd int `json:"hold_fd,omitempty"`
 	// Umask is the caller's, restored before exec.
 	Umask int `json:"umask"`
 	// UIDMap and GIDMap, when set, are the init's own one-id maps, which
@@ -69,6 +73,8 @@ type statusMsg struct {
 	Error   string `json:"error,omitempty"`
 	Exit    int    `json:"exit,omitempty"`
 	Started bool   `json:"started,omitempty"`
+	// Ready: set up, waiting on HoldFd before starting the command.
+	Ready bool `json:"ready,omitempty"`
 	// Setup is the filesystem operation that failed, by its fields.
 	Setup *SetupFailure `json:"setup,omitempty"`
 	// Stopped is the signal that stopped the command (pid-1 mode).
@@ -116,6 +122,9 @@ func runInit() {
 	}
 	Phase("init has spec")
 	keepFds := append([]int{statusFd}, cfg.PassFds...)
+	if cfg.HoldFd != 0 {
+		keepFds = append(keepFds, cfg.HoldFd)
+	}
 	for _, fd := range cfg.FileFds {
 		keepFds = append(keepFds, fd)
 	}
@@ -135,6 +144,11 @@ func runInit() {
 	env := s.Env
 	if s.PackFds && len(cfg.PassFds) > 0 {
 		env = withEnv(env, "LISTEN_FDS", strconv.Itoa(len(cfg.PassFds)))
+	}
+	if cfg.HoldFd != 0 {
+		if err := holdBeforeExec(status, cfg.HoldFd); err != nil {
+			fail(ExitSetupFailed, err)
+		}
 	}
 	if early != nil {
 		// The command's process has its fds, its exec label and its

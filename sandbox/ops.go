@@ -468,7 +468,12 @@ func (t *tree) symlinkOver(target, dest string) error {
 		return &os.PathError{Op: "stat", Path: dest, Err: err}
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return symlinkInTheWay(dest, "", unix.EINVAL)
+		// Said as the raw engine says it (its kind check after the
+		// move_mount); the failure's fields are those of any symlink
+		// in the way.
+		pe := symlinkInTheWay(dest, "", unix.EINVAL).(*phaseError)
+		pe.err = fmt.Errorf("mount a symlink %s -> %s over what is there: %w", dest, target, unix.EISDIR)
+		return pe
 	}
 	t.nData++
 	staged := path.Join(t.staging, fmt.Sprintf("link%d", t.nData))

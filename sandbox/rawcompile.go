@@ -422,6 +422,8 @@ func (s *Spec) initOnly() string {
 		return "a callback once forked"
 	case s.BlockFD != nil, s.UserNSBlockFD != nil:
 		return "block fds"
+	case s.BeforeExec != nil:
+		return "a callback before exec"
 	case s.NoIDMaps:
 		return "id maps written by the caller"
 	case len(s.LockFiles) > 0, s.KeepInit:
@@ -918,6 +920,12 @@ func (c *rawTree) bind(m Mount) {
 		}
 		// Let the Go init report it with its own resolution.
 		b.fail("bind source %s: %v", m.Source, err)
+		return
+	}
+	if m.NoFollow && !m.SourceInRoot && st.Mode&unix.S_IFMT == unix.S_IFLNK && procLinkSource(m.Source) {
+		// The Go init refuses it (ErrProcLinkSource) with its own
+		// resolution of the source.
+		b.fail("bind source %s: a symlink in procfs", m.Source)
 		return
 	}
 	src := b.sysOut(unix.SYS_OPENAT2, rval(c.host), imm(b.cstr(m.Source)), imm(how), imm(24))

@@ -29,6 +29,11 @@ func (p *rawProg) setupFailure(rec [5]uint32, f *os.File) *SetupFailure {
 	if m.Op == OpChmod && m.Mode != nil {
 		sf.Mode = *m.Mode
 	}
+	if p.insns[pc].kind == rkKindCheck && m.Op == OpSymlink && errno == unix.EISDIR {
+		// A Replace symlink onto a directory (symlinkReplacing): no
+		// symlink is there, as the Go init reports it.
+		sf.NotSymlink = true
+	}
 	if p.insns[pc].kind == rkReadlinkEq {
 		switch errno {
 		case unix.EEXIST:

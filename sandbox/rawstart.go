@@ -478,8 +478,11 @@ func (p *rawProg) recordError(rec [5]uint32, f *os.File) error {
 		}
 	}
 	setup := p.setupFailure(rec, f)
-	if setup != nil && setup.Op == OpSymlink && setup.Phase == PhaseExisting {
-		errno = unix.EEXIST // as nook has always worded it
+	if setup != nil && setup.Op == OpSymlink && setup.Phase == PhaseExisting && errno != unix.EISDIR {
+		// As nook has always worded it. EISDIR is a Replace symlink's
+		// kind check: a directory is there, which it cannot cover, and
+		// "file exists" would not say so.
+		errno = unix.EEXIST
 	}
 	msg := fmt.Sprintf("%s: %v", what, errno)
 	if hint != "" {

@@ -328,6 +328,19 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		cfg.FileFds[fd] = len(files)
 		files = append(files, f)
 	}
+	var holdW *os.File
+	if spec.BeforeExec != nil {
+		holdR, w, err := os.Pipe()
+		if err != nil {
+			statusR.Close()
+			return nil, fmt.Errorf("create hold pipe: %w", err)
+		}
+		defer holdR.Close() // the init has its own copy once forked
+		holdW = w
+		defer holdW.Close() // lets the init go on if Start fails first
+		cfg.HoldFd = len(files)
+		files = append(files, holdR)
+	}
 
 	attr := &syscall.SysProcAttr{
 		Cloneflags: spec.cloneFlags(id.userns),
@@ -442,6 +455,10 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 	p.msgs = make(chan statusMsg, 4)
 	go readStatus(statusR, p.msgs)
 	first, ok := <-p.msgs
+	if ok && first.Ready && holdW != nil {
+		releaseHold(&spec, holdW)
+		first, ok = <-p.msgs
+	}
 	Phase("started")
 	switch {
 	case !ok && !p.pid1:
@@ -856,8 +873,8 @@ func resolveIdentity(s *Spec) (*identity, error) {
 	case UserNSAlways:
 		id.userns = true
 	case UserNSNever:
-		if !root {
-			return nil, errors.New("without a user namespace only root can build a sandbox")
+		if !root && !holdsSysAdmin() {
+			return nil, errors.New("without a user namespace only root, or a process holding CAP_SYS_ADMIN, can build a sandbox")
 		}
 	case UserNSAuto:
 		id.userns = !root

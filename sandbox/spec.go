@@ -126,6 +126,12 @@ type Spec struct {
 	// here, so that the wait overlaps that work: nothing it must forward
 	// to can exist before this point.
 	BeforeFork func() `json:"-"`
+	// BeforeExec, when set, is called in the parent once the sandbox is
+	// set up (mounts, root switch, ids, capabilities, filters), right
+	// before its process executes the command; the command starts when it
+	// returns. mkosi-sandbox's --suspend stops the caller's process at
+	// that point (SIGSTOP) until it is continued.
+	BeforeExec func() `json:"-"`
 	// BlockFD, when set, is a caller fd the init reads from (until data or
 	// end of file) after the mounts, before the command starts.
 	BlockFD *int `json:"block_fd,omitempty"`
@@ -229,7 +235,8 @@ const (
 	UserNSAuto UserNS = ""
 	// UserNSAlways makes one even for real root.
 	UserNSAlways UserNS = "always"
-	// UserNSNever makes none; only real root can then mount.
+	// UserNSNever makes none: only real root, or a process holding
+	// CAP_SYS_ADMIN in its own user namespace, can then mount.
 	UserNSNever UserNS = "never"
 )
 

@@ -59,15 +59,13 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 	userns := !(h.effCaps[capSysAdmin] && (h.uid == 0 || !o.becomeRoot))
 	// A caller that is not root but holds CAP_SYS_ADMIN (mkosi-sandbox
 	// run inside another one, as mkosi runs sandbox.py in its sandboxes)
-	// gets no new user namespace from mkosi-sandbox; nook's engine builds
-	// a sandbox without one only as root, so it makes one mapping the
-	// caller to itself, which the command cannot tell apart but for
-	// /proc/self/ns/user.
+	// gets no new user namespace, as from mkosi-sandbox: the engine
+	// builds the sandbox in the caller's own (UserNSNever), keeping the
+	// capabilities it holds. A new one would need its id maps written
+	// through /proc, which the outer sandbox may have bound read-only.
 	nestedSelf := !userns && h.uid != 0
 	s.Identity.DenySetgroups = true
 	switch {
-	case nestedSelf:
-		s.Identity.UserNS, s.Identity.Mode = sandbox.UserNSAlways, "self"
 	case !userns:
 		s.Identity.UserNS = sandbox.UserNSNever
 	case o.becomeRoot:

@@ -42,6 +42,7 @@ Run the specified command in a custom sandbox (nook's mkosi-sandbox face).
      --suppress-sync              Make sync() syscalls in the sandbox a noop
      --unshare-net                Unshare the network namespace if possible
      --unshare-ipc                Unshare the IPC namespace if possible
+     --suspend                    Stop (SIGSTOP) once set up, before the command runs
      --pack-fds                   Pack inherited fds from 3 and set $LISTEN_FDS
      --debug                      Print each operation as it is executed
 

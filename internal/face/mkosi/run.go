@@ -51,6 +51,13 @@ func Run(args []string, inherited []int, nookVersion string) int {
 		return fail(err, exitSetup)
 	}
 	spec.BeforeFork = listening
+	if o.suspend {
+		// As sandbox.py stops itself before its execve: the process the
+		// caller started (this one) stops once the sandbox is set up,
+		// and the command starts when it is continued (waitid with
+		// WSTOPPED|WNOWAIT, then SIGCONT).
+		spec.BeforeExec = sandbox.StopSelf
+	}
 	for _, fd := range o.execFds {
 		// Not into the sandbox's processes (the command gets none of
 		// them either: build leaves them out of spec.Fds).
@@ -85,9 +92,6 @@ func check(o *options) (int, error) {
 			return exitSetup, fmt.Errorf("%s %w", o.foreign, errNoForeign)
 		}
 		return exitSetup, fmt.Errorf("%s: foreign id ranges are not supported by nook yet", o.foreign)
-	}
-	if o.suspend {
-		return exitUsage, fmt.Errorf("--suspend is not supported by nook")
 	}
 	if o.cmd[0] == "" {
 		// Python's execvp refuses an empty name (ValueError): a

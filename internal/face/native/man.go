@@ -44,7 +44,7 @@ var optionNotes = sync.OnceValue(func() map[string]string {
 		"chmod":         "Unless --no-sort is given it runs after every other filesystem operation.",
 		"remount-ro":    "Not recursive: mounts below {DEST} keep their own flags.",
 		"no-sort":       "See FILESYSTEM ORDER.",
-		"bind-nofollow": "{DEST} is made as an empty file when missing, and the link is mounted on it; mkosi binds /etc/resolv.conf so.",
+		"bind-nofollow": "{DEST} is made as an empty file when missing, and the link is mounted on it; mkosi binds /etc/resolv.conf so. A symlink in procfs (/proc/self/fd/N, /proc/PID/root, /proc/self) is refused: it names a process's file rather than holding a path.",
 		"dest-nofollow": "mkosi-sandbox binds every file so. A directory bound onto a symlink follows it as usual; a missing {DEST} is made as for any bind.",
 		"symlink-replace": "A symlink already there with the same target is left alone; a directory there is an error. " +
 			"The new symlink is made on a separate tmpfs and mounted over what is there, so a host file below a read-only bind stays as it is: mkosi links /etc/passwd and its like so into a bound /etc.",
@@ -58,6 +58,7 @@ var optionNotes = sync.OnceValue(func() map[string]string {
 		"clearenv": "--setenv and --unsetenv apply in the order given, after --clearenv.",
 		"as-pid-1": "Needs a pid namespace. The command must then reap its own orphans.",
 		"pack-fds": "See FILE DESCRIPTORS.",
+		"suspend":  "Its caller waits for that stop (waitid(2) with WSTOPPED and WNOWAIT) and sends SIGCONT: mkosi-sandbox's --suspend. Only nook stops: the sandbox's process, already in its namespaces, waits for nook. The Go init engine sets the sandbox up.",
 		"keep-fd":  "See FILE DESCRIPTORS.",
 	}
 })
@@ -140,7 +141,7 @@ func ManPage(w io.Writer, date string) {
 
 	m.macro("SH", "IDENTITY")
 	m.text("nook makes a user namespace unless it runs as root (effective uid 0). " +
-		"--userns always makes one for root too; --userns never makes none, and then only root can build a sandbox. " +
+		"--userns always makes one for root too; --userns never makes none, and then only root, or a process holding CAP_SYS_ADMIN (inside another sandbox's user namespace, say), can build a sandbox. " +
 		"Without a user namespace the ids are the host's, and --uid and --gid switch the command to other ids. " +
 		"In a user namespace the caller's ids are mapped according to --identity:")
 	m.tag("`self`", "the caller's uid and gid are mapped to themselves, one id each (the default). --uid and --gid map the caller to other ids instead.")

@@ -374,6 +374,7 @@ var options = sync.OnceValue(func() []option {
 		{name: "new-session", group: "Process", help: "run the command in a new session (no controlling terminal)", apply: flag(func(r *runOptions) { r.spec.NewSession = true })},
 		{name: "as-pid-1", group: "Process", help: "run the command itself as pid 1 (no reaper)", apply: flag(func(r *runOptions) { r.spec.AsPID1 = true })},
 		{name: "pack-fds", group: "Process", help: "pass inherited fds as 3, 4, ... with LISTEN_FDS and LISTEN_PID", apply: flag(func(r *runOptions) { r.spec.PackFds = true })},
+		{name: "suspend", group: "Process", help: "once the sandbox is set up, stop nook (SIGSTOP) before the command starts; it starts when nook is continued (SIGCONT)", apply: flag(func(r *runOptions) { r.spec.BeforeExec = sandbox.StopSelf })},
 		{name: "close-fds", group: "Process", help: "pass no inherited fds above 2 (but those of --keep-fd)", apply: flag(func(r *runOptions) { r.closeFds = true })},
 		{name: "keep-fd", args: []string{"FD"}, group: "Process", help: "pass inherited fd FD even when it is a directory or with --close-fds", apply: func(r *runOptions, a []string) error {
 			fd, err := parseKeepFd(a[0])
