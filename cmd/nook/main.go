@@ -14,6 +14,7 @@ import (
 	"github.com/nook-project/nook/internal/face/mkosi"
 	"github.com/nook-project/nook/internal/face/native"
 	"github.com/nook-project/nook/internal/face/schroot"
+	"github.com/nook-project/nook/internal/face/virtnook"
 	"github.com/nook-project/nook/sandbox"
 )
 
@@ -38,6 +39,14 @@ func main() {
 		os.Exit(schroot.Run(os.Args[0], args, native.Version))
 	case faceMkosi:
 		os.Exit(mkosi.Run(args, inherited, native.Version))
+	case faceVirtNook:
+		if len(args) > 1 && args[0] == "session" {
+			// The server's execute prefix is `EXE session run ID …`
+			// (virtnook's auxverb); a copy of nook named for the
+			// face answers it as nook does.
+			os.Exit(native.Session(args[1:], inherited))
+		}
+		os.Exit(virtnook.Run(args, native.Version))
 	}
 	if len(args) == 0 {
 		usage(os.Stderr)
@@ -60,6 +69,8 @@ func main() {
 		os.Exit(schroot.Run("schroot", args[1:], native.Version))
 	case "mkosi-sandbox":
 		os.Exit(mkosi.Run(args[1:], inherited, native.Version))
+	case virtnook.Name:
+		os.Exit(virtnook.Run(args[1:], native.Version))
 	case "session":
 		os.Exit(native.Session(args[1:], inherited))
 	case "chroot":

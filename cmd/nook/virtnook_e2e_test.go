@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nook-project/nook/session"
+)
+
+// virtnookPackage writes a source package with nothing to build and three
+// tests: plain (writes an artifact naming the user it runs as), fails
+// (exits 3 on purpose) and service (needs isolation-container and root:
+// starts a listener with systemd-run and talks to it).
+func virtnookPackage(t *testing.T, dir string) string {
+	t.Helper()
+	pkg := filepath.Join(dir, "pkg")
+	files := map[string]string{
+		"debian/control": "Source: nookvirt\nSection: misc\nPriority: optional\nMaintainer: nook CI <nook@example.invalid>\n" +
+			"Standards-Version: 4.6.2\n\nPackage: nookvirt\nArchitecture: all\nDescription: autopkgtest-virt-nook check\n Tests only.\n",
+		"debian/changelog": "nookvirt (1.0) unstable; urgency=medium\n\n  * Initial release.\n\n -- nook CI <nook@example.invalid>  Mon, 23 Nov 2026 00:00:00 +0000\n",
+		"debian/tests/control": "Tests: plain\nDepends: coreutils\n\n" +
+			"Test-Command: echo failing-on-purpose >&2; exit 3\nDepends: coreutils\nFeatures: test-name=fails\n\n" +
+			"Tests: service\nDepends: coreutils\nRestrictions: isolation-container, needs-root\n",
+		"debian/tests/plain":   "#!/bin/sh\nset -e\necho \"artifact written by $(id -un)\" > \"$AUTOPKGTEST_ARTIFACTS/note.txt\"\n",
+		"debian/tests/service": "#!/bin/sh\nset -e\nsystemctl is-system-running --wait || true\nsystemd-run --unit=nookvirt-echo --property=Type=exec sh -c 'echo served >/run/nookvirt-served; sleep 1000'\nfor i in $(seq 50); do [ -e /run/nookvirt-served ] && break; sleep 0.2; done\nsystemctl is-active nookvirt-echo\ncat /run/nookvirt-served\n",
+	}
+	for name, text := range files {
+		p := filepath.Join(pkg, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pkg
+}
+
+// autopkgtest runs Debian's autopkgtest in dir with the test's nook
+// directories and PATH first, and returns its exit status and output.
+func (e *sessionEnv) autopkgtest(dir string, path string, args ...string) (int, string) {
+	e.t.Helper()
+	cmd := exec.Command("autopkgtest", args...)
+	cmd.Dir = dir
+	cmd.Env = append(append([]string{}, e.env...), "PATH="+path+":"+os.Getenv("PATH"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run autopkgtest: %v", err)
+	}
+	return code, out.String()
+}
+
+// summary is autopkgtest's summary file with runs of spaces squeezed, its
+// lines sorted and each once: autopkgtest 5.28 writes a test skipped for
+// a restriction when it skips it and again at the end.
+func summary(t *testing.T, out string) string {
+	b, _ := os.ReadFile(filepath.Join(out, "summary"))
+	lines := strings.Split(strings.TrimSpace(regexp.MustCompile(` +`).ReplaceAllString(string(b), " ")), "\n")
+	sort.Strings(lines)
+	return strings.Join(slices.Compact(lines), "\n")
+}
+
+// Debian 12's autopkgtest drives nook called as autopkgtest-virt-nook (a
+// symlink on PATH, named as autopkgtest names servers: -- nook CHROOT)
+// over the bookworm buildd chroot: the plain test passes (its artifact copied up
+// from the session), the failing one fails with its status, the one that
+// needs isolation-container is skipped (no --boot), exit status 6 (4: a
+// test failed, 2: one was skipped), and no session is left. Then the same
+// through `nook autopkgtest-virt-nook`, one test. Without subordinate ids
+// the server refuses, saying why.
+func TestAutopkgtestVirtNook(t *testing.T) {
+	// The buildd chroot: an unbuilt tree's tests need dpkg-dev in the
+	// testbed, and no archive is reached.
+	const tarball = "/var/cache/nook-ci/bookworm-buildd.tar"
+	if _, err := exec.LookPath("autopkgtest"); err != nil {
+		t.Skipf("SKIP: autopkgtest is not installed (apt-get install autopkgtest): %v", err)
+	}
+	if _, err := os.Stat(tarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	e := newSessionEnv(t)
+	e.must("chroot", "add", "bookworm", tarball)
+	pkg := virtnookPackage(t, e.dir)
+	bin := filepath.Join(e.dir, "bin")
+	os.Mkdir(bin, 0o755)
+	if err := os.Symlink(nookBin, filepath.Join(bin, "autopkgtest-virt-nook")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(e.dir, "out")
+	if session.DetectIDMode() == session.IDSingle {
+		// Every test goes through su, which cannot set groups with a
+		// single id: the server says so and starts no session.
+		code, log := e.autopkgtest(e.dir, bin, "--no-built-binaries", "--output-dir", out, pkg+"/", "--", "nook", "bookworm")
+		if code != 16 || !strings.Contains(log, "autopkgtest-virt-nook: you have no subordinate ids") {
+			t.Errorf("autopkgtest without subordinate ids: exit %d, want 16 (testbed failure) and the server's reason\n--- output:\n%s", code, log)
+		}
+		if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
+			t.Errorf("sessions left after autopkgtest: %s", l)
+		}
+		return
+	}
+	start := time.Now()
+	code, log := e.autopkgtest(e.dir, bin, "--no-built-binaries", "--output-dir", out, pkg+"/", "--", "nook", "bookworm")
+	t.Logf("autopkgtest through autopkgtest-virt-nook took %v", time.Since(start))
+	want := "fails FAIL non-zero exit status 3\nplain PASS\n" +
+		`service SKIP Test restriction "isolation-container" requires testbed capability "isolation-container" and/or "isolation-machine"`
+	if got := summary(t, out); code != 6 || got != want {
+		t.Errorf("autopkgtest: exit %d, summary:\n%s\nwant exit 6 and:\n%s\n--- output:\n%s", code, got, want, log)
+	}
+	// Who runs a test without needs-root: with subordinate ids the
+	// caller's own name, suggested as the normal user; as real root the
+	// user autopkgtest makes (revert-full-system, no suggestion).
+	note, _ := os.ReadFile(filepath.Join(out, "artifacts", "note.txt"))
+	by := strings.TrimPrefix(strings.TrimSpace(string(note)), "artifact written by ")
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch mode := session.DetectIDMode(); {
+	case by == string(note) || by == "":
+		t.Errorf("artifact %q: not written by the plain test", note)
+	case mode == session.IDSubids && by != me.Username:
+		t.Errorf("plain ran as %q, want the caller %q (suggested-normal-user)", by, me.Username)
+	case by == "root":
+		t.Errorf("plain ran as root, want a normal user")
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "fails-stderr")); strings.TrimSpace(string(b)) != "failing-on-purpose" {
+		t.Errorf("the failing test's stderr: %q", b)
+	}
+	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
+		t.Errorf("sessions left after autopkgtest: %s", l)
+	}
+
+	// nook's own command line: autopkgtest takes a server path with a /
+	// as it is.
+	out2 := filepath.Join(e.dir, "out2")
+	code, log = e.autopkgtest(e.dir, bin, "--no-built-binaries", "--test-name", "plain", "--output-dir", out2, pkg+"/", "--", nookBin, "autopkgtest-virt-nook", "bookworm")
+	if got := summary(t, out2); code != 0 || !strings.HasPrefix(got, "plain PASS\n") {
+		t.Errorf("autopkgtest -- nook autopkgtest-virt-nook --test-name plain: exit %d, summary %q, want 0 and plain PASS\n--- output:\n%s", code, got, log)
+	}
+	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
+		t.Errorf("sessions left after autopkgtest: %s", l)
+	}
+}
