@@ -19,7 +19,7 @@ import (
 // virtnookPackage writes a source package with nothing to build and three
 // tests: plain (writes an artifact naming the user it runs as), fails
 // (exits 3 on purpose) and service (needs isolation-container and root:
-// starts a listener with systemd-run and talks to it).
+// starts a socket-activated service and talks to it).
 func virtnookPackage(t *testing.T, dir string) string {
 	t.Helper()
 	pkg := filepath.Join(dir, "pkg")
@@ -31,7 +31,19 @@ func virtnookPackage(t *testing.T, dir string) string {
 			"Test-Command: echo failing-on-purpose >&2; exit 3\nDepends: coreutils\nFeatures: test-name=fails\n\n" +
 			"Tests: service\nDepends: coreutils\nRestrictions: isolation-container, needs-root\n",
 		"debian/tests/plain":   "#!/bin/sh\nset -e\necho \"artifact written by $(id -un)\" > \"$AUTOPKGTEST_ARTIFACTS/note.txt\"\n",
-		"debian/tests/service": "#!/bin/sh\nset -e\nsystemctl is-system-running --wait || true\nsystemd-run --unit=nookvirt-echo --property=Type=exec sh -c 'echo served >/run/nookvirt-served; sleep 1000'\nfor i in $(seq 50); do [ -e /run/nookvirt-served ] && break; sleep 0.2; done\nsystemctl is-active nookvirt-echo\ncat /run/nookvirt-served\n",
+		"debian/tests/service": `#!/bin/bash
+set -e
+# A socket-activated service on a loopback port (the container shares the
+# host's network: a port of its own), asked through bash's /dev/tcp.
+port=$((20000 + $$ % 20000))
+printf '[Socket]\nListenStream=127.0.0.1:%s\nAccept=yes\n' $port >/run/systemd/system/nookvirt.socket
+printf '[Service]\nExecStart=/bin/echo served by %%N\nStandardOutput=socket\n' >/run/systemd/system/nookvirt@.service
+systemctl daemon-reload
+systemctl start nookvirt.socket
+exec 3<>/dev/tcp/127.0.0.1/$port
+cat <&3
+systemctl stop nookvirt.socket
+`,
 	}
 	for name, text := range files {
 		p := filepath.Join(pkg, name)
@@ -149,6 +161,53 @@ func TestAutopkgtestVirtNook(t *testing.T) {
 	code, log = e.autopkgtest(e.dir, bin, "--no-built-binaries", "--test-name", "plain", "--output-dir", out2, pkg+"/", "--", nookBin, "autopkgtest-virt-nook", "bookworm")
 	if got := summary(t, out2); code != 0 || !strings.HasPrefix(got, "plain PASS\n") {
 		t.Errorf("autopkgtest -- nook autopkgtest-virt-nook --test-name plain: exit %d, summary %q, want 0 and plain PASS\n--- output:\n%s", code, got, log)
+	}
+	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
+		t.Errorf("sessions left after autopkgtest: %s", l)
+	}
+}
+
+// The same package through autopkgtest-virt-nook --boot over the systemd
+// chroot: the session is booted, so isolation-container is offered and the
+// service test (systemd-run, systemctl) runs and passes, alongside the
+// plain one and the failing one (exit status 4), and nothing is left: no
+// session, no container. The systemd chroot has no dpkg-dev, whose
+// dpkg-source autopkgtest only looks for before copying an unbuilt tree:
+// a setup command stands one in.
+func TestAutopkgtestVirtNookBoot(t *testing.T) {
+	const tarball = "/var/cache/nook-ci/bookworm-systemd.tar"
+	if _, err := exec.LookPath("autopkgtest"); err != nil {
+		t.Skipf("SKIP: autopkgtest is not installed (apt-get install autopkgtest): %v", err)
+	}
+	if session.DetectIDMode() != session.IDSubids {
+		t.Skip("SKIP: a booted session needs subordinate ids and an unprivileged caller (TestBootSessionCLI checks the refusals)")
+	}
+	if _, err := session.DelegatedCgroup(); err != nil {
+		t.Skipf("SKIP: no delegated cgroup v2 here (CI's test/lib/runtests.sh starts the tests in one): %v", err)
+	}
+	if _, err := os.Stat(tarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	e := newSessionEnv(t)
+	e.must("chroot", "add", "sd", tarball)
+	pkg := virtnookPackage(t, e.dir)
+	bin := filepath.Join(e.dir, "bin")
+	os.Mkdir(bin, 0o755)
+	if err := os.Symlink(nookBin, filepath.Join(bin, "autopkgtest-virt-nook")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(e.dir, "out")
+	start := time.Now()
+	code, log := e.autopkgtest(e.dir, bin, "--no-built-binaries", "--output-dir", out,
+		"--setup-commands", "command -v dpkg-source || { printf '#!/bin/sh\\nexit 0\\n' >/usr/local/bin/dpkg-source; chmod +x /usr/local/bin/dpkg-source; }",
+		pkg+"/", "--", "nook", "--boot", "sd")
+	t.Logf("autopkgtest through autopkgtest-virt-nook --boot took %v", time.Since(start))
+	want := "fails FAIL non-zero exit status 3\nplain PASS\nservice PASS"
+	if got := summary(t, out); code != 4 || got != want {
+		t.Errorf("autopkgtest --boot: exit %d, summary:\n%s\nwant exit 4 and:\n%s\n--- output:\n%s", code, got, want, log)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "service-stdout")); !strings.HasPrefix(string(b), "served by nookvirt@") {
+		t.Errorf("the service test's output: %q, want the service's answer", b)
 	}
 	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
 		t.Errorf("sessions left after autopkgtest: %s", l)
