@@ -1,6 +1,7 @@
 // Command nook runs commands in rootless sandboxes. Which face answers
 // depends on the name it is called by: nook's own command line, or (later)
-// the bwrap, schroot and mkosi-sandbox personalities.
+// the bwrap, schroot and mkosi-sandbox personalities, or autopkgtest's
+// virtualisation server (autopkgtest-virt-nook).
 package main
 
 import (
@@ -154,6 +155,8 @@ Commands:
                                 schroot, or by a name containing "unschroot")
   mkosi-sandbox [OPTIONS] [--] [CMD...]  mkosi-sandbox's command line (also:
                                 nook called as mkosi-sandbox)
+  autopkgtest-virt-nook [OPTIONS] CHROOT  autopkgtest's virtualisation server
+                                (also: nook called as autopkgtest-virt-nook)
   session begin|run|end|list|info  build sessions (nook session --help)
   chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
   cache list|prune              the unpack cache of chroot tarballs

@@ -30,7 +30,7 @@ func virtnookPackage(t *testing.T, dir string) string {
 		"debian/tests/control": "Tests: plain\nDepends: coreutils\n\n" +
 			"Test-Command: echo failing-on-purpose >&2; exit 3\nDepends: coreutils\nFeatures: test-name=fails\n\n" +
 			"Tests: service\nDepends: coreutils\nRestrictions: isolation-container, needs-root\n",
-		"debian/tests/plain":   "#!/bin/sh\nset -e\necho \"artifact written by $(id -un)\" > \"$AUTOPKGTEST_ARTIFACTS/note.txt\"\n",
+		"debian/tests/plain": "#!/bin/sh\nset -e\necho \"artifact written by $(id -un)\" > \"$AUTOPKGTEST_ARTIFACTS/note.txt\"\n",
 		"debian/tests/service": `#!/bin/bash
 set -e
 # A socket-activated service on a loopback port (the container shares the

@@ -122,6 +122,7 @@ func (s *server) debugf(format string, a ...any) {
 func (s *server) serve() int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGPIPE)
+	defer signal.Stop(sigs)
 	go func() {
 		sig := <-sigs
 		// The testbed goes with the server, as VirtSubproc's does.
