@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -10,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -212,4 +216,150 @@ func TestAutopkgtestVirtNookBoot(t *testing.T) {
 	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
 		t.Errorf("sessions left after autopkgtest: %s", l)
 	}
+}
+
+// The protocol itself over the bookworm chroot, as autopkgtest speaks it:
+// open answers a scratch directory; print-execute-command runs commands as
+// root from /; copydown and copyup carry a directory's files with their
+// contents and modes (an executable stays one) and a single file;
+// revert gives a fresh session (a file written anywhere, /home and the
+// scratch directory's contents included, is gone) with the same scratch
+// path; SIGTERM ends the server and its session.
+func TestVirtNookProtocol(t *testing.T) {
+	const tarball = "/var/cache/nook-ci/bookworm-minbase.tar"
+	if _, err := os.Stat(tarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	e := newSessionEnv(t)
+	e.must("chroot", "add", "bookworm", tarball)
+	srv := exec.Command(nookBin, "autopkgtest-virt-nook", "bookworm")
+	srv.Env = e.env
+	var serr bytes.Buffer
+	srv.Stderr = &serr
+	in, err := srv.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	r := bufio.NewReader(outPipe)
+	read := func() string {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("server: %v (stderr %s)", err, serr.String())
+		}
+		return strings.TrimSpace(l)
+	}
+	cmd := func(c string) string {
+		t.Helper()
+		in.Write([]byte(c + "\n"))
+		return read()
+	}
+	if session.DetectIDMode() == session.IDSingle {
+		// The server refuses to start (TestAutopkgtestVirtNook has why),
+		// before its greeting.
+		rest, _ := io.ReadAll(r)
+		err := srv.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || len(rest) != 0 || !strings.Contains(serr.String(), "no subordinate ids") {
+			t.Errorf("server without subordinate ids: %v, stdout %q, stderr %q; want exit 1, no greeting, the reason", err, rest, serr.String())
+		}
+		return
+	}
+	if l := read(); l != "ok" {
+		t.Fatalf("greeting %q", l)
+	}
+	open := cmd("open")
+	scratch, ok := strings.CutPrefix(open, "ok /tmp/autopkgtest.")
+	if !ok || scratch == "" {
+		t.Fatalf("open: %q (stderr %s)", open, serr.String())
+	}
+	scratch = strings.TrimPrefix(open, "ok ")
+	pec := cmd("print-execute-command")
+	var auxverb []string
+	for _, a := range strings.Split(strings.TrimPrefix(pec, "ok "), ",") {
+		auxverb = append(auxverb, unquoteURL(a))
+	}
+	tb := func(script string) string {
+		t.Helper()
+		c := exec.Command(auxverb[0], append(auxverb[1:], "sh", "-c", script)...)
+		c.Env = e.env
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s in the testbed: %v: %s", script, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := tb("echo $(id -u) $(pwd) $(stat -c %a " + scratch + ")"); got != "0 / 1777" {
+		t.Errorf("a command through print-execute-command: %q, want root in / and the scratch directory mode 1777", got)
+	}
+	host := filepath.Join(e.dir, "down")
+	os.MkdirAll(filepath.Join(host, "sub"), 0o755)
+	os.WriteFile(filepath.Join(host, "sub", "run.sh"), []byte("#!/bin/sh\necho ran\n"), 0o755)
+	os.WriteFile(filepath.Join(host, "data"), []byte("some data\n"), 0o640)
+	if l := cmd("copydown " + host + "/ " + scratch + "/tree/"); l != "ok" {
+		t.Fatalf("copydown of a directory: %q (stderr %s)", l, serr.String())
+	}
+	if got := tb("cd " + scratch + "/tree && sub/run.sh && stat -c '%a %U' data sub/run.sh"); got != "ran\n640 root\n755 root" {
+		t.Errorf("copied down: %q, want the script run and modes 640, 755, owned by root", got)
+	}
+	tb("echo from-testbed >" + scratch + "/tree/new; chmod 600 " + scratch + "/tree/new; mkdir -p /home/x; touch /home/x/kept /etc/nookvirt")
+	up := filepath.Join(e.dir, "up")
+	if l := cmd("copyup " + scratch + "/tree/ " + up + "/"); l != "ok" {
+		t.Fatalf("copyup of a directory: %q (stderr %s)", l, serr.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(up, "new")); string(b) != "from-testbed\n" {
+		t.Errorf("copied up: %q", b)
+	}
+	if fi, err := os.Stat(filepath.Join(up, "new")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("copied up file mode: %v %v, want 0600", fi, err)
+	}
+	if fi, err := os.Stat(filepath.Join(up, "sub", "run.sh")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("copied up script mode: %v %v, want 0755", fi, err)
+	}
+	if l := cmd("copyup " + scratch + "/tree/data " + filepath.Join(e.dir, "one")); l != "ok" {
+		t.Errorf("copyup of a file: %q", l)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.dir, "one")); string(b) != "some data\n" {
+		t.Errorf("file copied up: %q", b)
+	}
+	if l := cmd("copyup " + scratch + "/nosuch " + filepath.Join(e.dir, "two")); l != "copy-failed" {
+		t.Errorf("copyup of a missing file: %q, want copy-failed", l)
+	}
+	if l := cmd("revert"); l != "ok "+scratch {
+		t.Errorf("revert: %q, want the same scratch %s", l, scratch)
+	}
+	pec2 := cmd("print-execute-command")
+	if pec2 == pec {
+		t.Errorf("revert kept the session: %s", pec2)
+	}
+	auxverb = nil
+	for _, a := range strings.Split(strings.TrimPrefix(pec2, "ok "), ",") {
+		auxverb = append(auxverb, unquoteURL(a))
+	}
+	if got := tb("ls -A " + scratch + "; ls /home/x /etc/nookvirt 2>&1 | wc -l; stat -c %a " + scratch); got != "2\n1777" {
+		t.Errorf("after revert: %q, want an empty scratch (1777) and /home/x, /etc/nookvirt gone", got)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	err = srv.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
+		t.Errorf("server after SIGTERM: %v, want killed by the signal", err)
+	}
+	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
+		t.Errorf("sessions left after SIGTERM: %s", l)
+	}
+}
+
+// unquoteURL undoes the server's URL quoting (%XX), as autopkgtest does.
+func unquoteURL(s string) string {
+	u, err := url.PathUnescape(s)
+	if err != nil {
+		return s
+	}
+	return u
 }
