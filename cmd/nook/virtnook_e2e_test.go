@@ -363,3 +363,56 @@ func unquoteURL(s string) string {
 	}
 	return u
 }
+
+// --network off: the execute prefix asks for no network, and a command
+// through it sees only lo (/proc/net/dev is its network namespace's);
+// the default sees the host's interfaces too.
+func TestVirtNookNetworkOff(t *testing.T) {
+	const tarball = "/var/cache/nook-ci/bookworm-minbase.tar"
+	if _, err := os.Stat(tarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if session.DetectIDMode() == session.IDSingle {
+		t.Skip("SKIP: the server does not start without subordinate ids (TestVirtNookProtocol checks the refusal)")
+	}
+	e := newSessionEnv(t)
+	e.must("chroot", "add", "bookworm", tarball)
+	hostIfs := 0
+	if b, err := os.ReadFile("/proc/net/dev"); err == nil {
+		hostIfs = strings.Count(string(b), ":")
+	}
+	for _, c := range []struct {
+		args []string
+		off  bool
+		want int
+	}{{[]string{"--network", "off"}, true, 1}, {nil, false, hostIfs}} {
+		in := "open\nprint-execute-command\nquit\n"
+		srv := exec.Command(nookBin, append(append([]string{"autopkgtest-virt-nook"}, c.args...), "bookworm")...)
+		srv.Env, srv.Stdin = e.env, strings.NewReader(in)
+		out, err := srv.Output()
+		lines := strings.Split(string(out), "\n")
+		if err != nil || len(lines) < 4 || !strings.HasPrefix(lines[2], "ok ") {
+			t.Fatalf("server %q: %v, %q", c.args, err, out)
+		}
+		// The session ended with quit; a new one for the command.
+		var auxverb []string
+		for _, a := range strings.Split(strings.TrimPrefix(lines[2], "ok "), ",") {
+			auxverb = append(auxverb, unquoteURL(a))
+		}
+		if got := slices.Contains(auxverb, "--no-network"); got != c.off {
+			t.Errorf("server %q: execute prefix %q", c.args, auxverb)
+		}
+		id := auxverb[3]
+		e.must("session", "begin", "--name", id, "bookworm")
+		cmd := exec.Command(auxverb[0], append(auxverb[1:], "cat", "/proc/net/dev")...)
+		cmd.Env = e.env
+		b, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%q: %v", auxverb, err)
+		}
+		if n := strings.Count(string(b), ":"); n != c.want || !strings.Contains(string(b), "lo:") {
+			t.Errorf("server %q: a command sees %d interfaces, want %d:\n%s", c.args, n, c.want, b)
+		}
+		e.must("session", "end", id)
+	}
+}
