@@ -37,7 +37,7 @@ func TestFaceFor(t *testing.T) {
 		{"/usr/bin/mkosi-sandbox", nil, nookFile, faceMkosi},
 		{"autopkgtest-virt-nook", []string{"bookworm"}, nookFile, faceVirtNook},
 		{"/usr/local/bin/autopkgtest-virt-nook", []string{"-d", "--boot", "sd"}, nookFile, faceVirtNook},
-		{"/proc/self/exe", []string{"session", "run", "x"}, func() string { return "/usr/bin/autopkgtest-virt-nook" }, faceVirtNook},
+		{"/proc/self/exe", []string{"--execute", "x", "--", "true"}, func() string { return "/usr/bin/autopkgtest-virt-nook" }, faceVirtNook},
 		{"nook", []string{"autopkgtest-virt-nook", "bookworm"}, nookFile, faceNative},
 		{"/proc/self/exe", nil, func() string { return "/usr/bin/mkosi-sandbox" }, faceMkosi},
 		// Re-executed with an option only mkosi-sandbox has: its face again.

@@ -41,13 +41,7 @@ func main() {
 	case faceMkosi:
 		os.Exit(mkosi.Run(args, inherited, native.Version))
 	case faceVirtNook:
-		if len(args) > 1 && args[0] == "session" {
-			// The server's execute prefix is `EXE session run ID …`
-			// (virtnook's auxverb); a copy of nook named for the
-			// face answers it as nook does.
-			os.Exit(native.Session(args[1:], inherited))
-		}
-		os.Exit(virtnook.Run(args, native.Version))
+		os.Exit(virtnookRun(args, inherited))
 	}
 	if len(args) == 0 {
 		usage(os.Stderr)
@@ -71,7 +65,7 @@ func main() {
 	case "mkosi-sandbox":
 		os.Exit(mkosi.Run(args[1:], inherited, native.Version))
 	case virtnook.Name:
-		os.Exit(virtnook.Run(args[1:], native.Version))
+		os.Exit(virtnookRun(args[1:], inherited))
 	case "session":
 		os.Exit(native.Session(args[1:], inherited))
 	case "chroot":
@@ -164,4 +158,17 @@ Commands:
   completion bash|zsh           print a shell completion script
   help [COMMAND]                this, or COMMAND's help
 `)
+}
+
+// virtnookRun is the autopkgtest-virt-nook face: the server, or with
+// --execute first the execute prefix it hands autopkgtest (`… --execute
+// ID [OPTIONS] -- CMD`: nook session run's, nook's own failures exiting
+// 255, as the protocol asks). The prefix is answered here: virtnook cannot
+// import the native face, which lists virtnook's options for the shell
+// completion.
+func virtnookRun(args []string, inherited []int) int {
+	if len(args) > 0 && args[0] == virtnook.ExecuteOption {
+		return native.SessionRunFailing(args[1:], inherited, virtnook.ExecuteFailed)
+	}
+	return virtnook.Run(args, native.Version)
 }

@@ -331,8 +331,21 @@ func TestVirtNookProtocol(t *testing.T) {
 	if l := cmd("copyup " + scratch + "/nosuch " + filepath.Join(e.dir, "two")); l != "copy-failed" {
 		t.Errorf("copyup of a missing file: %q, want copy-failed", l)
 	}
+	// The prefix's exit status is the command's, 125 included; nook's
+	// own failures are 255, the protocol's for a testbed's (here: the
+	// prefix of a session a revert ended).
+	old := exec.Command(auxverb[0], append(auxverb[1:], "sh", "-c", "exit 125")...)
+	old.Env = e.env
+	if err := old.Run(); err == nil || old.ProcessState.ExitCode() != 125 {
+		t.Errorf("a command that exits 125: %v, want exit status 125", err)
+	}
 	if l := cmd("revert"); l != "ok "+scratch {
 		t.Errorf("revert: %q, want the same scratch %s", l, scratch)
+	}
+	gone := exec.Command(auxverb[0], append(auxverb[1:], "true")...)
+	gone.Env = e.env
+	if msg, err := gone.CombinedOutput(); err == nil || gone.ProcessState.ExitCode() != 255 || !strings.Contains(string(msg), "session") {
+		t.Errorf("the prefix of an ended session: %v, %q; want exit status 255 and nook's reason", err, msg)
 	}
 	pec2 := cmd("print-execute-command")
 	if pec2 == pec {
@@ -402,7 +415,7 @@ func TestVirtNookNetworkOff(t *testing.T) {
 		if got := slices.Contains(auxverb, "--no-network"); got != c.off {
 			t.Errorf("server %q: execute prefix %q", c.args, auxverb)
 		}
-		id := auxverb[3]
+		id := auxverb[slices.Index(auxverb, "--execute")+1]
 		e.must("session", "begin", "--name", id, "bookworm")
 		cmd := exec.Command(auxverb[0], append(auxverb[1:], "cat", "/proc/net/dev")...)
 		cmd.Env = e.env

@@ -272,12 +272,32 @@ func (s *server) capabilities() []string {
 	return caps
 }
 
+// ExecuteOption, first after the face's name, makes the rest of the
+// command line nook session run's: the execute prefix the server hands
+// out (cmd/nook answers it).
+const ExecuteOption = "--execute"
+
+// ExecuteFailed is the prefix's exit status for nook's own failures: the
+// protocol's for a testbed that failed (254 or 255), which autopkgtest
+// reports as such, where nook session run's 125 would pass for the
+// command's.
+const ExecuteFailed = 255
+
 // auxverb is the command prefix that runs a command in the testbed as
-// root from /: nook's own session run. Called by a name that is the
-// face's (a copy of nook named autopkgtest-virt-nook), that name answers
-// `session …` as nook does (see cmd/nook).
+// root from /: nook session run's, through the face (ExecuteOption) for
+// its exit status. A copy of nook named for the face takes the option
+// without the name.
 func (s *server) auxverb() []string {
-	a := []string{s.exe, "session", "run", s.id, "--user", "root", "--directory", "/"}
+	return s.runAs("root")
+}
+
+// runAs is the prefix that runs a command in the testbed as user.
+func (s *server) runAs(user string) []string {
+	a := []string{s.exe, Name, ExecuteOption}
+	if filepath.Base(s.exe) == Name {
+		a = []string{s.exe, ExecuteOption}
+	}
+	a = append(a, s.id, "--user", user, "--directory", "/")
 	if s.o.noNetwork {
 		a = append(a, "--no-network")
 	}
@@ -347,7 +367,8 @@ func (s *server) normalUser(st *session.State) string {
 		return ""
 	}
 	// nook adds a user a command asks for that the session lacks.
-	c := exec.Command(s.exe, "session", "run", s.id, "--user", u.Username, "--directory", "/", "--", "true")
+	pre := s.runAs(u.Username)
+	c := exec.Command(pre[0], append(pre[1:], "true")...)
 	c.Stderr = s.errOut
 	if err := c.Run(); err != nil {
 		s.debugf("add user %s to session %s: %v", u.Username, s.id, err)
