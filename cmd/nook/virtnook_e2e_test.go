@@ -429,3 +429,38 @@ func TestVirtNookNetworkOff(t *testing.T) {
 		e.must("session", "end", id)
 	}
 }
+
+// A chroot given as a tarball's path is begun from that file, named as
+// sbuild names its tarballs; a path whose name another tarball beside it
+// takes is refused, saying which.
+func TestVirtNookTarballPath(t *testing.T) {
+	const tarball = "/var/cache/nook-ci/bookworm-minbase.tar"
+	if _, err := os.Stat(tarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if session.DetectIDMode() == session.IDSingle {
+		t.Skip("SKIP: the server does not start without subordinate ids (TestVirtNookProtocol checks the refusal)")
+	}
+	e := newSessionEnv(t)
+	dir := filepath.Join(e.dir, "tarballs")
+	os.Mkdir(dir, 0o755)
+	os.Symlink(tarball, filepath.Join(dir, "mine.tar"))
+	os.Symlink(tarball, filepath.Join(dir, "twice.tar"))
+	os.WriteFile(filepath.Join(dir, "twice.tar.zst"), nil, 0o644)
+	srv := exec.Command(nookBin, "autopkgtest-virt-nook", filepath.Join(dir, "mine.tar"))
+	srv.Env, srv.Stdin = e.env, strings.NewReader("open\nprint-execute-command\nquit\n")
+	out, err := srv.Output()
+	lines := strings.Split(string(out), "\n")
+	if err != nil || len(lines) < 4 || !strings.HasPrefix(lines[1], "ok /tmp/") || !strings.Contains(lines[2], ",mine-") || lines[3] != "ok" {
+		t.Errorf("server over a tarball's path: %v, %q; want a session of \"mine\"", err, out)
+	}
+	srv = exec.Command(nookBin, "autopkgtest-virt-nook", filepath.Join(dir, "twice.tar.zst"))
+	srv.Env = e.env
+	msg, err := srv.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(msg), filepath.Join(dir, "twice.tar")+" in the same directory takes its name") {
+		t.Errorf("server over a tarball whose name is taken: %v, %q; want exit 1 and which file takes it", err, msg)
+	}
+	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
+		t.Errorf("sessions left: %s", l)
+	}
+}

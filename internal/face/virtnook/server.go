@@ -44,7 +44,7 @@ func Run(args []string, version string) int {
 		fmt.Fprintf(os.Stderr, "%s: find nook's own path: %v\n", Name, err)
 		return 1
 	}
-	st, err := openStore(o.chroot)
+	st, name, err := openStore(o.chroot)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", Name, err)
 		return 1
@@ -55,31 +55,44 @@ func Run(args []string, version string) int {
 		fmt.Fprintf(os.Stderr, "%s: %s\n", Name, errSingleID)
 		return 1
 	}
+	o.chroot = name
 	s := &server{o: o, store: st, exe: exe, in: bufio.NewReader(os.Stdin), out: os.Stdout, errOut: os.Stderr}
 	return s.serve()
 }
 
-// openStore is the caller's store; a chroot given as a tarball's path is
-// looked up among that file's directory's tarballs, as sbuild's are.
-func openStore(chroot string) (*session.Store, error) {
+// openStore is the caller's store and the name to begin sessions of
+// chroot by. A chroot given as a tarball's path is looked up as sbuild's
+// tarballs are, among its directory's (bookworm-amd64.tar.zst is
+// "bookworm-amd64"), and must be the file that name finds there.
+func openStore(chroot string) (*session.Store, string, error) {
 	st, err := session.Open()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !strings.Contains(chroot, "/") {
-		return st, nil
+		return st, chroot, nil
 	}
 	abs, err := filepath.Abs(chroot)
 	if err != nil {
-		return nil, fmt.Errorf("chroot %s: %w", chroot, err)
+		return nil, "", fmt.Errorf("chroot %s: %w", chroot, err)
 	}
-	if fi, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("chroot %s: %w", chroot, err)
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("chroot %s: not a tarball (a directory chroot is defined with nook chroot add NAME DIR)", chroot)
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, "", fmt.Errorf("chroot %s: %w", chroot, err)
 	}
+	if !fi.Mode().IsRegular() {
+		return nil, "", fmt.Errorf("chroot %s: not a tarball (a directory is defined as a chroot with nook chroot add NAME DIR)", chroot)
+	}
+	name, _, _ := strings.Cut(filepath.Base(abs), ".t")
 	st.Registry = &session.Registry{SbuildDir: filepath.Dir(abs)}
-	return st, nil
+	c, err := st.Registry.Lookup(name)
+	if err != nil {
+		return nil, "", fmt.Errorf("chroot %s: not a tarball named as sbuild names them (NAME.tar, NAME.tar.zst, ...): %w", chroot, err)
+	}
+	if found, err := os.Stat(c.Path); err != nil || !os.SameFile(fi, found) {
+		return nil, "", fmt.Errorf("chroot %s: %s in the same directory takes its name %s (define it with nook chroot add NAME %s)", chroot, c.Path, name, abs)
+	}
+	return st, name, nil
 }
 
 // server is one run of the protocol.
