@@ -56,6 +56,7 @@ install:
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/nook $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	$(INSTALL) -m 0755 $(BUILDDIR)/nook $(DESTDIR)$(BINDIR)/nook
+	ln -sf nook $(DESTDIR)$(BINDIR)/autopkgtest-virt-nook
 	$(INSTALL) -m 0755 $(BUILDDIR)/nook-unpack $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack
 	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 0644 $(BUILDDIR)/nook.bash $(DESTDIR)$(BASHCOMPDIR)/nook
@@ -64,7 +65,7 @@ install:
 # Removes what install put there, and the directory of nook's own; the
 # shared directories stay.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/nook $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack \
+	rm -f $(DESTDIR)$(BINDIR)/nook $(DESTDIR)$(BINDIR)/autopkgtest-virt-nook $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES))) \
 		$(DESTDIR)$(BASHCOMPDIR)/nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
 	if [ -d $(DESTDIR)$(LIBEXECDIR)/nook ]; then rmdir $(DESTDIR)$(LIBEXECDIR)/nook; fi

@@ -75,6 +75,9 @@ install_once() {
 	done
 	[ -x "$dest$prefix/bin/nook" ] && [ -x "$dest$prefix/libexec/nook/nook-unpack" ] ||
 		fail "nook or nook-unpack is not executable"
+	# autopkgtest finds its virtualisation server by name (-- nook CHROOT).
+	[ "$(readlink "$dest$prefix/bin/autopkgtest-virt-nook")" = nook ] ||
+		fail "make install did not link $prefix/bin/autopkgtest-virt-nook to nook"
 	local extra
 	extra=$(cd "$dest$prefix" && find . -type f | sed 's|^\./||' | sort | comm -23 - <(printf '%s\n' "${files[@]}" | sort))
 	[ -z "$extra" ] || fail "make install installed files this test does not know: $extra"

@@ -35,6 +35,10 @@ func TestFaceFor(t *testing.T) {
 		{"exe", []string{"--help"}, nookFile, faceBwrap},
 		{"mkosi-sandbox", []string{"--ro-bind", "/", "/", "true"}, nookFile, faceMkosi},
 		{"/usr/bin/mkosi-sandbox", nil, nookFile, faceMkosi},
+		{"autopkgtest-virt-nook", []string{"bookworm"}, nookFile, faceVirtNook},
+		{"/usr/local/bin/autopkgtest-virt-nook", []string{"-d", "--boot", "sd"}, nookFile, faceVirtNook},
+		{"/proc/self/exe", []string{"--execute", "x", "--", "true"}, func() string { return "/usr/bin/autopkgtest-virt-nook" }, faceVirtNook},
+		{"nook", []string{"autopkgtest-virt-nook", "bookworm"}, nookFile, faceNative},
 		{"/proc/self/exe", nil, func() string { return "/usr/bin/mkosi-sandbox" }, faceMkosi},
 		// Re-executed with an option only mkosi-sandbox has: its face again.
 		{"/proc/self/exe", []string{"--ro-bind", "/", "/", "--same-dir", "true"}, nookFile, faceMkosi},

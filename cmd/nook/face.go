@@ -7,10 +7,11 @@ import (
 
 	"github.com/nook-project/nook/internal/face/bwrap"
 	"github.com/nook-project/nook/internal/face/mkosi"
+	"github.com/nook-project/nook/internal/face/virtnook"
 )
 
-// face is which command line answers: nook's own, bwrap's, schroot's or
-// mkosi-sandbox's.
+// face is which command line answers: nook's own, bwrap's, schroot's,
+// mkosi-sandbox's or autopkgtest's virtualisation server's.
 type face int
 
 const (
@@ -18,13 +19,15 @@ const (
 	faceBwrap
 	faceSchroot
 	faceMkosi
+	faceVirtNook
 )
 
 // faceFor chooses the face from the name nook was called by (argv0), the
 // name of the file it runs from (exe, read only when the name says
 // nothing) and the first argument.
 //
-// A name that is a face's decides: "bwrap", "mkosi-sandbox", "schroot" or a name containing
+// A name that is a face's decides: "bwrap", "mkosi-sandbox",
+// "autopkgtest-virt-nook", "schroot" or a name containing
 // "unschroot", and "nook" (nook's own command line, whatever follows).
 // Any other name is what a re-execution through /proc/self/exe gives
 // (execve(2) leaves argv[0] to the caller; bwrap's users pass
@@ -83,6 +86,8 @@ func faceByName(name string) (face, bool) {
 		return faceBwrap, true
 	case name == "mkosi-sandbox":
 		return faceMkosi, true
+	case name == virtnook.Name:
+		return faceVirtNook, true
 	case name == "schroot" || strings.Contains(name, "unschroot"):
 		return faceSchroot, true
 	case name == "nook" || strings.HasPrefix(name, "nook-") || strings.HasPrefix(name, "nook."):

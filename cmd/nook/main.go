@@ -1,6 +1,7 @@
 // Command nook runs commands in rootless sandboxes. Which face answers
 // depends on the name it is called by: nook's own command line, or (later)
-// the bwrap, schroot and mkosi-sandbox personalities.
+// the bwrap, schroot and mkosi-sandbox personalities, or autopkgtest's
+// virtualisation server (autopkgtest-virt-nook).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/nook-project/nook/internal/face/mkosi"
 	"github.com/nook-project/nook/internal/face/native"
 	"github.com/nook-project/nook/internal/face/schroot"
+	"github.com/nook-project/nook/internal/face/virtnook"
 	"github.com/nook-project/nook/sandbox"
 )
 
@@ -38,6 +40,8 @@ func main() {
 		os.Exit(schroot.Run(os.Args[0], args, native.Version))
 	case faceMkosi:
 		os.Exit(mkosi.Run(args, inherited, native.Version))
+	case faceVirtNook:
+		os.Exit(virtnookRun(args, inherited))
 	}
 	if len(args) == 0 {
 		usage(os.Stderr)
@@ -60,6 +64,8 @@ func main() {
 		os.Exit(schroot.Run("schroot", args[1:], native.Version))
 	case "mkosi-sandbox":
 		os.Exit(mkosi.Run(args[1:], inherited, native.Version))
+	case virtnook.Name:
+		os.Exit(virtnookRun(args[1:], inherited))
 	case "session":
 		os.Exit(native.Session(args[1:], inherited))
 	case "chroot":
@@ -143,6 +149,8 @@ Commands:
                                 schroot, or by a name containing "unschroot")
   mkosi-sandbox [OPTIONS] [--] [CMD...]  mkosi-sandbox's command line (also:
                                 nook called as mkosi-sandbox)
+  autopkgtest-virt-nook [OPTIONS] CHROOT  autopkgtest's virtualisation server
+                                (also: nook called as autopkgtest-virt-nook)
   session begin|run|end|list|info  build sessions (nook session --help)
   chroot add|remove|list|info|create  chroot definitions (nook chroot --help)
   cache list|prune              the unpack cache of chroot tarballs
@@ -150,4 +158,17 @@ Commands:
   completion bash|zsh           print a shell completion script
   help [COMMAND]                this, or COMMAND's help
 `)
+}
+
+// virtnookRun is the autopkgtest-virt-nook face: the server, or with
+// --execute first the execute prefix it hands autopkgtest (`… --execute
+// ID [OPTIONS] -- CMD`: nook session run's, nook's own failures exiting
+// 255, as the protocol asks). The prefix is answered here: virtnook cannot
+// import the native face, which lists virtnook's options for the shell
+// completion.
+func virtnookRun(args []string, inherited []int) int {
+	if len(args) > 0 && args[0] == virtnook.ExecuteOption {
+		return native.SessionRunFailing(args[1:], inherited, virtnook.ExecuteFailed)
+	}
+	return virtnook.Run(args, native.Version)
 }

@@ -67,7 +67,7 @@ for p in nook nook-bwrap nook-schroot nook-mkosi-sandbox; do
 	debs+=("$f")
 done
 contents=$(dpkg-deb -c "${debs[0]}" | awk '{print $6}')
-for f in ./usr/bin/nook ./usr/libexec/nook/nook-unpack ./usr/share/man/man1/nook.1.gz \
+for f in ./usr/bin/nook ./usr/bin/autopkgtest-virt-nook ./usr/libexec/nook/nook-unpack ./usr/share/man/man1/nook.1.gz \
 	./usr/share/man/man1/nook-run.1.gz ./usr/share/man/man1/nook-session.1.gz \
 	./usr/share/bash-completion/completions/nook ./usr/share/zsh/vendor-completions/_nook; do
 	grep -qx -- "$f" <<<"$contents" || fail "nook's .deb lacks $f"

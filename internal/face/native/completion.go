@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nook-project/nook/internal/completion"
+	"github.com/nook-project/nook/internal/face/virtnook"
 )
 
 // Completion is `nook completion bash|zsh`: the script on stdout. bwrap and
@@ -34,7 +35,7 @@ func Completion(args []string, bwrap, schroot, mkosi []completion.Option) int {
 
 // TopVerbs are nook's commands, as main dispatches them (its test checks
 // that each is one).
-var TopVerbs = []string{"run", "bwrap", "schroot", "mkosi-sandbox", "session", "chroot", "cache", "version", "help", "completion"}
+var TopVerbs = []string{"run", "bwrap", "schroot", "mkosi-sandbox", virtnook.Name, "session", "chroot", "cache", "version", "help", "completion"}
 
 // HelpTopics are the commands `nook help TOPIC` answers for: every one of
 // TopVerbs, since each takes --help (`nook help help` is nook --help), and
@@ -51,6 +52,7 @@ func CompletionCommands(bwrap, schroot, mkosi []completion.Option) []completion.
 		{Path: "bwrap", Options: bwrap, Operands: []completion.Kind{completion.CommandName}, OptionsEnd: true},
 		{Path: "schroot", Options: schroot, Operands: []completion.Kind{completion.CommandName}},
 		{Path: "mkosi-sandbox", Options: mkosi, Operands: []completion.Kind{completion.CommandName}, OptionsEnd: true},
+		{Path: virtnook.Name, Options: virtnook.CompletionOptions(), Operands: []completion.Kind{completion.Chroot}},
 		{Path: "help", Verbs: HelpTopics},
 		{Path: "completion", Verbs: []string{"bash", "zsh"}, Options: []completion.Option{help}},
 	}

@@ -56,6 +56,12 @@ const nookMan = `.Dd %s
 .Op Fl \-
 .Op Ar command ...
 .Nm
+.Cm autopkgtest-virt-nook
+.Op Fl d
+.Op Fl \-boot
+.Op Fl \-network Cm on | off
+.Ar chroot
+.Nm
 .Cm version
 .Op Fl \-json
 .Nm
@@ -106,6 +112,13 @@ schroot's command line, as when nook is called by the name
 .It Cm mkosi-sandbox
 mkosi-sandbox's command line, as when nook is called by the name
 .Nm mkosi-sandbox .
+.It Cm autopkgtest-virt-nook
+An autopkgtest virtualisation server over a session of
+.Ar chroot ,
+as when nook is called by the name
+.Nm autopkgtest-virt-nook ;
+.Fl \-boot
+boots the chroot's systemd and offers isolation-container.
 .It Cm version
 Print nook's version and the revision it was built from;
 .Fl \-json
@@ -141,6 +154,10 @@ it is schroot for sbuild, autopkgtest and piuparts, over nook's sessions.
 Called as
 .Nm mkosi-sandbox ,
 it takes mkosi-sandbox's options and defaults.
+Called as
+.Nm autopkgtest-virt-nook ,
+it is a virtualisation server for autopkgtest
+.Pq autopkgtest ... \-\- nook CHROOT .
 A symbolic link or a copy of the executable by that name is enough.
 Any other name gives nook's own command line, except that a first argument
 that is one of bubblewrap's options gives bubblewrap's

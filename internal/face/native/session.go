@@ -21,7 +21,9 @@ func Session(args []string, inherited []int) int {
 func sessionVerbs(inherited []int) []verb {
 	return []verb{
 		{name: "begin", run: sessionBegin},
-		{name: "run", run: func(st *session.Store, args []string) int { return sessionRun(st, args, inherited) }, failed: sandbox.ExitSetupFailed},
+		{name: "run", run: func(st *session.Store, args []string) int {
+			return sessionRun(st, args, inherited, sandbox.ExitSetupFailed)
+		}, failed: sandbox.ExitSetupFailed},
 		{name: "end", run: sessionEnd}, {name: "list", run: sessionList}, {name: "info", run: sessionInfo},
 	}
 }
@@ -286,7 +288,21 @@ func newEndFlags(all, discard *bool) *flagSet {
 	return fs
 }
 
-func sessionRun(st *session.Store, args []string, inherited []int) int {
+// SessionRunFailing is `nook session run ARGS…` with failed as the exit
+// status of nook's own failures instead of 125: autopkgtest-virt-nook's
+// execute prefix, whose protocol keeps 254 and 255 for a testbed's failure
+// (autopkgtest reports those as such) and gives the command's own status
+// otherwise, 125 included.
+func SessionRunFailing(args []string, inherited []int, failed int) int {
+	st, err := session.Open()
+	if err != nil {
+		failf("session run", "%v", err)
+		return failed
+	}
+	return sessionRun(st, args, inherited, failed)
+}
+
+func sessionRun(st *session.Store, args []string, inherited []int, failed int) int {
 	// Subscribed while the session is read and locked (see
 	// sandbox.SubscribeForwarded).
 	sigs, listening := sandbox.SubscribeForwarded()
@@ -359,13 +375,13 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 		code, err := st.RunBooted(id, o, os.Stdin, os.Stdout, os.Stderr, sigs)
 		if err != nil {
 			failf("session run", "%v", err)
-			return sandbox.ExitSetupFailed
+			return failed
 		}
 		return code
 	}
 	if err != nil {
 		failf("session run", "%v", err)
-		return sandbox.ExitSetupFailed
+		return failed
 	}
 	defer cmd.Close()
 	for _, n := range cmd.Notes {
@@ -376,7 +392,7 @@ func sessionRun(st *session.Store, args []string, inherited []int) int {
 	}
 	return startAndWait(cmd.Spec, sigs, listening, func(se *sandbox.StartError) string {
 		return overlayHint(cmd.State.Copy, se)
-	})
+	}, failed)
 }
 
 // overlayHint is the advice for a session whose overlay mount failed

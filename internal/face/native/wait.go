@@ -14,9 +14,9 @@ import (
 // sigs comes from sandbox.SubscribeForwarded: listening waits for it,
 // as late as it can (Spec.BeforeFork); nothing stops it, since the
 // process exits next (see there).
-func startAndWait(spec *sandbox.Spec, sigs chan os.Signal, listening func(), hint func(*sandbox.StartError) string) int {
+func startAndWait(spec *sandbox.Spec, sigs chan os.Signal, listening func(), hint func(*sandbox.StartError) string, failed int) int {
 	spec.BeforeFork = listening
-	return startForwarding(spec, sigs, hint)
+	return startFailing(spec, sigs, hint, failed)
 }
 
 // startForwarding starts spec, relays what arrives on sigs (already
@@ -24,6 +24,13 @@ func startAndWait(spec *sandbox.Spec, sigs chan os.Signal, listening func(), hin
 // set-up failure's code with its message (and hint's, when it has one for
 // that failure) on stderr.
 func startForwarding(spec *sandbox.Spec, sigs <-chan os.Signal, hint func(*sandbox.StartError) string) int {
+	return startFailing(spec, sigs, hint, sandbox.ExitSetupFailed)
+}
+
+// startFailing is startForwarding with failed as the status of nook's own
+// failures (a set-up that failed) in place of 125; a command that could
+// not be found or executed still gives 127 or 126.
+func startFailing(spec *sandbox.Spec, sigs <-chan os.Signal, hint func(*sandbox.StartError) string, failed int) int {
 	p, err := sandbox.Start(spec)
 	if err != nil {
 		var se *sandbox.StartError
@@ -34,16 +41,19 @@ func startForwarding(spec *sandbox.Spec, sigs <-chan os.Signal, hint func(*sandb
 					fmt.Fprintf(os.Stderr, "nook: %s\n", h)
 				}
 			}
+			if se.Code == sandbox.ExitSetupFailed {
+				return failed
+			}
 			return se.Code
 		}
 		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
-		return sandbox.ExitSetupFailed
+		return failed
 	}
 	st, err := p.ForwardSignalsAndWait(sigs)
 	sandbox.Phase("waited")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook: %v\n", err)
-		return sandbox.ExitSetupFailed
+		return failed
 	}
 	return st.ExitCode()
 }
