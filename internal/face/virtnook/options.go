@@ -31,7 +31,8 @@ tarball's name, or the path of a tarball.
                      --boot): offers isolation-container; needs subordinate
                      ids and a delegated cgroup (docs/system-containers.md)
   --network on|off   off: every command has its own network namespace with
-                     only lo (--no-network is the same); default on
+                     only lo, or with --boot the container has one for its
+                     life (--no-network is the same); default on
   -d, --debug        say on stderr what the server does
 `
 
@@ -83,8 +84,5 @@ func parse(args []string) (*options, error) {
 		return nil, &usageError{"give exactly one chroot"}
 	}
 	o.chroot = rest[0]
-	if o.boot && o.noNetwork {
-		return nil, &usageError{"--network off is not for --boot: a booted session's container keeps the network it booted with"}
-	}
 	return o, nil
 }

@@ -311,7 +311,8 @@ func (s *server) runAs(user string) []string {
 		a = []string{s.exe, ExecuteOption}
 	}
 	a = append(a, s.id, "--user", user, "--directory", "/")
-	if s.o.noNetwork {
+	if s.o.noNetwork && !s.o.boot {
+		// A booted container has its network from begin for its life.
 		a = append(a, "--no-network")
 	}
 	return append(a, "--")
@@ -339,7 +340,7 @@ func (s *server) check(argv ...string) (string, error) {
 // open begins the session and makes (or, after a revert, remakes) the
 // scratch directory.
 func (s *server) open() error {
-	res, err := s.store.Begin(s.o.chroot, session.BeginOptions{Boot: s.o.boot, Busy: func() {
+	res, err := s.store.Begin(s.o.chroot, session.BeginOptions{Boot: s.o.boot, NoNetwork: s.o.boot && s.o.noNetwork, Busy: func() {
 		s.debugf("another nook is unpacking %s; waiting for it", s.o.chroot)
 	}})
 	if err != nil {

@@ -63,7 +63,7 @@ func TestParse(t *testing.T) {
 		{args: []string{"--network", "maybe", "x"}, bad: true},
 		{args: []string{"--network"}, bad: true},
 		{args: []string{"--frob", "x"}, bad: true},
-		{args: []string{"--boot", "--network=off", "x"}, bad: true},
+		{args: []string{"--boot", "--network=off", "x"}, want: options{chroot: "x", boot: true, noNetwork: true}},
 	} {
 		o, err := parse(c.args)
 		var ue *usageError
