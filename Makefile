@@ -27,7 +27,8 @@ GOBUILDFLAGS ?=
 GOLDFLAGS ?=
 LDFLAGS_ALL = $(GOLDFLAGS) $(if $(VERSION),-X github.com/nook-project/nook/internal/face/native.Version=$(VERSION))
 
-MANPAGES = docs/nook.1 docs/nook-run.1 docs/nook-session.1
+MANPAGES = docs/nook.1 docs/nook-run.1 docs/nook-session.1 docs/nook-bwrap.1 \
+	docs/nook-schroot.1 docs/nook-mkosi-sandbox.1 docs/autopkgtest-virt-nook.1
 
 BUILT = $(BUILDDIR)/nook $(BUILDDIR)/nook-unpack $(BUILDDIR)/nook.bash $(BUILDDIR)/_nook
 
@@ -59,6 +60,8 @@ install:
 	ln -sf nook $(DESTDIR)$(BINDIR)/autopkgtest-virt-nook
 	$(INSTALL) -m 0755 $(BUILDDIR)/nook-unpack $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack
 	$(INSTALL) -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+	# nook-session(1) documents nook chroot and nook cache too.
+	ln -sf nook-session.1 $(DESTDIR)$(MANDIR)/man1/nook-chroot.1
 	$(INSTALL) -m 0644 $(BUILDDIR)/nook.bash $(DESTDIR)$(BASHCOMPDIR)/nook
 	$(INSTALL) -m 0644 $(BUILDDIR)/_nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
 
@@ -66,7 +69,7 @@ install:
 # shared directories stay.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/nook $(DESTDIR)$(BINDIR)/autopkgtest-virt-nook $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack \
-		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)) nook-chroot.1) \
 		$(DESTDIR)$(BASHCOMPDIR)/nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
 	if [ -d $(DESTDIR)$(LIBEXECDIR)/nook ]; then rmdir $(DESTDIR)$(LIBEXECDIR)/nook; fi
 

@@ -69,12 +69,16 @@ install_once() {
 
 	local files=(bin/nook libexec/nook/nook-unpack
 		share/man/man1/nook.1 share/man/man1/nook-run.1 share/man/man1/nook-session.1
+		share/man/man1/nook-bwrap.1 share/man/man1/nook-schroot.1 share/man/man1/nook-mkosi-sandbox.1
+		share/man/man1/autopkgtest-virt-nook.1
 		share/bash-completion/completions/nook "share/zsh/$zshdir/_nook")
 	for f in "${files[@]}"; do
 		[ -f "$dest$prefix/$f" ] || fail "make install did not install $prefix/$f"
 	done
 	[ -x "$dest$prefix/bin/nook" ] && [ -x "$dest$prefix/libexec/nook/nook-unpack" ] ||
 		fail "nook or nook-unpack is not executable"
+	[ "$(readlink "$dest$prefix/share/man/man1/nook-chroot.1")" = nook-session.1 ] ||
+		fail "make install did not link nook-chroot(1) to nook-session(1)"
 	# autopkgtest finds its virtualisation server by name (-- nook CHROOT).
 	[ "$(readlink "$dest$prefix/bin/autopkgtest-virt-nook")" = nook ] ||
 		fail "make install did not link $prefix/bin/autopkgtest-virt-nook to nook"
