@@ -236,7 +236,15 @@ func (rl *bootRelay) start() {
 		rl.wg.Add(1)
 		go func() {
 			defer rl.wg.Done()
-			copyFds(int(p[0].Fd()), int(p[1].Fd()), rl.stopOut.r, true)
+			if _, left := copyFds(int(p[0].Fd()), int(p[1].Fd()), rl.stopOut.r, true); left > 0 {
+				// The caller's file takes no more (its reader
+				// went away: `run ID yes | head -1`): the
+				// command's writes fail too, as they would on
+				// that file itself, rather than block on a pipe
+				// nobody reads. finish closes it again, which
+				// does nothing.
+				p[0].Close()
+			}
 		}()
 	}
 }
