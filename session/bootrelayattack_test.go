@@ -234,3 +234,76 @@ func TestRunBootedStdoutReaderGone(t *testing.T) {
 		<-done
 	}
 }
+
+// What a long-lived session's commands leave running ends with the
+// session: after end, no process is left in its pid namespace, whether
+// it was started in the background, in a session of its own, or as root
+// that ignores SIGTERM and SIGHUP.
+func TestLongLivedEndLeavesNoProcess(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "end", true: "supervisor-killed"}[kill], func(t *testing.T) { testLongLivedLeavesNoProcess(t, kill) })
+	}
+}
+
+// testLongLivedLeavesNoProcess: with kill, the supervisor is killed
+// (SIGKILL, as end does when it will not stop) before end.
+func testLongLivedLeavesNoProcess(t *testing.T, kill bool) {
+	s, id := heldSession(t)
+	// Two sleeps of a length no other process has, found on the host
+	// by their command lines (nook's pid 1 is not readable, and the
+	// sleeps' pids inside are not the host's).
+	n := 2000000 + time.Now().UnixNano()%1000000
+	script := fmt.Sprintf("trap '' TERM HUP; sleep %d </dev/null >/dev/null 2>&1 & (trap '' TERM HUP INT; exec sleep %d) </dev/null >/dev/null 2>&1 & echo started", n, n+1)
+	if out, errOut, code := runBooted(t, s, id, RunOptions{Args: []string{"sh", "-c", script}}, "", nil); code != 0 || out != "started\n" {
+		t.Fatalf("leave processes behind: %d %q %q", code, out, errOut)
+	}
+	inNs := func() []string {
+		var left []string
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err != nil {
+				continue
+			}
+			c := string(b)
+			if c == fmt.Sprintf("sleep\x00%d\x00", n) || c == fmt.Sprintf("sleep\x00%d\x00", n+1) {
+				st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+				if !strings.Contains(string(st), ") Z ") {
+					left = append(left, e.Name()+" "+strings.ReplaceAll(c, "\x00", " "))
+				}
+			}
+		}
+		return left
+	}
+	for i := 0; len(inNs()) < 2; i++ {
+		if i == 50 {
+			t.Fatalf("the sleeps left behind are not found on the host: %v", inNs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if kill {
+		st, err := s.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec bootRecord
+		if err := readJSON(filepath.Join(st.Dir, bootRecordFile), &rec); err != nil || rec.Supervisor <= 0 {
+			t.Fatalf("the supervisor's record: %+v %v", rec, err)
+		}
+		if err := unix.Kill(rec.Supervisor, unix.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; len(inNs()) > 0 && i < 100; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if left := inNs(); len(left) > 0 {
+			t.Errorf("processes the session's commands left are there 5 s after its supervisor was killed: %v", left)
+		}
+	}
+	if err := s.End(id, nil); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	if left := inNs(); len(left) > 0 {
+		t.Errorf("processes the session's commands left are there after end: %v", left)
+	}
+}
