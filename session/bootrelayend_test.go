@@ -86,3 +86,33 @@ func TestRunBootedOutputAtEnd(t *testing.T) {
 		master.Close()
 	}
 }
+
+// A command line as long as the kernel takes (here 400 KiB, more than a
+// unix socket's buffer) reaches the command whole, as it does in an
+// ordinary session: the request to the agent is not cut at a buffer's
+// size on either side.
+func TestRunBootedLongCommandLine(t *testing.T) {
+	s, id := heldSession(t)
+	args := []string{"sh", "-c", `echo $#; for a; do echo ${#a}; done`, "sh"}
+	var want strings.Builder
+	want.WriteString("4\n")
+	for i := 0; i < 4; i++ {
+		args = append(args, strings.Repeat(string(rune('a'+i)), 100<<10))
+		want.WriteString("102400\n")
+	}
+	dir := t.TempDir()
+	var f [3]*os.File
+	for i, n := range []string{"in", "out", "err"} {
+		var err error
+		if f[i], err = os.Create(filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+		defer f[i].Close()
+	}
+	code, err := s.RunBooted(id, RunOptions{Args: args}, f[0], f[1], f[2], nil)
+	out, _ := os.ReadFile(f[1].Name())
+	errOut, _ := os.ReadFile(f[2].Name())
+	if err != nil || code != 0 || string(out) != want.String() {
+		t.Errorf("four arguments of 100 KiB: %d %v %q (stderr %q), want %q", code, err, out, errOut, want.String())
+	}
+}
