@@ -64,7 +64,14 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 	req, _ := json.Marshal(agentRequest{Args: args, User: o.User, Dir: o.Dir, Env: o.Env, CallerEnv: keptCallerEnv(o.CallerEnv), Setenv: o.Setenv,
 		TTY: rl.tty, StderrTTY: rl.stderrTTY, Rows: rl.rows, Cols: rl.cols})
 	rights := unix.UnixRights(rl.theirs()...)
-	if _, _, err := c.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
+	msg := append(req, '\n')
+	n, _, err := c.WriteMsgUnix(msg, rights, nil)
+	if err == nil && n < len(msg) {
+		// One sendmsg on a stream socket sends what its buffer
+		// takes; the rest of a long request follows.
+		_, err = c.Write(msg[n:])
+	}
+	if err != nil {
 		return 0, fmt.Errorf("run in session %s: send to the agent: %w", st.ID, err)
 	}
 	rl.sent()
