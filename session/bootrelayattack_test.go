@@ -307,3 +307,44 @@ func testLongLivedLeavesNoProcess(t *testing.T, kill bool) {
 		t.Errorf("processes the session's commands left are there after end: %v", left)
 	}
 }
+
+// An agent that accepts and reads nothing of a request longer than the
+// socket's buffer leaves nook interruptible, as one that reads it and
+// never answers does.
+func TestRunBootedUnreadRequestInterruptible(t *testing.T) {
+	s, id, l := fakeBooted(t)
+	conns := make(chan *net.UnixConn, 1)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err == nil {
+			conns <- c
+		}
+		close(conns)
+	}()
+	f := devNulls(t)
+	sigs := make(chan os.Signal, 4)
+	done := make(chan error, 1)
+	args := []string{"true"}
+	for i := 0; i < 8; i++ {
+		args = append(args, strings.Repeat("x", 100<<10))
+	}
+	go func() {
+		_, err := s.RunBooted(id, RunOptions{Args: args}, f[0], f[1], f[2], sigs)
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	sigs <- unix.SIGINT
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("nook still sends its request to an agent that reads nothing 5 s after SIGINT")
+		if c := <-conns; c != nil {
+			c.Close()
+		}
+		<-done
+		return
+	}
+	if c := <-conns; c != nil {
+		c.Close()
+	}
+}
