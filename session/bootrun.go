@@ -66,11 +66,6 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 	rights := unix.UnixRights(rl.theirs()...)
 	msg := append(req, '\n')
 	n, _, err := c.WriteMsgUnix(msg, rights, nil)
-	if err == nil && n < len(msg) {
-		// One sendmsg on a stream socket sends what its buffer
-		// takes; the rest of a long request follows.
-		_, err = c.Write(msg[n:])
-	}
 	if err != nil {
 		return 0, fmt.Errorf("run in session %s: send to the agent: %w", st.ID, err)
 	}
@@ -82,7 +77,18 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 	// container, or one the container's root put there) must not hold
 	// nook. Closing the connection makes a real agent end the command.
 	first := make(chan error, 1)
-	go func() { first <- readReply(r, &rep) }()
+	go func() {
+		// One sendmsg on a stream socket sends what its buffer
+		// takes; the rest of a long request follows, in this wait
+		// too: an agent that reads nothing blocks it.
+		if n < len(msg) {
+			if _, err := c.Write(msg[n:]); err != nil {
+				first <- fmt.Errorf("send to the agent: %w", err)
+				return
+			}
+		}
+		first <- readReply(r, &rep)
+	}()
 	select {
 	case err := <-first:
 		if err != nil {
