@@ -348,3 +348,55 @@ func TestRunBootedUnreadRequestInterruptible(t *testing.T) {
 		c.Close()
 	}
 }
+
+// A window resize (SIGWINCH, which nook session run subscribes to with
+// the signals it passes on) while the agent has not answered yet does
+// not end the run: only a signal that would end a command does.
+func TestRunBootedResizeBeforeStart(t *testing.T) {
+	s, id, l := fakeBooted(t)
+	answer := make(chan struct{})
+	go func() {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		oob := make([]byte, unix.CmsgSpace(3*4))
+		_, oobn, _, _, _ := c.ReadMsgUnix(make([]byte, 1<<16), oob)
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			fds, _ := unix.ParseUnixRights(&m)
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}
+		<-answer
+		exit := 7
+		enc := json.NewEncoder(c)
+		enc.Encode(agentReply{Started: true})
+		enc.Encode(agentReply{Exit: &exit})
+	}()
+	f := devNulls(t)
+	sigs := make(chan os.Signal, 4)
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := s.RunBooted(id, RunOptions{Args: []string{"true"}}, f[0], f[1], f[2], sigs)
+		done <- result{code, err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	sigs <- unix.SIGWINCH
+	time.Sleep(200 * time.Millisecond)
+	close(answer)
+	select {
+	case r := <-done:
+		if r.err != nil || r.code != 7 {
+			t.Errorf("run with a resize before the agent answered: %d %v, want the command's 7", r.code, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run has not returned 10 s after the agent answered")
+	}
+}
