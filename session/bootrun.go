@@ -89,18 +89,27 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 		}
 		first <- readReply(r, &rep)
 	}()
-	select {
-	case err := <-first:
-		if err != nil {
-			return 0, fmt.Errorf("run in session %s: %w", st.ID, err)
+wait:
+	for {
+		select {
+		case err := <-first:
+			if err != nil {
+				return 0, fmt.Errorf("run in session %s: %w", st.ID, err)
+			}
+			break wait
+		case sig := <-sigs:
+			if sig == syscall.SIGWINCH {
+				// A window resized: no command to tell yet,
+				// and nothing to end.
+				continue
+			}
+			c.Close()
+			<-first
+			if n, ok := sig.(syscall.Signal); ok {
+				return 128 + int(n), nil
+			}
+			return 0, fmt.Errorf("run in session %s: interrupted before the agent answered", st.ID)
 		}
-	case sig := <-sigs:
-		c.Close()
-		<-first
-		if n, ok := sig.(syscall.Signal); ok {
-			return 128 + int(n), nil
-		}
-		return 0, fmt.Errorf("run in session %s: interrupted before the agent answered", st.ID)
 	}
 	if !rep.Started {
 		if rep.Exit != nil {
