@@ -132,10 +132,11 @@ func agentServe(c *net.UnixConn) {
 	// --preserve-environment) comes in parts after the first, which
 	// carried the files.
 	msg := append([]byte(nil), buf[:n]...)
-	for n > 0 && !bytes.Contains(msg, []byte("\n")) && len(msg) < maxAgentRequest {
+	for more := bytes.IndexByte(msg, '\n') < 0; more && n > 0 && len(msg) < maxAgentRequest; {
 		if n, err = c.Read(buf); err != nil {
 			break
 		}
+		more = bytes.IndexByte(buf[:n], '\n') < 0
 		msg = append(msg, buf[:n]...)
 	}
 	line, rest, _ := strings.Cut(string(msg), "\n")
