@@ -400,3 +400,58 @@ func TestRunBootedResizeBeforeStart(t *testing.T) {
 		t.Fatalf("run has not returned 10 s after the agent answered")
 	}
 }
+
+// An agent that says the command started on the caller's terminal and
+// then hangs up (or dies) leaves the caller's terminal as it was: raw
+// mode ends with run, whichever way run ends.
+func TestRunBootedAgentGoneRestoresTerminal(t *testing.T) {
+	s, id, l := fakeBooted(t)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		oob := make([]byte, unix.CmsgSpace(3*4))
+		_, oobn, _, _, _ := c.ReadMsgUnix(make([]byte, 1<<16), oob)
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			fds, _ := unix.ParseUnixRights(&m)
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}
+		json.NewEncoder(c).Encode(agentReply{Started: true})
+		time.Sleep(300 * time.Millisecond)
+	}()
+	master, slave, err := openPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawRaw := make(chan bool, 1)
+	go func() {
+		for i := 0; i < 100; i++ {
+			if tm, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err == nil && tm.Lflag&unix.ICANON == 0 {
+				sawRaw <- true
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		sawRaw <- false
+	}()
+	if _, err := s.RunBooted(id, RunOptions{Args: []string{"true"}}, slave, slave, slave, nil); err == nil {
+		t.Errorf("run with an agent that went away after start: no error")
+	}
+	if !<-sawRaw {
+		t.Errorf("the caller's terminal was never raw: the test does not test what it should")
+	}
+	if after, _ := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); after == nil || *after != *before {
+		t.Errorf("the caller's terminal is not as it was after the agent went away")
+	}
+}
