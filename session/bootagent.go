@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,10 @@ type agentReply struct {
 	Cols uint16 `json:"cols,omitempty"`
 }
 
+// maxAgentRequest bounds a request: a command line and environment
+// (execve takes 6 MiB of both at most) in JSON.
+const maxAgentRequest = 32 << 20
+
 // helperAgent is the agent, inside the container.
 func helperAgent() error {
 	os.Remove(agentInside + "/" + agentSocket)
@@ -123,7 +128,18 @@ func agentServe(c *net.UnixConn) {
 			f.Close()
 		}
 	}()
-	line, rest, _ := strings.Cut(string(buf[:n]), "\n")
+	// A request longer than one read (a long command line, a large
+	// --preserve-environment) comes in parts after the first, which
+	// carried the files.
+	msg := append([]byte(nil), buf[:n]...)
+	for more := bytes.IndexByte(msg, '\n') < 0; more && n > 0 && len(msg) < maxAgentRequest; {
+		if n, err = c.Read(buf); err != nil {
+			break
+		}
+		more = bytes.IndexByte(buf[:n], '\n') < 0
+		msg = append(msg, buf[:n]...)
+	}
+	line, rest, _ := strings.Cut(string(msg), "\n")
 	var req agentRequest
 	if err := json.Unmarshal([]byte(line), &req); err != nil || len(files) != 3 || len(req.Args) == 0 {
 		enc.Encode(agentReply{Error: "agent: a request needs a command and three files"})

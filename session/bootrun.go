@@ -64,7 +64,9 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 	req, _ := json.Marshal(agentRequest{Args: args, User: o.User, Dir: o.Dir, Env: o.Env, CallerEnv: keptCallerEnv(o.CallerEnv), Setenv: o.Setenv,
 		TTY: rl.tty, StderrTTY: rl.stderrTTY, Rows: rl.rows, Cols: rl.cols})
 	rights := unix.UnixRights(rl.theirs()...)
-	if _, _, err := c.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
+	msg := append(req, '\n')
+	n, _, err := c.WriteMsgUnix(msg, rights, nil)
+	if err != nil {
 		return 0, fmt.Errorf("run in session %s: send to the agent: %w", st.ID, err)
 	}
 	rl.sent()
@@ -75,19 +77,39 @@ func (s *Store) RunBooted(id string, o RunOptions, stdin, stdout, stderr *os.Fil
 	// container, or one the container's root put there) must not hold
 	// nook. Closing the connection makes a real agent end the command.
 	first := make(chan error, 1)
-	go func() { first <- readReply(r, &rep) }()
-	select {
-	case err := <-first:
-		if err != nil {
-			return 0, fmt.Errorf("run in session %s: %w", st.ID, err)
+	go func() {
+		// One sendmsg on a stream socket sends what its buffer
+		// takes; the rest of a long request follows, in this wait
+		// too: an agent that reads nothing blocks it.
+		if n < len(msg) {
+			if _, err := c.Write(msg[n:]); err != nil {
+				first <- fmt.Errorf("send to the agent: %w", err)
+				return
+			}
 		}
-	case sig := <-sigs:
-		c.Close()
-		<-first
-		if n, ok := sig.(syscall.Signal); ok {
-			return 128 + int(n), nil
+		first <- readReply(r, &rep)
+	}()
+wait:
+	for {
+		select {
+		case err := <-first:
+			if err != nil {
+				return 0, fmt.Errorf("run in session %s: %w", st.ID, err)
+			}
+			break wait
+		case sig := <-sigs:
+			if sig == syscall.SIGWINCH {
+				// A window resized: no command to tell yet,
+				// and nothing to end.
+				continue
+			}
+			c.Close()
+			<-first
+			if n, ok := sig.(syscall.Signal); ok {
+				return 128 + int(n), nil
+			}
+			return 0, fmt.Errorf("run in session %s: interrupted before the agent answered", st.ID)
 		}
-		return 0, fmt.Errorf("run in session %s: interrupted before the agent answered", st.ID)
 	}
 	if !rep.Started {
 		if rep.Exit != nil {
@@ -236,7 +258,15 @@ func (rl *bootRelay) start() {
 		rl.wg.Add(1)
 		go func() {
 			defer rl.wg.Done()
-			copyFds(int(p[0].Fd()), int(p[1].Fd()), rl.stopOut.r, true)
+			if _, left := copyFds(int(p[0].Fd()), int(p[1].Fd()), rl.stopOut.r, true); left > 0 {
+				// The caller's file takes no more (its reader
+				// went away: `run ID yes | head -1`): the
+				// command's writes fail too, as they would on
+				// that file itself, rather than block on a pipe
+				// nobody reads. finish closes it again, which
+				// does nothing.
+				p[0].Close()
+			}
 		}()
 	}
 }
