@@ -305,7 +305,13 @@ else
 	sleep 5 # into the test proper: autopkgtest is installing and running by now
 	vsess=$(sessions nook-ci-dw1 | awk '{print $1}' | paste -sd' ')
 	say "SIGKILL to every process of nook-ci-dw1 (session $vsess)"
-	for p in $(worker_procs nook-ci-dw1); do kill -9 "$p" 2>/dev/null || true; done
+	# In rounds: a process may fork between the listing and its kill.
+	for _ in $(seq 20); do
+		procs=$(worker_procs nook-ci-dw1)
+		[ -n "$procs" ] || break
+		for p in $procs; do kill -9 "$p" 2>/dev/null || true; done
+		sleep 0.2
+	done
 	sleep 2
 	check "nook-ci-dw1 has no process after the kill" "$([ -z "$(worker_procs nook-ci-dw1)" ] && echo 1)"
 	left=$(sessions nook-ci-dw1)
