@@ -3,6 +3,7 @@ package virtnook
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -74,7 +75,6 @@ func (s *server) copy(src, dst string, up bool) error {
 			return &failed{"copy-failed"}
 		}
 		rune = "cd " + rq + "; tar --warning=none -c . -f -"
-		hostCmd = exec.Command("tar", "--directory", local, "--warning=none", "--preserve-permissions", "--extract", "--no-same-owner", "-f", "-")
 	default:
 		rune = "if ! test -d " + rq + "; then mkdir -- " + rq + "; fi; cd " + rq + "; tar --warning=none --preserve-permissions --extract --no-same-owner -f -"
 		hostCmd = exec.Command("tar", "--directory", local, "--warning=none", "-c", ".", "-f", "-")
@@ -92,16 +92,23 @@ func (s *server) copy(src, dst string, up bool) error {
 		}
 		return s.finish(what, tb)
 	}
-	hostCmd.Stderr = s.errOut
 	r, w, err := os.Pipe()
 	if err != nil {
 		return &failure{fmt.Sprintf("%s: make a pipe: %v", what, err)}
 	}
 	if up {
-		tb.Stdout, hostCmd.Stdin = w, r
-	} else {
-		hostCmd.Stdout, tb.Stdin = w, r
+		tb.Stdout = w
+		// The server reads the pipe itself; it closes its end when done
+		// (a testbed still writing then gets EPIPE rather than a hang).
+		return s.finish(what, tb, w, func() error {
+			defer r.Close()
+			err := extractUp(local, r, s.errOut)
+			io.Copy(io.Discard, r)
+			return err
+		})
 	}
+	hostCmd.Stderr = s.errOut
+	hostCmd.Stdout, tb.Stdin = w, r
 	return s.finish(what, tb, hostCmd, r, w)
 }
 
@@ -110,8 +117,11 @@ func (s *server) copy(src, dst string, up bool) error {
 func (s *server) finish(what string, cmds ...any) error {
 	var started []*exec.Cmd
 	var pipe []*os.File
+	var funcs []func() error
 	for _, c := range cmds {
 		switch c := c.(type) {
+		case func() error:
+			funcs = append(funcs, c)
 		case *exec.Cmd:
 			if err := c.Start(); err != nil {
 				for _, p := range started {
@@ -132,14 +142,17 @@ func (s *server) finish(what string, cmds ...any) error {
 	for _, f := range pipe {
 		f.Close()
 	}
-	done := make(chan error, len(started))
+	done := make(chan error, len(started)+len(funcs))
 	for _, c := range started {
 		go func() { done <- c.Wait() }()
+	}
+	for _, f := range funcs {
+		go func() { done <- f() }()
 	}
 	timer := time.NewTimer(copyTimeout())
 	defer timer.Stop()
 	var firstErr error
-	for left := len(started); left > 0; {
+	for left := len(started) + len(funcs); left > 0; {
 		select {
 		case err := <-done:
 			left--
