@@ -84,7 +84,7 @@ func (s *server) copy(src, dst string, up bool) error {
 	}
 	s.debugf("%s %s %s: %s", what, src, dst, rune)
 	tb := s.inTestbed([]string{"sh", "-ec", rune}, nil, nil)
-	if hostCmd == nil {
+	if hostFile != nil {
 		if up {
 			tb.Stdout = hostFile
 		} else {
