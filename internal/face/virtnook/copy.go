@@ -27,8 +27,11 @@ func copyTimeout() time.Duration {
 // what autopkgtest expects: a file through cat (made executable when the
 // host's copy is), a directory through tar, extracted with modes kept and
 // owned by whoever extracts it (root inside the testbed, the caller on the
-// host). A copy that fails answers copy-failed, one that takes too long
-// timeout; both leave the server running.
+// host). Unlike VirtSubproc's, the testbed gets only pipes, never a file
+// of the host's, and what it sends up is unpacked by the server
+// (extractUp), never by the host's tar. A copy that fails answers
+// copy-failed, one that takes too long timeout; both leave the server
+// running.
 func (s *server) copy(src, dst string, up bool) error {
 	what := "copydown"
 	if up {
@@ -65,6 +68,10 @@ func (s *server) copy(src, dst string, up bool) error {
 			return &failed{"copy-failed"}
 		}
 		hostFile = f
+		// The host's cat writes the pipe: the server, which takes
+		// SIGPIPE as its end, must not (a testbed may stop reading).
+		hostCmd = exec.Command("cat")
+		hostCmd.Stdin = f
 		rune = "cat >" + rq
 		if fi, err := f.Stat(); err == nil && fi.Mode()&0o111 != 0 {
 			rune += "; chmod +x -- " + rq
@@ -84,22 +91,30 @@ func (s *server) copy(src, dst string, up bool) error {
 	}
 	s.debugf("%s %s %s: %s", what, src, dst, rune)
 	tb := s.inTestbed([]string{"sh", "-ec", rune}, nil, nil)
-	if hostFile != nil {
-		if up {
-			tb.Stdout = hostFile
-		} else {
-			tb.Stdin = hostFile
-		}
-		return s.finish(what, tb)
-	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return &failure{fmt.Sprintf("%s: make a pipe: %v", what, err)}
 	}
-	if up {
+	// Whatever happens, the server's pipe ends close (finish closes
+	// them early; closing again does nothing).
+	defer r.Close()
+	defer w.Close()
+	// The testbed gets pipes, never a file of the host's: root inside
+	// could reopen one through /proc/self/fd, write it, or change its
+	// mode. The server or the host's cat copies between the pipe and the
+	// file.
+	switch {
+	case hostFile != nil && up:
 		tb.Stdout = w
-		// The server reads the pipe itself; it closes its end when done
-		// (a testbed still writing then gets EPIPE rather than a hang).
+		return s.finish(what, tb, w, func() error {
+			defer r.Close()
+			_, err := io.Copy(hostFile, r)
+			return err
+		})
+	case up:
+		tb.Stdout = w
+		// Read on to the end after the archive's: tar pads its last
+		// record, and a testbed that wrote it must not see EPIPE.
 		return s.finish(what, tb, w, func() error {
 			defer r.Close()
 			err := extractUp(local, r, s.errOut)
