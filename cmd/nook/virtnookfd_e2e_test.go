@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nook-project/nook/session"
 )
@@ -103,4 +105,47 @@ func modeOf(fi os.FileInfo, err error) any {
 		return err
 	}
 	return fi.Mode()
+}
+
+// SIGPIPE (autopkgtest gone, the server's replies with no reader) ends the
+// server as HUP, INT and TERM do. Go does not die of a SIGPIPE raised
+// again after signal.Reset, so the server's handler, which ended the
+// session and kept the testbed's lock, used to leave it running: its next
+// command waited on that lock for ever.
+func TestVirtNookSigpipeEnds(t *testing.T) {
+	if session.DetectIDMode() == session.IDSingle {
+		t.Skip("SKIP: the server does not start without subordinate ids (TestVirtNookProtocol checks that it says so)")
+	}
+	e := newSessionEnv(t)
+	srv := exec.Command(nookBin, "autopkgtest-virt-nook", "bookworm")
+	srv.Env = e.env
+	in, err := srv.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	r := bufio.NewReader(outPipe)
+	if l, err := r.ReadString('\n'); err != nil || l != "ok\n" {
+		t.Fatalf("greeting %q %v", l, err)
+	}
+	srv.Process.Signal(syscall.SIGPIPE)
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	time.Sleep(200 * time.Millisecond)
+	in.Write([]byte("capabilities\n"))
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("server after SIGPIPE: exit 0, want a failure")
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the server still runs 10 s after SIGPIPE")
+	}
 }
