@@ -3,6 +3,7 @@ package virtnook
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -26,8 +27,11 @@ func copyTimeout() time.Duration {
 // what autopkgtest expects: a file through cat (made executable when the
 // host's copy is), a directory through tar, extracted with modes kept and
 // owned by whoever extracts it (root inside the testbed, the caller on the
-// host). A copy that fails answers copy-failed, one that takes too long
-// timeout; both leave the server running.
+// host). Unlike VirtSubproc's, the testbed gets only pipes, never a file
+// of the host's, and what it sends up is unpacked by the server
+// (extractUp), never by the host's tar. A copy that fails answers
+// copy-failed, one that takes too long timeout; both leave the server
+// running.
 func (s *server) copy(src, dst string, up bool) error {
 	what := "copydown"
 	if up {
@@ -64,6 +68,10 @@ func (s *server) copy(src, dst string, up bool) error {
 			return &failed{"copy-failed"}
 		}
 		hostFile = f
+		// The host's cat writes the pipe: the server, which takes
+		// SIGPIPE as its end, must not (a testbed may stop reading).
+		hostCmd = exec.Command("cat")
+		hostCmd.Stdin = f
 		rune = "cat >" + rq
 		if fi, err := f.Stat(); err == nil && fi.Mode()&0o111 != 0 {
 			rune += "; chmod +x -- " + rq
@@ -74,7 +82,6 @@ func (s *server) copy(src, dst string, up bool) error {
 			return &failed{"copy-failed"}
 		}
 		rune = "cd " + rq + "; tar --warning=none -c . -f -"
-		hostCmd = exec.Command("tar", "--directory", local, "--warning=none", "--preserve-permissions", "--extract", "--no-same-owner", "-f", "-")
 	default:
 		rune = "if ! test -d " + rq + "; then mkdir -- " + rq + "; fi; cd " + rq + "; tar --warning=none --preserve-permissions --extract --no-same-owner -f -"
 		hostCmd = exec.Command("tar", "--directory", local, "--warning=none", "-c", ".", "-f", "-")
@@ -84,24 +91,39 @@ func (s *server) copy(src, dst string, up bool) error {
 	}
 	s.debugf("%s %s %s: %s", what, src, dst, rune)
 	tb := s.inTestbed([]string{"sh", "-ec", rune}, nil, nil)
-	if hostCmd == nil {
-		if up {
-			tb.Stdout = hostFile
-		} else {
-			tb.Stdin = hostFile
-		}
-		return s.finish(what, tb)
-	}
-	hostCmd.Stderr = s.errOut
 	r, w, err := os.Pipe()
 	if err != nil {
 		return &failure{fmt.Sprintf("%s: make a pipe: %v", what, err)}
 	}
-	if up {
-		tb.Stdout, hostCmd.Stdin = w, r
-	} else {
-		hostCmd.Stdout, tb.Stdin = w, r
+	// Whatever happens, the server's pipe ends close (finish closes
+	// them early; closing again does nothing).
+	defer r.Close()
+	defer w.Close()
+	// The testbed gets pipes, never a file of the host's: root inside
+	// could reopen one through /proc/self/fd, write it, or change its
+	// mode. The server or the host's cat copies between the pipe and the
+	// file.
+	switch {
+	case hostFile != nil && up:
+		tb.Stdout = w
+		return s.finish(what, tb, w, func() error {
+			defer r.Close()
+			_, err := io.Copy(hostFile, r)
+			return err
+		})
+	case up:
+		tb.Stdout = w
+		// Read on to the end after the archive's: tar pads its last
+		// record, and a testbed that wrote it must not see EPIPE.
+		return s.finish(what, tb, w, func() error {
+			defer r.Close()
+			err := extractUp(local, r, s.errOut)
+			io.Copy(io.Discard, r)
+			return err
+		})
 	}
+	hostCmd.Stderr = s.errOut
+	hostCmd.Stdout, tb.Stdin = w, r
 	return s.finish(what, tb, hostCmd, r, w)
 }
 
@@ -110,8 +132,11 @@ func (s *server) copy(src, dst string, up bool) error {
 func (s *server) finish(what string, cmds ...any) error {
 	var started []*exec.Cmd
 	var pipe []*os.File
+	var funcs []func() error
 	for _, c := range cmds {
 		switch c := c.(type) {
+		case func() error:
+			funcs = append(funcs, c)
 		case *exec.Cmd:
 			if err := c.Start(); err != nil {
 				for _, p := range started {
@@ -132,14 +157,17 @@ func (s *server) finish(what string, cmds ...any) error {
 	for _, f := range pipe {
 		f.Close()
 	}
-	done := make(chan error, len(started))
+	done := make(chan error, len(started)+len(funcs))
 	for _, c := range started {
 		go func() { done <- c.Wait() }()
+	}
+	for _, f := range funcs {
+		go func() { done <- f() }()
 	}
 	timer := time.NewTimer(copyTimeout())
 	defer timer.Stop()
 	var firstErr error
-	for left := len(started); left > 0; {
+	for left := len(started) + len(funcs); left > 0; {
 		select {
 		case err := <-done:
 			left--

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/nook-project/nook/session"
 )
@@ -142,7 +143,17 @@ func (s *server) serve() int {
 		s.mu.Lock()
 		s.cleanup()
 		signal.Reset()
-		syscall.Kill(os.Getpid(), sig.(syscall.Signal))
+		n := sig.(syscall.Signal)
+		// Go does not die of a SIGPIPE raised by kill (only of one
+		// from a write to stdout or stderr): for it, and should a
+		// raised signal not be delivered at once, exit as a shell
+		// reports that death. The lock stays held: nothing else may
+		// run meanwhile.
+		if n != syscall.SIGPIPE {
+			syscall.Kill(os.Getpid(), n)
+			time.Sleep(time.Second)
+		}
+		os.Exit(128 + int(n))
 	}()
 	fmt.Fprintln(s.out, "ok")
 	for {
