@@ -89,8 +89,10 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 		p.cloneFlags = 0
 		p.shared = useCloneVM
 		b.at("enter the user namespace kept for the sandbox")
+		p.middleSteps = append(p.middleSteps, int(b.cur))
 		b.sys(unix.SYS_SETNS, immInt(rs.enterFd), imm(unix.CLONE_NEWUSER))
 		b.at("start the sandbox in that user namespace")
+		p.middleSteps = append(p.middleSteps, int(b.cur))
 		b.emit(b.insn(rkCloneParent, 0, imm(inner|uintptr(unix.SIGCHLD))))
 		b.closeFd(rs.enterFd)
 	}

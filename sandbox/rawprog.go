@@ -152,6 +152,10 @@ type rawProg struct {
 	// steps describes each step for error messages; hints adds advice for
 	// a given errno.
 	steps []rawStep
+	// middleSteps are the steps of the middle process that joins a held
+	// user namespace (EnterUserNS): its own failures, told apart from
+	// the first process's records, which may come before its pid record.
+	middleSteps []int
 	// execName and execCands are for exec error messages.
 	execName  string
 	execCands []string

@@ -297,7 +297,14 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 		}
 		syncW.Close()
 	}
-	rec, n, err := readRecord(errFile)
+	var rec [5]uint32
+	var n int
+	if p.earlyStart {
+		// enteredChild read it already.
+		rec[0], n = recStarted, recSize
+	} else {
+		rec, n, err = readRecord(errFile)
+	}
 	Phase("started")
 	switch {
 	case err == nil && n == recSize && rec[0] == recStarted:
@@ -329,10 +336,56 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 	return p, nil
 }
 
+// fromMiddle reports whether rec is the middle process's own failure.
+func (p *rawProg) fromMiddle(rec [5]uint32) bool {
+	if rec[0] != recError && rec[0] != recFallback {
+		return false
+	}
+	for _, s := range p.middleSteps {
+		if int(rec[1]) == s {
+			return true
+		}
+	}
+	return false
+}
+
 // enteredChild reads which process the middle process of an entered user
 // namespace started, and reaps the middle.
 func (p *Process) enteredChild(errFile *os.File, prog *rawProg) (int, error) {
 	rec, n, err := readRecord(errFile)
+	if err == nil && n == recSize && rec[0] != recPid && !prog.fromMiddle(rec) {
+		// The first process reported before the middle said its pid:
+		// in a held namespace, whose maps are written, it waits for
+		// nothing of nook's, and the middle may not have run again
+		// since it cloned it. (Read as the middle's, its recStarted
+		// failed a command that ran: TestLoadConcurrentBegins, about
+		// once in 100.) Its error is read now, with what follows it;
+		// its start is kept for the caller.
+		early := rec
+		var failure error
+		if early[0] != recStarted {
+			failure = prog.recordError(early, errFile)
+		}
+		rec, n, err = readRecord(errFile)
+		if err == nil && n == recSize && rec[0] == recPid {
+			first := int(rec[1])
+			if err := reapMiddle(p.Pid); err != nil || failure != nil {
+				unix.Kill(first, unix.SIGKILL)
+				unix.Wait4(first, nil, 0, nil)
+				if failure == nil {
+					failure = err
+				}
+				return 0, failure
+			}
+			p.earlyStart = true
+			return first, nil
+		}
+		p.reap()
+		if failure != nil {
+			return 0, failure
+		}
+		return 0, &StartError{Code: ExitSetupFailed, Msg: "the sandbox ended before starting the command"}
+	}
 	if err == nil && n == recSize && rec[0] == recPid {
 		err = reapMiddle(p.Pid)
 		if err != nil {

@@ -38,6 +38,9 @@ type Process struct {
 	pid1 bool
 	// rawStatus is the raw pid 1's status pipe, read by waitRaw.
 	rawStatus *os.File
+	// earlyStart: the first process's start record came before the
+	// middle process's pid (enteredChild).
+	earlyStart bool
 	// cleanup removes what the sandbox needed on the host while it ran
 	// (disk-backed overlay uppers); Wait calls it.
 	cleanup func()
