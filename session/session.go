@@ -88,6 +88,9 @@ type State struct {
 	// LongLived says the session keeps one sandbox from begin to end,
 	// its commands through an agent (held.go).
 	LongLived bool `json:"long_lived,omitempty"`
+	// Owner is the process the session's life is bound to, if any
+	// (owner.go): once it is gone the session is an orphan.
+	Owner *Owner `json:"owner,omitempty"`
 	// Dir is the session's directory, filled in when read.
 	Dir string `json:"-"`
 }
@@ -151,6 +154,10 @@ type BeginOptions struct {
 	// commands going to an agent inside (held.go), instead of fresh
 	// ones per command.
 	LongLived bool
+	// Owner binds the session's life to a process (owner.go): a session
+	// whose owner is gone is ended by Store.EndOrphans. Nil for sessions
+	// that live until someone ends them.
+	Owner *Owner
 }
 
 // BeginResult is a new session and what is worth telling about it.
@@ -208,7 +215,7 @@ func (s *Store) begin(name string, o BeginOptions) (*BeginResult, error) {
 		return nil, err
 	}
 	st := &State{ID: id, Chroot: c.Name, Kind: c.Kind, Source: c.Path, IDMode: s.Mode(), Created: time.Now().UTC(), Copy: o.Copy || c.Copy,
-		Selected: strings.TrimPrefix(name, "chroot:"), Keys: o.Keys}
+		Selected: strings.TrimPrefix(name, "chroot:"), Keys: o.Keys, Owner: o.Owner}
 	if st.Copy && c.Kind == KindHost {
 		return nil, fmt.Errorf("a session of the host root cannot be a copy; leave out --copy")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -147,5 +148,82 @@ func TestVirtNookSigpipeEnds(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Errorf("the server still runs 10 s after SIGPIPE")
+	}
+}
+
+// A server killed with SIGKILL (a debci worker's crash) cannot end its
+// session; the next server started by the same user ends it before its
+// greeting, and leaves a live server's session alone.
+func TestVirtNookKilledServerSwept(t *testing.T) {
+	const tarball = "/var/cache/nook-ci/bookworm-minbase.tar"
+	if _, err := os.Stat(tarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	if session.DetectIDMode() == session.IDSingle {
+		t.Skip("SKIP: the server refuses to start without subordinate ids (TestVirtNookProtocol checks that)")
+	}
+	e := newSessionEnv(t)
+	e.must("chroot", "add", "bookworm", tarball)
+	start := func() (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
+		t.Helper()
+		srv := exec.Command(nookBin, "autopkgtest-virt-nook", "bookworm")
+		srv.Env = e.env
+		srv.Stderr = os.Stderr
+		in, err := srv.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := srv.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+		r := bufio.NewReader(out)
+		if l, err := r.ReadString('\n'); err != nil || l != "ok\n" {
+			t.Fatalf("greeting %q, %v", l, err)
+		}
+		return srv, in, r
+	}
+	openSession := func(in io.Writer, r *bufio.Reader) {
+		t.Helper()
+		io.WriteString(in, "open\n")
+		if l, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(l, "ok /tmp/autopkgtest.") {
+			t.Fatalf("open: %q, %v", l, err)
+		}
+	}
+	list := func() []string { return strings.Fields(e.must("session", "list", "-q")) }
+
+	killed, in1, r1 := start()
+	openSession(in1, r1)
+	live, in2, r2 := start()
+	openSession(in2, r2)
+	before := list()
+	if len(before) != 2 {
+		t.Fatalf("sessions with two servers open: %q, want two", before)
+	}
+	killed.Process.Signal(syscall.SIGKILL)
+	killed.Wait()
+	if got := list(); len(got) != 2 {
+		t.Fatalf("sessions right after the kill: %q, want both still there", got)
+	}
+	third, in3, _ := start()
+	after := list()
+	if len(after) != 1 {
+		t.Fatalf("sessions after the next server started: %q, want only the live server's", after)
+	}
+	io.WriteString(in3, "quit\n")
+	third.Wait()
+	// The live server's session is the one kept: it closes it.
+	io.WriteString(in2, "close\n")
+	if l, err := r2.ReadString('\n'); err != nil || l != "ok\n" {
+		t.Errorf("close on the live server after the sweep: %q, %v", l, err)
+	}
+	io.WriteString(in2, "quit\n")
+	live.Wait()
+	if got := list(); len(got) != 0 {
+		t.Errorf("sessions after both servers quit: %q", got)
 	}
 }

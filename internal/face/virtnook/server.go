@@ -58,6 +58,7 @@ func Run(args []string, version string) int {
 	}
 	o.chroot = name
 	s := &server{o: o, store: st, exe: exe, in: bufio.NewReader(os.Stdin), out: os.Stdout, errOut: os.Stderr}
+	s.sweep()
 	return s.serve()
 }
 
@@ -114,6 +115,9 @@ type server struct {
 	downtmp string
 	// user is the normal user offered (suggested-normal-user), "" for none.
 	user string
+	// owner is this server, as the owner of the sessions it begins: a
+	// later server ends them if this one is killed before it can.
+	owner *session.Owner
 }
 
 // failure ends the server: VirtSubproc's bomb.
@@ -351,7 +355,7 @@ func (s *server) check(argv ...string) (string, error) {
 // open begins the session and makes (or, after a revert, remakes) the
 // scratch directory.
 func (s *server) open() error {
-	res, err := s.store.Begin(s.o.chroot, session.BeginOptions{Boot: s.o.boot, NoNetwork: s.o.boot && s.o.noNetwork, Busy: func() {
+	res, err := s.store.Begin(s.o.chroot, session.BeginOptions{Boot: s.o.boot, NoNetwork: s.o.boot && s.o.noNetwork, Owner: s.owner, Busy: func() {
 		s.debugf("another nook is unpacking %s; waiting for it", s.o.chroot)
 	}})
 	if err != nil {
@@ -400,6 +404,26 @@ func (s *server) normalUser(st *session.State) string {
 		return ""
 	}
 	return u.Username
+}
+
+// sweep ends the sessions servers killed before their end left behind
+// (autopkgtest under a debci worker that was killed with SIGKILL, say),
+// and names this server as the owner of the sessions it begins. A
+// sweep's failure is said and does not stop the server: the orphans only
+// cost disk space.
+func (s *server) sweep() {
+	owner, err := session.SelfOwner()
+	if err != nil {
+		fmt.Fprintf(s.errOut, "%s: warning: %v: a session this server begins stays if it is killed\n", Name, err)
+	}
+	s.owner = owner
+	ended, err := s.store.EndOrphans()
+	for _, id := range ended {
+		s.debugf("ended session %s: the server that began it is gone", id)
+	}
+	if err != nil {
+		fmt.Fprintf(s.errOut, "%s: warning: %v\n", Name, err)
+	}
 }
 
 // revert ends the session and begins a fresh one.
