@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -209,6 +210,9 @@ func TestVirtNookKilledServerSwept(t *testing.T) {
 	if got := list(); len(got) != 2 {
 		t.Fatalf("sessions right after the kill: %q, want both still there", got)
 	}
+	if js := e.must("session", "list", "--json"); strings.Count(js, `"orphaned": true`) != 1 || strings.Count(js, `"owner"`) != 2 {
+		t.Errorf("session list --json after the kill: want two owners, one orphaned:\n%s", js)
+	}
 	third, in3, _ := start()
 	after := list()
 	if len(after) != 1 {
@@ -216,6 +220,19 @@ func TestVirtNookKilledServerSwept(t *testing.T) {
 	}
 	io.WriteString(in3, "quit\n")
 	third.Wait()
+	// The same without a server: nook session end --orphans, what a
+	// worker's service runs as it starts.
+	fourth, in4, r4 := start()
+	openSession(in4, r4)
+	fourth.Process.Signal(syscall.SIGKILL)
+	fourth.Wait()
+	orphans := strings.Fields(e.must("session", "end", "--orphans"))
+	if len(orphans) != 1 || slices.Contains(after, orphans[0]) {
+		t.Errorf("nook session end --orphans printed %q, want the killed server's one session (not %q)", orphans, after)
+	}
+	if got := list(); !slices.Equal(got, after) {
+		t.Errorf("sessions after session end --orphans: %q, want %q", got, after)
+	}
 	// The live server's session is the one kept: it closes it.
 	io.WriteString(in2, "close\n")
 	if l, err := r2.ReadString('\n'); err != nil || l != "ok\n" {

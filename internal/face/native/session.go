@@ -105,11 +105,14 @@ running between commands, and a session survives a reboot.
       --keep-fd FD             pass inherited fd FD even when it is a
                                directory (directory fds lead out of the
                                session and are not passed otherwise)
-  end ID... | --all [--discard]
+  end ID... | --all [--discard] | --orphans
                                remove sessions and everything in them; a
                                source session (begun through schroot's
                                source:NAME) first replaces its tarball with
-                               its tree, unless --discard
+                               its tree, unless --discard; --orphans ends
+                               only the sessions whose owner process is
+                               gone (autopkgtest-virt-nook's of a killed
+                               run) and prints their ids
   list [--json] [-q|--quiet]   your sessions (--quiet: their ids alone)
   info ID [--json]             one session's state
 
@@ -247,7 +250,7 @@ func newRunFlags() (*flagSet, *runFlags) {
 // parseVerb adds --help (-h) to each.
 func verbFlagSets() map[string]*flagSet {
 	run, _ := newRunFlags()
-	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool), new(bool), new(bool), new(bool)), "session end": newEndFlags(new(bool), new(bool)),
+	return map[string]*flagSet{"session run": run, "session begin": newBeginFlags(new(string), new(bool), new(bool), new(bool), new(bool)), "session end": newEndFlags(new(bool), new(bool), new(bool)),
 		"session list": newListFlags("session list", new(bool), new(bool)), "session info": newJSONFlags("session info", new(bool)),
 		"chroot add": newAddFlags(new([]string), new(string), new(bool)), "chroot create": newCreateFlags(new(string), new(string)),
 		"chroot remove": newFlags("chroot remove"), "chroot list": newListFlags("chroot list", new(bool), new(bool)), "chroot info": newJSONFlags("chroot info", new(bool)),
@@ -281,9 +284,10 @@ func newBeginFlags(name *string, copy, boot, noNet, long *bool) *flagSet {
 	return fs
 }
 
-func newEndFlags(all, discard *bool) *flagSet {
+func newEndFlags(all, orphans, discard *bool) *flagSet {
 	fs := newFlags("session end")
 	fs.BoolVarP(all, "all", "")
+	fs.BoolVarP(orphans, "orphans", "")
 	fs.BoolVarP(discard, "discard", "") // do not pack a source session back
 	return fs
 }
@@ -406,12 +410,26 @@ func overlayHint(copied bool, se *sandbox.StartError) string {
 }
 
 func sessionEnd(st *session.Store, args []string) int {
-	all, discard := new(bool), new(bool)
-	fs := newEndFlags(all, discard)
+	all, orphans, discard := new(bool), new(bool), new(bool)
+	fs := newEndFlags(all, orphans, discard)
 	if ok, code := parseOrUsage(fs, args, sessionHelp); !ok {
 		return code
 	}
 	ids := fs.Args()
+	if *orphans {
+		if *all || *discard || len(ids) > 0 {
+			fmt.Fprintln(os.Stderr, "nook session end: --orphans takes no session ids and no other option")
+			return 2
+		}
+		ended, err := st.EndOrphans()
+		for _, id := range ended {
+			fmt.Println(id)
+		}
+		if err != nil {
+			return failf("session end", "%v", err)
+		}
+		return 0
+	}
 	if *all {
 		list, err := st.List()
 		if err != nil {
@@ -439,6 +457,17 @@ func sessionEnd(st *session.Store, args []string) int {
 		}
 	}
 	return rc
+}
+
+// owner names the process a session's life is bound to, for info.
+func owner(s *session.State) string {
+	switch {
+	case s.Owner == nil:
+		return ""
+	case s.Owner.Gone():
+		return fmt.Sprintf("pid %d, gone (an orphan: nook session end --orphans ends it)", s.Owner.PID)
+	}
+	return fmt.Sprintf("pid %d", s.Owner.PID)
 }
 
 // booted says whether a booted session's container runs, for info.
@@ -480,11 +509,16 @@ type sessionJSON struct {
 	NoNetwork bool   `json:"no_network,omitempty"`
 	Location  string `json:"location,omitempty"`
 	Damaged   bool   `json:"damaged,omitempty"`
+	// Owner is the process the session's life is bound to, if any.
+	Owner *session.Owner `json:"owner,omitempty"`
+	// Orphaned: it has an owner, and the owner is gone.
+	Orphaned bool `json:"orphaned,omitempty"`
 }
 
 func toJSON(s *session.State) sessionJSON {
 	j := sessionJSON{ID: s.ID, Chroot: s.Chroot, Kind: string(s.Kind), Source: s.Source, Lower: s.Lower, Entry: s.Entry,
-		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Boot: s.Boot, LongLived: s.LongLived, NoNetwork: s.NoNetwork, Location: s.Location(), Damaged: s.Chroot == ""}
+		IDMode: string(s.IDMode), Dir: s.Dir, Copy: s.Copy, Boot: s.Boot, LongLived: s.LongLived, NoNetwork: s.NoNetwork, Location: s.Location(), Damaged: s.Chroot == "",
+		Owner: s.Owner, Orphaned: s.Owner != nil && s.Owner.Gone()}
 	if !s.Created.IsZero() {
 		j.Created = s.Created.Format("2006-01-02T15:04:05Z")
 	}
@@ -558,7 +592,7 @@ func sessionInfo(st *session.Store, args []string) int {
 	}
 	j := toJSON(s)
 	printFields("", [][2]string{{"Session", j.ID}, {"Chroot", j.Chroot}, {"Kind", j.Kind}, {"Source", j.Source},
-		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}, {"Booted", booted(s)}, {"Long-lived", longLived(s)}})
+		{"Lower layer", j.Lower}, {"Cache entry", j.Entry}, {"Id mapping", j.IDMode}, {"Created", j.Created}, {"Directory", j.Dir}, {"Location", j.Location}, {"Booted", booted(s)}, {"Long-lived", longLived(s)}, {"Owner", owner(s)}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nook session info: %v\n", err)
 		return 1

@@ -47,6 +47,8 @@ const sessionMan = `.Dd %s
 .Nm nook session end
 .Ar id ... | Fl \-all
 .Op Fl \-discard
+.Nm nook session end
+.Fl \-orphans
 .Nm nook session list
 .Op Fl \-json
 .Op Fl q
@@ -221,6 +223,19 @@ A source session (begun through schroot's
 first replaces its chroot's tarball with its tree;
 .Fl \-discard
 ends it without that.
+.It Cm end Fl \-orphans
+End only the sessions whose owner is gone, and print their ids.
+A session has an owner when a process's life bounds it:
+.Nm autopkgtest-virt-nook
+begins one per autopkgtest run, owned by the server.
+A server killed with SIGKILL (a test farm's worker killed, a machine's
+crash) cannot end its session; the next server started by the same user
+ends it, and so does this command, which a worker's service can run when it
+starts.
+An owner counts as gone only when that is sure: its pid names no process,
+or another process that started later, in the same pid namespace and the
+same boot; or the machine has rebooted since.
+An orphan in which a command still runs is left for a later call.
 .It Cm list Oo Fl \-json Oc Op Fl q
 List your sessions.
 .Fl q ,
