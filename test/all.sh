@@ -29,6 +29,11 @@ bin="$work/bin"
 if [ "$(id -u)" -eq 0 ]; then
 	say "setup: packages and users"
 	"$top/test/setup-host.sh"
+	# The buildd chroot tarball and sbuild's set-up: the unit suites use
+	# the tarball too (autopkgtest-virt-nook over a chroot with dpkg-dev),
+	# not only the sbuild stage below, so it is made before any test.
+	say "setup: sbuild, its buildd chroot tarball and user"
+	"$top/test/sbuild/setup.sh"
 fi
 
 say "lint: gofmt, go vet, staticcheck"
