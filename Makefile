@@ -16,6 +16,10 @@ ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
 else
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 endif
+# debci's nook backend (debci/nook): debci runs the backends it finds in
+# /usr/share/debci/backends/ only, so with another PREFIX link that
+# directory's nook to this one.
+DEBCIDIR ?= $(PREFIX)/share/debci/backends/nook
 BUILDDIR ?= build
 GO ?= go
 INSTALL ?= install
@@ -55,7 +59,7 @@ install:
 		[ -f "$$f" ] || { echo "make install: $$f is missing: run make first (as yourself; make install does not build)" >&2; exit 1; }; \
 	done
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/nook $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(DEBCIDIR)
 	$(INSTALL) -m 0755 $(BUILDDIR)/nook $(DESTDIR)$(BINDIR)/nook
 	ln -sf nook $(DESTDIR)$(BINDIR)/autopkgtest-virt-nook
 	$(INSTALL) -m 0755 $(BUILDDIR)/nook-unpack $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack
@@ -64,6 +68,8 @@ install:
 	ln -sf nook-session.1 $(DESTDIR)$(MANDIR)/man1/nook-chroot.1
 	$(INSTALL) -m 0644 $(BUILDDIR)/nook.bash $(DESTDIR)$(BASHCOMPDIR)/nook
 	$(INSTALL) -m 0644 $(BUILDDIR)/_nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
+	$(INSTALL) -m 0755 debci/nook/create-testbed debci/nook/test-package $(DESTDIR)$(DEBCIDIR)/
+	$(INSTALL) -m 0644 debci/nook/environment.sh $(DESTDIR)$(DEBCIDIR)/
 
 # Removes what install put there, and the directory of nook's own; the
 # shared directories stay.
@@ -71,7 +77,9 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/nook $(DESTDIR)$(BINDIR)/autopkgtest-virt-nook $(DESTDIR)$(LIBEXECDIR)/nook/nook-unpack \
 		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)) nook-chroot.1) \
 		$(DESTDIR)$(BASHCOMPDIR)/nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
+	rm -f $(addprefix $(DESTDIR)$(DEBCIDIR)/,create-testbed test-package environment.sh)
 	if [ -d $(DESTDIR)$(LIBEXECDIR)/nook ]; then rmdir $(DESTDIR)$(LIBEXECDIR)/nook; fi
+	if [ -d $(DESTDIR)$(DEBCIDIR) ]; then rmdir $(DESTDIR)$(DEBCIDIR); fi
 
 # make release: a static, reproducible build of the checked-out commit,
 # as build/release/nook-VERSION-linux-ARCH.tar.gz (the make install tree

@@ -150,6 +150,12 @@ if [ "$(id -u)" -eq 0 ]; then
 	e2e sbuild "user, root"
 	e2e autopkgtest "user, root"
 	e2e piuparts root
+	# debci 3.6 end to end: RabbitMQ on loopback, the collector, two
+	# workers as two users with subordinate ids, jobs of real packages
+	# spread over both, one worker killed with SIGKILL mid-test; through
+	# nook's own debci backend and through debci's schroot backend with
+	# nook as schroot (test/debci, docs/debci.md, docs/scale-out.md).
+	e2e debci "nook and schroot backends, 2 workers"
 	# nook's own Debian package (debian/), built for trixie by sbuild
 	# through nook as schroot, installed, used and removed in a fresh
 	# session (test/debpkg/ci.sh).

@@ -71,12 +71,16 @@ install_once() {
 		share/man/man1/nook.1 share/man/man1/nook-run.1 share/man/man1/nook-session.1
 		share/man/man1/nook-bwrap.1 share/man/man1/nook-schroot.1 share/man/man1/nook-mkosi-sandbox.1
 		share/man/man1/autopkgtest-virt-nook.1
-		share/bash-completion/completions/nook "share/zsh/$zshdir/_nook")
+		share/bash-completion/completions/nook "share/zsh/$zshdir/_nook"
+		share/debci/backends/nook/create-testbed share/debci/backends/nook/test-package
+		share/debci/backends/nook/environment.sh)
 	for f in "${files[@]}"; do
 		[ -f "$dest$prefix/$f" ] || fail "make install did not install $prefix/$f"
 	done
 	[ -x "$dest$prefix/bin/nook" ] && [ -x "$dest$prefix/libexec/nook/nook-unpack" ] ||
 		fail "nook or nook-unpack is not executable"
+	[ -x "$dest$prefix/share/debci/backends/nook/create-testbed" ] && [ -x "$dest$prefix/share/debci/backends/nook/test-package" ] ||
+		fail "debci's nook backend: create-testbed or test-package is not executable"
 	[ "$(readlink "$dest$prefix/share/man/man1/nook-chroot.1")" = nook-session.1 ] ||
 		fail "make install did not link nook-chroot(1) to nook-session(1)"
 	# autopkgtest finds its virtualisation server by name (-- nook CHROOT).
@@ -108,6 +112,7 @@ install_once() {
 	left=$(find "$dest" -type f -o -type l)
 	[ -z "$left" ] || fail "make uninstall left: $left"
 	[ ! -e "$dest$prefix/libexec/nook" ] || fail "make uninstall left $prefix/libexec/nook"
+	[ ! -e "$dest$prefix/share/debci/backends/nook" ] || fail "make uninstall left $prefix/share/debci/backends/nook"
 	echo "install.sh: make install and uninstall with PREFIX=$prefix into DESTDIR: ok (${#files[@]} files)"
 }
 

@@ -220,13 +220,14 @@ if [ "$backend" = nook ]; then
 	[ -n "$ok" ] || { tail -30 "$run/create-testbed.log"; exit 1; }
 	# The second machine gets the same tarball (one mmdebstrap run is
 	# enough to show the recipe) and defines it as create-testbed does.
-	cache_of() { echo "$(getent passwd "$1" | cut -d: -f6)/.cache/debci/nook/$chroot.tar"; }
+	nchroot=debci-nook-bookworm-amd64
+	cache_of() { echo "$(getent passwd "$1" | cut -d: -f6)/.cache/debci/nook/$nchroot.tar"; }
 	src=$(cache_of nook-ci-dw1) dst=$(cache_of nook-ci-dw2)
 	runuser -u nook-ci-dw2 -- mkdir -p "$(dirname "$dst")"
 	install -o nook-ci-dw2 -g nook-ci-dw2 -m 0644 "$src" "$dst"
-	as_worker nook-ci-dw2 "$bin" chroot remove "$chroot" >/dev/null 2>&1 || true
+	as_worker nook-ci-dw2 "$bin" chroot remove "$nchroot" >/dev/null 2>&1 || true
 	ok=1
-	as_worker nook-ci-dw2 "$bin" chroot add "$chroot" "$dst" >/dev/null || ok=
+	as_worker nook-ci-dw2 "$bin" chroot add "$nchroot" "$dst" >/dev/null || ok=
 	check "nook-ci-dw2 defines the same testbed" "$ok"
 fi
 

@@ -69,7 +69,9 @@ done
 contents=$(dpkg-deb -c "${debs[0]}" | awk '{print $6}')
 for f in ./usr/bin/nook ./usr/bin/autopkgtest-virt-nook ./usr/libexec/nook/nook-unpack ./usr/share/man/man1/nook.1.gz \
 	./usr/share/man/man1/nook-run.1.gz ./usr/share/man/man1/nook-session.1.gz \
-	./usr/share/bash-completion/completions/nook ./usr/share/zsh/vendor-completions/_nook; do
+	./usr/share/bash-completion/completions/nook ./usr/share/zsh/vendor-completions/_nook \
+	./usr/share/debci/backends/nook/create-testbed ./usr/share/debci/backends/nook/test-package \
+	./usr/share/debci/backends/nook/environment.sh; do
 	grep -qx -- "$f" <<<"$contents" || fail "nook's .deb lacks $f"
 done
 say "built: $(cd "$scratch/build" && ls ./*.deb | tr '\n' ' ')"
