@@ -125,6 +125,39 @@ echo 'deb-src [trusted=yes] http://127.0.0.1:$port/ ./' >/etc/apt/sources.list.d
 apt-get update -q -o APT::Update::Error-Mode=any >/dev/null
 SH
 
+# --- the real schroot, for the comparison (NOOK_BINARY /usr/bin/schroot) ---------------
+# The schroot backend's testbed as debci's create-testbed writes it
+# (type=directory, union-type=overlay, profile debci), on the same tree as
+# nook's runs: the testbed tarball unpacked once under /var/lib/debci/chroots
+# (create-testbed's own debootstrap adds a debug-symbols source this
+# machine cannot reach, so its tree could not be made here), its users the
+# two workers. This changes the host's /etc/schroot: a benchmark, not CI.
+real=
+if [ "$bin" = /usr/bin/schroot ]; then
+	[ "$backend" = schroot ] || { echo "$0: the real schroot goes with NOOK_DEBCI_BACKEND=schroot" >&2; exit 2; }
+	real=1
+	tree=/var/lib/debci/chroots/$chroot-nook-ci
+	if ! [ -x "$tree/usr/bin/apt-get" ] || [ "$testbed" -nt "$tree" ]; then
+		say "unpacking $testbed into $tree for the real schroot"
+		rm -rf "$tree"
+		mkdir -p "$tree"
+		tar -C "$tree" -xpf "$testbed"
+	fi
+	cat >"/etc/schroot/chroot.d/$chroot" <<CONF
+[$chroot]
+type=directory
+profile=debci
+description=debci bookworm/amd64 chroot
+directory=$tree
+users=nook-ci-dw1,nook-ci-dw2
+groups=nook-ci-dw1,nook-ci-dw2
+root-users=nook-ci-dw1,nook-ci-dw2
+source-root-users=nook-ci-dw1,nook-ci-dw2
+root-groups=root
+union-type=overlay
+CONF
+fi
+
 # --- each worker's schroot, or nook's backend: nook ----------------------------------
 for w in "${workers[@]}"; do
 	d=$run/$w
@@ -138,6 +171,7 @@ for w in "${workers[@]}"; do
 		continue
 	fi
 	ln -s "$bin" "$d/bin/schroot"
+	[ -z "$real" ] || continue
 	cp -r /etc/schroot/debci "$d/etc/debci"
 	cat >"$d/etc/chroot.d/$chroot" <<CONF
 [$chroot]
@@ -181,7 +215,13 @@ worker_procs() {
 	ps -e -o pid=,uid= | awk -v u="$uid" -v s="$sub" -v n="$n" '$2 == u || ($2 >= s && $2 < s + n) {print $1}'
 }
 daemon_pid() { pgrep -u "$1" -x amqp-consume | head -1; }
-sessions() { as_worker "$1" "$bin" session list 2>/dev/null || true; }
+sessions() {
+	if [ -n "$real" ]; then
+		as_worker "$1" schroot --list --all-sessions 2>/dev/null | sed -n "s/^session:\($chroot-.*\)/\1/p" || true
+	else
+		as_worker "$1" "$bin" session list 2>/dev/null || true
+	fi
+}
 mounts() { awk '{print $5}' /proc/self/mountinfo | sort; }
 
 cleanup() {
@@ -192,7 +232,13 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	for w in "${workers[@]}"; do
-		for s in $(sessions "$w" | awk '{print $1}'); do as_worker "$w" "$bin" session end "$s" >/dev/null 2>&1 || true; done
+		for s in $(sessions "$w" | awk '{print $1}'); do
+			if [ -n "$real" ]; then
+				as_worker "$w" schroot --end-session --chroot "$s" >/dev/null 2>&1 || true
+			else
+				as_worker "$w" "$bin" session end "$s" >/dev/null 2>&1 || true
+			fi
+		done
 	done
 	rabbitmqctl -q delete_queue "$debci_amqp_queue" >/dev/null 2>&1 || true
 	rabbitmqctl -q delete_queue "$results_queue" >/dev/null 2>&1 || true
@@ -344,8 +390,8 @@ check "every job's result reached the collector (${secs}s)" "$done_ok"
 check_results "${ids[@]}"
 nw=$(awk '{print $4}' "$run/jobs" | sort -u | grep -c '^nook-ci-dw[12]$' || true)
 check "the jobs ran on both workers ($(awk '{print $4}' "$run/jobs" | sort | uniq -c | tr -s ' ' | paste -sd,))" "$([ "$nw" = 2 ] && echo 1)"
-printf 'JOBS %d in %s s: %s jobs/min through nook, debci backend %s (2 workers)\n' "${#ids[@]}" "$secs" \
-	"$(awk -v n=${#ids[@]} -v s="$secs" 'BEGIN{printf "%.2f", n * 60 / s}')" "$backend"
+printf 'JOBS %d in %s s: %s jobs/min through %s, debci backend %s (2 workers)\n' "${#ids[@]}" "$secs" \
+	"$(awk -v n=${#ids[@]} -v s="$secs" 'BEGIN{printf "%.2f", n * 60 / s}')" "$([ -n "$real" ] && echo "the real schroot" || echo nook)" "$backend"
 wait_idle || true
 check_clean "after the batch"
 
@@ -385,7 +431,13 @@ else
 	schroot) prestart=(schroot --end-session --all-sessions) ;;
 	esac
 	say "restart nook-ci-dw1, first: ${prestart[*]}"
-	ended=$(as_worker nook-ci-dw1 "${prestart[@]}" 2>&1) || true
+	if [ -n "$real" ]; then
+		# The real schroot's sessions are the machine's: its boot
+		# script ends them as root.
+		ended=$("${prestart[@]}" 2>&1) || true
+	else
+		ended=$(as_worker nook-ci-dw1 "${prestart[@]}" 2>&1) || true
+	fi
 	[ -z "$ended" ] || echo "     $ended"
 	check "${prestart[*]} left nook-ci-dw1 no session" "$([ -z "$(sessions nook-ci-dw1)" ] && echo 1)"
 	if [ "$backend" = nook ]; then
