@@ -15,7 +15,10 @@
 # powers off; this script then reads them back with debugfs (no mount).
 #
 # Software emulation (TCG): nested KVM on the CI machines fails with "KVM
-# internal error ... emulation failure", so KVM is never used. Each boot is
+# internal error ... emulation failure", so KVM is never used. The guest
+# kernel runs with mitigations=off: a throwaway test machine, and page
+# table isolation and its kind cost an emulated CPU most (every syscall
+# and interrupt). Each boot is
 # time-boxed (NOOK_VM_TIMEOUT seconds, default 3600); a VM that does not
 # finish in time fails the stage. The stage skips -- loudly, with exit 0 --
 # only when QEMU cannot run here at all.
@@ -36,8 +39,14 @@
 #   NOOK_VM_TEST_RUN    a -test.run pattern for them (default: all)
 #   NOOK_VM_INIT_TEST_RUN  the same for the NOOK_ENGINE=init runs (default:
 #                       the overlay and engine-choice tests)
-#   NOOK_VM_SBUILD      1 (default): one real sbuild build through nook as
-#                       schroot per user; 0: none
+#   NOOK_VM_SBUILD      1 (default): a real sbuild build through nook as
+#                       schroot; 0: none
+#   NOOK_VM_SBUILD_USERS  who builds (default nook-ci-sub: the kernel's
+#                       rules for user namespaces with a full id range are
+#                       what differs between kernels; root and nook-ci-nosub
+#                       build on the host, and their sessions are tested in
+#                       the VM by the session suites); e.g. "nook-ci-sub
+#                       nook-ci-nosub root" for all three
 #   NOOK_VM_CUSTOM      a script to run inside too (as root, after the
 #                       tests; NOOK, BIN and RESULTS set), e.g. bench/vm.sh
 #   NOOK_VM_OUT         where results are kept (default
@@ -154,6 +163,7 @@ boot() {
 		printf 'TESTS=%q\n' "$tests"
 		printf 'INIT_TESTS=%q\n' "$init_tests"
 		printf 'SBUILD=%q\n' "${NOOK_VM_SBUILD:-1}"
+		printf 'SBUILD_USERS=%q\n' "${NOOK_VM_SBUILD_USERS:-nook-ci-sub}"
 		printf 'TEST_RUN=%q\n' "${NOOK_VM_TEST_RUN:-}"
 		printf 'INIT_TEST_RUN=%q\n' "${NOOK_VM_INIT_TEST_RUN-Overlay|Throwaway|EngineChoice}"
 		printf 'PART_TESTS=%q\n' "$part_tests"
@@ -172,7 +182,7 @@ boot() {
 		-no-user-config -nodefaults -display none -no-reboot \
 		-machine q35 -accel tcg,thread=multi -cpu "$cpu_model" -smp "$cpus" -m "$mem" \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "root=LABEL=debvm rw console=ttyS0 quiet systemd.show_status=0" \
+		-append "root=LABEL=debvm rw console=ttyS0 quiet systemd.show_status=0 mitigations=off" \
 		-drive "file=$img,format=raw,if=virtio,snapshot=on,cache=unsafe,discard=unmap" \
 		-drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
 		-netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
