@@ -126,8 +126,23 @@ else
 fi
 
 # --- the tarballs the image bakes in ---------------------------------------------
-"$top/test/setup-host.sh" >/dev/null
-"$top/test/sbuild/setup.sh" >/dev/null
+# (test/all.sh made them in its set-up and says so: it runs this script
+# beside other stages, which must not race its apt runs.)
+if [ -z "${NOOK_VM_SETUP_DONE:-}" ]; then
+	"$top/test/setup-host.sh" >/dev/null
+	"$top/test/sbuild/setup.sh" >/dev/null
+fi
+
+# NOOK_VM_IMAGES_ONLY=1: make the images (debvm-create; mmdebstrap mounts
+# in its scratch tree while it runs, which other stages' leftover checks
+# would see) and stop; test/all.sh does that before it boots them beside
+# its end-to-end stages.
+if [ -n "${NOOK_VM_IMAGES_ONLY:-}" ]; then
+	for r in "$@"; do
+		say "image $r: $("$here/image.sh" "$r")"
+	done
+	exit 0
+fi
 
 # boot RELEASE: one VM run; returns its status.
 boot() {
