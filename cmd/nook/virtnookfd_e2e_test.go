@@ -119,24 +119,7 @@ func TestVirtNookSigpipeEnds(t *testing.T) {
 		t.Skip("SKIP: the server does not start without subordinate ids (TestVirtNookProtocol checks that it says so)")
 	}
 	e := newSessionEnv(t)
-	srv := exec.Command(nookBin, "autopkgtest-virt-nook", "bookworm")
-	srv.Env = e.env
-	in, err := srv.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outPipe, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Process.Kill()
-	r := bufio.NewReader(outPipe)
-	if l, err := r.ReadString('\n'); err != nil || l != "ok\n" {
-		t.Fatalf("greeting %q %v", l, err)
-	}
+	srv, in, _ := startVirtNook(t, e, "bookworm")
 	srv.Process.Signal(syscall.SIGPIPE)
 	done := make(chan error, 1)
 	go func() { done <- srv.Wait() }()
@@ -165,29 +148,7 @@ func TestVirtNookKilledServerSwept(t *testing.T) {
 	}
 	e := newSessionEnv(t)
 	e.must("chroot", "add", "bookworm", tarball)
-	start := func() (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
-		t.Helper()
-		srv := exec.Command(nookBin, "autopkgtest-virt-nook", "bookworm")
-		srv.Env = e.env
-		srv.Stderr = os.Stderr
-		in, err := srv.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := srv.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-		r := bufio.NewReader(out)
-		if l, err := r.ReadString('\n'); err != nil || l != "ok\n" {
-			t.Fatalf("greeting %q, %v", l, err)
-		}
-		return srv, in, r
-	}
+	start := func() (*exec.Cmd, io.WriteCloser, *bufio.Reader) { return startVirtNook(t, e, "bookworm") }
 	openSession := func(in io.Writer, r *bufio.Reader) {
 		t.Helper()
 		io.WriteString(in, "open\n")
@@ -243,4 +204,31 @@ func TestVirtNookKilledServerSwept(t *testing.T) {
 	if got := list(); len(got) != 0 {
 		t.Errorf("sessions after both servers quit: %q", got)
 	}
+}
+
+// startVirtNook starts nook as autopkgtest-virt-nook with args in e's
+// environment, its stderr the test's, and reads its greeting; the server
+// is killed when the test ends.
+func startVirtNook(t *testing.T, e *sessionEnv, args ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
+	t.Helper()
+	srv := exec.Command(nookBin, append([]string{"autopkgtest-virt-nook"}, args...)...)
+	srv.Env = e.env
+	srv.Stderr = os.Stderr
+	in, err := srv.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	r := bufio.NewReader(out)
+	if l, err := r.ReadString('\n'); err != nil || l != "ok\n" {
+		t.Fatalf("greeting %q, %v", l, err)
+	}
+	return srv, in, r
 }
