@@ -20,6 +20,7 @@ endif
 # /usr/share/debci/backends/ only, so with another PREFIX link that
 # directory's nook to this one.
 DEBCIDIR ?= $(PREFIX)/share/debci/backends/nook
+DEBCIPARENT = $(patsubst %/,%,$(dir $(DEBCIDIR)))
 BUILDDIR ?= build
 GO ?= go
 INSTALL ?= install
@@ -79,7 +80,10 @@ uninstall:
 		$(DESTDIR)$(BASHCOMPDIR)/nook $(DESTDIR)$(ZSHCOMPDIR)/_nook
 	rm -f $(addprefix $(DESTDIR)$(DEBCIDIR)/,create-testbed test-package environment.sh)
 	if [ -d $(DESTDIR)$(LIBEXECDIR)/nook ]; then rmdir $(DESTDIR)$(LIBEXECDIR)/nook; fi
-	if [ -d $(DESTDIR)$(DEBCIDIR) ]; then rmdir $(DESTDIR)$(DEBCIDIR); fi
+	# debci's own directories go too when nothing else is in them.
+	for d in $(DESTDIR)$(DEBCIDIR) $(DESTDIR)$(DEBCIPARENT) $(DESTDIR)$(patsubst %/,%,$(dir $(DEBCIPARENT))); do \
+		if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; \
+	done
 
 # make release: a static, reproducible build of the checked-out commit,
 # as build/release/nook-VERSION-linux-ARCH.tar.gz (the make install tree

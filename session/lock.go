@@ -28,6 +28,24 @@ func lockFile(path string, busy func()) (*fileLock, error) {
 	return l, nil
 }
 
+// tryLockFile is lockFile without waiting: errBusy when the lock is held
+// elsewhere.
+func tryLockFile(path string) (*fileLock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	ok, err := tryLock(f)
+	if err != nil || !ok {
+		f.Close()
+		if err == nil {
+			err = errBusy
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &fileLock{f: f}, nil
+}
+
 // tryLock takes the lock on an open file without waiting; ok is false when
 // someone else holds it.
 func tryLock(f *os.File) (ok bool, err error) {

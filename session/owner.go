@@ -33,6 +33,10 @@ type Owner struct {
 	// PidNS is the owner's pid namespace (the target of
 	// /proc/self/ns/pid): a pid means nothing in another.
 	PidNS string `json:"pid_ns"`
+	// TimeNS is its time namespace (/proc/self/ns/time; empty before
+	// Linux 5.6): /proc/PID/stat's start time is shifted by the reader's
+	// boot-time offset, so it compares only within one.
+	TimeNS string `json:"time_ns,omitempty"`
 }
 
 // ErrNoOwner: the calling process cannot be described as an owner (no
@@ -57,40 +61,46 @@ func SelfOwner() (*Owner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoOwner, err)
 	}
-	return &Owner{PID: os.Getpid(), Start: start, BootID: boot, PidNS: ns}, nil
+	tns, _ := os.Readlink("/proc/self/ns/time")
+	return &Owner{PID: os.Getpid(), Start: start, BootID: boot, PidNS: ns, TimeNS: tns}, nil
 }
 
 // Gone reports whether the owner has certainly exited. Whatever cannot be
-// told for sure (another pid namespace, a /proc that hides the process)
-// counts as alive: ending a session under a running autopkgtest is worse
-// than keeping an orphan.
+// told for sure (another pid or time namespace, a /proc that hides the
+// process) counts as alive: ending a session under a running autopkgtest
+// is worse than keeping an orphan.
 func (o *Owner) Gone() bool {
+	// The pid namespace first: a container may show a boot id of its own
+	// (systemd-nspawn mounts one over /proc/sys/kernel/random/boot_id),
+	// while the host's initial pid namespace is the same after a reboot.
+	if ns, err := os.Readlink("/proc/self/ns/pid"); err != nil || ns != o.PidNS || o.PID <= 0 {
+		return false
+	}
 	if boot, err := bootID(); err != nil || o.BootID == "" {
 		return false
 	} else if boot != o.BootID {
 		return true
 	}
-	if ns, err := os.Readlink("/proc/self/ns/pid"); err != nil || ns != o.PidNS || o.PID <= 0 {
-		return false
-	}
 	// kill(pid, 0) asks this pid namespace, whatever /proc is mounted.
 	if err := unix.Kill(o.PID, 0); errors.Is(err, unix.ESRCH) {
 		return true
 	}
-	// A process has the pid: the owner, or another one that reuses it.
+	// A process has the pid: the owner, or another one that reuses it
+	// and so started later.
+	if tns, _ := os.Readlink("/proc/self/ns/time"); tns != o.TimeNS {
+		return false
+	}
 	p, err := procpid.Translate(o.PID)
 	if err != nil {
 		return errors.Is(err, unix.ESRCH)
 	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
-	if errors.Is(err, os.ErrNotExist) {
-		return true
-	}
 	if err != nil {
-		return false
+		// Gone meanwhile, or hidden (hidepid): only kill can tell.
+		return errors.Is(unix.Kill(o.PID, 0), unix.ESRCH)
 	}
 	start, err := statStart(b)
-	return err == nil && start != o.Start
+	return err == nil && start > o.Start
 }
 
 // statStart is the start time in a /proc/PID/stat line: the 20th field
@@ -117,24 +127,13 @@ func bootID() (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// commandRunning reports whether a command holds the session's lock: a command
-// its dead owner started may outlive it (a test that hangs), and the
-// sweep must not wait for that; a later one ends the session.
-func commandRunning(st *State) bool {
-	f, err := os.Open(st.Dir + "/lock")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	ok, err := tryLock(f)
-	return err == nil && !ok
-}
-
 // EndOrphans ends the caller's sessions whose owner is gone and returns
 // their ids; an orphan that cannot be ended is skipped (the next call
-// tries it again) and its error joined into the one returned, and one in
-// which a command still runs is left for a later call. Sessions without
-// an owner are never touched.
+// tries it again) and its error joined into the one returned, and one
+// whose lock a command holds is left for a later call (a booted
+// session's commands go through its agent and hold no lock: a booted
+// orphan is powered off under them). Sessions without an owner are never
+// touched.
 func (s *Store) EndOrphans() ([]string, error) {
 	all, err := s.List()
 	if err != nil {
@@ -143,11 +142,14 @@ func (s *Store) EndOrphans() ([]string, error) {
 	var ended []string
 	var errs []error
 	for _, st := range all {
-		if st.Owner == nil || !st.Owner.Gone() || commandRunning(st) {
+		if st.Owner == nil || !st.Owner.Gone() {
 			continue
 		}
-		if err := s.End(st.ID, nil); err != nil {
-			if !errors.Is(err, ErrNoSession) {
+		// Without waiting: a command its dead owner started may
+		// outlive it (a test that hangs); a later sweep ends it. Never
+		// packed back (Discard): an orphan's tree is no one's result.
+		if err := s.end(st.ID, nil, true, true); err != nil {
+			if !errors.Is(err, ErrNoSession) && !errors.Is(err, errBusy) {
 				errs = append(errs, fmt.Errorf("end orphaned session %s: %w", st.ID, err))
 			}
 			continue

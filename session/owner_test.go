@@ -46,10 +46,25 @@ func TestOwnerGone(t *testing.T) {
 	if self.Gone() {
 		t.Fatalf("the test process itself counts as gone: %+v", self)
 	}
+	// The process holding the pid started after the owner: the pid was
+	// reused.
 	reused := *self
-	reused.Start++
+	reused.Start--
 	if !reused.Gone() {
-		t.Errorf("a live pid with another start time (the pid reused) counts as the owner: %+v", reused)
+		t.Errorf("a live pid whose process started after the owner (the pid reused) counts as the owner: %+v", reused)
+	}
+	// One that started before it cannot be a reuse: not sure, kept.
+	odd := *self
+	odd.Start++
+	if odd.Gone() {
+		t.Errorf("a live pid whose process started before the owner counts as gone: %+v", odd)
+	}
+	// Another time namespace shifts start times: not sure, kept.
+	shifted := *self
+	shifted.Start--
+	shifted.TimeNS = "time:[1]"
+	if shifted.Gone() {
+		t.Errorf("an owner in another time namespace counts as gone: %+v", shifted)
 	}
 	rebooted := *self
 	rebooted.BootID = "00000000-0000-0000-0000-000000000000"

@@ -638,21 +638,32 @@ func (s *Store) List() ([]*State, error) {
 // called first). The directory is renamed away before it is deleted, so
 // the id is free at once and a killed end leaves nothing that blocks it.
 func (s *Store) End(id string, busy func()) error {
-	return s.end(id, busy, false)
+	return s.end(id, busy, false, false)
 }
 
 // Discard ends a session without packing it back into its tarball (a
 // source session whose packing fails can still be ended this way).
 func (s *Store) Discard(id string, busy func()) error {
-	return s.end(id, busy, true)
+	return s.end(id, busy, true, false)
 }
 
-func (s *Store) end(id string, busy func(), discard bool) error {
+// errBusy: a command holds the session and the caller would not wait.
+var errBusy = errors.New("a command is running in the session")
+
+// end ends session id; with nowait it fails with errBusy instead of
+// waiting for a command that holds the session.
+func (s *Store) end(id string, busy func(), discard, nowait bool) error {
 	st, err := s.Get(id)
 	if st == nil {
 		return err
 	}
-	lock, lerr := lockFile(filepath.Join(st.Dir, "lock"), busy)
+	var lock *fileLock
+	var lerr error
+	if nowait {
+		lock, lerr = tryLockFile(filepath.Join(st.Dir, "lock"))
+	} else {
+		lock, lerr = lockFile(filepath.Join(st.Dir, "lock"), busy)
+	}
 	if errors.Is(lerr, fs.ErrNotExist) {
 		return fmt.Errorf("%w %q: it was ended meanwhile", ErrNoSession, st.ID)
 	}

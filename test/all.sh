@@ -149,15 +149,21 @@ if [ "$(id -u)" -eq 0 ]; then
 	say "VM stage: the images"
 	t0=$(date +%s)
 	vm_log=$work/vm-stage.log
-	rm -f "$vm_log" "$work/vm-stage.rc"
+	rm -f "$vm_log" "$work/vm-stage.rc" "$work/vm-stage.pid"
 	if NOOK_VM_SETUP_DONE=1 NOOK_VM_IMAGES_ONLY=1 "$top/test/vm/run.sh" bookworm trixie; then
 		say "VM stage: booting Debian 12 and 13 in the background (its output follows the end-to-end stages)"
 		(
 			rc=0
-			NOOK_VM_SETUP_DONE=1 NOOK_VM_BIN="$bin" NOOK_VM_OUT="$work/vm" "$top/test/vm/run.sh" bookworm trixie >"$vm_log" 2>&1 </dev/null || rc=$?
+			NOOK_VM_SETUP_DONE=1 NOOK_VM_BIN="$bin" NOOK_VM_OUT="$work/vm" "$top/test/vm/run.sh" bookworm trixie >"$vm_log" 2>&1 </dev/null &
+			echo $! >"$work/vm-stage.pid"
+			wait $! || rc=$?
 			echo "$rc" >"$work/vm-stage.rc"
 		) &
 		vm_pid=$!
+		# However this script ends, the VMs end with it: run.sh's own
+		# clean-up kills QEMU on SIGTERM.
+		trap 'p=$(cat "$work/vm-stage.pid" 2>/dev/null) && kill -TERM "$p" 2>/dev/null' EXIT
+		trap 'exit 130' INT TERM
 	else
 		echo "!!! VM stage: the images could not be made"
 		echo 1 >"$work/vm-stage.rc"
@@ -189,6 +195,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	e2e debpkg root
 	say "VM stage: Debian 12 and 13 kernels under QEMU (waiting for it)"
 	[ -z "$vm_pid" ] || wait "$vm_pid" || true
+	trap - EXIT INT TERM
 	[ ! -f "$vm_log" ] || cat "$vm_log"
 	result=pass
 	[ "$(cat "$work/vm-stage.rc" 2>/dev/null)" = 0 ] || { result=FAIL; failed=1; }

@@ -217,7 +217,12 @@ worker_procs() {
 daemon_pid() { pgrep -u "$1" -x amqp-consume | head -1; }
 sessions() {
 	if [ -n "$real" ]; then
-		as_worker "$1" schroot --list --all-sessions 2>/dev/null | sed -n "s/^session:\($chroot-.*\)/\1/p" || true
+		# The real schroot's sessions are the machine's: those of the
+		# testbed that this worker's user began.
+		local n
+		for n in $(schroot --list --all-sessions 2>/dev/null | sed -n "s/^session:\($chroot-.*\)/\1/p"); do
+			[ "$(schroot --info --chroot "session:$n" 2>/dev/null | awk '$1 == "User" {print $2; exit}')" != "$1" ] || echo "$n"
+		done
 	else
 		as_worker "$1" "$bin" session list 2>/dev/null || true
 	fi
@@ -432,11 +437,13 @@ else
 	esac
 	say "restart nook-ci-dw1, first: ${prestart[*]}"
 	if [ -n "$real" ]; then
-		# The real schroot's sessions are the machine's: its boot
-		# script ends them as root.
-		ended=$("${prestart[@]}" 2>&1) || true
+		# The real schroot's sessions are the machine's (its boot
+		# script ends them all, as root): here only nook-ci-dw1's.
+		for s in $(sessions nook-ci-dw1); do schroot --end-session --chroot "$s" || true; done
+		ended=
 	else
-		ended=$(as_worker nook-ci-dw1 "${prestart[@]}" 2>&1) || true
+		ended=$(as_worker nook-ci-dw1 "${prestart[@]}" 2>>"$run/prestart.log") || true
+		[ ! -s "$run/prestart.log" ] || sed 's/^/     /' "$run/prestart.log"
 	fi
 	[ -z "$ended" ] || echo "     $ended"
 	check "${prestart[*]} left nook-ci-dw1 no session" "$([ -z "$(sessions nook-ci-dw1)" ] && echo 1)"

@@ -139,7 +139,8 @@ fi
 # its end-to-end stages.
 if [ -n "${NOOK_VM_IMAGES_ONLY:-}" ]; then
 	for r in "$@"; do
-		say "image $r: $("$here/image.sh" "$r")"
+		img=$("$here/image.sh" "$r")
+		say "image $r: $img"
 	done
 	exit 0
 fi
