@@ -3,7 +3,8 @@
 # the test binaries in $bin as a user and sums up. The caller sets work (a
 # scratch directory), bin (the test binaries and nook) and, optionally,
 # only (the test binaries to run, by name without .test) and
-# NOOK_TEST_RUN (a -test.run pattern), NOOK_TEST_TIMEOUT (default 15m)
+# NOOK_TEST_RUN (a -test.run pattern), NOOK_TEST_SKIP (a -test.skip
+# pattern: the caller says loudly what it leaves out), NOOK_TEST_TIMEOUT (default 15m)
 # and logs_to (a directory each log is copied to as soon as it is written).
 
 failed=0
@@ -27,7 +28,7 @@ run_as() {
 		local log="$work/$label-$(basename "$t" .test).log"
 		[ "$(basename "$(dirname "$t")")" = cgo ] && log="$work/$label-cgo-$(basename "$t" .test).log"
 		local cmd=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" TMPDIR="$home"
-			LANG=C.UTF-8 NOOK_BIN="$bin/nook" CI="${CI:-}" "$@" "$t" -test.v -test.count=1 -test.timeout="${NOOK_TEST_TIMEOUT:-15m}" ${NOOK_TEST_RUN:+-test.run="$NOOK_TEST_RUN"})
+			LANG=C.UTF-8 NOOK_BIN="$bin/nook" CI="${CI:-}" "$@" "$t" -test.v -test.count=1 -test.timeout="${NOOK_TEST_TIMEOUT:-15m}" ${NOOK_TEST_RUN:+-test.run="$NOOK_TEST_RUN"} ${NOOK_TEST_SKIP:+-test.skip="$NOOK_TEST_SKIP"})
 		local rc=0
 		if [ "$user" = "-" ]; then
 			(cd "$home" && "${cmd[@]}") >"$log" 2>&1 </dev/null || rc=$?

@@ -39,6 +39,14 @@
 #   NOOK_VM_TEST_RUN    a -test.run pattern for them (default: all)
 #   NOOK_VM_INIT_TEST_RUN  the same for the NOOK_ENGINE=init runs (default:
 #                       the overlay and engine-choice tests)
+#   NOOK_VM_TEST_SKIP   a -test.skip pattern for every run in the VM,
+#                       said loudly there; default: the booted-session
+#                       supervisor's tests beyond one boot and a run
+#                       (TestBootSystemd and TestBootRun stay: ~40 s of
+#                       emulation for each systemd boot), the many-runs
+#                       leak loop and the unpack of every compression
+#                       format -- ~330 s a VM, none of it kernel-bound;
+#                       "" runs everything
 #   NOOK_VM_SBUILD      1 (default): a real sbuild build through nook as
 #                       schroot; 0: none
 #   NOOK_VM_SBUILD_USERS  who builds (default nook-ci-sub: the kernel's
@@ -181,6 +189,7 @@ boot() {
 		printf 'SBUILD=%q\n' "${NOOK_VM_SBUILD:-1}"
 		printf 'SBUILD_USERS=%q\n' "${NOOK_VM_SBUILD_USERS:-nook-ci-sub}"
 		printf 'TEST_RUN=%q\n' "${NOOK_VM_TEST_RUN:-}"
+		printf 'TEST_SKIP=%q\n' "${NOOK_VM_TEST_SKIP-^(TestBootNoNetwork|TestBootSupervisorHoldsNoCallerFile|TestBootEndKilledSupervisor|TestBootTimeout|TestNoLeaksOverManyRuns|TestUnpackEachCompression)\$}"
 		printf 'INIT_TEST_RUN=%q\n' "${NOOK_VM_INIT_TEST_RUN-Overlay|Throwaway|EngineChoice}"
 		printf 'PART_TESTS=%q\n' "$part_tests"
 	} >"$rundir/config"
