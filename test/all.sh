@@ -150,7 +150,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	t0=$(date +%s)
 	vm_log=$work/vm-stage.log
 	rm -f "$vm_log" "$work/vm-stage.rc" "$work/vm-stage.pid"
-	if NOOK_VM_SETUP_DONE=1 NOOK_VM_IMAGES_ONLY=1 "$top/test/vm/run.sh" bookworm trixie; then
+	if NOOK_VM_SETUP_DONE=1 NOOK_VM_IMAGES_ONLY=1 NOOK_VM_BIN="$bin" "$top/test/vm/run.sh" bookworm trixie; then
 		say "VM stage: booting Debian 12 and 13 in the background (its output follows the end-to-end stages)"
 		(
 			rc=0
