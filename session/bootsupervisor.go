@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,11 +46,20 @@ type bootRecord struct {
 	Cgroup     string `json:"cgroup"`
 	// Pid1 is the container's systemd as the host sees it.
 	Pid1 int `json:"pid1,omitempty"`
+	// Reboots counts the reboots done: the supervisor raises it once
+	// the container has booted again (Store.Reboot waits for that).
+	Reboots int `json:"reboots,omitempty"`
 }
 
 // sigPoweroff is SIGRTMIN+4 as systemd counts (glibc's SIGRTMIN is 34):
 // the signal that makes systemd in a container power off.
 const sigPoweroff = syscall.Signal(38)
+
+// sigReboot is SIGRTMIN+5: systemd in a container reboots on it.
+const sigReboot = syscall.Signal(39)
+
+// sigAskReboot is what Store.Reboot sends the supervisor.
+const sigAskReboot = syscall.SIGUSR1
 
 // bootTimeout is how long begin waits for systemd to report READY=1:
 // NOOK_BOOT_TIMEOUT (a Go duration), by default 120 s.
@@ -166,7 +176,11 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 	}
 	defer console.Close()
 	copied := make(chan struct{})
-	go func() { io.Copy(&cappedLog{w: console, left: consoleLogMax}, master); close(copied) }()
+	shutdown := &shutdownWatch{}
+	go func() {
+		io.Copy(io.MultiWriter(&cappedLog{w: console, left: consoleLogMax}, shutdown), master)
+		close(copied)
+	}()
 
 	// The socket is bound by a name relative to the session directory
 	// (the supervisor's working directory): a full path may be longer
@@ -188,59 +202,57 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 		slave.Close()
 		return fmt.Errorf("boot session %s: notify socket: %w", st.ID, err)
 	}
-	readyc := make(chan struct{})
-
 	exe, err := os.Executable()
 	if err != nil {
 		slave.Close()
 		return fmt.Errorf("boot session %s: %w", st.ID, err)
 	}
-	if err := os.Mkdir(filepath.Join(dir, agentDir), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		slave.Close()
-		return fmt.Errorf("boot session %s: %w", st.ID, err)
-	}
-	spec, err := bootSpec(&st, systemd, filepath.Join(cg, "payload"), filepath.Join(dir, bootNotifyName), exe)
-	if err != nil {
-		slave.Close()
-		return err
-	}
-	spec.Stdin, spec.Stdout, spec.Stderr = slave, slave, slave
-	// The container's cgroup namespace starts at the cgroup of the
-	// process that makes it: nook is in payload while it starts the
-	// sandbox, and leaves for its own leaf once it has. (Leaving from
-	// Spec.OnForked would be sooner, but a callback needs the Go init,
-	// which stays as a process in payload above systemd; with the raw
-	// engine systemd is the sandbox's first process, and it moves itself
-	// to init.scope, so payload ends with no process of its own.)
-	if err := joinCgroup(filepath.Join(cg, "payload")); err != nil {
-		slave.Close()
-		return err
-	}
-	p, err := sandbox.Start(spec)
 	// The slave stays open here while the container runs: systemd
 	// closes its stdio and opens /dev/console later, and with no slave
 	// open for a moment the master would read end of file (EIO) and the
 	// console log would stop.
 	defer slave.Close()
-	if jerr := joinCgroup(filepath.Join(cg, "supervisor")); jerr != nil && err == nil {
-		p.Signal(syscall.SIGKILL)
-		p.Wait()
-		return jerr
-	}
-	if err != nil {
+	if err := os.Mkdir(filepath.Join(dir, agentDir), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("boot session %s: %w", st.ID, err)
 	}
-	// systemd's pid, found once now, before it has started anything:
-	// later, a process of the container's may be pid 1 of a namespace
-	// of its own below it (a service with PrivatePIDs=, unshare -pf),
-	// and neither its READY=1 nor the power-off signal is systemd's.
-	pid1 := innermostInit(p.Pid)
-	rec.Pid1 = pid1
-	writeJSONAtomic(filepath.Join(dir, bootRecordFile), rec)
-	go watchNotify(notify, pid1, readyc)
-	exited := make(chan sandbox.Status, 1)
-	go func() { s, _ := p.Wait(); exited <- s }()
+	watch := &bootWatch{}
+	go watch.run(notify)
+	// Asked to reboot (Store.Reboot): from here on, so that a request
+	// during the first boot waits for its end.
+	asked := make(chan os.Signal, 1)
+	signal.Notify(asked, sigAskReboot)
+	defer signal.Stop(asked)
 
+	// One container per boot. A reboot -- systemd's own (a test's
+	// `reboot`), or one nook asks for -- ends the container's pid
+	// namespace, its pid 1 killed by SIGHUP as the kernel reports a
+	// reboot there; the supervisor then boots another on the same tree,
+	// in the same session cgroup, with the same console and sockets.
+	var pid1 int
+	var exited chan sandbox.Status
+	boot := func() error {
+		var err error
+		pid1, exited, err = startContainer(&st, systemd, cg, exe, slave)
+		if err != nil {
+			return err
+		}
+		rec.Pid1 = pid1
+		writeJSONAtomic(filepath.Join(dir, bootRecordFile), rec)
+		shutdown.reset()
+		readyc := watch.expect(pid1)
+		select {
+		case <-readyc:
+			return nil
+		case s := <-exited:
+			return fmt.Errorf("%w: systemd ended during the boot (%s); see %s", ErrBootFailed, describeStatus(s), filepath.Join(dir, bootConsoleLog))
+		case <-time.After(bootTimeout()):
+			// A boot that failed is killed (teardownCgroup), not
+			// powered off: systemd may not handle the signal yet.
+			return fmt.Errorf("%w: systemd did not report the end of its start-up (READY=1) within %v (NOOK_BOOT_TIMEOUT); see %s", ErrBootFailed, bootTimeout(), filepath.Join(dir, bootConsoleLog))
+		case <-term:
+			return fmt.Errorf("%w: the session was ended during its boot", ErrBootFailed)
+		}
+	}
 	stop := func() {
 		unix.Kill(pid1, sigPoweroff)
 		select {
@@ -249,25 +261,191 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 			fmt.Fprintf(os.Stderr, "session %s did not power off within %v: killing it\n", st.ID, stopTimeout())
 		}
 	}
-	select {
-	case <-readyc:
-		ready()
-	case s := <-exited:
-		return fmt.Errorf("%w: systemd ended during the boot (%s); see %s", ErrBootFailed, describeStatus(s), filepath.Join(dir, bootConsoleLog))
-	case <-time.After(bootTimeout()):
-		// A boot that failed is killed (teardownCgroup), not powered
-		// off: systemd may not handle the signal yet.
-		return fmt.Errorf("%w: systemd did not report the end of its start-up (READY=1) within %v (NOOK_BOOT_TIMEOUT); see %s", ErrBootFailed, bootTimeout(), filepath.Join(dir, bootConsoleLog))
-	case <-term:
-		return fmt.Errorf("%w: the session was ended during its boot", ErrBootFailed)
+	if err := boot(); err != nil {
+		return err
 	}
-	select {
-	case <-exited:
-		fmt.Fprintf(os.Stderr, "session %s: the container powered off\n", st.ID)
-	case <-term:
-		stop()
+	ready()
+	rebooting := false
+	for {
+		select {
+		case s := <-exited:
+			if !rebooting && !rebootStatus(s) && !shutdown.rebooting() {
+				fmt.Fprintf(os.Stderr, "session %s: the container powered off (%s)\n", st.ID, describeStatus(s))
+				return nil
+			}
+			rebooting = false
+			fmt.Fprintf(os.Stderr, "session %s: the container rebooted (%s); booting it again\n", st.ID, describeStatus(s))
+			if err := resetPayload(cg); err != nil {
+				return err
+			}
+			if err := boot(); err != nil {
+				return err
+			}
+			rec.Reboots++
+			writeJSONAtomic(filepath.Join(dir, bootRecordFile), rec)
+		case <-asked:
+			if !rebooting {
+				rebooting = true
+				unix.Kill(pid1, sigReboot)
+			}
+		case <-term:
+			stop()
+			return nil
+		}
+	}
+}
+
+// startContainer starts one boot of the session's container: the sandbox
+// with systemd as its command, in the session cgroup's payload. It
+// returns systemd's pid as the host sees it and a channel that gets the
+// sandbox's end.
+func startContainer(st *State, systemd, cg, exe string, console *os.File) (int, chan sandbox.Status, error) {
+	spec, err := bootSpec(st, systemd, filepath.Join(cg, "payload"), filepath.Join(st.Dir, bootNotifyName), exe)
+	if err != nil {
+		return 0, nil, err
+	}
+	spec.Stdin, spec.Stdout, spec.Stderr = console, console, console
+	// The container's cgroup namespace starts at the cgroup of the
+	// process that makes it: nook is in payload while it starts the
+	// sandbox, and leaves for its own leaf once it has. (Leaving from
+	// Spec.OnForked would be sooner, but a callback needs the Go init,
+	// which stays as a process in payload above systemd; with the raw
+	// engine systemd is the sandbox's first process, and it moves itself
+	// to init.scope, so payload ends with no process of its own.)
+	if err := joinCgroup(filepath.Join(cg, "payload")); err != nil {
+		return 0, nil, err
+	}
+	p, err := sandbox.Start(spec)
+	if jerr := joinCgroup(filepath.Join(cg, "supervisor")); jerr != nil && err == nil {
+		p.Signal(syscall.SIGKILL)
+		p.Wait()
+		return 0, nil, jerr
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("boot session %s: %w", st.ID, err)
+	}
+	// systemd's pid, found once now, before it has started anything:
+	// later, a process of the container's may be pid 1 of a namespace
+	// of its own below it (a service with PrivatePIDs=, unshare -pf),
+	// and neither its READY=1 nor the power-off signal is systemd's.
+	pid1 := innermostInit(p.Pid)
+	exited := make(chan sandbox.Status, 1)
+	go func() { s, _ := p.Wait(); exited <- s }()
+	return pid1, exited, nil
+}
+
+// shutdownWatch reads the console for systemd-shutdown's last words.
+// systemd in a container reboots by reboot(2), which ends its pid
+// namespace as a reboot (pid 1 killed by SIGHUP) only where it holds
+// CAP_SYS_BOOT over that namespace; nook's container's pid namespace
+// belongs to the user namespace above the one systemd runs in (the one
+// that locks its mounts), so reboot(2) fails there, and systemd-shutdown
+// says "Rebooting." (or "Powering off.", "Halting.") and exits 0 ("Exiting
+// container."). What the container writes on its console is its own to
+// choose: saying "Rebooting." makes it boot again, which it can do anyway.
+type shutdownWatch struct {
+	mu     sync.Mutex
+	line   []byte
+	reboot bool
+}
+
+func (w *shutdownWatch) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range b {
+		switch {
+		case c == '\n':
+			switch string(bytes.TrimSpace(w.line)) {
+			case "Rebooting.":
+				w.reboot = true
+			case "Powering off.", "Halting.":
+				w.reboot = false
+			}
+			w.line = w.line[:0]
+		case len(w.line) < 64:
+			w.line = append(w.line, c)
+		}
+	}
+	return len(b), nil
+}
+
+func (w *shutdownWatch) rebooting() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.reboot
+}
+
+func (w *shutdownWatch) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reboot = false
+}
+
+// rebootStatus reports whether a container's end is a reboot: the kernel
+// reports a reboot(2) in a pid namespace as its pid 1 killed by SIGHUP
+// (a power-off or halt as SIGINT); nook's Go init, when it stands above
+// systemd, exits with the status a shell would give that.
+func rebootStatus(s sandbox.Status) bool {
+	return s.Signal == syscall.SIGHUP || s.Signal == 0 && s.Code == 128+int(syscall.SIGHUP)
+}
+
+// resetPayload makes the payload cgroup afresh for the next boot: what
+// the last one left (systemd's own groups, any process that outlived its
+// pid namespace) goes.
+func resetPayload(cg string) error {
+	payload := filepath.Join(cg, "payload")
+	if err := killCgroup(payload, 10*time.Second); err != nil {
+		return fmt.Errorf("reboot: %w", err)
+	}
+	if err := removeCgroup(payload); err != nil {
+		return fmt.Errorf("reboot: %w", err)
+	}
+	if err := os.Mkdir(payload, 0o755); err != nil {
+		return fmt.Errorf("reboot: make cgroup %s: %w", payload, err)
 	}
 	return nil
+}
+
+// bootWatch reads the notify socket for the whole session and closes the
+// current boot's ready channel when that boot's systemd (pid1, as the
+// host sees it) sends READY=1; what any other process inside sends there
+// is ignored.
+type bootWatch struct {
+	mu    sync.Mutex
+	pid1  int
+	ready chan struct{}
+}
+
+// expect sets the systemd whose READY=1 is awaited and returns the
+// channel closed when it comes.
+func (w *bootWatch) expect(pid1 int) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pid1, w.ready = pid1, make(chan struct{})
+	return w.ready
+}
+
+func (w *bootWatch) run(c *net.UnixConn) {
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+	for {
+		n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return
+		}
+		pid := senderPid(oob[:oobn])
+		w.mu.Lock()
+		if pid == w.pid1 && w.ready != nil {
+			for _, l := range bytes.Split(buf[:n], []byte("\n")) {
+				if string(l) == "READY=1" {
+					close(w.ready)
+					w.ready = nil
+					break
+				}
+			}
+		}
+		w.mu.Unlock()
+	}
 }
 
 // consoleLogMax bounds console.log: a container that writes to its
@@ -348,30 +526,6 @@ func teardownCgroup(cg, deleg string) {
 	}
 	if err := removeCgroup(cg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-	}
-}
-
-// watchNotify closes ready when systemd (pid1, as the host sees it)
-// sends READY=1 on the notify socket; what any other process inside sends
-// there is ignored.
-func watchNotify(c *net.UnixConn, pid1 int, ready chan<- struct{}) {
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
-	done := false
-	for {
-		n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
-		if err != nil {
-			return
-		}
-		if senderPid(oob[:oobn]) != pid1 {
-			continue
-		}
-		for _, l := range bytes.Split(buf[:n], []byte("\n")) {
-			if string(l) == "READY=1" && !done {
-				done = true
-				close(ready)
-			}
-		}
 	}
 }
 

@@ -464,3 +464,80 @@ func TestVirtNookTarballPath(t *testing.T) {
 		t.Errorf("sessions left: %s", l)
 	}
 }
+
+// autopkgtest's reboots through autopkgtest-virt-nook --boot: a test that
+// asks for one with /tmp/autopkgtest-reboot (autopkgtest sends `reboot'),
+// and one that prepares with /tmp/autopkgtest-reboot-prepare and reboots
+// the testbed itself (`reboot prepare-only'). Each runs again after the
+// reboot with its mark, sees another systemd on the same tree and passes;
+// the scratch directory (the test's output files) survives the reboots.
+func TestAutopkgtestVirtNookReboot(t *testing.T) {
+	const tarball = "/var/cache/nook-ci/bookworm-systemd.tar"
+	if _, err := exec.LookPath("autopkgtest"); err != nil {
+		t.Skipf("SKIP: autopkgtest is not installed (apt-get install autopkgtest): %v", err)
+	}
+	if session.DetectIDMode() != session.IDSubids {
+		t.Skip("SKIP: a booted session needs subordinate ids and an unprivileged caller (TestBootSessionCLI checks the refusals)")
+	}
+	if _, err := session.DelegatedCgroup(); err != nil {
+		t.Skipf("SKIP: no delegated cgroup v2 here (CI's test/lib/runtests.sh starts the tests in one): %v", err)
+	}
+	if _, err := os.Stat(tarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	e := newSessionEnv(t)
+	e.must("chroot", "add", "sd", tarball)
+	pkg := filepath.Join(e.dir, "rpkg")
+	files := map[string]string{
+		"debian/control": "Source: nookreboot\nSection: misc\nPriority: optional\nMaintainer: nook CI <nook@example.invalid>\n" +
+			"Standards-Version: 4.6.2\n\nPackage: nookreboot\nArchitecture: all\nDescription: autopkgtest-virt-nook reboot check\n Tests only.\n",
+		"debian/changelog": "nookreboot (1.0) unstable; urgency=medium\n\n  * Initial release.\n\n -- nook CI <nook@example.invalid>  Thu, 03 Dec 2026 00:00:00 +0000\n",
+		"debian/tests/control": "Tests: reboot, reboot-prepare\nDepends: coreutils\nRestrictions: needs-reboot, needs-root\n",
+		"debian/tests/reboot": `#!/bin/sh
+set -e
+pid1() { cut -d' ' -f22 /proc/1/stat; }
+case "${AUTOPKGTEST_REBOOT_MARK:-}" in
+"") pid1 >/var/tmp/nook-boot1; echo "before the reboot"; /tmp/autopkgtest-reboot second ;;
+second) test "$(pid1)" != "$(cat /var/tmp/nook-boot1)"; echo "rebooted" ;;
+*) echo "mark $AUTOPKGTEST_REBOOT_MARK"; exit 9 ;;
+esac
+`,
+		"debian/tests/reboot-prepare": `#!/bin/sh
+set -e
+pid1() { cut -d' ' -f22 /proc/1/stat; }
+case "${AUTOPKGTEST_REBOOT_MARK:-}" in
+"") pid1 >/var/tmp/nook-boot2; /tmp/autopkgtest-reboot-prepare after; reboot; sleep 120; exit 8 ;;
+after) test "$(pid1)" != "$(cat /var/tmp/nook-boot2)"; echo "rebooted by the test" ;;
+*) echo "mark $AUTOPKGTEST_REBOOT_MARK"; exit 9 ;;
+esac
+`,
+	}
+	for name, text := range files {
+		p := filepath.Join(pkg, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(e.dir, "bin")
+	os.Mkdir(bin, 0o755)
+	if err := os.Symlink(nookBin, filepath.Join(bin, "autopkgtest-virt-nook")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(e.dir, "out")
+	start := time.Now()
+	code, log := e.autopkgtest(e.dir, bin, "--no-built-binaries", "--output-dir", out,
+		"--setup-commands", "command -v dpkg-source || { printf '#!/bin/sh\\nexit 0\\n' >/usr/local/bin/dpkg-source; chmod +x /usr/local/bin/dpkg-source; }",
+		pkg+"/", "--", "nook", "--boot", "sd")
+	t.Logf("autopkgtest with two reboots through autopkgtest-virt-nook --boot took %v", time.Since(start))
+	want := "reboot PASS\nreboot-prepare PASS"
+	if got := summary(t, out); code != 0 || got != want {
+		t.Errorf("autopkgtest --boot with reboots: exit %d, summary:\n%s\nwant exit 0 and:\n%s\n--- output:\n%s", code, got, want, log)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "reboot-stdout")); !strings.Contains(string(b), "before the reboot") || !strings.Contains(string(b), "rebooted") {
+		t.Errorf("the reboot test's output across its reboot: %q", b)
+	}
+	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
+		t.Errorf("sessions left after autopkgtest: %s", l)
+	}
+}

@@ -189,7 +189,7 @@ boot() {
 		printf 'SBUILD=%q\n' "${NOOK_VM_SBUILD:-1}"
 		printf 'SBUILD_USERS=%q\n' "${NOOK_VM_SBUILD_USERS:-nook-ci-sub}"
 		printf 'TEST_RUN=%q\n' "${NOOK_VM_TEST_RUN:-}"
-		printf 'TEST_SKIP=%q\n' "${NOOK_VM_TEST_SKIP-^(TestBootNoNetwork|TestBootSupervisorHoldsNoCallerFile|TestBootEndKilledSupervisor|TestBootTimeout|TestNoLeaksOverManyRuns|TestUnpackEachCompression)\$}"
+		printf 'TEST_SKIP=%q\n' "${NOOK_VM_TEST_SKIP-^(TestBootNoNetwork|TestBootSupervisorHoldsNoCallerFile|TestBootEndKilledSupervisor|TestBootTimeout|TestBootReboot|TestAutopkgtestVirtNookReboot|TestNoLeaksOverManyRuns|TestUnpackEachCompression)\$}"
 		printf 'INIT_TEST_RUN=%q\n' "${NOOK_VM_INIT_TEST_RUN-Overlay|Throwaway|EngineChoice}"
 		printf 'PART_TESTS=%q\n' "$part_tests"
 	} >"$rundir/config"

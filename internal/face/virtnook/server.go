@@ -222,6 +222,8 @@ func (s *server) command(args []string) ([]string, error) {
 		n = 2
 	case "shell":
 		n, opt = 1, -1
+	case "reboot":
+		opt = 1
 	}
 	if err := nargs(args, n, opt); err != nil {
 		return nil, err
@@ -268,6 +270,12 @@ func (s *server) command(args []string) ([]string, error) {
 		return nil, s.copy(args[1], args[2], true)
 	case "shell":
 		return nil, s.shell(args[1], args[2:])
+	case "reboot":
+		// A bare "ok": autopkgtest 5.28 takes no result parameters
+		// (README.virtualisation-server.rst names the scratch
+		// directory; VirtSubproc's reboot, which the client follows,
+		// answers none).
+		return nil, s.reboot(args[1:])
 	case "auxverb_debug_fail":
 		return nil, nil
 	}
@@ -276,7 +284,7 @@ func (s *server) command(args []string) ([]string, error) {
 
 func known(c string) bool {
 	switch c {
-	case "revert", "close", "print-execute-command", "copydown", "copyup", "shell":
+	case "revert", "close", "print-execute-command", "copydown", "copyup", "shell", "reboot":
 		return true
 	}
 	return false
@@ -287,12 +295,13 @@ func known(c string) bool {
 // one (files anywhere, processes, users) survives it. root-on-testbed:
 // commands run as root inside. isolation-container only when booted:
 // otherwise every command has namespaces of its own and no service
-// outlives the command that started it.
+// outlives the command that started it. reboot only when booted: the
+// container's systemd reboots on the same tree.
 func (s *server) capabilities() []string {
 	caps := []string{"revert", "revert-full-system"}
 	caps = append(caps, "root-on-testbed")
 	if s.o.boot {
-		caps = append(caps, "isolation-container")
+		caps = append(caps, "isolation-container", "reboot")
 	}
 	if s.user != "" {
 		caps = append(caps, "suggested-normal-user="+s.user)
@@ -424,6 +433,48 @@ func (s *server) sweep() {
 	if err != nil {
 		fmt.Fprintf(s.errOut, "%s: warning: %v\n", Name, err)
 	}
+}
+
+// rebootWait bounds how long `reboot prepare-only' waits for the test to
+// reboot the testbed itself; autopkgtest's own test timeout comes first.
+const rebootWait = 3 * time.Hour
+
+// reboot reboots the booted testbed on the same tree, as VirtSubproc's
+// reboot does with other servers: the scratch directory, on the
+// container's /tmp (a tmpfs, new at each boot), is saved into a tarball
+// in /var/cache (or /home) first and restored after. With prepare-only
+// the test reboots the testbed itself once the state is saved (the
+// removal of /run/autopkgtest-reboot-prepare-mark tells it so).
+func (s *server) reboot(args []string) error {
+	if !s.o.boot {
+		return &failure{"`reboot' when `reboot' not advertised"}
+	}
+	prepareOnly := len(args) == 1 && args[0] == "prepare-only"
+	if len(args) == 1 && !prepareOnly {
+		return &failure{fmt.Sprintf("`reboot': unknown argument `%s'", args[0])}
+	}
+	before, err := s.store.Reboots(s.id)
+	if err != nil {
+		return &failure{fmt.Sprintf("reboot session %s: %v", s.id, err)}
+	}
+	if _, err := s.check("sh", "-ec", `for d in /var/cache /home; do if [ -w "$d" ]; then `+
+		`tar --warning=none --create --absolute-names -f "$d/autopkgtest-tmpdir.tar" "$1"; `+
+		`rm -f /run/autopkgtest-reboot-prepare-mark; exit 0; fi; done; exit 1`, "sh", s.downtmp); err != nil {
+		return err
+	}
+	if prepareOnly {
+		s.debugf("state saved; waiting for the testbed to reboot")
+		err = s.store.WaitReboot(s.id, before, rebootWait)
+	} else {
+		err = s.store.Reboot(s.id)
+	}
+	if err != nil {
+		return &failure{fmt.Sprintf("reboot session %s: %v", s.id, err)}
+	}
+	_, err = s.check("sh", "-ec", `for d in /var/cache /home; do if [ -e "$d/autopkgtest-tmpdir.tar" ]; then `+
+		`tar --warning=none --extract --absolute-names -f "$d/autopkgtest-tmpdir.tar"; `+
+		`rm "$d/autopkgtest-tmpdir.tar"; exit 0; fi; done; exit 1`)
+	return err
 }
 
 // revert ends the session and begins a fresh one.
