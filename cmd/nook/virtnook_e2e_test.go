@@ -491,7 +491,7 @@ func TestAutopkgtestVirtNookReboot(t *testing.T) {
 	files := map[string]string{
 		"debian/control": "Source: nookreboot\nSection: misc\nPriority: optional\nMaintainer: nook CI <nook@example.invalid>\n" +
 			"Standards-Version: 4.6.2\n\nPackage: nookreboot\nArchitecture: all\nDescription: autopkgtest-virt-nook reboot check\n Tests only.\n",
-		"debian/changelog": "nookreboot (1.0) unstable; urgency=medium\n\n  * Initial release.\n\n -- nook CI <nook@example.invalid>  Thu, 03 Dec 2026 00:00:00 +0000\n",
+		"debian/changelog":     "nookreboot (1.0) unstable; urgency=medium\n\n  * Initial release.\n\n -- nook CI <nook@example.invalid>  Thu, 03 Dec 2026 00:00:00 +0000\n",
 		"debian/tests/control": "Tests: reboot, reboot-prepare\nDepends: coreutils\nRestrictions: needs-reboot, needs-root\n",
 		"debian/tests/reboot": `#!/bin/sh
 set -e
