@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nook-project/nook/sandbox"
 )
 
 // Attacks on the host side of `nook session run` into a booted session:
@@ -305,9 +307,63 @@ func TestWatchNotifyTakesOnlySystemd(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Errorf("READY=1 from pid1 itself was not taken")
 	}
-	// And once only: a second READY=1 of the same boot is nothing new.
+	// A READY=1 that came before its boot's systemd was named (the
+	// reader saw it first) is not lost.
+	w.expect(os.Getpid() + 2)
 	send()
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-w.expect(os.Getpid()):
+	case <-time.After(time.Second):
+		t.Errorf("a READY=1 sent before expect named its sender was lost")
+	}
+}
+
+// systemd-shutdown's last words decide a reboot from a power-off: the
+// last shutdown line counts, a partial line of an earlier boot does not.
+func TestShutdownWatch(t *testing.T) {
+	for _, c := range []struct {
+		console string
+		want    bool
+	}{
+		{"Sending SIGTERM to remaining processes...\r\nRebooting.\r\nExiting container.\r\n", true},
+		{"Rebooting.\r\nPowering off.\r\nExiting container.\r\n", false},
+		{"Powering off.\r\nExiting container.\r\n", false},
+		{"Halting system.\r\nExiting container.\r\n", false},
+		{"Exiting container.\r\n", false},
+		{"Rebooting.", false}, // no end of line: not a line yet
+		{"echo Rebooting. now\n", false},
+	} {
+		w := &shutdownWatch{}
+		w.Write([]byte(c.console))
+		if got := w.settledReboot(); got != c.want {
+			t.Errorf("console %q: reboot %v, want %v", c.console, got, c.want)
+		}
+	}
+	w := &shutdownWatch{}
+	w.Write([]byte("Rebooting.\n"))
+	w.reset()
+	if w.settledReboot() {
+		t.Errorf("reset kept an earlier boot's reboot")
+	}
+}
+
+// How the kernel and the Go init report a container's reboot.
+func TestRebootStatus(t *testing.T) {
+	for _, c := range []struct {
+		s    sandbox.Status
+		want bool
+	}{
+		{sandbox.Status{Signal: syscall.SIGHUP}, true},
+		{sandbox.Status{Code: 129}, true},
+		{sandbox.Status{Signal: syscall.SIGINT}, false},
+		{sandbox.Status{Code: 0}, false},
+		{sandbox.Status{Signal: syscall.SIGKILL}, false},
+	} {
+		if got := rebootStatus(c.s); got != c.want {
+			t.Errorf("rebootStatus(%+v) = %v, want %v", c.s, got, c.want)
+		}
+	}
 }
 
 // console.log stops growing at its bound and says so; the console is

@@ -22,14 +22,23 @@ import (
 // The supervisor of a booted session is this same binary, started by begin
 // on the host (helper verb "boot", through "boot-detach" so that it is not
 // begin's child: a double fork), in a session of its own, with no terminal,
-// its stdio on the session's supervisor.log. It lives exactly as long as
-// the container: it starts systemd, keeps the console's pty (copying what
-// systemd writes there to console.log) and the notify socket, reports
-// READY=1 (or why the boot failed) to begin on fd 3, and on SIGTERM (what
-// `nook session end` sends) powers the container off. Whatever way the
-// container ends, the supervisor kills what is left in its cgroup, removes
-// the cgroups and exits. It holds an flock on boot.lock while it lives, so
-// that end can tell a live supervisor from a pid that was reused.
+// its stdio on the session's supervisor.log. It lives as long as the
+// container, across its reboots:
+//
+//	begin ──► supervisor: boot ─► systemd ── READY=1 ──► "ready" on fd 3
+//	                      ▲                 │
+//	       reboot (inside, or SIGUSR1 ─►    │ ends: reboot? (SIGHUP, asked,
+//	       SIGRTMIN+5 to systemd)           │ or "Rebooting." on the console)
+//	                      └── payload cgroup made afresh ◄── yes
+//	                                         no / SIGTERM (end: SIGRTMIN+4
+//	                                         first) ──► kill what is left,
+//	                                         remove the cgroups, exit
+//
+// It keeps the console's pty (copying what systemd writes there to
+// console.log) and the notify socket for the session's life, and counts
+// reboots in boot.json once each new systemd reports READY=1. It holds an
+// flock on boot.lock while it lives, so that end can tell a live
+// supervisor from a pid that was reused.
 
 // Files of a booted session, in its directory.
 const (
@@ -265,29 +274,62 @@ func supervise(dir, deleg string, term <-chan os.Signal, ready func()) error {
 		return err
 	}
 	ready()
+	// rebooting: a reboot was asked for and the container has not ended
+	// yet; forceReboot fires when it has not within stopTimeout (systemd
+	// may refuse or never get to it): then it is killed and booted again.
 	rebooting := false
+	var forceReboot <-chan time.Time
+	ended := func(s sandbox.Status) (bool, error) {
+		reboot := rebooting || rebootStatus(s) || s.ExitCode() == 0 && shutdown.settledReboot()
+		if !reboot {
+			fmt.Fprintf(os.Stderr, "session %s: the container powered off (%s)\n", st.ID, describeStatus(s))
+			return false, nil
+		}
+		rebooting, forceReboot = false, nil
+		fmt.Fprintf(os.Stderr, "session %s: the container rebooted (%s); booting it again\n", st.ID, describeStatus(s))
+		if err := resetPayload(cg); err != nil {
+			return false, err
+		}
+		if err := boot(); err != nil {
+			return false, err
+		}
+		rec.Reboots++
+		writeJSONAtomic(filepath.Join(dir, bootRecordFile), rec)
+		// A request that came while this reboot went on is met by it.
+		select {
+		case <-asked:
+		default:
+		}
+		return true, nil
+	}
 	for {
 		select {
 		case s := <-exited:
-			if !rebooting && !rebootStatus(s) && !shutdown.rebooting() {
-				fmt.Fprintf(os.Stderr, "session %s: the container powered off (%s)\n", st.ID, describeStatus(s))
-				return nil
-			}
-			rebooting = false
-			fmt.Fprintf(os.Stderr, "session %s: the container rebooted (%s); booting it again\n", st.ID, describeStatus(s))
-			if err := resetPayload(cg); err != nil {
+			if again, err := ended(s); !again {
 				return err
 			}
-			if err := boot(); err != nil {
-				return err
-			}
-			rec.Reboots++
-			writeJSONAtomic(filepath.Join(dir, bootRecordFile), rec)
 		case <-asked:
+			// Not to a systemd that has ended meanwhile (its pid may
+			// be another process's by now).
+			select {
+			case s := <-exited:
+				if again, err := ended(s); !again {
+					return err
+				}
+				continue
+			default:
+			}
+			// Sent again on each request: systemd takes a second
+			// one as the same job, and one it lost is not waited on.
+			unix.Kill(pid1, sigReboot)
 			if !rebooting {
 				rebooting = true
-				unix.Kill(pid1, sigReboot)
+				forceReboot = time.After(stopTimeout())
 			}
+		case <-forceReboot:
+			forceReboot = nil
+			fmt.Fprintf(os.Stderr, "session %s did not reboot within %v: killing it to boot it again\n", st.ID, stopTimeout())
+			killCgroup(filepath.Join(cg, "payload"), 10*time.Second)
 		case <-term:
 			stop()
 			return nil
@@ -340,25 +382,30 @@ func startContainer(st *State, systemd, cg, exe string, console *os.File) (int, 
 // CAP_SYS_BOOT over that namespace; nook's container's pid namespace
 // belongs to the user namespace above the one systemd runs in (the one
 // that locks its mounts), so reboot(2) fails there, and systemd-shutdown
-// says "Rebooting." (or "Powering off.", "Halting.") and exits 0 ("Exiting
-// container."). What the container writes on its console is its own to
-// choose: saying "Rebooting." makes it boot again, which it can do anyway.
+// says "Rebooting." (or "Powering off.", "Halting system.") and exits 0
+// ("Exiting container."). The last of those lines decides. What the
+// container writes on its console is its own to choose: saying
+// "Rebooting." makes it boot again, which it can do anyway. systemd
+// writes those lines at its default log level (info) to the console; an
+// image that logs less there powers off where it meant to reboot.
 type shutdownWatch struct {
 	mu     sync.Mutex
 	line   []byte
 	reboot bool
+	last   time.Time // of the last write
 }
 
 func (w *shutdownWatch) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.last = time.Now()
 	for _, c := range b {
 		switch {
 		case c == '\n':
 			switch string(bytes.TrimSpace(w.line)) {
 			case "Rebooting.":
 				w.reboot = true
-			case "Powering off.", "Halting.":
+			case "Powering off.", "Halting system.", "Halting.":
 				w.reboot = false
 			}
 			w.line = w.line[:0]
@@ -369,16 +416,30 @@ func (w *shutdownWatch) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (w *shutdownWatch) rebooting() bool {
+// settledReboot says whether the last shutdown line said "Rebooting.",
+// once the console has been quiet for a moment (at most a second): the
+// pty hands the container's last words over after its end may already
+// be seen.
+func (w *shutdownWatch) settledReboot() bool {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		w.mu.Lock()
+		quiet := time.Since(w.last) > 150*time.Millisecond
+		w.mu.Unlock()
+		if quiet {
+			break
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.reboot
 }
 
+// reset forgets what an earlier boot said.
 func (w *shutdownWatch) reset() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.reboot = false
+	w.line = w.line[:0]
 }
 
 // rebootStatus reports whether a container's end is a reboot: the kernel
@@ -414,6 +475,9 @@ type bootWatch struct {
 	mu    sync.Mutex
 	pid1  int
 	ready chan struct{}
+	// readyFrom is the last sender of a READY=1 that nothing awaited:
+	// a boot's systemd may send it before expect names it.
+	readyFrom int
 }
 
 // expect sets the systemd whose READY=1 is awaited and returns the
@@ -421,8 +485,14 @@ type bootWatch struct {
 func (w *bootWatch) expect(pid1 int) <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.pid1, w.ready = pid1, make(chan struct{})
-	return w.ready
+	ch := make(chan struct{})
+	w.pid1, w.ready = pid1, ch
+	if w.readyFrom == pid1 {
+		close(ch)
+		w.ready = nil
+	}
+	w.readyFrom = 0
+	return ch
 }
 
 func (w *bootWatch) run(c *net.UnixConn) {
@@ -434,15 +504,18 @@ func (w *bootWatch) run(c *net.UnixConn) {
 			return
 		}
 		pid := senderPid(oob[:oobn])
+		ready := false
+		for _, l := range bytes.Split(buf[:n], []byte("\n")) {
+			ready = ready || string(l) == "READY=1"
+		}
 		w.mu.Lock()
-		if pid == w.pid1 && w.ready != nil {
-			for _, l := range bytes.Split(buf[:n], []byte("\n")) {
-				if string(l) == "READY=1" {
-					close(w.ready)
-					w.ready = nil
-					break
-				}
-			}
+		switch {
+		case !ready:
+		case pid == w.pid1 && w.ready != nil:
+			close(w.ready)
+			w.ready = nil
+		case pid != w.pid1:
+			w.readyFrom = pid
 		}
 		w.mu.Unlock()
 	}

@@ -436,8 +436,11 @@ func (s *server) sweep() {
 }
 
 // rebootWait bounds how long `reboot prepare-only' waits for the test to
-// reboot the testbed itself; autopkgtest's own test timeout comes first.
-const rebootWait = 3 * time.Hour
+// reboot the testbed itself once the state is saved. autopkgtest waits on
+// the reply without a timeout of its own (its test timeout ended with the
+// test's wrapper), and the server answers signals only between commands:
+// ten minutes, as a test that prepares a reboot makes it next.
+const rebootWait = 10 * time.Minute
 
 // reboot reboots the booted testbed on the same tree, as VirtSubproc's
 // reboot does with other servers: the scratch directory, on the
