@@ -207,13 +207,7 @@ func TestBootSystemd(t *testing.T) {
 // end has run.
 func TestBootEndKilledSupervisor(t *testing.T) {
 	s := testStore(t)
-	needBootHost(t, s)
-	if _, err := os.Stat(systemdTarball); err != nil {
-		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
-	}
-	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	addSystemdChroot(t, s)
 	res, err := s.Begin("sd", BeginOptions{Boot: true})
 	if err != nil {
 		t.Fatalf("begin --boot: %v", err)
@@ -336,13 +330,7 @@ func runBooted(t *testing.T, s *Store, id string, o RunOptions, stdin string, si
 // reach the agent's socket unless root inside.
 func TestBootRun(t *testing.T) {
 	s := testStore(t)
-	needBootHost(t, s)
-	if _, err := os.Stat(systemdTarball); err != nil {
-		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
-	}
-	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	addSystemdChroot(t, s)
 	// A service: a socket unit on a free port of loopback (the
 	// container shares the host's network), answered by a unit per
 	// connection.

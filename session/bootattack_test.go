@@ -217,13 +217,7 @@ func TestRunBootedSilentAgentInterruptible(t *testing.T) {
 // held the reviewer's shell's fd 251.)
 func TestBootSupervisorHoldsNoCallerFile(t *testing.T) {
 	s := testStore(t)
-	needBootHost(t, s)
-	if _, err := os.Stat(systemdTarball); err != nil {
-		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
-	}
-	if _, err := s.Registry.Add("sd", systemdTarball, nil, ""); err != nil {
-		t.Fatal(err)
-	}
+	addSystemdChroot(t, s)
 	// A pipe begin's caller leaves open across exec, as shells and make
 	// do.
 	var p [2]int

@@ -179,32 +179,11 @@ func TestAutopkgtestVirtNook(t *testing.T) {
 // dpkg-source autopkgtest only looks for before copying an unbuilt tree:
 // a setup command stands one in.
 func TestAutopkgtestVirtNookBoot(t *testing.T) {
-	const tarball = "/var/cache/nook-ci/bookworm-systemd.tar"
-	if _, err := exec.LookPath("autopkgtest"); err != nil {
-		t.Skipf("SKIP: autopkgtest is not installed (apt-get install autopkgtest): %v", err)
-	}
-	if session.DetectIDMode() != session.IDSubids {
-		t.Skip("SKIP: a booted session needs subordinate ids and an unprivileged caller (TestBootSessionCLI checks the refusals)")
-	}
-	if _, err := session.DelegatedCgroup(); err != nil {
-		t.Skipf("SKIP: no delegated cgroup v2 here (CI's test/lib/runtests.sh starts the tests in one): %v", err)
-	}
-	if _, err := os.Stat(tarball); err != nil {
-		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
-	}
-	e := newSessionEnv(t)
-	e.must("chroot", "add", "sd", tarball)
+	e := bootedVirtNookEnv(t)
 	pkg := virtnookPackage(t, e.dir)
-	bin := filepath.Join(e.dir, "bin")
-	os.Mkdir(bin, 0o755)
-	if err := os.Symlink(nookBin, filepath.Join(bin, "autopkgtest-virt-nook")); err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(e.dir, "out")
 	start := time.Now()
-	code, log := e.autopkgtest(e.dir, bin, "--no-built-binaries", "--output-dir", out,
-		"--setup-commands", "command -v dpkg-source || { printf '#!/bin/sh\\nexit 0\\n' >/usr/local/bin/dpkg-source; chmod +x /usr/local/bin/dpkg-source; }",
-		pkg+"/", "--", "nook", "--boot", "sd")
+	code, log := e.autopkgtestBooted(pkg, out)
 	t.Logf("autopkgtest through autopkgtest-virt-nook --boot took %v", time.Since(start))
 	want := "fails FAIL non-zero exit status 3\nplain PASS\nservice PASS"
 	if got := summary(t, out); code != 4 || got != want {
@@ -472,21 +451,7 @@ func TestVirtNookTarballPath(t *testing.T) {
 // reboot with its mark, sees another systemd on the same tree and passes;
 // the scratch directory (the test's output files) survives the reboots.
 func TestAutopkgtestVirtNookReboot(t *testing.T) {
-	const tarball = "/var/cache/nook-ci/bookworm-systemd.tar"
-	if _, err := exec.LookPath("autopkgtest"); err != nil {
-		t.Skipf("SKIP: autopkgtest is not installed (apt-get install autopkgtest): %v", err)
-	}
-	if session.DetectIDMode() != session.IDSubids {
-		t.Skip("SKIP: a booted session needs subordinate ids and an unprivileged caller (TestBootSessionCLI checks the refusals)")
-	}
-	if _, err := session.DelegatedCgroup(); err != nil {
-		t.Skipf("SKIP: no delegated cgroup v2 here (CI's test/lib/runtests.sh starts the tests in one): %v", err)
-	}
-	if _, err := os.Stat(tarball); err != nil {
-		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
-	}
-	e := newSessionEnv(t)
-	e.must("chroot", "add", "sd", tarball)
+	e := bootedVirtNookEnv(t)
 	pkg := filepath.Join(e.dir, "rpkg")
 	files := map[string]string{
 		"debian/control": "Source: nookreboot\nSection: misc\nPriority: optional\nMaintainer: nook CI <nook@example.invalid>\n" +
@@ -519,16 +484,9 @@ esac
 			t.Fatal(err)
 		}
 	}
-	bin := filepath.Join(e.dir, "bin")
-	os.Mkdir(bin, 0o755)
-	if err := os.Symlink(nookBin, filepath.Join(bin, "autopkgtest-virt-nook")); err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(e.dir, "out")
 	start := time.Now()
-	code, log := e.autopkgtest(e.dir, bin, "--no-built-binaries", "--output-dir", out,
-		"--setup-commands", "command -v dpkg-source || { printf '#!/bin/sh\\nexit 0\\n' >/usr/local/bin/dpkg-source; chmod +x /usr/local/bin/dpkg-source; }",
-		pkg+"/", "--", "nook", "--boot", "sd")
+	code, log := e.autopkgtestBooted(pkg, out)
 	t.Logf("autopkgtest with two reboots through autopkgtest-virt-nook --boot took %v", time.Since(start))
 	want := "reboot PASS\nreboot-prepare PASS"
 	if got := summary(t, out); code != 0 || got != want {
@@ -540,4 +498,43 @@ esac
 	if l := e.must("session", "list", "-q"); strings.TrimSpace(l) != "" {
 		t.Errorf("sessions left after autopkgtest: %s", l)
 	}
+}
+
+// bootedVirtNookEnv is a session environment with the chroot "sd" on CI's
+// systemd tarball, skipping where autopkgtest or a booted session cannot
+// run.
+func bootedVirtNookEnv(t *testing.T) *sessionEnv {
+	t.Helper()
+	const tarball = "/var/cache/nook-ci/bookworm-systemd.tar"
+	if _, err := exec.LookPath("autopkgtest"); err != nil {
+		t.Skipf("SKIP: autopkgtest is not installed (apt-get install autopkgtest): %v", err)
+	}
+	if session.DetectIDMode() != session.IDSubids {
+		t.Skip("SKIP: a booted session needs subordinate ids and an unprivileged caller (TestBootSessionCLI checks the refusals)")
+	}
+	if _, err := session.DelegatedCgroup(); err != nil {
+		t.Skipf("SKIP: no delegated cgroup v2 here (CI's test/lib/runtests.sh starts the tests in one): %v", err)
+	}
+	if _, err := os.Stat(tarball); err != nil {
+		t.Fatalf("%v: run test/setup-host.sh as root, which makes it with mmdebstrap", err)
+	}
+	e := newSessionEnv(t)
+	e.must("chroot", "add", "sd", tarball)
+	return e
+}
+
+// autopkgtestBooted runs autopkgtest on the package tree pkg through
+// autopkgtest-virt-nook --boot over "sd", its results into out. The
+// systemd chroot has no dpkg-dev, whose dpkg-source autopkgtest only looks
+// for before copying an unbuilt tree: a setup command stands one in.
+func (e *sessionEnv) autopkgtestBooted(pkg, out string) (int, string) {
+	e.t.Helper()
+	bin := filepath.Join(e.dir, "bin")
+	os.Mkdir(bin, 0o755)
+	if err := os.Symlink(nookBin, filepath.Join(bin, "autopkgtest-virt-nook")); err != nil && !os.IsExist(err) {
+		e.t.Fatal(err)
+	}
+	return e.autopkgtest(e.dir, bin, "--no-built-binaries", "--output-dir", out,
+		"--setup-commands", "command -v dpkg-source || { printf '#!/bin/sh\\nexit 0\\n' >/usr/local/bin/dpkg-source; chmod +x /usr/local/bin/dpkg-source; }",
+		pkg+"/", "--", "nook", "--boot", "sd")
 }
