@@ -1,6 +1,9 @@
 package unpack
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // stallEnv, set to 1 in the environment of the process that begins a
 // session (which passes it on, see session's helperSpec), makes the helper
@@ -16,7 +19,14 @@ type stallReader struct {
 
 func (s *stallReader) Read(p []byte) (int, error) {
 	if s.left <= 0 {
-		select {}
+		// Asleep for good, on a timer: a bare select{} in a process
+		// with no other goroutine that could wake is the runtime's
+		// "all goroutines are asleep - deadlock!", and the helper
+		// crashed instead of stalling (TestKilledUnpack failed about
+		// once in ten runs, the begin it kills having already ended).
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	if len(p) > s.left {
 		p = p[:s.left]
