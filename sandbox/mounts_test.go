@@ -347,6 +347,18 @@ func TestMountPointUnderReadOnlyBind(t *testing.T) {
 // TestSymlinkedDestinationsStayInside plants symlinks in a "chroot" that
 // point at host paths; every operation must land inside the new root.
 func TestSymlinkedDestinationsStayInside(t *testing.T) {
+	for _, follow := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "follow-dest"}[follow], func(t *testing.T) {
+			symlinkedDestinations(t, follow)
+		})
+	}
+}
+
+// symlinkedDestinations is TestSymlinkedDestinationsStayInside, with
+// Mount.FollowDest on every operation but the symlinks where follow is
+// set: links are then followed to their last component, still inside the
+// new root.
+func symlinkedDestinations(t *testing.T, follow bool) {
 	victim := t.TempDir()
 	root := hostDir(t, map[string]string{
 		"abs":         "->" + victim,
@@ -370,6 +382,21 @@ func TestSymlinkedDestinationsStayInside(t *testing.T) {
 		{Op: OpWrite, Dest: "/etc/passwd2", Data: []byte("x")},
 		{Op: OpOverlay, Lower: []string{"/usr/share"}, TmpfsUpper: true, Dest: "/rel/ovl"},
 		{Op: OpChmod, Dest: "/abs", Mode: u32(0o700)},
+	}
+	if follow {
+		s.SortMounts = false
+		for i := range s.Mounts {
+			if s.Mounts[i].Op != OpSymlink && s.Mounts[i].Dest != "/" {
+				s.Mounts[i].FollowDest = true
+			}
+		}
+		// At the links themselves, too.
+		s.Mounts = append(s.Mounts,
+			Mount{Op: OpDir, Dest: "/abs", FollowDest: true},
+			Mount{Op: OpTmpfs, Dest: "/rel", FollowDest: true},
+			Mount{Op: OpChmod, Dest: "/abs", Mode: u32(0o700), FollowDest: true},
+			// Last: onto the directory the others made, it is refused.
+			Mount{Op: OpWrite, Dest: "/rel", Data: []byte("x"), FollowDest: true})
 	}
 	r, _, err := tryReport(t, s, reportOpts{})
 	if err != nil {

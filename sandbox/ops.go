@@ -15,6 +15,14 @@ import (
 // apply runs one filesystem operation on the new root.
 func (t *tree) apply(m Mount, fds map[int]*os.File) error {
 	t.parentMode = t.bwrapParentMode(m)
+	if m.FollowDest && m.Op != OpBind && m.Op != OpDevBind {
+		// A bind follows once its source's kind is known (bindFrom).
+		d, err := t.follow(m.Dest)
+		if err != nil {
+			return err
+		}
+		m.Dest = d
+	}
 	switch m.Op {
 	case OpBind, OpDevBind:
 		if m.FromFD {
@@ -214,6 +222,12 @@ func (t *tree) bindFrom(m Mount, src *os.File) error {
 	var target *os.File
 	if m.DestNoFollow && !isDir {
 		target = t.symlinkAt(m.Dest)
+	}
+	if target == nil && m.FollowDest {
+		if m.Dest, err = t.follow(m.Dest); err != nil {
+			unix.Close(tr)
+			return err
+		}
 	}
 	if target == nil {
 		if target, err = t.mountPoint(m.Dest, isDir); err != nil {

@@ -445,6 +445,8 @@ func (s *Spec) initOnly() string {
 			return "a bind from an fd"
 		case m.SourceInRoot:
 			return "a bind inside the new root"
+		case m.FollowDest:
+			return "a destination followed inside the new root"
 		}
 	}
 	return ""

@@ -386,6 +386,15 @@ type Mount struct {
 	// (mkosi-sandbox's rule for any bind). A directory source follows
 	// Dest as usual.
 	DestNoFollow bool `json:"dest_no_follow,omitempty"`
+	// FollowDest resolves every symlink in Dest, the last component's
+	// too, inside the new root as built by the operations before it, and
+	// runs the operation where that leads (mkosi-sandbox's rule for every
+	// operation but --symlink): a dangling link leads to where its target
+	// would be, which the operation then makes. A bind of a non-directory
+	// with DestNoFollow still mounts on a last-component link. Only the Go
+	// init implements it: the raw engine hands such a sandbox to the Go
+	// init.
+	FollowDest bool `json:"follow_dest,omitempty"`
 	// Replace makes OpSymlink cover what is already at Dest (a file, a
 	// device node, or a symlink to another target) with the new symlink,
 	// mounted over it, instead of failing; a symlink already pointing at
@@ -501,6 +510,7 @@ func (m *Mount) validate() error {
 		{m.Replace, "replacing what is there", []Op{OpSymlink}},
 		{m.IndexOff, "index=off", []Op{OpOverlay}},
 		{m.Fuse, "/dev/fuse", []Op{OpDev}},
+		{m.FollowDest, "following the destination's symlinks", []Op{OpBind, OpDevBind, OpTmpfs, OpProc, OpDev, OpMqueue, OpDir, OpWrite, OpFile, OpChmod, OpRemountRO, OpOverlay}},
 	} {
 		if f.set && !slices.Contains(f.ops, m.Op) {
 			return fmt.Errorf("%s applies to %s only", f.name, opNames(f.ops))

@@ -17,6 +17,21 @@ func init() {
 		diffCase{name: "dir through a dangling symlink", args: cat(mMin, w("--symlink", "/x", "/y", "--dir", "/y"), sh("stat -c '%a %F' /x"))},
 		diffCase{name: "write through a dangling symlink", args: cat(mMin, w("--symlink", "/x", "/y", "--write", "hi", "/y"), sh("cat /x"))},
 		diffCase{name: "tmpfs through a dangling symlink", args: cat(mMin, w("--symlink", "/x", "/y", "--tmpfs", "/y"), sh("stat -c '%a %F' /x"))},
+		// Links only the built root shows (the face cannot see them
+		// beforehand): /dev's own, one in an overlay's layer, one in a
+		// tree bound from inside the new root; and the mode of what a
+		// link leads to follows the name it leads to.
+		diffCase{name: "dir through a link of /dev", args: cat(w("--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+			"--symlink", "usr/lib64", "/lib64", "--dev", "/dev", "--dir", "/dev/core"), sh("stat -c '%a %F' /proc/kcore"))},
+		diffCase{name: "dir through a link in an overlay layer", links: map[string]string{"low/l": "/x"},
+			args: cat(mMin, w("--overlay-lowerdir", "@T@/low", "--overlay-upperdir", "tmpfs", "--overlay", "/o", "--dir", "/o/l"), sh("stat -c '%a %F' /x"))},
+		diffCase{name: "tmpfs through a link to a tmp", args: cat(mMin, w("--symlink", "/var/tmp", "/y", "--tmpfs", "/y"), sh("stat -c '%a %F' /var/tmp /var"))},
+		diffCase{name: "dir through a link to a tmp", args: cat(mMin, w("--symlink", "/data/tmp", "/y", "--dir", "/y"), sh("stat -c '%a %F' /data/tmp /data"))},
+		// +SRC binds run last, so only another +SRC bind meets a link
+		// one of them brought.
+		diffCase{name: "bind through a link under +SRC", links: map[string]string{"tree/l": "/made"},
+			args:    cat(mMin, w("--ro-bind", "@T@/tree", "/t", "--ro-bind", "+/t", "/t2", "--ro-bind", "+/usr/share", "/t2/l"), sh("ls -d /made/doc")),
+			differs: "+SRC is newer than 25.3", check: newerThan253("/made/doc\n")},
 		// DirOperation makes nothing where something already is.
 		diffCase{name: "dir on an existing file", args: cat(mR, w("--dir", "/etc/hostname"), sh("echo ran"))},
 		// What every sandboxed command of mkosi 25.3 ends with (run.py).

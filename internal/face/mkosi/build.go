@@ -115,29 +115,27 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 		}
 	}
 	ops := order(o.ops)
-	for i := range ops {
-		switch ops[i].kind {
-		case opDir, opWrite, opTmpfs:
-			// sandbox.py acts on the destination's target in the new
-			// root (chase), a dangling symlink's made.
-			if to, ok := chaseDst(ops[:i], ops[i].dst); ok {
-				ops[i].dst = to
-			}
-		}
-	}
-	for _, op := range ops {
+	follow := followFlags(ops)
+	for i, op := range ops {
 		if tmpName(op.dst) && (op.kind == opTmpfs || op.kind == opBind && !op.relative && isDir(op.src)) {
 			// The mount point as mkosi-sandbox makes it, 0755 (seen on
 			// the host where it is made under a bind), where nook's own
 			// default for a directory named tmp is 1777; a tmpfs there
 			// is still 1777 itself.
-			s.Mounts = append(s.Mounts, sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Mode: ptr(uint32(0o755))})
+			s.Mounts = append(s.Mounts, sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Mode: ptr(uint32(0o755)), FollowDest: follow[i]})
 		}
-		s.Mounts = append(s.Mounts, mountFor(op, h))
+		m := mountFor(op, h)
+		// sandbox.py acts where the destination leads in the new root
+		// (chase(newroot, dst)), a dangling symlink's target made, for
+		// every operation but --symlink; what it leads to is often known
+		// only as the root is built (+SRC binds, overlays, /dev's links),
+		// so the engine follows it where it may meet a link (follow.go).
+		m.FollowDest = follow[i]
+		s.Mounts = append(s.Mounts, m)
 		if op.kind == opOverlay && op.upper == "tmpfs" && tmpName(op.dst) {
 			// mkosi-sandbox makes the throwaway upper 1777 there, and
 			// the overlay's root shows the upper's mode.
-			s.Mounts = append(s.Mounts, sandbox.Mount{Op: sandbox.OpChmod, Dest: op.dst, Mode: ptr(uint32(0o1777))})
+			s.Mounts = append(s.Mounts, sandbox.Mount{Op: sandbox.OpChmod, Dest: op.dst, Mode: ptr(uint32(0o1777)), FollowDest: follow[i]})
 		}
 	}
 	if err := s.Validate(); err != nil {
@@ -151,11 +149,10 @@ func mountFor(op fsop, h host) sandbox.Mount {
 	mode := func(m uint32) *uint32 { return &m }
 	switch op.kind {
 	case opTmpfs:
-		m := sandbox.Mount{Op: sandbox.OpTmpfs, Dest: op.dst, Mode: mode(0o755)}
-		if tmpName(op.dst) {
-			m.Mode = mode(0o1777)
-		}
-		return m
+		// No mode: the engine's rule for the followed destination is
+		// sandbox.py's (1777 where the last component is tmp, 0755
+		// elsewhere).
+		return sandbox.Mount{Op: sandbox.OpTmpfs, Dest: op.dst}
 	case opDev:
 		return sandbox.Mount{Op: sandbox.OpDev, Dest: op.dst, Fuse: h.hasFuse}
 	case opProc:
@@ -163,11 +160,8 @@ func mountFor(op fsop, h host) sandbox.Mount {
 		return sandbox.Mount{Op: sandbox.OpBind, Source: "/proc", Dest: op.dst}
 	case opDir:
 		// Try: DirOperation makes nothing where something already is.
-		m := sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Mode: mode(0o755), Try: true}
-		if tmpName(op.dst) {
-			m.Mode = mode(0o1777)
-		}
-		return m
+		// No mode, as for a tmpfs.
+		return sandbox.Mount{Op: sandbox.OpDir, Dest: op.dst, Try: true}
 	case opBind:
 		// mkosi-sandbox's binds add no flags: device nodes under them
 		// stay usable (mkosi binds /dev so for its devices=True runs),
