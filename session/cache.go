@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nook-project/nook/sandbox"
+	"github.com/nook-project/nook/unpack/proto"
 )
 
 // Cache is the unpack cache: one read-only tree per tarball content and id
@@ -169,8 +170,7 @@ func (c *Cache) unpack(path, key string, st *unix.Stat_t, mode IDMode, progress 
 	}
 	res, err := unpackInto(helper, f, fst.Size, mode, tmp, root, progress)
 	if err != nil {
-		if strings.Contains(err.Error(), "no space left on device") {
-			// The helper's message crossed a process boundary as text.
+		if he := (*HelperError)(nil); errors.As(err, &he) && he.Status == proto.ExitNoSpace {
 			return fail(fmt.Errorf("unpack %s: %w (the file system of %s is full: free space there, or point XDG_CACHE_HOME at a larger one)", path, err, c.Dir))
 		}
 		return fail(fmt.Errorf("unpack %s: %w", path, err))

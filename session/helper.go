@@ -149,10 +149,21 @@ func runHelperSpec(what string, spec *sandbox.Spec) error {
 		if msg == "" {
 			msg = "helper ended with status " + strconv.Itoa(st.ExitCode())
 		}
-		return fmt.Errorf("%s: %s", what, msg)
+		return &HelperError{What: what, Status: st.ExitCode(), Msg: msg}
 	}
 	return nil
 }
+
+// HelperError is a helper that ended with a failure status: what it was
+// for, its status (which may say more: unpack/proto.ExitNoSpace) and its
+// stderr, which carries its error across the process boundary as text.
+type HelperError struct {
+	What   string
+	Status int
+	Msg    string
+}
+
+func (e *HelperError) Error() string { return e.What + ": " + e.Msg }
 
 // removeTree deletes dir and everything in it. For real root that is a
 // plain removal; otherwise the contents go from inside a user namespace

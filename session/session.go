@@ -266,7 +266,7 @@ func (s *Store) begin(name string, o BeginOptions) (*BeginResult, error) {
 		res.Warnings = append(res.Warnings, why+"; this session is a full copy instead")
 	}
 	if _, err := os.Lstat(filepath.Join(s.sessionsDir(), id)); err == nil {
-		return nil, fmt.Errorf("session %q exists already (nook session end %s removes it)", id, id)
+		return nil, &ExistsError{ID: id}
 	}
 	s.collect()
 	switch {
@@ -369,7 +369,7 @@ func (s *Store) begin(name string, o BeginOptions) (*BeginResult, error) {
 	final := filepath.Join(s.sessionsDir(), id)
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
 		if errors.Is(err, unix.EEXIST) {
-			return fail(fmt.Errorf("session %q exists already (nook session end %s removes it)", id, id))
+			return fail(&ExistsError{ID: id})
 		}
 		return fail(fmt.Errorf("create session %s: %w", final, err))
 	}
@@ -809,4 +809,12 @@ func (s *Store) Prune() (*PruneResult, error) {
 		}
 	}
 	return res, first
+}
+
+// ExistsError is Begin's failure where a session of the name asked for
+// (BeginOptions.Name) exists already.
+type ExistsError struct{ ID string }
+
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("session %q exists already (nook session end %s removes it)", e.ID, e.ID)
 }

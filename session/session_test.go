@@ -248,7 +248,8 @@ func TestSessionName(t *testing.T) {
 	if err != nil || res.State.ID != "mine" {
 		t.Fatalf("begin --name mine: %v %+v", err, res)
 	}
-	if _, err := s.Begin("named", BeginOptions{Name: "mine"}); err == nil || !strings.Contains(err.Error(), "exists already") {
+	var exists *ExistsError
+	if _, err := s.Begin("named", BeginOptions{Name: "mine"}); !errors.As(err, &exists) || exists.ID != "mine" {
 		t.Errorf("a second session of the same name: %v", err)
 	}
 	if _, err := s.Begin("named", BeginOptions{Name: "../x"}); err == nil {

@@ -14,11 +14,13 @@ package unpack
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/nook-project/nook/internal/phase"
 	"github.com/nook-project/nook/unpack/proto"
@@ -51,6 +53,9 @@ func Main(args []string) int {
 	}
 	if err := unpack(args[1], args[2] == "chown", args[3]); err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
+		if errors.Is(err, syscall.ENOSPC) {
+			return proto.ExitNoSpace
+		}
 		return 1
 	}
 	return 0

@@ -83,6 +83,10 @@ exit 0
 	if !strings.Contains(string(msg), "no space left on device") && !strings.Contains(string(msg), "file too large") {
 		t.Errorf("begin on a full disk said %q; want the cause (no space / file too large)", msg)
 	}
+	if os.Getuid() == 0 && !strings.Contains(string(msg), "is full: free space there") {
+		// The helper's status says ENOSPC (unpack/proto.ExitNoSpace).
+		t.Errorf("begin on a full disk said %q; want what to do about it", msg)
+	}
 	if n, _ := os.ReadFile(entries); strings.TrimSpace(string(n)) != "1" {
 		t.Errorf("%s cache entries after the failed unpack, want 1 (the small chroot's)", strings.TrimSpace(string(n)))
 	}

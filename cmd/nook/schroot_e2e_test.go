@@ -408,3 +408,21 @@ func TestSchrootSignalsForwarded(t *testing.T) {
 	}
 	e.must("-e", "-c", id)
 }
+
+// TestSchrootSessionNameTaken: --begin-session with a --session-name in
+// use fails as schroot's does ("Failed to lock chroot"), told apart by
+// the store's typed error, not its text; the first session is unharmed.
+func TestSchrootSessionNameTaken(t *testing.T) {
+	e := newSchrootEnv(t)
+	if out := e.must("-c", "bb", "-b", "-n", "mine"); out != "mine\n" {
+		t.Fatalf("--begin-session -n mine printed %q", out)
+	}
+	out, errOut, code := e.run("", "/", nil, "-c", "bb", "-b", "-n", "mine")
+	if code != 1 || out != "" || !strings.Contains(errOut, "mine: Failed to lock chroot: the session exists already") {
+		t.Errorf("a second session named mine: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if out := e.must("-c", "mine", "-r", "--", "echo", "alive"); out != "alive\n" {
+		t.Errorf("the first session says %q", out)
+	}
+	e.must("-c", "mine", "-e")
+}

@@ -13,6 +13,11 @@ import (
 // helper of another version refuses the call instead of misreading it.
 const Flag = "--nook-unpack=1"
 
+// ExitNoSpace is the helper's exit status where it failed because the
+// file system it unpacks to is full (ENOSPC); its message is on stderr as
+// for any failure (status 1), and nook adds what to do.
+const ExitNoSpace = 3
+
 // MaxRecordedDevices bounds the device nodes the unpack helper records
 // for a source session (DevicesFile).
 const MaxRecordedDevices = 4096

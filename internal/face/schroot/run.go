@@ -56,7 +56,8 @@ func (f *face) begin(t *target) (string, error) {
 		},
 	})
 	if err != nil {
-		if f.o.sessionName != "" && strings.Contains(err.Error(), "exists already") {
+		var exists *session.ExistsError
+		if f.o.sessionName != "" && errors.As(err, &exists) {
 			return "", &faceError{msg: f.o.sessionName + ": Failed to lock chroot: the session exists already"}
 		}
 		return "", err
