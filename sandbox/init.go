@@ -77,6 +77,10 @@ type statusMsg struct {
 	Ready bool `json:"ready,omitempty"`
 	// Setup is the filesystem operation that failed, by its fields.
 	Setup *SetupFailure `json:"setup,omitempty"`
+	// WorkDir: the change to the command's working directory failed,
+	// with Errno.
+	WorkDir bool `json:"workdir,omitempty"`
+	Errno   int  `json:"errno,omitempty"`
 	// Stopped is the signal that stopped the command (pid-1 mode).
 	Stopped int `json:"stopped,omitempty"`
 	// Done carries the command's status from the pid-1 reaper.
@@ -105,6 +109,7 @@ func runInit() {
 		if errors.As(err, &ae) {
 			msg.Setup = ae.setup
 		}
+		msg.WorkDir, msg.Errno = workDirFailure(err)
 		b, _ := json.Marshal(msg)
 		status.Write(append(b, '\n'))
 		os.Exit(code)
@@ -392,7 +397,7 @@ func setupSandbox(cfg *initConfig) error {
 func enterDir(s *Spec) error {
 	if s.Dir != "" {
 		if err := unix.Chdir(s.Dir); err != nil {
-			return &os.PathError{Op: "change to working directory", Path: s.Dir, Err: err}
+			return &workDirError{&os.PathError{Op: "change to working directory", Path: s.Dir, Err: err}}
 		}
 		return nil
 	}
@@ -509,4 +514,28 @@ func writeOwnMaps(uidMap, gidMap string) error {
 		}
 	}
 	return nil
+}
+
+// workDirError is the Go init's failure to enter the command's working
+// directory, told to the parent by the status message's fields
+// (StartError.WorkDir).
+type workDirError struct{ *os.PathError }
+
+func (e *workDirError) Unwrap() error { return e.PathError }
+
+// workDirFailure reports whether err is a failure to enter the command's
+// working directory, in the Go init or in a raw program it ran (the
+// command's process of a locked sandbox), and its errno.
+func workDirFailure(err error) (bool, int) {
+	var wd *workDirError
+	var se *StartError
+	var en unix.Errno
+	switch {
+	case errors.As(err, &wd):
+		errors.As(err, &en)
+		return true, int(en)
+	case errors.As(err, &se) && se.workDir:
+		return true, int(se.errno)
+	}
+	return false, 0
 }

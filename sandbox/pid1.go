@@ -54,7 +54,9 @@ func runPID1(status *os.File, start func() (int, error)) {
 		case errors.Is(err, unix.ENOENT):
 			code = ExitNotFound
 		}
-		report(statusMsg{Error: err.Error(), Exit: code})
+		msg := statusMsg{Error: err.Error(), Exit: code}
+		msg.WorkDir, msg.Errno = workDirFailure(err)
+		report(msg)
 		os.Exit(code)
 	}
 	if err := dropAllCaps(); err != nil && !errors.Is(err, errCapsThisThread) {

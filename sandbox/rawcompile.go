@@ -272,6 +272,7 @@ func compileRaw(rs *rawSetup) (*rawProg, error) {
 // HomeFallback) $HOME, else /.
 func (b *rawBuilder) chdir(s *Spec) {
 	b.at("change to the working directory " + s.Dir)
+	b.p.steps[b.cur].workDir = true
 	if s.Dir != "" {
 		b.sys(unix.SYS_CHDIR, imm(b.cstr(s.Dir)))
 		return

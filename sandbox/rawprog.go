@@ -172,6 +172,9 @@ type rawStep struct {
 	hint map[unix.Errno]string
 	// mount is the filesystem operation the step carries out, if any.
 	mount *Mount
+	// workDir marks the change to the command's working directory
+	// (StartError.WorkDir).
+	workDir bool
 }
 
 const pidEnvPrefix = "LISTEN_PID="

@@ -544,7 +544,8 @@ func (p *rawProg) recordError(rec [5]uint32, f *os.File) error {
 	if code == 0 {
 		code = ExitSetupFailed
 	}
-	return &StartError{Code: code, Msg: msg, errno: errno, Setup: setup}
+	workDir := step >= 0 && step < len(p.steps) && p.steps[step].workDir
+	return &StartError{Code: code, Msg: msg, errno: errno, Setup: setup, workDir: workDir}
 }
 
 // waitRaw is Wait for the raw engine, on the calling goroutine: without

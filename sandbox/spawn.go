@@ -82,6 +82,9 @@ type StartError struct {
 	Setup *SetupFailure
 	// errno is the failed system call's error, where there was one.
 	errno unix.Errno
+	// workDir: the failure was the change to the command's working
+	// directory (WorkDir).
+	workDir bool
 }
 
 func (e *StartError) Error() string { return e.Msg }
@@ -95,18 +98,16 @@ func (e *StartError) Unwrap() error {
 }
 
 // WorkDir reports whether the command could not start because its working
-// directory could not be entered, and why (the message after the path).
+// directory could not be entered, and why (the system call's error, or "").
 // Faces with their own wording for it (schroot's) use this.
 func (e *StartError) WorkDir() (bool, string) {
-	for _, p := range []string{"change to the working directory ", "change to working directory "} {
-		if rest, ok := strings.CutPrefix(e.Msg, p); ok {
-			if i := strings.LastIndex(rest, ": "); i >= 0 {
-				return true, rest[i+2:]
-			}
-			return true, ""
-		}
+	if !e.workDir {
+		return false, ""
 	}
-	return false, ""
+	if e.errno != 0 {
+		return true, e.errno.Error()
+	}
+	return true, ""
 }
 
 // Run starts the sandbox, waits for it and returns the command's status.
@@ -470,7 +471,7 @@ func startInit(sp *Spec, id *identity) (*Process, error) {
 		return p, nil
 	case ok && first.Error != "":
 		p.reap()
-		return nil, &StartError{Code: first.Exit, Msg: first.Error, Setup: first.Setup}
+		return nil, &StartError{Code: first.Exit, Msg: first.Error, Setup: first.Setup, errno: unix.Errno(first.Errno), workDir: first.WorkDir}
 	}
 	st, _ := p.reap()
 	return nil, &StartError{Code: ExitSetupFailed, Msg: fmt.Sprintf("the sandbox init ended before starting the command (%s)", describe(st))}
