@@ -17,14 +17,8 @@ export PATH="/usr/local/go/bin:$PATH"
 ms=/var/cache/nook-ci/mkosi-trixie/mkosi-sandbox
 py="python3 -SI /var/cache/nook-ci/mkosi-trixie/x/usr/lib/python3/dist-packages/mkosi/sandbox.py"
 [ -x "$ms" ] || "$top/test/fetch-mkosi-trixie.sh" >/dev/null
-nook=${1:-}
-if [ -z "$nook" ]; then
-	nook=/var/tmp/nook-bench/nook
-	mkdir -p /var/tmp/nook-bench
-	chmod 755 /var/tmp/nook-bench
-	(cd "$top" && CGO_ENABLED=0 go build -o "$nook" ./cmd/nook)
-	chmod 755 "$nook"
-fi
+. "$top/bench/lib.sh"
+nook=$(bench_nook "${1:-}")
 runs=${RUNS:-200}
 as=()
 [ "$(id -u)" -eq 0 ] && as=(runuser -u nook-ci-nosub --)

@@ -9,14 +9,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="/usr/local/go/bin:$PATH"
-nook=${1:-}
-if [ -z "$nook" ]; then
-	nook=/var/tmp/nook-bench/nook
-	mkdir -p /var/tmp/nook-bench
-	chmod 755 /var/tmp/nook-bench
-	(cd "$top" && CGO_ENABLED=0 go build -o "$nook" ./cmd/nook)
-	chmod 755 "$nook"
-fi
+. "$top/bench/lib.sh"
+nook=$(bench_nook "${1:-}")
 runs=${RUNS:-300}
 as=()
 if [ "$(id -u)" -eq 0 ]; then
