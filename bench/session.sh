@@ -97,6 +97,8 @@ as hyperfine -N --warmup 10 --runs "$runs" --export-markdown "$home/run.md" \
 	"$nook run --identity subids-root --unshare-pid --unshare-ipc --unshare-uts --hostname buildd --suppress-sync --overlay-src $entry --overlay $home/u $home/w / --proc /proc --dev /dev --ro-bind /sys /sys --ro-bind /etc/resolv.conf /etc/resolv.conf --ro-bind /etc/hosts /etc/hosts --chdir / -- true" \
 	-n "bwrap, same mounts but a bind of the tree for the overlay (bookworm's bwrap 0.8 has no --overlay), one id" \
 	"bwrap --unshare-user --uid 0 --gid 0 --unshare-pid --unshare-ipc --unshare-uts --hostname buildd --bind $entry / --proc /proc --dev /dev --ro-bind /sys /sys --ro-bind /etc/resolv.conf /etc/resolv.conf --ro-bind /etc/hosts /etc/hosts --chdir / true" \
+	-n "bwrap --unshare-user --uid 0 --unshare-pid --bind TREE / --proc /proc --dev /dev true (issue 22's anchor)" \
+	"bwrap --unshare-user --uid 0 --unshare-pid --bind $entry / --proc /proc --dev /dev true" \
 	-n "unshare --map-auto --map-root-user (the two setuid helpers alone)" "unshare --map-auto --map-root-user true" >/dev/null
 md run
 as "$nook" session end "$id"
