@@ -561,6 +561,12 @@ func (t *tree) overlay(m Mount) error {
 				return fmt.Errorf("create overlay staging %s: %w", d, err)
 			}
 		}
+		if m.Mode != nil {
+			// mkdir drops the sticky bit and applies the umask.
+			if err := os.Chmod(upper, os.FileMode(*m.Mode&0o777)|modeBits(*m.Mode)); err != nil {
+				return fmt.Errorf("set the mode of overlay staging %s: %w", upper, err)
+			}
+		}
 	}
 	// Newer overlayfs options are tried first and dropped one at a time
 	// when refused: "lowerdir+" (Linux 6.8; not tried at all before 6.5,

@@ -58,6 +58,10 @@ func (c *rawTree) overlay(m Mount) {
 		for _, d := range []string{"upper", "work"} {
 			p := path.Join(dir, d)
 			b.sys(unix.SYS_MKDIRAT, imm(atFdcwd), imm(b.cstr(p)), imm(0o755))
+			if d == "upper" && m.Mode != nil {
+				// mkdir would drop the sticky bit and apply the umask.
+				b.sys(unix.SYS_FCHMODAT, imm(atFdcwd), imm(b.cstr(p)), imm(uintptr(*m.Mode&0o7777)), imm(0))
+			}
 			r := b.sysOut(unix.SYS_OPENAT, imm(atFdcwd), imm(b.cstr(p)), imm(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
 			layers = append(layers, r)
 			if d == "upper" {

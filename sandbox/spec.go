@@ -329,8 +329,10 @@ type Mount struct {
 	// a non-directory already at Dest as it is (mkosi-sandbox's --dir
 	// makes nothing where anything exists).
 	Try bool `json:"try,omitempty"`
-	// Mode is the permission bits for tmpfs, dir, write, file and chmod;
-	// nil means the operation's default.
+	// Mode is the permission bits for tmpfs, dir, write, file and chmod,
+	// and for an overlay with a throwaway upper (TmpfsUpper) those of that
+	// upper directory, which the overlay's root shows; nil means the
+	// operation's default (0755 for the upper).
 	Mode *uint32 `json:"mode,omitempty"`
 	// Size limits a tmpfs, in bytes (0: the kernel default).
 	Size int64 `json:"size,omitempty"`
@@ -487,6 +489,9 @@ func (m *Mount) validate() error {
 		}
 		if m.Upper != "" && m.TmpfsUpper {
 			return fmt.Errorf("an overlay has either a host upper directory or a tmpfs upper, not both")
+		}
+		if m.Mode != nil && !m.TmpfsUpper {
+			return fmt.Errorf("a mode applies to an overlay's throwaway upper directory only")
 		}
 		if (m.Volatile || m.ClearVolatileMark) && m.Upper == "" {
 			return fmt.Errorf("only an overlay with a host upper directory can be volatile or have a volatile mark cleared")

@@ -99,6 +99,12 @@ func (s *Spec) diskUppers(id *identity) (cleanup func(), err error) {
 				return func() {}, fmt.Errorf("create a disk-backed overlay upper: %w", err)
 			}
 		}
+		if m.Mode != nil {
+			if err := os.Chmod(m.Upper, os.FileMode(*m.Mode&0o777)|modeBits(*m.Mode)); err != nil {
+				cleanup()
+				return func() {}, fmt.Errorf("set the mode of a disk-backed overlay upper: %w", err)
+			}
+		}
 		m.Volatile = true
 	}
 	s.Mounts = ms

@@ -132,11 +132,6 @@ func build(o *options, h host, inherited []int) (*sandbox.Spec, error) {
 		// so the engine follows it where it may meet a link (follow.go).
 		m.FollowDest = follow[i]
 		s.Mounts = append(s.Mounts, m)
-		if op.kind == opOverlay && op.upper == "tmpfs" && tmpName(op.dst) {
-			// mkosi-sandbox makes the throwaway upper 1777 there, and
-			// the overlay's root shows the upper's mode.
-			s.Mounts = append(s.Mounts, sandbox.Mount{Op: sandbox.OpChmod, Dest: op.dst, Mode: ptr(uint32(0o1777)), FollowDest: follow[i]})
-		}
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -179,6 +174,13 @@ func mountFor(op fsop, h host) sandbox.Mount {
 		case "":
 		case "tmpfs":
 			m.TmpfsUpper = true
+			if tmpName(op.dst) {
+				// mkosi-sandbox makes the throwaway upper 1777 there,
+				// and the overlay's root shows the upper's mode. (By
+				// the name written: where a link leads to a tmp, it
+				// decides by the name it leads to.)
+				m.Mode = mode(0o1777)
+			}
 		default:
 			m.Upper, m.Work = op.upper, op.work
 		}

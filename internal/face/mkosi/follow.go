@@ -21,9 +21,14 @@ func followFlags(ops []fsop) []bool {
 	unknown := false
 	for i, op := range ops {
 		if op.kind == opSymlink {
-			continue // made where it is told
+			// Made where it is told, but its parents are resolved: under
+			// a link it lands elsewhere, and so does the link it makes.
+			if !unknown && mayMeetLink(ops[:i], out[:i], path.Dir(op.dst)) {
+				unknown = true
+			}
+			continue
 		}
-		out[i] = unknown || mayMeetLink(ops[:i], op.dst)
+		out[i] = unknown || mayMeetLink(ops[:i], out[:i], op.dst)
 		if out[i] && bringsTree(op) {
 			// Where a followed bind, overlay, /dev or /proc lands is
 			// known only once the root is built, and so are the links
@@ -45,10 +50,11 @@ func bringsTree(op fsop) bool {
 }
 
 // mayMeetLink reports whether dst, or a directory above it, may be a
-// symlink in the new root once prior (in execution order) have run.
-func mayMeetLink(prior []fsop, dst string) bool {
+// symlink in the new root once prior (in execution order, followed says
+// which followed their destination) have run.
+func mayMeetLink(prior []fsop, followed []bool, dst string) bool {
 	for p := dst; ; p = path.Dir(p) {
-		if linkMaybeAt(prior, p) {
+		if linkMaybeAt(prior, followed, p) {
 			return true
 		}
 		if p == "/" {
@@ -58,25 +64,40 @@ func mayMeetLink(prior []fsop, dst string) bool {
 }
 
 // linkMaybeAt reports whether the new root may hold a symlink at p (clean,
-// absolute) once prior have run: the last operation at or above p decides.
-// A host bind is looked at on the host; a +SRC bind, an overlay, /dev and
-// /proc hold what only the built root shows, so they may.
-func linkMaybeAt(prior []fsop, p string) bool {
+// absolute) once prior have run: the last operation at or above p that
+// decides what is there. A host bind is looked at on the host; a +SRC
+// bind, an overlay, /dev and /proc hold what only the built root shows, so
+// they may; an operation that followed a link left that link in place.
+func linkMaybeAt(prior []fsop, followed []bool, p string) bool {
 	for i := len(prior) - 1; i >= 0; i-- {
 		op := prior[i]
 		if !under(p, op.dst) {
 			continue
 		}
+		if followed[i] {
+			// It acted where a link led; what is at its own
+			// destination may be that link still.
+			return true
+		}
 		switch op.kind {
 		case opSymlink:
 			return op.dst == p
-		case opTmpfs, opDir, opWrite:
-			// Empty, or a directory or file: no link at or below it
+		case opTmpfs, opWrite:
+			// A tmpfs (empty below) or a file: no link at or below it
 			// unless a later operation made one, found first.
 			return false
+		case opDir:
+			// A directory at p, but it makes nothing where one already
+			// is: what lies below comes from before it.
+			if p == op.dst {
+				return false
+			}
 		case opBind:
 			if op.relative {
 				return true
+			}
+			if !op.required && !exists(op.src) {
+				continue // skipped when it runs, if the source is still missing
 			}
 			if p == op.dst {
 				// A bind of a link binds its target unless nofollow.
@@ -99,4 +120,11 @@ func isLink(p string) bool {
 		return !os.IsNotExist(err)
 	}
 	return st.Mode()&os.ModeSymlink != 0
+}
+
+// exists reports whether the host path p (followed) may exist: a bind
+// that need not find its source is skipped where it does not.
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil || !os.IsNotExist(err)
 }

@@ -39,6 +39,14 @@ func TestFollowFlags(t *testing.T) {
 		// every later operation follows.
 		{[]string{"--symlink", "/x", "/y", "--bind", img, "/y", "--dir", "/z"}, []bool{false, true, true}},
 		{[]string{"--symlink", "/x", "/y", "--tmpfs", "/y", "--dir", "/z"}, []bool{false, true, false}},
+		// Found by review: a --dir makes nothing where a directory is,
+		// so what is below it comes from before; an operation that
+		// followed a link leaves the link; a --bind-try of a missing
+		// source is skipped; a --symlink under a link lands elsewhere.
+		{[]string{"--bind", img, "/", "--dir", "/var", "--dir", "/var/run/x"}, []bool{false, false, true}},
+		{[]string{"--bind", img, "/", "--dir", "/var/run", "--dir", "/var/run/x"}, []bool{false, true, true}},
+		{[]string{"--bind", img + "/var", "/var", "--bind-try", "/nonexistent", "/var", "--dir", "/var/run/x"}, []bool{false, false, true}},
+		{[]string{"--symlink", "/z", "/a", "--symlink", "/made", "/a/l", "--dir", "/q"}, []bool{false, false, true}},
 	} {
 		o, err := parse(append(c.args, "true"), "/")
 		if err != nil {
