@@ -4,6 +4,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nook-project/nook/internal/phase"
 )
 
 // The raw engine: instead of re-executing nook as the sandbox init (a
@@ -182,7 +184,7 @@ const pidEnvPrefix = "LISTEN_PID="
 // useCloneVM: the raw engine shares memory with its children where it can.
 // NOOK_RAW_NO_VM=1 turns that off, so that the plain-fork code, the only
 // one on architectures without rawCloneVM, is tested on amd64 too.
-var useCloneVM = haveCloneVM && os.Getenv("NOOK_RAW_NO_VM") != "1"
+var useCloneVM = haveCloneVM && !(phase.TestHooks && os.Getenv("NOOK_RAW_NO_VM") == "1")
 
 // atFdcwd is AT_FDCWD as a system call argument.
 const atFdcwd = ^uintptr(99) // -100

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/nook-project/nook/internal/phase"
 	"github.com/nook-project/nook/internal/procpid"
 	"github.com/nook-project/nook/sandbox/idmap"
 	"golang.org/x/sys/unix"
@@ -217,7 +218,7 @@ func startRawOnce(spec *Spec, id *identity) (p *Process, err error) {
 	undo := func() {}
 	// Only for a pid 1 that reports the command's start (reportsStart): a
 	// crash of it is then told apart from the command's own.
-	if prog.reportsStart && os.Getenv("NOOK_RAW_FULL_FORK") != "1" && !forkOnlyOff.Load() {
+	if prog.reportsStart && !(phase.TestHooks && os.Getenv("NOOK_RAW_FULL_FORK") == "1") && !forkOnlyOff.Load() {
 		child := p // the error returns set p to nil
 		defer func() {
 			if err != nil && (child.reaped.Signal == unix.SIGSEGV || child.reaped.Signal == unix.SIGBUS) {

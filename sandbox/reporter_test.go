@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nook-project/nook/internal/phase"
 )
 
 // The reporter: the test binary, started as the command inside a real
@@ -80,6 +82,11 @@ func (r *report) env(key string) (string, bool) {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv("NOOK_RAW_NO_VM") == "1" && !phase.TestHooks {
+		// Else the suite would run the CLONE_VM path again, silently.
+		fmt.Fprintln(os.Stderr, "NOOK_RAW_NO_VM=1 asked for, but this build ignores it: build with -tags nooktest (test/all.sh does)")
+		os.Exit(1)
+	}
 	if os.Getenv("NOOK_REPORTER") == "1" {
 		reporterMain()
 		return

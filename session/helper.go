@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nook-project/nook/internal/phase"
 	"github.com/nook-project/nook/sandbox"
 )
 
@@ -101,10 +102,10 @@ func helperSpec(id sandbox.Identity, rw string, args ...string) *sandbox.Spec {
 		mounts = append(mounts, sandbox.Mount{Op: sandbox.OpBind, Source: rw, Dest: rw})
 	}
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"}
-	if os.Getenv(stallEnv) == "1" {
+	if phase.TestHooks && os.Getenv(stallEnv) == "1" {
 		env = append(env, stallEnv+"=1")
 	}
-	if v := os.Getenv("NOOK_TEST_STOP_AT"); v != "" {
+	if v := phase.StopAt(); v != "" {
 		// The fault tests stop helpers too (sandbox.Phase).
 		env = append(env, "NOOK_TEST_STOP_AT="+v)
 	}

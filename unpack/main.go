@@ -90,10 +90,7 @@ func unpack(dest string, chown bool, xzTool string) error {
 	if err != nil {
 		return err
 	}
-	if os.Getenv(stallEnv) == "1" {
-		// Test hook (see stallEnv): hold the unpack half done.
-		dec = &stallReader{r: dec, left: 64 << 10}
-	}
+	dec = stalled(dec)
 	phase.Mark("helper: unpacking")
 	var devices bytes.Buffer
 	stats, err := extract(dec, dest, chown, &devices)

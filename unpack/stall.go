@@ -1,7 +1,10 @@
+//go:build nooktest
+
 package unpack
 
 import (
 	"io"
+	"os"
 	"time"
 )
 
@@ -11,6 +14,15 @@ import (
 // an unpack that is certainly half done (without it, whether a kill lands
 // mid-way is a matter of timing).
 const stallEnv = "NOOK_TEST_STALL_UNPACK"
+
+// stalled is dec, or with stallEnv set, dec held after its first 64 KiB.
+// Only a build with -tags nooktest has the hook (stall_release.go).
+func stalled(dec io.Reader) io.Reader {
+	if os.Getenv(stallEnv) == "1" {
+		return &stallReader{r: dec, left: 64 << 10}
+	}
+	return dec
+}
 
 type stallReader struct {
 	r    io.Reader

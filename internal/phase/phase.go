@@ -24,12 +24,6 @@ func Timing() bool { return timing }
 // StopAt is NOOK_TEST_STOP_AT, for a child started by nook.
 func StopAt() string { return stopAt }
 
-// stopAt is NOOK_TEST_STOP_AT: the process stops itself (SIGSTOP) when it
-// reaches the phase of that name, so the fault tests can kill it there and
-// check that nothing is left behind. It only ever stops the process that
-// reads it.
-var stopAt = os.Getenv("NOOK_TEST_STOP_AT")
-
 // Mark records a named point of start-up when NOOK_TIMING=1, and stops
 // the process at the one NOOK_TEST_STOP_AT names.
 func Mark(name string) {

@@ -126,6 +126,11 @@ else
 	say "build: nook and the test binaries ($tests $init_tests) into $bin"
 	(
 		cd "$top"
+		# The test knobs, as test/all.sh builds (once: -tags twice is an error).
+		case " ${GOFLAGS:-} " in
+		*" -tags=nooktest "*) ;;
+		*) export GOFLAGS="${GOFLAGS:-} -tags=nooktest" ;;
+		esac
 		CGO_ENABLED=0 go build -o "$bin" ./cmd/nook ./cmd/nook-unpack
 		for n in $(echo $tests $init_tests ${part_tests//:*([^ ])/} | tr ' ' '\n' | sort -u); do
 			CGO_ENABLED=0 go test -c -o "$bin/$n.test" "./$(echo "$n" | tr _ /)"
