@@ -3,7 +3,9 @@
 # run, as an unprivileged user. Results go to docs/benchmarks.md by hand.
 #
 #   bench/run.sh [NOOK_BINARY]        # as an unprivileged user
-#   sudo bench/run.sh                 # builds nook, runs as nook-ci-nosub
+#   sudo bench/run.sh                 # builds nook, runs as nook-ci-nosub,
+#                                     # then the host mount-table axis
+#                                     # (bench/hostmounts.sh)
 #
 # Needs hyperfine and bubblewrap (test/setup-host.sh installs both).
 set -euo pipefail
@@ -21,6 +23,13 @@ fi
 face=$(mktemp -d /var/tmp/nook-bench-bwrap.XXXXXX)
 ln -s "$nook" "$face/bwrap"
 chmod 755 "$face"
+# A Go hello world, the floor of any Go program's start (issue 22 asks
+# nook version to stay within 1.25x of it).
+mkdir "$face/hello"
+printf 'module hello\ngo 1.22\n' >"$face/hello/go.mod"
+printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n' >"$face/hello/main.go"
+(cd "$face/hello" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -o "$face/hello-go" .)
+chmod 755 "$face/hello-go"
 trap 'rm -rf "$face"' EXIT
 cd /
 echo "kernel $(uname -r); $(nproc) cpus; $(bwrap --version); $("$nook" version); runs=$runs"
@@ -41,6 +50,10 @@ echo "kernel $(uname -r); $(nproc) cpus; $(bwrap --version); $("$nook" version);
 	"env NOOK_ENGINE=init $nook run --ro-bind / / true" \
 	-n 'env nook run --ro-bind / / true (the raw engine, same env cost)' "env $nook run --ro-bind / / true" \
 	-n 'nook version (Go start-up alone)' "$nook version" \
+	-n 'a Go hello world' "$face/hello-go" \
 	-n 'unshare -Ur true' 'unshare -Ur true' \
 	-n '/bin/true' '/bin/true'
 cat /tmp/nook-bench.md
+if [ "$(id -u)" -eq 0 ] && [ "${HOSTMOUNTS:-1}" = 1 ]; then
+	"$top/bench/hostmounts.sh" "$nook"
+fi
